@@ -1,0 +1,131 @@
+"""The datasets dsbuild builds, their planned stages, and lazy access to their builders.
+
+This module is imported by `dsbuild --help`, so it holds plain data only. A builder lives in
+its own module (`dsbuild.builders.<dataset>`) exposing `make_builder(settings) -> Builder`;
+until that module exists the dataset can be validated and described but not built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dsbuild.errors import ConfigError, NotAvailableError
+
+if TYPE_CHECKING:
+    from dsbuild.config import Settings
+
+__all__ = ["DATASETS", "DatasetInfo", "StagePlan", "dataset_info", "is_available", "load_builder"]
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    title: str
+    description: str
+    method: str
+    formats: tuple[str, ...]
+    stages: tuple[StagePlan, ...]
+    issue: int
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "psiloqa": DatasetInfo(
+        name="psiloqa",
+        title="PsiloQA span-level hallucination data",
+        description="Wikipedia passages -> QA pairs -> closed-book answers -> "
+        "hallucinated spans (character offsets) marked by an annotator LLM, filtered.",
+        method="Rykov et al., 2025 (PsiloQA); compatible with Mu-SHROOM (SemEval-2025 Task 3)",
+        formats=("psiloqa", "mushroom"),
+        stages=(
+            StagePlan("sample_passages", "pick Wikipedia passages per language"),
+            StagePlan("generate_qa", "LLM writes a question and golden answer from the passage"),
+            StagePlan("answer_closed_book", "other LLMs answer without the passage"),
+            StagePlan("annotate_spans", "annotator LLM marks hallucinated spans (offsets)"),
+            StagePlan("filter", "drop refusals, subjective questions, invalid spans"),
+        ),
+        issue=5,
+    ),
+    "entitycs": DatasetInfo(
+        name="entitycs",
+        title="EntityCS entity code-switched corpora",
+        description="English Wikipedia sentences whose wikilinked entities are replaced by "
+        "their Wikidata labels in other languages.",
+        method="Whitehouse et al., 2022 (EntityCS)",
+        formats=("entitycs",),
+        stages=(
+            StagePlan("read_wikipedia", "stream a pages-articles dump; plain text + wikilinks"),
+            StagePlan("split_sentences", "split and keep sentences with 1-10 links"),
+            StagePlan("map_entities", "link titles to Wikidata QIDs and labels"),
+            StagePlan("code_switch", "replace entities by target-language labels"),
+        ),
+        issue=4,
+    ),
+    "medrect": DatasetInfo(
+        name="medrect",
+        title="MedRECT/MEDEC-style medical error texts",
+        description="Clinical records with exactly one erroneous sentence (or none), for "
+        "error detection, localisation and correction.",
+        method="MEDEC (Ben Abacha et al., 2024); MedRECT (2025)",
+        formats=("medrect", "medec"),
+        stages=(
+            StagePlan("load_cases", "read source clinical cases"),
+            StagePlan("inject_error", "LLM introduces one error of a given type, or none"),
+            StagePlan("screen", "LLM screening for realism and a single unambiguous error"),
+            StagePlan("assemble", "number sentences, attach corrections"),
+        ),
+        issue=6,
+    ),
+    "cultural": DatasetInfo(
+        name="cultural",
+        title="Cultural-nuance translation segments",
+        description="Idioms, puns, holidays and cultural concepts in source texts, translated "
+        "by several models and rated 0-3 or NA by native speakers.",
+        method='"Be My Cheese?" cultural nuance in machine translation (2025)',
+        formats=("cultural",),
+        stages=(
+            StagePlan("select_segments", "find segments with cultural nuance spans"),
+            StagePlan("translate", "translate each segment with several models"),
+            StagePlan("collect_ratings", "native speakers rate 0-3 or NA (Label Studio)"),
+        ),
+        issue=7,
+    ),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown dataset '{name}'",
+            f"use one of: {', '.join(DATASETS)}",
+            code="DSB105",
+        ) from None
+
+
+def is_available(name: str) -> bool:
+    """True when the dataset's builder module is part of this installation."""
+    return importlib.util.find_spec(f"dsbuild.builders.{name}") is not None
+
+
+def load_builder(name: str, settings: Settings):
+    """The dataset's `Builder` for these settings, or a clear error if it has not landed."""
+    info = dataset_info(name)
+    if not is_available(name):
+        raise NotAvailableError(
+            f"the {name} builder (stages: {', '.join(s.name for s in info.stages)}) "
+            f"is not in this version yet (tracked as issue #{info.issue})",
+            f"for now `dsbuild {name} validate PATH` and `dsbuild {name} stats PATH` work on "
+            f"{'/'.join(info.formats)} files",
+        )
+    module = importlib.import_module(f"dsbuild.builders.{name}")
+    return module.make_builder(settings)

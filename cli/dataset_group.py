@@ -1,0 +1,120 @@
+"""One click group per dataset with the verbs build, validate and stats.
+
+Later verbs (annotate, export, publish, eval) are added to the same group by their own
+modules; the group factory is the only place that knows the list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dsbuild.builders import dataset_info
+from dsbuild.cli.options import flags_to_settings, settings_options
+
+__all__ = ["make_dataset_group"]
+
+
+def make_dataset_group(name: str) -> click.Group:
+    info = dataset_info(name)
+    stages = ", ".join(s.name for s in info.stages)
+
+    @click.group(
+        name=name,
+        help=f"{info.title}.\n\n{info.description}\n\nMethod: {info.method}.\n\n"
+        f"\b\nStages: {stages}.\nFormats read and checked: {', '.join(info.formats)}.",
+        short_help=info.title,
+    )
+    def group() -> None:
+        pass
+
+    @group.command(
+        help=f"Build the {name} dataset into a resumable run directory.\n\n"
+        "Running the same command again resumes where it stopped; finished stages are "
+        "skipped. A run directory built with other settings is never mixed with new "
+        "output: choose --new or --overwrite."
+    )
+    @settings_options
+    @click.option("--show-config", is_flag=True,
+                  help="Print the resolved settings (secrets masked) and where each came from; build nothing.")
+    @click.option("--new", "mode", flag_value="new",
+                  help="If the run directory holds other settings, start RUN-2 (RUN-3, ...) beside it.")
+    @click.option("--overwrite", "mode", flag_value="overwrite",
+                  help="If the run directory holds other settings, replace it.")
+    @click.option("--no-progress", is_flag=True, help="No progress bars (plain logs still go to the run).")
+    def build(config_file: str | None, show_config: bool, mode: str | None,
+              no_progress: bool, **flags: Any) -> None:
+        from dsbuild.builders import load_builder
+        from dsbuild.cli.output import print_config, print_run_summary
+        from dsbuild.config import resolve_settings
+
+        settings, sources = resolve_settings(flags_to_settings(name, **flags), config_file)
+        if show_config:
+            print_config(settings, sources)
+            return
+        builder = load_builder(name, settings)
+        from dsbuild.progress import make_progress
+        from dsbuild.runs import run_builder
+
+        run_dir = settings.run_dir or Path("runs") / name
+        result = run_builder(
+            builder,
+            run_dir,
+            settings.public_dict(),
+            mode=mode or "resume",
+            progress=make_progress(not no_progress),
+            context_extras={"settings": settings},
+        )
+        print_run_summary(result)
+
+    @group.command(
+        help=f"Check {name} files against the record schemas ({', '.join(info.formats)}).\n\n"
+        "PATHS may be JSONL, JSON, CSV or Parquet files, or run directories. Every invalid "
+        "record is reported with its location, id, field and reason, then a summary. "
+        "Writes nothing; exits 3 when any record is invalid."
+    )
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+    @click.option("--format", "fmt", type=click.Choice(info.formats),
+                  help="Record format (default: detected from the records).")
+    @click.option("--max-problems", type=int, default=None,
+                  help="Print at most N problem lines (all are still counted).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
+    def validate(paths: tuple[Path, ...], fmt: str | None, max_problems: int | None,
+                 as_json: bool) -> None:
+        from dsbuild.cli.output import print_validation
+        from dsbuild.errors import InvalidRecordsError
+        from dsbuild.validate import validate_path
+
+        reports = [validate_path(_records_path(p), name, fmt) for p in paths]
+        print_validation(reports, max_problems=max_problems, as_json=as_json)
+        invalid = sum(r.invalid for r in reports)
+        if invalid:
+            raise InvalidRecordsError(
+                f"{invalid} invalid record(s) in {len(reports)} file(s)",
+                "correct or drop the records listed above, then validate again",
+            )
+
+    @group.command(
+        help=f"Counts and distributions of a {name} file or run directory "
+        "(languages, labels, spans, lengths)."
+    )
+    @click.argument("path", type=click.Path(path_type=Path))
+    @click.option("--format", "fmt", type=click.Choice(info.formats),
+                  help="Record format (default: detected from the records).")
+    @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+    def stats(path: Path, fmt: str | None, as_json: bool) -> None:
+        from dsbuild.cli.output import print_stats
+        from dsbuild.stats import compute_stats
+
+        print_stats(compute_stats(_records_path(path), name, fmt), as_json=as_json)
+
+    return group
+
+
+def _records_path(path: Path) -> Path:
+    """A run directory stands for its final records file."""
+    if path.is_dir() and (path / "records.jsonl").exists():
+        return path / "records.jsonl"
+    return path

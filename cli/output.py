@@ -1,0 +1,115 @@
+"""What commands print: summary tables (rich) on stdout, or JSON with --json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import click
+
+__all__ = [
+    "console",
+    "print_config",
+    "print_dataset_list",
+    "print_run_summary",
+    "print_stats",
+    "print_validation",
+]
+
+
+def console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]):
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left", title_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    return table
+
+
+def print_dataset_list(as_json: bool = False) -> None:
+    from dsbuild.builders import DATASETS, is_available
+
+    if as_json:
+        click.echo(json.dumps({
+            name: {
+                "title": info.title,
+                "method": info.method,
+                "formats": list(info.formats),
+                "stages": [{"name": s.name, "description": s.description} for s in info.stages],
+                "buildable": is_available(name),
+            }
+            for name, info in DATASETS.items()
+        }, indent=2))
+        return
+    rows = []
+    for name, info in DATASETS.items():
+        status = "yes" if is_available(name) else f"not yet (issue #{info.issue})"
+        stages = " → ".join(s.name for s in info.stages)
+        rows.append((name, stages, ", ".join(info.formats), status))
+    console().print(_table("Datasets (details: dsbuild <dataset> --help)",
+                           ["dataset", "stages", "formats", "build"], rows))
+
+
+def print_config(settings, sources: dict[str, str]) -> None:
+    """Resolved settings with secrets masked, and where each value came from."""
+    import yaml
+
+    shown = settings.display_dict()
+    rows = [(key, yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n..."),
+             sources.get(key, "default")) for key, value in shown.items()]
+    console().print(_table("Resolved settings", ["setting", "value", "from"], rows))
+
+
+def print_run_summary(result) -> None:
+    rows = []
+    for s in result.stages:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s.rejects_by_reason.items()))
+        rows.append((s.name, s.action, s.n_in, s.n_out, s.n_rejected, reasons or "-",
+                     f"{s.seconds:.1f}s"))
+    out = console()
+    out.print(_table(f"Run {result.run_dir} ({result.status})",
+                     ["stage", "this run", "in", "out", "rejected", "rejects by reason", "time"],
+                     rows))
+    out.print(f"records: {result.records_path}\nrejects: {result.rejects_path}")
+
+
+def print_validation(reports, *, max_problems: int | None = None, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False))
+        return
+    shown = 0
+    for report in reports:
+        for p in report.problems:
+            if max_problems is not None and shown >= max_problems:
+                break
+            shown += 1
+            rid = f" id={p.record_id}" if p.record_id is not None else ""
+            field = f" field={p.field}" if p.field else ""
+            click.echo(f"{p.locator}{rid}{field} [{p.reason}] {p.message}")
+    total = sum(len(r.problems) for r in reports)
+    if max_problems is not None and total > shown:
+        click.echo(f"... {total - shown} more problem(s) not shown (raise --max-problems)")
+    rows = []
+    for r in reports:
+        reasons = ", ".join(f"{k}: {v}" for k, v in r.by_reason.most_common())
+        rows.append((str(r.path), r.format or "?", r.valid, r.invalid, reasons or "-"))
+    console().print(_table("Validation", ["file", "format", "valid", "invalid", "problems by reason"], rows))
+
+
+def print_stats(stats: dict[str, Any], *, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps(stats, indent=2, ensure_ascii=False))
+        return
+    out = console()
+    out.print(f"[bold]{stats['path']}[/bold]  format {stats['format']}, {stats['records']} records")
+    for title, table in stats["tables"].items():
+        out.print(_table(title, table["columns"], table["rows"]))
