@@ -46,7 +46,7 @@ def make_dataset_group(name: str) -> click.Group:
     @click.option("--no-progress", is_flag=True, help="No progress bars (plain logs still go to the run).")
     def build(config_file: str | None, show_config: bool, mode: str | None,
               no_progress: bool, **flags: Any) -> None:
-        from dsbuild.builders import load_builder
+        from dsbuild import builders
         from dsbuild.cli.output import print_config, print_run_summary
         from dsbuild.config import resolve_settings
 
@@ -54,7 +54,7 @@ def make_dataset_group(name: str) -> click.Group:
         if show_config:
             print_config(settings, sources)
             return
-        builder = load_builder(name, settings)
+        builder = builders.load_builder(name, settings)
         from dsbuild.progress import make_progress
         from dsbuild.runs import run_builder
 

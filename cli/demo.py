@@ -53,9 +53,9 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
             print_stats(compute_stats(p, name))
 
     con.rule("[bold]run engine[/bold]: resumable stages (toy pipeline)")
-    from dsbuild.testing.toy import make_toy_builder
+    from dsbuild.testing.toy import toy_builder, toy_config
 
-    toy = make_toy_builder()
-    result = run_builder(toy, out / "toy", {"n": 200, "seed": 0}, progress=make_progress(progress))
+    result = run_builder(toy_builder(), out / "toy", toy_config(200, 0),
+                         progress=make_progress(progress))
     print_run_summary(result)
     click.echo(f"\nDemo finished. Run `dsbuild demo` again: finished stages are skipped. Output: {out}")

@@ -73,8 +73,8 @@ def print_run_summary(result) -> None:
     rows = []
     for s in result.stages:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s.rejects_by_reason.items()))
-        rows.append((s.name, s.action, s.n_in, s.n_out, s.n_rejected, reasons or "-",
-                     f"{s.seconds:.1f}s"))
+        rows.append((s.name, s.status, s.n_in, s.n_out, s.n_rejected, reasons or "-",
+                     f"{s.seconds:.2f}s"))
     out = console()
     out.print(_table(f"Run {result.run_dir} ({result.status})",
                      ["stage", "this run", "in", "out", "rejected", "rejects by reason", "time"],

@@ -84,7 +84,7 @@ class PlainProgress:
 
 
 class RichProgress:
-    """A rich progress bar per task: records, rate and ETA."""
+    """A rich progress bar per task: records done, rate, elapsed time and ETA."""
 
     @contextmanager
     def task(self, description: str, total: int | None = None, done: int = 0) -> Iterator[Task]:
@@ -92,32 +92,39 @@ class RichProgress:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress as _RichProgress,
-            TaskProgressColumn,
+            ProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
         )
+        from rich.progress import Progress as _RichProgress
+        from rich.text import Text
+
+        class RateColumn(ProgressColumn):
+            def render(self, task) -> Text:
+                return Text(f"{task.speed:,.1f} rec/s" if task.speed else "- rec/s")
 
         bar = _RichProgress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.speed:>7.1f}/s" if False else ""),
+            RateColumn(),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
             TimeRemainingColumn(),
             console=Console(stderr=True),
-            transient=False,
         )
         with bar:
-            tid = bar.add_task(description, total=total, completed=done)
+            task_id = bar.add_task(description, total=total, completed=done)
+            yield _RichTask(bar, task_id)
 
-            class _T:
-                def advance(self, n: int = 1) -> None:
-                    bar.advance(tid, n)
 
-            yield _T()
+class _RichTask:
+    def __init__(self, bar, task_id) -> None:
+        self.bar, self.task_id = bar, task_id
+
+    def advance(self, n: int = 1) -> None:
+        self.bar.advance(self.task_id, n)
 
 
 def make_progress(enabled: bool = True) -> Progress:

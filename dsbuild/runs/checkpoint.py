@@ -1,0 +1,210 @@
+"""One stage's checkpoint: an append log while it runs, ordered files once it is finished.
+
+While a stage runs, `log.jsonl` gets one line per input item, in completion order::
+
+    {"i": 17, "out": [{...}, ...]}                       the item's 0..n output records
+    {"i": 18, "reject": {"id": ..., "reason": ..., "detail": ...}}
+
+On completion `finalize` writes `records.jsonl` and `rejects.jsonl` in input order, then
+`done.json` (the commit point: a stage is finished iff `done.json` exists), then deletes the
+log. A kill leaves at most a torn last log line, which `recover` cuts away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from array import array
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+from dsbuild.errors import DsbuildError
+from dsbuild.runs.jsonl import (
+    AppendLog,
+    AtomicWriter,
+    atomic_write_json,
+    dumps_line,
+    read_json,
+    truncate_torn_tail,
+)
+
+__all__ = ["LogState", "StageCheckpoint", "utc_now"]
+
+_INDEX_RE = re.compile(rb'^\{"i":(\d+),')
+_FIX = "delete that stage directory to redo the stage, or re-run with --overwrite"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class LogState:
+    """What a partly run stage already did: `done[i]` is 1 for each logged input index."""
+
+    n_lines: int
+    done: bytearray
+    last: dict | None  # the last log line, parsed (a source checks its determinism with it)
+
+
+class StageCheckpoint:
+    """Files of one stage directory `stages/NN-name/`."""
+
+    def __init__(self, path: Path, stage: str) -> None:
+        self.path = Path(path)
+        self.stage = stage
+        self.log = self.path / "log.jsonl"
+        self.records = self.path / "records.jsonl"
+        self.rejects = self.path / "rejects.jsonl"
+        self.done_json = self.path / "done.json"
+
+    def is_done(self) -> bool:
+        return self.done_json.is_file()
+
+    def read_done(self) -> dict:
+        """The finished stage's `done.json`, checked against its `records.jsonl`."""
+        done = read_json(self.done_json)
+        if not isinstance(done, dict) or not self.records.is_file() or not self.rejects.is_file():
+            raise DsbuildError(f"finished stage {self.stage!r} in {self.path} is incomplete",
+                               _FIX, code="DSB203")
+        if self.records.stat().st_size != done.get("records_bytes"):
+            raise DsbuildError(
+                f"{self.records} changed after stage {self.stage!r} finished (size differs "
+                "from done.json)", _FIX, code="DSB203")
+        return done
+
+    def damaged(self, what: str) -> DsbuildError:
+        return DsbuildError(f"{self.log}: {what}", _FIX, code="DSB203")
+
+    def _index(self, line: bytes, lineno: int) -> int:
+        m = _INDEX_RE.match(line)
+        if m is None:
+            raise self.damaged(f"line {lineno} is not a checkpoint line")
+        return int(m.group(1))
+
+    def recover(self, n_in: int | None) -> LogState:
+        """Cut a torn last line and read which input indices are already done.
+
+        `n_in` is the number of input items (None for a source, whose log is sequential).
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        truncate_torn_tail(self.log)
+        done = bytearray(n_in or 0)
+        n_lines, last_line = 0, b""
+        if self.log.exists():
+            with open(self.log, "rb") as f:
+                for n_lines, line in enumerate(f, 1):
+                    i = self._index(line, n_lines)
+                    if n_in is None:
+                        if i != n_lines - 1:
+                            raise self.damaged(f"line {n_lines} has index {i}, expected "
+                                               f"{n_lines - 1}")
+                    else:
+                        if i >= n_in or done[i]:
+                            raise self.damaged(f"line {n_lines} has a bad or repeated index {i}")
+                        done[i] = 1
+                    last_line = line
+        last = None
+        if last_line:
+            try:
+                last = json.loads(last_line)
+            except ValueError as e:
+                raise self.damaged(f"last line is not valid JSON: {e}") from e
+        return LogState(n_lines, done, last)
+
+    def open_log(self) -> AppendLog:
+        self.path.mkdir(parents=True, exist_ok=True)
+        return AppendLog(self.log)
+
+    def finalize(self, *, kind: str, n_in: int | None, seconds: float) -> dict:
+        """Write the stage's ordered outputs and `done.json` from its log; return done.json.
+
+        Lines are read by byte offset in input order, so only an offsets array (8 bytes per
+        input item) is held in memory, never the records.
+        """
+        offsets = array("q")
+        in_order = True
+        if self.log.exists():
+            with open(self.log, "rb") as f:
+                pos, prev = 0, -1
+                for lineno, line in enumerate(f, 1):
+                    i = self._index(line, lineno)
+                    if i >= len(offsets):
+                        offsets.extend([-1] * (i + 1 - len(offsets)))
+                    if offsets[i] != -1:
+                        raise self.damaged(f"line {lineno} repeats index {i}")
+                    offsets[i] = pos
+                    in_order = in_order and i == prev + 1
+                    prev, pos = i, pos + len(line)
+        n = len(offsets) if n_in is None else n_in
+        if len(offsets) != n or -1 in offsets:
+            missing = n - sum(1 for o in offsets if o != -1)
+            raise self.damaged(f"{missing} of {n} input items are missing at the end of the stage")
+        lines = self._lines_in_order(offsets, in_order)
+        return self._write_outputs(lines, kind=kind, n_in=n, seconds=seconds)
+
+    def _lines_in_order(self, offsets: array, in_order: bool) -> Iterable[dict]:
+        if not self.log.exists():
+            return
+        with open(self.log, "rb") as f:
+            if in_order:
+                reader = iter(f)
+            else:
+                def reader_fn():
+                    for off in offsets:
+                        f.seek(off)
+                        yield f.readline()
+                reader = reader_fn()
+            for line in reader:
+                try:
+                    yield json.loads(line)
+                except ValueError as e:
+                    raise self.damaged(f"a line is not valid JSON: {e}") from e
+
+    def _write_outputs(self, items: Iterable[dict], *, kind: str, n_in: int,
+                       seconds: float) -> dict:
+        sha = hashlib.sha256()
+        n_out = n_bytes = 0
+        reasons: Counter[str] = Counter()
+        with AtomicWriter(self.records) as rec_f, AtomicWriter(self.rejects) as rej_f:
+            for item in items:
+                if "reject" in item:
+                    rej = item["reject"]
+                    reasons[rej["reason"]] += 1
+                    rej_f.write(dumps_line({"id": rej["id"], "stage": self.stage,
+                                            "reason": rej["reason"], "detail": rej["detail"]}))
+                    continue
+                for record in item["out"]:
+                    line = dumps_line(record)
+                    rec_f.write(line)
+                    sha.update(line)
+                    n_out += 1
+                    n_bytes += len(line)
+        done = {
+            "stage": self.stage,
+            "kind": kind,
+            "n_in": n_in,
+            "n_out": n_out,
+            "n_rejected": sum(reasons.values()),
+            "rejects_by_reason": dict(sorted(reasons.items())),
+            "seconds": round(seconds, 3),
+            "records_sha256": sha.hexdigest(),
+            "records_bytes": n_bytes,
+            "finished_at": utc_now(),
+        }
+        atomic_write_json(self.done_json, done)
+        self.log.unlink(missing_ok=True)
+        return done
+
+    def write_batch(self, records: list[dict], rejects: list[dict], *, n_in: int,
+                    seconds: float) -> dict:
+        """Finish a batch stage in one go: its outputs in the order the function gave them."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.log.unlink(missing_ok=True)
+        items = [{"reject": r} for r in rejects] + [{"out": records}]
+        return self._write_outputs(items, kind="batch", n_in=n_in, seconds=seconds)
+

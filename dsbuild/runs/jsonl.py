@@ -1,0 +1,191 @@
+"""Small file primitives for run directories: atomic writes and a crash-safe append log.
+
+A kill at any moment leaves either the old or the new version of an atomically written
+file, and at most one torn last line in an append log (which `truncate_torn_tail` removes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+from dsbuild.errors import DsbuildError
+
+__all__ = [
+    "AppendLog",
+    "AtomicWriter",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "dumps_line",
+    "fsync_dir",
+    "iter_jsonl",
+    "read_json",
+    "truncate_torn_tail",
+]
+
+
+def dumps_line(obj: Any) -> bytes:
+    """One compact JSON line (UTF-8, keys in insertion order, no NaN) ending in a newline."""
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            + "\n").encode("utf-8")
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable (best effort: some filesystems refuse)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class AtomicWriter:
+    """Write a file through `.<name>.tmp` and rename it into place on success.
+
+    Use as a context manager; on an exception the temporary file is removed and the old
+    file, if any, is left untouched.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.file: IO[bytes] | None = None
+
+    def __enter__(self) -> IO[bytes]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.tmp, "wb")
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        assert self.file is not None
+        if exc_type is not None:
+            self.file.close()
+            self.tmp.unlink(missing_ok=True)
+            return
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        os.replace(self.tmp, self.path)
+        fsync_dir(self.path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` atomically (temp file, fsync, rename)."""
+    with AtomicWriter(path) as f:
+        f.write(data)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Pretty JSON, for files people read (`run.json`, `done.json`)."""
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file the runner wrote; unreadable means the run dir is damaged (DSB203)."""
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise DsbuildError(
+            f"cannot read {path}: {e}",
+            "delete the damaged stage directory to redo that stage, or re-run with --overwrite",
+            code="DSB203",
+        ) from e
+
+
+def iter_jsonl(path: Path) -> Iterator[dict]:
+    """Stream the records of a JSONL file, one dict per line."""
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                yield json.loads(line)
+            except ValueError as e:
+                raise DsbuildError(
+                    f"{path} line {n} is not valid JSON: {e}",
+                    "delete the damaged stage directory to redo that stage, or re-run with "
+                    "--overwrite",
+                    code="DSB203",
+                ) from e
+
+
+def truncate_torn_tail(path: Path) -> int:
+    """Cut a last line that has no newline (a write interrupted by a kill); return bytes cut."""
+    path = Path(path)
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "r+b") as f:
+        # Scan back in blocks for the last newline; the torn tail is at most one line long.
+        end, block = size, 1 << 16
+        keep = 0
+        while end > 0:
+            start = max(0, end - block)
+            f.seek(start)
+            chunk = f.read(end - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            end = start
+        if keep == size:
+            return 0
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    return size - keep
+
+
+class AppendLog:
+    """An append-only JSONL log: each line written and flushed (so a kill loses none), and
+    fsynced in batches (every `fsync_lines` lines or `fsync_s` seconds, and on close) so a
+    power cut loses at most the last fraction of a second."""
+
+    def __init__(self, path: Path, *, fsync_lines: int = 200, fsync_s: float = 0.2) -> None:
+        self.path = Path(path)
+        self.file: IO[bytes] = open(self.path, "ab")
+        self.fsync_lines, self.fsync_s = fsync_lines, fsync_s
+        self._unsynced = 0
+        self._last_sync = time.monotonic()
+
+    def append(self, obj: Any) -> None:
+        self.write_line(dumps_line(obj))
+
+    def write_line(self, line: bytes) -> None:
+        self.file.write(line)
+        self.file.flush()
+        self._unsynced += 1
+        if (self._unsynced >= self.fsync_lines
+                or time.monotonic() - self._last_sync >= self.fsync_s):
+            self.sync()
+
+    def sync(self) -> None:
+        if self._unsynced:
+            os.fsync(self.file.fileno())
+        self._unsynced = 0
+        self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.flush()
+            self.sync()
+            self.file.close()
+
+    def __enter__(self) -> AppendLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,408 @@
+"""`run_builder`: run a builder's stages into a run directory, resuming where it stopped.
+
+Each stage reads the previous stage's `records.jsonl` as a stream and checkpoints every
+input item as it finishes (see `checkpoint`), so a kill loses at most the items in flight.
+Finished stages are skipped on resume; a partly done stage continues with the items it has
+not logged yet. Only batch stages hold their whole input in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from dsbuild.errors import ConfigError, DsbuildError
+from dsbuild.progress import NullProgress, Progress, Task
+from dsbuild.runs.checkpoint import StageCheckpoint, utc_now
+from dsbuild.runs.fingerprint import compute_fingerprint, fingerprint_payload, runtime_settings
+from dsbuild.runs.jsonl import AppendLog, AtomicWriter, dumps_line
+from dsbuild.runs.rundir import Mode, RunDir, open_run_dir
+from dsbuild.runs.runinfo import RunInfo
+from dsbuild.stages import Builder, Reject, Rejection, Stage, StageContext, normalize_map_result
+
+__all__ = ["RunResult", "StageSummary", "run_builder"]
+
+log = logging.getLogger("dsbuild.runs")
+
+_FIX_STAGE = ("fix the stage or its input, then re-run the same command: finished records are "
+              "kept and the run resumes where it stopped")
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """How one stage went in this invocation: `status` is skipped, resumed or ran."""
+
+    name: str
+    kind: str
+    status: str
+    n_in: int
+    n_out: int
+    n_rejected: int
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "status": self.status, "n_in": self.n_in,
+                "n_out": self.n_out, "n_rejected": self.n_rejected,
+                "rejects_by_reason": dict(self.rejects_by_reason), "seconds": self.seconds}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: where it is, what each stage did, and where the outputs are."""
+
+    run_dir: Path
+    status: str
+    fingerprint: str
+    resumed: bool
+    stages: tuple[StageSummary, ...]
+    records_path: Path
+    rejects_path: Path
+    run_json_path: Path
+
+    @property
+    def n_out(self) -> int:
+        return self.stages[-1].n_out if self.stages else 0
+
+    @property
+    def n_rejected(self) -> int:
+        return sum(s.n_rejected for s in self.stages)
+
+
+def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[str, Any], *,
+                mode: Mode = "resume", progress: Progress | None = None,
+                context_extras: dict[str, Any] | None = None) -> RunResult:
+    """Run `builder` with `config` into `run_dir` and return what happened.
+
+    `mode`: "resume" continues a run with the same fingerprint (DSB201 if it differs);
+    "new" uses the next free sibling `RUN-2`, `RUN-3`...; "overwrite" replaces an existing
+    run directory. `config` must already be free of secrets: it is written to `config.yaml`.
+    `context_extras` become attributes of the `StageContext` (e.g. `llm=engine`).
+    Raises DSB202 if another process runs in the directory, DSB205 if a stage raises.
+    """
+    progress = progress or NullProgress()
+    parts = builder.fingerprint_parts()
+    payload = fingerprint_payload(parts, config)
+    fingerprint = compute_fingerprint(parts, config)
+    seed = _seed(config)
+    run, lock, resumed = open_run_dir(Path(run_dir), mode, fingerprint, payload, config)
+    try:
+        handler = _attach_log_file(run, config.get("log_level", "INFO"))
+    except BaseException:
+        lock.release()
+        raise
+    info = RunInfo(run.run_json, builder=parts, fingerprint=fingerprint, started_at=utc_now())
+    try:
+        if resumed:
+            info.carry_usage_from_previous()
+        info.write()
+        log.info("run %s: builder %s %s, fingerprint %s (%s)", run.path, builder.name,
+                 builder.version, fingerprint[:12], "resumed" if resumed else "new")
+        base = StageContext(config=config, options=config.get("options") or {},
+                            runtime=runtime_settings(config),
+                            seed=seed, run_info=info, **(context_extras or {}))
+        summaries: list[StageSummary] = []
+        prev: StageCheckpoint | None = None
+        prev_n_out = 0
+        for index, stage in enumerate(builder.stages):
+            ckpt = StageCheckpoint(run.stage_dir(index, stage.name), stage.name)
+            summary = _run_stage(stage, ckpt, prev, prev_n_out, base.for_stage(stage.name),
+                                 progress)
+            summaries.append(summary)
+            info.set_stage(summary.to_dict())
+            info.write()
+            log.info("stage %s %s: %d in, %d out, %d rejected in %.2fs", stage.name,
+                     summary.status, summary.n_in, summary.n_out, summary.n_rejected,
+                     summary.seconds)
+            prev, prev_n_out = ckpt, summary.n_out
+        assert prev is not None
+        _publish_outputs(run, prev, [StageCheckpoint(run.stage_dir(i, s.name), s.name)
+                                     for i, s in enumerate(builder.stages)])
+        info.write(status="finished", finished_at=utc_now())
+        log.info("run finished: %d records, %d rejects", summaries[-1].n_out,
+                 sum(s.n_rejected for s in summaries))
+        return RunResult(run.path, "finished", fingerprint, resumed, tuple(summaries),
+                         run.records, run.rejects, run.run_json)
+    except KeyboardInterrupt:
+        info.write(status="interrupted", finished_at=utc_now())
+        log.warning("run interrupted; re-run the same command to resume")
+        raise
+    except BaseException as e:
+        info.write(status="failed", finished_at=utc_now(),
+                   error=e.one_line() if isinstance(e, DsbuildError) else repr(e))
+        log.error("run failed: %s", e)
+        raise
+    finally:
+        _detach_log_file(handler)
+        lock.release()
+
+
+def _seed(config: dict[str, Any]) -> int:
+    seed = config.get("seed", 0)
+    if seed is None:
+        return 0
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed must be an integer, not {seed!r}", "set seed to e.g. 0",
+                          code="DSB103")
+    return seed
+
+
+def _attach_log_file(run: RunDir, level: str | int) -> tuple[logging.Handler, int]:
+    run.log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(run.log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("dsbuild")
+    old_level = logger.level
+    wanted = logging.getLevelName(level.upper()) if isinstance(level, str) else level
+    if not isinstance(wanted, int):
+        wanted = logging.INFO
+    handler.setLevel(wanted)
+    if logger.level == logging.NOTSET or logger.level > wanted:
+        logger.setLevel(wanted)
+    logger.addHandler(handler)
+    return handler, old_level
+
+
+def _detach_log_file(state: tuple[logging.Handler, int]) -> None:
+    handler, old_level = state
+    logger = logging.getLogger("dsbuild")
+    logger.removeHandler(handler)
+    logger.setLevel(old_level)
+    handler.close()
+
+
+def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None,
+               n_in: int, ctx: StageContext, progress: Progress) -> StageSummary:
+    if ckpt.is_done():
+        done = ckpt.read_done()
+        return _summary(stage, "skipped", done)
+    t0 = time.monotonic()
+    if stage.kind == "batch":
+        assert prev is not None
+        with progress.task(stage.name, total=n_in) as task:
+            done = _run_batch(stage, ckpt, prev, n_in, ctx, t0)
+            task.advance(n_in)
+        return _summary(stage, "ran", done)
+    state = ckpt.recover(None if stage.kind == "source" else n_in)
+    status = "resumed" if state.n_lines else "ran"
+    if state.n_lines:
+        log.info("stage %s: resuming after %d logged items", stage.name, state.n_lines)
+    total = None if stage.kind == "source" else n_in
+    with progress.task(stage.name, total=total, done=state.n_lines) as task, \
+            ckpt.open_log() as out:
+        if stage.kind == "source":
+            _run_source(stage, ctx, state.n_lines, state.last, out, task)
+        elif stage.is_async:
+            asyncio.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task))
+        else:
+            _run_map_sync(stage, ctx, _pending(prev, state.done), out, task)
+    done = ckpt.finalize(kind=stage.kind, n_in=None if stage.kind == "source" else n_in,
+                         seconds=time.monotonic() - t0)
+    return _summary(stage, status, done)
+
+
+def _summary(stage: Stage, status: str, done: dict) -> StageSummary:
+    return StageSummary(stage.name, stage.kind, status, done["n_in"], done["n_out"],
+                        done["n_rejected"], dict(done["rejects_by_reason"]), done["seconds"])
+
+
+def _stage_error(stage: Stage, where: str, exc: BaseException) -> DsbuildError:
+    """DSB205 naming the stage and the record (`where`) it failed on."""
+    return DsbuildError(
+        f"stage {stage.name!r} raised on {where}: {type(exc).__name__}: {exc}",
+        _FIX_STAGE, code="DSB205",
+    )
+
+
+def _check_source_item(stage: Stage, item: object, index: int) -> dict:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        raise DsbuildError(
+            f"source stage {stage.name!r} yielded a {type(item).__name__} without a string 'id' "
+            f"as item {index}", "yield record dicts with a string 'id'", code="DSB205")
+    return item
+
+
+def _run_source(stage: Stage, ctx: StageContext, skip: int, last: dict | None,
+                out: AppendLog, task: Task) -> None:
+    """Log each yielded record; on resume skip the first `skip` items of the iterator."""
+    index, record_id = -1, None
+    try:
+        for index, item in enumerate(stage.fn(ctx)):
+            record = _check_source_item(stage, item, index)
+            record_id = record["id"]
+            if index < skip:
+                if index == skip - 1 and last is not None and last["out"][0]["id"] != record_id:
+                    raise DsbuildError(
+                        f"source stage {stage.name!r} is not deterministic: item {index} was "
+                        f"{last['out'][0]['id']!r} before and is {record_id!r} now",
+                        "make the source yield the same records for the same config, or re-run "
+                        "with --overwrite", code="DSB205")
+                continue
+            out.write_line(_encode(stage, index, record, [record]))
+            task.advance(1)
+        if index + 1 < skip:
+            raise DsbuildError(
+                f"source stage {stage.name!r} is not deterministic: it yielded {index + 1} "
+                f"items, fewer than the {skip} already checkpointed",
+                "make the source yield the same records for the same config, or re-run with "
+                "--overwrite", code="DSB205")
+    except DsbuildError:
+        raise
+    except Exception as e:
+        where = (f"the item after record {record_id!r} (index {index + 1})" if record_id
+                 else "its first item")
+        raise _stage_error(stage, where, e) from e
+
+
+def _pending(prev: StageCheckpoint | None, done: bytearray) -> Iterator[tuple[int, dict]]:
+    """Stream (index, record) from the previous stage's records, skipping done indices."""
+    assert prev is not None
+    with open(prev.records, "rb") as f:
+        for index, line in enumerate(f):
+            if index < len(done) and done[index]:
+                continue
+            yield index, json.loads(line)
+
+
+def _encode(stage: Stage, index: int, record: dict,
+            result: list[dict] | Rejection) -> bytes:
+    """The checkpoint line for one input item; non-JSON output is the stage's error."""
+    if isinstance(result, Rejection):
+        obj: dict[str, Any] = {"i": index, "reject": {"id": record["id"], "reason": result.reason,
+                                                      "detail": str(result.detail)}}
+    else:
+        obj = {"i": index, "out": result}
+    try:
+        return dumps_line(obj)
+    except (TypeError, ValueError) as e:
+        raise DsbuildError(
+            f"stage {stage.name!r} returned a record that is not JSON-serialisable for record "
+            f"{record.get('id')!r}: {e}", "return only str, int, float, bool, None, lists and "
+            "dicts", code="DSB205") from e
+
+
+def _call_map(stage: Stage, record: dict, ctx: StageContext) -> Any:
+    try:
+        return stage.fn(record, ctx)
+    except DsbuildError:
+        raise
+    except Exception as e:
+        raise _stage_error(stage, f"record {record.get('id')!r}", e) from e
+
+
+def _run_map_sync(stage: Stage, ctx: StageContext, pending: Iterator[tuple[int, dict]],
+                  out: AppendLog, task: Task) -> None:
+    for index, record in pending:
+        result = normalize_map_result(_call_map(stage, record, ctx), record, stage.name)
+        out.write_line(_encode(stage, index, record, result))
+        task.advance(1)
+
+
+async def _run_map_async(stage: Stage, ctx: StageContext, pending: Iterator[tuple[int, dict]],
+                         out: AppendLog, task: Task) -> None:
+    """Up to `stage.concurrency` calls in flight; each logged as it completes.
+
+    On the first failure the calls still in flight are cancelled (they are redone on
+    resume) and the error is raised; everything already logged is kept.
+    """
+
+    async def call(index: int, record: dict) -> tuple[int, dict, Any]:
+        try:
+            result = stage.fn(record, ctx)
+            if inspect.isawaitable(result):
+                result = await result
+        except (DsbuildError, asyncio.CancelledError):
+            raise
+        except Exception as e:
+            raise _stage_error(stage, f"record {record.get('id')!r}", e) from e
+        return index, record, result
+
+    in_flight: set[asyncio.Task] = set()
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(in_flight) < stage.concurrency:
+                item = next(pending, None)
+                if item is None:
+                    exhausted = True
+                    break
+                in_flight.add(asyncio.ensure_future(call(*item)))
+            if not in_flight:
+                break
+            finished, in_flight = await asyncio.wait(in_flight,
+                                                     return_when=asyncio.FIRST_COMPLETED)
+            # Log every success of this wave before raising a failure, so none is redone.
+            failures = []
+            for t in finished:
+                if t.exception() is not None:
+                    failures.append(t.exception())
+                    continue
+                index, record, raw = t.result()
+                result = normalize_map_result(raw, record, stage.name)
+                out.write_line(_encode(stage, index, record, result))
+                task.advance(1)
+            if failures:
+                raise failures[0]
+    finally:
+        for t in in_flight:
+            t.cancel()
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+
+def _run_batch(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint, n_in: int,
+               ctx: StageContext, t0: float) -> dict:
+    with open(prev.records, "rb") as f:
+        records = [json.loads(line) for line in f]
+    try:
+        result = stage.fn(records, ctx)
+    except DsbuildError:
+        raise
+    except Exception as e:
+        raise _stage_error(stage, f"its batch of {len(records)} records", e) from e
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise DsbuildError(f"batch stage {stage.name!r} returned {type(result).__name__}",
+                           "return (records, rejects)", code="DSB205")
+    out_records, out_rejects = list(result[0]), list(result[1])
+    for r in out_records:
+        if not isinstance(r, dict) or not isinstance(r.get("id"), str):
+            raise DsbuildError(f"batch stage {stage.name!r} returned a record without a "
+                               "string 'id'", "return record dicts with a string 'id'",
+                               code="DSB205")
+    rejects = []
+    for rej in out_rejects:
+        if not isinstance(rej, Reject) or not rej.reason:
+            raise DsbuildError(f"batch stage {stage.name!r} returned a reject that is not a "
+                               f"Reject with a reason: {rej!r}",
+                               "return Reject(id, stage, reason, detail) objects", code="DSB205")
+        rejects.append({"id": rej.id, "reason": rej.reason, "detail": rej.detail})
+    try:
+        return ckpt.write_batch(out_records, rejects, n_in=n_in, seconds=time.monotonic() - t0)
+    except (TypeError, ValueError) as e:
+        raise DsbuildError(f"batch stage {stage.name!r} returned a record that is not "
+                           f"JSON-serialisable: {e}", "return only JSON types",
+                           code="DSB205") from e
+
+
+def _publish_outputs(run: RunDir, last: StageCheckpoint, stages: list[StageCheckpoint]) -> None:
+    """`RUN/records.jsonl` (a hardlink of the last stage's, or a copy) and `RUN/rejects.jsonl`
+    (every stage's rejects, in stage order)."""
+    tmp = run.path / ".records.jsonl.tmp"
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(last.records, tmp)
+    except OSError:
+        shutil.copyfile(last.records, tmp)
+    os.replace(tmp, run.records)
+    with AtomicWriter(run.rejects) as out:
+        for ckpt in stages:
+            with open(ckpt.rejects, "rb") as f:
+                shutil.copyfileobj(f, out)
