@@ -38,8 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
         if debug:
             raise
+        what = " ".join(f"{exc.__class__.__name__}: {exc}".split())
         click.echo(
-            f"dsbuild: error DSB100: internal error {exc.__class__.__name__}: {exc}; "
+            f"dsbuild: error DSB100: internal error {what}; "
             "fix: re-run with DSBUILD_DEBUG=1 for the traceback and report it",
             err=True,
         )
