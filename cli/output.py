@@ -28,8 +28,8 @@ def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]):
     from rich.text import Text
 
     table = Table(title=title, title_justify="left", title_style="bold")
-    for col in columns:
-        table.add_column(col, overflow="fold")
+    for i, col in enumerate(columns):
+        table.add_column(col, overflow="fold", no_wrap=i == 0)
     for row in rows:
         table.add_row(*(Text("" if v is None else str(v)) for v in row))
     return table
@@ -98,10 +98,18 @@ def print_validation(reports, *, max_problems: int | None = None, as_json: bool 
     total = sum(len(r.problems) for r in reports)
     if max_problems is not None and total > shown:
         click.echo(f"... {total - shown} more problem(s) not shown (raise --max-problems)")
-    rows = []
-    for r in reports:
-        reasons = ", ".join(f"{k}: {v}" for k, v in r.by_reason.most_common())
-        rows.append((str(r.path), r.format or "?", r.valid, r.invalid, reasons or "-"))
+    from collections import Counter
+    from pathlib import Path
+
+    def reasons(counter: Counter) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in counter.most_common()) or "-"
+
+    rows = [(Path(r.path).name, r.format or "?", r.valid, r.invalid, reasons(r.by_reason))
+            for r in reports]
+    if len(reports) > 1:
+        total = sum((r.by_reason for r in reports), Counter())
+        rows.append(("total", "", sum(r.valid for r in reports), sum(r.invalid for r in reports),
+                     reasons(total)))
     console().print(_table("Validation", ["file", "format", "valid", "invalid", "problems by reason"], rows))
 
 
