@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast schemas bench clean
 
+# `local` brings llama-cpp-python, which compiles from source the first time (about 5-8
+# minutes on 2 cores); pip keeps the built wheel in its cache, so later set-ups take seconds.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -28,8 +30,12 @@ test-fast: setup
 schemas: setup
 	$(BIN)/python -m dsbuild.schemas.generate
 
+# Benchmarks print figures and assert nothing; the fake OpenAI server needs aiohttp.
 bench: setup
+	$(BIN)/python -m pip install --quiet aiohttp
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/llm_engine.py
+	$(BIN)/python benchmarks/local_model.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info runs

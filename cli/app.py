@@ -7,6 +7,7 @@ import click
 from dsbuild import __version__
 from dsbuild.builders import DATASETS
 from dsbuild.cli.dataset_group import make_dataset_group
+from dsbuild.cli.llm_group import llm
 
 EXIT_CODES_HELP = """\b
 Exit codes: 0 ok, 1 internal error (a bug), 2 usage or configuration,
@@ -67,3 +68,4 @@ def demo(out: str, no_progress: bool) -> None:
 
 for _name in DATASETS:
     app.add_command(make_dataset_group(_name))
+app.add_command(llm)

@@ -121,3 +121,51 @@ def print_stats(stats: dict[str, Any], *, as_json: bool = False) -> None:
     out.print(f"[bold]{stats['path']}[/bold]  format {stats['format']}, {stats['records']} records")
     for title, table in stats["tables"].items():
         out.print(_table(title, table["columns"], table["rows"]))
+
+
+def print_batch_summary(summary, *, as_json: bool = False) -> None:
+    """The end of `dsbuild llm run`: what was sent, served from cache, retried, failed, spent."""
+    s = summary.engine_stats
+    if as_json:
+        click.echo(json.dumps({**s, "results": summary.n_results, "errors": summary.errors,
+                               "seconds": round(summary.seconds, 3), "out": str(summary.out_path),
+                               "run_dir": str(summary.run.run_dir)}))
+        return
+    n = summary.n_results
+    retries = ", ".join(f"{k}: {v}" for k, v in sorted(s["retries"].items())) or "0"
+    errors = ", ".join(f"{k}: {v}" for k, v in sorted(summary.errors.items())) or "0"
+    tokens = f"{s['prompt_tokens']:,} prompt + {s['completion_tokens']:,} completion"
+    if s["estimated_tokens"]:
+        tokens += " (partly estimated)"
+    rate = n / summary.seconds if summary.seconds > 0 else 0.0
+    rows = [
+        ("results written", f"{n:,} -> {summary.out_path}"),
+        ("requests sent (this run)", f"{s['requests_sent']:,}"),
+        ("cache hits", f"{s['cache_hits']:,}"),
+        ("retries by cause", retries),
+        ("failed lines by reason", errors),
+        ("repair turns", f"{s['repairs']:,}"),
+        ("tokens (this run)", tokens),
+        ("cost (this run)", f"${s['cost_usd']:.4f}"),
+        ("time", f"{summary.seconds:.2f}s ({rate:,.1f} results/s)"),
+    ]
+    console().print(_table("LLM run", ["", ""], rows))
+
+
+def print_dry_run(plan: dict, *, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps(plan))
+        return
+    cost = "unknown (no price for this model; use --prices FILE)" if plan["est_cost_usd"] is None \
+        else f"${plan['est_cost_usd']:.4f}"
+    rows = [
+        ("model", plan["model"]),
+        ("requests in file", f"{plan['requests']:,}"),
+        ("unreadable lines", f"{plan['bad_input']:,}"),
+        ("served from cache", f"{plan['cache_hits']:,}"),
+        ("would be sent", f"{plan['to_send']:,}"),
+        ("estimated tokens", f"{plan['est_prompt_tokens']:,} prompt + up to "
+                             f"{plan['est_completion_tokens']:,} completion"),
+        ("estimated cost (upper bound)", cost),
+    ]
+    console().print(_table("Dry run: nothing sent", ["", ""], rows))

@@ -53,6 +53,8 @@ CODES: dict[str, str] = {
     "DSB104": "unknown configuration key",
     "DSB105": "unknown dataset or input format",
     "DSB106": "feature or stage not available yet in this version",
+    "DSB107": "request not in the LLM cache while --cache-only forbids the network",
+    "DSB108": "LLM cache file is damaged, locked or not writable",
     "DSB201": "run directory holds a run with a different configuration",
     "DSB202": "run directory is in use by another dsbuild process",
     "DSB203": "run directory is damaged (a checkpoint cannot be read)",

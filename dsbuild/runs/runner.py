@@ -308,54 +308,34 @@ def _run_map_sync(stage: Stage, ctx: StageContext, pending: Iterator[tuple[int, 
 
 async def _run_map_async(stage: Stage, ctx: StageContext, pending: Iterator[tuple[int, dict]],
                          out: AppendLog, task: Task) -> None:
-    """Up to `stage.concurrency` calls in flight; each logged as it completes.
+    """`stage.concurrency` workers take items in input order; each result is logged as it
+    completes. After the first failure no new item starts; the calls in flight finish and
+    are logged (they may have cost money), then the failure is raised."""
+    failures: list[BaseException] = []
 
-    On the first failure the calls still in flight are cancelled (they are redone on
-    resume) and the error is raised; everything already logged is kept.
-    """
-
-    async def call(index: int, record: dict) -> tuple[int, dict, Any]:
-        try:
-            result = stage.fn(record, ctx)
-            if inspect.isawaitable(result):
-                result = await result
-        except (DsbuildError, asyncio.CancelledError):
-            raise
-        except Exception as e:
-            raise _stage_error(stage, f"record {record.get('id')!r}", e) from e
-        return index, record, result
-
-    in_flight: set[asyncio.Task] = set()
-    exhausted = False
-    try:
-        while True:
-            while not exhausted and len(in_flight) < stage.concurrency:
-                item = next(pending, None)
-                if item is None:
-                    exhausted = True
-                    break
-                in_flight.add(asyncio.ensure_future(call(*item)))
-            if not in_flight:
-                break
-            finished, in_flight = await asyncio.wait(in_flight,
-                                                     return_when=asyncio.FIRST_COMPLETED)
-            # Log every success of this wave before raising a failure, so none is redone.
-            failures = []
-            for t in finished:
-                if t.exception() is not None:
-                    failures.append(t.exception())
-                    continue
-                index, record, raw = t.result()
+    async def worker() -> None:
+        while not failures:
+            item = next(pending, None)
+            if item is None:
+                return
+            index, record = item
+            try:
+                raw = stage.fn(record, ctx)
+                if inspect.isawaitable(raw):
+                    raw = await raw
                 result = normalize_map_result(raw, record, stage.name)
-                out.write_line(_encode(stage, index, record, result))
-                task.advance(1)
-            if failures:
-                raise failures[0]
-    finally:
-        for t in in_flight:
-            t.cancel()
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+            except DsbuildError as e:
+                failures.append(e)
+                return
+            except Exception as e:
+                failures.append(_stage_error(stage, f"record {record.get('id')!r}", e))
+                return
+            out.write_line(_encode(stage, index, record, result))
+            task.advance(1)
+
+    await asyncio.gather(*(worker() for _ in range(stage.concurrency)))
+    if failures:
+        raise failures[0]
 
 
 def _run_batch(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint, n_in: int,

@@ -1,0 +1,216 @@
+"""`dsbuild llm run`: the engine as a batch command, on the resumable runner.
+
+Input: JSONL, one request per line `{"id", "messages", optional "response_format",
+sampling parameters (temperature, top_p, max_tokens, seed, stop, ...), optional
+"sample_index"}`. Output: one result per input line, in input order,
+`{"id", "content", "json", "usage", "provenance", "error"}`. A line that cannot be read or
+is not a request gets a result with `error.reason = "bad_input"`, so the output always
+lines up with the input. The work runs in a run directory (default `OUT.run/`): killed
+and run again, it resumes; the answers already received come from the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dsbuild.llm.types import SAMPLING_KEYS
+
+__all__ = ["BatchSummary", "batch_builder", "dry_run", "read_requests", "run_batch"]
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_requests(path: Path):
+    """Yield one item per input line: the request fields, or a `bad_input` marker."""
+    from dsbuild.readers import read_records
+
+    for n, item in enumerate(read_records(path), start=1):
+        if item.problem is not None:
+            yield {"id": f"line-{n}", "_bad_input": f"{item.locator}: {item.problem.message}"}
+            continue
+        rec = item.record
+        rid = rec.get("id")
+        rid = str(rid) if rid is not None else f"line-{n}"
+        messages = rec.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            yield {"id": rid, "_bad_input": f"{item.locator}: 'messages' must be a non-empty list of "
+                                            "{role, content} objects"}
+            continue
+        out = {"id": rid, "messages": messages}
+        for key in ("response_format", "sample_index", *SAMPLING_KEYS):
+            if rec.get(key) is not None:
+                out[key] = rec[key]
+        yield out
+
+
+def batch_builder(in_path: Path, default_sampling: dict[str, Any], concurrency: int = 16):
+    """Two stages: read the requests (deterministic source), then complete each (async)."""
+    from dsbuild.stages import Builder, map_stage, source_stage
+
+    def read(ctx):
+        yield from read_requests(in_path)
+
+    async def complete(record: dict, ctx) -> dict:
+        if "_bad_input" in record:
+            return {"id": record["id"], "content": None, "json": None, "usage": None,
+                    "provenance": None, "error": {"reason": "bad_input", "detail": record["_bad_input"]}}
+        sampling = {**default_sampling, **{k: record[k] for k in SAMPLING_KEYS if k in record}}
+        engine = ctx.llm
+        engine.bind_run_info(ctx.run_info)
+        req = engine.request(record["messages"], response_format=record.get("response_format"),
+                             sampling=sampling, sample_index=int(record.get("sample_index", 0)),
+                             id=record["id"])
+        result = await engine.complete(req)
+        return {"id": record["id"], "content": result.content, "json": result.json,
+                "usage": result.usage.to_dict() if result.usage else None,
+                "cost_usd": round(result.cost_usd, 8), "provenance": result.provenance(),
+                "error": result.error}
+
+    return Builder("llm-run", "1", (
+        source_stage("read_requests", read, description="read the input JSONL"),
+        map_stage("complete", complete, concurrency=concurrency,
+                  description="one LLM request per line"),
+    ))
+
+
+@dataclass
+class BatchSummary:
+    run: Any  # RunResult
+    engine_stats: dict[str, Any]
+    out_path: Path
+    seconds: float
+    errors: dict[str, int]
+    n_results: int
+
+
+def _config(in_path: Path, settings, engine, max_repairs: int) -> dict[str, Any]:
+    return {
+        "dataset": "llm-run",
+        "input": str(in_path.resolve()),
+        "input_sha256": _file_sha256(in_path),
+        "model": engine.spec,
+        "seed": settings.seed,
+        "max_repairs": max_repairs,
+        "concurrency": settings.concurrency,
+        "options": dict(settings.options),
+    }
+
+
+def run_batch(in_path: Path, out_path: Path, settings, *, run_dir: Path | None = None,
+              mode: str = "resume", cache_only: bool = False, max_cost: float | None = None,
+              prices_file: Path | None = None, requests_per_minute: float | None = None,
+              tokens_per_minute: float | None = None, max_repairs: int = 2, progress=None,
+              use_cache: bool = True, http_client: Any = None) -> BatchSummary:
+    """Run every request of `in_path` through the engine; write results to `out_path`."""
+    import asyncio
+    import json
+
+    from dsbuild.llm.factory import make_engine
+    from dsbuild.runs import run_builder
+
+    if not in_path.is_file():
+        from dsbuild.errors import InputError
+
+        raise InputError(f"input file {in_path} not found", "check the path", code="DSB301")
+    run_dir = run_dir or out_path.with_name(out_path.name + ".run")
+    engine = make_engine(settings, cache_only=cache_only, use_cache=use_cache, max_cost=max_cost,
+                         prices_file=prices_file,
+                         requests_per_minute=requests_per_minute,
+                         tokens_per_minute=tokens_per_minute, max_repairs=max_repairs,
+                         http_client=http_client)
+    if engine.model is None:  # ask the server once, outside the run's event loops
+        asyncio.run(engine.resolve_model())
+    default_sampling = {"seed": settings.seed}
+    # Twice as many workers as requests allowed in flight: a request sleeping before a
+    # retry holds a worker but no connection, and must not leave the connection idle.
+    builder = batch_builder(in_path, default_sampling, 2 * max(1, settings.concurrency))
+    config = _config(in_path, settings, engine, max_repairs)
+    t0 = time.monotonic()
+    try:
+        result = run_builder(builder, run_dir, config, mode=mode, progress=progress,
+                             context_extras={"llm": engine})
+    finally:
+        _close(engine)
+    seconds = time.monotonic() - t0
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    shutil.copyfile(result.records_path, tmp)
+    tmp.replace(out_path)
+    errors: dict[str, int] = {}
+    n = 0
+    with open(out_path, encoding="utf-8") as f:
+        for line in f:
+            n += 1
+            err = json.loads(line).get("error")
+            if err:
+                errors[err["reason"]] = errors.get(err["reason"], 0) + 1
+    return BatchSummary(result, engine.stats.to_dict(), out_path, seconds, errors, n)
+
+
+def _close(engine) -> None:
+    import asyncio
+
+    try:
+        asyncio.run(engine.aclose())
+    except RuntimeError:
+        pass
+    if engine.cache is not None:
+        engine.cache.close()
+
+
+def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict[str, Any]:
+    """How many requests a run would send (after cache hits) and their estimated cost."""
+    from dsbuild.llm.factory import make_engine
+
+    engine = make_engine(settings, prices_file=prices_file)
+    engine.model = engine.model or "(server default)"
+    n = bad = hits = 0
+    cost = 0.0
+    prompt_tokens = completion_tokens = 0
+    from dsbuild.llm.engine import DEFAULT_COMPLETION_ESTIMATE
+    from dsbuild.llm.tokens import estimate_prompt_tokens
+
+    batch: list = []
+
+    def flush() -> None:
+        nonlocal hits, cost, prompt_tokens, completion_tokens
+        found = engine.cache.get_many([r.key() for r in batch]) if engine.cache is not None else {}
+        for r in batch:
+            if r.key() in found:
+                hits += 1
+                continue
+            p = estimate_prompt_tokens(list(r.messages))
+            c = int(r.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE)
+            prompt_tokens += p
+            completion_tokens += c
+            cost += engine.estimate_cost(r)
+        batch.clear()
+
+    for rec in read_requests(in_path):
+        n += 1
+        if "_bad_input" in rec:
+            bad += 1
+            continue
+        sampling = {"seed": settings.seed, **{k: rec[k] for k in SAMPLING_KEYS if k in rec}}
+        batch.append(engine.request(rec["messages"], response_format=rec.get("response_format"),
+                                    sampling=sampling, sample_index=int(rec.get("sample_index", 0)),
+                                    id=rec["id"]))
+        if len(batch) >= 500:
+            flush()
+    flush()
+    _close(engine)
+    return {"model": engine.spec, "requests": n, "bad_input": bad, "cache_hits": hits,
+            "to_send": n - bad - hits, "est_prompt_tokens": prompt_tokens,
+            "est_completion_tokens": completion_tokens,
+            "est_cost_usd": round(cost, 6) if engine.price is not None else None}

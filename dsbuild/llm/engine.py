@@ -1,0 +1,301 @@
+"""`LLMEngine`: every LLM request of every builder goes through here.
+
+One call, `complete(request)`, does in order: the cache (a hit costs nothing and sends
+nothing), the budget check (refuse to start a request that could take the run over
+`max_cost`), the client-side limits (adaptive concurrency, optional requests/tokens per
+minute), the backend call with bounded, jittered retries on transient failures, usage and
+cost accounting, and — for structured output — local validation with bounded repair turns
+that show the model its error. A request that still fails comes back with `error` set
+(reason code and detail); it is never an empty answer and never retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Awaitable
+
+from dsbuild.errors import BudgetExceededError, UsageError
+from dsbuild.llm.limits import AdaptiveLimiter, RateLimiter, backoff_delay, pause_from_headers
+from dsbuild.llm.structured import check_structured, repair_message
+from dsbuild.llm.types import Backend, BackendError, BackendReply, ChatRequest, LLMResult, Usage
+
+__all__ = ["DEFAULT_COMPLETION_ESTIMATE", "EngineStats", "LLMEngine"]
+
+# Completion tokens assumed for a request without max_tokens, when estimating cost.
+DEFAULT_COMPLETION_ESTIMATE = 512
+
+
+@dataclass
+class EngineStats:
+    """What the engine did: requests sent, cache hits, retries and failures by cause, usage."""
+
+    requests_sent: int = 0
+    cache_hits: int = 0
+    completed: int = 0
+    retries: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)
+    repairs: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated_tokens: bool = False
+    cost_usd: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests_sent": self.requests_sent, "cache_hits": self.cache_hits,
+            "completed": self.completed, "retries": dict(self.retries),
+            "failures": dict(self.failures), "repairs": self.repairs,
+            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+            "estimated_tokens": self.estimated_tokens, "cost_usd": round(self.cost_usd, 6),
+        }
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class LLMEngine:
+    """Cached, budgeted, rate-limited, retried calls to one model through one backend."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        model: str | None,
+        spec: str,
+        cache: Any = None,
+        cache_only: bool = False,
+        concurrency: int = 16,
+        max_retries: int = 6,
+        timeout_s: float = 60.0,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        price: Any = None,
+        max_cost: float | None = None,
+        max_repairs: int = 2,
+        on_usage: Callable[[int, int, float], None] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        seed: int = 0,
+    ) -> None:
+        self.backend, self.model, self.spec = backend, model, spec
+        self.cache, self.cache_only = cache, cache_only
+        cap = concurrency if backend.max_concurrency is None else min(concurrency, backend.max_concurrency)
+        self.limiter = AdaptiveLimiter(cap)
+        self.rpm = RateLimiter(requests_per_minute) if requests_per_minute else None
+        self.tpm = RateLimiter(tokens_per_minute) if tokens_per_minute else None
+        self.max_retries, self.timeout_s, self.max_repairs = max_retries, timeout_s, max_repairs
+        self.price, self.max_cost = price, max_cost
+        self.on_usage, self.sleep = on_usage, sleep
+        self.rng = random.Random(seed)
+        self.stats = EngineStats()
+        self._reserved = 0.0
+        self._completions_seen = 0
+        self._max_completion = 0
+        self._model_lock = asyncio.Lock()
+
+    def bind_run_info(self, run_info: Any) -> None:
+        """Add this engine's tokens and cost to a run's `run.json` totals (once per run)."""
+        if run_info is not None and getattr(self, "_run_info", None) is not run_info:
+            self._run_info = run_info
+            self.on_usage = lambda p, c, cost: run_info.add_usage(
+                prompt_tokens=p, completion_tokens=c, cost_usd=cost)
+
+    # -- building requests -------------------------------------------------------------
+    def request(self, messages: list[dict[str, Any]], *, response_format: dict | None = None,
+                sampling: dict[str, Any] | None = None, sample_index: int = 0,
+                id: str | None = None, template: Any = None) -> ChatRequest:
+        """A `ChatRequest` for this engine's model (template: a `PromptTemplate` or None)."""
+        return ChatRequest(
+            model=self.model or "", messages=tuple(messages), response_format=response_format,
+            sampling=dict(sampling or {}), sample_index=sample_index, id=id,
+            template_id=getattr(template, "id", None), template_hash=getattr(template, "hash", None))
+
+    async def resolve_model(self) -> str:
+        """The model name to send; asks the endpoint once when none was configured."""
+        if self.model is None:
+            async with self._model_lock:
+                if self.model is None:
+                    try:
+                        self.model = await self.backend.default_model()  # type: ignore[attr-defined]
+                    except BackendError as exc:
+                        from dsbuild.errors import ServiceError
+
+                        raise ServiceError(f"cannot ask {self.spec} which model it serves: {exc}",
+                                           "pass --model NAME", code="DSB401") from None
+        return self.model
+
+    # -- the one call ------------------------------------------------------------------
+    async def complete(self, request: ChatRequest) -> LLMResult:
+        """Answer `request`; failures come back in `result.error`, never as empty answers.
+
+        Raises `BudgetExceededError` when starting the request could exceed `max_cost`, and
+        `UsageError` (DSB107) on a cache miss in cache-only mode.
+        """
+        if not request.model:
+            request = replace(request, model=await self.resolve_model())
+        result = LLMResult(request=request, cached=True)
+        schema = request.json_schema
+        current = request
+        for round_ in range(self.max_repairs + 1):
+            try:
+                reply, cached, cost = await self._reply(current)
+            except _Failed as failed:
+                return self._fail(result, failed.reason, failed.detail)
+            result.cached = result.cached and cached
+            result.content, result.model_answered = reply.content, reply.model
+            result.cost_usd += cost
+            self._add_usage(result, reply.usage or Usage())
+            if schema is None:
+                break
+            value, reason, message = check_structured(reply.content, schema)
+            if reason is None:
+                result.json = value
+                break
+            if round_ == self.max_repairs:
+                return self._fail(result, reason, f"{message} (after {round_} repair turns)")
+            self.stats.repairs += 1
+            current = replace(current, messages=(
+                *current.messages, {"role": "assistant", "content": reply.content or ""},
+                repair_message(message)))
+        self.stats.completed += 1
+        return result
+
+    def _fail(self, result: LLMResult, reason: str, detail: str) -> LLMResult:
+        result.error = {"reason": reason, "detail": detail}
+        result.cached = False
+        self.stats.failures[reason] += 1
+        return result
+
+    @staticmethod
+    def _add_usage(result: LLMResult, usage: Usage) -> None:
+        prev = result.usage or Usage()
+        result.usage = Usage(prev.prompt_tokens + usage.prompt_tokens,
+                             prev.completion_tokens + usage.completion_tokens,
+                             prev.estimated or usage.estimated)
+
+    def _charge(self, usage: Usage) -> float:
+        """Count a sent request's tokens and cost in the engine's and the run's totals."""
+        cost = self._cost(usage)
+        s = self.stats
+        s.prompt_tokens += usage.prompt_tokens
+        s.completion_tokens += usage.completion_tokens
+        s.estimated_tokens |= usage.estimated
+        s.cost_usd += cost
+        self._completions_seen += 1
+        self._max_completion = max(self._max_completion, usage.completion_tokens)
+        if self.on_usage:
+            self.on_usage(usage.prompt_tokens, usage.completion_tokens, cost)
+        return cost
+
+    def _cost(self, usage: Usage) -> float:
+        if self.price is None:
+            return 0.0
+        from dsbuild.llm.pricing import cost_usd
+
+        return cost_usd(usage, self.price)
+
+    def estimate_cost(self, request: ChatRequest) -> float:
+        """A guess of one request's cost, used to keep within the budget: the prompt's
+        estimated tokens plus `max_tokens` completion tokens, or, once 20 answers were seen,
+        1.25 x the longest answer so far if that is less."""
+        from dsbuild.llm.tokens import estimate_prompt_tokens
+
+        completion = int(request.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE)
+        if self._completions_seen >= 20:
+            completion = min(completion, int(1.25 * self._max_completion) + 1)
+        return self._cost(Usage(estimate_prompt_tokens(list(request.messages)), completion, True))
+
+    # -- one reply: cache, budget, limits, retries ----------------------------------------
+    async def _reply(self, request: ChatRequest) -> tuple[BackendReply, bool, float]:
+        """(reply, served from cache, cost charged)."""
+        key = request.key()
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                return BackendReply.from_dict(hit), True, 0.0
+        if self.cache_only:
+            raise UsageError(
+                f"request {request.id or key[:12]} (cache key {key[:16]}) is not in the cache and "
+                "--cache-only forbids sending it",
+                "run without --cache-only, or point --cache-dir at the cache that holds it",
+                code="DSB107")
+        estimate = await self._reserve(request)
+        try:
+            reply = await self._send(request)
+            if reply.usage is None:
+                from dsbuild.llm.tokens import estimate_usage
+
+                reply = replace(reply, usage=estimate_usage(list(request.messages), reply.content or ""))
+            cost = self._charge(reply.usage)
+        finally:
+            self._reserved -= estimate
+        if self.cache is not None:
+            self.cache.put(key, reply.to_dict())
+        return reply, False, cost
+
+    async def _reserve(self, request: ChatRequest) -> float:
+        """Set aside the request's estimated cost, or raise when it cannot fit the budget.
+
+        While other requests are in flight it waits for them to settle their real cost
+        before deciding, so a run stops within about one request's cost of `max_cost`.
+        """
+        if self.max_cost is None:
+            return 0.0
+        while True:
+            estimate = self.estimate_cost(request)
+            if self.stats.cost_usd + self._reserved + estimate <= self.max_cost:
+                self._reserved += estimate
+                return estimate
+            if self._reserved <= 1e-12:
+                raise BudgetExceededError(
+                    f"budget reached: spent ${self.stats.cost_usd:.4f} of --max-cost "
+                    f"${self.max_cost:g}; the next request (about ${estimate:.4f}) would pass it",
+                    "run the same command again with a larger --max-cost to resume where it stopped",
+                    code="DSB501")
+            await asyncio.sleep(0.005)
+
+    async def _send(self, request: ChatRequest) -> BackendReply:
+        payload = request.payload()
+        tokens = None
+        for attempt in range(1, self.max_retries + 2):
+            if self.rpm is not None:
+                await self.rpm.acquire(1)
+            if self.tpm is not None:
+                if tokens is None:
+                    from dsbuild.llm.tokens import estimate_prompt_tokens
+
+                    tokens = estimate_prompt_tokens(list(request.messages)) + int(
+                        request.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE)
+                await self.tpm.acquire(tokens)
+            await self.limiter.acquire()
+            self.stats.requests_sent += 1
+            try:
+                reply = await self.backend.complete(payload, timeout=self.timeout_s)
+            except BackendError as exc:
+                self.limiter.release()
+                if exc.kind == "rate_limited":
+                    self.limiter.on_overload()
+                if not exc.transient:
+                    raise _Failed(exc.kind, exc.detail) from None
+                if attempt > self.max_retries:
+                    raise _Failed(exc.kind, f"{exc.detail} (gave up after {attempt} attempts)") from None
+                self.stats.retries[exc.kind] += 1
+                await self.sleep(backoff_delay(attempt, retry_after=exc.retry_after, rng=self.rng))
+                continue
+            self.limiter.release()
+            self.limiter.on_success()
+            pause = pause_from_headers(reply.headers) if reply.headers else None
+            if pause:
+                self.limiter.pause(pause)
+            return reply
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
