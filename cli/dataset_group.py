@@ -110,6 +110,21 @@ def make_dataset_group(name: str) -> click.Group:
 
         print_stats(compute_stats(_records_path(path), name, fmt), as_json=as_json)
 
+    @group.command(help=f"List the prompt templates the {name} builder uses: id, version, "
+                   "content hash, file, and whether --prompts DIR overrides it.\n\n"
+                   "To change a prompt, copy its file into a folder, edit it, and build with "
+                   "--prompts FOLDER; the prompt's hash goes into each record's provenance.")
+    @click.option("--prompts", "prompts_dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="Folder of overriding templates to check.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+    def prompts(prompts_dir: Path | None, as_json: bool) -> None:
+        from dsbuild.cli.output import print_prompts
+        from dsbuild.llm.prompts import list_prompts, package_prompts_dir
+
+        packaged = (package_prompts_dir() / name).is_dir()
+        rows = list_prompts(name, prompts_dir) if packaged else []
+        print_prompts(name, rows, as_json=as_json)
+
     return group
 
 

@@ -37,6 +37,9 @@ _OPTIONS: list[Callable] = [
     click.option("--timeout", "timeout_s", type=float, help="Request timeout in seconds [default: 60]."),
     click.option("--cache-dir", type=click.Path(file_okay=False),
                  help="LLM cache location (env DSBUILD_CACHE_DIR; default: user cache dir)."),
+    click.option("--prompts", "prompts_dir", type=click.Path(file_okay=False),
+                 help="Folder of prompt templates (NAME.md) overriding the packaged ones; "
+                 "see `dsbuild <dataset> prompts`."),
     click.option("--option", "options", multiple=True, callback=_parse_option,
                  metavar="KEY=VALUE", help="Dataset-specific option; repeatable."),
 ]

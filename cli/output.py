@@ -169,3 +169,15 @@ def print_dry_run(plan: dict, *, as_json: bool = False) -> None:
         ("estimated cost (upper bound)", cost),
     ]
     console().print(_table("Dry run: nothing sent", ["", ""], rows))
+
+
+def print_prompts(group: str, rows: list[dict], *, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"No prompt templates are packaged for {group} in this version.")
+        return
+    console().print(_table(f"Prompts of {group}", ["name", "id", "version", "hash", "overridden", "file"],
+                           [(r["name"], r["id"], r["version"], r["hash"], "yes" if r["overridden"] else "",
+                             r["path"]) for r in rows]))

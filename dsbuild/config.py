@@ -63,6 +63,7 @@ class Settings(BaseModel):
     label_studio_url: str | None = Field(None, description="Label Studio server URL")
     label_studio_api_key: SecretStr | None = Field(None, description="Label Studio API token")
     hf_token: SecretStr | None = Field(None, description="Hugging Face Hub token")
+    prompts_dir: Path | None = Field(None, description="folder of prompt templates overriding the packaged ones")
     options: dict[str, Any] = Field(default_factory=dict, description="dataset-specific options")
 
     @property

@@ -88,3 +88,8 @@ def test_bad_config_key_exit_2(cli, tmp_path):
 def test_bad_option_syntax(cli):
     code, _, err = cli("psiloqa", "build", "--option", "novalue", "--show-config")
     assert code == 2 and "KEY=VALUE" in err
+
+
+def test_prompts_verb_without_packaged_templates(cli):
+    code, out, _ = cli("entitycs", "prompts")
+    assert code == 0 and "No prompt templates are packaged for entitycs" in out

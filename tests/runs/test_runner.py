@@ -302,3 +302,29 @@ def test_final_records_are_a_hardlink_or_copy(tmp_path):
     final, last = tmp_path / "records.jsonl", tmp_path / "stages" / "04-flip" / "records.jsonl"
     assert final.read_bytes() == last.read_bytes()
     assert os.stat(final).st_ino == os.stat(last).st_ino  # same filesystem here: hardlinked
+
+
+def test_async_failure_lets_calls_in_flight_finish_and_logs_them(tmp_path):
+    """A failing call (e.g. the budget) stops new calls; slower ones already started finish
+    and are checkpointed, since they may have cost money, and are not redone on resume."""
+    started, finished = [], []
+
+    def src(ctx):
+        for i in range(12):
+            yield {"id": f"r{i:02d}"}
+
+    async def slow(record, ctx):
+        started.append(record["id"])
+        if record["id"] == "r01":
+            await asyncio.sleep(0.01)
+            raise BudgetExceededError("budget reached", "raise --max-cost", code="DSB501")
+        await asyncio.sleep(0.05)
+        finished.append(record["id"])
+        return record
+
+    builder = Builder("drain", "1", (source_stage("src", src), map_stage("m", slow, concurrency=4)))
+    with pytest.raises(BudgetExceededError):
+        run_builder(builder, tmp_path, {"seed": 0})
+    logged = {line["i"] for line in lines(tmp_path / "stages" / "02-m" / "log.jsonl")}
+    assert sorted(started) == ["r00", "r01", "r02", "r03"]  # no new call after the failure
+    assert logged == {0, 2, 3} and sorted(finished) == ["r00", "r02", "r03"]
