@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dsbuild.errors import ConfigError, NotAvailableError
@@ -17,13 +18,25 @@ from dsbuild.errors import ConfigError, NotAvailableError
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
-__all__ = ["DATASETS", "DatasetInfo", "StagePlan", "dataset_info", "is_available", "load_builder"]
+__all__ = ["DATASETS", "BuildOption", "DatasetInfo", "StagePlan", "dataset_info", "is_available", "load_builder"]
 
 
 @dataclass(frozen=True)
 class StagePlan:
     name: str
     description: str
+
+
+@dataclass(frozen=True)
+class BuildOption:
+    """A dataset-specific flag of `dsbuild <dataset> build`: it sets `options[key]`, or the
+    setting named after `settings.` (e.g. `settings.languages`)."""
+
+    flag: str
+    key: str
+    help: str
+    type: str = "str"  # str | int | float | path | list (comma-separated)
+    metavar: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,7 @@ class DatasetInfo:
     formats: tuple[str, ...]
     stages: tuple[StagePlan, ...]
     issue: int
+    build_options: tuple[BuildOption, ...] = ()
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -62,12 +76,28 @@ DATASETS: dict[str, DatasetInfo] = {
         method="Whitehouse et al., 2022 (EntityCS)",
         formats=("entitycs",),
         stages=(
-            StagePlan("read_wikipedia", "stream a pages-articles dump; plain text + wikilinks"),
-            StagePlan("split_sentences", "split and keep sentences with 1-10 links"),
-            StagePlan("map_entities", "link titles to Wikidata QIDs and labels"),
-            StagePlan("code_switch", "replace entities by target-language labels"),
+            StagePlan("read_wikipedia", "stream a pages-articles dump; sentences with wikilinks"),
+            StagePlan("filter_sentences", "keep sentences with 1-10 links, 20+ chars, <=128 tokens"),
+            StagePlan("link_entities", "Wikidata QIDs and labels; up to K languages per sentence"),
+            StagePlan("code_switch", "replace entities by target-language labels, tagged"),
         ),
         issue=4,
+        build_options=(
+            BuildOption("--wikipedia", "wikipedia", "pages-articles XML dump (.bz2/.gz/.xml); "
+                        "default: the embedded mini-Wikipedia", "path", "DUMP"),
+            BuildOption("--wikidata", "wikidata", "Wikidata JSON dump (.bz2/.gz/.json); "
+                        "default: the embedded excerpt", "path", "DUMP"),
+            BuildOption("--languages", "settings.languages", "target languages, comma-separated "
+                        "[default: the 93 XLM-R languages]", "list", "LIST"),
+            BuildOption("--max-languages", "max_languages", "languages per sentence at most "
+                        "[default: 5]", "int", "K"),
+            BuildOption("--workers", "settings.workers", "processes for the text stage "
+                        "[default: 1]; output is identical for any number", "int", "N"),
+            BuildOption("--engine", "settings.engine", "local or ray [default: local]", "str",
+                        "local|ray"),
+            BuildOption("--out", "settings.out", "folder for one JSONL + Parquet file per "
+                        "language [default: RUN/export]", "path", "DIR"),
+        ),
     ),
     "medrect": DatasetInfo(
         name="medrect",
@@ -115,6 +145,18 @@ def dataset_info(name: str) -> DatasetInfo:
 def is_available(name: str) -> bool:
     """True when the dataset's builder module is part of this installation."""
     return importlib.util.find_spec(f"dsbuild.builders.{name}") is not None
+
+
+def finalize_run(name: str, result, settings: Settings) -> tuple[Path, dict[str, int]] | None:
+    """Export a finished run's records as the dataset's files, if its builder does that:
+    returns (folder, rows per file) or None."""
+    if not is_available(name):
+        return None
+    module = importlib.import_module(f"dsbuild.builders.{name}")
+    if not hasattr(module, "finalize"):
+        return None
+    out = Path(settings.out) if settings.out else Path(result.run_dir) / "export"
+    return out, module.finalize(result, out)
 
 
 def load_builder(name: str, settings: Settings):

@@ -37,6 +37,7 @@ def make_dataset_group(name: str) -> click.Group:
         "output: choose --new or --overwrite."
     )
     @settings_options
+    @_dataset_options(info)
     @click.option("--show-config", is_flag=True,
                   help="Print the resolved settings (secrets masked) and where each came from; build nothing.")
     @click.option("--new", "mode", flag_value="new",
@@ -50,11 +51,15 @@ def make_dataset_group(name: str) -> click.Group:
         from dsbuild.cli.output import print_config, print_run_summary
         from dsbuild.config import resolve_settings
 
-        settings, sources = resolve_settings(flags_to_settings(name, **flags), config_file)
+        extra = {k: flags.pop(k) for k in list(flags) if k.startswith(_PREFIX)}
+        settings_flags = flags_to_settings(name, **flags)
+        _apply_dataset_options(info, extra, settings_flags)
+        settings, sources = resolve_settings(settings_flags, config_file)
         if show_config:
             print_config(settings, sources)
             return
         builder = builders.load_builder(name, settings)
+        from dsbuild.cli.output import print_exported
         from dsbuild.progress import make_progress
         from dsbuild.runs import run_builder
 
@@ -68,6 +73,9 @@ def make_dataset_group(name: str) -> click.Group:
             context_extras={"settings": settings},
         )
         print_run_summary(result)
+        exported = builders.finalize_run(name, result, settings)
+        if exported is not None:
+            print_exported(*exported)
 
     @group.command(
         help=f"Check {name} files against the record schemas ({', '.join(info.formats)}).\n\n"
@@ -126,6 +134,43 @@ def make_dataset_group(name: str) -> click.Group:
         print_prompts(name, rows, as_json=as_json)
 
     return group
+
+
+_PREFIX = "ds_opt__"
+_TYPES = {"int": int, "float": float, "str": str, "list": str}
+
+
+def _param(option) -> str:
+    return _PREFIX + option.key.replace(".", "__")
+
+
+def _dataset_options(info):
+    """The dataset's own build flags (e.g. entitycs --wikipedia), declared in its registry."""
+
+    def decorate(fn):
+        for option in reversed(info.build_options):
+            kind = click.Path(path_type=Path) if option.type == "path" else _TYPES[option.type]
+            fn = click.option(option.flag, _param(option), type=kind, metavar=option.metavar,
+                              help=option.help)(fn)
+        return fn
+
+    return decorate
+
+
+def _apply_dataset_options(info, values: dict[str, Any], settings_flags: dict[str, Any]) -> None:
+    """Route the dataset flags into settings (`settings.X`) or `options`."""
+    for option in info.build_options:
+        value = values.get(_param(option))
+        if value is None:
+            continue
+        if option.type == "list":
+            value = [v.strip() for v in str(value).split(",") if v.strip()]
+        elif option.type == "path":
+            value = str(value)
+        if option.key.startswith("settings."):
+            settings_flags[option.key.removeprefix("settings.")] = value
+        else:
+            settings_flags.setdefault("options", {})[option.key] = value
 
 
 def _records_path(path: Path) -> Path:

@@ -32,7 +32,8 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
     for name, info in DATASETS.items():
         con.rule(f"[bold]{name}[/bold]: {info.title}")
         if is_available(name):
-            from dsbuild.builders import load_builder
+            from dsbuild.builders import finalize_run, load_builder
+            from dsbuild.cli.output import print_exported
 
             settings, _ = resolve_settings({"dataset": name, "run_dir": str(out / name)}, env={})
             builder = load_builder(name, settings)
@@ -40,6 +41,9 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
                                  progress=make_progress(progress),
                                  context_extras={"settings": settings})
             print_run_summary(result)
+            exported = finalize_run(name, result, settings)
+            if exported is not None:
+                print_exported(*exported)
             paths = [result.records_path]
         else:
             click.echo(f"The {name} builder lands with issue #{info.issue}; "

@@ -181,3 +181,9 @@ def print_prompts(group: str, rows: list[dict], *, as_json: bool = False) -> Non
     console().print(_table(f"Prompts of {group}", ["name", "id", "version", "hash", "overridden", "file"],
                            [(r["name"], r["id"], r["version"], r["hash"], "yes" if r["overridden"] else "",
                              r["path"]) for r in rows]))
+
+
+def print_exported(folder, counts: dict[str, int]) -> None:
+    rows = [(name, f"{n:,}") for name, n in counts.items()]
+    rows.append(("total", f"{sum(counts.values()):,}"))
+    console().print(_table(f"Exported to {folder} (JSONL + Parquet per file)", ["file", "rows"], rows))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -63,6 +63,9 @@ class Settings(BaseModel):
     label_studio_url: str | None = Field(None, description="Label Studio server URL")
     label_studio_api_key: SecretStr | None = Field(None, description="Label Studio API token")
     hf_token: SecretStr | None = Field(None, description="Hugging Face Hub token")
+    workers: int = Field(1, ge=1, le=512, description="processes for CPU-bound stages")
+    engine: Literal["local", "ray"] = Field("local", description="local processes or a Ray cluster")
+    out: Path | None = Field(None, description="folder for the exported dataset files")
     prompts_dir: Path | None = Field(None, description="folder of prompt templates overriding the packaged ones")
     options: dict[str, Any] = Field(default_factory=dict, description="dataset-specific options")
 

@@ -5,6 +5,7 @@ them records, checkpoints what they return and resumes after a kill. Three kinds
 
     source_stage(name, fn)   fn(ctx) -> Iterable[dict]          deterministic for a config
     map_stage(name, fn)      fn(record, ctx) -> MapResult       per record; sync or async
+                             (optional prepare(ctx, records) first, e.g. to build an index)
     batch_stage(name, fn)    fn(records, ctx) -> (records, rejects)   whole-dataset work
 
 A map function returns one record dict, a list of record dicts (0..n outputs), `True`
@@ -79,7 +80,10 @@ class Stage:
 
     `version` goes into the run fingerprint: bump it when a change to `fn` changes its output,
     so old runs are not resumed with new code. `concurrency` bounds in-flight calls of an
-    async map stage.
+    async map stage. `prepare(ctx, records)` runs before a map stage processes (or resumes)
+    its items: `records()` streams the stage's whole input again, and `ctx.workdir` is a
+    folder of the stage's own for what it builds (an index, a lookup store); it must be
+    idempotent, since a resumed stage prepares again.
     """
 
     name: str
@@ -88,6 +92,7 @@ class Stage:
     description: str = ""
     version: str = "1"
     concurrency: int = 1
+    prepare: Callable[..., None] | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -117,9 +122,12 @@ def source_stage(name: str, fn: Callable[[StageContext], Iterable[dict]], *,
 
 
 def map_stage(name: str, fn: Callable[[dict, StageContext], Any], concurrency: int = 1, *,
-              description: str = "", version: str = "1") -> Stage:
-    """A per-record stage; `async def` functions run with up to `concurrency` in flight."""
-    return Stage(name, "map", fn, description or (fn.__doc__ or "").strip(), version, concurrency)
+              description: str = "", version: str = "1",
+              prepare: Callable[..., None] | None = None) -> Stage:
+    """A per-record stage; `async def` functions run with up to `concurrency` in flight;
+    `prepare(ctx, records)` runs first (see `Stage`)."""
+    return Stage(name, "map", fn, description or (fn.__doc__ or "").strip(), version, concurrency,
+                 prepare)
 
 
 def batch_stage(name: str, fn: Callable[[list[dict], StageContext], tuple[list[dict], list[Reject]]],

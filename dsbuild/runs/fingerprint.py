@@ -51,6 +51,9 @@ EXCLUDED_KEYS: Mapping[str, str] = {
     "hf_token": "a credential",
     "dry_run": "estimates cost without producing output",
     "max_cost": "a budget stop: the run halts, it does not produce other records",
+    "workers": "how many processes share the work; output is merged in input order",
+    "engine": "local processes or a Ray cluster run the same stages to the same output",
+    "out": "where finished records are exported, not what they are",
 }
 
 

@@ -193,6 +193,15 @@ def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None
         return _summary(stage, "ran", done)
     state = ckpt.recover(None if stage.kind == "source" else n_in)
     status = "resumed" if state.n_lines else "ran"
+    if stage.prepare is not None:
+        ctx.workdir = ckpt.path / "work"
+        ctx.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            stage.prepare(ctx, lambda: (record for _, record in _pending(prev, bytearray())))
+        except DsbuildError:
+            raise
+        except Exception as e:
+            raise _stage_error(stage, "its preparation", e) from e
     if state.n_lines:
         log.info("stage %s: resuming after %d logged items", stage.name, state.n_lines)
     total = None if stage.kind == "source" else n_in

@@ -45,7 +45,7 @@ def test_the_excluded_table_is_explicit():
     assert set(EXCLUDED_KEYS) == {
         "run_dir", "concurrency", "timeout_s", "max_retries", "cache_dir", "cache_only",
         "progress", "log_level", "api_key", "label_studio_url", "label_studio_api_key",
-        "hf_token", "dry_run", "max_cost",
+        "hf_token", "dry_run", "max_cost", "workers", "engine", "out",
     }
     assert all(reason for reason in EXCLUDED_KEYS.values())
 
@@ -89,8 +89,8 @@ def test_canonical_json_is_compact_sorted_and_keeps_unicode():
 
 
 def test_canonical_config_drops_excluded_and_converts_paths():
-    got = canonical_config({"out": Path("/x/y"), "api_key": "sk-...", "tags": {"b", "a"}})
-    assert got == {"out": "/x/y", "tags": ["a", "b"]}
+    got = canonical_config({"wikipedia": Path("/x/y"), "api_key": "sk-...", "tags": {"b", "a"}})
+    assert got == {"wikipedia": "/x/y", "tags": ["a", "b"]}
 
 
 @pytest.mark.parametrize("bad", [{"x": object()}, {"x": float("nan")}, {1: "int key"}])

@@ -216,61 +216,46 @@ def entity_row() -> dict:
 class TestEntityCS:
     def test_samples_are_valid(self):
         rows = sample("entitycs.jsonl")
-        assert len({r["language"] for r in rows}) >= 2
+        assert len({r["language"] for r in rows}) >= 3 and "en" in {r["language"] for r in rows}
         for row in rows:
             assert errors(EntityCSRecord, row) == set()
 
-    def test_sample_offsets_index_both_sentences(self, entity_row):
-        for e in entity_row["entities"]:
-            assert entity_row["en_sentence"][e["en_start"] : e["en_end"]] == e["anchor"]
-            assert entity_row["cs_sentence"][e["cs_start"] : e["cs_end"]] == e["label"]
+    def test_sample_offsets_index_the_text_inside_tags(self):
+        row = next(r for r in sample("entitycs.jsonl") if r["language"] == "ru")
+        e = row["entities"][1]
+        assert row["cs_sentence"][e["cs_start"]:e["cs_end"]] == "Варшава"
+        assert row["cs_sentence"][e["cs_start"] - 4:e["cs_start"]] == "<ru>"
+        assert row["en_sentence"][e["en_start"]:e["en_end"]] == "Warsaw"
 
-    def test_label_must_be_the_cs_surface(self, entity_row):
-        entity_row["entities"][1]["label"] = "Warszawa"
-        found = errors(EntityCSRecord, entity_row)
-        assert ("entities[1].label", "surface_mismatch") in found
+    def test_offsets_must_point_inside_the_tags(self, entity_row):
+        entity_row["entities"][1]["cs_start"] += 1
+        assert errors(EntityCSRecord, entity_row) == {("entities[1].cs_start", "span_misaligned")}
+        entity_row["entities"][1]["cs_start"] -= 1
+        entity_row["entities"][0]["en_end"] = 500
+        assert errors(EntityCSRecord, entity_row) == {("entities[0].en_start", "span_misaligned")}
 
-    def test_anchor_must_be_the_en_surface(self, entity_row):
-        entity_row["entities"][0]["anchor"] = "Pierre Curie"
-        assert errors(EntityCSRecord, entity_row) == {("entities[0].anchor", "surface_mismatch")}
+    def test_one_entity_per_tagged_entity(self, entity_row):
+        entity_row["entities"].pop()
+        assert errors(EntityCSRecord, entity_row) == {("entities", "entity_count_mismatch")}
 
-    def test_en_offsets_out_of_range(self, entity_row):
-        entity_row["entities"][2]["en_end"] = 500
-        assert errors(EntityCSRecord, entity_row) == {("entities[2].en_start", "span_out_of_range")}
+    def test_entity_language_must_match_its_tag(self, entity_row):
+        row = next(r for r in sample("entitycs.jsonl") if r["language"] == "de")
+        row["entities"][0]["language"] = "fr"
+        assert errors(EntityCSRecord, row) == {("entities[0].language", "language_mismatch")}
 
-    def test_overlapping_entities(self, entity_row):
-        first = entity_row["entities"][0]
-        entity_row["entities"].insert(1, dict(first, qid="Q37463", anchor=None, label=first["label"]))
-        found = errors(EntityCSRecord, entity_row)
-        assert ("entities[1].en_start", "span_overlap") in found
-        assert ("entities[1].cs_start", "span_overlap") in found
+    def test_context_outside_entities_must_match(self):
+        row = next(r for r in sample("entitycs.jsonl") if r["language"] == "de")
+        row["cs_sentence"] = row["cs_sentence"].replace("was born", "is born")
+        assert errors(EntityCSRecord, row) == {("cs_sentence", "context_mismatch")}
 
-    def test_context_outside_entities_must_match(self, entity_row):
-        entity_row["cs_sentence"] = entity_row["cs_sentence"].replace("was born", "is born")
-        for e in entity_row["entities"][1:]:
-            e["cs_start"] -= 1
-            e["cs_end"] -= 1
-        assert errors(EntityCSRecord, entity_row) == {("cs_sentence", "cs_sentence_mismatch")}
-
-    def test_label_at_another_occurrence_is_misaligned(self):
-        row = {
-            "id": 1,
-            "language": "de",
-            "en_sentence": "Paris loves Paris.",
-            "cs_sentence": "Paris loves Paris.",
-            "entities": [{"qid": "Q90", "en_start": 12, "en_end": 17, "cs_start": 0, "cs_end": 5, "label": "Paris"}],
-        }
-        assert errors(EntityCSRecord, row) == {("entities[0].cs_start", "span_misaligned")}
-
-    def test_bad_qid_and_empty_entities(self, entity_row):
+    def test_bad_qid(self, entity_row):
         entity_row["entities"][0]["qid"] = "X7186"
         assert errors(EntityCSRecord, entity_row) == {("entities[0].qid", "string_pattern_mismatch")}
-        entity_row["entities"] = []
-        assert errors(EntityCSRecord, entity_row) == {("entities", "no_entities")}
 
-    def test_target_language_is_not_english(self, entity_row):
-        entity_row["language"] = "en"
-        assert ("language", "same_language") in errors(EntityCSRecord, entity_row)
+    def test_a_sentence_without_entities_is_invalid(self):
+        row = {"id": "x", "language": "de", "en_sentence": "No tags here.", "cs_sentence": "No tags here.",
+               "entities": []}
+        assert errors(EntityCSRecord, row) == {("en_sentence", "no_entities")}
 
 
 def marker_row(**changes) -> dict:

@@ -1,0 +1,310 @@
+"""EntityCS: English Wikipedia sentences whose wikilinked entities are switched to their
+Wikidata labels in other languages (Whitehouse et al., 2022), built at dump scale.
+
+Stages (each checkpointed by the runner):
+
+    read_wikipedia  stream the XML dump; plain text with links; split the paragraphs that
+                    have links into sentences (never inside a link); redirect pages become
+                    redirect records, never documents
+    filter_sentences keep what the paper keeps: 1-10 links, > 20 characters, <= 128
+                    tokens, no table/file remnants, no single link over half the sentence
+                    (each sentence left out is a reject with its reason)
+    link_entities   prepare: from all link targets (through redirects) build a label store
+                    of only the needed QIDs x target languages, in one pass over the
+                    Wikidata dump; then per sentence: QIDs, the languages in which every
+                    entity has a label, up to K of them sampled by sentence id
+    code_switch     one row per chosen language plus the English-only row, with language
+                    tags and entity offsets (see `dsbuild.codeswitch`)
+
+Options (`--option KEY=VALUE`, or the named flags of `dsbuild entitycs build`):
+wikipedia, wikidata (dump paths; default: the embedded samples), max_languages (5),
+switch_fraction (1.0), splitter (spacy | stanza), min_links (1), max_links (10),
+min_chars (20), max_tokens (128). `languages` (settings) defaults to the 93 XLM-R languages.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from dsbuild.codeswitch import XLMR_LANGUAGES, EntityLink, candidate_languages, choose_languages
+from dsbuild.errors import ConfigError
+from dsbuild.stages import Builder, map_stage, reject, source_stage
+
+if TYPE_CHECKING:
+    from dsbuild.config import Settings
+
+__all__ = ["DEFAULTS", "finalize", "make_builder", "sample_paths", "sentence_filter"]
+
+DEFAULTS: dict[str, Any] = {
+    "max_languages": 5, "switch_fraction": 1.0, "splitter": "spacy", "min_links": 1,
+    "max_links": 10, "min_chars": 20, "max_tokens": 128,
+}
+_REMNANTS = ("|", "{{", "}}", "[[", "]]", "{|", "|}", "thumb", "px|")
+
+
+def sample_paths() -> tuple[Path, Path]:
+    """The embedded mini-Wikipedia and Wikidata excerpt written for dsbuild."""
+    from importlib.resources import files
+
+    root = Path(str(files("dsbuild.samples"))) / "entitycs"
+    return root / "enwiki-sample.xml", root / "wikidata-sample.json"
+
+
+def _options(ctx) -> dict[str, Any]:
+    opts = {**DEFAULTS, **ctx.options}
+    wiki, wd = sample_paths()
+    opts.setdefault("wikipedia", str(wiki))
+    opts.setdefault("wikidata", str(wd))
+    return opts
+
+
+def sentence_filter(text: str, links: list[tuple[int, int]], n_tokens: int, opts: dict) -> str | None:
+    """The paper's sentence filter: None to keep, else the reason code."""
+    if not opts["min_links"] <= len(links) <= opts["max_links"]:
+        return "link_count"
+    if len(text) <= opts["min_chars"]:
+        return "too_short"
+    if n_tokens > opts["max_tokens"]:
+        return "too_long"
+    if any(r in text for r in _REMNANTS):
+        return "markup_remnant"
+    if any((e - s) * 2 > len(text) for s, e in links):
+        return "dominant_link"
+    return None
+
+
+def _read_wikipedia(ctx) -> Iterator[dict]:
+    """Redirect records, then sentence records with their links (offsets in the sentence).
+
+    Pages go to `workers` processes (or Ray workers) in chunks; results come back in page
+    order, so the output is the same whatever the number of workers or the engine.
+    """
+    from dsbuild.wiki import iter_pages
+
+    opts = _options(ctx)
+    workers = int(ctx.runtime.get("workers") or 1)
+    engine = ctx.runtime.get("engine") or "local"
+    chunks = _chunks(iter_pages(Path(opts["wikipedia"])), 64)
+    job = partial(_chunk_records, opts=opts)
+    with _pool(workers, engine) as pool:
+        for records in (pool.imap(job, chunks) if pool is not None else map(job, chunks)):
+            yield from records
+
+
+def _chunks(items, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _pool(workers: int, engine: str):
+    if engine == "ray":
+        try:
+            from ray.util.multiprocessing import Pool as RayPool
+        except ImportError:
+            raise ConfigError("--engine ray needs Ray, which is not installed",
+                              "pip install 'dsbuild[ray]'", code="DSB103") from None
+        pool = RayPool(processes=workers)
+    elif workers > 1:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+    else:
+        yield None
+        return
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+
+
+def _chunk_records(pages: list, opts: dict) -> list[dict]:
+    """Records of a chunk of pages (runs in a worker process)."""
+    from dsbuild.wiki import Page, parse_wikitext
+
+    splitter = _splitter(opts["splitter"])
+    out: list[dict] = []
+    for item in pages:
+        if not isinstance(item, Page):  # a malformed page: reported by the filter stage
+            out.append({"id": f"page:{item.page_id or item.title or 'unknown'}",
+                        "kind": "bad_page", "reason": item.reason, "detail": item.detail})
+            continue
+        if item.redirect:
+            out.append({"id": f"redirect:{item.title}", "kind": "redirect", "title": item.title,
+                        "target": item.redirect})
+            continue
+        parsed = parse_wikitext(item.text)
+        out.extend(_sentences(item, parsed.text, parsed.links, splitter))
+    return out
+
+
+@lru_cache(maxsize=4)
+def _splitter(engine: str):
+    from dsbuild.sentences import SentenceSplitter
+
+    return SentenceSplitter("en", engine)
+
+
+def _sentences(page, text: str, links: list, splitter) -> Iterator[dict]:
+    li = 0
+    n = 0
+    for para_start, para_end in _paragraphs(text):
+        while li < len(links) and links[li].start < para_start:
+            li += 1
+        para_links = []
+        lj = li
+        while lj < len(links) and links[lj].end <= para_end:
+            para_links.append(links[lj])
+            lj += 1
+        if not para_links:  # no link, no EntityCS sentence: the splitter is not needed
+            continue
+        para = text[para_start:para_end]
+        spans = [(l.start - para_start, l.end - para_start) for l in para_links]
+        for sent in splitter.split(para, spans):
+            inside = [(s - sent.start, e - sent.start, l) for (s, e), l in zip(spans, para_links)
+                      if s >= sent.start and e <= sent.end]
+            yield {"id": f"{page.id}-{n}", "kind": "sentence", "page": page.title,
+                   "text": para[sent.start:sent.end], "tokens": sent.n_tokens,
+                   "links": [[s, e, l.target] for s, e, l in inside]}
+            n += 1
+
+
+def _filter_sentences(record: dict, ctx) -> Any:
+    """Keep redirects and the sentences the paper keeps; reject the rest with the reason."""
+    if record.get("kind") == "redirect":
+        return True
+    if record.get("kind") == "bad_page":
+        return reject("page_" + record["reason"], record.get("detail", ""))
+    reason = sentence_filter(record["text"], [(s, e) for s, e, _ in record["links"]],
+                             record["tokens"], _options(ctx))
+    return (False, reason) if reason else True
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    start = 0
+    while start < len(text):
+        end = text.find("\n\n", start)
+        if end < 0:
+            end = len(text)
+        if text[start:end].strip():
+            yield start, end
+        start = end + 2
+
+
+def _prepare_links(ctx, records) -> None:
+    """Collect redirects and needed titles; build (or reopen) the label store."""
+    from dsbuild.wikidata import LabelStore, build_label_store
+
+    opts = _options(ctx)
+    redirects: dict[str, str] = {}
+    titles: set[str] = set()
+    for rec in records():
+        if rec.get("kind") == "redirect":
+            redirects[rec["title"]] = rec["target"]
+        else:
+            titles.update(link[2] for link in rec["links"])
+    resolved = {_resolve(t, redirects) for t in titles}
+    ctx.redirects = redirects
+    store_path = ctx.workdir / "labels.sqlite3"
+    languages = list(ctx.config.get("languages") or XLMR_LANGUAGES)
+    if not (ctx.workdir / "labels.done").exists():
+        store_path.unlink(missing_ok=True)
+        build_label_store(Path(opts["wikidata"]), store_path, titles=sorted(resolved),
+                          languages=["en", *languages])
+        (ctx.workdir / "labels.done").write_text("ok\n")
+    store = LabelStore.open(store_path)
+    ctx.entities = store.labels_for_titles(sorted(resolved))
+    store.close()
+    ctx.languages = languages
+
+
+def _resolve(title: str, redirects: dict[str, str]) -> str:
+    seen = set()
+    while title in redirects and title not in seen:
+        seen.add(title)
+        title = redirects[title]
+    return title
+
+
+def _link_entities(record: dict, ctx) -> Any:
+    """QIDs for the sentence's links; the languages to switch to, with their labels."""
+    if record.get("kind") == "redirect":
+        return []
+    opts = _options(ctx)
+    links = []
+    labels: dict[str, dict[str, str]] = {}
+    for s, e, target in record["links"]:
+        title = _resolve(target, ctx.redirects)
+        found = ctx.entities.get(title)
+        qid = found[0] if found else None
+        if qid:
+            labels[qid] = found[1]
+        links.append(EntityLink(s, e, title, qid))
+    if not labels:
+        return reject("no_entity", "no link of the sentence has a Wikidata item")
+    langs = candidate_languages(links, labels, ctx.languages)
+    if not langs:
+        return reject("no_language", "no target language has a label for every entity")
+    chosen = choose_languages(langs, int(opts["max_languages"]), seed=ctx.seed,
+                              sentence_id=record["id"])
+    return {"id": record["id"], "page": record["page"], "text": record["text"],
+            "links": [[l.start, l.end, l.title, l.qid] for l in links],
+            "languages": chosen,
+            "labels": {q: {lang: lab[lang] for lang in chosen} for q, lab in labels.items()}}
+
+
+def _code_switch(record: dict, ctx) -> list[dict]:
+    """The English-only row and one code-switched row per chosen language."""
+    from dsbuild.codeswitch import english_row, switch
+
+    opts = _options(ctx)
+    links = [EntityLink(s, e, t, q) for s, e, t, q in record["links"]]
+    rows = [english_row(record["id"], record["text"], links)]
+    for lang in record["languages"]:
+        rows.append(switch(record["id"], record["text"], links, record["labels"], lang,
+                           fraction=float(opts["switch_fraction"]), seed=ctx.seed))
+    return rows
+
+
+def make_builder(settings: Settings | None = None) -> Builder:
+    return Builder("entitycs", "1", (
+        source_stage("read_wikipedia", _read_wikipedia, version="1"),
+        map_stage("filter_sentences", _filter_sentences, version="1"),
+        map_stage("link_entities", _link_entities, prepare=_prepare_links, version="1"),
+        map_stage("code_switch", _code_switch, version="1"),
+    ), description=__doc__.splitlines()[0])
+
+
+def finalize(result, out_dir: Path) -> dict[str, int]:
+    """One JSONL and one Parquet file per language (en = the English-only set)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handles: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    try:
+        with open(result.records_path, encoding="utf-8") as f:
+            for line in f:
+                lang = json.loads(line)["language"]
+                if lang not in handles:
+                    handles[lang] = open(out_dir / f"{lang}.jsonl.tmp", "w", encoding="utf-8")
+                handles[lang].write(line)
+                counts[lang] = counts.get(lang, 0) + 1
+    finally:
+        for h in handles.values():
+            h.close()
+    import polars as pl
+
+    for lang in counts:
+        tmp = out_dir / f"{lang}.jsonl.tmp"
+        tmp.replace(out_dir / f"{lang}.jsonl")
+        pl.read_ndjson(out_dir / f"{lang}.jsonl").write_parquet(out_dir / f"{lang}.parquet")
+    return dict(sorted(counts.items()))
