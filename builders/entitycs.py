@@ -55,10 +55,14 @@ def sample_paths() -> tuple[Path, Path]:
 
 
 def _options(ctx) -> dict[str, Any]:
-    opts = {**DEFAULTS, **ctx.options}
-    wiki, wd = sample_paths()
-    opts.setdefault("wikipedia", str(wiki))
-    opts.setdefault("wikidata", str(wd))
+    """The builder's options with defaults, computed once per stage context."""
+    opts = getattr(ctx, "_entitycs_options", None)
+    if opts is None:
+        opts = {**DEFAULTS, **ctx.options}
+        wiki, wd = sample_paths()
+        opts.setdefault("wikipedia", str(wiki))
+        opts.setdefault("wikidata", str(wd))
+        ctx._entitycs_options = opts
     return opts
 
 

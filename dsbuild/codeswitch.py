@@ -48,8 +48,8 @@ def candidate_languages(links: Sequence[EntityLink], labels: Mapping[str, Mappin
     qids = {link.qid for link in links if link.qid}
     if not qids:
         return []
-    return [lang for lang in languages
-            if all(lang in labels.get(q, ()) for q in qids)]
+    common = set.intersection(*(set(labels.get(q, ())) for q in qids))
+    return [lang for lang in languages if lang in common]
 
 
 def _rng(seed: int, sentence_id: str) -> random.Random:

@@ -39,16 +39,11 @@ class SentenceSplitter:
 
     def spans(self, text: str) -> list[Sentence]:
         """Raw sentence spans (start, end, tokens) of one paragraph, trimmed."""
-        out = []
         if self.engine == "spacy":
-            for sent in self._nlp(text).sents:
-                n = sum(1 for t in sent if not t.is_space)
-                out.append(Sentence(sent.start_char, sent.end_char, n))
+            out = _spacy_rule_spans(self._nlp, text)
         else:
-            doc = self._nlp(text)
-            for sent in doc.sentences:
-                toks = sent.tokens
-                out.append(Sentence(toks[0].start_char, toks[-1].end_char, len(toks)))
+            out = [Sentence(s.tokens[0].start_char, s.tokens[-1].end_char, len(s.tokens))
+                   for s in self._nlp(text).sentences]
         return [_trim(text, s) for s in out if text[s.start:s.end].strip()]
 
     def split(self, text: str, links: Sequence[tuple[int, int]] = ()) -> list[Sentence]:
@@ -69,6 +64,49 @@ def merge_across_links(sentences: list[Sentence], links: Iterable[tuple[int, int
         else:
             merged.append(sent)
     return merged
+
+
+def _spacy_rule_spans(nlp, text: str) -> list[Sentence]:
+    """spaCy's Sentencizer rule, computed on the token arrays instead of token objects.
+
+    The rule (spacy/pipeline/sentencizer.pyx): a token starts a sentence when a token of
+    `punct_chars` came before it since the last sentence start, and it is neither
+    punctuation nor one of `punct_chars`. Same spans as `nlp.add_pipe("sentencizer")`,
+    several times faster, because no Python `Token` is created (a test compares the two).
+    """
+    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, ORTH
+
+    doc = nlp.make_doc(text)
+    if len(doc) == 0:
+        return []
+    punct = _punct_hashes(nlp)
+    out: list[Sentence] = []
+    start_char = tokens = 0
+    seen = False
+    for idx, is_punct, is_space, orth in doc.to_array([IDX, IS_PUNCT, IS_SPACE, ORTH]).tolist():
+        in_punct = orth in punct
+        if seen and not is_punct and not in_punct:
+            out.append(Sentence(start_char, idx, tokens))
+            start_char, tokens, seen = idx, 0, False
+        elif in_punct:
+            seen = True
+        tokens += not is_space
+    out.append(Sentence(start_char, len(text), tokens))
+    return out
+
+
+_PUNCT_HASHES: dict[int, frozenset[int]] = {}
+
+
+def _punct_hashes(nlp) -> frozenset[int]:
+    """Hashes of the Sentencizer's default punctuation characters in this vocabulary."""
+    key = id(nlp.vocab)
+    if key not in _PUNCT_HASHES:
+        from spacy.pipeline.sentencizer import Sentencizer
+
+        _PUNCT_HASHES[key] = frozenset(nlp.vocab.strings.add(c)
+                                       for c in Sentencizer.default_punct_chars)
+    return _PUNCT_HASHES[key]
 
 
 def _trim(text: str, s: Sentence) -> Sentence:

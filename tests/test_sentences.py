@@ -40,3 +40,20 @@ def test_unknown_stanza_model_is_a_clear_error():
     with pytest.raises(ConfigError) as info:
         split_sentences("A text.", engine="stanza", lang="xx-none")
     assert "stanza.download" in info.value.one_line()
+
+
+def test_array_rule_gives_the_same_sentences_as_spacys_sentencizer():
+    import random
+
+    from dsbuild.sentences import _spacy_pipeline, _spacy_rule_spans, _trim
+
+    nlp = _spacy_pipeline("en")
+    rnd = random.Random(0)
+    words = ["a", "b.", "C", "!", "?", "...", "(x)", '"q"', "3.5", "e.g.", "。", "\n", "  ", "'s", "--", "…"]
+    texts = ["He left at 3 p.m. (It rained.) \"Fine,\" she said!? Then... nothing. 中文句子。另一个！ End"]
+    texts += [" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 30))) for _ in range(300)]
+    for text in texts:
+        reference = [_trim(text, Sentence(s.start_char, s.end_char, sum(not t.is_space for t in s)))
+                     for s in nlp(text).sents if s.text.strip()]
+        ours = [_trim(text, s) for s in _spacy_rule_spans(nlp, text) if text[s.start:s.end].strip()]
+        assert ours == reference, text

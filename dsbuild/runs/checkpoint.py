@@ -13,7 +13,6 @@ log. A kill leaves at most a torn last log line, which `recover` cuts away.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from array import array
 from collections import Counter
@@ -28,6 +27,7 @@ from dsbuild.runs.jsonl import (
     AtomicWriter,
     atomic_write_json,
     dumps_line,
+    loads,
     read_json,
     truncate_torn_tail,
 )
@@ -111,7 +111,7 @@ class StageCheckpoint:
         last = None
         if last_line:
             try:
-                last = json.loads(last_line)
+                last = loads(last_line)
             except ValueError as e:
                 raise self.damaged(f"last line is not valid JSON: {e}") from e
         return LogState(n_lines, done, last)
@@ -161,7 +161,7 @@ class StageCheckpoint:
                 reader = reader_fn()
             for line in reader:
                 try:
-                    yield json.loads(line)
+                    yield loads(line)
                 except ValueError as e:
                     raise self.damaged(f"a line is not valid JSON: {e}") from e
 

@@ -23,7 +23,7 @@ from dsbuild.errors import ConfigError, DsbuildError
 from dsbuild.progress import NullProgress, Progress, Task
 from dsbuild.runs.checkpoint import StageCheckpoint, utc_now
 from dsbuild.runs.fingerprint import compute_fingerprint, fingerprint_payload, runtime_settings
-from dsbuild.runs.jsonl import AppendLog, AtomicWriter, dumps_line
+from dsbuild.runs.jsonl import AppendLog, AtomicWriter, dumps_line, loads
 from dsbuild.runs.rundir import Mode, RunDir, open_run_dir
 from dsbuild.runs.runinfo import RunInfo
 from dsbuild.stages import Builder, Reject, Rejection, Stage, StageContext, normalize_map_result
@@ -278,7 +278,7 @@ def _pending(prev: StageCheckpoint | None, done: bytearray) -> Iterator[tuple[in
         for index, line in enumerate(f):
             if index < len(done) and done[index]:
                 continue
-            yield index, json.loads(line)
+            yield index, loads(line)
 
 
 def _encode(stage: Stage, index: int, record: dict,
@@ -350,7 +350,7 @@ async def _run_map_async(stage: Stage, ctx: StageContext, pending: Iterator[tupl
 def _run_batch(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint, n_in: int,
                ctx: StageContext, t0: float) -> dict:
     with open(prev.records, "rb") as f:
-        records = [json.loads(line) for line in f]
+        records = [loads(line) for line in f]
     try:
         result = stage.fn(records, ctx)
     except DsbuildError:

@@ -403,8 +403,8 @@ class LabelStore:
         self._conn: sqlite3.Connection | None = conn
         self.info = info
         self.languages: tuple[str, ...] = tuple(info.get("languages", ()))
-        # Decoded answers by normalized title (None: not stored), oldest evicted first:
-        # links are heavily skewed towards a few popular entities.
+        # Decoded answers by normalized title (None: not stored); when full, the older half
+        # goes. Links are heavily skewed towards a few popular entities.
         self.cache_size = cache_size
         self.mmap_size = 0
         self._cache: dict[str, tuple[str, dict[str, str]] | None] = {}
@@ -504,10 +504,9 @@ class LabelStore:
             if self.cache_size > 0:
                 for n in ask:
                     cache[n] = found[n]
-                excess = len(cache) - self.cache_size
-                if excess > 0:
-                    for key in list(islice(cache, excess)):
-                        del cache[key]
+                if len(cache) > self.cache_size:  # keep the newest half: O(1) amortized
+                    keep = self.cache_size // 2
+                    self._cache = dict(islice(cache.items(), len(cache) - keep, None))
         out: dict[str, tuple[str, dict[str, str]]] = {}
         for t, n in norm.items():
             hit = found[n]

@@ -106,3 +106,13 @@ def test_real_dumps_run(tmp_path, shared_fixtures, dump):
 ])
 def test_sentence_filter(text, links, tokens, reason):
     assert sentence_filter(text, links, tokens, DEFAULTS) == reason
+
+
+@pytest.mark.slow
+def test_ray_engine_gives_the_same_output(tmp_path, default_run):
+    ray = pytest.importorskip("ray")
+    try:
+        result = build(tmp_path / "ray", workers=2, engine="ray")
+    finally:
+        ray.shutdown()
+    assert Path(result.records_path).read_bytes() == Path(default_run.records_path).read_bytes()

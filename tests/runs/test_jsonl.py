@@ -36,10 +36,12 @@ def test_atomic_writer_keeps_old_file_on_error(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl"]
 
 
-def test_dumps_line_is_compact_utf8_and_refuses_nan():
+def test_dumps_line_is_compact_utf8_and_never_writes_nan():
     assert dumps_line({"id": "é", "n": 1}) == '{"id":"é","n":1}\n'.encode()
-    with pytest.raises(ValueError):
-        dumps_line({"x": float("nan")})
+    # JSON has no NaN: it is written as null (what pandas and polars do), never as `NaN`
+    assert dumps_line({"x": float("nan"), "y": float("inf")}) == b'{"x":null,"y":null}\n'
+    with pytest.raises(TypeError):
+        dumps_line({"x": {1, 2}})
 
 
 @pytest.mark.parametrize("content, kept", [

@@ -124,7 +124,7 @@ def test_answer_cache_is_bounded(dump: Path, tmp_path: Path) -> None:
     store = LabelStore.open(tmp_path / "s.sqlite", cache_size=5)
     names = [f"Missing {i}" for i in range(20)] + ["Alpha"]
     assert store.labels_for_titles(names) == {"Alpha": ("Q1", {"de": "Alpha-de"})}
-    assert len(store._cache) == 5
+    assert 0 < len(store._cache) <= 5
     assert store.labels_for_titles(["Alpha"]) == {"Alpha": ("Q1", {"de": "Alpha-de"})}
 
 
