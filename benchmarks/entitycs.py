@@ -9,8 +9,8 @@ of the embedded Wikidata excerpt; one bz2 stream at level 9 (benchmarks/wiki_tex
 generator). For each size, each build runs in a fresh child process (so its peak RSS is its
 own), and the median of `--repeat` runs is printed:
   decompress    bz2 decompression alone, one thread
-  text stage    read_wikipedia + filter_sentences in the runner (XML -> filtered sentences
-                with links, checkpointed), as a multiple of decompression
+  text stage    read_wikipedia in the runner (XML -> filtered sentences with links,
+                checkpointed), as a multiple of decompression
   switching     code_switch in the runner: rows (code-switched sentences) per second
   peak RSS      of the whole build
 `--workers-check` also builds the 10 MB input with --workers 1, --workers 2 and --engine ray
@@ -51,15 +51,17 @@ print(json.dumps({"wall": wall, "stages": stages, "records": str(result.records_
 """
 
 
-def decompress_seconds(path: Path) -> tuple[float, int]:
+def decompress_seconds(path: Path) -> tuple[float, int, int]:
+    """(seconds, XML bytes, pages) of single-thread bz2 decompression."""
     import bz2
 
     t0 = time.perf_counter()
-    size = 0
+    size = pages = 0
     with bz2.open(path, "rb") as f:
         while block := f.read(1 << 20):
             size += len(block)
-    return time.perf_counter() - t0, size
+            pages += block.count(b"<page>")
+    return time.perf_counter() - t0, size, pages
 
 
 def build(dump: Path, run_dir: Path, workers: int = 1, engine: str = "local") -> dict:
@@ -93,19 +95,17 @@ def main() -> None:
     print(f"{'input':>8} {'decomp s':>9} {'text s':>8} {'x decomp':>9} {'pages/s':>8} "
           f"{'sent/s':>8} {'switch rows/s':>13} {'RSS MB':>7}")
     for mb, dump in inputs.items():
-        dec, size = min(decompress_seconds(dump) for _ in range(a.repeat))
+        dec, size, pages = min(decompress_seconds(dump) for _ in range(a.repeat))
         runs = [build(dump, work / f"run-{mb:g}-{k}") for k in range(a.repeat)]
-        text = statistics.median(r["stages"]["read_wikipedia"]["seconds"]
-                                 + r["stages"]["filter_sentences"]["seconds"] for r in runs)
+        text = statistics.median(r["stages"]["read_wikipedia"]["seconds"] for r in runs)
         r0 = runs[0]["stages"]
-        pages = r0["read_wikipedia"]["n_out"]
-        sents = r0["filter_sentences"]["n_out"]
+        sents = r0["read_wikipedia"]["n_out"]
         switch = statistics.median(r["stages"]["code_switch"]["n_out"] / r["stages"]["code_switch"]["seconds"]
                                    for r in runs)
         rss = statistics.median(r["rss_mb"] for r in runs)
         print(f"{size / 1e6:7.0f}M {dec:9.2f} {text:8.2f} {text / dec:9.1f} "
               f"{pages / text:8.0f} {sents / text:8.0f} {switch:13,.0f} {rss:7.0f}"
-              f"   ({pages:,} records read, {sents:,} sentences kept, "
+              f"   ({pages:,} pages, {sents:,} records kept, "
               f"{r0['code_switch']['n_out']:,} rows)")
         for r in runs:
             (Path(r["records"]).parent / "stages").exists()

@@ -319,7 +319,14 @@ def _size(path: Path) -> int:
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process, MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_now_mb() -> float:
+    """Current RSS of this process, MiB (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 # --- children (one process per measurement, so peak RSS is its own) -----------------------
@@ -384,8 +391,11 @@ def child_lookup(args: argparse.Namespace) -> dict:
     backend = BACKENDS[args.backend]()
     out = Path(args.out)
     if not out.exists():
+        t0 = time.perf_counter()
         backend.write(synthetic_rows(args.entities), out)
+        return {"write_s": time.perf_counter() - t0, "store_bytes": _size(out)}
     titles = [e.title for e in synthetic_rows(args.entities)]
+    rss0 = _rss_now_mb()
     t0 = time.perf_counter()
     lookup = backend.open(out)
     opened = time.perf_counter() - t0
@@ -403,8 +413,8 @@ def child_lookup(args: argparse.Namespace) -> dict:
     order = titles[:]
     rng.shuffle(order)
     zipf = [rng.choices(order, cum_weights=cum, k=args.batch_size) for _ in range(args.batches)]
-    for batch in uniform:  # warm up (page cache, mmap, buffer pools): steady state
-        lookup(batch)
+    for _ in range(args.batches):  # warm up (page cache, mmap, buffer pools) on other titles
+        lookup(rng.sample(titles, args.batch_size))
     result = {"open_s": opened, "store_bytes": _size(out)}
     for name, batches in (("uniform", uniform), ("zipf", zipf)):
         t0 = time.perf_counter()
@@ -423,6 +433,7 @@ def child_lookup(args: argparse.Namespace) -> dict:
             break
     result["point_per_s"] = done / (time.perf_counter() - t0)
     result["rss_mb"] = _rss_mb()
+    result["store_rss_mb"] = _rss_now_mb() - rss0
     return result
 
 
@@ -492,53 +503,60 @@ def main() -> None:
             inputs.update(compress(src, kinds))
             print(f"compressed copies ready in {time.perf_counter() - t0:.0f} s: " + ", ".join(
                 f"{k} {p.stat().st_size / 1e6:,.0f} MB" for k, p in inputs.items()))
-        print(f"\nbuild (median of {args.repeat}, range), decompressor={args.decompressor}")
+        print(f"\nbuild (median of {args.repeat}, range; repeats interleaved), "
+              f"decompressor={args.decompressor}, needed={args.needed}")
         print(f"{'backend':12} {'input':6} {'seconds':>22} {'MB/s (uncompr.)':>16} "
               f"{'MB/s (on disk)':>15} {'store MB':>9} {'entities':>9} {'peak RSS MB':>12}")
-        for kind, path in inputs.items():
-            for backend in backends:
-                if kind != "plain" and backend != "sqlite":
-                    continue  # the writer does not change with the compression
-                runs = []
-                for _ in range(args.repeat):
-                    out = work / f"store-{backend}-{kind}" 
-                    if out.is_dir():
-                        shutil.rmtree(out)
-                    runs.append(run_child("build", input=path, meta=src.with_suffix(".meta.json"),
-                                          out=out, backend=backend, needed=args.needed,
-                                          decompressor=args.decompressor))
-                secs = [r["seconds"] for r in runs]
-                r = runs[-1]
-                print(f"{backend:12} {kind:6} {med(secs):>22} "
-                      f"{r['uncompressed'] / 1e6 / statistics.median(secs):16,.0f} "
-                      f"{r['on_disk'] / 1e6 / statistics.median(secs):15,.0f} "
-                      f"{r['store_bytes'] / 1e6:9.2f} {r['entities']:9,} "
-                      f"{max(x['rss_mb'] for x in runs):12,.0f}")
+        combos = [(kind, path, backend) for kind, path in inputs.items() for backend in backends
+                  if kind == "plain" or backend == "sqlite"]  # the writer ignores compression
+        builds: dict[tuple[str, str], list[dict]] = {(k, b): [] for k, _, b in combos}
+        for _ in range(args.repeat):
+            for kind, path, backend in combos:
+                out = work / f"store-{backend}-{kind}"
+                if out.is_dir():
+                    shutil.rmtree(out)
+                builds[kind, backend].append(run_child(
+                    "build", input=path, meta=src.with_suffix(".meta.json"), out=out,
+                    backend=backend, needed=args.needed, decompressor=args.decompressor))
+        for (kind, backend), runs in builds.items():
+            secs = [r["seconds"] for r in runs]
+            r = runs[-1]
+            print(f"{backend:12} {kind:6} {med(secs):>22} "
+                  f"{r['uncompressed'] / 1e6 / statistics.median(secs):16,.0f} "
+                  f"{r['on_disk'] / 1e6 / statistics.median(secs):15,.0f} "
+                  f"{r['store_bytes'] / 1e6:9.2f} {r['entities']:9,} "
+                  f"{max(x['rss_mb'] for x in runs):12,.0f}")
     if not args.skip_lookup:
         n = args.lookup_entities
-        print(f"\nlookups: store of {n:,} synthetic entities, {len(LANGS)} languages; "
-              f"{args.batches} batches of {args.batch_size:,} titles (90% present)")
-        print(f"{'backend':14} {'write s':>8} {'store MB':>9} {'open s':>7} "
-              f"{'uniform titles/s':>17} {'zipf titles/s':>14} {'single/s':>9} "
-              f"{'peak RSS MB':>12}")
-        for backend in [b for b in args.lookup_backends.split(",") if b]:
+        names = [b for b in args.lookup_backends.split(",") if b]
+        written: dict[str, float] = {}
+        for backend in names:
             base = BASE_OF.get(backend, backend)
             out = work / f"lookup-{base}-{n}"
-            write_s = float("nan")
             if not out.exists():
-                t0 = time.perf_counter()
-                run_child("lookup", backend=base, out=out, entities=n, batches=1,
-                          batch_size=10, singles=1)
-                write_s = time.perf_counter() - t0
-            runs = [run_child("lookup", backend=backend, out=out, entities=n,
-                              batches=args.batches, batch_size=args.batch_size,
-                              singles=args.singles) for _ in range(args.repeat)]
-
+                written[base] = run_child("lookup", backend=base, out=out, entities=n)["write_s"]
+        print(f"\nlookups: store of {n:,} synthetic entities, {len(LANGS)} languages; after a "
+              f"warm-up pass, {args.batches} batches of {args.batch_size:,} titles (uniform: "
+              f"distinct, 90% present; zipf: s=1 over the store); median of {args.repeat}, "
+              f"repeats interleaved")
+        print(f"{'backend':14} {'write s':>8} {'store MB':>9} {'open s':>7} "
+              f"{'uniform titles/s':>17} {'zipf titles/s':>14} {'single/s':>9} "
+              f"{'store RSS MB':>13}")
+        looks: dict[str, list[dict]] = {b: [] for b in names}
+        for _ in range(args.repeat):
+            for backend in names:
+                out = work / f"lookup-{BASE_OF.get(backend, backend)}-{n}"
+                looks[backend].append(run_child(
+                    "lookup", backend=backend, out=out, entities=n, batches=args.batches,
+                    batch_size=args.batch_size, singles=args.singles))
+        for backend, runs in looks.items():
             def m(key: str) -> float:
                 return statistics.median(r[key] for r in runs)
+            write_s = written.get(BASE_OF.get(backend, backend), float("nan"))
             print(f"{backend:14} {write_s:8.1f} {runs[-1]['store_bytes'] / 1e6:9.1f} "
                   f"{m('open_s'):7.3f} {m('uniform'):17,.0f} {m('zipf'):14,.0f} "
-                  f"{m('point_per_s'):9,.0f} {max(x['rss_mb'] for x in runs):12,.0f}")
+                  f"{m('point_per_s'):9,.0f} {m('store_rss_mb'):13,.0f}")
+
 
 if __name__ == "__main__":
     main()

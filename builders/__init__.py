@@ -76,8 +76,7 @@ DATASETS: dict[str, DatasetInfo] = {
         method="Whitehouse et al., 2022 (EntityCS)",
         formats=("entitycs",),
         stages=(
-            StagePlan("read_wikipedia", "stream a pages-articles dump; sentences with wikilinks"),
-            StagePlan("filter_sentences", "keep sentences with 1-10 links, 20+ chars, <=128 tokens"),
+            StagePlan("read_wikipedia", "stream a dump; keep sentences with 1-10 wikilinks"),
             StagePlan("link_entities", "Wikidata QIDs and labels; up to K languages per sentence"),
             StagePlan("code_switch", "replace entities by target-language labels, tagged"),
         ),

@@ -4,11 +4,11 @@ Wikidata labels in other languages (Whitehouse et al., 2022), built at dump scal
 Stages (each checkpointed by the runner):
 
     read_wikipedia  stream the XML dump; plain text with links; split the paragraphs that
-                    have links into sentences (never inside a link); redirect pages become
-                    redirect records, never documents
-    filter_sentences keep what the paper keeps: 1-10 links, > 20 characters, <= 128
-                    tokens, no table/file remnants, no single link over half the sentence
-                    (each sentence left out is a reject with its reason)
+                    have links into sentences (never inside a link) and keep what the paper
+                    keeps: 1-10 links, > 20 characters, <= 128 tokens, no table/file
+                    remnants, no single link over half the sentence (every sentence or
+                    broken page left out is a reject with its reason); redirect pages
+                    become redirect records, never documents
     link_entities   prepare: from all link targets (through redirects) build a label store
                     of only the needed QIDs x target languages, in one pass over the
                     Wikidata dump; then per sentence: QIDs, the languages in which every
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from dsbuild.codeswitch import XLMR_LANGUAGES, EntityLink, candidate_languages, choose_languages
 from dsbuild.errors import ConfigError
-from dsbuild.stages import Builder, map_stage, reject, source_stage
+from dsbuild.stages import Builder, Reject, map_stage, reject, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "max_languages": 5, "switch_fraction": 1.0, "splitter": "spacy", "min_links": 1,
     "max_links": 10, "min_chars": 20, "max_tokens": 128,
 }
+STAGE_READ = "read_wikipedia"
 _REMNANTS = ("|", "{{", "}}", "[[", "]]", "{|", "|}", "thumb", "px|")
 
 
@@ -139,16 +140,16 @@ def _chunk_records(pages: list, opts: dict) -> list[dict]:
     splitter = _splitter(opts["splitter"])
     out: list[dict] = []
     for item in pages:
-        if not isinstance(item, Page):  # a malformed page: reported by the filter stage
-            out.append({"id": f"page:{item.page_id or item.title or 'unknown'}",
-                        "kind": "bad_page", "reason": item.reason, "detail": item.detail})
+        if not isinstance(item, Page):  # a malformed page: kept as a reject, reading goes on
+            out.append(Reject(f"page:{item.page_id or item.title or 'unknown'}", STAGE_READ,
+                              "page_" + item.reason, item.detail))
             continue
         if item.redirect:
             out.append({"id": f"redirect:{item.title}", "kind": "redirect", "title": item.title,
                         "target": item.redirect})
             continue
         parsed = parse_wikitext(item.text)
-        out.extend(_sentences(item, parsed.text, parsed.links, splitter))
+        out.extend(_sentences(item, parsed.text, parsed.links, splitter, opts))
     return out
 
 
@@ -159,7 +160,7 @@ def _splitter(engine: str):
     return SentenceSplitter("en", engine)
 
 
-def _sentences(page, text: str, links: list, splitter) -> Iterator[dict]:
+def _sentences(page, text: str, links: list, splitter, opts: dict) -> Iterator[dict | Reject]:
     li = 0
     n = 0
     for para_start, para_end in _paragraphs(text):
@@ -177,21 +178,15 @@ def _sentences(page, text: str, links: list, splitter) -> Iterator[dict]:
         for sent in splitter.split(para, spans):
             inside = [(s - sent.start, e - sent.start, l) for (s, e), l in zip(spans, para_links)
                       if s >= sent.start and e <= sent.end]
-            yield {"id": f"{page.id}-{n}", "kind": "sentence", "page": page.title,
-                   "text": para[sent.start:sent.end], "tokens": sent.n_tokens,
-                   "links": [[s, e, l.target] for s, e, l in inside]}
+            s_text = para[sent.start:sent.end]
+            sid = f"{page.id}-{n}"
             n += 1
-
-
-def _filter_sentences(record: dict, ctx) -> Any:
-    """Keep redirects and the sentences the paper keeps; reject the rest with the reason."""
-    if record.get("kind") == "redirect":
-        return True
-    if record.get("kind") == "bad_page":
-        return reject("page_" + record["reason"], record.get("detail", ""))
-    reason = sentence_filter(record["text"], [(s, e) for s, e, _ in record["links"]],
-                             record["tokens"], _options(ctx))
-    return (False, reason) if reason else True
+            reason = sentence_filter(s_text, [(s, e) for s, e, _ in inside], sent.n_tokens, opts)
+            if reason:
+                yield Reject(sid, STAGE_READ, reason)
+                continue
+            yield {"id": sid, "kind": "sentence", "page": page.title, "text": s_text,
+                   "links": [[s, e, l.target] for s, e, l in inside]}
 
 
 def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
@@ -226,9 +221,9 @@ def _prepare_links(ctx, records) -> None:
         build_label_store(Path(opts["wikidata"]), store_path, titles=sorted(resolved),
                           languages=["en", *languages])
         (ctx.workdir / "labels.done").write_text("ok\n")
-    store = LabelStore.open(store_path)
-    ctx.entities = store.labels_for_titles(sorted(resolved))
-    store.close()
+    # Looked up per sentence through the store's bounded cache, not loaded whole: the
+    # needed entities of a full dump do not fit in memory with all their labels.
+    ctx.store = LabelStore.open(store_path)
     ctx.languages = languages
 
 
@@ -247,9 +242,10 @@ def _link_entities(record: dict, ctx) -> Any:
     opts = _options(ctx)
     links = []
     labels: dict[str, dict[str, str]] = {}
-    for s, e, target in record["links"]:
-        title = _resolve(target, ctx.redirects)
-        found = ctx.entities.get(title)
+    titles = [_resolve(target, ctx.redirects) for _, _, target in record["links"]]
+    entities = ctx.store.labels_for_titles(titles)
+    for (s, e, _), title in zip(record["links"], titles):
+        found = entities.get(title)
         qid = found[0] if found else None
         if qid:
             labels[qid] = found[1]
@@ -282,8 +278,7 @@ def _code_switch(record: dict, ctx) -> list[dict]:
 
 def make_builder(settings: Settings | None = None) -> Builder:
     return Builder("entitycs", "1", (
-        source_stage("read_wikipedia", _read_wikipedia, version="1"),
-        map_stage("filter_sentences", _filter_sentences, version="1"),
+        source_stage(STAGE_READ, _read_wikipedia, version="1"),
         map_stage("link_entities", _link_entities, prepare=_prepare_links, version="1"),
         map_stage("code_switch", _code_switch, version="1"),
     ), description=__doc__.splitlines()[0])

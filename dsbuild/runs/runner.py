@@ -231,7 +231,9 @@ def _stage_error(stage: Stage, where: str, exc: BaseException) -> DsbuildError:
     )
 
 
-def _check_source_item(stage: Stage, item: object, index: int) -> dict:
+def _check_source_item(stage: Stage, item: object, index: int) -> dict | Reject:
+    if isinstance(item, Reject):
+        return item
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         raise DsbuildError(
             f"source stage {stage.name!r} yielded a {type(item).__name__} without a string 'id' "
@@ -241,21 +243,27 @@ def _check_source_item(stage: Stage, item: object, index: int) -> dict:
 
 def _run_source(stage: Stage, ctx: StageContext, skip: int, last: dict | None,
                 out: AppendLog, task: Task) -> None:
-    """Log each yielded record; on resume skip the first `skip` items of the iterator."""
+    """Log each yielded record (or `Reject`: a source may drop what it reads, with a
+    reason); on resume skip the first `skip` items of the iterator."""
     index, record_id = -1, None
     try:
         for index, item in enumerate(stage.fn(ctx)):
             record = _check_source_item(stage, item, index)
-            record_id = record["id"]
+            record_id = record.id if isinstance(record, Reject) else record["id"]
             if index < skip:
-                if index == skip - 1 and last is not None and last["out"][0]["id"] != record_id:
+                before = _logged_id(last)
+                if index == skip - 1 and last is not None and before != record_id:
                     raise DsbuildError(
                         f"source stage {stage.name!r} is not deterministic: item {index} was "
-                        f"{last['out'][0]['id']!r} before and is {record_id!r} now",
+                        f"{before!r} before and is {record_id!r} now",
                         "make the source yield the same records for the same config, or re-run "
                         "with --overwrite", code="DSB205")
                 continue
-            out.write_line(_encode(stage, index, record, [record]))
+            if isinstance(record, Reject):
+                out.write_line(_encode(stage, index, {"id": record.id},
+                                       Rejection(record.reason, record.detail)))
+            else:
+                out.write_line(_encode(stage, index, record, [record]))
             task.advance(1)
         if index + 1 < skip:
             raise DsbuildError(
@@ -269,6 +277,13 @@ def _run_source(stage: Stage, ctx: StageContext, skip: int, last: dict | None,
         where = (f"the item after record {record_id!r} (index {index + 1})" if record_id
                  else "its first item")
         raise _stage_error(stage, where, e) from e
+
+
+def _logged_id(line: dict | None) -> str | None:
+    """The id of a logged source item: its record's, or its reject's."""
+    if line is None:
+        return None
+    return line["out"][0]["id"] if "out" in line else line["reject"]["id"]
 
 
 def _pending(prev: StageCheckpoint | None, done: bytearray) -> Iterator[tuple[int, dict]]:

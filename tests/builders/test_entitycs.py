@@ -35,7 +35,7 @@ def test_embedded_default_builds_a_valid_corpus(default_run):
     assert by_lang["en"] >= 200 and len(by_lang) >= 16
     assert validate_path(default_run.records_path, "entitycs").ok
     stages = {s.name: s for s in default_run.stages}
-    assert stages["filter_sentences"].rejects_by_reason["page_no_title"] == 1  # the broken page
+    assert stages["read_wikipedia"].rejects_by_reason["page_no_title"] == 1  # the broken page
 
 
 def test_every_sentence_has_its_english_row_and_at_most_k_languages(default_run):

@@ -328,3 +328,19 @@ def test_async_failure_lets_calls_in_flight_finish_and_logs_them(tmp_path):
     logged = {line["i"] for line in lines(tmp_path / "stages" / "02-m" / "log.jsonl")}
     assert sorted(started) == ["r00", "r01", "r02", "r03"]  # no new call after the failure
     assert logged == {0, 2, 3} and sorted(finished) == ["r00", "r02", "r03"]
+
+
+def test_a_source_may_yield_rejects_which_resume_like_records(tmp_path):
+    from dsbuild.stages import Reject
+
+    def src(ctx):
+        for i in range(10):
+            yield Reject(f"r{i}", "src", "odd", f"item {i}") if i % 2 else {"id": f"r{i}"}
+
+    builder = Builder("srcrej", "1", (source_stage("src", src),))
+    result = run_builder(builder, tmp_path, {"seed": 0})
+    assert result.stages[0].n_in == 10 and result.stages[0].n_out == 5
+    assert result.stages[0].rejects_by_reason == {"odd": 5}
+    assert [r["id"] for r in lines(tmp_path / "rejects.jsonl")] == ["r1", "r3", "r5", "r7", "r9"]
+    assert lines(tmp_path / "rejects.jsonl")[0] == {"id": "r1", "stage": "src", "reason": "odd",
+                                                   "detail": "item 1"}

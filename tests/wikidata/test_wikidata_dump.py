@@ -136,6 +136,21 @@ def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
     assert err.value.code == "DSB301"
 
 
+def test_not_a_dump_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "pages.xml.bz2", b"<mediawiki>\n<page>\n</page>\n", "bz2")
+    with pytest.raises(InputError, match="not a Wikidata JSON dump") as err:
+        list(iter_entities(path))
+    assert err.value.code == "DSB302"
+
+
+def test_damaged_compressed_data_is_an_input_error(tmp_path: Path) -> None:
+    data = bytearray(bz2.compress(dump_bytes([entity(n, f"T {n}") for n in range(5000)])))
+    data[len(data) // 2: len(data) // 2 + 64] = b"\x00" * 64
+    with pytest.raises(InputError) as err:
+        list(iter_entities(write(tmp_path / "d.bz2", bytes(data)), decompressor="python"))
+    assert err.value.code == "DSB302"
+
+
 def test_prefilter_sees_raw_bytes_before_parsing(tmp_path: Path) -> None:
     lines = dump_bytes(ENTITIES).split(b"\n")
     lines[2] = b"this is not json but the prefilter drops it,"

@@ -137,6 +137,17 @@ def test_many_titles_in_one_batch(tmp_path: Path) -> None:
     assert len(got) == 3000 and got["Page 5999"] == ("Q5999", {"de": "S5999"})
 
 
+def test_duplicate_titles_and_ids(tmp_path: Path) -> None:
+    # A dump is written over hours: a sitelink can move, an item can appear twice.
+    items = [item(9, "Moved", {"de": "neu"}), item(4, "Moved", {"de": "alt"}),
+             item(5, "Twice", {"de": "eins"}), item(5, "Twice", {"de": "zwei"})]
+    store = build_label_store(write_dump(tmp_path / "d.json", items), tmp_path / "s.sqlite",
+                              titles=["Moved", "Twice"], languages=["de"])
+    assert store.labels_for_titles(["Moved", "Twice"]) == {
+        "Moved": ("Q4", {"de": "alt"}), "Twice": ("Q5", {"de": "zwei"})}
+    assert len(store) == 2 and store.labels("Q9") == {}
+
+
 def test_damaged_dump_still_builds_and_says_so(tmp_path: Path) -> None:
     data = write_dump(tmp_path / "d.json", ITEMS, close=False).read_bytes()
     # Q2 malformed where the store reads it (labels; sitelinks intact so it passes the
