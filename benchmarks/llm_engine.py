@@ -76,14 +76,19 @@ def write_input(path: Path, n: int) -> None:
                 {"role": "user", "content": f"Write one sentence about item {i}"}]}) + "\n")
 
 
+ENV = {**os.environ, "OPENAI_API_KEY": "fake"}
+
+
+def llm_cmd(server: FakeServer, inp: Path, out: Path, c: int, cache: Path, extra=()) -> list[str]:
+    return [DSBUILD, "llm", "run", str(inp), "--out", str(out), "--base-url", server.url,
+            "--model", "fake-model", "--concurrency", str(c), "--cache-dir", str(cache),
+            "--no-progress", "--json", *extra]
+
+
 def llm_run(work: Path, server: FakeServer, inp: Path, tag: str, c: int, cache: Path,
             extra: list[str] = ()) -> dict:
-    out = work / f"{tag}.jsonl"
-    cmd = [DSBUILD, "llm", "run", str(inp), "--out", str(out), "--base-url", server.url,
-           "--model", "fake-model", "--concurrency", str(c), "--cache-dir", str(cache),
-           "--no-progress", "--json", *extra]
-    env = {**os.environ, "OPENAI_API_KEY": "fake"}
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    cmd = llm_cmd(server, inp, work / f"{tag}.jsonl", c, cache, extra)
+    p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     summary = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else {}
     return {"rc": p.returncode, "stderr": p.stderr.strip()[-300:], **summary}
 
@@ -158,11 +163,8 @@ def main() -> None:
         server = FakeServer(a.latency_ms)
         try:
             out = work / "kill.jsonl"
-            cmd = [DSBUILD, "llm", "run", str(inp), "--out", str(out), "--base-url", server.url,
-                   "--model", "fake-model", "--concurrency", str(a.concurrency), "--cache-dir",
-                   str(work / "cache-kill"), "--no-progress", "--json"]
-            env = {**os.environ, "OPENAI_API_KEY": "fake"}
-            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            cmd = llm_cmd(server, inp, out, a.concurrency, work / "cache-kill")
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
             time.sleep(0.5 + a.n / ideal / 2)
             before = server.stats().get("requests")
             os.kill(p.pid, signal.SIGKILL)

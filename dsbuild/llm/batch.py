@@ -185,7 +185,7 @@ def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict
 
     def flush() -> None:
         nonlocal hits, cost, prompt_tokens, completion_tokens
-        found = engine.cache.get_many([r.key() for r in batch]) if engine.cache is not None else {}
+        found = engine.cache.contains_many([r.key() for r in batch]) if engine.cache is not None else set()
         for r in batch:
             if r.key() in found:
                 hits += 1

@@ -195,42 +195,33 @@ class ResponseCache:
         value = _decode(row[0])
         return CacheEntry(key, value, row[1], row[2]) if value is not None else None
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The cached replies among `keys` (misses left out), e.g. to count hits in a dry run."""
+    def _select_in(self, columns: str, keys: Iterable[str]) -> Iterator[tuple]:
+        """Rows of `columns` for the given keys, queried in chunks of at most `_CHUNK`."""
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             with self._lock:
                 try:
                     rows = self._db().execute(
-                        f"SELECT key, value FROM responses WHERE key IN ({marks})", chunk
+                        f"SELECT {columns} FROM responses WHERE key IN ({marks})", chunk
                     ).fetchall()
                 except sqlite3.Error as exc:
                     raise self._error(exc, "read") from exc
-            for key, text in rows:
-                value = _decode(text)
-                if value is not None:
-                    found[key] = value
+            yield from rows
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The cached replies among `keys` (misses left out)."""
+        found: dict[str, dict[str, Any]] = {}
+        for key, text in self._select_in("key, value", keys):
+            value = _decode(text)
+            if value is not None:
+                found[key] = value
         return found
 
     def contains_many(self, keys: Iterable[str]) -> set[str]:
         """The keys among `keys` that are cached; reads the key index only (fast dry runs)."""
-        wanted = list(dict.fromkeys(keys))
-        present: set[str] = set()
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            with self._lock:
-                try:
-                    rows = self._db().execute(
-                        f"SELECT key FROM responses WHERE key IN ({marks})", chunk
-                    ).fetchall()
-                except sqlite3.Error as exc:
-                    raise self._error(exc, "read") from exc
-            present.update(r[0] for r in rows)
-        return present
+        return {row[0] for row in self._select_in("key", keys)}
 
     def put(self, key: str, value: dict[str, Any], *, model: str | None = None) -> None:
         """Store `value` under `key` (replacing any entry); durable against a process kill
