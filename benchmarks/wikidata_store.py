@@ -1,10 +1,14 @@
 """Label store benchmark: build time, MB/s, store size, peak RSS and lookup speed.
 
     .venv/bin/python benchmarks/wikidata_store.py [--size-mb 1024] [--compress gz,bz2]
-        [--backends sqlite,duckdb,parquet] [--repeat 3] [--lookup-entities 1000000]
-        [--workdir /tmp/dsbuild-wikidata-bench] [--skip-build] [--skip-lookup]
+        [--backends sqlite,duckdb,parquet] [--needed 10pct|all] [--repeat 3]
+        [--lookup-entities 1000000] [--lookup-backends sqlite,sqlite-nocache,memory,duckdb,
+        parquet,parquet-mem] [--threads 1] [--workdir /tmp/dsbuild-wikidata-bench]
+        [--skip-build] [--skip-lookup]
 
-Prints figures; asserts nothing. DuckDB is needed only for `--backends duckdb`.
+Prints figures; asserts nothing. DuckDB (`pip install duckdb`) is needed only for the
+duckdb rows; dsbuild itself does not use it. Repeats are interleaved across the variants
+(run 1 of each, then run 2, ...), so a load change on a shared machine hits all alike.
 
 Input (generated once into --workdir, reused while its parameters are unchanged): a file in
 the exact Wikidata dump framing (`[`, one entity per line ending in `,`, last without, `]`)
@@ -20,8 +24,9 @@ template in today's UTF-8 style with its labels cut to 8-32 languages, 5 descrip
 2 alias languages, 4 claim properties and 5 sitelinks (2-6 KB), with the enwiki sitelink
 kept when n mod 3 == 0 and removed otherwise (~40% of items have an enwiki title; in the
 real dump ~6% do, so this input makes the store parse more lines than reality would).
-Mean line ~12 KB (the 2024 dump: ~1.5 TB / 110M items, ~13 KB). Labels are the templates'
-own, so `.bz2`/`.gz` compress better than a real dump would.
+Mean line ~12 KB (the 2024 dump: ~1.5 TB / 110M items, ~13 KB). Written at ~500 MB/s
+(1 GB in 2 s). Compressed copies by the command-line tools, in parallel: `gzip -6` (6.0x,
+179 MB) and `bzip2 -9` (9.2x, 117 MB), ~110 s; real dumps compress better (~10x, ~15x).
 
 Needed titles: the titles of ~10% of the items with an enwiki title (crc32 of n mod 10 ==
 0), plus as many titles that are in no item (red links), plus 1% of the needed ones asked
@@ -29,9 +34,20 @@ through a redirect. Languages: 20 (de fr es it pl ru ja zh ar hi tr nl sv pt ko 
 he id).
 
 Build: each build runs in a child process (peak RSS = its own ru_maxrss) from the plain file
-and from each compressed copy. Lookups: a store of --lookup-entities synthetic entities
-(20 languages, ~60% coverage) per backend; batches of 10,000 distinct titles (90% present)
-returning {title: (qid, {lang: label})}, and single-title lookups.
+and from each compressed copy; the other backends take the same stream of kept rows
+(`iter_dump_labels`) and write them their way (batches of 50k rows).
+
+Lookups: a store of --lookup-entities synthetic entities (titles of 1-4 words + a number,
+20 languages at ~60% coverage) per backend, opened in a child process; after a warm-up pass
+on other titles, 20 batches of 10,000 titles, each answered as {title: (qid, {lang: label})}:
+"uniform" = distinct titles (90% present), "zipf" = titles drawn with Zipf s=1 over the store
+(links are skewed; repeats within a batch count), then single-title lookups for up to 5 s.
+`sqlite` is dsbuild's LabelStore (its 100k-answer cache on), `sqlite-nocache` the same with
+cache_size=0, `memory` the store loaded whole into dicts (LabelStore.load()), `duckdb` a
+table with an ART index on title, `parquet` a polars scan with a filter per batch,
+`parquet-mem` the Parquet file read whole once, then a polars semi-join per batch. DuckDB
+and polars get --threads threads (default 1: per-core figures, as the builder runs one
+worker process per core). "store RSS" is the RSS growth from opening the store to the end.
 """
 
 from __future__ import annotations
@@ -51,11 +67,16 @@ import time
 import zlib
 from pathlib import Path
 
+import orjson
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO.parent / "shared" / "fixtures" / "wikidata" / "wikidata-dump-head50-2017.json"
 LANGS = "de fr es it pl ru ja zh ar hi tr nl sv pt ko vi fa uk he id".split()
 GEN_VERSION = 2
 BASE = 10_000_000
+# Threads for DuckDB and polars in the children (--threads; POLARS_MAX_THREADS is set before
+# polars is imported): 1 compares per core, as the builder runs one worker process per core.
+THREADS = int(os.environ.get("DSBUILD_BENCH_THREADS", "1"))
 
 
 # --- generation ---------------------------------------------------------------------------
@@ -215,8 +236,9 @@ class ParquetBackend:
         lf = pl.scan_parquet(str(out / "*.parquet"))
 
         def lookup(titles: list[str]) -> dict:
-            df = lf.filter(pl.col("title").is_in(titles)).select("title", "qid", "labels").collect()
-            return {t: (f"Q{q}", json.loads(lab)) for t, q, lab in df.iter_rows()}
+            df = (lf.filter(pl.col("title").is_in(titles))
+                  .select("title", "qid", "labels").collect())
+            return {t: (f"Q{q}", orjson.loads(lab)) for t, q, lab in df.iter_rows()}
         return lookup
 
 
@@ -232,7 +254,7 @@ class ParquetMemBackend(ParquetBackend):
 
         def lookup(titles: list[str]) -> dict:
             hit = df.join(pl.DataFrame({"title": titles}), on="title", how="semi")
-            return {t: (f"Q{q}", json.loads(lab)) for t, q, lab in hit.iter_rows()}
+            return {t: (f"Q{q}", orjson.loads(lab)) for t, q, lab in hit.iter_rows()}
         return lookup
 
 
@@ -247,7 +269,9 @@ class DuckDBBackend:
 
         out.unlink(missing_ok=True)
         con = duckdb.connect(str(out))
-        con.execute("CREATE TABLE entities (qid BIGINT, title VARCHAR, en VARCHAR, labels VARCHAR)")
+        con.execute(f"SET threads = {THREADS}")
+        con.execute("CREATE TABLE entities "
+                    "(qid BIGINT, title VARCHAR, en VARCHAR, labels VARCHAR)")
         stage = out.with_suffix(".stage.parquet")
         batch: list = []
 
@@ -269,11 +293,12 @@ class DuckDBBackend:
         import duckdb
 
         con = duckdb.connect(str(out), read_only=True)
+        con.execute(f"SET threads = {THREADS}")
 
         def lookup(titles: list[str]) -> dict:
             rows = con.execute("SELECT title, qid, labels FROM entities WHERE title IN "
                                "(SELECT unnest($1::VARCHAR[]))", [titles]).fetchall()
-            return {t: (f"Q{q}", json.loads(lab)) for t, q, lab in rows}
+            return {t: (f"Q{q}", orjson.loads(lab)) for t, q, lab in rows}
         return lookup
 
 
@@ -307,9 +332,21 @@ class SQLiteNoCacheBackend(SQLiteBackend):
         return LabelStore.open(out, cache_size=0).labels_for_titles
 
 
-BACKENDS = {b.name: b for b in (SQLiteBackend, SQLiteNoCacheBackend, DuckDBBackend,
-                                ParquetBackend, ParquetMemBackend)}
-BASE_OF = {"parquet-mem": "parquet", "sqlite-nocache": "sqlite"}
+class MemoryBackend(SQLiteBackend):
+    """The SQLite store loaded whole into dicts (`LabelStore.load()`): small runs only."""
+
+    name = "memory"
+
+    def open(self, out: Path):
+        from dsbuild.wikidata.store import LabelStore
+
+        with LabelStore.open(out) as store:
+            return store.load().labels_for_titles
+
+
+BACKENDS = {b.name: b for b in (SQLiteBackend, SQLiteNoCacheBackend, MemoryBackend,
+                                DuckDBBackend, ParquetBackend, ParquetMemBackend)}
+BASE_OF = {"parquet-mem": "parquet", "sqlite-nocache": "sqlite", "memory": "sqlite"}
 
 
 def _size(path: Path) -> int:
@@ -441,7 +478,9 @@ def run_child(kind: str, **kw) -> dict:
     cmd = [sys.executable, __file__, "--child", kind]
     for k, v in kw.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    env = {**os.environ, "DSBUILD_BENCH_THREADS": str(THREADS),
+           "POLARS_MAX_THREADS": str(THREADS)}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode:
         raise SystemExit(f"child failed: {' '.join(cmd)}\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -459,7 +498,7 @@ def main() -> None:
     ap.add_argument("--compress", default="gz,bz2", help="comma list of gz,bz2, or ''")
     ap.add_argument("--backends", default="sqlite,duckdb,parquet")
     ap.add_argument("--lookup-backends",
-                    default="sqlite,sqlite-nocache,duckdb,parquet,parquet-mem")
+                    default="sqlite,sqlite-nocache,memory,duckdb,parquet,parquet-mem")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--needed", choices=["10pct", "all"], default="10pct",
                     help="needed titles: ~10%% of the enwiki titles, or all of them")
@@ -478,7 +517,10 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--backend", default="sqlite")
     ap.add_argument("--entities", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=THREADS,
+                    help="threads for DuckDB and polars (default 1: per-core figures)")
     args = ap.parse_args()
+    globals()["THREADS"] = args.threads
     if args.child:
         result = child_build(args) if args.child == "build" else child_lookup(args)
         print(json.dumps(result))

@@ -110,11 +110,13 @@ def test_memory_variant_and_load_agree(dump: Path, tmp_path: Path) -> None:
     assert list(disk) == list(mem) == list(loaded)
     for s in (disk, mem, loaded):
         assert s.labels_for_titles(["alpha", "Gamma", "Zeta"]) == {
-            "alpha": ("Q1", {"de": "Alpha-de", "fr": "Alpha-fr"}), "Gamma": ("Q3", {"fr": "Gamma-fr"})}
+            "alpha": ("Q1", {"de": "Alpha-de", "fr": "Alpha-fr"}),
+            "Gamma": ("Q3", {"fr": "Gamma-fr"})}
 
 
 def test_store_survives_pickling(dump: Path, tmp_path: Path) -> None:
-    store = build_label_store(dump, tmp_path / "s.sqlite", titles=["Beta"], languages=["de"])
+    path = tmp_path / "a folder" / "store #1?.sqlite"  # characters a file: URI must quote
+    store = build_label_store(dump, path, titles=["Beta"], languages=["de"])
     again = pickle.loads(pickle.dumps(store))
     assert again.labels("Q2") == {"de": "Beta-de"} and again.path == store.path
 
@@ -239,8 +241,8 @@ def test_real_dump_head(shared_fixtures: Path, tmp_path: Path, packed: bool) -> 
     assert store.info["dump"]["closed"] is False  # the excerpt has no closing ]
     got = store.labels_for_titles(titles)
     assert got["France"][0] == "Q142" and got["France"][1]["de"] == "Frankreich"
-    assert got["Scotland"] == ("Q22", {"de": "Schottland", "fr": "Écosse", "ja": "スコットランド",
-                                       "pl": "Szkocja", "es": "Escocia"})
+    assert got["Scotland"] == ("Q22", {"de": "Schottland", "fr": "Écosse",
+                                       "ja": "スコットランド", "pl": "Szkocja", "es": "Escocia"})
     assert got["George Washington"][0] == "Q23"
     assert got["Universe"][0] == "Q1" and got["Belgium"][0] == "Q31"
     assert got["Poznań"][0] == "Q268" and got["Sebastián Piñera"][0] == "Q306"
@@ -266,8 +268,8 @@ class FakeClient:
 
 def test_build_from_api(tmp_path: Path) -> None:
     client = FakeClient()
-    store = build_label_store_from_api(tmp_path / "s.sqlite", titles=["alpha", "Gamma", "A", "Nope"],
-                                       languages=["de", "fr"], client=client)
+    store = build_label_store_from_api(tmp_path / "s.sqlite", languages=["de", "fr"],
+                                       titles=["alpha", "Gamma", "A", "Nope"], client=client)
     assert client.asked == [(["A", "Alpha", "Gamma", "Nope"], ("de", "en", "fr"))]
     assert store.info["source"] == "wikidata-api" and len(store) == 2
     assert store.labels_for_titles(["alpha", "Gamma", "A"]) == {
