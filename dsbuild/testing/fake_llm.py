@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dsbuild.llm.types import BackendError, BackendReply, Usage
+from dsbuild.llm.types import BackendReply, Usage
 
 __all__ = ["FakeLLM", "example_for_schema", "installed", "lookup"]
 

@@ -4,7 +4,7 @@ Built in one pass over the Wikidata JSON dump (`build_label_store`): the raw lin
 prefiltered on its `enwiki` sitelink title (kept only when the title, or a redirect to it,
 is in the needed set), then only the `id` and the `labels` object of kept lines are decoded
 (`json.JSONDecoder.raw_decode` from the `"labels":` key: ~80 µs for a 70 KB line against
-~600 µs for a full `json.loads` and ~360 µs for orjson, so no extra dependency). A label
+~600 µs for a full `json.loads` and ~360 µs for a full `orjson.loads`). A label
 counts for language L only when its entry says `"language": L`: the dump's `mul` labels
 (and any fallback entry) are defaults, not translations, and never stand in for a language.
 The English label and the enwiki title are kept too. Rows go to SQLite in batches; memory
@@ -12,42 +12,43 @@ is bounded by the needed-title set (~100 B a title) and one batch, whatever the 
 The file is written under a temporary name and renamed when complete. Only the parts read
 are checked: a kept line whose id and labels parse is used even if its claims are broken.
 
-Why SQLite: measured with `benchmarks/wikidata_store.py --repeat 3` (medians; development
-VM: 2 vCPU shared with other work, ext4, Python 3.11.7, SQLite 3.40.1, DuckDB 2.0.1,
-polars 2.1; DuckDB and polars limited to 1 thread, as the builder runs one worker per core).
+Why SQLite: measured with `benchmarks/wikidata_store.py --repeat 3` (medians of runs
+interleaved across variants; development VM: 2 vCPU shared with other work, ext4, Python
+3.11.7, SQLite 3.40.1, DuckDB 2.0.1, polars 2.1; DuckDB and polars limited to 1 thread, as
+the builder runs one worker process per core; labels decoded with orjson everywhere).
 
 Build from a generated 1.07 GB dump (83k items, 3.4k of them needed, 20 languages; plain
 file in the page cache), in bounded memory for all three (rows in batches):
 
-                     seconds   GB/s   store MB   peak RSS MB   (all 33k titled items needed)
-    SQLite (chosen)    0.83    1.29      1.18        26          2.86 s, 10.6 MB, 56 MB
-    DuckDB             1.01    1.06      0.80       126          2.49 s,  2.6 MB, 212 MB
-    Parquet (polars)   0.96    1.12      0.04        73          2.35 s,  0.1 MB, 148 MB
+                     seconds   MB/s   store MB   peak RSS MB   (all 33k titled items needed)
+    SQLite (chosen)    1.08     992      1.18        26          2.86 s, 10.6 MB,  56 MB
+    DuckDB             1.27     845      0.80       125          2.49 s,  2.6 MB, 212 MB
+    Parquet (polars)   1.06   1,018      0.04        74          2.35 s,  0.1 MB, 148 MB
 
-The dump scan dominates the build whatever the store (gz: 3.0 s, bz2: 22 s with SQLite), so
-the lookup side decides. A store of 1M entities x 20 languages; batches of 10k titles,
-answered as {title: (qid, {lang: label})}; titles/s:
+The dump scan dominates the build whatever the store (SQLite from .gz: 3.0 s, from .bz2:
+26 s), so the lookup side decides. A store of 1M entities x 20 languages; batches of 10k
+titles answered as {title: (qid, {lang: label})}; titles/s:
 
                      write s  file MB  open s   uniform   Zipf s=1   single   RSS growth
-    SQLite (chosen)    15.5     480    0.001     68k*      171k       74k/s    590 MB**
-    DuckDB             21.3     193    0.14      73k        91k      1.3k/s    310 MB
-    Parquet, scanned   17.1      62    0.19      21k        23k        25/s    132 MB
-    Parquet, in RAM    17.1      62    0.75     117k       167k        78/s    531 MB***
-    dicts (load())     15.5       -   21.7      131k       411k      323k/s    2.7 GB***
+    SQLite (chosen)    15.9     480    0.001     73k*       180k      78k/s    545 MB**
+    DuckDB             20.6     193    0.18      84k        108k     1.3k/s    309 MB
+    Parquet, scanned   15.4      62    0.15      22k         23k       23/s    132 MB
+    Parquet, in RAM    15.4      62    0.80     148k        223k       81/s    533 MB***
+    dicts (load())     15.9       -   22.7      128k        360k     237k/s    2.7 GB***
 
-    *   75k with the answer cache off (cache_size=0); the cache pays off on skewed links.
+    *   88k with the answer cache off (cache_size=0): the cache costs on all-distinct
+        titles and pays on skewed ones (154k without it), as real links are.
     **  256 MiB of it is the memory-mapped file (shared page cache), the rest the cache.
-    *** the whole store in memory: grows with the store, per worker process.
+    *** the whole store in memory: grows with the store, in every worker process.
 
-SQLite is the only one that is fast for single and batched lookups alike, opens instantly,
-keeps memory bounded whatever the store size, and needs no dependency (stdlib); on uniform
-batches it matches DuckDB per core, on skewed ones (real links) it is 1.9x faster. Parquet
-held in RAM is faster on uniform batches, but holds the whole store in every worker; that
-is what `load()`/`MemoryLabelStore` are for, on small runs. The switching stage's budget
-(50k sentences/s x ~2.5 links) is met on skewed link distributions, not on all-distinct
-titles. The table is clustered on title (WITHOUT ROWID: one B-tree probe per title, +18%
-against a rowid table with a title index) with 16 KiB pages; labels are JSON text, decoded
-with the C scanner directly (~25% faster than `json.loads` on these short objects).
+SQLite is the only one fast for single and batched lookups alike, opening instantly, with
+memory bounded whatever the store size, and no dependency (stdlib): per core it matches
+DuckDB on distinct titles and beats it by 1.7x on skewed ones. Parquet held in RAM is faster
+on batches, but holds the whole store in every worker (like `load()`/`MemoryLabelStore`,
+which are there for small runs). The switching stage's budget (50k sentences/s x ~2.5
+links) is met on skewed link distributions, not on all-distinct titles. The table is
+clustered on title (WITHOUT ROWID: one B-tree probe per title, +18% over a rowid table with
+a title index), 16 KiB pages; labels are JSON text (readable with any SQLite tool).
 """
 
 from __future__ import annotations

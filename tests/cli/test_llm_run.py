@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from dsbuild.llm.types import BackendError
 from dsbuild.testing import FakeLLM, installed
