@@ -104,7 +104,7 @@ DATASETS: dict[str, DatasetInfo] = {
         description="Clinical records with exactly one erroneous sentence (or none), for "
         "error detection, localisation and correction.",
         method="MEDEC (Ben Abacha et al., 2024); MedRECT (2025)",
-        formats=("medrect", "medec"),
+        formats=("medrect", "medec", "jmle"),
         stages=(
             StagePlan("load_cases", "read source clinical cases"),
             StagePlan("inject_error", "LLM introduces one error of a given type, or none"),

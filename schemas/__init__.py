@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from dsbuild.builders import DATASETS
+
 from .cultural import CulturalRecord
 from .entitycs import EntityCSRecord
 from .medrect import JMLEQuestion, MEDECRecord, MedRECTRecord
@@ -119,12 +121,8 @@ FORMATS: dict[str, FormatSpec] = {
     )
 }
 
-DATASET_FORMATS: dict[str, list[str]] = {
-    "psiloqa": ["psiloqa", "mushroom"],
-    "entitycs": ["entitycs"],
-    "medrect": ["medrect", "medec", "jmle"],
-    "cultural": ["cultural"],
-}
+# Which formats each dataset reads: the dataset registry is the one source of this table.
+DATASET_FORMATS: dict[str, list[str]] = {name: list(info.formats) for name, info in DATASETS.items()}
 
 
 def detect_format(

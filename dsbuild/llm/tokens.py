@@ -22,7 +22,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dsbuild.llm.types import Usage, canonical_json
+from dsbuild.llm.types import Usage
+from dsbuild.runs.fingerprint import canonical_json
 
 __all__ = [
     "CHARS_PER_TOKEN_LATIN",

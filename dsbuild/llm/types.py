@@ -9,10 +9,11 @@ payload into a `BackendReply` or raise a `BackendError` saying whether a retry m
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
+
+from dsbuild.runs.fingerprint import canonical_json
 
 __all__ = [
     "Backend",
@@ -22,17 +23,11 @@ __all__ = [
     "LLMResult",
     "SAMPLING_KEYS",
     "Usage",
-    "canonical_json",
 ]
 
 # Sampling parameters that change the answer, and so belong to the cache key.
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty",
                  "frequency_penalty", "logprobs", "top_logprobs")
-
-
-def canonical_json(obj: Any) -> str:
-    """One text per value: sorted keys, no whitespace, non-ASCII kept."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

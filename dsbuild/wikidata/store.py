@@ -105,16 +105,11 @@ class EntityLabels(NamedTuple):
 
 
 def normalize_title(title: str) -> str:
-    """A wiki link target as an enwiki page title: `_` to space, spaces collapsed, no
-    `#fragment`, first letter upper-cased (as MediaWiki does for the main namespace)."""
-    if "#" in title:
-        title = title.split("#", 1)[0]
-    title = " ".join(title.replace("_", " ").split())
-    if title:
-        first = title[0].upper()
-        if len(first) == 1:
-            title = first + title[1:]
-    return title
+    """A wiki link target as an enwiki page title, by the same rule the wikitext parser
+    applies to link targets (`dsbuild.wiki.titles`); "" when nothing is left."""
+    from dsbuild.wiki.titles import normalize_title as link_target
+
+    return link_target(title) or ""
 
 
 def _check_languages(languages: Sequence[str]) -> tuple[str, ...]:
