@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from dsbuild import __version__
 from dsbuild.errors import ServiceError
+from dsbuild.llm.limits import parse_retry_after
 from dsbuild.wiki.dump import Page, PageReject
 from dsbuild.wiki.titles import normalize_title, redirect_target
 
 if TYPE_CHECKING:
-    import httpx
+    import httpx2 as httpx
 
 __all__ = ["BATCH", "USER_AGENT", "fetch_pages"]
 
@@ -45,7 +46,7 @@ def fetch_pages(
     Put your contact (URL or e-mail) in `user_agent` for anything beyond a quick test.
     Raises `ServiceError` DSB401 when the API keeps failing after `retries` attempts.
     """
-    import httpx
+    import httpx2 as httpx
 
     url = endpoint or f"https://{lang}.wikipedia.org/w/api.php"
     own = client is None
@@ -97,7 +98,7 @@ def _fetch_batch(
 def _get(http: httpx.Client, url: str, params: dict[str, Any], user_agent: str,
          retries: int) -> dict[str, Any]:
     """One API call, retried (bounded, with backoff) on maxlag, 429 and 5xx."""
-    import httpx
+    import httpx2 as httpx
 
     problem = ""
     for attempt in range(retries + 1):
@@ -107,9 +108,9 @@ def _get(http: httpx.Client, url: str, params: dict[str, Any], user_agent: str,
         except httpx.TransportError as error:
             problem = f"{type(error).__name__}: {error}"
         else:
-            retry_after = response.headers.get("Retry-After")
-            if retry_after and retry_after.isdigit():
-                wait = min(float(retry_after), 60.0)
+            retry_after = parse_retry_after(response.headers)
+            if retry_after is not None:
+                wait = min(retry_after, 60.0)
             if response.status_code == 429 or response.status_code >= 500:
                 problem = f"HTTP {response.status_code}"
             elif response.status_code != 200:

@@ -23,12 +23,12 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 from dsbuild import __version__
 from dsbuild.errors import ConfigError, InputError, ServiceError
+from dsbuild.llm.limits import parse_retry_after
 
 __all__ = [
     "MAX_PER_REQUEST",
@@ -250,7 +250,7 @@ class WikidataClient:
             except httpx2.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
-                retry_after = _retry_after(resp.headers.get("retry-after"))
+                retry_after = parse_retry_after(resp.headers)
                 if resp.status_code == 429 or resp.status_code >= 500:
                     last, wait = f"HTTP {resp.status_code}", retry_after
                 elif resp.status_code >= 400:
@@ -316,16 +316,3 @@ def _signature(props: Sequence[str], languages: Sequence[str] | None,
     return "wbgetentities|" + json.dumps(_params(sorted(props), languages,
                                                  sorted(sitefilter or ())), sort_keys=True)
 
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        return max(parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None

@@ -1,8 +1,8 @@
-"""The MediaWiki API reader, against an offline fake of the API (httpx.MockTransport)."""
+"""The MediaWiki API reader, against an offline fake of the API (an httpx2 MockTransport)."""
 
 from __future__ import annotations
 
-import httpx
+import httpx2 as httpx
 import pytest
 
 from dsbuild.errors import ServiceError
