@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from dsbuild.compression import compression_of, open_decompressed
 from dsbuild.errors import InputError, UsageError
 from dsbuild.wiki.titles import redirect_target
 
@@ -111,7 +112,8 @@ def open_dump(
     if not head:
         raise InputError(f"Wikipedia dump {path} is empty", "download it again", code="DSB304")
     ranged = start != 0 or end is not None
-    if head.startswith(b"BZh"):
+    kind = compression_of(head)
+    if kind == "bz2":
         if not ranged:
             return bz2.BZ2File(path, "rb")  # reads every stream of a multistream file
         raw = path.open("rb")
@@ -120,7 +122,7 @@ def open_dump(
     if ranged:
         raise UsageError(f"a byte range of {path} was asked for, but it is not bz2",
                          "byte ranges need a multistream .xml.bz2 dump and its index")
-    if head.startswith(b"\x1f\x8b"):
+    if kind == "gz":
         return gzip.GzipFile(path, "rb")
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return path.open("rb")
@@ -142,10 +144,8 @@ def multistream_ranges(
     if not path.is_file():
         raise InputError(f"multistream index {path} does not exist", "check the path",
                          code="DSB301")
-    with path.open("rb") as handle:
-        compressed = handle.read(3) == b"BZh"
     offsets: set[int] = set()
-    with (bz2.open(path, "rb") if compressed else path.open("rb")) as lines:
+    with open_decompressed(path) as lines:
         for line in lines:
             head = line.split(b":", 1)[0]
             if head.strip().isdigit():

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from dsbuild.compression import compression_of
 from dsbuild.errors import InputError
 
 __all__ = [
@@ -88,11 +89,7 @@ def _sniff(path: Path) -> str:
     except OSError as exc:
         raise InputError(f"cannot read the Wikidata dump {path}: {exc.strerror or exc}",
                          "check the path given for the Wikidata dump", code="DSB301") from exc
-    if head[:3] == b"BZh":
-        return "bz2"
-    if head[:2] == b"\x1f\x8b":
-        return "gz"
-    return "plain"
+    return compression_of(head)
 
 
 def _external_tool(kind: str, decompressor: str) -> str | None:
