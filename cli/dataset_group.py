@@ -47,8 +47,7 @@ def make_dataset_group(name: str) -> click.Group:
     @click.option("--no-progress", is_flag=True, help="No progress bars (plain logs still go to the run).")
     def build(config_file: str | None, show_config: bool, mode: str | None,
               no_progress: bool, **flags: Any) -> None:
-        from dsbuild import builders
-        from dsbuild.cli.output import print_config, print_run_summary
+        from dsbuild.cli.output import print_config
         from dsbuild.config import resolve_settings
 
         extra = {k: flags.pop(k) for k in list(flags) if k.startswith(_PREFIX)}
@@ -58,24 +57,8 @@ def make_dataset_group(name: str) -> click.Group:
         if show_config:
             print_config(settings, sources)
             return
-        builder = builders.load_builder(name, settings)
-        from dsbuild.cli.output import print_exported
-        from dsbuild.progress import make_progress
-        from dsbuild.runs import run_builder
-
-        run_dir = settings.run_dir or Path("runs") / name
-        result = run_builder(
-            builder,
-            run_dir,
-            settings.public_dict(),
-            mode=mode or "resume",
-            progress=make_progress(not no_progress),
-            context_extras={"settings": settings},
-        )
-        print_run_summary(result)
-        exported = builders.finalize_run(name, result, settings)
-        if exported is not None:
-            print_exported(*exported)
+        build_dataset(name, settings, settings.run_dir or Path("runs") / name,
+                      mode=mode or "resume", progress=not no_progress)
 
     @group.command(
         help=f"Check {name} files against the record schemas ({', '.join(info.formats)}).\n\n"
@@ -134,6 +117,24 @@ def make_dataset_group(name: str) -> click.Group:
         print_prompts(name, rows, as_json=as_json)
 
     return group
+
+
+def build_dataset(name: str, settings, run_dir: Path, *, mode: str = "resume",
+                  progress: bool = True):
+    """Run the dataset's builder into `run_dir`, print its summary, export its files."""
+    from dsbuild import builders
+    from dsbuild.cli.output import print_exported, print_run_summary
+    from dsbuild.progress import make_progress
+    from dsbuild.runs import run_builder
+
+    result = run_builder(builders.load_builder(name, settings), run_dir, settings.public_dict(),
+                         mode=mode, progress=make_progress(progress),
+                         context_extras={"settings": settings})
+    print_run_summary(result)
+    exported = builders.finalize_run(name, result, settings)
+    if exported is not None:
+        print_exported(*exported)
+    return result
 
 
 _PREFIX = "ds_opt__"

@@ -32,18 +32,10 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
     for name, info in DATASETS.items():
         con.rule(f"[bold]{name}[/bold]: {info.title}")
         if is_available(name):
-            from dsbuild.builders import finalize_run, load_builder
-            from dsbuild.cli.output import print_exported
+            from dsbuild.cli.dataset_group import build_dataset
 
             settings, _ = resolve_settings({"dataset": name, "run_dir": str(out / name)}, env={})
-            builder = load_builder(name, settings)
-            result = run_builder(builder, out / name, settings.public_dict(),
-                                 progress=make_progress(progress),
-                                 context_extras={"settings": settings})
-            print_run_summary(result)
-            exported = finalize_run(name, result, settings)
-            if exported is not None:
-                print_exported(*exported)
+            result = build_dataset(name, settings, out / name, progress=progress)
             paths = [result.records_path]
         else:
             click.echo(f"The {name} builder lands with issue #{info.issue}; "
