@@ -1,7 +1,7 @@
 """One click group per dataset with the verbs build, validate and stats.
 
-Later verbs (annotate, export, publish, eval) are added to the same group by their own
-modules; the group factory is the only place that knows the list.
+Verbs of one dataset only (eval, convert, analyze) come from `dsbuild.cli.<dataset>_commands`
+(`add_commands(group)`); the group factory is the only place that knows where to look.
 """
 
 from __future__ import annotations
@@ -116,7 +116,19 @@ def make_dataset_group(name: str) -> click.Group:
         rows = list_prompts(name, prompts_dir) if packaged else []
         print_prompts(name, rows, as_json=as_json)
 
+    _add_own_commands(name, group)
     return group
+
+
+def _add_own_commands(name: str, group: click.Group) -> None:
+    """Verbs only one dataset has (e.g. `psiloqa eval`) live in `dsbuild.cli.<name>_commands`,
+    whose `add_commands(group)` adds them; such modules import only click at the top."""
+    import importlib
+    import importlib.util
+
+    module_name = f"dsbuild.cli.{name}_commands"
+    if importlib.util.find_spec(module_name) is not None:
+        importlib.import_module(module_name).add_commands(group)
 
 
 def build_dataset(name: str, settings, run_dir: Path, *, mode: str = "resume",
