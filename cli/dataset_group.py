@@ -45,8 +45,14 @@ def make_dataset_group(name: str) -> click.Group:
     @click.option("--overwrite", "mode", flag_value="overwrite",
                   help="If the run directory holds other settings, replace it.")
     @click.option("--no-progress", is_flag=True, help="No progress bars (plain logs still go to the run).")
+    @click.option("--max-cost", type=float, metavar="USD",
+                  help="Stop before LLM spending passes USD (needs a known price for each "
+                  "model); re-run with a larger budget to resume.")
+    @click.option("--cache-only", is_flag=True,
+                  help="Send no LLM request: answer from the cache or fail (DSB107).")
     def build(config_file: str | None, show_config: bool, mode: str | None,
-              no_progress: bool, **flags: Any) -> None:
+              no_progress: bool, max_cost: float | None, cache_only: bool,
+              **flags: Any) -> None:
         from dsbuild.cli.output import print_config
         from dsbuild.config import resolve_settings
 
@@ -58,7 +64,8 @@ def make_dataset_group(name: str) -> click.Group:
             print_config(settings, sources)
             return
         build_dataset(name, settings, settings.run_dir or Path("runs") / name,
-                      mode=mode or "resume", progress=not no_progress)
+                      mode=mode or "resume", progress=not no_progress, max_cost=max_cost,
+                      cache_only=cache_only)
 
     @group.command(
         help=f"Check {name} files against the record schemas ({', '.join(info.formats)}).\n\n"
@@ -132,17 +139,32 @@ def _add_own_commands(name: str, group: click.Group) -> None:
 
 
 def build_dataset(name: str, settings, run_dir: Path, *, mode: str = "resume",
-                  progress: bool = True):
-    """Run the dataset's builder into `run_dir`, print its summary, export its files."""
+                  progress: bool = True, max_cost: float | None = None,
+                  cache_only: bool = False):
+    """Run the dataset's builder into `run_dir`, print its summary, export its files.
+
+    LLM stages reach their models through one `ModelPool` (`ctx.llm`), made here and closed
+    on the run's own event loop once the run ends."""
+    import asyncio
+
     from dsbuild import builders
-    from dsbuild.cli.output import print_exported, print_run_summary
+    from dsbuild.cli.output import print_exported, print_model_usage, print_run_summary
+    from dsbuild.llm.pool import ModelPool
     from dsbuild.progress import make_progress
     from dsbuild.runs import run_builder
 
-    result = run_builder(builders.load_builder(name, settings), run_dir, settings.public_dict(),
-                         mode=mode, progress=make_progress(progress),
-                         context_extras={"settings": settings})
+    builder = builders.load_builder(name, settings)
+    pool = ModelPool(settings, cache_only=cache_only, max_cost=max_cost)
+    with asyncio.Runner() as loop:
+        try:
+            result = run_builder(builder, run_dir, settings.public_dict(), mode=mode,
+                                 progress=make_progress(progress),
+                                 context_extras={"settings": settings, "llm": pool}, loop=loop)
+        finally:
+            loop.run(pool.aclose())
     print_run_summary(result)
+    if pool.engines:
+        print_model_usage(pool.usage())
     exported = builders.finalize_run(name, result, settings)
     if exported is not None:
         print_exported(*exported)
@@ -162,6 +184,10 @@ def _dataset_options(info):
 
     def decorate(fn):
         for option in reversed(info.build_options):
+            if option.type == "flag":
+                fn = click.option(option.flag, _param(option), is_flag=True, default=None,
+                                  help=option.help)(fn)
+                continue
             kind = click.Path(path_type=Path) if option.type == "path" else _TYPES[option.type]
             fn = click.option(option.flag, _param(option), type=kind, metavar=option.metavar,
                               help=option.help)(fn)
@@ -176,7 +202,11 @@ def _apply_dataset_options(info, values: dict[str, Any], settings_flags: dict[st
         value = values.get(_param(option))
         if value is None:
             continue
-        if option.type == "list":
+        if option.type == "flag":
+            if not value:
+                continue
+            value = option.flag_value
+        elif option.type == "list":
             value = [v.strip() for v in str(value).split(",") if v.strip()]
         elif option.type == "path":
             value = str(value)

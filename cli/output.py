@@ -82,6 +82,18 @@ def print_run_summary(result) -> None:
     out.print(f"records: {result.records_path}\nrejects: {result.rejects_path}")
 
 
+def print_model_usage(usage: dict[str, dict]) -> None:
+    """One row per model of a build: requests sent, cache hits, failures, tokens, cost."""
+    rows = []
+    for spec, st in usage.items():
+        failures = ", ".join(f"{k}: {v}" for k, v in sorted(st["failures"].items())) or "-"
+        rows.append((spec, st["requests_sent"], st["cache_hits"], failures,
+                     st["prompt_tokens"], st["completion_tokens"],
+                     f"${st['cost_usd']:.4f}" if st["cost_usd"] else "-"))
+    console().print(_table("LLM usage", ["model", "sent", "cached", "failed", "prompt tok",
+                                         "completion tok", "cost"], rows))
+
+
 def print_validation(reports, *, max_problems: int | None = None, as_json: bool = False) -> None:
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False))

@@ -23,7 +23,7 @@ from dsbuild.llm.limits import AdaptiveLimiter, RateLimiter, backoff_delay, paus
 from dsbuild.llm.structured import check_structured, repair_message
 from dsbuild.llm.types import Backend, BackendError, BackendReply, ChatRequest, LLMResult, Usage
 
-__all__ = ["DEFAULT_COMPLETION_ESTIMATE", "EngineStats", "LLMEngine"]
+__all__ = ["DEFAULT_COMPLETION_ESTIMATE", "Budget", "EngineStats", "LLMEngine"]
 
 # Completion tokens assumed for a request without max_tokens, when estimating cost.
 DEFAULT_COMPLETION_ESTIMATE = 512
@@ -54,6 +54,16 @@ class EngineStats:
         }
 
 
+@dataclass
+class Budget:
+    """A spending limit (`max_cost` USD, None: none) that several engines may share: what
+    was spent, and what requests in flight have set aside."""
+
+    max_cost: float | None = None
+    spent: float = 0.0
+    reserved: float = 0.0
+
+
 class _Failed(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -82,6 +92,7 @@ class LLMEngine:
         on_usage: Callable[[int, int, float], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         seed: int = 0,
+        budget: Budget | None = None,
     ) -> None:
         self.backend, self.model, self.spec = backend, model, spec
         self.cache, self.cache_only = cache, cache_only
@@ -90,11 +101,12 @@ class LLMEngine:
         self.rpm = RateLimiter(requests_per_minute) if requests_per_minute else None
         self.tpm = RateLimiter(tokens_per_minute) if tokens_per_minute else None
         self.max_retries, self.timeout_s, self.max_repairs = max_retries, timeout_s, max_repairs
-        self.price, self.max_cost = price, max_cost
+        self.price = price
+        # `budget` is shared by the engines of one build; else this engine's own.
+        self.budget = budget if budget is not None else Budget(max_cost)
         self.on_usage, self.sleep = on_usage, sleep
         self.rng = random.Random(seed)
         self.stats = EngineStats()
-        self._reserved = 0.0
         self._completions_seen = 0
         self._max_completion = 0
         self._model_lock = asyncio.Lock()
@@ -187,6 +199,7 @@ class LLMEngine:
         s.completion_tokens += usage.completion_tokens
         s.estimated_tokens |= usage.estimated
         s.cost_usd += cost
+        self.budget.spent += cost
         self._completions_seen += 1
         self._max_completion = max(self._max_completion, usage.completion_tokens)
         if self.on_usage:
@@ -235,7 +248,7 @@ class LLMEngine:
                 reply = replace(reply, usage=estimate_usage(list(request.messages), reply.content or ""))
             cost = self._charge(reply.usage)
         finally:
-            self._reserved -= estimate
+            self.budget.reserved -= estimate
         if self.cache is not None:
             self.cache.put(key, reply.to_dict())
         return reply, False, cost
@@ -246,17 +259,18 @@ class LLMEngine:
         While other requests are in flight it waits for them to settle their real cost
         before deciding, so a run stops within about one request's cost of `max_cost`.
         """
-        if self.max_cost is None:
+        budget = self.budget
+        if budget.max_cost is None:
             return 0.0
         while True:
             estimate = self.estimate_cost(request)
-            if self.stats.cost_usd + self._reserved + estimate <= self.max_cost:
-                self._reserved += estimate
+            if budget.spent + budget.reserved + estimate <= budget.max_cost:
+                budget.reserved += estimate
                 return estimate
-            if self._reserved <= 1e-12:
+            if budget.reserved <= 1e-12:
                 raise BudgetExceededError(
-                    f"budget reached: spent ${self.stats.cost_usd:.4f} of --max-cost "
-                    f"${self.max_cost:g}; the next request (about ${estimate:.4f}) would pass it",
+                    f"budget reached: spent ${budget.spent:.4f} of --max-cost "
+                    f"${budget.max_cost:g}; the next request (about ${estimate:.4f}) would pass it",
                     "run the same command again with a larger --max-cost to resume where it stopped",
                     code="DSB501")
             await asyncio.sleep(0.005)

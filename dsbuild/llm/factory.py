@@ -47,8 +47,11 @@ def make_engine(settings: Settings, *, cache_only: bool = False, use_cache: bool
                 max_cost: float | None = None, prices_file: Path | None = None,
                 requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
                 max_repairs: int = 2, on_usage: Callable[[int, int, float], None] | None = None,
-                http_client: Any = None) -> LLMEngine:
-    """The engine for `settings.model` (local SmolLM2 without key or base URL)."""
+                http_client: Any = None, cache: Any = None, budget: Any = None) -> LLMEngine:
+    """The engine for `settings.model` (local SmolLM2 without key or base URL).
+
+    `cache` and `budget` may be shared with other engines (see `dsbuild.llm.pool`); by
+    default the engine opens the user cache and keeps its own budget."""
     from dsbuild.llm.engine import LLMEngine
     from dsbuild.llm.pricing import PriceTable, load_price_file
 
@@ -63,8 +66,7 @@ def make_engine(settings: Settings, *, cache_only: bool = False, use_cache: bool
             f"--max-cost needs a price, and none is known for model {label}",
             "give a price file with --prices FILE (model: {input: USD per 1M tokens, output: ...})",
             code="DSB103")
-    cache = None
-    if use_cache or cache_only:
+    if cache is None and (use_cache or cache_only):
         from dsbuild.llm.cache import open_cache
 
         cache = open_cache(settings.cache_dir)
@@ -74,4 +76,4 @@ def make_engine(settings: Settings, *, cache_only: bool = False, use_cache: bool
         max_retries=settings.max_retries, timeout_s=settings.timeout_s,
         requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
         price=price, max_cost=max_cost, max_repairs=max_repairs, on_usage=on_usage,
-        seed=settings.seed)
+        seed=settings.seed, budget=budget)

@@ -78,15 +78,22 @@ class RunResult:
 
 def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[str, Any], *,
                 mode: Mode = "resume", progress: Progress | None = None,
-                context_extras: dict[str, Any] | None = None) -> RunResult:
+                context_extras: dict[str, Any] | None = None,
+                loop: asyncio.Runner | None = None) -> RunResult:
     """Run `builder` with `config` into `run_dir` and return what happened.
 
     `mode`: "resume" continues a run with the same fingerprint (DSB201 if it differs);
     "new" uses the next free sibling `RUN-2`, `RUN-3`...; "overwrite" replaces an existing
     run directory. `config` must already be free of secrets: it is written to `config.yaml`.
     `context_extras` become attributes of the `StageContext` (e.g. `llm=engine`).
+    Every async stage runs on one event loop, `loop` if given (so a caller can close its
+    clients on the loop they were used on), else one the run opens and closes.
     Raises DSB202 if another process runs in the directory, DSB205 if a stage raises.
     """
+    if loop is None:
+        with asyncio.Runner() as own_loop:
+            return run_builder(builder, run_dir, config, mode=mode, progress=progress,
+                               context_extras=context_extras, loop=own_loop)
     progress = progress or NullProgress()
     parts = builder.fingerprint_parts()
     payload = fingerprint_payload(parts, config)
@@ -114,7 +121,7 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
         for index, stage in enumerate(builder.stages):
             ckpt = StageCheckpoint(run.stage_dir(index, stage.name), stage.name)
             summary = _run_stage(stage, ckpt, prev, prev_n_out, base.for_stage(stage.name),
-                                 progress)
+                                 progress, loop)
             summaries.append(summary)
             info.set_stage(summary.to_dict())
             info.write()
@@ -179,7 +186,8 @@ def _detach_log_file(state: tuple[logging.Handler, int]) -> None:
 
 
 def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None,
-               n_in: int, ctx: StageContext, progress: Progress) -> StageSummary:
+               n_in: int, ctx: StageContext, progress: Progress,
+               loop: asyncio.Runner) -> StageSummary:
     if ckpt.is_done():
         done = ckpt.read_done()
         return _summary(stage, "skipped", done)
@@ -209,7 +217,7 @@ def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None
         if stage.kind == "source":
             _run_source(stage, ctx, state.n_lines, state.last, out, task)
         elif stage.is_async:
-            asyncio.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task))
+            loop.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task))
         else:
             _run_map_sync(stage, ctx, _pending(prev, state.done), out, task)
     done = ckpt.finalize(kind=stage.kind, n_in=None if stage.kind == "source" else n_in,

@@ -1,0 +1,102 @@
+"""`ModelPool`: the engines of one build, one per model spec, sharing cache, totals and budget.
+
+A builder may ask several models (a question writer, a roster of answer models, an
+annotator, a judge). Each spec gets one `LLMEngine`, made on first use; all of them share
+the run's SQLite cache, add their tokens and cost to the run's `run.json`, and draw on one
+`--max-cost` budget. A spec may name its own endpoint after an `@`:
+
+    openai:gpt-4o-mini                     the configured endpoint (OPENAI_API_KEY / --base-url)
+    vllm:Qwen/Qwen2.5-7B-Instruct@http://gpu1:8000/v1    that server
+    local:smollm2                          the embedded model, in-process
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dsbuild.config import Settings
+    from dsbuild.llm.engine import LLMEngine
+
+__all__ = ["ModelPool", "split_endpoint"]
+
+
+def split_endpoint(spec: str) -> tuple[str, str | None]:
+    """`"vllm:m@http://h:8000/v1"` → `("vllm:m", "http://h:8000/v1")`; no `@http` → no URL."""
+    for marker in ("@https://", "@http://"):
+        at = spec.find(marker)
+        if at > 0:
+            return spec[:at], spec[at + 1:]
+    return spec, None
+
+
+class ModelPool:
+    """Engines by spec for one build; `get(None)` is the settings' own model."""
+
+    def __init__(self, settings: Settings, *, cache_only: bool = False,
+                 max_cost: float | None = None, http_client: Any = None) -> None:
+        self.settings = settings
+        self.cache_only, self.max_cost, self.http_client = cache_only, max_cost, http_client
+        self.engines: dict[str, LLMEngine] = {}
+        self.run_info: Any = None
+        self._cache: Any = None
+        self._budget: Any = None
+
+    def bind_run_info(self, run_info: Any) -> None:
+        """Count every engine's usage in this run's `run.json` (now and for later engines)."""
+        self.run_info = run_info
+        for engine in self.engines.values():
+            engine.bind_run_info(run_info)
+
+    def spec_label(self, spec: str | None) -> str:
+        """The canonical name of a spec (the default model when None)."""
+        return self.settings.model_spec if not spec else spec.strip()
+
+    def get(self, spec: str | None = None) -> LLMEngine:
+        """The engine for `spec`, made on first use."""
+        label = self.spec_label(spec)
+        engine = self.engines.get(label)
+        if engine is None:
+            engine = self.engines[label] = self._make(label)
+        return engine
+
+    def _make(self, label: str) -> LLMEngine:
+        from dsbuild.llm.factory import make_engine
+
+        model, url = split_endpoint(label)
+        settings = self.settings
+        if url is not None or model != settings.model_spec:
+            settings = settings.model_copy(update={"model": model,
+                                                   "base_url": url or settings.base_url})
+        engine = make_engine(settings, cache_only=self.cache_only, max_cost=self.max_cost,
+                             http_client=self.http_client, cache=self._shared_cache(),
+                             budget=self._shared_budget())
+        if self.run_info is not None:
+            engine.bind_run_info(self.run_info)
+        return engine
+
+    def _shared_cache(self) -> Any:
+        if self._cache is None:
+            from dsbuild.llm.cache import open_cache
+
+            self._cache = open_cache(self.settings.cache_dir)
+        return self._cache
+
+    def _shared_budget(self) -> Any:
+        if self._budget is None:
+            from dsbuild.llm.engine import Budget
+
+            self._budget = Budget(self.max_cost)
+        return self._budget
+
+    def usage(self) -> dict[str, dict[str, Any]]:
+        """Each engine's statistics (requests, cache hits, failures, tokens, cost) by spec."""
+        return {label: engine.stats.to_dict() for label, engine in self.engines.items()}
+
+    async def aclose(self) -> None:
+        """Close every engine's client and the shared cache."""
+        for engine in self.engines.values():
+            await engine.aclose()
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
