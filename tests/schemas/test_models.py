@@ -455,9 +455,21 @@ class TestCultural:
         segment["translations"][0]["ratings"][0]["score"] = 4
         assert errors(CulturalRecord, segment) == {("translations[0].ratings[0].score", "literal_error")}
 
-    def test_na_score_is_allowed(self, segment):
-        segment["translations"][0]["ratings"][0]["score"] = "NA"
+    def test_na_means_not_translated_so_only_segments_take_it(self, segment):
+        segment["translations"][0]["ratings"][1]["score"] = "NA"
         assert errors(CulturalRecord, segment) == set()
+        segment["translations"][0]["ratings"][0]["score"] = "NA"
+        assert errors(CulturalRecord, segment) == {("translations[0].ratings[0].score", "na_on_full_text")}
+
+    def test_full_text_criteria_and_rater_metadata(self, segment):
+        rating = segment["translations"][1]["ratings"][1]
+        assert (rating["content"], rating["style"], rating["audience"]) == (2, 3, 2)
+        assert CulturalRecord.model_validate(segment).translations[1].ratings[1].rater_meta["locale"] == "en-GB"
+        rating["style"] = 4
+        assert errors(CulturalRecord, segment) == {("translations[1].ratings[1].style", "less_than_equal")}
+        rating["style"] = 3
+        segment["translations"][0]["ratings"][1]["content"] = 1
+        assert errors(CulturalRecord, segment) == {("translations[0].ratings[1].content", "criterion_on_segment")}
 
     def test_rating_of_a_missing_nuance(self, segment):
         segment["translations"][0]["ratings"][1]["nuance"] = 3

@@ -1,0 +1,210 @@
+"""The long ratings table: one row per rater x text x model x segment, plus full-text rows.
+
+Each row is a `dsbuild.schemas.cultural.RatingRow`; as a polars DataFrame the columns are
+`COLUMNS` in that order. Segment rows have `segment` (from 1), `category`, `surface` and a
+`score` (0-3) or `na` (true = not translated); full-text rows have a null `segment` and the
+four criteria `content`, `style`, `audience`, `overall`. A row with no rating at all is a
+missing rating, kept for its comment. `target` is the language-locale (ja-JP); analyses call
+it the language. `rater_meta` is a JSON object in JSONL and a JSON string in the frame, CSV
+and Parquet (one type per column).
+
+Files: `.jsonl` (null fields, `na: false` and empty metadata left out), `.csv`, `.parquet`;
+`load_ratings` also reads a wide spreadsheet (`.xlsx`, or a CSV whose header has
+`Rater ID`) through `dsbuild.cultural.spreadsheet`. Rows keep their file order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dsbuild.errors import InputError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["COLUMNS", "KEY", "frame_from_rows", "load_ratings", "rows_from_frame", "save_ratings"]
+
+KEY = ("text_id", "target", "model", "rater", "segment")
+"""Columns that name a row: no two rows of a table share them."""
+
+_STR, _INT, _BOOL = "str", "int", "bool"
+COLUMNS: dict[str, str] = {
+    "text_id": _STR, "source_lang": _STR, "target": _STR, "model": _STR, "rater": _STR,
+    "rater_meta": _STR, "segment": _INT, "category": _STR, "surface": _STR, "start": _INT,
+    "end": _INT, "translation": _STR, "score": _INT, "na": _BOOL, "content": _INT,
+    "style": _INT, "audience": _INT, "overall": _INT, "comment": _STR,
+}
+LONG_EXTENSIONS = (".jsonl", ".ndjson", ".csv", ".parquet", ".pq")
+
+
+def _schema() -> dict[str, Any]:
+    import polars as pl
+
+    types = {_STR: pl.String, _INT: pl.Int64, _BOOL: pl.Boolean}
+    return {name: types[kind] for name, kind in COLUMNS.items()}
+
+
+def _validate(record: Mapping[str, Any], where: str):
+    from pydantic import ValidationError
+
+    from dsbuild.schemas.cultural import RatingRow
+    from dsbuild.validate import field_path
+
+    try:
+        return RatingRow.model_validate(record)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise InputError(
+            f"{where}: field {field_path(e['loc']) or '(row)'} [{e['type']}] {e['msg']}{more}",
+            "correct that row (see `RatingRow` in dsbuild.schemas.cultural for the columns)",
+            code="DSB303",
+        ) from None
+
+
+def frame_from_rows(rows: Iterable[Mapping[str, Any]], origin: str = "ratings") -> pl.DataFrame:
+    """Validate rows (dicts in the `RatingRow` shape) and build the long table."""
+    import polars as pl
+
+    out: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for i, record in enumerate(rows, 1):
+        row = _validate(record, f"{origin}:row {i}").model_dump()
+        row["rater_meta"] = json.dumps(row["rater_meta"], sort_keys=True, ensure_ascii=False)
+        for name in COLUMNS:
+            out[name].append(row[name])
+    df = pl.DataFrame(out, schema=_schema())
+    _check_table(df, origin)
+    return df
+
+
+def rows_from_frame(df: pl.DataFrame, *, compact: bool = False) -> list[dict[str, Any]]:
+    """The table's rows as dicts (`rater_meta` as an object); `compact` drops empty fields."""
+    rows = []
+    for row in df.select(list(COLUMNS)).iter_rows(named=True):
+        row["rater_meta"] = json.loads(row["rater_meta"] or "{}")
+        if compact:
+            row = {k: v for k, v in row.items() if v is not None and v != {} and not (k == "na" and v is False)}
+        rows.append(row)
+    return rows
+
+
+def _check_table(df: pl.DataFrame, origin: str) -> None:
+    """Whole-table rules: unique keys; one metadata set per rater; one category and surface
+    per segment of a text."""
+    import polars as pl
+
+    dup = df.with_row_index("row", 1).filter(~pl.struct(list(KEY)).is_first_distinct())
+    if dup.height:
+        first = dup.row(0, named=True)
+        what = "the full text" if first["segment"] is None else f"segment {first['segment']}"
+        raise InputError(
+            f"{origin}:row {first['row']}: rater {first['rater']} already rated {what} of text "
+            f"{first['text_id']} by {first['model']} into {first['target']} in an earlier row",
+            "keep one rating per rater, text, model, locale and segment",
+            code="DSB303",
+        )
+    meta = df.group_by("rater", maintain_order=True).agg(pl.col("rater_meta").n_unique().alias("n")).filter(pl.col("n") > 1)
+    if meta.height:
+        raise InputError(
+            f"{origin}: rater {meta['rater'][0]} has different `rater_meta` in different rows",
+            "give each rater one set of metadata (it describes the rater, not the rating)",
+            code="DSB303",
+        )
+    seg = df.filter(pl.col("segment").is_not_null())
+    clash = (seg.group_by("text_id", "segment", maintain_order=True)
+             .agg(pl.col("category").n_unique().alias("c"), pl.col("surface").n_unique().alias("s"))
+             .filter((pl.col("c") > 1) | (pl.col("s") > 1)))
+    if clash.height:
+        t, s = clash.row(0)[:2]
+        raise InputError(
+            f"{origin}: segment {s} of text {t} has different categories or surfaces in different rows",
+            "give every row of one segment the same `category` and `surface` (check the spreadsheet's column order)",
+            code="DSB303",
+        )
+
+
+def load_ratings(path: str | Path) -> pl.DataFrame:
+    """Read a long ratings file (.jsonl, .csv, .parquet) or a wide spreadsheet (.xlsx, wide .csv)."""
+    import polars as pl
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"ratings file {path} does not exist", "check the path", code="DSB301")
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx" or (suffix == ".csv" and _csv_is_wide(path)):
+        from dsbuild.cultural.spreadsheet import read_wide, wide_to_long
+
+        return wide_to_long(read_wide(path), origin=str(path))
+    if suffix in (".jsonl", ".ndjson"):
+        from dsbuild.readers import read_records
+
+        def records():
+            for item in read_records(path, "jsonl"):
+                if item.problem is not None:
+                    raise InputError(f"{item.locator}: {item.problem.message}",
+                                     "fix or remove that line", code="DSB302")
+                yield item.record
+
+        df = frame_from_rows(records(), origin=str(path))
+    elif suffix == ".csv":
+        try:
+            raw = pl.read_csv(path, infer_schema=False)
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(f"{path} is not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+                             "save it as UTF-8 CSV with one header row", code="DSB302") from None
+        df = frame_from_rows(_table_rows(raw), origin=str(path))
+    elif suffix in (".parquet", ".pq"):
+        df = frame_from_rows(_table_rows(pl.read_parquet(path), csv=False), origin=str(path))
+    else:
+        raise InputError(f"{path}: cannot tell the ratings format from the extension {suffix or '(none)'}",
+                         "use .jsonl, .csv or .parquet (long) or .xlsx/.csv (wide)", code="DSB302")
+    if df.height == 0:
+        raise InputError(f"{path} holds no ratings", "check that you gave the right file", code="DSB304")
+    return df
+
+
+def _table_rows(raw: pl.DataFrame, csv: bool = True) -> Iterable[dict[str, Any]]:
+    """Rows of a CSV or Parquet table: empty cells dropped, `rater_meta` decoded from JSON."""
+    for row in raw.iter_rows(named=True):
+        row = {k.lstrip("\ufeff"): v for k, v in row.items() if v is not None and not (csv and v == "")}
+        if "rater_meta" in row:
+            try:
+                row["rater_meta"] = json.loads(row["rater_meta"])
+            except json.JSONDecodeError:
+                pass  # validation reports it as not a dict
+        yield row
+
+
+def _csv_is_wide(path: Path) -> bool:
+    from dsbuild.cultural.spreadsheet import is_wide_header
+
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        import csv
+
+        header = next(csv.reader(fh), [])
+    return is_wide_header(header)
+
+
+def save_ratings(df: pl.DataFrame, path: str | Path) -> Path:
+    """Write the long table as .jsonl, .csv or .parquet (by extension), atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in LONG_EXTENSIONS:
+        raise InputError(f"cannot write long ratings as {path.name}",
+                         "name the output .jsonl, .csv or .parquet", code="DSB302")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df = df.select(list(COLUMNS))
+    if suffix in (".jsonl", ".ndjson"):
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_from_frame(df, compact=True))
+        tmp.write_text(text, encoding="utf-8", newline="\n")
+    elif suffix == ".csv":
+        df.write_csv(tmp)
+    else:
+        df.write_parquet(tmp)
+    os.replace(tmp, path)
+    return path
