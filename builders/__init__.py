@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dsbuild.errors import ConfigError, NotAvailableError
 
@@ -35,8 +35,9 @@ class BuildOption:
     flag: str
     key: str
     help: str
-    type: str = "str"  # str | int | float | path | list (comma-separated)
+    type: str = "str"  # str | int | float | path | list (comma-separated) | flag
     metavar: str | None = None
+    flag_value: Any = True  # what a `flag` sets when given
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,41 @@ DATASETS: dict[str, DatasetInfo] = {
         method="Rykov et al., 2025 (PsiloQA); compatible with Mu-SHROOM (SemEval-2025 Task 3)",
         formats=("psiloqa", "mushroom"),
         stages=(
-            StagePlan("sample_passages", "pick Wikipedia passages per language"),
-            StagePlan("generate_qa", "LLM writes a question and golden answer from the passage"),
-            StagePlan("answer_closed_book", "other LLMs answer without the passage"),
-            StagePlan("annotate_spans", "annotator LLM marks hallucinated spans (offsets)"),
-            StagePlan("filter", "drop refusals, subjective questions, invalid spans"),
+            StagePlan("contexts", "passages per language: embedded sample, file, dump or API"),
+            StagePlan("qa", "LLM writes easy/medium/hard QA pairs from each passage"),
+            StagePlan("roster", "answer models per question, drawn per language (seeded)"),
+            StagePlan("answers", "answer models reply without the passage"),
+            StagePlan("annotate", "annotator LLM tags hallucinated spans; strict offsets"),
+            StagePlan("filter", "heuristic and LLM filters: refusals, incomplete questions"),
         ),
         issue=5,
+        build_options=(
+            BuildOption("--passages", "passages", "JSONL of passages {id, lang, title, url, "
+                        "text} [default: the embedded sample, 6 languages]", "path", "FILE"),
+            BuildOption("--wikipedia", "wikipedia", "pages-articles XML dump of one language "
+                        "(give --lang)", "path", "DUMP"),
+            BuildOption("--online", "online", "draw N random pages per --lang through the "
+                        "MediaWiki API (network)", "int", "N"),
+            BuildOption("--llm", "settings.model", "model writing questions, annotating and "
+                        "judging (same as --model)", "str", "SPEC"),
+            BuildOption("--answer-models", "answer_models", "comma-separated roster of answer "
+                        "models; SPEC@URL for another endpoint [default: --model]", "list",
+                        "LIST"),
+            BuildOption("--answers-per-question", "answers_per_question", "answer models "
+                        "drawn per question [default: 1]", "int", "K"),
+            BuildOption("--annotator-model", "annotator_model", "model marking spans "
+                        "[default: --model]", "str", "SPEC"),
+            BuildOption("--passages-per-language", "passages_per_language", "at most N "
+                        "passages per language", "int", "N"),
+            BuildOption("--long-answer-share", "long_answer_share", "share of questions asking "
+                        "for a long answer [default: 0.5]", "float", "P"),
+            BuildOption("--chunk", "chunk", "split long articles into several passages "
+                        "[default: the lead section only]", "flag"),
+            BuildOption("--no-llm-filter", "llm_filter", "skip the LLM judge (heuristic "
+                        "filters only)", "flag", flag_value=False),
+            BuildOption("--out", "settings.out", "folder for psiloqa.jsonl and mushroom.jsonl "
+                        "[default: RUN/export]", "path", "DIR"),
+        ),
     ),
     "entitycs": DatasetInfo(
         name="entitycs",

@@ -32,12 +32,12 @@ def test_list_json_has_stages(cli):
     code, out, _ = cli("list", "--json")
     data = json.loads(out)
     assert code == 0 and set(data) == {"psiloqa", "entitycs", "medrect", "cultural"}
-    assert [s["name"] for s in data["psiloqa"]["stages"]][0] == "sample_passages"
+    assert [s["name"] for s in data["psiloqa"]["stages"]][0] == "contexts"
 
 
 def test_list_table(cli):
     code, out, _ = cli("list")
-    assert code == 0 and "generate_qa" in out and "code_switch" in out
+    assert code == 0 and "annotate" in out and "code_switch" in out
 
 
 def test_help_imports_nothing_heavy():

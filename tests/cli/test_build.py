@@ -18,6 +18,8 @@ def toy_as_psiloqa(monkeypatch):
     from dsbuild.testing import toy_builder
 
     monkeypatch.setattr("dsbuild.builders.load_builder", lambda name, settings: toy_builder())
+    # The toy's records are not PsiloQA rows: nothing to export.
+    monkeypatch.setattr("dsbuild.builders.finalize_run", lambda name, result, settings: None)
 
 
 def test_build_then_resume_skips_finished_stages(cli, tmp_path, toy_as_psiloqa):

@@ -1,0 +1,339 @@
+"""PsiloQA: multilingual span-level hallucination data (Rykov et al., 2025), Mu-SHROOM ready.
+
+    contexts  passages per language (embedded sample, passages file, dump, or random API pages)
+    qa        an LLM writes easy/medium/hard question-answer pairs from each passage
+    roster    each question gets its answer models, drawn per language from the roster (seeded)
+    answers   each answer model answers the question without the passage
+    annotate  an annotator LLM tags the unsupported spans inline; a strict parser makes offsets
+    filter    heuristic filters, then an LLM judge (incomplete/subjective questions, refusals)
+
+Every LLM call goes through the run's `ModelPool` (`ctx.llm`): cached, budgeted, retried; a
+call that still fails rejects its record with `llm_<reason>`. Prompts are the `psiloqa`
+templates (`dsbuild psiloqa prompts`); their hashes are part of the stage versions, so an
+edited prompt never resumes an old run. Output rows have the PsiloQA fields plus
+`provenance` (model, prompt id and hash, sampling, request hash per LLM step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
+
+if TYPE_CHECKING:
+    from dsbuild.config import Settings
+
+__all__ = ["DEFAULTS", "finalize", "make_builder", "roster_for", "row_id"]
+
+DEFAULTS: dict[str, Any] = {
+    "complexities": ["easy", "medium", "hard"],
+    "long_answer_share": 0.5,
+    "min_passage_chars": 200,
+    "max_passage_chars": 1500,
+    "chunk": False,
+    "passages_per_language": None,
+    "answers_per_question": 1,
+    "answer_models": None,  # list of specs, or {lang: [specs], "*": [specs]}; None: --model
+    "qa_model": None, "annotator_model": None, "judge_model": None,  # None: --model
+    "llm_filter": True,
+    "max_answer_chars": 1500,
+    "temperature": 0.7,
+    "answer_max_tokens": 192,
+}
+PSILOQA_FIELDS = ("id", "lang", "wiki_title", "wiki_url", "llm_checkpoint", "wiki_passage",
+                  "question", "golden_answer", "llm_answer", "annotated_span", "complexity",
+                  "labels")
+
+
+def _opt(ctx: StageContext, key: str) -> Any:
+    value = ctx.options.get(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def _engine(ctx: StageContext, key: str):
+    """The pool's engine for option `key` (a model spec; None: the run's --model)."""
+    ctx.llm.bind_run_info(getattr(ctx, "run_info", None))
+    return ctx.llm.get(ctx.options.get(key))
+
+
+def _sampling(ctx: StageContext, **extra: Any) -> dict[str, Any]:
+    return {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed, **extra}
+
+
+def _failed(result) -> Any:
+    return reject(f"llm_{result.error['reason']}", result.error["detail"])
+
+
+def row_id(lang: str, passage: str, question: str, model: str, answer: str) -> str:
+    """A stable id from the content that makes a row (same content, same id)."""
+    key = "\x1f".join((lang, passage, question, model, answer)).encode()
+    return f"psiloqa-{lang}-{hashlib.sha256(key).hexdigest()[:16]}"
+
+
+# -- contexts -----------------------------------------------------------------------------
+def _contexts(ctx: StageContext):
+    """Passages per language from the configured source."""
+    from dsbuild.psiloqa import contexts
+
+    limits = {"min_chars": int(_opt(ctx, "min_passage_chars")),
+              "max_chars": int(_opt(ctx, "max_passage_chars")), "chunk": bool(_opt(ctx, "chunk"))}
+    languages = list(ctx.config.get("languages") or [])
+    opts = ctx.options
+    if opts.get("wikipedia"):
+        if len(languages) != 1:
+            from dsbuild.errors import ConfigError
+
+            raise ConfigError("--wikipedia needs the dump's language",
+                              "add --lang CODE (one language per dump)", code="DSB103")
+        items = contexts.dump_passages(Path(opts["wikipedia"]), lang=languages[0], **limits)
+    elif opts.get("online"):
+        if not languages:
+            from dsbuild.errors import ConfigError
+
+            raise ConfigError("--online needs the languages to draw pages from",
+                              "add --lang CODE (repeatable)", code="DSB103")
+        run_dir = Path(ctx.run_info.path).parent
+        items = (item for lang in languages for item in contexts.api_passages(
+            lang, int(opts["online"]), run_dir / f"random-titles-{lang}.json", **limits))
+    elif opts.get("passages"):
+        items = contexts.file_passages(Path(opts["passages"]), **limits)
+    else:
+        items = contexts.sample_passages(**limits)
+    per_lang = _opt(ctx, "passages_per_language")
+    limit = ctx.config.get("limit")
+    counts: dict[str, int] = {}
+    total = 0
+    for item in items:
+        if isinstance(item, dict):
+            lang = item["lang"]
+            if languages and lang not in languages:
+                continue
+            if per_lang is not None and counts.get(lang, 0) >= int(per_lang):
+                continue
+            if limit is not None and total >= int(limit):
+                break
+            counts[lang] = counts.get(lang, 0) + 1
+            total += 1
+        yield item
+
+
+# -- qa -----------------------------------------------------------------------------------
+def _plan(ctx: StageContext, passage_id: str) -> list[tuple[str, str]]:
+    """(complexity, answer length) per question to write; lengths drawn with the seed."""
+    rng = ctx.rng(passage_id)
+    share = float(_opt(ctx, "long_answer_share"))
+    return [(c, "long" if rng.random() < share else "short") for c in _opt(ctx, "complexities")]
+
+
+def make_qa(template):
+    async def qa(passage: dict, ctx: StageContext) -> Any:
+        """Question/answer pairs of graded complexity from the passage."""
+        from dsbuild.languages import language_name
+
+        plan = _plan(ctx, passage["id"])
+        lines = "\n".join(f"{i}. {c} question, {n} answer" for i, (c, n) in enumerate(plan, 1))
+        engine = _engine(ctx, "qa_model")
+        request = engine.request(
+            template.render(language=language_name(passage["lang"]), title=passage["title"],
+                            passage=passage["text"], plan=lines),
+            response_format=template.response_format(), sampling=_sampling(ctx, max_tokens=900),
+            id=passage["id"], template=template)
+        result = await engine.complete(request)
+        if not result.ok:
+            return _failed(result)
+        out, seen = [], set()
+        for i, pair in enumerate(result.json["pairs"][: len(plan)], 1):
+            question, answer = pair["question"].strip(), pair["answer"].strip()
+            if not question or not answer or question.casefold() in seen:
+                continue
+            seen.add(question.casefold())
+            out.append({
+                "id": f"{passage['id']}/q{i}", "passage_id": passage["id"],
+                "lang": passage["lang"], "wiki_title": passage["title"],
+                "wiki_url": passage["url"], "wiki_passage": passage["text"],
+                "source": passage.get("source"), "question": question, "golden_answer": answer,
+                "complexity": pair["complexity"], "answer_length": plan[i - 1][1],
+                "provenance": {"qa": result.provenance()},
+            })
+        return out or reject("no_questions", "the model's pairs were all empty or repeated")
+
+    return qa
+
+
+# -- roster -------------------------------------------------------------------------------
+def roster_for(lang: str, roster: Any, default: str) -> list[str]:
+    """The answer models for `lang`: a list applies to every language; a mapping gives
+    per-language lists with `*` as the fallback; None means the run's model."""
+    if not roster:
+        return [default]
+    if isinstance(roster, str):
+        roster = [s.strip() for s in roster.split(",") if s.strip()]
+    if isinstance(roster, dict):
+        chosen = roster.get(lang) or roster.get(lang.split("-")[0]) or roster.get("*")
+        return list(chosen) if chosen else [default]
+    return list(roster)
+
+
+def _roster(record: dict, ctx: StageContext) -> Any:
+    """One record per answer model drawn for the question (seeded by the question id)."""
+    models = roster_for(record["lang"], ctx.options.get("answer_models"),
+                        ctx.llm.spec_label(None))
+    k = min(int(_opt(ctx, "answers_per_question")), len(models))
+    picked = sorted(ctx.rng(record["id"]).sample(range(len(models)), k))
+    return [{**record, "id": f"{record['id']}/m{i}", "answer_model": models[i]} for i in picked]
+
+
+# -- answers ------------------------------------------------------------------------------
+def make_answers(template):
+    async def answers(record: dict, ctx: StageContext) -> Any:
+        """The answer model answers the question without the passage."""
+        from dsbuild.languages import language_name
+
+        ctx.llm.bind_run_info(getattr(ctx, "run_info", None))
+        engine = ctx.llm.get(record["answer_model"])
+        max_tokens = int(_opt(ctx, "answer_max_tokens"))
+        request = engine.request(
+            template.render(language=language_name(record["lang"]), question=record["question"]),
+            sampling=_sampling(ctx, max_tokens=max_tokens), id=record["id"], template=template)
+        result = await engine.complete(request)
+        if not result.ok:
+            return _failed(result)
+        answer = (result.content or "").strip()
+        checkpoint = result.model_answered or engine.model or record["answer_model"]
+        return {**record, "id": row_id(record["lang"], record["wiki_passage"], record["question"],
+                                       record["answer_model"], answer),
+                "llm_checkpoint": checkpoint, "llm_answer": answer,
+                "provenance": {**record["provenance"], "answer": result.provenance()}}
+
+    return answers
+
+
+# -- annotate -----------------------------------------------------------------------------
+def make_annotate(template):
+    async def annotate(record: dict, ctx: StageContext) -> Any:
+        """Inline [HAL] tags from the annotator, parsed strictly into character offsets."""
+        from dsbuild.languages import language_name
+        from dsbuild.psiloqa.annotation import AnnotationError, parse_annotation
+        from dsbuild.spans import insert_markers
+
+        if not record["llm_answer"]:
+            return reject("empty_answer", "the answer model returned no text")
+        engine = _engine(ctx, "annotator_model")
+        request = engine.request(
+            template.render(language=language_name(record["lang"]), passage=record["wiki_passage"],
+                            question=record["question"], golden_answer=record["golden_answer"],
+                            answer=record["llm_answer"]),
+            response_format=template.response_format(),
+            sampling={"temperature": 0.0, "seed": ctx.seed,
+                      "max_tokens": 64 + 2 * len(record["llm_answer"])},
+            id=record["id"], template=template)
+        result = await engine.complete(request)
+        if not result.ok:
+            return _failed(result)
+        try:
+            labels = parse_annotation(result.json["annotated_answer"], record["llm_answer"])
+        except AnnotationError as exc:
+            return reject(exc.reason, exc.detail)
+        return {**record, "labels": [list(s) for s in labels],
+                "annotated_span": insert_markers(record["llm_answer"], labels),
+                "provenance": {**record["provenance"], "annotate": result.provenance()}}
+
+    return annotate
+
+
+# -- filter -------------------------------------------------------------------------------
+def make_filter(template):
+    async def filter_(record: dict, ctx: StageContext) -> Any:
+        """Heuristic filters, then the LLM judge; keeps the row in the PsiloQA layout."""
+        from dsbuild.languages import language_name
+        from dsbuild.psiloqa.filters import run_filters
+
+        verdict = run_filters(record, max_answer_chars=int(_opt(ctx, "max_answer_chars")))
+        if verdict is not None:
+            return reject(*verdict)
+        provenance = dict(record["provenance"])
+        if _opt(ctx, "llm_filter"):
+            engine = _engine(ctx, "judge_model")
+            request = engine.request(
+                template.render(language=language_name(record["lang"]),
+                                question=record["question"], answer=record["llm_answer"]),
+                response_format=template.response_format(),
+                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 200},
+                id=record["id"], template=template)
+            result = await engine.complete(request)
+            if not result.ok:
+                return _failed(result)
+            judged = result.json
+            for flag, reason in (("incomplete_question", "incomplete_question"),
+                                 ("subjective_question", "subjective_question"),
+                                 ("refusal", "judged_refusal")):
+                if judged.get(flag):
+                    return reject(reason, f"judge: {judged.get('reason', '')}".strip())
+            provenance["judge"] = result.provenance()
+        row = {key: record.get(key) for key in PSILOQA_FIELDS}
+        row.update(passage_id=record["passage_id"], answer_model=record["answer_model"],
+                   answer_length=record["answer_length"], source=record["source"],
+                   provenance=provenance)
+        return row
+
+    return filter_
+
+
+def make_builder(settings: Settings) -> Builder:
+    from dsbuild.llm.prompts import load_prompts
+
+    prompts = load_prompts("psiloqa", settings.prompts_dir)
+    concurrency = max(1, settings.concurrency)
+
+    def version(name: str) -> str:
+        return f"1+{prompts[name].hash[:12]}"
+
+    return Builder("psiloqa", "1", (
+        source_stage("contexts", _contexts, description="passages per language"),
+        map_stage("qa", make_qa(prompts["qa"]), concurrency, version=version("qa"),
+                  description="LLM writes easy/medium/hard QA pairs from each passage"),
+        map_stage("roster", _roster, description="answer models per question (seeded)"),
+        map_stage("answers", make_answers(prompts["answer"]), concurrency,
+                  version=version("answer"), description="answers without the passage"),
+        map_stage("annotate", make_annotate(prompts["annotate"]), concurrency,
+                  version=version("annotate"), description="hallucinated spans as offsets"),
+        map_stage("filter", make_filter(prompts["judge"]), concurrency, version=version("judge"),
+                  description="heuristic and LLM filters"),
+    ), description="PsiloQA span-level hallucination data")
+
+
+def finalize(result, out_dir: Path) -> dict[str, int]:
+    """The rows as `psiloqa.jsonl` (our layout, with provenance) and `mushroom.jsonl`
+    (Mu-SHROOM layout: hard and soft labels)."""
+    import json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with open(result.records_path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    counts = {"psiloqa.jsonl": len(rows)}
+    _write_jsonl(out_dir / "psiloqa.jsonl", rows)
+    try:
+        from dsbuild.psiloqa.mushroom import row_to_mushroom
+    except ImportError:  # converter not installed in this version
+        return counts
+    _write_jsonl(out_dir / "mushroom.jsonl", [row_to_mushroom(r) for r in rows])
+    counts["mushroom.jsonl"] = len(rows)
+    return counts
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    import json
+
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    tmp.replace(path)
+
+
+# Keep the async helpers importable for tests that drive one stage.
+_ = asyncio
