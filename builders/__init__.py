@@ -86,7 +86,8 @@ DATASETS: dict[str, DatasetInfo] = {
             BuildOption("--annotator-model", "annotator_model", "model marking spans "
                         "[default: --model]", "str", "SPEC"),
             BuildOption("--passages-per-language", "passages_per_language", "at most N "
-                        "passages per language", "int", "N"),
+                        "passages per language [default: all; 1 for the embedded sample]",
+                        "int", "N"),
             BuildOption("--long-answer-share", "long_answer_share", "share of questions asking "
                         "for a long answer [default: 0.5]", "float", "P"),
             BuildOption("--chunk", "chunk", "split long articles into several passages "
@@ -145,16 +146,34 @@ DATASETS: dict[str, DatasetInfo] = {
     "cultural": DatasetInfo(
         name="cultural",
         title="Cultural-nuance translation segments",
-        description="Idioms, puns, holidays and cultural concepts in source texts, translated "
-        "by several models and rated 0-3 or NA by native speakers.",
-        method='"Be My Cheese?" cultural nuance in machine translation (2025)',
+        description="Idioms, puns, holidays and cultural concepts in source texts, localised "
+        "by several models for several locales, aligned, and rated 0-3 or NA by native speakers.",
+        method='"Be My Cheese?" cultural nuance in localisation (Van Doren et al., 2026)',
         formats=("cultural",),
         stages=(
-            StagePlan("select_segments", "find segments with cultural nuance spans"),
-            StagePlan("translate", "translate each segment with several models"),
-            StagePlan("collect_ratings", "native speakers rate 0-3 or NA (Label Studio)"),
+            StagePlan("sources", "source texts: embedded sample emails or --sources FILE"),
+            StagePlan("segments", "given, lexicon and LLM segments with exact offsets, merged"),
+            StagePlan("targets", "one record per text x model x locale (no LLM)"),
+            StagePlan("translate", "each model localises each text for each locale"),
+            StagePlan("align", "each segment's counterpart in the translation, or omitted"),
         ),
         issue=7,
+        build_options=(
+            BuildOption("--sources", "sources", "JSONL/CSV of texts {id, text, lang, segments: "
+                        "[{surface, category}]} [default: the 5 embedded emails]", "path", "FILE"),
+            BuildOption("--lexicon", "lexicon", "JSONL/CSV/TSV of {surface, category, note} "
+                        "matched in every text", "path", "FILE"),
+            BuildOption("--models", "models", "comma-separated roster of translating models; "
+                        "SPEC@URL for another endpoint [default: --model]", "list", "LIST"),
+            BuildOption("--locales", "locales", "target language-locales, comma-separated "
+                        "[default: ja-JP,es-MX,ru-KZ]", "list", "LIST"),
+            BuildOption("--categories", "categories", "segment categories the LLM looks for "
+                        "[default: idiom,pun,holiday,cultural_concept]", "list", "LIST"),
+            BuildOption("--no-llm-segments", "llm_segments", "use only given and lexicon "
+                        "segments (no LLM segment finder)", "flag", flag_value=False),
+            BuildOption("--out", "settings.out", "folder for cultural.jsonl and the rating sheet "
+                        "(rating-sheet.jsonl/.csv/.xlsx) [default: RUN/export]", "path", "DIR"),
+        ),
     ),
 }
 

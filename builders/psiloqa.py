@@ -43,6 +43,10 @@ DEFAULTS: dict[str, Any] = {
     "temperature": 0.7,
     "answer_max_tokens": 192,
 }
+# The embedded sample has 5 passages per language; with the local model (~50 tokens/s) one
+# per language keeps the no-argument build to a few minutes. --passages-per-language N
+# asks for more.
+SAMPLE_PER_LANGUAGE = 1
 PSILOQA_FIELDS = ("id", "lang", "wiki_title", "wiki_url", "llm_checkpoint", "wiki_passage",
                   "question", "golden_answer", "llm_answer", "annotated_span", "complexity",
                   "labels")
@@ -103,6 +107,9 @@ def _contexts(ctx: StageContext):
     else:
         items = contexts.sample_passages(**limits)
     per_lang = _opt(ctx, "passages_per_language")
+    if per_lang is None and not (opts.get("wikipedia") or opts.get("online")
+                                 or opts.get("passages")):
+        per_lang = SAMPLE_PER_LANGUAGE
     limit = ctx.config.get("limit")
     counts: dict[str, int] = {}
     total = 0
@@ -222,13 +229,14 @@ def make_annotate(template):
         if not record["llm_answer"]:
             return reject("empty_answer", "the answer model returned no text")
         engine = _engine(ctx, "annotator_model")
+        answer = record["llm_answer"]
         request = engine.request(
             template.render(language=language_name(record["lang"]), passage=record["wiki_passage"],
                             question=record["question"], golden_answer=record["golden_answer"],
-                            answer=record["llm_answer"]),
-            response_format=template.response_format(),
-            sampling={"temperature": 0.0, "seed": ctx.seed,
-                      "max_tokens": 64 + 2 * len(record["llm_answer"])},
+                            answer=answer),
+            response_format=_copy_format(template, answer),
+            # room for the copy (a CJK character can be a token) and a few tags
+            sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 64 + len(answer)},
             id=record["id"], template=template)
         result = await engine.complete(request)
         if not result.ok:
@@ -242,6 +250,21 @@ def make_annotate(template):
                 "provenance": {**record["provenance"], "annotate": result.provenance()}}
 
     return annotate
+
+
+def _copy_format(template, answer: str) -> dict | None:
+    """The template's response format with `annotated_answer` declared a tagged copy of
+    `answer`: grammar backends (the local model) can then only copy it; endpoints get the
+    plain schema and the strict parser checks the copy."""
+    from dsbuild.llm.structured import copy_of
+    from dsbuild.spans import HAL_CLOSE, HAL_OPEN
+
+    rf = template.response_format()
+    schema = (rf or {}).get("json_schema", {}).get("schema") or {}
+    if "annotated_answer" not in schema.get("properties", {}):
+        return rf
+    props = {**schema["properties"], "annotated_answer": copy_of(answer, (HAL_OPEN, HAL_CLOSE))}
+    return {**rf, "json_schema": {**rf["json_schema"], "schema": {**schema, "properties": props}}}
 
 
 # -- filter -------------------------------------------------------------------------------

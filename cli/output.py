@@ -198,4 +198,4 @@ def print_prompts(group: str, rows: list[dict], *, as_json: bool = False) -> Non
 def print_exported(folder, counts: dict[str, int]) -> None:
     rows = [(name, f"{n:,}") for name, n in counts.items()]
     rows.append(("total", f"{sum(counts.values()):,}"))
-    console().print(_table(f"Exported to {folder} (JSONL + Parquet per file)", ["file", "rows"], rows))
+    console().print(_table(f"Exported to {folder}", ["file", "rows"], rows))

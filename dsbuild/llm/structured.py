@@ -12,7 +12,16 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["check_structured", "repair_message"]
+__all__ = ["COPY_OF", "check_structured", "copy_of", "expand_copy", "repair_message",
+           "without_copy"]
+
+# A schema extension: a string that must be a given text copied exactly, with marks (e.g.
+# `[HAL]`, `[/HAL]`) inserted between its pieces. Grammar backends (the local model) enforce
+# it as a pattern; OpenAI-compatible endpoints get the plain string schema (`without_copy`).
+COPY_OF = "x-dsbuild-copy-of"
+_PIECES = re.compile(r"\w+|\s+|[^\w\s]", re.U)
+_ESCAPED = re.compile(r"([\\\[\]^])")  # escaped with a backslash
+_CLASSED = re.compile(r"([.$*+?(){}|])")  # written as a one-character class, e.g. [.]
 
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.S)
 
@@ -56,3 +65,42 @@ def repair_message(problem: str) -> dict[str, str]:
         "content": (f"That answer cannot be used: {problem}. Answer again with JSON only, "
                     "exactly matching the required schema, and nothing else."),
     }
+
+
+def copy_of(text: str, marks: list[str] | tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    """The schema of a string that copies `text` with any of `marks` between its pieces
+    (words, whitespace runs, single other characters)."""
+    return {"type": "string", COPY_OF: {"text": text, "marks": list(marks)}, **extra}
+
+
+def _walk(schema: Any, fn) -> Any:
+    if isinstance(schema, dict):
+        if COPY_OF in schema:
+            return fn(schema)
+        return {k: _walk(v, fn) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_walk(v, fn) for v in schema]
+    return schema
+
+
+def without_copy(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with copy constraints reduced to plain strings (for remote endpoints)."""
+    return _walk(schema, lambda node: {k: v for k, v in node.items() if k != COPY_OF})
+
+
+def _copy_pattern(spec: dict[str, Any]) -> str:
+    """A regular expression over the JSON-escaped text (a grammar emits raw JSON), with
+    an optional mark between pieces."""
+    def lit(s: str) -> str:
+        text = _ESCAPED.sub(r"\\\1", json.dumps(s, ensure_ascii=False)[1:-1])
+        return _CLASSED.sub(r"[\1]", text)
+
+    mark = "(" + "|".join(lit(m) for m in spec["marks"]) + ")?"
+    pieces = _PIECES.findall(spec["text"])
+    return "^" + mark + "".join(lit(p) + mark for p in pieces) + "$"
+
+
+def expand_copy(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with copy constraints turned into `pattern`s (for grammar backends)."""
+    return _walk(schema, lambda node: {**{k: v for k, v in node.items() if k != COPY_OF},
+                                       "pattern": _copy_pattern(node[COPY_OF])})

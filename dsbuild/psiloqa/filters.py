@@ -54,12 +54,6 @@ def _norm(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def empty_answer(row: dict) -> Verdict:
-    if not row["llm_answer"].strip():
-        return "empty_answer", "the answer model returned only whitespace"
-    return None
-
-
 def refusal_phrase(row: dict) -> Verdict:
     answer = row["llm_answer"].casefold()
     for phrase in _REFUSALS.get(row["lang"], ()) + _REFUSALS["en"]:
@@ -84,12 +78,6 @@ def answer_repeats_question(row: dict) -> Verdict:
     return None
 
 
-def golden_answer_empty(row: dict) -> Verdict:
-    if not row["golden_answer"].strip():
-        return "golden_answer_empty", "the question writer gave no answer"
-    return None
-
-
 def make_length_filter(max_answer_chars: int) -> Callable[[dict], Verdict]:
     def answer_too_long(row: dict) -> Verdict:
         n = len(row["llm_answer"])
@@ -101,10 +89,8 @@ def make_length_filter(max_answer_chars: int) -> Callable[[dict], Verdict]:
 
 
 FILTERS: tuple[Callable[[dict], Verdict], ...] = (
-    empty_answer, golden_answer_empty, refusal_phrase, question_mentions_passage,
-    answer_repeats_question)
-REASONS = ("empty_answer", "golden_answer_empty", "refusal", "question_mentions_passage",
-           "answer_repeats_question", "answer_too_long")
+    refusal_phrase, question_mentions_passage, answer_repeats_question)
+REASONS = ("refusal", "question_mentions_passage", "answer_repeats_question", "answer_too_long")
 
 
 def run_filters(row: dict, *, max_answer_chars: int = 1500) -> Verdict:

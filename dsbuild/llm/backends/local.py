@@ -110,6 +110,9 @@ def chat_kwargs(payload: dict[str, Any]) -> dict[str, Any]:
     kwargs.update({k: payload[k] for k in _PASSTHROUGH if payload.get(k) is not None})
     schema = _schema(payload.get("response_format") or {})
     if schema is not None:
+        from dsbuild.llm.structured import expand_copy
+
+        schema = expand_copy(schema)  # copy constraints become patterns the grammar enforces
         try:
             kwargs["grammar"] = _grammar(json.dumps(schema or {"type": "object"}))
         except Exception as exc:  # the converter raises assorted errors on schemas it cannot do

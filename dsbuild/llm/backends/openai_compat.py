@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from dsbuild.llm.limits import parse_retry_after
+from dsbuild.llm.structured import COPY_OF, without_copy
 from dsbuild.llm.types import BackendError, BackendReply, Usage
 
 __all__ = ["OpenAIBackend"]
@@ -57,6 +58,7 @@ class OpenAIBackend:
         return models[0]
 
     async def complete(self, payload: dict[str, Any], *, timeout: float) -> BackendReply:
+        payload = _plain_schema(payload)
         try:
             # The client's low-level POST: same auth, headers, base URL and HTTP stack as
             # `chat.completions.create`, without re-walking the typed params per request.
@@ -101,6 +103,16 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _plain_schema(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with dsbuild's schema extensions removed (endpoints may refuse them)."""
+    rf = payload.get("response_format")
+    schema = (rf.get("json_schema") or {}).get("schema") if isinstance(rf, dict) else None
+    if not schema or COPY_OF not in json.dumps(schema):
+        return payload
+    return {**payload, "response_format": {**rf, "json_schema": {
+        **rf["json_schema"], "schema": without_copy(schema)}}}
 
 
 def _message(exc: Any) -> str:

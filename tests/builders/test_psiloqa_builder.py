@@ -1,0 +1,225 @@
+"""The PsiloQA builder end to end through the real runner and engine, with a routed fake LLM
+that answers each prompt by what it asks; every reject reason of every stage is provoked."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from dsbuild.config import Settings
+from dsbuild.llm.types import BackendError
+from dsbuild.testing.fake_llm import FakeLLM, installed
+
+LONG = ("The Danube is the second-longest river in Europe. It rises in the Black Forest and "
+        "flows east through ten countries, among them Austria and Hungary, before it reaches "
+        "the Black Sea in Romania. Its length is about 2,850 kilometres.")
+COMPLEXITIES = ["easy", "medium", "hard", "easy", "medium", "hard"]
+
+# question -> (llm answer, annotated answer or exception, judge flags)
+OK = {}
+PLAN = {
+    "Danube": [
+        ("How long is the Danube?", "The Danube is 2850 km long.",
+         "The Danube is [HAL]2850 km[/HAL] long.", OK),
+        ("Where does the Danube end?", "It ends in the Black Sea.", "It ends in the Black Sea.", OK),
+        ("Where does the Danube rise?", "In Bavaria.", "[HAL]In Bavaria.", OK),
+        ("Which countries does it cross?", "Austria only.", "[HAL]Austria [HAL]only[/HAL][/HAL].", OK),
+        ("What sea does it reach?", "The Caspian Sea.", "The [HAL][/HAL]Caspian Sea.", OK),
+        ("How many countries does the Danube cross?", "Ten.", "Eleven.", OK),
+    ],
+    "Alps": [
+        ("What is the highest Alpine peak?", "I don't know.", "I don't know.", OK),
+        ("According to the passage, how high is Mont Blanc?", "4808 m.", "4808 m.", OK),
+        ("Which country has the most Alpine area?", "Which country has the most Alpine area?",
+         "Which country has the most Alpine area?", OK),
+        ("Describe the Alpine climate in detail.", ("Cold. " * 40).strip(), ("Cold. " * 40).strip(), OK),
+        ("When was it built?", "In 1900.", "In 1900.", {"incomplete_question": True}),
+        ("Are the Alps the most beautiful mountains?", "Yes.", "Yes.",
+         {"subjective_question": True}),
+    ],
+    "Rhine": [
+        ("Where does the Rhine rise?", "Somewhere in Europe, probably.", "Somewhere in Europe, probably.",
+         {"refusal": True}),
+        ("Where does the Rhine end?", "In the North Sea.",
+         BackendError("auth", "HTTP 401: bad key", transient=False), OK),
+        ("How long is the Rhine?", "   ", "", OK),
+    ],
+}
+BY_QUESTION = {q: (a, ann, flags) for items in PLAN.values() for q, a, ann, flags in items}
+
+
+class RoutedFake(FakeLLM):
+    """Answers each request by its prompt: QA pairs per title, answers and annotations per
+    question, judge verdicts per question."""
+
+    def _deterministic(self, payload):
+        system = payload["messages"][0]["content"]
+        user = next(m["content"] for m in payload["messages"] if m["role"] == "user")
+        if "reading-comprehension" in system:
+            title = user.split("\n", 1)[0].removeprefix("Title: ").strip()
+            if title == "Broken":
+                return "this is not JSON"
+            if title == "Blank":
+                return {"pairs": [{"complexity": "easy", "question": "      ",
+                                   "answer": "x"}]}
+            return {"pairs": [{"complexity": COMPLEXITIES[i], "question": q, "answer": "gold"}
+                              for i, (q, *_rest) in enumerate(PLAN[title])]}
+        if "general-knowledge" in system:
+            return BY_QUESTION[user][0]
+        question = next(line.removeprefix("Question: ") for line in user.splitlines()
+                        if line.startswith("Question: "))
+        if "check answers against a source" in system:
+            annotated = BY_QUESTION[question][1]
+            if isinstance(annotated, Exception):
+                return annotated
+            return {"annotated_answer": annotated}
+        flags = BY_QUESTION[question][2]
+        return {"incomplete_question": False, "subjective_question": False, "refusal": False,
+                "reason": "looks fine", **flags}
+
+
+def _passages(tmp_path: Path) -> Path:
+    rows = [{"id": f"en:{t}", "lang": "en", "title": t,
+             "url": f"https://en.wikipedia.org/wiki/{t}", "text": LONG}
+            for t in ("Danube", "Alps", "Rhine", "Broken", "Blank")]
+    rows.append({"id": "de:Kurz", "lang": "de", "title": "Kurz", "text": "Zu kurz."})
+    path = tmp_path / "passages.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _settings(tmp_path: Path, **options) -> Settings:
+    return Settings(dataset="psiloqa", model="fake:default", seed=0, concurrency=4,
+                    max_retries=0, cache_dir=tmp_path / "cache",
+                    options={"passages": str(_passages(tmp_path)), "complexities": COMPLEXITIES,
+                             "max_answer_chars": 100, **options})
+
+
+def _build(tmp_path: Path, settings: Settings, fake: FakeLLM):
+    from dsbuild.cli.dataset_group import build_dataset
+
+    with installed(fake):
+        return build_dataset("psiloqa", settings, tmp_path / "run", progress=False)
+
+
+def _rejects(run: Path) -> Counter:
+    return Counter((r["stage"], r["reason"]) for r in map(json.loads, open(run / "rejects.jsonl")))
+
+
+def test_every_reject_reason_and_the_kept_rows(tmp_path):
+    fake = RoutedFake()
+    result = _build(tmp_path, _settings(tmp_path), fake)
+    assert _rejects(result.run_dir) == Counter({
+        ("contexts", "passage_too_short"): 1,
+        ("qa", "llm_invalid_json"): 1,
+        ("qa", "no_questions"): 1,
+        ("annotate", "annotation_unbalanced"): 1,
+        ("annotate", "annotation_nested"): 1,
+        ("annotate", "annotation_empty_span"): 1,
+        ("annotate", "annotation_text_changed"): 1,
+        ("annotate", "llm_auth"): 1,
+        ("annotate", "empty_answer"): 1,
+        ("filter", "refusal"): 1,
+        ("filter", "question_mentions_passage"): 1,
+        ("filter", "answer_repeats_question"): 1,
+        ("filter", "answer_too_long"): 1,
+        ("filter", "incomplete_question"): 1,
+        ("filter", "subjective_question"): 1,
+        ("filter", "judged_refusal"): 1,
+    })
+    rows = [json.loads(line) for line in open(result.records_path)]
+    by_q = {r["question"]: r for r in rows}
+    assert set(by_q) == {"How long is the Danube?", "Where does the Danube end?"}
+    hal = by_q["How long is the Danube?"]
+    assert hal["labels"] == [[14, 21]] and hal["llm_answer"][14:21] == "2850 km"
+    assert hal["annotated_span"] == "The Danube is [HAL]2850 km[/HAL] long."
+    assert by_q["Where does the Danube end?"]["labels"] == []
+    for row in rows:
+        assert row["id"].startswith("psiloqa-en-") and row["wiki_title"] == "Danube"
+        assert row["llm_checkpoint"] == "fake-model" and row["complexity"] in COMPLEXITIES
+        assert set(row["provenance"]) == {"qa", "answer", "annotate", "judge"}
+        assert row["provenance"]["annotate"]["template_id"] == "psiloqa/annotate"
+
+    from dsbuild.validate import validate_path
+
+    report = validate_path(result.records_path, "psiloqa", "psiloqa")
+    assert report.valid == 2 and report.invalid == 0
+    export = result.run_dir / "export"
+    mushroom = [json.loads(line) for line in open(export / "mushroom.jsonl")]
+    assert {tuple(map(tuple, m["hard_labels"])) for m in mushroom} == {((14, 21),), ()}
+
+
+def test_rerun_resumes_without_sending_anything(tmp_path):
+    settings = _settings(tmp_path)
+    first = _build(tmp_path, settings, RoutedFake())
+    records = first.records_path.read_bytes()
+    again = RoutedFake()
+    second = _build(tmp_path, settings, again)
+    assert [s.status for s in second.stages] == ["skipped"] * 6
+    assert again.calls == [] and second.records_path.read_bytes() == records
+
+
+def test_killed_llm_stage_resumes_from_the_cache(tmp_path):
+    """A run that failed half-way (here: a bug in the judge) resumes; requests already
+    answered come from the cache, so the model sees only what it never answered."""
+    settings = _settings(tmp_path)
+    class DiesInFilter(RoutedFake):
+        def _deterministic(self, payload):
+            if "review items" in payload["messages"][0]["content"]:
+                raise RuntimeError("judge crashed")
+            return super()._deterministic(payload)
+
+    with pytest.raises(Exception):
+        _build(tmp_path, settings, DiesInFilter())
+    fresh = RoutedFake()
+    result = _build(tmp_path, settings, fresh)
+    assert result.status == "finished" and result.n_out == 2
+    systems = {c["messages"][0]["content"].split(".")[0] for c in fresh.calls}
+    assert systems == {"You review items of a factuality benchmark written in English"}
+
+
+def test_roster_for_lists_mappings_and_the_default():
+    from dsbuild.builders.psiloqa import roster_for
+
+    assert roster_for("de", None, "local:smollm2") == ["local:smollm2"]
+    assert roster_for("de", ["a", "b"], "x") == ["a", "b"]
+    assert roster_for("de", "a, b", "x") == ["a", "b"]
+    assert roster_for("de-AT", {"de": ["d"], "*": ["any"]}, "x") == ["d"]
+    assert roster_for("fi", {"de": ["d"], "*": ["any"]}, "x") == ["any"]
+    assert roster_for("fi", {"de": ["d"]}, "x") == ["x"]
+
+
+def test_roster_draws_answer_models_per_question_with_the_seed():
+    from dsbuild.builders.psiloqa import _roster
+    from dsbuild.llm.pool import ModelPool
+    from dsbuild.stages import StageContext
+
+    def draw(seed: int, qid: str) -> list[str]:
+        ctx = StageContext(config={}, seed=seed, stage="roster",
+                           options={"answer_models": ["m:a", "m:b", "m:c"],
+                                    "answers_per_question": 2},
+                           llm=ModelPool(Settings(model="fake:default")))
+        out = _roster({"id": qid, "lang": "en"}, ctx)
+        assert [r["id"] for r in out] == [f"{qid}/m{i}" for i in
+                                          sorted(["m:a", "m:b", "m:c"].index(r["answer_model"])
+                                                 for r in out)]
+        return [r["answer_model"] for r in out]
+
+    ids = [f"q{i}" for i in range(30)]
+    first = [draw(0, q) for q in ids]
+    assert first == [draw(0, q) for q in ids]  # reproducible
+    assert all(len(set(pair)) == 2 for pair in first)
+    assert len({tuple(p) for p in first}) == 3  # every pair of the three models occurs
+    assert first != [draw(1, q) for q in ids]  # the seed matters
+
+
+def test_no_llm_filter_keeps_what_only_the_judge_would_drop(tmp_path):
+    fake = RoutedFake()
+    result = _build(tmp_path, _settings(tmp_path, llm_filter=False), fake)
+    reasons = {reason for _, reason in _rejects(result.run_dir)}
+    assert not reasons & {"incomplete_question", "subjective_question", "judged_refusal"}
+    assert result.n_out == 5
+    assert not any("review items" in c["messages"][0]["content"] for c in fake.calls)
