@@ -102,11 +102,17 @@ def make_dataset_group(name: str) -> click.Group:
     @click.option("--format", "fmt", type=click.Choice(info.formats),
                   help="Record format (default: detected from the records).")
     @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
-    def stats(path: Path, fmt: str | None, as_json: bool) -> None:
+    @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), metavar="PNG",
+                  help="Also draw the format's chart into this PNG file.")
+    def stats(path: Path, fmt: str | None, as_json: bool, chart: Path | None) -> None:
         from dsbuild.cli.output import print_stats
-        from dsbuild.stats import compute_stats
+        from dsbuild.stats import compute_stats, draw_chart
 
         print_stats(compute_stats(_records_path(path), name, fmt), as_json=as_json)
+        if chart is not None:
+            drawn = draw_chart(_records_path(path), name, chart, fmt)
+            if not as_json:
+                click.echo(f"chart: {drawn}")
 
     @group.command(help=f"List the prompt templates the {name} builder uses: id, version, "
                    "content hash, file, and whether --prompts DIR overrides it.\n\n"

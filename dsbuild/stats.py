@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["compute_stats", "stats_from_records"]
+__all__ = ["CHARTS", "compute_stats", "draw_chart", "stats_from_records"]
 
 Row = dict[str, Any]
 
@@ -23,18 +23,24 @@ def _span_chars(spans: Iterable) -> int:
     return total
 
 
+def _span_lengths(spans: Iterable) -> list[int]:
+    return [max(int(s[1]) - int(s[0]), 0) for s in spans or []]
+
+
 def _psiloqa(r: Row) -> Row:
     answer = r.get("llm_answer") or ""
     return {"lang": r.get("lang"), "complexity": r.get("complexity"), "model": r.get("llm_checkpoint"),
             "n_spans": len(r.get("labels") or []), "text_chars": len(answer),
-            "span_chars": _span_chars(r.get("labels"))}
+            "span_chars": _span_chars(r.get("labels")),
+            "span_lengths": _span_lengths(r.get("labels"))}
 
 
 def _mushroom(r: Row) -> Row:
     text = r.get("model_output_text") or ""
     return {"lang": (r.get("lang") or "").lower() or None, "model": r.get("model_id"),
             "n_spans": len(r.get("hard_labels") or []), "text_chars": len(text),
-            "span_chars": _span_chars(r.get("hard_labels"))}
+            "span_chars": _span_chars(r.get("hard_labels")),
+            "span_lengths": _span_lengths(r.get("hard_labels"))}
 
 
 def _entitycs(r: Row) -> Row:
@@ -121,6 +127,13 @@ def stats_from_records(records: list[Row], fmt: str) -> dict[str, dict[str, Any]
         tables["By model"] = _distribution(df, "model")
         if fmt == "psiloqa":
             tables["Complexity"] = _distribution(df, "complexity")
+        lengths = df.select(pl.col("span_lengths").explode()).drop_nulls()
+        if lengths.height:
+            buckets = lengths.select(pl.col("span_lengths").cut(
+                [5, 10, 20, 50, 100], labels=["1-5", "6-10", "11-20", "21-50", "51-100", ">100"],
+                left_closed=False).alias("span chars"))
+            tables["Span length"] = _distribution(buckets.with_columns(
+                pl.col("span chars").cast(pl.String)), "span chars")
     elif fmt == "entitycs":
         by_lang = (df.group_by("lang").agg(
             pl.len().alias("records"),
@@ -177,3 +190,28 @@ def compute_stats(path: Path, dataset: str, fmt: str | None = None) -> dict[str,
         "unreadable": len(items) - len(records),
         "tables": stats_from_records(records, name) if name else {},
     }
+
+
+# Charts by format: "module:function" taking (records, png_path).
+CHARTS = {"psiloqa": "dsbuild.psiloqa.chart:span_chart",
+          "mushroom": "dsbuild.psiloqa.chart:span_chart"}
+
+
+def draw_chart(path: Path, dataset: str, out: Path, fmt: str | None = None) -> Path:
+    """Draw the chart of a file's format (see `CHARTS`) into `out` (PNG)."""
+    import importlib
+
+    from dsbuild.errors import UsageError
+    from dsbuild.readers import read_records
+    from dsbuild.validate import DETECT_SAMPLE, candidate_formats, detect_file_format
+
+    items = list(read_records(Path(path)))
+    candidates = candidate_formats(dataset, fmt)
+    name = candidates[0] if len(candidates) == 1 else detect_file_format(
+        Path(path), items[:DETECT_SAMPLE], candidates)
+    if name not in CHARTS:
+        raise UsageError(f"no chart is defined for {name or 'this'} format yet",
+                         "drop --chart; the tables are printed", code="DSB106")
+    module, function = CHARTS[name].split(":")
+    records = [item.record for item in items if item.record is not None]
+    return getattr(importlib.import_module(module), function)(records, Path(out))
