@@ -16,7 +16,6 @@ edited prompt never resumes an old run. Output rows have the PsiloQA fields plus
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,9 +46,6 @@ DEFAULTS: dict[str, Any] = {
 # per language keeps the no-argument build to a few minutes. --passages-per-language N
 # asks for more.
 SAMPLE_PER_LANGUAGE = 1
-PSILOQA_FIELDS = ("id", "lang", "wiki_title", "wiki_url", "llm_checkpoint", "wiki_passage",
-                  "question", "golden_answer", "llm_answer", "annotated_span", "complexity",
-                  "labels")
 
 
 def _opt(ctx: StageContext, key: str) -> Any:
@@ -273,6 +269,7 @@ def make_filter(template):
         """Heuristic filters, then the LLM judge; keeps the row in the PsiloQA layout."""
         from dsbuild.languages import language_name
         from dsbuild.psiloqa.filters import run_filters
+        from dsbuild.psiloqa.mushroom import PSILOQA_FIELDS
 
         verdict = run_filters(record, max_answer_chars=int(_opt(ctx, "max_answer_chars")))
         if verdict is not None:
@@ -333,30 +330,11 @@ def finalize(result, out_dir: Path) -> dict[str, int]:
     (Mu-SHROOM layout: hard and soft labels)."""
     import json
 
+    from dsbuild.psiloqa.mushroom import row_to_mushroom, write_jsonl
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
     with open(result.records_path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    counts = {"psiloqa.jsonl": len(rows)}
-    _write_jsonl(out_dir / "psiloqa.jsonl", rows)
-    try:
-        from dsbuild.psiloqa.mushroom import row_to_mushroom
-    except ImportError:  # converter not installed in this version
-        return counts
-    _write_jsonl(out_dir / "mushroom.jsonl", [row_to_mushroom(r) for r in rows])
-    counts["mushroom.jsonl"] = len(rows)
-    return counts
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    import json
-
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    tmp.replace(path)
-
-
-# Keep the async helpers importable for tests that drive one stage.
-_ = asyncio
+    return {"psiloqa.jsonl": write_jsonl(out_dir / "psiloqa.jsonl", rows),
+            "mushroom.jsonl": write_jsonl(out_dir / "mushroom.jsonl",
+                                          [row_to_mushroom(r, keep_row_fields=False) for r in rows])}

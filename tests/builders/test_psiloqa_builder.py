@@ -150,6 +150,7 @@ def test_every_reject_reason_and_the_kept_rows(tmp_path):
     export = result.run_dir / "export"
     mushroom = [json.loads(line) for line in open(export / "mushroom.jsonl")]
     assert {tuple(map(tuple, m["hard_labels"])) for m in mushroom} == {((14, 21),), ()}
+    assert validate_path(export / "mushroom.jsonl", "psiloqa", "mushroom").invalid == 0
 
 
 def test_rerun_resumes_without_sending_anything(tmp_path):
