@@ -69,3 +69,18 @@ def demo(out: str, no_progress: bool) -> None:
 for _name in DATASETS:
     app.add_command(make_dataset_group(_name))
 app.add_command(llm)
+
+
+def _add_root_groups() -> None:
+    """Root groups that live in their own modules (`labelstudio`, `check`): each module
+    `dsbuild.cli.<name>_group` exposes `group`; it imports only click at the top."""
+    import importlib
+    import importlib.util
+
+    for module_name in ("labelstudio_group", "check_group"):
+        full = f"dsbuild.cli.{module_name}"
+        if importlib.util.find_spec(full) is not None:
+            app.add_command(importlib.import_module(full).group)
+
+
+_add_root_groups()

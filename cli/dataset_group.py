@@ -133,12 +133,21 @@ def make_dataset_group(name: str) -> click.Group:
     return group
 
 
+# Verbs every dataset has, each in its own module: `add_commands(group, dataset)`.
+_SHARED_COMMANDS = ("annotate_commands", "export_commands")
+
+
 def _add_own_commands(name: str, group: click.Group) -> None:
     """Verbs only one dataset has (e.g. `psiloqa eval`) live in `dsbuild.cli.<name>_commands`,
-    whose `add_commands(group)` adds them; such modules import only click at the top."""
+    whose `add_commands(group)` adds them; verbs all datasets share (annotate, export,
+    publish) in the `_SHARED_COMMANDS` modules. Such modules import only click at the top."""
     import importlib
     import importlib.util
 
+    for module_name in _SHARED_COMMANDS:
+        full = f"dsbuild.cli.{module_name}"
+        if importlib.util.find_spec(full) is not None:
+            importlib.import_module(full).add_commands(group, name)
     module_name = f"dsbuild.cli.{name}_commands"
     if importlib.util.find_spec(module_name) is not None:
         importlib.import_module(module_name).add_commands(group)
