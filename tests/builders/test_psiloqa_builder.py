@@ -224,3 +224,49 @@ def test_no_llm_filter_keeps_what_only_the_judge_would_drop(tmp_path):
     assert not reasons & {"incomplete_question", "subjective_question", "judged_refusal"}
     assert result.n_out == 5
     assert not any("review items" in c["messages"][0]["content"] for c in fake.calls)
+
+
+def test_real_openai_client_path_with_a_second_endpoint_for_answers(tmp_path):
+    """The OpenAI SDK code path, offline: an in-process transport plays two servers, the
+    main one (question writer, annotator, judge) and the answer model's own endpoint."""
+    import asyncio
+
+    httpx = pytest.importorskip("httpx2")
+    from dsbuild.builders.psiloqa import make_builder
+    from dsbuild.llm.pool import ModelPool
+    from dsbuild.llm.structured import COPY_OF
+    from dsbuild.runs import run_builder
+
+    router, hosts, refused = RoutedFake(), Counter(), []
+
+    def handler(request):
+        body = json.loads(request.content)
+        hosts[(request.url.host, body["model"])] += 1
+        assert COPY_OF not in request.content.decode()
+        reply = router._deterministic(body)
+        if isinstance(reply, BackendError):
+            refused.append(body["model"])
+            return httpx.Response(401, json={"error": {"message": "bad key"}})
+        content = reply if isinstance(reply, str) else json.dumps(reply)
+        return httpx.Response(200, json={
+            "id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+
+    settings = _settings(tmp_path).model_copy(update={
+        "model": "openai:writer", "base_url": "http://main.invalid/v1"})
+    settings.options["answer_models"] = ["vllm:answerer@http://answers.invalid/v1"]
+    pool = ModelPool(settings, http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    with asyncio.Runner() as loop:
+        result = run_builder(make_builder(settings), tmp_path / "run", settings.public_dict(),
+                             context_extras={"llm": pool}, loop=loop)
+        loop.run(pool.aclose())
+    assert result.n_out == 2
+    assert {host for host, model in hosts if model == "answerer"} == {"answers.invalid"}
+    assert {host for host, model in hosts if model == "writer"} == {"main.invalid"}
+    rows = [json.loads(line) for line in open(result.records_path)]
+    assert {r["llm_checkpoint"] for r in rows} == {"answerer"}
+    run = json.loads((result.run_dir / "run.json").read_text())
+    answered = sum(hosts.values()) - len(refused)  # a 401 reports no usage
+    assert refused == ["writer"] and run["tokens"]["prompt"] == 10 * answered
