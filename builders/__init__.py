@@ -136,12 +136,49 @@ DATASETS: dict[str, DatasetInfo] = {
         method="MEDEC (Ben Abacha et al., 2024); MedRECT (2025)",
         formats=("medrect", "medec", "jmle"),
         stages=(
-            StagePlan("load_cases", "read source clinical cases"),
-            StagePlan("inject_error", "LLM introduces one error of a given type, or none"),
-            StagePlan("screen", "LLM screening for realism and a single unambiguous error"),
-            StagePlan("assemble", "number sentences, attach corrections"),
+            StagePlan("sources", "clinical questions: JMLE JSON, MedQA JSONL or the embedded "
+                      "vignettes; unusable ones rejected with the reason"),
+            StagePlan("synthesize", "LLM writes a record per choice: correct answer -> correct "
+                      "record, wrong choice -> one wrong sentence (8 error types)"),
+            StagePlan("check", "numbering, error sentence, corrected text; stem numbers kept, "
+                      "choice stated, error not signposted"),
+            StagePlan("difficulty", "validator panel answers; keep records within the bounds "
+                      "(per error type), drop ambiguous locations"),
+            StagePlan("dedup", "one record per (question, choice), synthesis models alternating"),
+            StagePlan("screen", "LLM judge: ambiguous, extra elements, multiple or numerical "
+                      "errors, inconsistent synthesis; any flag rejects"),
         ),
         issue=6,
+        build_options=(
+            BuildOption("--questions", "questions", "JMLE-style JSON or MedQA-style JSONL of "
+                        "clinical questions [default: the 12 embedded vignettes, 1 per language]",
+                        "path", "FILE"),
+            BuildOption("--per-language", "per_language", "at most N questions per language "
+                        "[default: all; 1 for the embedded sample]", "int", "N"),
+            BuildOption("--models", "models", "comma-separated synthesis models; each question "
+                        "is synthesised by each, dedup alternates [default: --model]", "list",
+                        "LIST"),
+            BuildOption("--validators", "validators", "comma-separated difficulty panel "
+                        "[default: --model]", "list", "LIST"),
+            BuildOption("--judge-model", "judge_model", "screening judge [default: --model]",
+                        "str", "SPEC"),
+            BuildOption("--min-correct", "min_correct", "keep records at least N validators get "
+                        "completely right [default: 0]", "int", "N"),
+            BuildOption("--max-correct", "max_correct", "keep records at most N validators get "
+                        "completely right [default: the panel size]", "int", "N"),
+            BuildOption("--max-mislocated-share", "max_mislocated_share", "drop records where "
+                        "more than this share of the panel flags an error in the wrong sentence "
+                        "[default: 1.0, off]", "float", "P"),
+            BuildOption("--difficulty-by-type", "difficulty_by_type", "per-type bounds as JSON, "
+                        'e.g. \'{"diagnosis": {"min_correct": 1}, "clean": {...}}\'', "str",
+                        "JSON"),
+            BuildOption("--min-numbers-kept", "min_numbers_kept", "share of the question's "
+                        "numbers a record must keep [default: 1.0]", "float", "P"),
+            BuildOption("--no-screen", "screen", "skip the LLM judge", "flag",
+                        flag_value=False),
+            BuildOption("--out", "settings.out", "folder for medrect.json and medec.csv "
+                        "[default: RUN/export]", "path", "DIR"),
+        ),
     ),
     "cultural": DatasetInfo(
         name="cultural",
@@ -166,7 +203,7 @@ DATASETS: dict[str, DatasetInfo] = {
             BuildOption("--models", "models", "comma-separated roster of translating models; "
                         "SPEC@URL for another endpoint [default: --model]", "list", "LIST"),
             BuildOption("--locales", "locales", "target language-locales, comma-separated "
-                        "[default: ja-JP,es-MX,ru-KZ]", "list", "LIST"),
+                        "[default: ja-JP,es-MX]", "list", "LIST"),
             BuildOption("--categories", "categories", "segment categories the LLM looks for "
                         "[default: idiom,pun,holiday,cultural_concept]", "list", "LIST"),
             BuildOption("--no-llm-segments", "llm_segments", "use only given and lexicon "

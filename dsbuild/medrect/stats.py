@@ -1,0 +1,119 @@
+"""MedRECT statistics for `dsbuild medrect stats`: counts, error share, error types, where
+the error sentence sits, languages, sentences per record; and a chart of them.
+
+`medrect_stats(records)` takes MedRECT records (MEDEC rows converted first with
+`dsbuild.medrect.formats.medec_row_to_medrect`) and returns plain JSON-ready data;
+`medrect_chart(stats, path)` draws it with matplotlib (imported only there, Agg backend).
+A record's language is `metadata.lang` when the builder set it, else detected from its text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["POSITION_BINS", "medrect_chart", "medrect_stats"]
+
+# Relative position of the error sentence, (id - 1) / (sentences - 1), in five bins.
+POSITION_BINS = ("0-20%", "20-40%", "40-60%", "60-80%", "80-100%")
+
+
+def _lang(record: Mapping[str, Any], text: str) -> str:
+    from dsbuild.medrect.jmle import detect_language
+
+    meta = record.get("metadata")
+    if isinstance(meta, Mapping) and isinstance(meta.get("lang"), str) and meta["lang"]:
+        return meta["lang"]
+    return detect_language(text)
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def medrect_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Counts and distributions of MedRECT records (see the module docstring)."""
+    from dsbuild.medrect.sentences import parse_sentences
+
+    total = errors = 0
+    types: Counter[str] = Counter()
+    ids: Counter[int] = Counter()
+    bins: Counter[str] = Counter()
+    langs: Counter[str] = Counter()
+    lang_errors: Counter[str] = Counter()
+    lengths: list[int] = []
+    for record in records:
+        total += 1
+        text = record.get("sentences") or ""
+        sentences, _ = parse_sentences(text, "medrect")
+        n = len(sentences)
+        lengths.append(n)
+        lang = _lang(record, text)
+        langs[lang] += 1
+        if record.get("error_flag") != 1:
+            continue
+        errors += 1
+        lang_errors[lang] += 1
+        types[str(record.get("error_type") or "(missing)")] += 1
+        number = record.get("error_sentence_id")
+        if isinstance(number, int) and not isinstance(number, bool) and number in sentences:
+            ids[number] += 1
+            rel = (number - 1) / (n - 1) if n > 1 else 0.0
+            bins[POSITION_BINS[min(int(rel * len(POSITION_BINS)), len(POSITION_BINS) - 1)]] += 1
+    return {
+        "records": total,
+        "error_records": errors,
+        "clean_records": total - errors,
+        "error_share": _share(errors, total),
+        "error_types": dict(types.most_common()),
+        "error_sentence_position": {
+            "by_id": {str(k): ids[k] for k in sorted(ids)},
+            "relative": {b: bins[b] for b in POSITION_BINS},
+        },
+        "languages": {lang: {"records": langs[lang], "error_records": lang_errors[lang],
+                             "error_share": _share(lang_errors[lang], langs[lang])}
+                      for lang in sorted(langs)},
+        "sentences_per_record": {
+            "mean": round(sum(lengths) / len(lengths), 2) if lengths else 0.0,
+            "min": min(lengths) if lengths else 0,
+            "max": max(lengths) if lengths else 0,
+        },
+    }
+
+
+def medrect_chart(stats: Mapping[str, Any], path: str | Path) -> Path:
+    """A 2x2 PNG (or any format matplotlib infers from the suffix): error share, error types,
+    relative error position, records per language. Returns the path written."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    ax = axes[0][0]
+    ax.bar(["clean", "error"], [stats["clean_records"], stats["error_records"]], color=["#4c72b0", "#dd8452"])
+    ax.set_title(f"Records: {stats['records']} (error share {stats['error_share']:.0%})")
+    ax = axes[0][1]
+    kinds = list(stats["error_types"].items())
+    ax.barh([k for k, _ in kinds][::-1], [v for _, v in kinds][::-1], color="#dd8452")
+    ax.set_title("Error types")
+    ax = axes[1][0]
+    rel = stats["error_sentence_position"]["relative"]
+    ax.bar(list(rel), list(rel.values()), color="#55a868")
+    ax.set_title("Error sentence position (share of the record)")
+    ax = axes[1][1]
+    langs = stats["languages"]
+    names = list(langs)
+    ax.bar(names, [langs[n]["records"] - langs[n]["error_records"] for n in names], label="clean", color="#4c72b0")
+    ax.bar(names, [langs[n]["error_records"] for n in names],
+           bottom=[langs[n]["records"] - langs[n]["error_records"] for n in names], label="error", color="#dd8452")
+    ax.set_title("Records per language")
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
