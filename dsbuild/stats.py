@@ -183,18 +183,29 @@ def compute_stats(path: Path, dataset: str, fmt: str | None = None) -> dict[str,
     records = [item.record for item in items if item.record is not None]
     candidates = candidate_formats(dataset, fmt)
     name = candidates[0] if len(candidates) == 1 else detect_file_format(path, items[:DETECT_SAMPLE], candidates)
-    return {
+    result = {
         "path": str(path),
         "format": name,
         "records": len(records),
         "unreadable": len(items) - len(records),
         "tables": stats_from_records(records, name) if name else {},
     }
+    if name in SUMMARIES and records:
+        import importlib
+
+        module, function = SUMMARIES[name].split(":")
+        result["summary"] = getattr(importlib.import_module(module), function)(records)
+    return result
 
 
 # Charts by format: "module:function" taking (records, png_path).
 CHARTS = {"psiloqa": "dsbuild.psiloqa.chart:span_chart",
-          "mushroom": "dsbuild.psiloqa.chart:span_chart"}
+          "mushroom": "dsbuild.psiloqa.chart:span_chart",
+          "medrect": "dsbuild.medrect.stats:records_chart",
+          "medec": "dsbuild.medrect.stats:records_chart"}
+# Summaries beyond the tables, by format: "module:function" taking the records.
+SUMMARIES = {"medrect": "dsbuild.medrect.stats:records_summary",
+             "medec": "dsbuild.medrect.stats:records_summary"}
 
 
 def draw_chart(path: Path, dataset: str, out: Path, fmt: str | None = None) -> Path:

@@ -117,3 +117,21 @@ def medrect_chart(stats: Mapping[str, Any], path: str | Path) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def as_medrect(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """MedRECT records as they are, MEDEC CSV rows converted (by their `Sentences` column)."""
+    from dsbuild.medrect.formats import medec_row_to_medrect
+
+    return [medec_row_to_medrect(r, i) if "Sentences" in r else dict(r)
+            for i, r in enumerate(records)]
+
+
+def records_summary(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """`medrect_stats` of a file's records (MedRECT or MEDEC), for `stats`."""
+    return medrect_stats(as_medrect(records))
+
+
+def records_chart(records: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    """`medrect_chart` of a file's records (MedRECT or MEDEC), for `stats --chart`."""
+    return medrect_chart(records_summary(records), path)
