@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from dsbuild.cli.app import app
@@ -26,6 +27,7 @@ def test_summary_and_chart_from_the_embedded_sample(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.fixtures
 def test_medec_csv_rows_are_summarised_as_medrect(tmp_path, shared_fixtures):
     csv = shared_fixtures / "medrect" / "MEDEC-MS-ValidationSet-with-GroundTruth-and-ErrorType.csv"
     result = CliRunner().invoke(app, ["medrect", "stats", str(csv), "--json"])
