@@ -1,0 +1,493 @@
+"""Cultural nuance in localisation ("Be My Cheese?", Van Doren et al., 2026): segments,
+translations by several models for several locales, and their alignment, ready for raters.
+
+    sources    source texts (the embedded marketing emails, or --sources FILE), each with an id
+    segments   culturally loaded segments with exact offsets: hand-given ones (checked), a
+               user lexicon, and an LLM's list (located by us); overlaps resolved by origin
+    targets    one record per text x model x locale (the roster; no LLM call)
+    translate  each model localises the text for its locale
+    align      an LLM quotes each segment's counterpart in the translation; we locate it
+               (offsets), or mark it `omitted` (the model said nothing corresponds) or
+               `not_located` (the quote is not in the translation: kept, offsets null)
+
+Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a failed call rejects its
+record with `llm_<reason>`. Offsets are always computed here, never taken from a model: a
+surface is looked up exactly, then after normalisation (case, whitespace, quotes), see
+`dsbuild.cultural.locate`. The translator is not shown the segments, so the ratings measure
+how a model handles cultural material on its own.
+
+Records of the run are `CulturalRecord`s (one translation each, with `alignments`);
+`finalize` merges them per source text into `cultural.jsonl` and writes the rating sheet
+(long JSONL and the wide CSV/XLSX layout of `dsbuild.cultural.spreadsheet`) with empty
+rating cells.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
+
+if TYPE_CHECKING:
+    from dsbuild.config import Settings
+
+__all__ = ["DEFAULTS", "finalize", "make_builder", "merge_by_text", "rating_rows"]
+
+DEFAULTS: dict[str, Any] = {
+    "sources": None,  # JSONL/CSV of texts; None: the embedded sample emails
+    "lexicon": None,  # JSONL/CSV/TSV of {surface, category, note}
+    "categories": ["idiom", "pun", "holiday", "cultural_concept"],
+    "llm_segments": True,
+    "models": None,  # roster of translating models; None: the run's --model
+    "locales": ["ja-JP", "es-MX"],  # the sample's default; ru-KZ etc. with --locales
+    "temperature": 0.3,
+    "raters": ["rater-1"],  # rows of the rating sheet per translation
+}
+CATEGORY_HELP = {
+    "idiom": "idioms: fixed phrases whose meaning is not the sum of their words",
+    "pun": "puns and wordplay: words with two meanings, or sounding like other words",
+    "holiday": "holidays, festivals and seasonal occasions",
+    "cultural_concept": "cultural concepts: customs, institutions, events and references "
+                        "that people of the source culture know (a shopping day, a tradition)",
+    "other": "other references bound to the source culture",
+}
+
+
+def _opt(ctx: StageContext, key: str) -> Any:
+    value = ctx.options.get(key)
+    return DEFAULTS[key] if value is None else value
+
+
+def _list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v).strip() for v in value or [] if str(v).strip()]
+
+
+def _categories(options: dict[str, Any]) -> list[str]:
+    """The categories the LLM is asked for (checked against the schema's)."""
+    from dsbuild.schemas.cultural import NUANCE_CATEGORIES
+
+    from dsbuild.cultural.sources import category_name
+    from dsbuild.errors import ConfigError
+
+    value = options.get("categories")
+    out = []
+    for raw in _list(DEFAULTS["categories"] if value is None else value):
+        name = category_name(raw)
+        if name is None:
+            raise ConfigError(f"option categories: {raw!r} is not one of "
+                              f"{', '.join(NUANCE_CATEGORIES)}",
+                              "write e.g. --categories idiom,pun,holiday,cultural_concept",
+                              code="DSB103")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise ConfigError("option categories is empty", "name at least one category",
+                          code="DSB103")
+    return out
+
+
+def _engine(ctx: StageContext, spec: str | None):
+    ctx.llm.bind_run_info(getattr(ctx, "run_info", None))
+    return ctx.llm.get(spec)
+
+
+def _failed(result) -> Any:
+    return reject(f"llm_{result.error['reason']}", result.error["detail"])
+
+
+def _with_schema(template, **changes: Any) -> dict[str, Any] | None:
+    """The template's response format with parts of its schema set per request: the
+    categories asked for (where the schema has a category enum) and the number of
+    counterparts (where it describes their items). A schema of another shape (an overriding
+    template) is used as it is; the stage then checks those answers itself."""
+    import copy
+
+    fmt = template.response_format()
+    if fmt is None:
+        return None
+    fmt = copy.deepcopy(fmt)
+    schema = fmt["json_schema"]["schema"]
+    try:
+        if "categories" in changes:
+            category = schema["properties"]["segments"]["items"]["properties"]["category"]
+            if "enum" in category:
+                category["enum"] = list(changes["categories"])
+        if "count" in changes:
+            arr = schema["properties"]["counterparts"]
+            if "items" in arr:
+                arr["minItems"] = arr["maxItems"] = int(changes["count"])
+    except (KeyError, TypeError):
+        return template.response_format()
+    return fmt
+
+
+# -- sources ------------------------------------------------------------------------------
+def _sources(ctx: StageContext):
+    """Source texts from --sources FILE, else the embedded sample emails."""
+    from dsbuild.cultural.sources import read_sources
+
+    path = ctx.options.get("sources")
+    limit = ctx.config.get("limit")
+    for n, record in enumerate(read_sources(Path(path) if path else None)):
+        if limit is not None and n >= int(limit):
+            break
+        yield record
+
+
+# -- segments -----------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _lexicon_cached(path: str, mtime_ns: int, size: int) -> tuple[dict, ...]:
+    from dsbuild.cultural.sources import read_lexicon
+
+    return tuple(read_lexicon(Path(path)))
+
+
+def _lexicon(ctx: StageContext) -> tuple[dict, ...]:
+    path = ctx.options.get("lexicon")
+    if not path:
+        return ()
+    p = Path(path)
+    stat = p.stat() if p.is_file() else None
+    return _lexicon_cached(str(p), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+def _given(record: dict, norm) -> tuple[list, Any]:
+    """Candidates for the hand-given segments, or a rejection naming the bad one."""
+    from dsbuild.cultural.locate import Candidate, locate
+    from dsbuild.cultural.sources import category_name
+
+    text = record["text"]
+    out: list[Candidate] = []
+    for i, seg in enumerate(record.get("given") or [], 1):
+        surface = seg.get("surface")
+        label = f"given segment {i} ({surface!r})"
+        if not isinstance(surface, str) or not surface.strip():
+            return [], reject("given_segment_empty", f"given segment {i} has no surface")
+        category = category_name(seg.get("category"))
+        if category is None:
+            return [], reject("given_segment_bad_category",
+                              f"{label}: category {seg.get('category')!r} is not one of idiom, "
+                              "pun, holiday, cultural_concept, other")
+        if "start" in seg or "end" in seg:
+            try:
+                start, end = int(seg["start"]), int(seg["end"])
+            except (KeyError, TypeError, ValueError):
+                return [], reject("given_segment_mismatch",
+                                  f"{label}: give both start and end as integers, or neither")
+            if not 0 <= start < end <= len(text) or text[start:end] != surface:
+                found = text[start:end] if 0 <= start < end <= len(text) else "(out of range)"
+                return [], reject("given_segment_mismatch",
+                                  f"{label}: text[{start}:{end}] is {found!r}, not the surface")
+            how = "offsets"
+        else:
+            match = locate(text, surface, taken=[(c.start, c.end) for c in out], normalized=norm)
+            if match is None:
+                return [], reject("given_segment_not_found", f"{label} is not in the text")
+            start, end, how = match.start, match.end, match.how
+        out.append(Candidate(start, end, category, "given", seg.get("note"), how))
+    return out, None
+
+
+def make_segments(template):
+    async def segments(record: dict, ctx: StageContext) -> Any:
+        """Given, lexicon and LLM segments, located and merged (given > lexicon > LLM)."""
+        from dsbuild.cultural.locate import (
+            Candidate,
+            find_all,
+            locate,
+            merge_segments,
+            normalize,
+        )
+        from dsbuild.cultural.sources import category_name
+        from dsbuild.languages import language_name
+
+        text = record["text"]
+        norm = normalize(text)
+        candidates, failed = _given(record, norm)
+        if failed is not None:
+            return failed
+        stats: dict[str, Any] = {"given": len(candidates), "lexicon_matches": 0,
+                                 "llm_proposed": 0, "llm_not_found": 0, "llm_repeated": 0}
+        for entry in _lexicon(ctx):
+            for m in find_all(text, entry["surface"], normalized=norm):
+                candidates.append(Candidate(m.start, m.end, entry["category"], "lexicon",
+                                            entry.get("note"), m.how))
+                stats["lexicon_matches"] += 1
+        provenance = dict(record.get("provenance") or {})
+        if _opt(ctx, "llm_segments"):
+            categories = _categories(ctx.options)
+            engine = _engine(ctx, None)
+            request = engine.request(
+                template.render(language=language_name(record["lang"]), text=text,
+                                categories="\n".join(f"- {c}: {CATEGORY_HELP[c]}"
+                                                     for c in categories)),
+                response_format=_with_schema(template, categories=categories),
+                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 600},
+                id=record["id"], template=template)
+            result = await engine.complete(request)
+            if not result.ok:
+                return _failed(result)
+            provenance["segments"] = result.provenance()
+            taken: list[tuple[int, int]] = []
+            missing: list[str] = []
+            for item in result.json.get("segments") or []:
+                stats["llm_proposed"] += 1
+                surface = str(item.get("surface") or "")
+                category = category_name(item.get("category"))
+                if category not in categories:  # only with an overriding template's schema
+                    stats["llm_bad_category"] = stats.get("llm_bad_category", 0) + 1
+                    continue
+                match = locate(text, surface, taken=taken, normalized=norm)
+                if match is None:
+                    stats["llm_not_found"] += 1
+                    missing.append(surface)
+                    continue
+                if (match.start, match.end) in taken:
+                    stats["llm_repeated"] += 1
+                    continue
+                taken.append((match.start, match.end))
+                candidates.append(Candidate(match.start, match.end, category, "llm",
+                                            (item.get("note") or "").strip() or None, match.how))
+            if missing:
+                stats["llm_not_found_surfaces"] = missing
+        kept, dropped = merge_segments(candidates)
+        stats["overlaps_dropped"] = len(dropped)
+        stats["kept"] = {o: sum(c.origin == o for c in kept) for o in ("given", "lexicon", "llm")}
+        if not kept:
+            return reject("no_segments", "no segment was given, matched or found in the text")
+        nuances = [{"start": c.start, "end": c.end, "category": c.category,
+                    "surface": text[c.start:c.end], "note": c.note, "origin": c.origin,
+                    "match": c.how} for c in kept]
+        out = {k: v for k, v in record.items() if k != "given"}
+        return {**out, "nuances": nuances, "segment_stats": stats, "provenance": provenance}
+
+    return segments
+
+
+# -- targets ------------------------------------------------------------------------------
+def _targets(record: dict, ctx: StageContext) -> Any:
+    """One record per model of the roster and target locale."""
+    from dsbuild.cultural.sources import parse_locales
+
+    models = [ctx.llm.spec_label(m) for m in _list(ctx.options.get("models"))] or \
+        [ctx.llm.spec_label(None)]
+    out = []
+    for locale in parse_locales(_opt(ctx, "locales")):
+        for model in dict.fromkeys(models):
+            out.append({**record, "id": f"{record['id']}/{locale}/{model}",
+                        "text_id": record["id"], "system": model, "target_lang": locale})
+    return out
+
+
+# -- translate ----------------------------------------------------------------------------
+def _clean_translation(content: str) -> str:
+    """The reply without a code fence or quotation marks wrapped around all of it."""
+    import re
+
+    text = (content or "").strip()
+    fenced = re.fullmatch(r"```[\w-]*\n(.*?)\n?```", text, re.DOTALL)
+    if fenced:
+        text = fenced.group(1).strip()
+    for a, b in (('"', '"'), ("\u201c", "\u201d"), ("\u00ab", "\u00bb"), ("\u300c", "\u300d")):
+        if len(text) > 2 and text.startswith(a) and text.endswith(b) and a not in text[1:-1] \
+                and b not in text[1:-1]:
+            text = text[1:-1].strip()
+    return text
+
+
+def make_translate(template):
+    async def translate(record: dict, ctx: StageContext) -> Any:
+        """The model localises the source text for its locale."""
+        from dsbuild.cultural.locate import normalize
+        from dsbuild.cultural.sources import locale_parts
+        from dsbuild.languages import language_name
+
+        language, region = locale_parts(record["target_lang"])
+        engine = _engine(ctx, record["system"])
+        text = record["text"]
+        request = engine.request(
+            template.render(source_language=language_name(record["lang"]), language=language,
+                            region=region, locale=record["target_lang"], text=text),
+            sampling={"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed,
+                      "max_tokens": min(4096, 64 + 3 * len(text) // 2)},
+            id=record["id"], template=template)
+        result = await engine.complete(request)
+        if not result.ok:
+            return _failed(result)
+        translation = _clean_translation(result.content or "")
+        if not translation:
+            return reject("empty_translation", f"{record['system']} returned no text")
+        if normalize(translation).text == normalize(text).text:
+            return reject("same_as_source", f"{record['system']} returned the source text unchanged")
+        return {**record, "translation": translation,
+                "model_answered": result.model_answered or engine.model or record["system"],
+                "provenance": {**record.get("provenance", {}), "translate": result.provenance()}}
+
+    return translate
+
+
+# -- align --------------------------------------------------------------------------------
+def make_align(template):
+    async def align(record: dict, ctx: StageContext) -> Any:
+        """Each segment's counterpart in the translation: located, omitted or not located."""
+        from dsbuild.cultural.locate import locate, normalize
+        from dsbuild.cultural.sources import locale_parts
+        from dsbuild.languages import language_name
+
+        nuances, translation = record["nuances"], record["translation"]
+        language, _ = locale_parts(record["target_lang"])
+        engine = _engine(ctx, None)
+        listing = "\n".join(f"{i}. [{n['category']}] {n['surface']}"
+                            for i, n in enumerate(nuances, 1))
+        request = engine.request(
+            template.render(source_language=language_name(record["lang"]), language=language,
+                            source=record["text"], translation=translation, segments=listing,
+                            count=len(nuances)),
+            response_format=_with_schema(template, count=len(nuances)),
+            sampling={"temperature": 0.0, "seed": ctx.seed,
+                      "max_tokens": 48 + 40 * len(nuances)},
+            id=record["id"], template=template)
+        result = await engine.complete(request)
+        if not result.ok:
+            return _failed(result)
+        answers = list(result.json.get("counterparts") or [])
+        if len(answers) != len(nuances):
+            return reject("align_count_mismatch", f"{len(answers)} counterparts for "
+                          f"{len(nuances)} segments")
+        norm = normalize(translation)
+        claimed: list[tuple[int, int]] = []
+        alignments, counts = [], {"aligned": 0, "omitted": 0, "not_located": 0}
+        for i, (nuance, answer) in enumerate(zip(nuances, answers)):
+            entry: dict[str, Any] = {"nuance": i, "surface": nuance["surface"],
+                                     "category": nuance["category"], "counterpart": None,
+                                     "start": None, "end": None}
+            quote = answer.strip() if isinstance(answer, str) else ""
+            if not quote:
+                entry["status"] = "omitted"
+            else:
+                match = locate(translation, quote, taken=claimed, normalized=norm)
+                if match is None:
+                    entry.update(status="not_located", counterpart=quote)
+                else:
+                    claimed.append((match.start, match.end))
+                    entry.update(status="aligned", counterpart=translation[match.start:match.end],
+                                 start=match.start, end=match.end, match=match.how)
+            counts[entry["status"]] += 1
+            alignments.append(entry)
+        provenance = dict(record.get("provenance") or {})
+        segment_provenance = provenance.pop("segments", None)
+        tr = {"system": record["system"], "target_lang": record["target_lang"],
+              "text": translation, "model_answered": record.get("model_answered"),
+              "alignments": alignments, "align_stats": counts,
+              "provenance": {**provenance, "align": result.provenance()}}
+        out = {k: v for k, v in record.items()
+               if k not in ("system", "target_lang", "translation", "model_answered",
+                            "provenance")}
+        out["translations"] = [tr]
+        out["provenance"] = {"segments": segment_provenance} if segment_provenance else {}
+        return out
+
+    return align
+
+
+def make_builder(settings: Settings) -> Builder:
+    from dsbuild.cultural.sources import parse_locales
+    from dsbuild.llm.prompts import load_prompts
+
+    options = dict(settings.options or {})
+    _categories(options)  # option errors surface before the run starts
+    parse_locales(options.get("locales") or DEFAULTS["locales"])
+    if options.get("lexicon"):
+        from dsbuild.cultural.sources import read_lexicon
+
+        read_lexicon(Path(options["lexicon"]))
+    prompts = load_prompts("cultural", settings.prompts_dir)
+    concurrency = max(1, settings.concurrency)
+
+    def version(name: str) -> str:
+        return f"1+{prompts[name].hash[:12]}"
+
+    return Builder("cultural", "1", (
+        source_stage("sources", _sources, description="source texts (file or embedded emails)"),
+        map_stage("segments", make_segments(prompts["segments"]), concurrency,
+                  version=version("segments"),
+                  description="given, lexicon and LLM segments with exact offsets"),
+        map_stage("targets", _targets, description="one record per text x model x locale"),
+        map_stage("translate", make_translate(prompts["translate"]), concurrency,
+                  version=version("translate"), description="localise for each locale"),
+        map_stage("align", make_align(prompts["align"]), concurrency, version=version("align"),
+                  description="each segment's counterpart in the translation, or omitted"),
+    ), description="cultural-nuance segments, localised translations and their alignment")
+
+
+# -- export -------------------------------------------------------------------------------
+def merge_by_text(rows: list[dict]) -> list[dict]:
+    """One `CulturalRecord` per source text holding every translation of it (run order)."""
+    merged: dict[str, dict] = {}
+    for row in rows:
+        key = row.get("text_id") or row["id"]
+        if key not in merged:
+            merged[key] = {**{k: v for k, v in row.items() if k not in ("translations", "text_id")},
+                           "id": key, "translations": []}
+        merged[key]["translations"].extend(row.get("translations") or [])
+    return list(merged.values())
+
+
+def rating_rows(records: list[dict], raters: list[str]) -> list[dict]:
+    """The long rating table (`RatingRow`s) for raters to fill in: per text x translation x
+    rater, a full-text row with the translation and one row per segment with its counterpart
+    (empty when omitted or not located); every rating empty."""
+    rows = []
+    for rec in records:
+        for tr in rec["translations"]:
+            counterparts = {a["nuance"]: a.get("counterpart") for a in tr.get("alignments") or []
+                            if a.get("status") == "aligned"}
+            for rater in raters:
+                base = {"text_id": rec["id"], "source_lang": rec["lang"],
+                        "target": tr["target_lang"], "model": tr["system"], "rater": rater}
+                rows.append({**base, "translation": tr["text"]})
+                for i, n in enumerate(rec["nuances"]):
+                    rows.append({**base, "segment": i + 1, "category": n["category"],
+                                 "surface": n["surface"], "start": n["start"], "end": n["end"],
+                                 "translation": counterparts.get(i)})
+    return rows
+
+
+def _raters(run_dir: Path) -> list[str]:
+    import yaml
+
+    path = Path(run_dir) / "config.yaml"
+    options = {}
+    if path.is_file():
+        options = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("options") or {}
+    return _list(options.get("raters")) or list(DEFAULTS["raters"])
+
+
+def finalize(result, out_dir: Path) -> dict[str, int]:
+    """`cultural.jsonl` (one record per source text, all translations and alignments) and
+    the rating sheet: `rating-sheet.jsonl` (long) and `rating-sheet.csv`/`.xlsx` (wide)."""
+    import json
+
+    from dsbuild.cultural.ratings import frame_from_rows, save_ratings
+    from dsbuild.cultural.spreadsheet import long_to_wide, write_wide
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(result.records_path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    records = merge_by_text(rows)
+    tmp = out_dir / ".cultural.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
+    tmp.replace(out_dir / "cultural.jsonl")
+    table = frame_from_rows(rating_rows(records, _raters(result.run_dir)), origin="rating sheet")
+    save_ratings(table, out_dir / "rating-sheet.jsonl")
+    wide = long_to_wide(table)
+    write_wide(wide, out_dir / "rating-sheet.csv")
+    write_wide(wide, out_dir / "rating-sheet.xlsx")
+    return {"cultural.jsonl": len(records), "rating-sheet.jsonl": table.height,
+            "rating-sheet.csv": wide.height, "rating-sheet.xlsx": wide.height}
