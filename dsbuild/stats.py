@@ -153,7 +153,9 @@ def stats_from_records(records: list[Row], fmt: str) -> dict[str, dict[str, Any]
     elif fmt == "cultural":
         tables["By language"] = _distribution(df, "lang")
         tables["Nuance categories"] = _list_distribution(df, "categories", "category")
-        ratings = df.select(pl.col("ratings").explode()).unnest("ratings").drop_nulls()
+        exploded = df.select(pl.col("ratings").explode()).drop_nulls()
+        ratings = (exploded.unnest("ratings").drop_nulls()
+                   if isinstance(exploded.schema["ratings"], pl.Struct) else exploded.clear())
         if ratings.height:
             numeric = pl.col("score").cast(pl.Int64, strict=False)
             by_system = (ratings.group_by("system").agg(

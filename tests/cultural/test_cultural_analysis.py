@@ -126,3 +126,19 @@ class TestCli:
         assert main(["cultural", "analyze", str(tmp_path / "none.jsonl")]) == 3
         assert "DSB301" in capsys.readouterr().err
         assert main(["cultural", "analyze", str(SAMPLE_PATH), "--na", "half"]) == 2
+
+
+def test_stats_on_records_without_ratings_yet(tmp_path):
+    """A fresh build has translations but no ratings: stats must still work."""
+    import json
+
+    from dsbuild.stats import compute_stats
+
+    path = tmp_path / "r.jsonl"
+    record = {"id": "e1", "lang": "en", "text": "Happy Thanksgiving!", "source": "t",
+              "nuances": [{"start": 6, "end": 18, "category": "holiday",
+                           "surface": "Thanksgiving"}],
+              "translations": [{"system": "m", "target_lang": "ja-JP", "text": "x"}]}
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    stats = compute_stats(path, "cultural")
+    assert stats["records"] == 1 and "Ratings by system" not in stats["tables"]
