@@ -19,6 +19,17 @@ def sample_files(dataset: str) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.stem == dataset and p.suffix in {".jsonl", ".json", ".csv"})
 
 
+def _export(name: str, result) -> None:
+    """The Hub-ready folder of a demo run (RUN/hf), when the run kept any records."""
+    if not result.n_out:
+        click.echo(f"{name}: no records kept, so nothing to export (see rejects.jsonl)")
+        return
+    from dsbuild.export import export_run
+
+    exported = export_run(name, result.run_dir)
+    click.echo(f"{name}: Hugging Face dataset folder with its card: {exported.folder}")
+
+
 def run_demo(out: Path, *, progress: bool = True) -> None:
     from dsbuild.cli.output import console, print_run_summary, print_stats, print_validation
     from dsbuild.config import resolve_settings
@@ -37,6 +48,7 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
             settings, _ = resolve_settings({"dataset": name, "run_dir": str(out / name)}, env={})
             result = build_dataset(name, settings, out / name, progress=progress)
             paths = [result.records_path]
+            _export(name, result)
         else:
             click.echo(f"The {name} builder lands with issue #{info.issue}; "
                        "showing the shipped sample records instead.")
