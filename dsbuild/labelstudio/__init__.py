@@ -1,0 +1,18 @@
+"""Human annotation rounds in Label Studio: push a run's records, pull the annotations back.
+
+Modules, each small and named for what it holds:
+
+- `server`      start / wait / stop a local Label Studio (its own virtualenv), for
+                `dsbuild labelstudio serve` and `make test`
+- `client`      the SDK calls dsbuild makes, failing as one-line `ServiceError`s
+- `interfaces`  the labelling config (XML) and annotator instructions per dataset
+- `tasks`       records → keyed tasks with pre-annotations; UTF-16 offsets at the boundary
+- `results`     annotation results → one annotator's values
+- `reconcile`   several annotators → reconciled records and disagreements
+- `agreement`   agreement per field for a round
+- `push`, `pull`, `state`  the round trip and what the run remembers of it
+
+Nothing here imports the SDK at import time.
+"""
+
+from __future__ import annotations

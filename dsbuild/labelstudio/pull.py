@@ -1,0 +1,235 @@
+"""Pull a round's annotations back into the run: map, check, reconcile, measure agreement.
+
+One snapshot export (with the annotators' identities) is saved as it came before anything
+is read from it; then each annotated task is mapped back to its unit by `dsbuild_key`,
+checked (task edited in the UI? record changed since the push? task never pushed from
+this run?), each annotation parsed (UTF-16 spans → code points, surfaces checked), the
+annotators reconciled, and everything written to a new `RUN/annotation/pulls/NNN/`. A
+task or annotation that cannot be used is left out with a one-line reason in
+`problems.jsonl`; earlier pulls are never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dsbuild.errors import InputError
+from dsbuild.labelstudio.state import AnnotationState, load_records, now
+
+__all__ = ["PullSummary", "annotator_status", "pull_run"]
+
+
+@dataclass
+class PullSummary:
+    """What one pull found and wrote."""
+
+    url: str
+    project: int
+    pull: int
+    folder: str
+    tasks_exported: int
+    annotations: int
+    annotators: list[str]
+    records_annotated: int
+    units_annotated: int
+    disagreements: int
+    problems: int
+    agreement: dict[str, Any]
+    seconds: float
+    problem_lines: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["problem_lines"] = data["problem_lines"][:20]
+        return data
+
+
+def _write_jsonl(path: Path, rows) -> int:
+    from dsbuild.runs.jsonl import AtomicWriter, dumps_line
+
+    n = 0
+    with AtomicWriter(path) as f:
+        for row in rows:
+            f.write(dumps_line(row))
+            n += 1
+    return n
+
+
+def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
+             include_predictions_only: bool = False) -> PullSummary:
+    """Pull every submitted annotation of the run's project; see the module docstring."""
+    from dsbuild.errors import UsageError
+    from dsbuild.labelstudio.agreement import round_agreement
+    from dsbuild.labelstudio.reconcile import SPAN_METHODS, reconcile_unit
+    from dsbuild.labelstudio.results import annotator_of, parse_result
+    from dsbuild.labelstudio.tasks import Unit, check_of, task_data, units_of
+    from dsbuild.runs.jsonl import atomic_write_json
+
+    if method not in SPAN_METHODS:
+        raise UsageError(f"--method {method} is not a way to reconcile spans", f"use one of {', '.join(SPAN_METHODS)}")
+    started = time.monotonic()
+    state = AnnotationState(Path(run_dir))
+    info = state.require_project(dataset)
+    project = int(info["project"])
+    if info.get("url") and info["url"] != client.url:
+        raise UsageError(f"run {run_dir} was pushed to {info['url']}, not {client.url}",
+                         "set LABEL_STUDIO_URL (or --url) to that server")
+    records = load_records(run_dir, dataset)
+    units = {u.key: u for u in units_of(records, dataset)}
+
+    client.get_project(project)  # a deleted project fails here, naming it
+    exported = client.export_snapshot(project)
+    number, folder = state.new_pull_dir()
+    atomic_write_json(folder / "export.json", exported)
+
+    problems: list[dict[str, Any]] = []
+
+    def problem(task: Any, key: Any, reason: str, message: str) -> None:
+        problems.append({"task": task, "key": key, "reason": reason, "message": message})
+
+    by_record: dict[str, list[tuple[Unit, dict, dict]]] = defaultdict(list)
+    annotation_rows: list[dict[str, Any]] = []
+    agreement_units: list[tuple[Any, dict]] = []
+    for task in exported:
+        task_id = task.get("id")
+        data = task.get("data") or {}
+        key = data.get("dsbuild_key")
+        where = f"task {task_id} of project {project} at {client.url}"
+        unit = units.get(str(key)) if key is not None else None
+        if unit is None:
+            problem(task_id, key, "not_pushed",
+                    f"{where} is not a task dsbuild pushed from {run_dir} "
+                    f"({'no dsbuild_key' if key is None else f'unknown key {key!r}'}); its annotations were left out")
+            continue
+        pushed_check = data.get("dsbuild_check")
+        if check_of(data, dataset) != pushed_check:
+            problem(task_id, key, "task_edited",
+                    f"{where} (record {unit.record_id}) was edited in Label Studio after the push, "
+                    "so its offsets cannot be trusted; left out — restore the task data or delete the "
+                    "task and push again")
+            continue
+        record_data, _ = task_data(unit, dataset)
+        if record_data["dsbuild_check"] != pushed_check:
+            problem(task_id, key, "record_changed",
+                    f"record {unit.record_id} changed in {run_dir} since {where} was pushed; left out — "
+                    "push the changed record to a new project (--new-project)")
+            continue
+        values: dict[str, dict] = {}
+        annotators: list[dict[str, Any]] = []
+        latest: dict[str, dict] = {}  # two annotations by one person: the later one counts
+        for annotation in task.get("annotations") or []:
+            if annotation.get("was_cancelled"):
+                continue
+            name, _ = annotator_of(annotation)
+            if name not in latest or str(annotation.get("updated_at")) >= str(latest[name].get("updated_at")):
+                latest[name] = annotation
+        for name, annotation in latest.items():
+            _, user_id = annotator_of(annotation)
+            try:
+                parsed = parse_result(dataset, unit, annotation.get("result") or [],
+                                      where=f"annotation {annotation.get('id')} on {where}")
+            except InputError as exc:
+                problem(task_id, key, "bad_annotation", exc.what)
+                continue
+            meta = {"annotator": name, "user_id": user_id, "annotation_id": annotation.get("id"),
+                    "created_at": annotation.get("created_at"), "updated_at": annotation.get("updated_at"),
+                    "lead_time": annotation.get("lead_time")}
+            values[name] = parsed
+            annotators.append(meta)
+            annotation_rows.append({"key": unit.key, "record_id": unit.record_id, "task": task_id, **meta,
+                                    "values": _jsonable(parsed)})
+        if not values:
+            continue
+        meta = {"round": number, "project": project, "url": client.url, "task": task_id, "key": unit.key,
+                "pulled_at": now(), "annotators": annotators}
+        by_record[unit.record_id].append((unit, values, meta))
+        agreement_units.append((_unit_info(dataset, unit), values))
+
+    annotated: list[dict[str, Any]] = []
+    disagreements: list[dict[str, Any]] = []
+    record_order = {}
+    for u in units.values():
+        record_order.setdefault(u.record_id, len(record_order))
+    for record_id in sorted(by_record, key=lambda r: record_order.get(r, 0)):
+        current = None
+        for unit, values, meta in by_record[record_id]:
+            if current is not None:
+                unit = Unit(unit.key, unit.record_id, current, unit.translation, unit.extra)
+            current, found = reconcile_unit(dataset, unit, values, meta, method=method)
+            disagreements.extend({"task": meta["task"], **d} for d in found)
+        annotated.append(current)
+
+    agreement = round_agreement(dataset, agreement_units)
+    _write_jsonl(folder / "annotations.jsonl", annotation_rows)
+    _write_jsonl(folder / "records.jsonl", annotated)
+    _write_jsonl(folder / "disagreements.jsonl", disagreements)
+    _write_jsonl(folder / "problems.jsonl", problems)
+    atomic_write_json(folder / "agreement.json", agreement)
+    annotators_all = sorted({row["annotator"] for row in annotation_rows})
+    summary = PullSummary(client.url, project, number, str(folder), len(exported), len(annotation_rows),
+                          annotators_all, len(annotated), len(agreement_units), len(disagreements),
+                          len(problems), agreement, round(time.monotonic() - started, 3),
+                          [p["message"] for p in problems])
+    atomic_write_json(folder / "done.json", {**summary.to_dict(), "method": method, "finished_at": now()})
+    return summary
+
+
+def _unit_info(dataset: str, unit) -> Any:
+    if dataset == "psiloqa":
+        return len(unit.record["llm_answer"])
+    if dataset == "cultural":
+        return len(unit.record.get("nuances") or [])
+    if dataset == "entitycs":
+        return unit.extra["entities"]
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def annotator_status(run_dir: Path, dataset: str, client) -> dict[str, Any]:
+    """Progress of the run's project: tasks, and per annotator annotations, skips, times."""
+    state = AnnotationState(Path(run_dir))
+    info = state.require_project(dataset)
+    project = int(info["project"])
+    details = client.get_project(project)
+    exported = client.export_snapshot(project)
+    from dsbuild.labelstudio.results import annotator_of
+
+    overlap = int(details.get("maximum_annotations") or info.get("overlap") or 1)
+    people: dict[str, dict[str, Any]] = {}
+    complete = 0
+    for task in exported:
+        done = 0
+        for annotation in task.get("annotations") or []:
+            name, user_id = annotator_of(annotation)
+            row = people.setdefault(name, {"annotator": name, "user_id": user_id, "annotated": 0,
+                                           "skipped": 0, "first": None, "last": None, "lead_time_s": 0.0})
+            if annotation.get("was_cancelled"):
+                row["skipped"] += 1
+                continue
+            done += 1
+            row["annotated"] += 1
+            row["lead_time_s"] += float(annotation.get("lead_time") or 0.0)
+            stamp = annotation.get("updated_at") or annotation.get("created_at")
+            if stamp:
+                row["first"] = min(filter(None, [row["first"], stamp]))
+                row["last"] = max(filter(None, [row["last"], stamp]))
+        complete += done >= overlap
+    total = int(details.get("task_number") or 0)
+    for row in people.values():
+        row["mean_lead_time_s"] = round(row.pop("lead_time_s") / row["annotated"], 1) if row["annotated"] else None
+        row["share_of_tasks"] = round(row["annotated"] / total, 4) if total else None
+    return {"url": client.url, "project": project, "title": details.get("title"), "tasks": total,
+            "tasks_with_annotations": len(exported), "tasks_complete": complete, "overlap": overlap,
+            "pulls": [p.name for p in state.finished_pulls()],
+            "annotators": sorted(people.values(), key=lambda r: r["annotator"])}
