@@ -2,8 +2,10 @@
 
     contexts  passages per language (embedded sample, passages file, dump, or random API pages)
     qa        an LLM writes easy/medium/hard question-answer pairs from each passage
+    question gates: hygiene, language, not lifted from the passage, no duplicates
     roster    each question gets its answer models, drawn per language from the roster (seeded)
     answers   each answer model answers the question without the passage
+    answer gates: hygiene (incl. truncated generations), language, not the question again
     annotate  an annotator LLM tags the unsupported spans inline; a strict parser makes offsets
     filter    heuristic filters, then an LLM judge (incomplete/subjective questions, refusals)
 
@@ -302,6 +304,35 @@ def make_filter(template):
     return filter_
 
 
+def _question_gates():
+    """Quality gates on the written questions (each switchable: `--option gate.NAME=false`)."""
+    from dsbuild.gates.copying import CopiedFromPassage
+    from dsbuild.gates.hygiene import HygieneGate
+    from dsbuild.gates.langid import LangIdGate
+    from dsbuild.gates.stage import dedup_stage, gate_stage
+
+    return (gate_stage("hygiene_question", HygieneGate, field="question", lang_field="lang"),
+            gate_stage("langid_question", LangIdGate, field="question", lang_field="lang"),
+            gate_stage("copied_question", CopiedFromPassage, field="question"),
+            dedup_stage("dedup_questions", field="question", lang_field="lang",
+                        per_language=True))
+
+
+def _answer_gates():
+    """Quality gates on the closed-book answers."""
+    from functools import partial
+
+    from dsbuild.gates.copying import AnswerRepeatsQuestion
+    from dsbuild.gates.hygiene import HygieneGate
+    from dsbuild.gates.langid import LangIdGate
+    from dsbuild.gates.stage import gate_stage
+
+    return (gate_stage("hygiene_answer", partial(HygieneGate, max_chars=DEFAULTS["max_answer_chars"]),
+                       field="llm_answer", lang_field="lang"),
+            gate_stage("langid_answer", LangIdGate, field="llm_answer", lang_field="lang"),
+            gate_stage("answer_repeats_question", AnswerRepeatsQuestion, field="llm_answer"))
+
+
 def make_builder(settings: Settings) -> Builder:
     from dsbuild.llm.prompts import load_prompts
 
@@ -315,9 +346,11 @@ def make_builder(settings: Settings) -> Builder:
         source_stage("contexts", _contexts, description="passages per language"),
         map_stage("qa", make_qa(prompts["qa"]), concurrency, version=version("qa"),
                   description="LLM writes easy/medium/hard QA pairs from each passage"),
+        *_question_gates(),
         map_stage("roster", _roster, description="answer models per question (seeded)"),
         map_stage("answers", make_answers(prompts["answer"]), concurrency,
                   version=version("answer"), description="answers without the passage"),
+        *_answer_gates(),
         map_stage("annotate", make_annotate(prompts["annotate"]), concurrency,
                   version=version("annotate"), description="hallucinated spans as offsets"),
         map_stage("filter", make_filter(prompts["judge"]), concurrency, version=version("judge"),

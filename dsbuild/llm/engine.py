@@ -161,6 +161,7 @@ class LLMEngine:
                 return self._fail(result, failed.reason, failed.detail)
             result.cached = result.cached and cached
             result.content, result.model_answered = reply.content, reply.model
+            result.finish_reason = reply.finish_reason
             result.cost_usd += cost
             self._add_usage(result, reply.usage or Usage())
             if schema is None:

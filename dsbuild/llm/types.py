@@ -152,6 +152,7 @@ class LLMResult:
     cached: bool = False
     attempts: int = 0
     error: dict[str, str] | None = None  # {"reason", "detail"} when it failed for good
+    finish_reason: str | None = None  # "length" means the answer was cut at max_tokens
 
     @property
     def ok(self) -> bool:
@@ -168,4 +169,5 @@ class LLMResult:
             "sample_index": self.request.sample_index,
             "request_hash": self.request.key(),
             "cached": self.cached,
+            "finish_reason": self.finish_reason,
         }

@@ -1,7 +1,8 @@
 """Heuristic filters of PsiloQA rows: cheap checks run before the LLM judge.
 
 Each filter takes a row and returns None (keep) or `(reason, detail)`, datatrove style.
-The phrase lists cover the languages of the embedded sample and a few more; a language
+(Hygiene, language, copying and duplicates are the shared gates of `dsbuild.gates`, which
+the builder runs as stages of their own.) The phrase lists cover the languages of the embedded sample and a few more; a language
 without a list is simply not checked by that filter. The LLM judge (`judge` prompt) catches
 what phrase lists miss.
 """
@@ -9,7 +10,6 @@ what phrase lists miss.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 
 __all__ = ["FILTERS", "REASONS", "run_filters"]
@@ -45,15 +45,6 @@ _PASSAGE_REFS = {
     "ar": re.compile(r"(النص|الفقرة|المقال|المقطع)"),
     "fi": re.compile(r"\b(tekstin|tekstissä|kappaleen|artikkelin)\b", re.I),
 }
-_SPACE = re.compile(r"\s+")
-
-
-def _norm(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("P"))
-    return _SPACE.sub(" ", text).strip()
-
-
 def refusal_phrase(row: dict) -> Verdict:
     answer = row["llm_answer"].casefold()
     for phrase in _REFUSALS.get(row["lang"], ()) + _REFUSALS["en"]:
@@ -70,14 +61,6 @@ def question_mentions_passage(row: dict) -> Verdict:
     return None
 
 
-def answer_repeats_question(row: dict) -> Verdict:
-    answer, question = _norm(row["llm_answer"]), _norm(row["question"])
-    if answer and (answer == question or (len(question) > 10 and answer.startswith(question)
-                                          and len(answer) < 1.2 * len(question))):
-        return "answer_repeats_question", "the answer only repeats the question"
-    return None
-
-
 def make_length_filter(max_answer_chars: int) -> Callable[[dict], Verdict]:
     def answer_too_long(row: dict) -> Verdict:
         n = len(row["llm_answer"])
@@ -88,9 +71,8 @@ def make_length_filter(max_answer_chars: int) -> Callable[[dict], Verdict]:
     return answer_too_long
 
 
-FILTERS: tuple[Callable[[dict], Verdict], ...] = (
-    refusal_phrase, question_mentions_passage, answer_repeats_question)
-REASONS = ("refusal", "question_mentions_passage", "answer_repeats_question", "answer_too_long")
+FILTERS: tuple[Callable[[dict], Verdict], ...] = (refusal_phrase, question_mentions_passage)
+REASONS = ("refusal", "question_mentions_passage", "answer_too_long")
 
 
 def run_filters(row: dict, *, max_answer_chars: int = 1500) -> Verdict:

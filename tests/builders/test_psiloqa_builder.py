@@ -48,12 +48,17 @@ PLAN = {
         ("How long is the Rhine?", "   ", "", OK),
     ],
 }
-BY_QUESTION = {q: (a, ann, flags) for items in PLAN.values() for q, a, ann, flags in items}
 
 
 class RoutedFake(FakeLLM):
     """Answers each request by its prompt: QA pairs per title, answers and annotations per
-    question, judge verdicts per question."""
+    question, judge verdicts per question (from `plan`, default `PLAN`)."""
+
+    def __init__(self, plan: dict | None = None) -> None:
+        super().__init__()
+        self.plan = plan or PLAN
+        self.by_question = {q: (a, ann, flags) for items in self.plan.values()
+                            for q, a, ann, flags in items}
 
     def _deterministic(self, payload):
         system = payload["messages"][0]["content"]
@@ -66,17 +71,17 @@ class RoutedFake(FakeLLM):
                 return {"pairs": [{"complexity": "easy", "question": "      ",
                                    "answer": "x"}]}
             return {"pairs": [{"complexity": COMPLEXITIES[i], "question": q, "answer": "gold"}
-                              for i, (q, *_rest) in enumerate(PLAN[title])]}
+                              for i, (q, *_rest) in enumerate(self.plan[title])]}
         if "general-knowledge" in system:
-            return BY_QUESTION[user][0]
+            return self.by_question[user][0]
         question = next(line.removeprefix("Question: ") for line in user.splitlines()
                         if line.startswith("Question: "))
         if "check answers against a source" in system:
-            annotated = BY_QUESTION[question][1]
+            annotated = self.by_question[question][1]
             if isinstance(annotated, Exception):
                 return annotated
             return {"annotated_answer": annotated}
-        flags = BY_QUESTION[question][2]
+        flags = self.by_question[question][2]
         return {"incomplete_question": False, "subjective_question": False, "refusal": False,
                 "reason": "looks fine", **flags}
 
@@ -121,10 +126,10 @@ def test_every_reject_reason_and_the_kept_rows(tmp_path):
         ("annotate", "annotation_empty_span"): 1,
         ("annotate", "annotation_text_changed"): 1,
         ("annotate", "llm_auth"): 1,
-        ("annotate", "empty_answer"): 1,
+        ("hygiene_answer", "empty_field"): 1,
         ("filter", "refusal"): 1,
         ("filter", "question_mentions_passage"): 1,
-        ("filter", "answer_repeats_question"): 1,
+        ("answer_repeats_question", "answer_repeats_question"): 1,
         ("filter", "answer_too_long"): 1,
         ("filter", "incomplete_question"): 1,
         ("filter", "subjective_question"): 1,
@@ -140,7 +145,7 @@ def test_every_reject_reason_and_the_kept_rows(tmp_path):
     for row in rows:
         assert row["id"].startswith("psiloqa-en-") and row["wiki_title"] == "Danube"
         assert row["llm_checkpoint"] == "fake-model" and row["complexity"] in COMPLEXITIES
-        assert set(row["provenance"]) == {"qa", "answer", "annotate", "judge"}
+        assert set(row["provenance"]) - {"gates"} == {"qa", "answer", "annotate", "judge"}
         assert row["provenance"]["annotate"]["template_id"] == "psiloqa/annotate"
 
     from dsbuild.validate import validate_path
@@ -159,7 +164,7 @@ def test_rerun_resumes_without_sending_anything(tmp_path):
     records = first.records_path.read_bytes()
     again = RoutedFake()
     second = _build(tmp_path, settings, again)
-    assert [s.status for s in second.stages] == ["skipped"] * 6
+    assert [s.status for s in second.stages] == ["skipped"] * len(first.stages)
     assert again.calls == [] and second.records_path.read_bytes() == records
 
 
@@ -270,3 +275,31 @@ def test_real_openai_client_path_with_a_second_endpoint_for_answers(tmp_path):
     run = json.loads((result.run_dir / "run.json").read_text())
     answered = sum(hosts.values()) - len(refused)  # a 401 reports no usage
     assert refused == ["writer"] and run["tokens"]["prompt"] == 10 * answered
+
+
+def test_gates_reject_wrong_language_and_duplicate_questions_and_can_be_switched_off(tmp_path):
+    german = "Die Donau fließt durch zehn Länder und mündet in das Schwarze Meer, sagt man."
+    plan = {
+        "Danube": [("Which sea does the Danube flow into?", german, german, OK),
+                   ("How long is the Danube river in total?", "About 2850 km.",
+                    "About 2850 km.", OK)],
+        "Alps": [("How long is the Danube river in total?", "About 2850 km.",
+                  "About 2850 km.", OK)],
+    }
+
+    path = tmp_path / "passages.jsonl"
+    path.write_text("".join(json.dumps({"id": f"en:{t}", "lang": "en", "title": t, "text": LONG})
+                            + "\n" for t in ("Danube", "Alps")), encoding="utf-8")
+    settings = Settings(dataset="psiloqa", model="fake:default", cache_dir=tmp_path / "c",
+                        options={"passages": str(path), "complexities": ["easy", "medium"]})
+    result = _build(tmp_path, settings, RoutedFake(plan))
+    rejects = _rejects(result.run_dir)
+    assert rejects[("langid_answer", "wrong_language")] == 1
+    assert rejects[("dedup_questions", "duplicate_exact")] == 1
+    assert result.n_out == 1
+
+    off = settings.model_copy(update={"options": {**settings.options, "gates": False}})
+    (tmp_path / "off").mkdir()
+    result = _build(tmp_path / "off", off, RoutedFake(plan))
+    assert not any(stage.startswith(("langid", "dedup")) for stage, _ in _rejects(result.run_dir))
+    assert result.n_out == 3
