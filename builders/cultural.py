@@ -394,6 +394,19 @@ def make_align(template):
     return align
 
 
+def _translation_gates():
+    """Quality gates on the translations (each switchable: `--option gate.NAME=false`):
+    hygiene (incl. truncated generations) and the locale's language (ja-JP → ja)."""
+    from dsbuild.gates.hygiene import HygieneGate
+    from dsbuild.gates.langid import LangIdGate
+    from dsbuild.gates.stage import gate_stage
+
+    return (gate_stage("hygiene_translation", HygieneGate, field="translation",
+                       lang_field="target_lang"),
+            gate_stage("langid_translation", LangIdGate, field="translation",
+                       lang_field="target_lang"))
+
+
 def make_builder(settings: Settings) -> Builder:
     from dsbuild.cultural.sources import parse_locales
     from dsbuild.llm.prompts import load_prompts
@@ -419,6 +432,7 @@ def make_builder(settings: Settings) -> Builder:
         map_stage("targets", _targets, description="one record per text x model x locale"),
         map_stage("translate", make_translate(prompts["translate"]), concurrency,
                   version=version("translate"), description="localise for each locale"),
+        *_translation_gates(),
         map_stage("align", make_align(prompts["align"]), concurrency, version=version("align"),
                   description="each segment's counterpart in the translation, or omitted"),
     ), description="cultural-nuance segments, localised translations and their alignment")

@@ -228,7 +228,7 @@ def test_llm_failures_and_translation_rejects(tmp_path, monkeypatch):
         BackendError("server_error", "HTTP 500", transient=False),          # align c/de-DE
         {"counterparts": ["a", "b"]}, {"counterparts": []}, {"counterparts": ["a", "b", "c"]},
     )
-    result = build(tmp_path, fake, sources=str(sources),
+    result = build(tmp_path, fake, sources=str(sources), gates=False,  # any-language texts
                    locales=["ja-JP", "es-MX", "ru-KZ", "de-DE", "fr-FR"])
     stages = by_stage(result)
     assert stages["segments"].rejects_by_reason == {"llm_bad_request": 1, "llm_invalid_json": 1}
@@ -481,3 +481,23 @@ def test_real_local_model_on_one_email(tmp_path):
             if a["status"] == "aligned":
                 assert rec["translations"][0]["text"][a["start"]:a["end"]] == a["counterpart"]
     assert validate_path(result.records_path, "cultural").ok
+
+
+def test_translation_gates_reject_the_wrong_language_and_cut_generations(tmp_path):
+    from dsbuild.llm.types import BackendReply
+
+    sources = write_jsonl(tmp_path / "texts.jsonl", [
+        {"id": "c", "text": "Break a leg tonight, and happy Thanksgiving to the whole team!",
+         "segments": [{"surface": "Break a leg", "category": "idiom"}]}])
+    fake = FakeLLM().enqueue(
+        "Hals- und Beinbruch heute Abend, und frohes Erntedankfest an das ganze Team!",  # es-MX
+        BackendReply("¡Mucha suerte esta noche y feliz Día de Acción de Gracias a todo",
+                     "fake-model", None, "length"),                                  # es-ES
+        "¡Mucha suerte esta noche y feliz Día de Acción de Gracias a todo el equipo!",  # es-AR
+        {"counterparts": ["Mucha suerte"]})
+    result = build(tmp_path, fake, sources=str(sources), locales=["es-MX", "es-ES", "es-AR"],
+                   llm_segments=False)
+    stages = by_stage(result)
+    assert stages["langid_translation"].rejects_by_reason == {"wrong_language": 1}
+    assert stages["hygiene_translation"].rejects_by_reason == {"truncated_generation": 1}
+    assert stages["align"].n_out == 1
