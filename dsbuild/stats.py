@@ -192,6 +192,14 @@ def compute_stats(path: Path, dataset: str, fmt: str | None = None) -> dict[str,
         "unreadable": len(items) - len(records),
         "tables": stats_from_records(records, name) if name else {},
     }
+    if (path.parent / "fingerprint.json").is_file():  # a run's records: what its gates did
+        from dsbuild.gates.report import GATE_COLUMNS, gate_rows, gate_summary
+
+        gates = gate_summary(path.parent)
+        if gates:
+            result["gates"] = gates
+            result["tables"]["Quality gates (per language)"] = {"columns": GATE_COLUMNS,
+                                                                "rows": gate_rows(gates)}
     if name in SUMMARIES and records:
         import importlib
 

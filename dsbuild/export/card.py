@@ -25,6 +25,7 @@ from dsbuild.export.summary import (
     language_column,
     markdown,
     models_and_prompts,
+    gate_table,
     reject_table,
     split_language_table,
 )
@@ -196,7 +197,8 @@ def render_card(dataset: str, run: RunData, splits: Mapping[str, Sequence[Mappin
         "configs": config_lines,
         "files": _files_text(files_written, {str(r[col]) for r in rows}),
         "statistics": _section([split_language_table(dataset, splits), *label_tables(dataset, rows)]),
-        "rejects": _section([reject_table(run.rejects)], "No record was rejected."),
+        "rejects": _section([reject_table(run.rejects), gate_table(run.path)],
+                            "No record was rejected."),
         "agreement": _section([agreement_table(dataset, rows, run.agreement)],
                               "No human annotation round has been recorded for this build, so "
                               "there is no agreement figure."),

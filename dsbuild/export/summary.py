@@ -12,10 +12,11 @@ import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = ["Table", "agreement_table", "label_tables", "language_column", "markdown",
-           "models_and_prompts", "reject_table", "split_language_table"]
+           "gate_table", "models_and_prompts", "reject_table", "split_language_table"]
 
 
 @dataclass
@@ -103,6 +104,13 @@ def label_tables(dataset: str, rows: Sequence[Mapping[str, Any]]) -> list[Table]
             out.append(_dist("Segment ratings (0-3, NA = not translated)", scores, "score"))
         return out
     return []
+
+
+def gate_table(run_dir: Path) -> Table:
+    """What each quality gate of the run did, per language (`dsbuild.gates`)."""
+    from dsbuild.gates.report import GATE_COLUMNS, gate_rows, gate_summary
+
+    return Table("Quality gates (per language)", GATE_COLUMNS, gate_rows(gate_summary(run_dir)))
 
 
 def reject_table(rejects: Sequence[Mapping[str, Any]]) -> Table:

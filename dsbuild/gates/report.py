@@ -20,7 +20,7 @@ from typing import Any
 
 from dsbuild.gates.base import field_value
 
-__all__ = ["LANG_FIELDS", "gate_summary"]
+__all__ = ["LANG_FIELDS", "gate_rows", "gate_summary"]
 
 LANG_FIELDS = ("lang", "language", "target_lang")
 
@@ -51,10 +51,13 @@ def _shape(c: Counter) -> dict[str, Any]:
 
 def gate_summary(run_dir: str | Path, *, lang_fields: tuple[str, ...] = LANG_FIELDS,
                  annotate: str = "provenance.gates") -> dict[str, dict[str, Any]]:
-    """Per gate stage of the run at `run_dir`: counts in total and per language."""
+    """Per gate stage of the run at `run_dir`: counts in total and per language ({} for a
+    folder that is not a run)."""
     from dsbuild.runs.rundir import RunDir
 
     run = RunDir(Path(run_dir))
+    if not run.fingerprint.is_file():
+        return {}
     fingerprint = json.loads(run.fingerprint.read_text(encoding="utf-8"))
     stages = fingerprint["builder"]["stages"]
     out: dict[str, dict[str, Any]] = {}
@@ -86,3 +89,20 @@ def gate_summary(run_dir: str | Path, *, lang_fields: tuple[str, ...] = LANG_FIE
         out[stage["name"]] = {**_shape(total),
                               "per_language": {lang: _shape(c) for lang, c in sorted(per.items())}}
     return out
+
+
+GATE_COLUMNS = ["gate", "language", "checked", "kept", "rejected", "by reason", "abstained",
+                "unchecked", "repairs"]
+
+
+def gate_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """`gate_summary` as table rows: one per gate and language (`GATE_COLUMNS`)."""
+    def fmt(counts: dict[str, int]) -> str:
+        return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-"
+
+    rows = []
+    for stage, s in summary.items():
+        for lang, c in sorted(s["per_language"].items()):
+            rows.append([stage, lang, c["total"], c["kept"], c["rejected"], fmt(c["by_reason"]),
+                         c["abstained"], c["unchecked"], fmt(c["repairs"])])
+    return rows

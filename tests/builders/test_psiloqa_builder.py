@@ -298,6 +298,15 @@ def test_gates_reject_wrong_language_and_duplicate_questions_and_can_be_switched
     assert rejects[("dedup_questions", "duplicate_exact")] == 1
     assert result.n_out == 1
 
+    from dsbuild.export import export_run
+    from dsbuild.stats import compute_stats
+
+    gates = compute_stats(result.records_path, "psiloqa")["gates"]
+    assert gates["langid_answer"]["per_language"]["en"]["by_reason"] == {"wrong_language": 1}
+    assert gates["dedup_questions"]["by_reason"] == {"duplicate_exact": 1}
+    card = (export_run("psiloqa", result.run_dir).folder / "README.md").read_text()
+    assert "Quality gates (per language)" in card and "wrong_language: 1" in card
+
     off = settings.model_copy(update={"options": {**settings.options, "gates": False}})
     (tmp_path / "off").mkdir()
     result = _build(tmp_path / "off", off, RoutedFake(plan))
