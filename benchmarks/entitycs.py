@@ -7,8 +7,8 @@ reaches N MB: copy k of a page titled T with id I becomes `T (k)` with id `I + k
 link and redirect targets are left as they are, so every copy links to the same entities
 of the embedded Wikidata excerpt; one bz2 stream at level 9 (benchmarks/wiki_text.py's
 generator). For each size, each build runs in a fresh child process (so its peak RSS is its
-own), and the median of `--repeat` runs is printed:
-  decompress    bz2 decompression alone, one thread
+own), and the median of `--repeat` runs is printed (decompressions and builds take turns):
+  decompress    bz2 decompression alone, one thread (the fastest of `--repeat`)
   text stage    read_wikipedia in the runner (XML -> filtered sentences with links,
                 checkpointed), as a multiple of decompression
   switching     code_switch in the runner: rows (code-switched sentences) per second
@@ -95,8 +95,11 @@ def main() -> None:
     print(f"{'input':>8} {'decomp s':>9} {'text s':>8} {'x decomp':>9} {'pages/s':>8} "
           f"{'sent/s':>8} {'switch rows/s':>13} {'RSS MB':>7}")
     for mb, dump in inputs.items():
-        dec, size, pages = min(decompress_seconds(dump) for _ in range(a.repeat))
-        runs = [build(dump, work / f"run-{mb:g}-{k}") for k in range(a.repeat)]
+        decs, runs = [], []
+        for k in range(a.repeat):  # taking turns, so that a busy spell hits both alike
+            decs.append(decompress_seconds(dump))
+            runs.append(build(dump, work / f"run-{mb:g}-{k}"))
+        dec, size, pages = min(decs)
         text = statistics.median(r["stages"]["read_wikipedia"]["seconds"] for r in runs)
         r0 = runs[0]["stages"]
         sents = r0["read_wikipedia"]["n_out"]
@@ -107,8 +110,6 @@ def main() -> None:
               f"{pages / text:8.0f} {sents / text:8.0f} {switch:13,.0f} {rss:7.0f}"
               f"   ({pages:,} pages, {sents:,} records kept, "
               f"{r0['code_switch']['n_out']:,} rows)")
-        for r in runs:
-            (Path(r["records"]).parent / "stages").exists()
     if a.workers_check:
         dump = inputs[min(inputs)]
         for workers, engine in ((1, "local"), (2, "local"), (2, "ray")):

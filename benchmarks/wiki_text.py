@@ -11,12 +11,16 @@ the input's pages repeated until the XML reaches MB megabytes, copy k of a page 
 with id N becoming `T (k)` with id `N + k * 100000000` (redirect targets and link targets
 are left as they are), compressed as one bz2 stream at level 9, like the real dumps.
 
-Each phase runs `--repeat` times, each time in a fresh child process so that its peak RSS
-(`ru_maxrss`) is its own; the median time is reported:
+Each phase runs `--repeat` times (the phases taking turns), each time in a fresh child
+process so that its peak RSS (`ru_maxrss`) is its own; the median time is reported:
   decompress  bz2 (or gzip) decompression alone, one thread, 1 MiB reads
   stream      `iter_pages` (decompression + cutting + XML parsing of every article page)
   parse       `iter_pages` + `parse_wikitext` on every non-redirect page; also the time
               spent inside `parse_wikitext` alone
+  sentences   the EntityCS text stage's work without the runner: `parse` + sentence
+              splitting and filtering (`_chunk_records`, one process), records and rejects
+              made but not written; the spaCy import and pipeline setup it needs are timed
+              apart (once per process; builders/entitycs.py's read_wikipedia pays them)
 Ratios are to the decompression time of the same input. Prints figures; asserts nothing.
 """
 
@@ -95,7 +99,30 @@ def phase_parse(path: Path) -> dict:
             "wikitext_chars": wikitext}
 
 
-PHASES = {"decompress": phase_decompress, "stream": phase_stream, "parse": phase_parse}
+def phase_sentences(path: Path) -> dict:
+    clock = time.perf_counter
+    start = clock()
+    from dsbuild.builders.entitycs import DEFAULTS, _chunk_records, _chunks, _splitter
+
+    _splitter(DEFAULTS["splitter"])  # spaCy import + pipeline: a fixed cost, timed apart
+    setup = clock() - start
+    from dsbuild.stages import Reject
+    from dsbuild.wiki import iter_pages
+
+    start = clock()
+    kept = rejects = 0
+    for chunk in _chunks(iter_pages(path), 64):
+        for item in _chunk_records(chunk, DEFAULTS):
+            if isinstance(item, Reject):
+                rejects += 1
+            elif item["kind"] == "sentence":
+                kept += 1
+    return {"seconds": clock() - start, "setup_seconds": setup, "sentences": kept,
+            "rejects": rejects}
+
+
+PHASES = {"decompress": phase_decompress, "stream": phase_stream, "parse": phase_parse,
+          "sentences": phase_sentences}
 
 
 def default_input() -> Path:
@@ -171,7 +198,10 @@ def main() -> None:
         out = args.out or Path(tempfile.gettempdir()) / f"dsbuild-wiki-{args.make_big:g}MB.xml.bz2"
         path = make_big(path, args.make_big, out)
 
-    runs = {phase: [run_child(phase, path) for _ in range(args.repeat)] for phase in PHASES}
+    runs: dict[str, list[dict]] = {phase: [] for phase in PHASES}
+    for _ in range(args.repeat):  # interleaved, so that a busy spell hits every phase alike
+        for phase in PHASES:
+            runs[phase].append(run_child(phase, path))
     med = {phase: {key: statistics.median(r[key] for r in results)
                    for key in results[0]} for phase, results in runs.items()}
     xml_mb = med["decompress"]["xml_bytes"] / 1e6
@@ -193,9 +223,15 @@ def main() -> None:
     row("stream (incl. decomp)", med["stream"]["seconds"], med["stream"]["peak_rss_mb"])
     row("stream+parse", med["parse"]["seconds"], med["parse"]["peak_rss_mb"])
     row("  parse_wikitext only", med["parse"]["parse_seconds"], None)
+    row("stream+parse+sentences", med["sentences"]["seconds"], med["sentences"]["peak_rss_mb"])
+    row("  + spaCy setup", med["sentences"]["seconds"] + med["sentences"]["setup_seconds"], None)
     wikitext_mb = med["parse"]["wikitext_chars"] / 1e6
     print(f"parse_wikitext: {wikitext_mb / med['parse']['parse_seconds']:.1f} M wikitext "
           f"chars/s of articles; output {med['parse']['text_chars'] / 1e6:.2f} M chars")
+    sents = med["sentences"]
+    print(f"sentences: {sents['sentences']:,.0f} kept, {sents['rejects']:,.0f} rejected, "
+          f"{sents['sentences'] / sents['seconds']:,.0f} kept sentences/s; spaCy setup "
+          f"{sents['setup_seconds']:.2f} s (once per process)")
 
 
 if __name__ == "__main__":
