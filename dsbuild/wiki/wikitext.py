@@ -147,7 +147,7 @@ _TAG = re.compile(
 _EXTERNAL = re.compile(
     r"\[(?:https?:|ftp:|ftps:|sftp:|//|mailto:|news:|irc:|ircs:|gopher:|telnet:|nntp:|"
     r"worldwind:|urn:|svn:|git:|mms:|ssh:|xmpp:|sip:|sips:|tel:|magnet:|geo:|bitcoin:)"
-    r"[^\s\[\]<>\"]*(?:[ \t\u00a0]+([^\]\n]*))?\]",
+    r"[^\s\[\]<>\"\ufdd0-\ufdd3]*(?:[ \t\u00a0]+([^\]\n]*))?\]",  # a URL never eats a link sentinel
     re.I,
 )
 

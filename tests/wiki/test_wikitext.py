@@ -351,3 +351,15 @@ class TestRealDumps:
         first = anarchism.links[0]
         assert (first.anchor, first.target) == ("political philosophy", "Political philosophy")
         assert len(anarchism.links) > 400  # 472 in its text, 13 of them categories
+
+
+def test_an_external_link_never_swallows_a_wikilink_sentinel():
+    """`[http://x[[Foo bar]]]`: the URL must not eat the link's opening marker, which left a
+    stray U+FDD1 and gave the next link the wrong target."""
+    page = parse_wikitext("[http://x[[Foo bar]]] and [[Baz]] z")
+    assert "\ufdd1" not in page.text and "\ufdd0" not in page.text
+    assert [(page.text[l.start:l.end], l.target) for l in page.links] == [
+        ("Foo bar", "Foo bar"), ("Baz", "Baz")]
+    page = parse_wikitext("See [http://x.org the [[Foo]] site] and [[Baz]].")
+    assert page.text == "See the Foo site and Baz."
+    assert [l.target for l in page.links] == ["Foo", "Baz"]
