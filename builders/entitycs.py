@@ -341,10 +341,15 @@ def _code_switch(record: dict, ctx) -> list[dict]:
 
 
 def make_builder(settings: Settings | None = None) -> Builder:
+    from dsbuild.gates.langid import ScriptGate
+    from dsbuild.gates.stage import entitycs_labels, gate_stage
+
     return Builder("entitycs", "1", (
         source_stage(STAGE_READ, _read_wikipedia, version="1"),
         map_stage("link_entities", _link_entities, prepare=_prepare_links, version="1"),
         map_stage("code_switch", _code_switch, version="1"),
+        # a switched label in a script its language does not use drops that row only
+        gate_stage("label_script", ScriptGate, texts=entitycs_labels),
     ), description=__doc__.splitlines()[0])
 
 

@@ -116,3 +116,22 @@ def test_ray_engine_gives_the_same_output(tmp_path, default_run):
     finally:
         ray.shutdown()
     assert Path(result.records_path).read_bytes() == Path(default_run.records_path).read_bytes()
+
+
+def test_label_script_gate_drops_a_row_whose_label_is_in_the_wrong_script():
+    from dsbuild.builders.entitycs import make_builder
+    from dsbuild.stages import Rejection, StageContext
+
+    stage = next(s for s in make_builder().stages if s.name == "label_script")
+    ctx = StageContext(config={}, stage="label_script")
+
+    def row(label: str, lang: str) -> dict:
+        text = f"The <{lang}>{label}</{lang}> flows east."
+        start = text.index(label)
+        return {"id": "s1-" + lang, "language": lang, "cs_sentence": text, "entities": [
+            {"qid": "Q1653", "title": "Danube", "language": lang,
+             "cs_start": start, "cs_end": start + len(label)}]}
+
+    assert stage.fn(row("Дунай", "ru"), ctx) is True
+    verdict = stage.fn(row("Danube", "ru"), ctx)
+    assert isinstance(verdict, Rejection) and verdict.reason == "implausible_script"
