@@ -309,12 +309,16 @@ def make_translate(template):
         language, region = locale_parts(record["target_lang"])
         engine = _engine(ctx, record["system"])
         text = record["text"]
+        sampling = {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed,
+                    "max_tokens": min(4096, 64 + 3 * len(text) // 2)}
+        if "\n\n" not in text.strip():
+            # One paragraph in, one out: a blank line ends the translation (what follows is
+            # a translator's note, or a small model running on).
+            sampling["stop"] = ["\n\n"]
         request = engine.request(
             template.render(source_language=language_name(record["lang"]), language=language,
                             region=region, locale=record["target_lang"], text=text),
-            sampling={"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed,
-                      "max_tokens": min(4096, 64 + 3 * len(text) // 2)},
-            id=record["id"], template=template)
+            sampling=sampling, id=record["id"], template=template)
         result = await engine.complete(request)
         if not result.ok:
             return _failed(result)
