@@ -426,7 +426,7 @@ def make_builder(settings: Settings) -> Builder:
     concurrency = max(1, settings.concurrency)
 
     def version(name: str) -> str:
-        return f"1+{prompts[name].hash[:12]}"
+        return prompts[name].stage_version()
 
     return Builder("cultural", "1", (
         source_stage("sources", _sources, description="source texts (file or embedded emails)"),

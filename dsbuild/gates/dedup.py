@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dsbuild.errors import ConfigError
 from dsbuild.gates.base import Verdict
 
-__all__ = ["Deduplicator", "exact_key", "lsh_bands", "normalize_text", "shingles"]
+__all__ = ["Deduplicator", "exact_key", "lsh_bands", "lsh_params", "normalize_text", "shingles"]
 
 _SPACE = re.compile(r"\s+")
 _PUNCT_TABLE: dict[int, str] = {}
@@ -123,6 +123,18 @@ def lsh_bands(threshold: float, num_perm: int, recall: float = 0.995) -> int:
     return num_perm
 
 
+def lsh_params(threshold: float, num_perm: int, bands: int | None) -> int:
+    """Check a near-duplicate configuration; returns the number of LSH bands to use."""
+    if not 0.0 < threshold <= 1.0:
+        raise ConfigError(f"dedup threshold {threshold} is not in (0, 1]",
+                          "use e.g. threshold=0.8", code="DSB103")
+    bands = bands or lsh_bands(threshold, num_perm)
+    if num_perm % bands:
+        raise ConfigError(f"dedup num_perm {num_perm} is not a multiple of bands {bands}",
+                          "use e.g. num_perm=120, bands=20", code="DSB103")
+    return bands
+
+
 class Deduplicator:
     """Exact and near-duplicate detection over a stream, keeping the first occurrence.
 
@@ -138,13 +150,7 @@ class Deduplicator:
     def __init__(self, *, near: bool = True, threshold: float = 0.8, num_perm: int = 120,
                  bands: int | None = None, shingle: int = 5, backend: str = "rensa",
                  seed: int = 1) -> None:
-        if not 0.0 < threshold <= 1.0:
-            raise ConfigError(f"dedup threshold {threshold} is not in (0, 1]",
-                              "use e.g. threshold=0.8", code="DSB103")
-        bands = bands or lsh_bands(threshold, num_perm)
-        if num_perm % bands:
-            raise ConfigError(f"dedup num_perm {num_perm} is not a multiple of bands {bands}",
-                              "use e.g. num_perm=128, bands=16", code="DSB103")
+        bands = lsh_params(threshold, num_perm, bands)
         if backend not in _BACKENDS:
             raise ConfigError(f"unknown dedup backend {backend!r}",
                               f"use one of {', '.join(_BACKENDS)}", code="DSB103")

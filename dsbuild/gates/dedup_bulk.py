@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 
 from dsbuild.errors import ConfigError
 from dsbuild.gates.base import Verdict
-from dsbuild.gates.dedup import _is_wide, lsh_bands, normalize_text, shingles
+from dsbuild.gates.dedup import _is_wide, lsh_params, normalize_text, shingles
 
 __all__ = ["dedup_all"]
 
@@ -94,13 +94,7 @@ def dedup_all(items: Sequence[tuple[str, str]], *, references: Iterable[tuple[st
     """Verdicts for `items` ((id, text) in order): the first occurrence kept, later exact or
     near duplicates rejected with the id they repeat; `references` ((id, text)) count as
     seen before everything (ids `ref:<id>`) and get no verdict. Parameters as `Deduplicator`."""
-    if not 0.0 < threshold <= 1.0:
-        raise ConfigError(f"dedup threshold {threshold} is not in (0, 1]",
-                          "use e.g. threshold=0.8", code="DSB103")
-    bands = bands or lsh_bands(threshold, num_perm)
-    if num_perm % bands:
-        raise ConfigError(f"dedup num_perm {num_perm} is not a multiple of bands {bands}",
-                          "use e.g. num_perm=120, bands=20", code="DSB103")
+    bands = lsh_params(threshold, num_perm, bands)
     refs = [(f"ref:{rid}", text) for rid, text in references]
     n_refs = len(refs)
     ids: list[str] = []

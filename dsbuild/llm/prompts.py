@@ -83,6 +83,11 @@ class PromptTemplate:
         known = {name: values[name] for name in self.inputs}
         return [{"role": role, "content": text.format_map(known)} for role, text in self.parts]
 
+    def stage_version(self, base: str = "1") -> str:
+        """A stage version that changes with this template's text (`1+<hash>`), so a run is
+        never resumed with an edited prompt."""
+        return f"{base}+{self.hash[:12]}"
+
     def response_format(self) -> dict[str, Any] | None:
         """An OpenAI `response_format` asking for `response_schema`, or None without one."""
         if self.response_schema is None:

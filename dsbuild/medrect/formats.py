@@ -144,21 +144,32 @@ def _decode(path: Path) -> str:
                          code="DSB302") from exc
 
 
-def read_medrect(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a MedRECT JSON list (or JSON Lines) file, as dicts in file order."""
+def read_json_items(path: str | Path, what: str) -> list[Any]:
+    """The items of a JSON list (or object) or JSON Lines file, in file order; one-line errors
+    name the file (`what` says what it should hold, e.g. "MedRECT records")."""
     path = Path(path)
     text = _decode(path)
     if not text.strip():
-        raise InputError(f"{path} is empty", "give a MedRECT JSON file with records", code="DSB304")
+        raise InputError(f"{path} is empty", f"give a file of {what}", code="DSB304")
     try:
-        if text.lstrip().startswith("["):
-            data = json.loads(text)
-        else:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        head = text.lstrip()
+        if head.startswith("[") or (head.startswith("{") and "\n{" not in text.strip()):
+            return _as_list(json.loads(text))  # a list, or one object
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                         "fix the JSON syntax (dsbuild medrect validate shows every bad record)",
+        raise InputError(f"{path} is not valid JSON or JSON Lines: {exc.msg} at line "
+                         f"{exc.lineno} column {exc.colno}",
+                         "fix the JSON syntax (`dsbuild medrect validate` shows every bad record)",
                          code="DSB302") from exc
+
+
+def _as_list(data: Any) -> list[Any]:
+    return data if isinstance(data, list) else [data]
+
+
+def read_medrect(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a MedRECT JSON list (or JSON Lines) file, as dicts in file order."""
+    data = read_json_items(path, "MedRECT records")
     for i, item in enumerate(data, 1):
         if not isinstance(item, dict):
             raise InputError(f"{path} item {i} is a {type(item).__name__}, not a record object",

@@ -224,24 +224,11 @@ def question_from_item(item: Mapping[str, Any], *, default_id: str, source: str 
 
 
 def _items(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise InputError(f"question file {path} does not exist", "check the path", code="DSB301")
-    try:
-        text = path.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}", "give a UTF-8 JSON or JSONL file", code="DSB301") from exc
-    if not text.strip():
-        raise InputError(f"question file {path} is empty", "give a file with questions", code="DSB304")
-    try:
-        if text.lstrip().startswith("["):
-            data = json.loads(text)
-        else:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON or JSON Lines: {exc.msg} at line {exc.lineno}",
-                         "fix the file's JSON syntax", code="DSB302") from exc
-    if isinstance(data, dict):
-        data = data.get("questions") if isinstance(data.get("questions"), list) else [data]
+    from dsbuild.medrect.formats import read_json_items
+
+    data = read_json_items(path, "questions (JMLE JSON or MedQA JSON Lines)")
+    if len(data) == 1 and isinstance(data[0], dict) and isinstance(data[0].get("questions"), list):
+        data = data[0]["questions"]
     bad = next((i for i, x in enumerate(data, 1) if not isinstance(x, dict)), None)
     if bad is not None:
         raise InputError(f"{path} item {bad} is not a question object", "give a list of question objects",
