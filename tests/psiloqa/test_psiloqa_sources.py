@@ -76,3 +76,22 @@ def test_heuristic_filters(row, reason):
 def test_a_plain_answer_passes():
     assert run_filters(_row()) is None
     assert run_filters(_row(answer="Lyon liegt in Frankreich.", lang="de")) is None
+
+
+def test_dump_passages_from_the_embedded_mini_wikipedia():
+    from importlib.resources import files
+
+    from dsbuild.psiloqa.contexts import dump_passages
+
+    dump = files("dsbuild.samples") / "entitycs" / "enwiki-sample.xml"
+    out = list(dump_passages(dump, lang="en", min_chars=200, max_chars=1500))
+    passages = [p for p in out if isinstance(p, dict)]
+    assert len(passages) > 20 and all(p["source"] == "dump" for p in passages)
+    france = next(p for p in passages if p["title"] == "France")
+    assert france["id"] == "en:France" and france["url"] == "https://en.wikipedia.org/wiki/France"
+    assert france["text"].startswith("France, officially the French Republic")
+    assert "[[" not in france["text"] and "{{" not in france["text"]
+    assert all(200 <= len(p["text"]) <= 1500 for p in passages)
+    reasons = {r.reason for r in out if isinstance(r, Reject)}
+    assert "page_no_title" in reasons  # the sample's deliberately broken page
+    assert all(r == "passage_too_short" or r.startswith("page_") for r in reasons)
