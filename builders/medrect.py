@@ -2,10 +2,13 @@
 
     sources     clinical multiple-choice questions: JMLE JSON or MedQA JSONL (--questions),
                 else the embedded vignettes; unusable questions are rejected with the reason
-    synthesize  per question and synthesis model: a correct record stating the right answer
-                (error_flag 0), then for each wrong choice the same record with the one
-                sentence that states the answer rewritten to state that choice (error_flag 1),
-                the error type chosen by the model from the 8 MedRECT classes
+    synthesize  per question and synthesis model: the record's body is the question stem's own
+                sentences (the question itself dropped), rewritten by the model only when
+                the rewrite keeps every number (else verbatim, `metadata.stem_verbatim`);
+                then one model-written closing sentence states the decision. The correct
+                choice gives the correct record (error_flag 0); each wrong choice gives the
+                same record whose closing sentence states that choice instead (error_flag 1,
+                the error type chosen by the model from the 8 MedRECT classes)
     check       structure (numbering, error sentence, corrected text) and content (numbers of
                 the question kept, the choice stated, the error not signposted)
     difficulty  a panel of validator models answers each record; keep what between
@@ -15,10 +18,19 @@
     screen      an LLM judge flags ambiguous errors, extra elements, multiple errors,
                 numerical errors and inconsistent synthesis; any flag rejects
 
-Building a wrong-choice record from the correct one (MEDEC's layout: the erroneous and the
-corrected text differ in exactly one sentence) makes "exactly one error" true by
-construction and keeps every other sentence, numbers included. Every LLM call goes through
-the run's `ModelPool` (`ctx.llm`); a failed call rejects its record with `llm_<reason>`.
+A vignette already holds every number and finding of the question, so a record built on
+the stem keeps them by construction, and a wrong-choice record differs from the correct one
+in exactly one sentence, the one that states the decision (MEDEC's layout: the erroneous
+and the corrected text differ in one sentence; MedRECT: each wrong choice gives a record
+with exactly one clinically wrong sentence). This works with the embedded 135M model too:
+on a grammar backend (the local model) the closing sentence's schema carries a `pattern`
+that forces the choice into it as whole words, and the wrong sentence copies the correct
+one up to the choice; `max_tokens` is sized from the script (Japanese costs ~2 tokens a
+character on small tokenizers) so the grammar-bounded JSON always closes. Remote models get
+no pattern; `check` rejects sentences that do not state their choice.
+
+Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a failed call rejects its
+record with `llm_<reason>` (a rewrite that is not valid JSON only falls back to the stem).
 Prompts are the `medrect` templates (`dsbuild medrect prompts`); their hashes are part of
 the stage versions. Output rows are MedRECT records (1-based sentence ids, nulls when
 clean) plus `id`, `metadata` (question, choice, source model, validator answers) and
@@ -31,6 +43,7 @@ import asyncio
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +71,8 @@ DEFAULTS: dict[str, Any] = {
     "judge_model": None,         # screen judge; None: --model
     "screen": True,
     "temperature": 0.7,
-    "record_max_tokens": 500,
+    "rewrite_stem": True,        # let the model rewrite the stem (kept only if every number survives)
+    "choice_margin_tokens": 25,  # tokens a closing sentence may spend around the choice, each side
     "min_sentences": 3,
     "min_numbers_kept": 1.0,
     "min_choice_overlap": 0.5,
@@ -70,6 +84,7 @@ DEFAULTS: dict[str, Any] = {
 }
 MEDRECT_KEYS = ("sample_id", "sentences", "error_flag", "error_type", "error_sentence_id", "error_sentence",
                 "corrected_sentence", "corrected_text")
+REASON_CHARS = 160  # the screen judge's reason, at most
 SCREEN_FLAGS = ("ambiguous_error", "extra_elements", "multiple_errors", "numerical_error",
                 "inconsistent_synthesis")
 
@@ -94,18 +109,6 @@ def _specs(value: Any) -> list[str | None]:
 
 def _short(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:6]
-
-
-def _with_max_id(template, n: int) -> dict[str, Any] | None:
-    """The template's response format with `error_sentence_id` bounded by the record's size."""
-    fmt = template.response_format()
-    if fmt is None:
-        return None
-    fmt = copy.deepcopy(fmt)
-    prop = fmt["json_schema"]["schema"].get("properties", {}).get("error_sentence_id")
-    if isinstance(prop, dict):
-        prop["maximum"] = max(int(prop.get("minimum", 0)), n)
-    return fmt
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -147,66 +150,176 @@ def _base(q: dict, choice: str, label: str) -> dict[str, Any]:
     }
 
 
-def _failed(q: dict, choice: str, label: str, step: str, result) -> dict[str, Any]:
-    """A record standing for a failed call; `check` rejects it with `llm_<reason>`."""
+def _failed(q: dict, choice: str, label: str, step: str, result=None, *, code: str | None = None,
+            detail: str = "") -> dict[str, Any]:
+    """A record standing for a failed step; `check` rejects it with `code`, or with
+    `llm_<reason>` for a failed call (`result`)."""
+    error = {"step": step, **result.error} if result is not None else {"step": step, "code": code,
+                                                                         "detail": detail}
     return {**_base(q, choice, label), "sentences": "", "error_flag": 0 if choice == q["answer"] else 1,
-            "synthesis_error": {"step": step, **result.error}}
+            "synthesis_error": error}
 
 
-def make_synthesize(record_t, inject_t):
+def _is_grammar_backend(engine) -> bool:
+    """True when the engine's backend turns `pattern` into a grammar (the local model)."""
+    return getattr(getattr(engine, "backend", None), "name", None) == "local"
+
+
+def _format(template, *, lengths: dict[str, int] | None = None, patterns: dict[str, str | None] | None = None,
+            max_id: int | None = None, grammar: bool = False) -> dict[str, Any] | None:
+    """The template's response format with per-record bounds: string `maxLength`s, `pattern`s
+    (grammar backends only; the caller decides) and `error_sentence_id`'s maximum. With
+    `grammar`, every other bounded string gets a `text_pattern`, so the local model's
+    grammar cannot put raw line breaks into it (invalid JSON)."""
+    from dsbuild.medrect.stem import text_pattern
+
+    fmt = template.response_format()
+    if fmt is None:
+        return None
+    fmt = copy.deepcopy(fmt)
+    props = fmt["json_schema"]["schema"].get("properties", {})
+    for name, n in (lengths or {}).items():
+        if isinstance(props.get(name), dict):
+            props[name]["maxLength"] = max(int(props[name].get("minLength", 0)), int(n))
+    for name, pattern in (patterns or {}).items():
+        if pattern and isinstance(props.get(name), dict):
+            props[name]["pattern"] = pattern
+    if grammar:
+        for prop in props.values():
+            if isinstance(prop, dict) and prop.get("type") == "string" and "maxLength" in prop \
+                    and "pattern" not in prop and "enum" not in prop:
+                prop["pattern"] = text_pattern(prop["maxLength"])
+    prop = props.get("error_sentence_id")
+    if max_id is not None and isinstance(prop, dict):
+        prop["maximum"] = max(int(prop.get("minimum", 0)), max_id)
+    return fmt
+
+
+# Failures of the rewrite that mean "this answer is unusable", not "the model is unusable":
+# the stem's own sentences are used instead.
+_REWRITE_FALLBACK = ("invalid_json", "schema_mismatch")
+
+
+def make_synthesize(record_t, conclude_t, inject_t):
     async def synthesize(q: dict, ctx: StageContext) -> Any:
         """One record per choice (and per synthesis model) from the question."""
         outs = await asyncio.gather(*(_synthesize_one(q, spec, ctx) for spec in _specs(_opt(ctx, "models"))))
         return [r for out in outs for r in out]
 
+    async def _body(q: dict, engine, sampling: dict, stem: list[str], ctx: StageContext):
+        """The record's body: the model's rewrite of the stem when it keeps every number and
+        enough sentences, else the stem's sentences verbatim. Returns (sentences, verbatim,
+        why the rewrite was not used, the call's provenance, a failed result or None)."""
+        from dsbuild.medrect.stem import split_sentences, stem_sentences, token_budget
+        from dsbuild.medrect.synthesis import clean_sentences, stem_numbers
+
+        if not _opt(ctx, "rewrite_stem") or not stem:
+            return stem, True, None, None, None
+        from dsbuild.languages import language_name
+
+        text = " ".join(stem)
+        limit = int(len(text) * 1.2) + 20
+        res = await engine.complete(engine.request(
+            record_t.render(language=language_name(q["lang"]), stem=text),
+            response_format=_format(record_t, lengths={"record": limit}, grammar=_is_grammar_backend(engine)),
+            sampling={**sampling, "max_tokens": token_budget(text, limit)},
+            id=f"{q['id']}/record", template=record_t))
+        if not res.ok:
+            if res.error["reason"] in _REWRITE_FALLBACK:
+                return stem, True, f"llm_{res.error['reason']}: {res.error['detail']}"[:300], res.provenance(), None
+            return stem, True, None, None, res
+        rewritten = clean_sentences(split_sentences(str(res.json.get("record") or "")))
+        kept = stem_sentences(" ".join(rewritten))
+        numbers = stem_numbers(text)
+        have = set(stem_numbers(" ".join(kept)))
+        missing = [n for n in numbers if n not in have]
+        share = 1 - len(missing) / len(numbers) if numbers else 1.0
+        if share < float(_opt(ctx, "min_numbers_kept")):
+            return stem, True, f"the rewrite lost {', '.join(missing[:8])}", res.provenance(), None
+        if len(kept) < min(len(stem), int(_opt(ctx, "min_sentences"))) or len(kept) != len(rewritten):
+            return stem, True, "the rewrite has too few sentences or asks a question", res.provenance(), None
+        return kept, False, None, res.provenance(), None
+
     async def _synthesize_one(q: dict, spec: str | None, ctx: StageContext) -> list[dict]:
         from dsbuild.languages import language_name
         from dsbuild.medrect.sentences import join_sentences, number_sentences
-        from dsbuild.medrect.synthesis import clean_sentences, find_choice_sentence
+        from dsbuild.medrect.stem import (
+            choice_pattern,
+            question_sentences,
+            stem_sentences,
+            token_budget,
+            tokens_per_char,
+        )
+        from dsbuild.medrect.synthesis import clean_sentences
 
         engine = _engine(ctx, spec)
         label = ctx.llm.spec_label(spec)
         language = language_name(q["lang"])
         answer_text = q["choices"][q["answer"]]
         sampling = {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed}
-        result = await engine.complete(engine.request(
-            record_t.render(language=language, question=q["question"], answer=answer_text),
-            response_format=record_t.response_format(),
-            sampling={**sampling, "max_tokens": int(_opt(ctx, "record_max_tokens"))},
-            id=f"{q['id']}/record", template=record_t))
-        if not result.ok:
-            return [_failed(q, c, label, "record", result) for c in q["choices"]]
-        sentences = clean_sentences(result.json.get("sentences") or [])
-        numbered = number_sentences(sentences)
-        clean_text = join_sentences(sentences)
-        record_prov = result.provenance()
-        clean = {**_base(q, q["answer"], label), "sentences": numbered, "error_flag": 0,
-                 **{k: None for k in MEDRECT_KEYS[3:]}}
-        clean["provenance"] = {"record": record_prov}
+        stem = stem_sentences(q["question"])
+        body, verbatim, why, body_prov, failed = await _body(q, engine, sampling, stem, ctx)
+        if failed is not None:
+            return [_failed(q, c, label, "record", failed) for c in q["choices"]]
+        asked = " ".join(question_sentences(q["question"])) or "the diagnosis or the next step"
+        margin = max(8, round(int(_opt(ctx, "choice_margin_tokens")) / tokens_per_char(q["question"])))
+        grammar = _is_grammar_backend(engine)
+
+        def fmt(template, choice_text: str, lead: str | None = None, extra: int = 0) -> tuple[dict | None, int]:
+            limit = len(choice_text) + 2 * margin + extra
+            pattern = choice_pattern(choice_text, margin, margin, lead=lead) if grammar else None
+            return (_format(template, lengths={"sentence": limit}, patterns={"sentence": pattern}, grammar=grammar),
+                    token_budget(q["question"], limit))
+
+        def one(text: Any) -> str:
+            return " ".join(clean_sentences([str(text or "")]) or [""])
+
+        numbered = number_sentences(body)
+        response_format, budget = fmt(conclude_t, answer_text)
+        res = await engine.complete(engine.request(
+            conclude_t.render(language=language, record=numbered, asked=asked, choice=answer_text),
+            response_format=response_format, sampling={**sampling, "max_tokens": budget},
+            id=f"{q['id']}/conclude", template=conclude_t))
+        if not res.ok:
+            return [_failed(q, c, label, "conclude", res) for c in q["choices"]]
+        closing = one(res.json.get("sentence"))
+        if not closing:
+            return [_failed(q, c, label, "conclude", code="no_closing_sentence",
+                            detail="the model wrote an empty closing sentence") for c in q["choices"]]
+        correct = [*body, closing]
+        clean_text = join_sentences(correct)
+        prov = {"conclude": res.provenance()}
+        if body_prov is not None:
+            prov = {"record": body_prov, **prov}
+        stem_meta = {"stem_verbatim": verbatim, **({"stem_rewrite_rejected": why} if why and body_prov else {})}
+
+        def base(choice: str) -> dict[str, Any]:
+            out = _base(q, choice, label)
+            out["metadata"].update(stem_meta)
+            return out
+
+        clean = {**base(q["answer"]), "sentences": number_sentences(correct), "error_flag": 0,
+                 **{k: None for k in MEDRECT_KEYS[3:]}, "provenance": prov}
         wrong = [c for c in q["choices"] if c != q["answer"]]
-        if not sentences:  # `check` rejects every record of an empty text as no_sentences
-            return [clean] + [{**_base(q, c, label), "sentences": "", "error_flag": 1,
-                               "provenance": {"record": record_prov}} for c in wrong]
-        at = find_choice_sentence(sentences, answer_text)
-        hint = f"Sentence {at} states the correct answer." if at else ""
+
+        found = re.search(re.escape(" ".join(answer_text.split())), closing, re.IGNORECASE)
+        lead = closing[:found.start()] if found else None  # grammar backends keep the sentence up to the choice
 
         async def inject(choice: str) -> dict:
-            res = await engine.complete(engine.request(
-                inject_t.render(language=language, record=numbered, answer=answer_text,
-                                wrong=q["choices"][choice], hint=hint),
-                response_format=_with_max_id(inject_t, len(sentences)),
-                sampling={**sampling, "max_tokens": 200}, id=f"{q['id']}/{choice}", template=inject_t))
-            if not res.ok:
-                return _failed(q, choice, label, "inject", res)
-            k = res.json.get("error_sentence_id")
-            new = (clean_sentences([res.json.get("wrong_sentence") or ""]) or [""])[0]
-            inside = isinstance(k, int) and 1 <= k <= len(sentences)
-            changed = [new if i == k else s for i, s in enumerate(sentences, 1)] if inside else sentences
-            return {**_base(q, choice, label), "sentences": number_sentences(changed), "error_flag": 1,
-                    "error_type": res.json.get("error_type"), "error_sentence_id": k, "error_sentence": new,
-                    "corrected_sentence": sentences[k - 1] if inside else answer_text,
-                    "corrected_text": clean_text,
-                    "provenance": {"record": record_prov, "inject": res.provenance()}}
+            wrong_text = q["choices"][choice]
+            response_format, budget = fmt(inject_t, wrong_text, lead, extra=len(closing))
+            r = await engine.complete(engine.request(
+                inject_t.render(language=language, record=number_sentences(correct), sentence=closing,
+                                answer=answer_text, wrong=wrong_text),
+                response_format=response_format, sampling={**sampling, "max_tokens": budget},
+                id=f"{q['id']}/{choice}", template=inject_t))
+            if not r.ok:
+                return _failed(q, choice, label, "inject", r)
+            new = one(r.json.get("sentence"))
+            return {**base(choice), "sentences": number_sentences([*body, new]), "error_flag": 1,
+                    "error_type": r.json.get("error_type"), "error_sentence_id": len(body) + 1,
+                    "error_sentence": new, "corrected_sentence": closing, "corrected_text": clean_text,
+                    "provenance": {**prov, "inject": r.provenance()}}
 
         injected = await asyncio.gather(*(inject(c) for c in wrong))
         by_choice = {q["answer"]: clean, **dict(zip(wrong, injected))}
@@ -219,16 +332,18 @@ def make_synthesize(record_t, inject_t):
 def _check(record: dict, ctx: StageContext) -> Any:
     """Structure (verify_record), then content (numbers, the choice stated, no signposts)."""
     from dsbuild.medrect.sentences import verify_record
+    from dsbuild.medrect.stem import stem_sentences
     from dsbuild.medrect.synthesis import content_problems
 
     failed = record.get("synthesis_error")
     if failed:
-        return reject(f"llm_{failed['reason']}", f"{failed['step']}: {failed['detail']}")
+        return reject(failed.get("code") or f"llm_{failed['reason']}", f"{failed['step']}: {failed['detail']}")
     problems = verify_record(record)
     if not problems:
         meta = record["metadata"]
         problems = content_problems(
-            record, question=meta["question"], choice_text=meta["choice_text"], answer_text=meta["answer_text"],
+            record, question=meta["question"], stem=" ".join(stem_sentences(meta["question"])),
+            choice_text=meta["choice_text"], answer_text=meta["answer_text"],
             min_sentences=int(_opt(ctx, "min_sentences")), min_numbers_kept=float(_opt(ctx, "min_numbers_kept")),
             min_choice_overlap=float(_opt(ctx, "min_choice_overlap")))
     if problems:
@@ -248,17 +363,22 @@ def make_difficulty(template):
             thresholds_for,
         )
         from dsbuild.medrect.sentences import sentence_texts
+        from dsbuild.medrect.stem import token_budget
 
         meta = record["metadata"]
-        n = len(sentence_texts(record["sentences"]))
+        texts = sentence_texts(record["sentences"])
+        n = len(texts)
+        limit = min(300, int(max(map(len, texts), default=80) * 1.2) + 10)
+        budget = token_budget(meta["question"], limit)
         panel = _specs(_opt(ctx, "validators"))
 
         async def ask(spec: str | None):
             engine = _engine(ctx, spec)
             res = await engine.complete(engine.request(
                 template.render(language=language_name(meta["lang"]), record=record["sentences"]),
-                response_format=_with_max_id(template, n),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 256},
+                response_format=_format(template, lengths={"corrected_sentence": limit}, max_id=n,
+                                        grammar=_is_grammar_backend(engine)),
+                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": budget},
                 id=record["id"], template=template))
             return ctx.llm.spec_label(spec), res
 
@@ -340,6 +460,7 @@ def make_screen(template):
     async def screen(record: dict, ctx: StageContext) -> Any:
         """The judge's five flags; any "yes" rejects as screen_<flag>, the reason kept."""
         from dsbuild.languages import language_name
+        from dsbuild.medrect.stem import token_budget
 
         if not _opt(ctx, "screen"):
             return _row(record, None)
@@ -349,8 +470,9 @@ def make_screen(template):
         res = await engine.complete(engine.request(
             template.render(language=language_name(meta["lang"]), question=meta["question"],
                             answer=meta["answer_text"], record=record["sentences"], intended=_intended(record)),
-            response_format=template.response_format(),
-            sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 320},
+            response_format=_format(template, lengths={"reason": REASON_CHARS}, grammar=_is_grammar_backend(engine)),
+            sampling={"temperature": 0.0, "seed": ctx.seed,
+                      "max_tokens": token_budget(meta["question"], REASON_CHARS, overhead=80)},
             id=record["id"], template=template))
         if not res.ok:
             return reject(f"llm_{res.error['reason']}", f"judge: {res.error['detail']}")
@@ -379,8 +501,8 @@ def make_builder(settings: Settings) -> Builder:
 
     return Builder("medrect", "1", (
         source_stage("sources", _sources, description="clinical questions (file or embedded vignettes)"),
-        map_stage("synthesize", make_synthesize(prompts["record"], prompts["inject"]), concurrency,
-                  version=version("record", "inject"), description="a record per choice: correct or one error"),
+        map_stage("synthesize", make_synthesize(prompts["record"], prompts["conclude"], prompts["inject"]),
+                  concurrency, version=version("record", "conclude", "inject"), description="a record per choice: correct or one error"),
         map_stage("check", _check, description="numbering, error sentence, corrected text, content checks"),
         map_stage("difficulty", make_difficulty(prompts["validate"]), concurrency, version=version("validate"),
                   description="validator panel; keep records within the difficulty bounds"),

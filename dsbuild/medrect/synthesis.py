@@ -1,6 +1,6 @@
 """What the MedRECT builder checks in a synthesised record beyond its structure, and the small
-text helpers its synthesis needs (cleaning the model's sentences, finding where a choice is
-stated, the numbers of a question stem).
+text helpers its synthesis needs (cleaning the model's sentences, how much of a choice a
+sentence states, the numbers of a question stem).
 
 `content_problems(record, ...)` returns (reason_code, detail) pairs like
 `dsbuild.medrect.sentences.verify_record`, so every defect becomes a reject reason:
@@ -8,9 +8,9 @@ stated, the numbers of a question stem).
 - `too_few_sentences`    fewer sentences than a record needs (default 3)
 - `stem_numbers_missing` numbers of the question (age, vital signs, laboratory values) that
                          the record lost; the share kept must reach `min_numbers_kept`
-- `choice_not_stated`    a clean record does not state the correct answer, or an error
-                         record's error sentence does not state its wrong choice (judged by
-                         token overlap with the choice, `min_choice_overlap`)
+- `choice_not_stated`    a clean record's closing sentence does not state the correct
+                         answer, or an error record's error sentence does not state its wrong
+                         choice (judged by token overlap with the choice, `min_choice_overlap`)
 - `signposted_error`     the error sentence gives itself away ("incorrectly", "誤って", "?")
 """
 
@@ -26,7 +26,6 @@ __all__ = [
     "choice_overlap",
     "clean_sentences",
     "content_problems",
-    "find_choice_sentence",
     "signpost",
     "stem_numbers",
 ]
@@ -71,17 +70,6 @@ def choice_overlap(choice: str, sentence: str) -> float:
     return sum(t in have for t in wanted) / len(wanted)
 
 
-def find_choice_sentence(sentences: Sequence[str], choice: str, *, min_overlap: float = 0.5) -> int | None:
-    """The 1-based number of the sentence that states `choice` best (the last one on a tie,
-    since records end with the conclusion), or None when none reaches `min_overlap`."""
-    best, best_score = None, 0.0
-    for number, sentence in enumerate(sentences, 1):
-        score = choice_overlap(choice, sentence)
-        if score >= min_overlap and score >= best_score:
-            best, best_score = number, score
-    return best
-
-
 def stem_numbers(text: str) -> list[str]:
     """The distinct numbers of a text in order, NFKC-normalised, thousands commas dropped
     (`14,200` → `14200`); `38.6` stays one number."""
@@ -106,16 +94,17 @@ def signpost(sentence: str, allowed: str = "") -> str | None:
 
 def content_problems(record: Mapping[str, Any], *, question: str, choice_text: str,
                      answer_text: str, min_sentences: int = 3, min_numbers_kept: float = 1.0,
-                     min_choice_overlap: float = 0.5) -> list[tuple[str, str]]:
+                     min_choice_overlap: float = 0.5, stem: str | None = None) -> list[tuple[str, str]]:
     """(reason_code, detail) for each content defect of a structurally sound record (see
-    the module docstring); [] when it passes."""
+    the module docstring); [] when it passes. The numbers to keep are those of `stem` (the
+    vignette without the question itself) when given, else of `question`."""
     from dsbuild.medrect.sentences import sentence_texts
 
     problems: list[tuple[str, str]] = []
     sentences = sentence_texts(record["sentences"])
     if len(sentences) < min_sentences:
         problems.append(("too_few_sentences", f"{len(sentences)} sentence(s); at least {min_sentences} needed"))
-    numbers = stem_numbers(question)
+    numbers = stem_numbers(question if stem is None else stem)
     if numbers:
         have = set(stem_numbers(" ".join(sentences)))
         missing = [n for n in numbers if n not in have]
@@ -127,8 +116,8 @@ def content_problems(record: Mapping[str, Any], *, question: str, choice_text: s
     if min_choice_overlap > 0:
         if record.get("error_flag") == 1:
             target, text, what = choice_text, record.get("error_sentence") or "", "the error sentence"
-        else:
-            target, text, what = answer_text, " ".join(sentences), "the record"
+        else:  # the record ends with the decision
+            target, text, what = answer_text, sentences[-1] if sentences else "", "the closing sentence"
         overlap = choice_overlap(target, text)
         if overlap < min_choice_overlap:
             problems.append(("choice_not_stated",

@@ -25,10 +25,10 @@ from dsbuild.validate import validate_path
 
 
 class ClinicalFake(FakeLLM):
-    """A fake that answers each medrect prompt sensibly from its text: the record is the
-    question's sentences plus one stating the answer; the injected sentence swaps the answer
-    for the wrong choice. `inject`/`record`/`validate`/`screen` override replies (a value, an
-    exception, or a function of the prompt's user text)."""
+    """A fake that answers each medrect prompt sensibly from its text: the rewrite repeats
+    the stem; the closing sentence is `Plan: <decision>.`; the injected sentence swaps the
+    answer for the wrong choice. `record`/`conclude`/`inject`/`validate`/`screen` override
+    replies (a value, an exception, or a function of the prompt's user text)."""
 
     def __init__(self, name: str = "fake-model", **overrides: Any) -> None:
         super().__init__(name)
@@ -44,6 +44,7 @@ class ClinicalFake(FakeLLM):
         system = payload["messages"][0]["content"]
         user = next(m["content"] for m in payload["messages"] if m["role"] == "user")
         kind = ("record" if "You write clinical records" in system else
+                "conclude" if "You finish clinical records" in system else
                 "inject" if "You make test items" in system else
                 "validate" if "senior physician" in system else
                 "screen" if "You check items" in system else None)
@@ -54,22 +55,18 @@ class ClinicalFake(FakeLLM):
 
     @staticmethod
     def _record(user: str) -> dict:
-        question = user.split(":\n", 1)[1].split("\n\nCorrect answer: ")[0]
-        answer = user.rsplit("Correct answer: ", 1)[1].strip()
-        parts = [p.strip() for p in re.split(r"(?<=。)|(?<=\.)\s+", question) if p.strip()]
-        parts = [p for p in parts if not p.endswith(("?", "か。"))]
-        return {"sentences": [*parts, f"Plan: {answer}."]}
+        return {"record": user}
+
+    @staticmethod
+    def _conclude(user: str) -> dict:
+        return {"sentence": f"Plan: {re.search(r'Decision taken: (.*)', user).group(1).strip()}."}
 
     @staticmethod
     def _inject(user: str) -> dict:
-        record = user.split("Record:\n", 1)[1].split("\n\nCorrect answer: ")[0]
-        answer = re.search(r"Correct answer: (.*)", user).group(1).strip()
-        wrong = re.search(r"Wrong answer to put in: (.*)", user).group(1).strip()
-        lines = record.splitlines()
-        k = next((i for i, line in enumerate(lines, 1) if answer in line), len(lines))
-        sentence = lines[k - 1].split(". ", 1)[1]
-        return {"error_sentence_id": k, "wrong_sentence": sentence.replace(answer, wrong),
-                "error_type": "procedure_intervention"}
+        sentence = re.search(r"Closing sentence: (.*)", user).group(1).strip()
+        answer = re.search(r"Correct decision: (.*)", user).group(1).strip()
+        wrong = re.search(r"Wrong decision to put in: (.*)", user).group(1).strip()
+        return {"sentence": sentence.replace(answer, wrong), "error_type": "procedure_intervention"}
 
     @staticmethod
     def _validate(user: str) -> dict:
@@ -126,6 +123,7 @@ def test_embedded_sample_builds_valid_medrect_and_medec(tmp_path):
         assert len(clean) == 1 and clean[0]["metadata"]["choice"] == clean[0]["metadata"]["answer"]
         assert all(clean[0][k] is None for k in ("error_type", "error_sentence_id", "corrected_text"))
         clean_lines = clean[0]["sentences"].splitlines()
+        assert clean_lines[-1].endswith(f"Plan: {clean[0]['metadata']['answer_text']}.")
         for r in mine.values():
             if r["error_flag"] == 0:
                 continue
@@ -137,7 +135,9 @@ def test_embedded_sample_builds_valid_medrect_and_medec(tmp_path):
             assert r["error_type"] == "procedure_intervention"
             assert r["metadata"]["source_model"] == "fake:default"
             assert r["metadata"]["difficulty"] == {"panel": 1, "correct": 0, "detected": 0, "mislocated": 0}
-            assert set(r["provenance"]) == {"record", "inject", "validators", "screen"}
+            assert set(r["provenance"]) == {"record", "conclude", "inject", "validators", "screen"}
+            assert r["metadata"]["stem_verbatim"] is False  # the fake's rewrite keeps every number
+            assert r["error_sentence_id"] == len(lines)  # the closing sentence states the choice
             assert r["screening_results"]["is_valid"] is True
     files = finalize(result, tmp_path / "export")
     assert files == {"medrect.json": 10, "medec.csv": 10}
@@ -172,7 +172,7 @@ def test_resume_after_a_failure_mid_stage(tmp_path):
         armed = True
 
         async def complete(self, payload, *, timeout):
-            if self.armed and "senior physician" in payload["messages"][0]["content"] and len(self.calls) > 12:
+            if self.armed and "senior physician" in payload["messages"][0]["content"] and len(self.calls) > 14:
                 raise RuntimeError("killed")
             return await super().complete(payload, timeout=timeout)
 
@@ -227,39 +227,28 @@ def test_per_language_limit_and_languages(tmp_path):
 
 
 # -- synthesize / check rejects -------------------------------------------------------------
-def _wrong(choice_text: str, reply: Any):
-    """An inject override answering `reply` for that wrong choice only."""
-    return lambda user: reply(user) if callable(reply) and choice_text in user.split("Wrong answer to put in: ")[1] \
-        else (reply if choice_text in user.split("Wrong answer to put in: ")[1] else None)
+def _by_wrong(overrides: dict[str, Any]):
+    """An inject override answering per wrong choice (a value, an exception or a function)."""
+    def inject(user: str):
+        wrong = re.search(r"Wrong decision to put in: (.*)", user).group(1).strip()
+        over = overrides.get(wrong)
+        return over(user) if callable(over) and not isinstance(over, BaseException) else over
+    return inject
 
 
-def _sentence(user: str, k: int) -> str:
-    record = user.split("Record:\n", 1)[1].split("\n\nCorrect answer: ")[0]
-    return record.splitlines()[k - 1].split(". ", 1)[1]
+def _closing(user: str) -> str:
+    return re.search(r"Closing sentence: (.*)", user).group(1).strip()
 
 
 def test_check_rejects_each_defect_with_its_reason(tmp_path):
-    en = "vig-en-01"  # answer b: primary PCI; the plan sentence is the last one
-
-    def last(user: str) -> int:
-        return len(user.split("Record:\n", 1)[1].split("\n\nCorrect answer: ")[0].splitlines())
-
-    overrides = {
-        "Oral amoxicillin": lambda u: {"error_sentence_id": last(u), "error_type": "medication_selection",
-                                       "wrong_sentence": "Plan: oral amoxicillin was incorrectly chosen."},
-        "Exercise stress test": lambda u: {"error_sentence_id": last(u), "error_type": "diagnosis",
-                                           "wrong_sentence": _sentence(u, last(u))},
-        "Outpatient echocardiography in 2 weeks": lambda u: {"error_sentence_id": last(u),
-                                                              "error_type": "diagnosis",
-                                                              "wrong_sentence": "Plan: rest at home."},
+    en = "vig-en-01"  # answer b: primary PCI, stated by the closing sentence
+    inject = _by_wrong({
+        "Oral amoxicillin": {"sentence": "Plan: oral amoxicillin was incorrectly chosen.",
+                             "error_type": "medication_selection"},
+        "Exercise stress test": lambda u: {"sentence": _closing(u), "error_type": "diagnosis"},
+        "Outpatient echocardiography in 2 weeks": {"sentence": "Plan: rest at home.", "error_type": "diagnosis"},
         "Intravenous furosemide": BackendError("bad_request", "refused", transient=False),
-    }
-
-    def inject(user: str):
-        wrong = re.search(r"Wrong answer to put in: (.*)", user).group(1).strip()
-        over = overrides.get(wrong)
-        return over(user) if callable(over) else over
-
+    })
     with installed(ClinicalFake(inject=inject)):
         result = build(tmp_path, languages=["en"])
     got = {r["id"]: r for r in rows(result)}
@@ -271,32 +260,135 @@ def test_check_rejects_each_defect_with_its_reason(tmp_path):
     assert bad["stage"] == "check" and bad["detail"].startswith("inject: ")
 
 
-def test_check_rejects_lost_numbers_and_empty_or_short_records(tmp_path):
-    def record(user: str):
-        if "67-year-old" in user:
-            return {"sentences": ["A man has chest pain.", "His ECG shows ST elevation.",
-                                  "Plan: Primary percutaneous coronary intervention."]}
-        return None
-
-    with installed(ClinicalFake(record=record)):
+def test_a_clean_record_must_state_the_answer_in_its_closing_sentence(tmp_path):
+    with installed(ClinicalFake(conclude={"sentence": "The patient was observed."})):
         result = build(tmp_path, languages=["en"])
-        assert rejects(result, "check") == Counter(stem_numbers_missing=5)
-        result = build(tmp_path, run="lenient", languages=["en"], min_numbers_kept=0.0)
-        assert rejects(result, "check") == Counter()
-    with installed(ClinicalFake(record={"sentences": [" ", "1.", "2)"]})):
+    # the clean record misses its answer; the wrong ones then swap nothing into the sentence
+    assert rejects(result, "check") == Counter(choice_not_stated=1, correction_unchanged=4)
+    with installed(ClinicalFake(conclude={"sentence": " "})):
         result = build(tmp_path, run="empty", languages=["en"])
-    assert rejects(result, "check") == Counter(no_sentences=5)
-    with installed(ClinicalFake(record=lambda u: {"sentences": [
-            "A 67-year-old man has chest pain for 40 minutes, BP 138/84 mm Hg, pulse 92/min, 20 minutes away.",
-            "Plan: Primary percutaneous coronary intervention.", "2."]})):
-        result = build(tmp_path, run="short", languages=["en"])
-    assert rejects(result, "check") == Counter(too_few_sentences=5)
+    assert rejects(result, "check") == Counter(no_closing_sentence=5)
 
 
-def test_record_call_failure_rejects_every_choice_of_that_model(tmp_path):
+def test_a_rewrite_that_loses_numbers_falls_back_to_the_stem_verbatim(tmp_path):
+    stem = ["A 67-year-old man has had crushing central chest pain for 40 minutes.",
+            "He is sweating and nauseated.", "His blood pressure is 138/84 mm Hg and pulse 92/min.",
+            "An ECG shows ST-segment elevation in leads II, III and aVF.",
+            "The nearest hospital with a catheterisation laboratory is 20 minutes away."]
+    lossy = {"record": "A man has chest pain. His ECG shows ST elevation. He is sweating."}
+    with installed(ClinicalFake(record=lossy)):
+        result = build(tmp_path, languages=["en"])
+        out = rows(result)
+        assert len(out) == 5 and rejects(result) == Counter()
+        for r in out:
+            texts = [line.split(". ", 1)[1] for line in r["sentences"].splitlines()]
+            assert texts[:-1] == stem  # every number and finding of the stem, by construction
+            assert r["metadata"]["stem_verbatim"] is True
+            assert "67" in r["metadata"]["stem_rewrite_rejected"]
+        result = build(tmp_path, run="lenient", languages=["en"], min_numbers_kept=0.0)
+        out = rows(result)
+        assert len(out) == 5 and all(r["metadata"]["stem_verbatim"] is False for r in out)
+        assert out[0]["sentences"].startswith("1. A man has chest pain.\n2. His ECG")
+    fake = ClinicalFake(record="not json")
+    with installed(fake):
+        result = build(tmp_path, run="broken", languages=["en"])
+    out = rows(result)
+    assert len(out) == 5 and all(r["metadata"]["stem_verbatim"] is True for r in out)
+    assert out[0]["metadata"]["stem_rewrite_rejected"].startswith("llm_invalid_json")
+    fake = ClinicalFake()
+    with installed(fake):
+        result = build(tmp_path, run="off", languages=["en"], rewrite_stem=False)
+    assert len(rows(result)) == 5 and all(r["metadata"]["stem_verbatim"] for r in rows(result))
+    assert not any("You write clinical records" in c["messages"][0]["content"] for c in fake.calls)
+
+
+def test_check_rejects_short_records(tmp_path):
+    medqa = tmp_path / "short.jsonl"
+    medqa.write_text(json.dumps({"question": "A 30-year-old man has a fever of 39.0 C. Which is the diagnosis?",
+                                 "options": {"A": "Influenza", "B": "Gout"}, "answer_idx": "A"}) + "\n")
+    with installed(ClinicalFake()):
+        result = build(tmp_path, questions=str(medqa))
+    assert rejects(result, "check") == Counter(too_few_sentences=2)
+
+
+def test_lost_stem_numbers_are_a_content_problem():
+    from dsbuild.medrect.synthesis import content_problems
+
+    record = {"sentences": "1. A man has a fever.\n2. He is tired.\n3. Plan: Influenza.", "error_flag": 0}
+    problems = content_problems(record, question="A 30-year-old man has a fever of 39.0 C.",
+                                choice_text="Influenza", answer_text="Influenza")
+    assert [code for code, _ in problems] == ["stem_numbers_missing"]
+    assert "30, 39.0" in problems[0][1]
+
+
+def test_record_or_closing_call_failure_rejects_every_choice_of_that_model(tmp_path):
     with installed(ClinicalFake(record=BackendError("context_length", "too long", transient=False))):
         result = build(tmp_path, languages=["en"])
     assert rejects(result, "check") == Counter(llm_context_length=5)
+    with installed(ClinicalFake(conclude=BackendError("server_error", "down", transient=False))):
+        result = build(tmp_path, run="conclude", languages=["en"])
+    assert rejects(result, "check") == Counter(llm_server_error=5)
+
+
+def test_stem_sentences_drop_the_question_in_english_and_japanese():
+    from dsbuild.medrect.stem import question_sentences, split_sentences, stem_sentences
+
+    en = "A 4-year-old boy has a temperature of 38.0 C. Dr. Smith sees him (approx. 2 a.m.). Which is the best treatment?"
+    assert stem_sentences(en) == ["A 4-year-old boy has a temperature of 38.0 C.",
+                                  "Dr. Smith sees him (approx. 2 a.m.)."]
+    assert question_sentences(en) == ["Which is the best treatment?"]
+    ja = "19歳の男性。体温37.8 °C。血液所見:白血球14,200。CRP 4.1 mg/dL。最も考えられるのはどれか。"
+    assert stem_sentences(ja) == ["19歳の男性。", "体温37.8 °C。", "血液所見:白血球14,200。", "CRP 4.1 mg/dL。"]
+    assert split_sentences("「痛い。」と訴える。咳嗽はない。") == ["「痛い。」と訴える。", "咳嗽はない。"]
+
+
+def test_choice_pattern_forces_the_choice_into_a_grammar_bound_sentence(tmp_path):
+    from dsbuild.medrect.stem import choice_pattern
+
+    pattern = choice_pattern("Primary PCI (within 90 min)", 20, 20)
+    assert re.search(pattern, "We did primary PCI (within 90 min) at once.")
+    assert not re.search(pattern, "We did thrombolysis at once.")
+    assert not re.search(pattern, "x" * 21 + "Primary PCI (within 90 min)")
+    assert choice_pattern('say "no"', 5, 5) is None
+    ja = choice_pattern("アモキシシリン", 10, 10)
+    assert re.search(ja, "アモキシシリンを投与した。")
+    with installed(ClinicalFake()) as fake:
+        build(tmp_path, languages=["en"])
+    formats = [c.get("response_format") for c in fake.calls if "You finish clinical records" in c["messages"][0]["content"]]
+    # only grammar backends get patterns
+    assert formats and not any("pattern" in json.dumps(c.get("response_format")) for c in fake.calls)
+    lead = choice_pattern("Oral amoxicillin", 20, 20, lead="Plan: start ")
+    assert re.search(lead, "Plan: start oral amoxicillin today.")
+    assert not re.search(lead, "Plan: begin oral amoxicillin today.")
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    schema = {"type": "object", "properties": {"sentence": {"type": "string", "pattern": pattern}}, "required": ["sentence"]}
+    assert llama_grammar.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) is not None
+
+
+def test_a_grammar_backend_gets_the_choice_pattern_and_its_replies_are_held_to_it(tmp_path):
+    class GrammarFake(ClinicalFake):
+        name = "local"  # what the engine looks at to send `pattern`s
+
+    fake = GrammarFake()
+    with installed(fake):
+        result = build(tmp_path, languages=["en"])
+    assert len(rows(result)) == 5
+    sent = [json.dumps(c.get("response_format")) for c in fake.calls
+            if "You finish clinical records" in c["messages"][0]["content"]
+            or "You make test items" in c["messages"][0]["content"]]
+    assert len(sent) == 5 and all('"pattern"' in f for f in sent)
+    assert all("Plan: " in f for f in sent[1:])  # wrong sentences copy the closing up to the choice
+    # every free-text field too: llama-cpp-python's JSON grammar would let raw line breaks in
+    assert all('"pattern"' in json.dumps(c["response_format"]) for c in fake.calls)
+    bad = GrammarFake(inject=_by_wrong({"Oral amoxicillin": {"sentence": "We start oral amoxicillin.",
+                                                             "error_type": "medication_selection"}}))
+    with installed(bad):
+        result = build(tmp_path, run="bad", languages=["en"])
+    assert rejects(result, "check") == Counter(llm_schema_mismatch=1)
+    broken = GrammarFake(validate={"error_flag": 1, "error_sentence_id": 2, "corrected_sentence": "a\nb"})
+    with installed(broken):
+        result = build(tmp_path, run="broken", languages=["en"])
+    assert rejects(result, "difficulty") == Counter(llm_schema_mismatch=5)
 
 
 # -- difficulty ---------------------------------------------------------------------------
@@ -368,16 +460,8 @@ def test_dedup_keeps_one_per_choice_alternating_models(tmp_path):
 
 
 def test_dedup_drops_identical_texts(tmp_path):
-    both = "Plan: Oral amoxicillin and Exercise stress test."
-
-    def inject(user: str):
-        wrong = re.search(r"Wrong answer to put in: (.*)", user).group(1).strip()
-        if wrong in ("Oral amoxicillin", "Exercise stress test"):
-            k = len(user.split("Record:\n", 1)[1].split("\n\nCorrect answer: ")[0].splitlines())
-            return {"error_sentence_id": k, "wrong_sentence": both, "error_type": "procedure_intervention"}
-        return None
-
-    with installed(ClinicalFake(inject=inject)):
+    both = {"sentence": "Plan: Oral amoxicillin and Exercise stress test.", "error_type": "procedure_intervention"}
+    with installed(ClinicalFake(inject=_by_wrong({"Oral amoxicillin": both, "Exercise stress test": both}))):
         result = build(tmp_path, languages=["en"])
     assert rejects(result, "dedup") == Counter(duplicate_text=1)
 
