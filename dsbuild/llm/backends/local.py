@@ -73,9 +73,27 @@ def _llama_class() -> Any:
 @lru_cache(maxsize=64)
 def _grammar(schema_json: str) -> Any:
     """The llama.cpp grammar for a JSON Schema (cached: stages reuse a handful of schemas)."""
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    return LlamaGrammar.from_string(json_schema_gbnf(schema_json, json_schema_to_gbnf),
+                                    verbose=False)
+
+
+# llama.cpp's JSON grammar lets a string hold any character but `"` and `\`, raw line breaks
+# and other control characters too, which JSON forbids: the model could then write JSON that
+# no parser accepts. Strings here may only escape them.
+_LOOSE_CHAR = 'char ::= [^"\\\\] |'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x00-\\x1f] |'
+
+
+def json_schema_gbnf(schema_json: str, convert) -> str:
+    """The GBNF grammar of a JSON Schema (`convert`: llama.cpp's converter), with strings
+    that cannot hold raw control characters."""
+    gbnf = convert(schema_json)
+    if _LOOSE_CHAR not in gbnf and "char ::=" in gbnf:
+        raise BackendError("bad_request", "llama.cpp's JSON grammar changed: cannot forbid "
+                           "control characters in strings", transient=False)
+    return gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
 
 
 def _schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
