@@ -138,8 +138,9 @@ DATASETS: dict[str, DatasetInfo] = {
         stages=(
             StagePlan("sources", "clinical questions: JMLE JSON, MedQA JSONL or the embedded "
                       "vignettes; unusable ones rejected with the reason"),
-            StagePlan("synthesize", "LLM writes a record per choice: correct answer -> correct "
-                      "record, wrong choice -> one wrong sentence (8 error types)"),
+            StagePlan("synthesize", "a record per choice: the stem's sentences (a model rewrite "
+                      "kept only if every number survives) + one closing sentence stating the "
+                      "choice; a wrong choice makes that sentence the error (8 error types)"),
             StagePlan("check", "numbering, error sentence, corrected text; stem numbers kept, "
                       "choice stated, error not signposted"),
             StagePlan("difficulty", "validator panel answers; keep records within the bounds "

@@ -491,6 +491,9 @@ def make_screen(template):
 
 
 def make_builder(settings: Settings) -> Builder:
+    from dsbuild.gates.hygiene import HygieneGate
+    from dsbuild.gates.langid import LangIdGate
+    from dsbuild.gates.stage import dedup_stage, gate_stage
     from dsbuild.llm.prompts import load_prompts
 
     prompts = load_prompts("medrect", settings.prompts_dir)
@@ -501,9 +504,13 @@ def make_builder(settings: Settings) -> Builder:
 
     return Builder("medrect", "1", (
         source_stage("sources", _sources, description="clinical questions (file or embedded vignettes)"),
+        # serial exam questions share one vignette: near-duplicate sources make near-duplicate records
+        dedup_stage("dedup_sources", field="question", lang_field="lang", per_language=True),
         map_stage("synthesize", make_synthesize(prompts["record"], prompts["conclude"], prompts["inject"]),
                   concurrency, version=version("record", "conclude", "inject"), description="a record per choice: correct or one error"),
         map_stage("check", _check, description="numbering, error sentence, corrected text, content checks"),
+        gate_stage("hygiene_record", HygieneGate, field="sentences", lang_field="metadata.lang"),
+        gate_stage("langid_record", LangIdGate, field="sentences", lang_field="metadata.lang"),
         map_stage("difficulty", make_difficulty(prompts["validate"]), concurrency, version=version("validate"),
                   description="validator panel; keep records within the difficulty bounds"),
         batch_stage("dedup", _dedup, description="one record per (question, choice), models alternating"),
