@@ -33,7 +33,7 @@ def _export(name: str, result) -> None:
 def run_demo(out: Path, *, progress: bool = True) -> None:
     from dsbuild.cli.output import console, print_run_summary, print_stats, print_validation
     from dsbuild.config import resolve_settings
-    from dsbuild.errors import InvalidRecordsError
+    from dsbuild.errors import InvalidRecordsError, RunConflictError
     from dsbuild.progress import make_progress
     from dsbuild.runs import run_builder
     from dsbuild.stats import compute_stats
@@ -46,7 +46,12 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
             from dsbuild.cli.dataset_group import build_dataset
 
             settings, _ = resolve_settings({"dataset": name, "run_dir": str(out / name)}, env={})
-            result = build_dataset(name, settings, out / name, progress=progress)
+            try:
+                result = build_dataset(name, settings, out / name, progress=progress)
+            except RunConflictError:  # an older demo run (other version): the demo owns it
+                click.echo(f"{out / name} holds a demo run of another version; rebuilding it")
+                result = build_dataset(name, settings, out / name, progress=progress,
+                                       mode="overwrite")
             paths = [result.records_path]
             _export(name, result)
         else:
