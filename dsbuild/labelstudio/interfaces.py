@@ -88,6 +88,12 @@ def _field_help(model, name: str, default: str) -> str:
     return (info.description or default) if info is not None else default
 
 
+def _comment(root: ET.Element, to_name: str, rows: str = "2") -> None:
+    """The free comment box every interface ends with."""
+    _el(root, "TextArea", name="comment", toName=to_name, placeholder="Comment (optional)",
+        maxSubmissions="1", editable="true", rows=rows)
+
+
 def psiloqa() -> Interface:
     from dsbuild.schemas.psiloqa import PsiloQARecord
 
@@ -109,8 +115,7 @@ def psiloqa() -> Interface:
     labels = _el(root, "Labels", name="hallucination", toName="answer")
     _el(labels, "Label", value="Hallucination", background="#ff8a80", hotkey="h")
     _el(root, "Text", name="answer", value="$answer", granularity="symbol")
-    _el(root, "TextArea", name="comment", toName="answer", placeholder="Comment (optional)",
-        maxSubmissions="1", editable="true", rows="2")
+    _comment(root, "answer")
     return Interface("psiloqa", ET.tostring(root, encoding="unicode"), lines)
 
 
@@ -140,8 +145,7 @@ def medrect() -> Interface:
         editable="true", rows="2")
     _el(box, "Header", value="Error type", size="5")
     _choices(box, "error_type", "text", {t: t.replace("_", " ") for t in MEDRECT_ERROR_TYPES})
-    _el(root, "TextArea", name="comment", toName="text", placeholder="Comment (optional)",
-        maxSubmissions="1", editable="true", rows="2")
+    _comment(root, "text")
     return Interface("medrect", ET.tostring(root, encoding="unicode"), lines)
 
 
@@ -173,8 +177,7 @@ def cultural() -> Interface:
         _el(root, "Header", value=what.capitalize(), size="5")
         _choices(root, name, "translation", {k: f"{k} — {v}" for k, v in FULL_TEXT_MEANINGS.items()},
                  required="true")
-    _el(root, "TextArea", name="comment", toName="translation", placeholder="Comment (optional)",
-        maxSubmissions="1", editable="true", rows="3")
+    _comment(root, "translation", rows="3")
     return Interface("cultural", ET.tostring(root, encoding="unicode"), lines)
 
 
@@ -194,8 +197,7 @@ def entitycs() -> Interface:
     _el(ent, "HyperText", name="ent_{{idx}}", value="$entities[{{idx}}].cs_html", inline="true")
     _choices(ent, "verdict_{{idx}}", "ent_{{idx}}", {k: v.split(":")[0] for k, v in VERDICTS.items()},
              required="true")
-    _el(root, "TextArea", name="comment", toName="cs", placeholder="Comment (optional)",
-        maxSubmissions="1", editable="true", rows="2")
+    _comment(root, "cs")
     return Interface("entitycs", ET.tostring(root, encoding="unicode"), lines)
 
 
