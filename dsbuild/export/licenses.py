@@ -36,7 +36,7 @@ SAMPLE = Source("dsbuild-sample", "apache-2.0",
 UNKNOWN = Source("user-file", "other",
                  "Texts from a file given to the builder: their licence is not known to "
                  "dsbuild; the publisher must state it here.")
-_SAMPLE_MARKERS = ("sample", "written for dsbuild")
+_SAMPLE_MARKERS = ("sample", "written for dsbuild", "embedded")
 
 
 def _from_marker(value: Any) -> Source:

@@ -46,3 +46,14 @@ def test_every_template_has_metadata_and_the_sections(dataset):
                  "configs", "files"):
         assert "{{ " + slot + " }}" in body, slot
     assert "## Limitations" in body and "## Citation" in body
+
+
+def test_embedded_medrect_vignettes_are_the_projects_own_text():
+    import json
+
+    from dsbuild.export.licenses import SAMPLE, UNKNOWN, dataset_sources
+
+    rows = [{"metadata": json.dumps({"source": "embedded"})}]
+    assert dataset_sources("medrect", rows, {}) == [SAMPLE]
+    rows = [{"metadata": json.dumps({"source": "jmle.json"})}]
+    assert dataset_sources("medrect", rows, {}) == [UNKNOWN]
