@@ -18,7 +18,8 @@ from dsbuild.errors import ConfigError, NotAvailableError
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
-__all__ = ["DATASETS", "BuildOption", "DatasetInfo", "StagePlan", "dataset_info", "is_available", "load_builder"]
+__all__ = ["DATASETS", "BuildOption", "DatasetInfo", "StagePlan", "dataset_info", "is_available",
+           "load_builder", "model_specs"]
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,12 @@ def finalize_run(name: str, result, settings: Settings) -> tuple[Path, dict[str,
         return None
     out = Path(settings.out) if settings.out else Path(result.run_dir) / "export"
     return out, module.finalize(result, out)
+
+
+def model_specs(name: str, settings: Settings) -> list[str | None]:
+    """The model specs a dataset's build will use (its builder's `model_specs`), or none."""
+    module = importlib.import_module(f"dsbuild.builders.{name}")
+    return list(getattr(module, "model_specs", lambda s: [])(settings))
 
 
 def load_builder(name: str, settings: Settings):

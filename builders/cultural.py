@@ -411,6 +411,11 @@ def _translation_gates():
                        lang_field="target_lang"))
 
 
+def model_specs(settings: Settings) -> list[str | None]:
+    """Every model the build will ask (None: the run's model), checked before it starts."""
+    return [None, *_list(settings.options.get("models"))]
+
+
 def make_builder(settings: Settings) -> Builder:
     from dsbuild.cultural.sources import parse_locales
     from dsbuild.llm.prompts import load_prompts

@@ -490,6 +490,12 @@ def make_screen(template):
     return screen
 
 
+def model_specs(settings: Settings) -> list[str | None]:
+    """Every model the build will ask (None: the run's model), checked before it starts."""
+    opts = settings.options
+    return [*_specs(opts.get("models")), *_specs(opts.get("validators")), opts.get("judge_model")]
+
+
 def make_builder(settings: Settings) -> Builder:
     from dsbuild.gates.hygiene import HygieneGate
     from dsbuild.gates.langid import LangIdGate

@@ -333,6 +333,15 @@ def _answer_gates():
             gate_stage("answer_repeats_question", AnswerRepeatsQuestion, field="llm_answer"))
 
 
+def model_specs(settings: Settings) -> list[str | None]:
+    """Every model the build will ask (None: the run's model), checked before it starts."""
+    opts = settings.options
+    roster = opts.get("answer_models")
+    answer = [m for ms in roster.values() for m in ms] if isinstance(roster, dict) else \
+        roster_for("", roster, None)  # type: ignore[arg-type]
+    return [opts.get("qa_model"), opts.get("annotator_model"), opts.get("judge_model"), *answer]
+
+
 def make_builder(settings: Settings) -> Builder:
     from dsbuild.llm.prompts import load_prompts
 

@@ -170,6 +170,7 @@ def build_dataset(name: str, settings, run_dir: Path, *, mode: str = "resume",
 
     builder = builders.load_builder(name, settings)
     pool = ModelPool(settings, cache_only=cache_only, max_cost=max_cost)
+    pool.check(builders.model_specs(name, settings))
     with asyncio.Runner() as loop:
         try:
             result = run_builder(builder, run_dir, settings.public_dict(), mode=mode,

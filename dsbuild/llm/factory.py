@@ -14,12 +14,21 @@ if TYPE_CHECKING:
     from dsbuild.llm.engine import LLMEngine
     from dsbuild.llm.types import Backend
 
-__all__ = ["make_backend", "make_engine", "model_spec_of"]
+__all__ = ["check_endpoint", "make_backend", "make_engine", "model_spec_of"]
 
 
 def model_spec_of(settings: Settings) -> ModelSpec:
     return parse_model_spec(settings.model, base_url=settings.base_url,
                             api_key=settings.api_key is not None)
+
+
+def check_endpoint(spec: ModelSpec, settings: Settings) -> None:
+    """Raise DSB103 when an OpenAI-compatible model has neither a key nor a base URL."""
+    if spec.provider == "openai" and settings.base_url is None and settings.api_key is None:
+        raise ConfigError(
+            f"model {spec} needs an endpoint: no OPENAI_API_KEY and no base URL are set",
+            "set OPENAI_API_KEY, or --base-url for a local server (or SPEC@URL), or use "
+            "--model local:smollm2", code="DSB103")
 
 
 def make_backend(spec: ModelSpec, settings: Settings, *, http_client: Any = None) -> Backend:
@@ -33,12 +42,8 @@ def make_backend(spec: ModelSpec, settings: Settings, *, http_client: Any = None
         return lookup(spec.name or "default")
     from dsbuild.llm.backends.openai_compat import OpenAIBackend
 
+    check_endpoint(spec, settings)
     key = settings.api_key.get_secret_value() if settings.api_key else None
-    if settings.base_url is None and key is None:
-        raise ConfigError(
-            f"model {spec} needs an endpoint: no OPENAI_API_KEY and no base URL are set",
-            "set OPENAI_API_KEY, or --base-url for a local server, or use --model local:smollm2",
-            code="DSB103")
     return OpenAIBackend(base_url=settings.base_url, api_key=key, timeout_s=settings.timeout_s,
                          http_client=http_client)
 

@@ -60,14 +60,27 @@ class ModelPool:
             engine = self.engines[label] = self._make(label)
         return engine
 
-    def _make(self, label: str) -> LLMEngine:
-        from dsbuild.llm.factory import make_engine
-
+    def _settings_for(self, label: str) -> Settings:
         model, url = split_endpoint(label)
         settings = self.settings
         if url is not None or model != settings.model_spec:
             settings = settings.model_copy(update={"model": model,
                                                    "base_url": url or settings.base_url})
+        return settings
+
+    def check(self, specs) -> None:
+        """Fail now, before any stage runs, on a spec that names no usable endpoint (DSB103):
+        a run should not spend an hour on one model to stop at the next."""
+        from dsbuild.llm.factory import check_endpoint, model_spec_of
+
+        for spec in specs:
+            settings = self._settings_for(self.spec_label(spec))
+            check_endpoint(model_spec_of(settings), settings)
+
+    def _make(self, label: str) -> LLMEngine:
+        from dsbuild.llm.factory import make_engine
+
+        settings = self._settings_for(label)
         engine = make_engine(settings, cache_only=self.cache_only, max_cost=self.max_cost,
                              http_client=self.http_client, cache=self._shared_cache(),
                              budget=self._shared_budget())

@@ -312,3 +312,15 @@ def test_gates_reject_wrong_language_and_duplicate_questions_and_can_be_switched
     result = _build(tmp_path / "off", off, RoutedFake(plan))
     assert not any(stage.startswith(("langid", "dedup")) for stage, _ in _rejects(result.run_dir))
     assert result.n_out == 3
+
+
+def test_a_model_without_endpoint_stops_the_build_before_any_stage(tmp_path):
+    from dsbuild.errors import ConfigError
+
+    settings = _settings(tmp_path, answer_models=["vllm:m@http://gpu.invalid:8000/v1",
+                                                  "openai:gpt-4o-mini"])
+    fake = RoutedFake()
+    with pytest.raises(ConfigError) as info:
+        _build(tmp_path, settings, fake)
+    assert info.value.code == "DSB103" and "openai:gpt-4o-mini" in str(info.value)
+    assert fake.calls == [] and not (tmp_path / "run").exists()
