@@ -121,54 +121,37 @@ def dump_passages(path: Path, *, lang: str, **limits: Any) -> Iterator[dict | Re
         yield from page_passages(lang=lang, title=item.title, text=text, source="dump", **limits)
 
 
-def api_passages(lang: str, n: int, titles_file: Path, **limits: Any) -> Iterator[dict | Reject]:
-    """Passages of `n` random main-namespace pages of `lang`.wikipedia.org.
+def api_passages(lang: str, n: int, titles_file: Path, *, client: Any = None,
+                 **limits: Any) -> Iterator[dict | Reject]:
+    """Passages of `n` random main-namespace pages of `lang`.wikipedia.org (`client`: an
+    httpx2 client, e.g. with a test transport).
 
     The random titles are drawn once and kept in `titles_file`, so a resumed run reads the
     same pages again.
     """
-    from dsbuild.wiki.api import fetch_pages
+    from dsbuild.wiki.api import fetch_pages, random_titles
     from dsbuild.wiki.dump import Page
     from dsbuild.wiki.wikitext import parse_wikitext
 
     if titles_file.is_file():
         titles = json.loads(titles_file.read_text(encoding="utf-8"))
     else:
-        titles = random_titles(lang, n)
+        titles = random_titles(n, lang=lang, client=client)
         tmp = titles_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(titles, ensure_ascii=False), encoding="utf-8")
         tmp.replace(titles_file)
-    pages = {p.title: p for p in fetch_pages(titles, lang=lang) if isinstance(p, Page)}
+    pages = {p.title: p for p in fetch_pages(titles, lang=lang, client=client)
+             if isinstance(p, Page)}
     for title in titles:
         page = pages.get(title)
-        while page is not None and page.redirect:
+        for _ in range(5):  # follow redirects, never round a cycle forever
+            if page is None or not page.redirect:
+                break
             page = pages.get(page.redirect)
+        if page is not None and page.redirect:
+            page = None
         if page is None:
             yield _rejected(f"{lang}:{title}", "page_missing", "the API returned no text for it")
             continue
         yield from page_passages(lang=lang, title=page.title, text=parse_wikitext(page.text).text,
                                  source="api", **limits)
-
-
-def random_titles(lang: str, n: int) -> list[str]:
-    """`n` random article titles (`list=random`, namespace 0), with the polite User-Agent."""
-    import httpx2 as httpx
-
-    from dsbuild.errors import ServiceError
-    from dsbuild.wiki.api import USER_AGENT
-
-    titles: list[str] = []
-    with httpx.Client(timeout=60.0, headers={"User-Agent": USER_AGENT}) as http:
-        while len(titles) < n:
-            try:
-                r = http.get(f"https://{lang}.wikipedia.org/w/api.php", params={
-                    "action": "query", "list": "random", "rnnamespace": 0, "format": "json",
-                    "rnlimit": min(500, n - len(titles)), "maxlag": 5})
-                r.raise_for_status()
-                batch = [p["title"] for p in r.json()["query"]["random"]]
-            except (httpx.HTTPError, KeyError, ValueError) as exc:
-                raise ServiceError(f"cannot draw random pages from {lang}.wikipedia.org: {exc}",
-                                   "check the network, or build from a dump with --wikipedia",
-                                   code="DSB401") from None
-            titles.extend(t for t in batch if t not in titles)
-    return titles[:n]

@@ -24,7 +24,7 @@ from dsbuild.wiki.titles import normalize_title, redirect_target
 if TYPE_CHECKING:
     import httpx2 as httpx
 
-__all__ = ["BATCH", "USER_AGENT", "fetch_pages"]
+__all__ = ["BATCH", "USER_AGENT", "fetch_pages", "random_titles"]
 
 BATCH = 50
 USER_AGENT = f"dsbuild/{__version__} (multilingual dataset builder; python-httpx)"
@@ -69,6 +69,33 @@ def fetch_pages(
     finally:
         if own:
             http.close()
+
+
+
+def random_titles(n: int, *, lang: str = "en", endpoint: str | None = None,
+                  user_agent: str = USER_AGENT, maxlag: int = 5, retries: int = 4,
+                  client: httpx.Client | None = None) -> list[str]:
+    """`n` distinct random article titles (`list=random`, main namespace) of
+    `lang`.wikipedia.org; the same polite User-Agent, maxlag and retries as `fetch_pages`."""
+    import httpx2 as httpx
+
+    url = endpoint or f"https://{lang}.wikipedia.org/w/api.php"
+    http = client or httpx.Client(timeout=60.0)
+    titles: list[str] = []
+    try:
+        for _ in range(4 * n // 500 + 4):  # random draws repeat titles rarely; bounded anyway
+            if len(titles) >= n:
+                break
+            data = _get(http, url, {"action": "query", "list": "random", "rnnamespace": 0,
+                                    "rnlimit": min(500, n - len(titles)), "format": "json",
+                                    "formatversion": "2", "maxlag": maxlag},
+                        user_agent, retries)
+            titles.extend(t for t in (p["title"] for p in data.get("query", {}).get("random", []))
+                          if t not in titles)
+    finally:
+        if client is None:
+            http.close()
+    return titles[:n]
 
 
 def _fetch_batch(

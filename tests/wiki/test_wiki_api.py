@@ -117,3 +117,49 @@ def test_continuation_is_followed():
     items = list(fetch_pages(["Paris", "France"], client=client))
     assert items == [Page("22989", "Paris", 0, None, "P"), Page("5843419", "France", 0, None, "F")]
     assert len(calls) == 2 and calls[1].url.params["rvcontinue"] == "5843419|1"
+
+
+def test_random_titles_are_distinct_and_polite():
+    from dsbuild.wiki import api
+
+    calls, draws = [], iter([["Paris", "France"], ["France", "Lutetia"]])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        params = request.url.params
+        assert params["list"] == "random" and params["rnnamespace"] == "0"
+        assert params["maxlag"] == "5"
+        return httpx.Response(200, json={"query": {"random": [{"title": t} for t in next(draws)]}})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    titles = api.random_titles(3, lang="fr", client=client, user_agent="test/1 (me@example.org)")
+    assert titles == ["Paris", "France", "Lutetia"]
+    assert [c.url.host for c in calls] == ["fr.wikipedia.org"] * 2
+    assert calls[0].headers["User-Agent"] == "test/1 (me@example.org)"
+
+
+def test_psiloqa_online_passages_keep_their_titles_for_a_resume(tmp_path):
+    from dsbuild.psiloqa.contexts import api_passages
+
+    long = "'''Paris''' is the capital of [[France]]. " * 8
+    WIKI_LONG = {"Paris": (22989, long), "Lutetia": (1, "#REDIRECT [[Paris]]")}
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        params = request.url.params
+        seen.append(params.get("list") or params.get("prop"))
+        if params.get("list") == "random":
+            return httpx.Response(200, json={"query": {"random": [{"title": "Lutetia"}]}})
+        pages = [{"pageid": WIKI_LONG[t][0], "ns": 0, "title": t,
+                  "revisions": [{"slots": {"main": {"content": WIKI_LONG[t][1]}}}]}
+                 for t in params["titles"].split("|")]
+        return httpx.Response(200, json={"query": {"pages": pages}})
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    kept = tmp_path / "titles.json"
+    out = list(api_passages("en", 1, kept, client=client, min_chars=100))
+    assert [p["id"] for p in out] == ["en:Paris"] and out[0]["source"] == "api"
+    assert "[[" not in out[0]["text"] and kept.read_text() == '["Lutetia"]'
+    seen.clear()
+    list(api_passages("en", 1, kept, client=client, min_chars=100))
+    assert "random" not in seen  # the resumed run reads the same pages
