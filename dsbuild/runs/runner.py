@@ -1,7 +1,8 @@
 """`run_builder`: run a builder's stages into a run directory, resuming where it stopped.
 
 Each stage reads the previous stage's `records.jsonl` as a stream and checkpoints every
-input item as it finishes (see `checkpoint`), so a kill loses at most the items in flight.
+input item as it finishes (see `checkpoint`), so a kill loses at most the items in flight
+(for a source, also up to 256 buffered lines: a resume re-runs a source from its start anyway).
 Finished stages are skipped on resume; a partly done stage continues with the items it has
 not logged yet. Only batch stages hold their whole input in memory.
 """
@@ -213,7 +214,7 @@ def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None
         log.info("stage %s: resuming after %d logged items", stage.name, state.n_lines)
     total = None if stage.kind == "source" else n_in
     with progress.task(stage.name, total=total, done=state.n_lines) as task, \
-            ckpt.open_log() as out:
+            ckpt.open_log(source=stage.kind == "source") as out:
         if stage.kind == "source":
             _run_source(stage, ctx, state.n_lines, state.last, out, task)
         elif stage.is_async:

@@ -32,7 +32,9 @@ import gzip
 import html
 import io
 import os
+import queue
 import re
+import threading
 import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Collection, Iterator
@@ -198,13 +200,75 @@ def iter_pages(
     if isinstance(source, (str, os.PathLike)):
         stream = open_dump(source, start=start, end=end)
         scanner = _Scanner(stream, namespaces, shard=start != 0 or end is not None)
-        return _closing(stream, scanner.pages())
+        return _closing(stream, scanner)
     return _Scanner(source, namespaces).pages()
 
 
-def _closing(stream: BinaryIO, items: Iterator[Page | PageReject]) -> Iterator[Page | PageReject]:
+def _closing(stream: BinaryIO, scanner: _Scanner) -> Iterator[Page | PageReject]:
+    """The scanner's pages; a compressed stream is decompressed by a reader thread (bz2 and
+    zlib release the GIL), so decompression overlaps the parsing instead of adding to it."""
     with stream:
-        yield from items
+        if isinstance(stream, (bz2.BZ2File, gzip.GzipFile)):
+            with _ReadAhead(stream) as ahead:
+                scanner.stream = ahead
+                yield from scanner.pages()
+        else:
+            yield from scanner.pages()
+
+
+class _ReadAhead:
+    """`read(_BLOCK)` of a stream, done ahead by a background thread (at most `depth`
+    blocks held). The blocks, and an exception the stream raises, come out in the order
+    and at the point where a direct read would give them: the output cannot change."""
+
+    def __init__(self, stream: BinaryIO, depth: int = 4) -> None:
+        self._stream = stream
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._fill, name="dsbuild-dump-reader",
+                                        daemon=True)
+
+    def __enter__(self) -> _ReadAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a pending put, then wait for the thread
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                self._thread.join(0.01)
+
+    def _fill(self) -> None:
+        try:
+            while not self._stop.is_set():
+                block = self._stream.read(_BLOCK)
+                self._put(block)
+                if not block:
+                    return
+        except BaseException as error:  # handed to the consumer, raised where it reads
+            self._put(error)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1) -> bytes:
+        if self._ended:
+            return b""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        if not item:
+            self._ended = True
+        return item
 
 
 def iter_redirects(
