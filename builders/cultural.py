@@ -90,15 +90,6 @@ def _categories(options: dict[str, Any]) -> list[str]:
     return out
 
 
-def _engine(ctx: StageContext, spec: str | None):
-    ctx.llm.bind_run_info(getattr(ctx, "run_info", None))
-    return ctx.llm.get(spec)
-
-
-def _failed(result) -> Any:
-    return reject(f"llm_{result.error['reason']}", result.error["detail"])
-
-
 def _with_schema(template, **changes: Any) -> dict[str, Any] | None:
     """The template's response format with parts of its schema set per request: the
     categories asked for (where the schema has a category enum) and the number of
@@ -220,7 +211,7 @@ def make_segments(template):
         provenance = dict(record.get("provenance") or {})
         if _opt(ctx, "llm_segments"):
             categories = _categories(ctx.options)
-            engine = _engine(ctx, None)
+            engine = ctx.llm.get(None)
             request = engine.request(
                 template.render(language=language_name(record["lang"]), text=text,
                                 categories="\n".join(f"- {c}: {CATEGORY_HELP[c]}"
@@ -230,7 +221,7 @@ def make_segments(template):
                 id=record["id"], template=template)
             result = await engine.complete(request)
             if not result.ok:
-                return _failed(result)
+                return result.rejection()
             provenance["segments"] = result.provenance()
             taken: list[tuple[int, int]] = []
             missing: list[str] = []
@@ -307,7 +298,7 @@ def make_translate(template):
         from dsbuild.languages import language_name
 
         language, region = locale_parts(record["target_lang"])
-        engine = _engine(ctx, record["system"])
+        engine = ctx.llm.get(record["system"])
         text = record["text"]
         sampling = {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed,
                     "max_tokens": min(4096, 64 + 3 * len(text) // 2)}
@@ -321,7 +312,7 @@ def make_translate(template):
             sampling=sampling, id=record["id"], template=template)
         result = await engine.complete(request)
         if not result.ok:
-            return _failed(result)
+            return result.rejection()
         translation = _clean_translation(result.content or "")
         if not translation:
             return reject("empty_translation", f"{record['system']} returned no text")
@@ -344,7 +335,7 @@ def make_align(template):
 
         nuances, translation = record["nuances"], record["translation"]
         language, _ = locale_parts(record["target_lang"])
-        engine = _engine(ctx, None)
+        engine = ctx.llm.get(None)
         listing = "\n".join(f"{i}. [{n['category']}] {n['surface']}"
                             for i, n in enumerate(nuances, 1))
         request = engine.request(
@@ -357,7 +348,7 @@ def make_align(template):
             id=record["id"], template=template)
         result = await engine.complete(request)
         if not result.ok:
-            return _failed(result)
+            return result.rejection()
         answers = list(result.json.get("counterparts") or [])
         if len(answers) != len(nuances):
             return reject("align_count_mismatch", f"{len(answers)} counterparts for "

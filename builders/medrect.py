@@ -94,12 +94,6 @@ def _opt(ctx: StageContext, key: str) -> Any:
     return DEFAULTS[key] if value is None else value
 
 
-def _engine(ctx: StageContext, spec: str | None):
-    """The pool's engine for a model spec (None: the run's --model), counted in the run."""
-    ctx.llm.bind_run_info(getattr(ctx, "run_info", None))
-    return ctx.llm.get(spec)
-
-
 def _specs(value: Any) -> list[str | None]:
     """A roster option as a list of specs; empty or None means the run's model."""
     if isinstance(value, str):
@@ -252,7 +246,7 @@ def make_synthesize(record_t, conclude_t, inject_t):
         )
         from dsbuild.medrect.synthesis import clean_sentences
 
-        engine = _engine(ctx, spec)
+        engine = ctx.llm.get(spec)
         label = ctx.llm.spec_label(spec)
         language = language_name(q["lang"])
         answer_text = q["choices"][q["answer"]]
@@ -373,7 +367,7 @@ def make_difficulty(template):
         panel = _specs(_opt(ctx, "validators"))
 
         async def ask(spec: str | None):
-            engine = _engine(ctx, spec)
+            engine = ctx.llm.get(spec)
             res = await engine.complete(engine.request(
                 template.render(language=language_name(meta["lang"]), record=record["sentences"]),
                 response_format=_format(template, lengths={"corrected_sentence": limit}, max_id=n,
@@ -385,7 +379,7 @@ def make_difficulty(template):
         answers = await asyncio.gather(*(ask(spec) for spec in panel))
         for label, res in answers:
             if not res.ok:
-                return reject(f"llm_{res.error['reason']}", f"validator {label}: {res.error['detail']}")
+                return res.rejection(f"validator {label}")
         min_rouge = float(_opt(ctx, "correction_min_rouge"))
         scored = [{"model": label, **score_answer(record, res.json, correction_min_rouge=min_rouge,
                                                    answer_text=meta["answer_text"])}
@@ -466,7 +460,7 @@ def make_screen(template):
             return _row(record, None)
         meta = record["metadata"]
         spec = ctx.options.get("judge_model")
-        engine = _engine(ctx, spec)
+        engine = ctx.llm.get(spec)
         res = await engine.complete(engine.request(
             template.render(language=language_name(meta["lang"]), question=meta["question"],
                             answer=meta["answer_text"], record=record["sentences"], intended=_intended(record)),
@@ -475,7 +469,7 @@ def make_screen(template):
                       "max_tokens": token_budget(meta["question"], REASON_CHARS, overhead=80)},
             id=record["id"], template=template))
         if not res.ok:
-            return reject(f"llm_{res.error['reason']}", f"judge: {res.error['detail']}")
+            return res.rejection("judge")
         verdict = res.json
         flags = {f: str(verdict.get(f, "no")).strip().lower() in ("yes", "true", "1") for f in SCREEN_FLAGS}
         raised = [f for f in SCREEN_FLAGS if flags[f]]

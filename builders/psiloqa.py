@@ -57,16 +57,11 @@ def _opt(ctx: StageContext, key: str) -> Any:
 
 def _engine(ctx: StageContext, key: str):
     """The pool's engine for option `key` (a model spec; None: the run's --model)."""
-    ctx.llm.bind_run_info(getattr(ctx, "run_info", None))
     return ctx.llm.get(ctx.options.get(key))
 
 
 def _sampling(ctx: StageContext, **extra: Any) -> dict[str, Any]:
     return {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed, **extra}
-
-
-def _failed(result) -> Any:
-    return reject(f"llm_{result.error['reason']}", result.error["detail"])
 
 
 def row_id(lang: str, passage: str, question: str, model: str, answer: str) -> str:
@@ -148,7 +143,7 @@ def make_qa(template):
             id=passage["id"], template=template)
         result = await engine.complete(request)
         if not result.ok:
-            return _failed(result)
+            return result.rejection()
         out, seen = [], set()
         for i, pair in enumerate(result.json["pairs"][: len(plan)], 1):
             question, answer = pair["question"].strip(), pair["answer"].strip()
@@ -197,7 +192,6 @@ def make_answers(template):
         """The answer model answers the question without the passage."""
         from dsbuild.languages import language_name
 
-        ctx.llm.bind_run_info(getattr(ctx, "run_info", None))
         engine = ctx.llm.get(record["answer_model"])
         max_tokens = int(_opt(ctx, "answer_max_tokens"))
         request = engine.request(
@@ -205,7 +199,7 @@ def make_answers(template):
             sampling=_sampling(ctx, max_tokens=max_tokens), id=record["id"], template=template)
         result = await engine.complete(request)
         if not result.ok:
-            return _failed(result)
+            return result.rejection()
         answer = (result.content or "").strip()
         checkpoint = result.model_answered or engine.model or record["answer_model"]
         return {**record, "id": row_id(record["lang"], record["wiki_passage"], record["question"],
@@ -238,7 +232,7 @@ def make_annotate(template):
             id=record["id"], template=template)
         result = await engine.complete(request)
         if not result.ok:
-            return _failed(result)
+            return result.rejection()
         try:
             labels = parse_annotation(result.json["annotated_answer"], record["llm_answer"])
         except AnnotationError as exc:
@@ -287,7 +281,7 @@ def make_filter(template):
                 id=record["id"], template=template)
             result = await engine.complete(request)
             if not result.ok:
-                return _failed(result)
+                return result.rejection()
             judged = result.json
             for flag, reason in (("incomplete_question", "incomplete_question"),
                                  ("subjective_question", "subjective_question"),

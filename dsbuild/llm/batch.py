@@ -67,7 +67,6 @@ def batch_builder(in_path: Path, default_sampling: dict[str, Any], concurrency: 
                     "provenance": None, "error": {"reason": "bad_input", "detail": record["_bad_input"]}}
         sampling = {**default_sampling, **{k: record[k] for k in SAMPLING_KEYS if k in record}}
         engine = ctx.llm
-        engine.bind_run_info(ctx.run_info)
         req = engine.request(record["messages"], response_format=record.get("response_format"),
                              sampling=sampling, sample_index=int(record.get("sample_index", 0)),
                              id=record["id"])

@@ -158,6 +158,15 @@ class LLMResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def rejection(self, where: str = ""):
+        """The rejection of a record whose request failed: reason `llm_<reason>`, the detail
+        prefixed with `where` (e.g. "judge")."""
+        from dsbuild.stages import reject
+
+        assert self.error is not None, "rejection() of a request that did not fail"
+        detail = self.error["detail"]
+        return reject(f"llm_{self.error['reason']}", f"{where}: {detail}" if where else detail)
+
     def provenance(self) -> dict[str, Any]:
         return {
             "model_requested": self.request.model,

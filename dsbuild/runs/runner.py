@@ -86,7 +86,8 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
     `mode`: "resume" continues a run with the same fingerprint (DSB201 if it differs);
     "new" uses the next free sibling `RUN-2`, `RUN-3`...; "overwrite" replaces an existing
     run directory. `config` must already be free of secrets: it is written to `config.yaml`.
-    `context_extras` become attributes of the `StageContext` (e.g. `llm=engine`).
+    `context_extras` become attributes of the `StageContext` (e.g. `llm=engine`); those with
+    a `bind_run_info` method (an LLM engine or pool) count their usage in this run's run.json.
     Every async stage runs on one event loop, `loop` if given (so a caller can close its
     clients on the loop they were used on), else one the run opens and closes.
     Raises DSB202 if another process runs in the directory, DSB205 if a stage raises.
@@ -113,6 +114,9 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
         info.write()
         log.info("run %s: builder %s %s, fingerprint %s (%s)", run.path, builder.name,
                  builder.version, fingerprint[:12], "resumed" if resumed else "new")
+        for extra in (context_extras or {}).values():
+            if callable(getattr(extra, "bind_run_info", None)):  # an LLM engine or pool
+                extra.bind_run_info(info)  # its tokens and cost go into this run's run.json
         base = StageContext(config=config, options=config.get("options") or {},
                             runtime=runtime_settings(config),
                             seed=seed, run_info=info, **(context_extras or {}))
