@@ -10,8 +10,8 @@ translations by several models for several locales, and their alignment, ready f
                (offsets), or mark it `omitted` (the model said nothing corresponds) or
                `not_located` (the quote is not in the translation: kept, offsets null)
 
-Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a failed call rejects its
-record with `llm_<reason>`. Offsets are always computed here, never taken from a model: a
+Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a call failed for its content
+rejects its record with `llm_<reason>`, one failed because of the endpoint leaves it pending. Offsets are always computed here, never taken from a model: a
 surface is looked up exactly, then after normalisation (case, whitespace, quotes), see
 `dsbuild.cultural.locate`. The translator is not shown the segments, so the ratings measure
 how a model handles cultural material on its own.
@@ -28,23 +28,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsbuild.cultural.records import merge_by_text, rating_rows
+from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
-__all__ = ["DEFAULTS", "finalize", "make_builder", "merge_by_text", "rating_rows"]
+__all__ = ["SPEC", "finalize", "make_builder", "merge_by_text", "rating_rows"]
 
-DEFAULTS: dict[str, Any] = {
-    "sources": None,  # JSONL/CSV of texts; None: the embedded sample emails
-    "lexicon": None,  # JSONL/CSV/TSV of {surface, category, note}
-    "categories": ["idiom", "pun", "holiday", "cultural_concept"],
-    "llm_segments": True,
-    "models": None,  # roster of translating models; None: the run's --model
-    "locales": ["ja-JP", "es-MX"],  # the sample's default; ru-KZ etc. with --locales
-    "temperature": 0.3,
-    "raters": ["rater-1"],  # rows of the rating sheet per translation
-}
 CATEGORY_HELP = {
     "idiom": "idioms: fixed phrases whose meaning is not the sum of their words",
     "pun": "puns and wordplay: words with two meanings, or sounding like other words",
@@ -56,38 +48,10 @@ CATEGORY_HELP = {
 
 
 def _opt(ctx: StageContext, key: str) -> Any:
-    value = ctx.options.get(key)
-    return DEFAULTS[key] if value is None else value
+    from dsbuild.builder_options import options_of
+    from dsbuild.cultural.options import Options
 
-
-def _list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v).strip() for v in value or [] if str(v).strip()]
-
-
-def _categories(options: dict[str, Any]) -> list[str]:
-    """The categories the LLM is asked for (checked against the schema's)."""
-    from dsbuild.schemas.cultural import NUANCE_CATEGORIES
-
-    from dsbuild.cultural.sources import category_name
-    from dsbuild.errors import ConfigError
-
-    value = options.get("categories")
-    out = []
-    for raw in _list(DEFAULTS["categories"] if value is None else value):
-        name = category_name(raw)
-        if name is None:
-            raise ConfigError(f"option categories: {raw!r} is not one of "
-                              f"{', '.join(NUANCE_CATEGORIES)}",
-                              "write e.g. --categories idiom,pun,holiday,cultural_concept",
-                              code="DSB103")
-        if name not in out:
-            out.append(name)
-    if not out:
-        raise ConfigError("option categories is empty", "name at least one category",
-                          code="DSB103")
-    return out
+    return getattr(options_of(ctx, Options), key)
 
 
 def _with_schema(template, **changes: Any) -> dict[str, Any] | None:
@@ -121,7 +85,7 @@ def _sources(ctx: StageContext):
     """Source texts from --sources FILE, else the embedded sample emails."""
     from dsbuild.cultural.sources import read_sources
 
-    path = ctx.options.get("sources")
+    path = _opt(ctx, "sources")
     limit = ctx.config.get("limit")
     for n, record in enumerate(read_sources(Path(path) if path else None)):
         if limit is not None and n >= int(limit):
@@ -138,7 +102,7 @@ def _lexicon_cached(path: str, mtime_ns: int, size: int) -> tuple[dict, ...]:
 
 
 def _lexicon(ctx: StageContext) -> tuple[dict, ...]:
-    path = ctx.options.get("lexicon")
+    path = _opt(ctx, "lexicon")
     if not path:
         return ()
     p = Path(path)
@@ -210,7 +174,7 @@ def make_segments(template):
                 stats["lexicon_matches"] += 1
         provenance = dict(record.get("provenance") or {})
         if _opt(ctx, "llm_segments"):
-            categories = _categories(ctx.options)
+            categories = _opt(ctx, "categories")
             engine = ctx.llm.get(None)
             request = engine.request(
                 template.render(language=language_name(record["lang"]), text=text,
@@ -262,12 +226,10 @@ def make_segments(template):
 # -- targets ------------------------------------------------------------------------------
 def _targets(record: dict, ctx: StageContext) -> Any:
     """One record per model of the roster and target locale."""
-    from dsbuild.cultural.sources import parse_locales
-
-    models = [ctx.llm.spec_label(m) for m in _list(ctx.options.get("models"))] or \
+    models = [ctx.llm.spec_label(m) for m in _opt(ctx, "models") or []] or \
         [ctx.llm.spec_label(None)]
     out = []
-    for locale in parse_locales(_opt(ctx, "locales")):
+    for locale in _opt(ctx, "locales"):
         for model in dict.fromkeys(models):
             out.append({**record, "id": f"{record['id']}/{locale}/{model}",
                         "text_id": record["id"], "system": model, "target_lang": locale})
@@ -300,7 +262,7 @@ def make_translate(template):
         language, region = locale_parts(record["target_lang"])
         engine = ctx.llm.get(record["system"])
         text = record["text"]
-        sampling = {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed,
+        sampling = {"temperature": _opt(ctx, "temperature"), "seed": ctx.seed,
                     "max_tokens": min(4096, 64 + 3 * len(text) // 2)}
         if "\n\n" not in text.strip():
             # One paragraph in, one out: a blank line ends the translation (what follows is
@@ -404,20 +366,17 @@ def _translation_gates():
 
 def model_specs(settings: Settings) -> list[str | None]:
     """Every model the build will ask (None: the run's model), checked before it starts."""
-    return [None, *_list(settings.options.get("models"))]
+    return [None, *(SPEC.validate_options(settings.options).models or [])]
 
 
 def make_builder(settings: Settings) -> Builder:
-    from dsbuild.cultural.sources import parse_locales
     from dsbuild.llm.prompts import load_prompts
 
-    options = dict(settings.options or {})
-    _categories(options)  # option errors surface before the run starts
-    parse_locales(options.get("locales") or DEFAULTS["locales"])
-    if options.get("lexicon"):
+    options = SPEC.validate_options(settings.options)  # errors before the run
+    if options.lexicon:
         from dsbuild.cultural.sources import read_lexicon
 
-        read_lexicon(Path(options["lexicon"]))
+        read_lexicon(Path(options.lexicon))
     prompts = load_prompts("cultural", settings.prompts_dir)
     concurrency = max(1, settings.concurrency)
 
@@ -439,38 +398,6 @@ def make_builder(settings: Settings) -> Builder:
 
 
 # -- export -------------------------------------------------------------------------------
-def merge_by_text(rows: list[dict]) -> list[dict]:
-    """One `CulturalRecord` per source text holding every translation of it (run order)."""
-    merged: dict[str, dict] = {}
-    for row in rows:
-        key = row.get("text_id") or row["id"]
-        if key not in merged:
-            merged[key] = {**{k: v for k, v in row.items() if k not in ("translations", "text_id")},
-                           "id": key, "translations": []}
-        merged[key]["translations"].extend(row.get("translations") or [])
-    return list(merged.values())
-
-
-def rating_rows(records: list[dict], raters: list[str]) -> list[dict]:
-    """The long rating table (`RatingRow`s) for raters to fill in: per text x translation x
-    rater, a full-text row with the translation and one row per segment with its counterpart
-    (empty when omitted or not located); every rating empty."""
-    rows = []
-    for rec in records:
-        for tr in rec["translations"]:
-            counterparts = {a["nuance"]: a.get("counterpart") for a in tr.get("alignments") or []
-                            if a.get("status") == "aligned"}
-            for rater in raters:
-                base = {"text_id": rec["id"], "source_lang": rec["lang"],
-                        "target": tr["target_lang"], "model": tr["system"], "rater": rater}
-                rows.append({**base, "translation": tr["text"]})
-                for i, n in enumerate(rec["nuances"]):
-                    rows.append({**base, "segment": i + 1, "category": n["category"],
-                                 "surface": n["surface"], "start": n["start"], "end": n["end"],
-                                 "translation": counterparts.get(i)})
-    return rows
-
-
 def _raters(run_dir: Path) -> list[str]:
     import yaml
 
@@ -478,10 +405,10 @@ def _raters(run_dir: Path) -> list[str]:
     options = {}
     if path.is_file():
         options = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("options") or {}
-    return _list(options.get("raters")) or list(DEFAULTS["raters"])
+    return SPEC.validate_options(options).raters
 
 
-def finalize(result, out_dir: Path) -> dict[str, int]:
+def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """`cultural.jsonl` (one record per source text, all translations and alignments) and
     the rating sheet: `rating-sheet.jsonl` (long) and `rating-sheet.csv`/`.xlsx` (wide)."""
     import json
@@ -505,3 +432,29 @@ def finalize(result, out_dir: Path) -> dict[str, int]:
     write_wide(wide, out_dir / "rating-sheet.xlsx")
     return {"cultural.jsonl": len(records), "rating-sheet.jsonl": table.height,
             "rating-sheet.csv": wide.height, "rating-sheet.xlsx": wide.height}
+
+
+SPEC = DatasetSpec(
+    name='cultural',
+    title='Cultural-nuance translation segments',
+    description='Idioms, puns, holidays and cultural concepts in source texts, localised by several models for several locales, aligned, and rated 0-3 or NA by native speakers.',
+    method='"Be My Cheese?" cultural nuance in localisation (Van Doren et al., 2026)',
+    formats=('cultural',),
+    options="dsbuild.cultural.options:Options",
+    make_builder=make_builder,
+    model_specs=model_specs,
+    finalize=finalize,
+    export="dsbuild.cultural.export:EXPORT",
+    annotation="dsbuild.cultural.rounds:ROUNDS",
+    stats="dsbuild.cultural.stats:STATS",
+    commands="dsbuild.cli.cultural_commands:add_commands",
+    build_options=(
+        BuildOption('--sources', 'sources', 'JSONL/CSV of texts {id, text, lang, segments: [{surface, category}]} [default: the 5 embedded emails]', 'path', 'FILE'),
+        BuildOption('--lexicon', 'lexicon', 'JSONL/CSV/TSV of {surface, category, note} matched in every text', 'path', 'FILE'),
+        BuildOption('--models', 'models', 'comma-separated roster of translating models; SPEC@URL for another endpoint [default: --model]', 'list', 'LIST'),
+        BuildOption('--locales', 'locales', 'target language-locales, comma-separated [default: ja-JP,es-MX]', 'list', 'LIST'),
+        BuildOption('--categories', 'categories', 'segment categories the LLM looks for [default: idiom,pun,holiday,cultural_concept]', 'list', 'LIST'),
+        BuildOption('--no-llm-segments', 'llm_segments', 'use only given and lexicon segments (no LLM segment finder)', 'flag', flag_value=False),
+        BuildOption('--out', 'settings.out', 'folder for cultural.jsonl and the rating sheet (rating-sheet.jsonl/.csv/.xlsx) [default: RUN/export]', 'path', 'DIR'),
+    ),
+)

@@ -31,20 +31,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from dsbuild.codeswitch import XLMR_LANGUAGES, EntityLink, candidate_languages, choose_languages
-from dsbuild.errors import ConfigError
+from dsbuild.errors import ConfigError, InputError
+from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.stages import Builder, Reject, map_stage, reject, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
-__all__ = ["DEFAULTS", "finalize", "make_builder", "sample_paths", "sentence_filter"]
+__all__ = ["SPEC", "finalize", "make_builder", "sample_paths", "sentence_filter"]  # and DEFAULTS, lazily
 
-DEFAULTS: dict[str, Any] = {
-    "max_languages": 5, "switch_fraction": 1.0, "splitter": "spacy", "min_links": 1,
-    "max_links": 10, "min_chars": 20, "max_tokens": 128,
-}
 STAGE_READ = "read_wikipedia"
 _REMNANTS = ("|", "{{", "}}", "[[", "]]", "{|", "|}", "thumb", "px|")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULTS":  # the sentence filter's defaults, loaded when asked (no pydantic at --help)
+        from dsbuild.entitycs.options import DEFAULTS
+
+        return DEFAULTS
+    raise AttributeError(name)
 
 
 def sample_paths() -> tuple[Path, Path]:
@@ -59,10 +64,13 @@ def _options(ctx) -> dict[str, Any]:
     """The builder's options with defaults, computed once per stage context."""
     opts = getattr(ctx, "_entitycs_options", None)
     if opts is None:
-        opts = {**DEFAULTS, **ctx.options}
+        from dsbuild.builder_options import options_of
+        from dsbuild.entitycs.options import Options
+
+        opts = options_of(ctx, Options).model_dump(exclude={"gates", "gate"})
         wiki, wd = sample_paths()
-        opts.setdefault("wikipedia", str(wiki))
-        opts.setdefault("wikidata", str(wd))
+        opts["wikipedia"] = opts["wikipedia"] or str(wiki)
+        opts["wikidata"] = opts["wikidata"] or str(wd)
         ctx._entitycs_options = opts
     return opts
 
@@ -102,11 +110,23 @@ def _read_wikipedia(ctx) -> Iterator[dict]:
     opts = _options(ctx)
     workers = int(ctx.runtime.get("workers") or 1)
     engine = ctx.runtime.get("engine") or "local"
-    chunks = _chunks(iter_pages(Path(opts["wikipedia"])), 64)
+    chunks = _chunks(_whole(iter_pages(Path(opts["wikipedia"])), opts["wikipedia"]), 64)
     job = partial(_chunk_records, opts=opts)
     with _pool(workers, engine) as pool:
         for records in (pool.imap(job, chunks) if pool is not None else map(job, chunks)):
             yield from records
+
+
+def _whole(items, path: str) -> Iterator:
+    """The dump's pages; a compressed dump cut short is an error, not a last reject: the
+    corpus would silently miss the rest of Wikipedia."""
+    from dsbuild.wiki import PageReject
+
+    for item in items:
+        if isinstance(item, PageReject) and item.reason == "truncated" and "compressed stream" in item.detail:
+            raise InputError(f"the Wikipedia dump {path} is cut short: {item.detail}",
+                             "download the dump again (or check it with bzip2 -t / gzip -t)", code="DSB303")
+        yield item
 
 
 def _chunks(items, size: int) -> Iterator[list]:
@@ -283,12 +303,20 @@ def _prepare_links(ctx, records) -> None:
     if not (ctx.workdir / "labels.done").exists():
         store_path.unlink(missing_ok=True)
         build_label_store(Path(opts["wikidata"]), store_path, titles=sorted(resolved),
-                          languages=["en", *languages])
+                          languages=["en", *languages], on_problem=partial(_dump_problem, opts["wikidata"]))
         (ctx.workdir / "labels.done").write_text("ok\n")
     # Looked up per sentence through the store's bounded cache, not loaded whole: the
     # needed entities of a full dump do not fit in memory with all their labels.
     ctx.store = LabelStore.open(store_path)
     ctx.languages = languages
+
+
+def _dump_problem(path: str, problem) -> None:
+    """A Wikidata dump whose compressed stream is cut short stops the build (labels of the
+    rest would be missing); other dump problems are counted by the store, as before."""
+    if problem.kind == "truncated" and "compressed stream" in problem.detail:
+        raise InputError(f"the Wikidata dump {path} is cut short: {problem.detail}",
+                         "download the dump again (or check it with bzip2 -t / gzip -t)", code="DSB303")
 
 
 def _resolve(title: str, redirects: dict[str, str]) -> str:
@@ -344,6 +372,12 @@ def make_builder(settings: Settings | None = None) -> Builder:
     from dsbuild.gates.langid import ScriptGate
     from dsbuild.gates.stage import entitycs_labels, gate_stage
 
+    if settings is not None:
+        from dsbuild.builder_options import check_languages
+
+        SPEC.validate_options(settings.options)
+        check_languages(settings.languages, XLMR_LANGUAGES, "entitycs")
+
     return Builder("entitycs", "1", (
         source_stage(STAGE_READ, _read_wikipedia, version="1"),
         map_stage("link_entities", _link_entities, prepare=_prepare_links, version="1"),
@@ -353,7 +387,7 @@ def make_builder(settings: Settings | None = None) -> Builder:
     ), description=__doc__.splitlines()[0])
 
 
-def finalize(result, out_dir: Path) -> dict[str, int]:
+def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """One JSONL and one Parquet file per language (en = the English-only set)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     handles: dict[str, Any] = {}
@@ -376,3 +410,27 @@ def finalize(result, out_dir: Path) -> dict[str, int]:
         tmp.replace(out_dir / f"{lang}.jsonl")
         pl.read_ndjson(out_dir / f"{lang}.jsonl").write_parquet(out_dir / f"{lang}.parquet")
     return dict(sorted(counts.items()))
+
+
+SPEC = DatasetSpec(
+    name='entitycs',
+    title='EntityCS entity code-switched corpora',
+    description='English Wikipedia sentences whose wikilinked entities are replaced by their Wikidata labels in other languages.',
+    method='Whitehouse et al., 2022 (EntityCS)',
+    formats=('entitycs',),
+    options="dsbuild.entitycs.options:Options",
+    make_builder=make_builder,
+    finalize=finalize,
+    export="dsbuild.entitycs.export:EXPORT",
+    annotation="dsbuild.entitycs.rounds:ROUNDS",
+    stats="dsbuild.entitycs.stats:STATS",
+    build_options=(
+        BuildOption('--wikipedia', 'wikipedia', 'pages-articles XML dump (.bz2/.gz/.xml); default: the embedded mini-Wikipedia', 'path', 'DUMP'),
+        BuildOption('--wikidata', 'wikidata', 'Wikidata JSON dump (.bz2/.gz/.json); default: the embedded excerpt', 'path', 'DUMP'),
+        BuildOption('--languages', 'settings.languages', 'target languages, comma-separated [default: the 93 XLM-R languages]', 'list', 'LIST'),
+        BuildOption('--max-languages', 'max_languages', 'languages per sentence at most [default: 5]', 'int', 'K'),
+        BuildOption('--workers', 'settings.workers', 'processes for the text stage [default: 1]; output is identical for any number', 'int', 'N'),
+        BuildOption('--engine', 'settings.engine', 'local or ray [default: local]', 'str', 'local|ray'),
+        BuildOption('--out', 'settings.out', 'folder for one JSONL + Parquet file per language [default: RUN/export]', 'path', 'DIR'),
+    ),
+)

@@ -23,14 +23,17 @@ the stem keeps them by construction, and a wrong-choice record differs from the 
 in exactly one sentence, the one that states the decision (MEDEC's layout: the erroneous
 and the corrected text differ in one sentence; MedRECT: each wrong choice gives a record
 with exactly one clinically wrong sentence). This works with the embedded 135M model too:
-on a grammar backend (the local model) the closing sentence's schema carries a `pattern`
-that forces the choice into it as whole words, and the wrong sentence copies the correct
-one up to the choice; `max_tokens` is sized from the script (Japanese costs ~2 tokens a
-character on small tokenizers) so the grammar-bounded JSON always closes. Remote models get
-no pattern; `check` rejects sentences that do not state their choice.
+the closing sentence's schema carries a grammar pattern (a schema extension) that forces the
+choice into it as whole words, and the wrong sentence copies the correct one up to the
+choice; `max_tokens` is sized from the script (Japanese costs ~2 tokens a character on small
+tokenizers) so the grammar-bounded JSON always closes. Backends that decode with a grammar
+(the local model, servers taking `json_object`+schema or `guided_json`) enforce the pattern;
+endpoints taking plain JSON Schema never see it, and `check` rejects sentences that do not
+state their choice.
 
-Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a failed call rejects its
-record with `llm_<reason>` (a rewrite that is not valid JSON only falls back to the stem).
+Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a call failed for its content
+rejects its record with `llm_<reason>`, one failed because of the endpoint leaves the question
+pending for the next run (a rewrite that is not valid JSON only falls back to the stem).
 Prompts are the `medrect` templates (`dsbuild medrect prompts`); their hashes are part of
 the stage versions. Output rows are MedRECT records (1-based sentence ids, nulls when
 clean) plus `id`, `metadata` (question, choice, source model, validator answers) and
@@ -47,6 +50,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.stages import (
     Builder,
     Reject,
@@ -60,38 +64,19 @@ from dsbuild.stages import (
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
-__all__ = ["DEFAULTS", "MEDRECT_KEYS", "SCREEN_FLAGS", "finalize", "make_builder", "medrect_rows"]
+__all__ = ["MEDRECT_KEYS", "SPEC", "SCREEN_FLAGS", "finalize", "make_builder", "medrect_rows"]
 
-DEFAULTS: dict[str, Any] = {
-    "questions": None,           # JMLE JSON / MedQA JSONL file; None: the embedded vignettes
-    "per_language": None,        # at most N questions per language
-    "sample_per_language": 1,    # the embedded sample's default per_language (the local model is slow)
-    "models": None,              # synthesis roster (list or comma-separated); None: --model
-    "validators": None,          # difficulty panel; None: --model
-    "judge_model": None,         # screen judge; None: --model
-    "screen": True,
-    "temperature": 0.7,
-    "rewrite_stem": True,        # let the model rewrite the stem (kept only if every number survives)
-    "choice_margin_tokens": 25,  # tokens a closing sentence may spend around the choice, each side
-    "min_sentences": 3,
-    "min_numbers_kept": 1.0,
-    "min_choice_overlap": 0.5,
-    "min_correct": 0,
-    "max_correct": None,         # None: the panel size
-    "max_mislocated_share": 1.0,
-    "difficulty_by_type": None,  # {error_type or "clean": {bound: value}}
-    "correction_min_rouge": 0.5,
-}
-MEDRECT_KEYS = ("sample_id", "sentences", "error_flag", "error_type", "error_sentence_id", "error_sentence",
-                "corrected_sentence", "corrected_text")
+from dsbuild.medrect import MEDRECT_KEYS  # noqa: E402 - the record fields, defined with the format
 REASON_CHARS = 160  # the screen judge's reason, at most
 SCREEN_FLAGS = ("ambiguous_error", "extra_elements", "multiple_errors", "numerical_error",
                 "inconsistent_synthesis")
 
 
 def _opt(ctx: StageContext, key: str) -> Any:
-    value = ctx.options.get(key)
-    return DEFAULTS[key] if value is None else value
+    from dsbuild.builder_options import options_of
+    from dsbuild.medrect.options import Options
+
+    return getattr(options_of(ctx, Options), key)
 
 
 def _specs(value: Any) -> list[str | None]:
@@ -110,11 +95,11 @@ def _sources(ctx: StageContext):
     """Usable questions (a record each) and the skipped ones (a reject each, with the reason)."""
     from dsbuild.medrect.jmle import load_embedded_vignettes, load_questions
 
-    path = ctx.options.get("questions")
+    path = _opt(ctx, "questions")
     loaded = load_questions(Path(path)) if path else load_embedded_vignettes()
-    per_lang = ctx.options.get("per_language")
+    per_lang = _opt(ctx, "per_language")
     if per_lang is None and not path:
-        per_lang = DEFAULTS["sample_per_language"]
+        per_lang = _opt(ctx, "sample_per_language")
     languages = list(ctx.config.get("languages") or [])
     limit = ctx.config.get("limit")
     counts: dict[str, int] = {}
@@ -122,7 +107,7 @@ def _sources(ctx: StageContext):
     for q in loaded.questions:
         if languages and q.lang not in languages:
             continue
-        if per_lang is not None and counts.get(q.lang, 0) >= int(per_lang):
+        if per_lang is not None and counts.get(q.lang, 0) >= per_lang:
             continue
         if limit is not None and total >= int(limit):
             break
@@ -147,24 +132,24 @@ def _base(q: dict, choice: str, label: str) -> dict[str, Any]:
 def _failed(q: dict, choice: str, label: str, step: str, result=None, *, code: str | None = None,
             detail: str = "") -> dict[str, Any]:
     """A record standing for a failed step; `check` rejects it with `code`, or with
-    `llm_<reason>` for a failed call (`result`)."""
+    `llm_<reason>` for a call (`result`) failed for its content. A call failed because of
+    the endpoint raises `Pending` instead: the question is retried by the next run."""
+    if result is not None:
+        result.raise_if_pending(step)
     error = {"step": step, **result.error} if result is not None else {"step": step, "code": code,
                                                                          "detail": detail}
     return {**_base(q, choice, label), "sentences": "", "error_flag": 0 if choice == q["answer"] else 1,
             "synthesis_error": error}
 
 
-def _is_grammar_backend(engine) -> bool:
-    """True when the engine's backend turns `pattern` into a grammar (the local model)."""
-    return getattr(getattr(engine, "backend", None), "name", None) == "local"
-
-
 def _format(template, *, lengths: dict[str, int] | None = None, patterns: dict[str, str | None] | None = None,
-            max_id: int | None = None, grammar: bool = False) -> dict[str, Any] | None:
-    """The template's response format with per-record bounds: string `maxLength`s, `pattern`s
-    (grammar backends only; the caller decides) and `error_sentence_id`'s maximum. With
-    `grammar`, every other bounded string gets a `text_pattern`, so the local model's
-    grammar cannot put raw line breaks into it (invalid JSON)."""
+            max_id: int | None = None) -> dict[str, Any] | None:
+    """The template's response format with per-record bounds: string `maxLength`s, grammar
+    patterns and `error_sentence_id`'s maximum. The patterns are dsbuild's schema extension
+    (`GRAMMAR_PATTERN`): a backend that decodes with a grammar enforces them (the closing
+    sentence states the choice; every other bounded string holds no raw line break), one that
+    takes plain JSON Schema never sees them."""
+    from dsbuild.llm.structured import GRAMMAR_PATTERN
     from dsbuild.medrect.stem import text_pattern
 
     fmt = template.response_format()
@@ -177,12 +162,11 @@ def _format(template, *, lengths: dict[str, int] | None = None, patterns: dict[s
             props[name]["maxLength"] = max(int(props[name].get("minLength", 0)), int(n))
     for name, pattern in (patterns or {}).items():
         if pattern and isinstance(props.get(name), dict):
-            props[name]["pattern"] = pattern
-    if grammar:
-        for prop in props.values():
-            if isinstance(prop, dict) and prop.get("type") == "string" and "maxLength" in prop \
-                    and "pattern" not in prop and "enum" not in prop:
-                prop["pattern"] = text_pattern(prop["maxLength"])
+            props[name][GRAMMAR_PATTERN] = pattern
+    for prop in props.values():
+        if isinstance(prop, dict) and prop.get("type") == "string" and "maxLength" in prop \
+                and GRAMMAR_PATTERN not in prop and "enum" not in prop:
+            prop[GRAMMAR_PATTERN] = text_pattern(prop["maxLength"])
     prop = props.get("error_sentence_id")
     if max_id is not None and isinstance(prop, dict):
         prop["maximum"] = max(int(prop.get("minimum", 0)), max_id)
@@ -215,7 +199,7 @@ def make_synthesize(record_t, conclude_t, inject_t):
         limit = int(len(text) * 1.2) + 20
         res = await engine.complete(engine.request(
             record_t.render(language=language_name(q["lang"]), stem=text),
-            response_format=_format(record_t, lengths={"record": limit}, grammar=_is_grammar_backend(engine)),
+            response_format=_format(record_t, lengths={"record": limit}),
             sampling={**sampling, "max_tokens": token_budget(text, limit)},
             id=f"{q['id']}/record", template=record_t))
         if not res.ok:
@@ -228,9 +212,9 @@ def make_synthesize(record_t, conclude_t, inject_t):
         have = set(stem_numbers(" ".join(kept)))
         missing = [n for n in numbers if n not in have]
         share = 1 - len(missing) / len(numbers) if numbers else 1.0
-        if share < float(_opt(ctx, "min_numbers_kept")):
+        if share < _opt(ctx, "min_numbers_kept"):
             return stem, True, f"the rewrite lost {', '.join(missing[:8])}", res.provenance(), None
-        if len(kept) < min(len(stem), int(_opt(ctx, "min_sentences"))) or len(kept) != len(rewritten):
+        if len(kept) < min(len(stem), _opt(ctx, "min_sentences")) or len(kept) != len(rewritten):
             return stem, True, "the rewrite has too few sentences or asks a question", res.provenance(), None
         return kept, False, None, res.provenance(), None
 
@@ -250,19 +234,18 @@ def make_synthesize(record_t, conclude_t, inject_t):
         label = ctx.llm.spec_label(spec)
         language = language_name(q["lang"])
         answer_text = q["choices"][q["answer"]]
-        sampling = {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed}
+        sampling = {"temperature": _opt(ctx, "temperature"), "seed": ctx.seed}
         stem = stem_sentences(q["question"])
         body, verbatim, why, body_prov, failed = await _body(q, engine, sampling, stem, ctx)
         if failed is not None:
             return [_failed(q, c, label, "record", failed) for c in q["choices"]]
         asked = " ".join(question_sentences(q["question"])) or "the diagnosis or the next step"
-        margin = max(8, round(int(_opt(ctx, "choice_margin_tokens")) / tokens_per_char(q["question"])))
-        grammar = _is_grammar_backend(engine)
+        margin = max(8, round(_opt(ctx, "choice_margin_tokens") / tokens_per_char(q["question"])))
 
         def fmt(template, choice_text: str, lead: str | None = None, extra: int = 0) -> tuple[dict | None, int]:
             limit = len(choice_text) + 2 * margin + extra
-            pattern = choice_pattern(choice_text, margin, margin, lead=lead) if grammar else None
-            return (_format(template, lengths={"sentence": limit}, patterns={"sentence": pattern}, grammar=grammar),
+            pattern = choice_pattern(choice_text, margin, margin, lead=lead)
+            return (_format(template, lengths={"sentence": limit}, patterns={"sentence": pattern}),
                     token_budget(q["question"], limit))
 
         def one(text: Any) -> str:
@@ -338,8 +321,8 @@ def _check(record: dict, ctx: StageContext) -> Any:
         problems = content_problems(
             record, question=meta["question"], stem=" ".join(stem_sentences(meta["question"])),
             choice_text=meta["choice_text"], answer_text=meta["answer_text"],
-            min_sentences=int(_opt(ctx, "min_sentences")), min_numbers_kept=float(_opt(ctx, "min_numbers_kept")),
-            min_choice_overlap=float(_opt(ctx, "min_choice_overlap")))
+            min_sentences=_opt(ctx, "min_sentences"), min_numbers_kept=_opt(ctx, "min_numbers_kept"),
+            min_choice_overlap=_opt(ctx, "min_choice_overlap"))
     if problems:
         return reject(problems[0][0], "; ".join(f"{code}: {detail}" for code, detail in problems)[:600])
     return True
@@ -370,8 +353,7 @@ def make_difficulty(template):
             engine = ctx.llm.get(spec)
             res = await engine.complete(engine.request(
                 template.render(language=language_name(meta["lang"]), record=record["sentences"]),
-                response_format=_format(template, lengths={"corrected_sentence": limit}, max_id=n,
-                                        grammar=_is_grammar_backend(engine)),
+                response_format=_format(template, lengths={"corrected_sentence": limit}, max_id=n),
                 sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": budget},
                 id=record["id"], template=template))
             return ctx.llm.spec_label(spec), res
@@ -380,11 +362,11 @@ def make_difficulty(template):
         for label, res in answers:
             if not res.ok:
                 return res.rejection(f"validator {label}")
-        min_rouge = float(_opt(ctx, "correction_min_rouge"))
+        min_rouge = _opt(ctx, "correction_min_rouge")
         scored = [{"model": label, **score_answer(record, res.json, correction_min_rouge=min_rouge,
                                                    answer_text=meta["answer_text"])}
                   for label, res in answers]
-        bounds = thresholds_for(record.get("error_type"), {k: ctx.options.get(k) for k in
+        bounds = thresholds_for(record.get("error_type"), {k: _opt(ctx, k) for k in
                                                            ("min_correct", "max_correct", "max_mislocated_share")},
                                 parse_by_type(_opt(ctx, "difficulty_by_type")))
         verdict = decide(record, scored, bounds)
@@ -459,12 +441,12 @@ def make_screen(template):
         if not _opt(ctx, "screen"):
             return _row(record, None)
         meta = record["metadata"]
-        spec = ctx.options.get("judge_model")
+        spec = _opt(ctx, "judge_model")
         engine = ctx.llm.get(spec)
         res = await engine.complete(engine.request(
             template.render(language=language_name(meta["lang"]), question=meta["question"],
                             answer=meta["answer_text"], record=record["sentences"], intended=_intended(record)),
-            response_format=_format(template, lengths={"reason": REASON_CHARS}, grammar=_is_grammar_backend(engine)),
+            response_format=_format(template, lengths={"reason": REASON_CHARS}),
             sampling={"temperature": 0.0, "seed": ctx.seed,
                       "max_tokens": token_budget(meta["question"], REASON_CHARS, overhead=80)},
             id=record["id"], template=template))
@@ -486,8 +468,8 @@ def make_screen(template):
 
 def model_specs(settings: Settings) -> list[str | None]:
     """Every model the build will ask (None: the run's model), checked before it starts."""
-    opts = settings.options
-    return [*_specs(opts.get("models")), *_specs(opts.get("validators")), opts.get("judge_model")]
+    opts = SPEC.validate_options(settings.options)
+    return [*_specs(opts.models), *_specs(opts.validators), opts.judge_model]
 
 
 def make_builder(settings: Settings) -> Builder:
@@ -496,6 +478,11 @@ def make_builder(settings: Settings) -> Builder:
     from dsbuild.gates.stage import dedup_stage, gate_stage
     from dsbuild.llm.prompts import load_prompts
 
+    from dsbuild.builder_options import check_languages
+    from dsbuild.medrect.options import SUPPORTED_LANGUAGES
+
+    SPEC.validate_options(settings.options)
+    check_languages(settings.languages, SUPPORTED_LANGUAGES, "medrect")
     prompts = load_prompts("medrect", settings.prompts_dir)
     concurrency = max(1, settings.concurrency)
 
@@ -533,14 +520,47 @@ def medrect_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
-def finalize(result, out_dir: Path) -> dict[str, int]:
-    """The rows as `medrect.json` (MedRECT JSON) and `medec.csv` (MEDEC CSV)."""
-    from dsbuild.medrect.formats import medrect_to_medec_row, write_medec, write_medrect
+def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
+    """The rows as `medrect.json` (MedRECT JSON) and `medec.csv` (MEDEC CSV); the option
+    `labels` (en, ja) names the error types in that language (MedRECT-ja writes Japanese)."""
+    from dsbuild.medrect.formats import medrect_to_medec_row, relabel, write_medec, write_medrect
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(result.records_path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    records = medrect_rows(rows)
+    labels = SPEC.validate_options(options).labels
+    records = [relabel(r, labels) for r in medrect_rows(rows)]
     write_medrect(records, out_dir / "medrect.json")
     write_medec([medrect_to_medec_row(r) for r in records], out_dir / "medec.csv")
     return {"medrect.json": len(records), "medec.csv": len(records)}
+
+
+SPEC = DatasetSpec(
+    name='medrect',
+    title='MedRECT/MEDEC-style medical error texts',
+    description='Clinical records with exactly one erroneous sentence (or none), for error detection, localisation and correction.',
+    method='MEDEC (Ben Abacha et al., 2024); MedRECT (2025)',
+    formats=('medrect', 'medec', 'jmle'),
+    options="dsbuild.medrect.options:Options",
+    make_builder=make_builder,
+    model_specs=model_specs,
+    finalize=finalize,
+    export="dsbuild.medrect.export:EXPORT",
+    annotation="dsbuild.medrect.rounds:ROUNDS",
+    stats="dsbuild.medrect.stats:STATS",
+    commands="dsbuild.cli.medrect_commands:add_commands",
+    build_options=(
+        BuildOption('--questions', 'questions', 'JMLE-style JSON or MedQA-style JSONL of clinical questions [default: the 12 embedded vignettes, 1 per language]', 'path', 'FILE'),
+        BuildOption('--per-language', 'per_language', 'at most N questions per language [default: all; 1 for the embedded sample]', 'int', 'N'),
+        BuildOption('--models', 'models', 'comma-separated synthesis models; each question is synthesised by each, dedup alternates [default: --model]', 'list', 'LIST'),
+        BuildOption('--validators', 'validators', 'comma-separated difficulty panel [default: --model]', 'list', 'LIST'),
+        BuildOption('--judge-model', 'judge_model', 'screening judge [default: --model]', 'str', 'SPEC'),
+        BuildOption('--min-correct', 'min_correct', 'keep records at least N validators get completely right [default: 0]', 'int', 'N'),
+        BuildOption('--max-correct', 'max_correct', 'keep records at most N validators get completely right [default: the panel size]', 'int', 'N'),
+        BuildOption('--max-mislocated-share', 'max_mislocated_share', 'drop records where more than this share of the panel flags an error in the wrong sentence [default: 1.0, off]', 'float', 'P'),
+        BuildOption('--difficulty-by-type', 'difficulty_by_type', 'per-type bounds as JSON, e.g. \'{"diagnosis": {"min_correct": 1}, "clean": {...}}\'', 'str', 'JSON'),
+        BuildOption('--min-numbers-kept', 'min_numbers_kept', "share of the question's numbers a record must keep [default: 1.0]", 'float', 'P'),
+        BuildOption('--no-screen', 'screen', 'skip the LLM judge', 'flag', flag_value=False),
+        BuildOption('--out', 'settings.out', 'folder for medrect.json and medec.csv [default: RUN/export]', 'path', 'DIR'),
+    ),
+)

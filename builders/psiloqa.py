@@ -10,7 +10,8 @@
     filter    heuristic filters, then an LLM judge (incomplete/subjective questions, refusals)
 
 Every LLM call goes through the run's `ModelPool` (`ctx.llm`): cached, budgeted, retried; a
-call that still fails rejects its record with `llm_<reason>`. Prompts are the `psiloqa`
+call that fails for its content rejects its record with `llm_<reason>`; one that fails
+because of the endpoint leaves it pending for the next run (`LLMResult.rejection`). Prompts are the `psiloqa`
 templates (`dsbuild psiloqa prompts`); their hashes are part of the stage versions, so an
 edited prompt never resumes an old run. Output rows have the PsiloQA fields plus
 `provenance` (model, prompt id and hash, sampling, request hash per LLM step).
@@ -22,46 +23,38 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
-__all__ = ["DEFAULTS", "finalize", "make_builder", "roster_for", "row_id"]
+__all__ = ["SPEC", "finalize", "make_builder", "roster_for", "row_id"]
 
-DEFAULTS: dict[str, Any] = {
-    "complexities": ["easy", "medium", "hard"],
-    "long_answer_share": 0.5,
-    "min_passage_chars": 200,
-    "max_passage_chars": 1500,
-    "chunk": False,
-    "passages_per_language": None,
-    "answers_per_question": 1,
-    "answer_models": None,  # list of specs, or {lang: [specs], "*": [specs]}; None: --model
-    "qa_model": None, "annotator_model": None, "judge_model": None,  # None: --model
-    "llm_filter": True,
-    "max_answer_chars": 1500,
-    "temperature": 0.7,
-    "answer_max_tokens": 192,
-}
+def _options(ctx: StageContext):
+    from dsbuild.builder_options import options_of
+    from dsbuild.psiloqa.options import Options
+
+    return options_of(ctx, Options)
+
+
+def _opt(ctx: StageContext, key: str) -> Any:
+    return getattr(_options(ctx), key)
+
+
 # The embedded sample has 5 passages per language; with the local model (~50 tokens/s) one
 # per language keeps the no-argument build to a few minutes. --passages-per-language N
 # asks for more.
 SAMPLE_PER_LANGUAGE = 1
 
 
-def _opt(ctx: StageContext, key: str) -> Any:
-    value = ctx.options.get(key)
-    return DEFAULTS[key] if value is None else value
-
-
 def _engine(ctx: StageContext, key: str):
     """The pool's engine for option `key` (a model spec; None: the run's --model)."""
-    return ctx.llm.get(ctx.options.get(key))
+    return ctx.llm.get(_opt(ctx, key))
 
 
 def _sampling(ctx: StageContext, **extra: Any) -> dict[str, Any]:
-    return {"temperature": float(_opt(ctx, "temperature")), "seed": ctx.seed, **extra}
+    return {"temperature": _opt(ctx, "temperature"), "seed": ctx.seed, **extra}
 
 
 def row_id(lang: str, passage: str, question: str, model: str, answer: str) -> str:
@@ -75,18 +68,17 @@ def _contexts(ctx: StageContext):
     """Passages per language from the configured source."""
     from dsbuild.psiloqa import contexts
 
-    limits = {"min_chars": int(_opt(ctx, "min_passage_chars")),
-              "max_chars": int(_opt(ctx, "max_passage_chars")), "chunk": bool(_opt(ctx, "chunk"))}
+    opts = _options(ctx)
+    limits = {"min_chars": opts.min_passage_chars, "max_chars": opts.max_passage_chars, "chunk": opts.chunk}
     languages = list(ctx.config.get("languages") or [])
-    opts = ctx.options
-    if opts.get("wikipedia"):
+    if opts.wikipedia:
         if len(languages) != 1:
             from dsbuild.errors import ConfigError
 
             raise ConfigError("--wikipedia needs the dump's language",
                               "add --lang CODE (one language per dump)", code="DSB103")
-        items = contexts.dump_passages(Path(opts["wikipedia"]), lang=languages[0], **limits)
-    elif opts.get("online"):
+        items = contexts.dump_passages(Path(opts.wikipedia), lang=languages[0], **limits)
+    elif opts.online:
         if not languages:
             from dsbuild.errors import ConfigError
 
@@ -94,14 +86,13 @@ def _contexts(ctx: StageContext):
                               "add --lang CODE (repeatable)", code="DSB103")
         run_dir = Path(ctx.run_info.path).parent
         items = (item for lang in languages for item in contexts.api_passages(
-            lang, int(opts["online"]), run_dir / f"random-titles-{lang}.json", **limits))
-    elif opts.get("passages"):
-        items = contexts.file_passages(Path(opts["passages"]), **limits)
+            lang, opts.online, run_dir / f"random-titles-{lang}.json", **limits))
+    elif opts.passages:
+        items = contexts.file_passages(Path(opts.passages), **limits)
     else:
         items = contexts.sample_passages(**limits)
-    per_lang = _opt(ctx, "passages_per_language")
-    if per_lang is None and not (opts.get("wikipedia") or opts.get("online")
-                                 or opts.get("passages")):
+    per_lang = opts.passages_per_language
+    if per_lang is None and not (opts.wikipedia or opts.online or opts.passages):
         per_lang = SAMPLE_PER_LANGUAGE
     limit = ctx.config.get("limit")
     counts: dict[str, int] = {}
@@ -111,7 +102,7 @@ def _contexts(ctx: StageContext):
             lang = item["lang"]
             if languages and lang not in languages:
                 continue
-            if per_lang is not None and counts.get(lang, 0) >= int(per_lang):
+            if per_lang is not None and counts.get(lang, 0) >= per_lang:
                 continue
             if limit is not None and total >= int(limit):
                 break
@@ -124,7 +115,7 @@ def _contexts(ctx: StageContext):
 def _plan(ctx: StageContext, passage_id: str) -> list[tuple[str, str]]:
     """(complexity, answer length) per question to write; lengths drawn with the seed."""
     rng = ctx.rng(passage_id)
-    share = float(_opt(ctx, "long_answer_share"))
+    share = _opt(ctx, "long_answer_share")
     return [(c, "long" if rng.random() < share else "short") for c in _opt(ctx, "complexities")]
 
 
@@ -179,9 +170,8 @@ def roster_for(lang: str, roster: Any, default: str) -> list[str]:
 
 def _roster(record: dict, ctx: StageContext) -> Any:
     """One record per answer model drawn for the question (seeded by the question id)."""
-    models = roster_for(record["lang"], ctx.options.get("answer_models"),
-                        ctx.llm.spec_label(None))
-    k = min(int(_opt(ctx, "answers_per_question")), len(models))
+    models = roster_for(record["lang"], _opt(ctx, "answer_models"), ctx.llm.spec_label(None))
+    k = min(_opt(ctx, "answers_per_question"), len(models))
     picked = sorted(ctx.rng(record["id"]).sample(range(len(models)), k))
     return [{**record, "id": f"{record['id']}/m{i}", "answer_model": models[i]} for i in picked]
 
@@ -193,7 +183,7 @@ def make_answers(template):
         from dsbuild.languages import language_name
 
         engine = ctx.llm.get(record["answer_model"])
-        max_tokens = int(_opt(ctx, "answer_max_tokens"))
+        max_tokens = _opt(ctx, "answer_max_tokens")
         request = engine.request(
             template.render(language=language_name(record["lang"]), question=record["question"]),
             sampling=_sampling(ctx, max_tokens=max_tokens), id=record["id"], template=template)
@@ -267,7 +257,7 @@ def make_filter(template):
         from dsbuild.psiloqa.filters import run_filters
         from dsbuild.psiloqa.mushroom import PSILOQA_FIELDS
 
-        verdict = run_filters(record, max_answer_chars=int(_opt(ctx, "max_answer_chars")))
+        verdict = run_filters(record, max_answer_chars=_opt(ctx, "max_answer_chars"))
         if verdict is not None:
             return reject(*verdict)
         provenance = dict(record["provenance"])
@@ -312,8 +302,9 @@ def _question_gates():
                         per_language=True))
 
 
-def _answer_gates():
-    """Quality gates on the closed-book answers."""
+def _answer_gates(opts):
+    """Quality gates on the closed-book answers (the answer-length limit is the option's,
+    as in the filter)."""
     from functools import partial
 
     from dsbuild.gates.copying import AnswerRepeatsQuestion
@@ -321,7 +312,7 @@ def _answer_gates():
     from dsbuild.gates.langid import LangIdGate
     from dsbuild.gates.stage import gate_stage
 
-    return (gate_stage("hygiene_answer", partial(HygieneGate, max_chars=DEFAULTS["max_answer_chars"]),
+    return (gate_stage("hygiene_answer", partial(HygieneGate, max_chars=opts.max_answer_chars),
                        field="llm_answer", lang_field="lang"),
             gate_stage("langid_answer", LangIdGate, field="llm_answer", lang_field="lang"),
             gate_stage("answer_repeats_question", AnswerRepeatsQuestion, field="llm_answer"))
@@ -329,16 +320,21 @@ def _answer_gates():
 
 def model_specs(settings: Settings) -> list[str | None]:
     """Every model the build will ask (None: the run's model), checked before it starts."""
-    opts = settings.options
-    roster = opts.get("answer_models")
+    opts = SPEC.validate_options(settings.options)
+    roster = opts.answer_models
     answer = [m for ms in roster.values() for m in ms] if isinstance(roster, dict) else \
         roster_for("", roster, None)  # type: ignore[arg-type]
-    return [opts.get("qa_model"), opts.get("annotator_model"), opts.get("judge_model"), *answer]
+    return [opts.qa_model, opts.annotator_model, opts.judge_model, *answer]
 
 
 def make_builder(settings: Settings) -> Builder:
     from dsbuild.llm.prompts import load_prompts
 
+    from dsbuild.builder_options import check_languages
+    from dsbuild.psiloqa.options import SUPPORTED_LANGUAGES
+
+    opts = SPEC.validate_options(settings.options)
+    check_languages(settings.languages, SUPPORTED_LANGUAGES, "psiloqa")
     prompts = load_prompts("psiloqa", settings.prompts_dir)
     concurrency = max(1, settings.concurrency)
 
@@ -353,7 +349,7 @@ def make_builder(settings: Settings) -> Builder:
         map_stage("roster", _roster, description="answer models per question (seeded)"),
         map_stage("answers", make_answers(prompts["answer"]), concurrency,
                   version=version("answer"), description="answers without the passage"),
-        *_answer_gates(),
+        *_answer_gates(opts),
         map_stage("annotate", make_annotate(prompts["annotate"]), concurrency,
                   version=version("annotate"), description="hallucinated spans as offsets"),
         map_stage("filter", make_filter(prompts["judge"]), concurrency, version=version("judge"),
@@ -361,7 +357,7 @@ def make_builder(settings: Settings) -> Builder:
     ), description="PsiloQA span-level hallucination data")
 
 
-def finalize(result, out_dir: Path) -> dict[str, int]:
+def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """The rows as `psiloqa.jsonl` (our layout, with provenance) and `mushroom.jsonl`
     (Mu-SHROOM layout: hard and soft labels)."""
     import json
@@ -374,3 +370,34 @@ def finalize(result, out_dir: Path) -> dict[str, int]:
     return {"psiloqa.jsonl": write_jsonl(out_dir / "psiloqa.jsonl", rows),
             "mushroom.jsonl": write_jsonl(out_dir / "mushroom.jsonl",
                                           [row_to_mushroom(r, keep_row_fields=False) for r in rows])}
+
+
+SPEC = DatasetSpec(
+    name='psiloqa',
+    title='PsiloQA span-level hallucination data',
+    description='Wikipedia passages -> QA pairs -> closed-book answers -> hallucinated spans (character offsets) marked by an annotator LLM, filtered.',
+    method='Rykov et al., 2025 (PsiloQA); compatible with Mu-SHROOM (SemEval-2025 Task 3)',
+    formats=('psiloqa', 'mushroom'),
+    options="dsbuild.psiloqa.options:Options",
+    make_builder=make_builder,
+    model_specs=model_specs,
+    finalize=finalize,
+    export="dsbuild.psiloqa.export:EXPORT",
+    annotation="dsbuild.psiloqa.rounds:ROUNDS",
+    stats="dsbuild.psiloqa.stats:STATS",
+    commands="dsbuild.cli.psiloqa_commands:add_commands",
+    build_options=(
+        BuildOption('--passages', 'passages', 'JSONL of passages {id, lang, title, url, text} [default: the embedded sample, 6 languages]', 'path', 'FILE'),
+        BuildOption('--wikipedia', 'wikipedia', 'pages-articles XML dump of one language (give --lang)', 'path', 'DUMP'),
+        BuildOption('--online', 'online', 'draw N random pages per --lang through the MediaWiki API (network)', 'int', 'N'),
+        BuildOption('--llm', 'settings.model', 'model writing questions, annotating and judging (same as --model)', 'str', 'SPEC'),
+        BuildOption('--answer-models', 'answer_models', 'comma-separated roster of answer models; SPEC@URL for another endpoint [default: --model]', 'list', 'LIST'),
+        BuildOption('--answers-per-question', 'answers_per_question', 'answer models drawn per question [default: 1]', 'int', 'K'),
+        BuildOption('--annotator-model', 'annotator_model', 'model marking spans [default: --model]', 'str', 'SPEC'),
+        BuildOption('--passages-per-language', 'passages_per_language', 'at most N passages per language [default: all; 1 for the embedded sample]', 'int', 'N'),
+        BuildOption('--long-answer-share', 'long_answer_share', 'share of questions asking for a long answer [default: 0.5]', 'float', 'P'),
+        BuildOption('--chunk', 'chunk', 'split long articles into several passages [default: the lead section only]', 'flag'),
+        BuildOption('--no-llm-filter', 'llm_filter', 'skip the LLM judge (heuristic filters only)', 'flag', flag_value=False),
+        BuildOption('--out', 'settings.out', 'folder for psiloqa.jsonl and mushroom.jsonl [default: RUN/export]', 'path', 'DIR'),
+    ),
+)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from dsbuild import __version__
-from dsbuild.builders import DATASETS
 from dsbuild.cli.dataset_group import make_dataset_group
 from dsbuild.cli.llm_group import llm
+from dsbuild.datasets import names
 
 EXIT_CODES_HELP = """\b
 Exit codes: 0 ok, 1 internal error (a bug), 2 usage or configuration,
@@ -66,7 +66,7 @@ def demo(out: str, no_progress: bool) -> None:
     run_demo(Path(out), progress=not no_progress)
 
 
-for _name in DATASETS:
+for _name in names():
     app.add_command(make_dataset_group(_name))
 app.add_command(llm)
 

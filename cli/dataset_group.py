@@ -11,22 +11,29 @@ from typing import Any
 
 import click
 
-from dsbuild.builders import dataset_info
+from dsbuild.datasets import get
 from dsbuild.cli.options import flags_to_settings, settings_options
+from dsbuild.cli.checks import AMOUNT, refuse_test_models
 
 __all__ = ["make_dataset_group"]
 
 
-def make_dataset_group(name: str) -> click.Group:
-    info = dataset_info(name)
-    stages = ", ".join(s.name for s in info.stages)
+class _DatasetGroup(click.Group):
+    """A dataset's group: its help names the builder's stages, derived from the builder
+    itself when the help is shown (not when `dsbuild --help` lists the groups)."""
 
-    @click.group(
-        name=name,
-        help=f"{info.title}.\n\n{info.description}\n\nMethod: {info.method}.\n\n"
-        f"\b\nStages: {stages}.\nFormats read and checked: {', '.join(info.formats)}.",
-        short_help=info.title,
-    )
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        spec = get(self.name or "")
+        stages = ", ".join(s.name for s in spec.stage_plan())
+        self.help = (f"{spec.title}.\n\n{spec.description}\n\nMethod: {spec.method}.\n\n"
+                     f"\b\nStages: {stages}.\nFormats read and checked: {', '.join(spec.formats)}.")
+        super().format_help_text(ctx, formatter)
+
+
+def make_dataset_group(name: str) -> click.Group:
+    info = get(name)
+
+    @click.group(name=name, cls=_DatasetGroup, short_help=info.title)
     def group() -> None:
         pass
 
@@ -45,7 +52,7 @@ def make_dataset_group(name: str) -> click.Group:
     @click.option("--overwrite", "mode", flag_value="overwrite",
                   help="If the run directory holds other settings, replace it.")
     @click.option("--no-progress", is_flag=True, help="No progress bars (plain logs still go to the run).")
-    @click.option("--max-cost", type=float, metavar="USD",
+    @click.option("--max-cost", type=AMOUNT, metavar="USD",
                   help="Stop before LLM spending passes USD (needs a known price for each "
                   "model); re-run with a larger budget to resume.")
     @click.option("--cache-only", is_flag=True,
@@ -60,8 +67,11 @@ def make_dataset_group(name: str) -> click.Group:
         settings_flags = flags_to_settings(name, **flags)
         _apply_dataset_options(info, extra, settings_flags)
         settings, sources = resolve_settings(settings_flags, config_file)
+        from dsbuild import builders
+
+        refuse_test_models([settings.model, *builders.model_specs(name, settings)])
         if show_config:
-            print_config(settings, sources)
+            print_config(settings, sources, get(name).validate_options(settings.options))
             return
         build_dataset(name, settings, settings.run_dir or Path("runs") / name,
                       mode=mode or "resume", progress=not no_progress, max_cost=max_cost,
@@ -71,21 +81,25 @@ def make_dataset_group(name: str) -> click.Group:
         help=f"Check {name} files against the record schemas ({', '.join(info.formats)}).\n\n"
         "PATHS may be JSONL, JSON, CSV or Parquet files, or run directories. Every invalid "
         "record is reported with its location, id, field and reason, then a summary. "
-        "Writes nothing; exits 3 when any record is invalid."
+        "A quirk of a published release that is read faithfully (a list stored as a string, "
+        "a label outside the scheme kept verbatim, a stray separator line) is a warning with "
+        "its code: the record stays valid. Writes nothing; exits 3 when any record is "
+        "invalid (with --strict, also when any has a warning)."
     )
     @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
     @click.option("--format", "fmt", type=click.Choice(info.formats),
                   help="Record format (default: detected from the records).")
     @click.option("--max-problems", type=int, default=None,
                   help="Print at most N problem lines (all are still counted).")
+    @click.option("--strict", is_flag=True, help="Count release quirks (warnings) as errors.")
     @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
     def validate(paths: tuple[Path, ...], fmt: str | None, max_problems: int | None,
-                 as_json: bool) -> None:
+                 strict: bool, as_json: bool) -> None:
         from dsbuild.cli.output import print_validation
         from dsbuild.errors import InvalidRecordsError
-        from dsbuild.validate import validate_path
+        from dsbuild.validation import validate_path
 
-        reports = [validate_path(_records_path(p), name, fmt) for p in paths]
+        reports = [validate_path(_records_path(p), name, fmt, strict=strict) for p in paths]
         print_validation(reports, max_problems=max_problems, as_json=as_json)
         invalid = sum(r.invalid for r in reports)
         if invalid:
@@ -138,49 +152,35 @@ _SHARED_COMMANDS = ("annotate_commands", "export_commands")
 
 
 def _add_own_commands(name: str, group: click.Group) -> None:
-    """Verbs only one dataset has (e.g. `psiloqa eval`) live in `dsbuild.cli.<name>_commands`,
-    whose `add_commands(group)` adds them; verbs all datasets share (annotate, export,
-    publish) in the `_SHARED_COMMANDS` modules. Such modules import only click at the top."""
+    """Verbs all datasets share (annotate, export, publish) come from the `_SHARED_COMMANDS`
+    modules; a dataset's own verbs (e.g. `psiloqa eval`) from its spec's `commands` hook,
+    a lazy reference (`"module:add_commands"`) to a module that imports only click at the top."""
     import importlib
-    import importlib.util
 
     for module_name in _SHARED_COMMANDS:
-        full = f"dsbuild.cli.{module_name}"
-        if importlib.util.find_spec(full) is not None:
-            importlib.import_module(full).add_commands(group, name)
-    module_name = f"dsbuild.cli.{name}_commands"
-    if importlib.util.find_spec(module_name) is not None:
-        importlib.import_module(module_name).add_commands(group)
+        importlib.import_module(f"dsbuild.cli.{module_name}").add_commands(group, name)
+    add = get(name).hook("commands")
+    if add is not None:
+        add(group)
 
 
 def build_dataset(name: str, settings, run_dir: Path, *, mode: str = "resume",
                   progress: bool = True, max_cost: float | None = None,
                   cache_only: bool = False):
-    """Run the dataset's builder into `run_dir`, print its summary, export its files.
+    """Run the dataset's builder into `run_dir` (`dsbuild.api.run_settings`), print its
+    summary and model usage (also when it ends with records pending), and what it exported."""
+    from dsbuild.api import run_settings
+    from dsbuild.cli.output import print_exported, print_model_usage, print_run_summary
 
-    LLM stages reach their models through one `ModelPool` (`ctx.llm`), made here and closed
-    on the run's own event loop once the run ends."""
-    import asyncio
+    def summary(result, pool) -> None:
+        print_run_summary(result)
+        if pool.engines:
+            print_model_usage(pool.usage())
 
     from dsbuild import builders
-    from dsbuild.cli.output import print_exported, print_model_usage, print_run_summary
-    from dsbuild.llm.pool import ModelPool
-    from dsbuild.progress import make_progress
-    from dsbuild.runs import run_builder
 
-    builder = builders.load_builder(name, settings)
-    pool = ModelPool(settings, cache_only=cache_only, max_cost=max_cost)
-    pool.check(builders.model_specs(name, settings))
-    with asyncio.Runner() as loop:
-        try:
-            result = run_builder(builder, run_dir, settings.public_dict(), mode=mode,
-                                 progress=make_progress(progress),
-                                 context_extras={"settings": settings, "llm": pool}, loop=loop)
-        finally:
-            loop.run(pool.aclose())
-    print_run_summary(result)
-    if pool.engines:
-        print_model_usage(pool.usage())
+    result = run_settings(name, settings, run_dir=run_dir, mode=mode, progress=progress,
+                          max_cost=max_cost, cache_only=cache_only, on_finish=summary)
     exported = builders.finalize_run(name, result, settings)
     if exported is not None:
         print_exported(*exported)

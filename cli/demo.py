@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dsbuild.builders import DATASETS, is_available
+from dsbuild.datasets import BUILTIN, get
 
 __all__ = ["run_demo", "sample_files"]
 
@@ -24,7 +24,7 @@ def _export(name: str, result) -> None:
     if not result.n_out:
         click.echo(f"{name}: no records kept, so nothing to export (see rejects.jsonl)")
         return
-    from dsbuild.export import export_run
+    from dsbuild.hub import export_run
 
     exported = export_run(name, result.run_dir)
     click.echo(f"{name}: Hugging Face dataset folder with its card: {exported.folder}")
@@ -37,27 +37,22 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
     from dsbuild.progress import make_progress
     from dsbuild.runs import run_builder
     from dsbuild.stats import compute_stats
-    from dsbuild.validate import validate_path
+    from dsbuild.validation import validate_path
 
     con = console()
-    for name, info in DATASETS.items():
-        con.rule(f"[bold]{name}[/bold]: {info.title}")
-        if is_available(name):
-            from dsbuild.cli.dataset_group import build_dataset
+    for spec in (get(name) for name in BUILTIN):
+        name = spec.name
+        con.rule(f"[bold]{name}[/bold]: {spec.title}")
+        from dsbuild.cli.dataset_group import build_dataset
 
-            settings, _ = resolve_settings({"dataset": name, "run_dir": str(out / name)}, env={})
-            try:
-                result = build_dataset(name, settings, out / name, progress=progress)
-            except RunConflictError:  # an older demo run (other version): the demo owns it
-                click.echo(f"{out / name} holds a demo run of another version; rebuilding it")
-                result = build_dataset(name, settings, out / name, progress=progress,
-                                       mode="overwrite")
-            paths = [result.records_path]
-            _export(name, result)
-        else:
-            click.echo(f"The {name} builder lands with issue #{info.issue}; "
-                       "showing the shipped sample records instead.")
-            paths = sample_files(name)
+        settings, _ = resolve_settings({"dataset": name, "run_dir": str(out / name)}, env={})
+        try:
+            result = build_dataset(name, settings, out / name, progress=progress)
+        except RunConflictError:  # an older demo run (other version): the demo owns it
+            click.echo(f"{out / name} holds a demo run of another version; rebuilding it")
+            result = build_dataset(name, settings, out / name, progress=progress, mode="overwrite")
+        paths = [result.records_path]
+        _export(name, result)
         reports = [validate_path(p, name) for p in paths]
         print_validation(reports)
         if any(r.invalid for r in reports):

@@ -21,7 +21,7 @@ def add_commands(group: click.Group, dataset: str) -> None:
 
 
 def _export(dataset: str, run: Path, out: Path | None, splits: str | None, seed: int | None):
-    from dsbuild.export import export_run
+    from dsbuild.hub import export_run
 
     return export_run(dataset, run, out, splits=splits, seed=seed)
 
@@ -31,6 +31,7 @@ def _print_export(result, as_json: bool) -> None:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
     from dsbuild.cli.output import _table, console
+    from dsbuild.hub.hooks import hooks_for
 
     rows = [(name, f"{n:,}") for name, n in result.splits.items()]
     rows.append(("total", f"{sum(result.splits.values()):,}"))
@@ -39,7 +40,7 @@ def _print_export(result, as_json: bool) -> None:
     configs = ", ".join(c["config_name"] for c in result.configs)
     out.print(f"configs: {configs}\ncard: {result.folder / 'README.md'}\n"
               f"load it: datasets.load_dataset(\"parquet\", data_dir=\"{result.folder / 'data'}"
-              f"{'/<language>' if result.dataset == 'entitycs' else ''}\")")
+              f"{'/<language>' if hooks_for(result.dataset).per_language_configs else ''}\")")
 
 
 def _export_command(dataset: str) -> click.Command:
@@ -83,8 +84,8 @@ def _publish_command(dataset: str) -> click.Command:
     def publish(run: Path, repo: str, private: bool, dry_run: bool, out: Path | None,
                 splits: str | None, config_file: Path | None, as_json: bool) -> None:
         from dsbuild.config import resolve_settings
-        from dsbuild.export import publish_folder
-        from dsbuild.export.publish import resolve_token
+        from dsbuild.hub import publish_folder
+        from dsbuild.hub.publish import resolve_token
 
         if (run / "README.md").is_file() and not (run / "records.jsonl").is_file():
             folder = run  # already an exported folder

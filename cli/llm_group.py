@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from dsbuild.cli.checks import AMOUNT, COUNT, RATE, refuse_test_models
+
 __all__ = ["llm"]
 
 
@@ -32,12 +34,12 @@ def llm() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="LLM cache location (env DSBUILD_CACHE_DIR).")
 @click.option("--cache-only", is_flag=True, help="Replay from the cache; fail on the first request it does not hold.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the cache.")
-@click.option("--max-cost", type=float, metavar="USD", help="Stop before spending more than this (exit 5; run again with more to resume).")
+@click.option("--max-cost", type=AMOUNT, metavar="USD", help="Stop before spending more than this (exit 5; run again with more to resume).")
 @click.option("--prices", "prices_file", type=click.Path(dir_okay=False, path_type=Path),
               help="YAML/JSON prices per 1M tokens overriding the built-in table.")
-@click.option("--rpm", type=float, help="At most this many requests per minute.")
-@click.option("--tpm", type=float, help="At most this many (estimated) tokens per minute.")
-@click.option("--max-repairs", type=int, default=2, show_default=True,
+@click.option("--rpm", type=RATE, help="At most this many requests per minute.")
+@click.option("--tpm", type=RATE, help="At most this many (estimated) tokens per minute.")
+@click.option("--max-repairs", type=COUNT, default=2, show_default=True,
               help="Repair turns for structured output that fails its schema.")
 @click.option("--dry-run", is_flag=True, help="Count the requests that would be sent (after cache hits) and their cost; send none.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), help="Checkpoint directory [default: OUT.run].")
@@ -56,7 +58,9 @@ def run(in_path: Path, out_path: Path, config_file: str | None, cache_only: bool
                    "temperature"/"top_p"/"max_tokens"/"seed"/"stop"?, "sample_index"?}
     Output lines: {"id", "content", "json", "usage", "cost_usd", "provenance", "error"}
     Killed and run again, it resumes: finished lines are kept, answered requests come
-    from the cache, and only the rest is sent.
+    from the cache, and only the rest is sent. Lines that failed because of the endpoint
+    (down, timing out, 5xx after retries) are written with their error but stay pending:
+    the command exits 4 and running it again retries exactly those lines.
     """
     from dsbuild.cli.output import print_batch_summary, print_dry_run
     from dsbuild.config import resolve_settings
@@ -64,12 +68,20 @@ def run(in_path: Path, out_path: Path, config_file: str | None, cache_only: bool
     from dsbuild.progress import make_progress
 
     settings, _ = resolve_settings({**flags, "dataset": "llm"}, config_file)
+    refuse_test_models([settings.model])
     if dry_run:
         print_dry_run(plan(in_path, settings, prices_file=prices_file), as_json=as_json)
         return
-    summary = run_batch(
-        in_path, out_path, settings, run_dir=run_dir, mode=mode or "resume",
-        cache_only=cache_only, max_cost=max_cost, prices_file=prices_file,
-        requests_per_minute=rpm, tokens_per_minute=tpm, max_repairs=max_repairs,
-        progress=make_progress(not no_progress), use_cache=not no_cache)
+    from dsbuild.runs.runner import RunIncompleteError
+
+    try:
+        summary = run_batch(
+            in_path, out_path, settings, run_dir=run_dir, mode=mode or "resume",
+            cache_only=cache_only, max_cost=max_cost, prices_file=prices_file,
+            requests_per_minute=rpm, tokens_per_minute=tpm, max_repairs=max_repairs,
+            progress=make_progress(not no_progress), use_cache=not no_cache)
+    except RunIncompleteError as e:  # every line written; some to retry: summary, then exit 4
+        if getattr(e, "summary", None) is not None:
+            print_batch_summary(e.summary, as_json=as_json)
+        raise
     print_batch_summary(summary, as_json=as_json)

@@ -28,13 +28,21 @@ def add_commands(group: click.Group) -> None:
               help="File to write (replaced atomically).")
 @click.option("--keep-extra", is_flag=True,
               help="medec-csv only: add a dsbuild_extra column so the way back to MedRECT JSON is lossless.")
+@click.option("--labels", type=click.Choice(["en", "ja"]),
+              help="Name the eight error types in English (history_taking, ...) or as MedRECT-ja "
+              "writes them (病歴聴取エラー, ...). Default: as read. Types outside the scheme stay as read.")
+@click.option("--strict", is_flag=True,
+              help="Refuse to convert when any record is invalid or has a release quirk (a warning).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def convert(in_path: Path, target: str, out_path: Path, keep_extra: bool, as_json: bool) -> None:
+def convert(in_path: Path, target: str, out_path: Path, keep_extra: bool, labels: str | None, strict: bool,
+            as_json: bool) -> None:
     import json
 
+    from dsbuild.cli.output import print_converter_report
     from dsbuild.medrect.formats import convert_file
 
-    summary = convert_file(in_path, target, out_path, keep_extra=keep_extra)
+    summary = convert_file(in_path, target, out_path, keep_extra=keep_extra, labels=labels, strict=strict)
+    print_converter_report(summary.report, f"dsbuild medrect validate {in_path}")
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
         return

@@ -35,6 +35,10 @@ _OPTIONS: list[Callable] = [
     click.option("--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL)."),
     click.option("--concurrency", type=int, help="Requests in flight at most [default: 16]."),
     click.option("--timeout", "timeout_s", type=float, help="Request timeout in seconds [default: 60]."),
+    click.option("--structured", type=click.Choice(["auto", "json_schema", "json_object",
+                                                     "guided_json", "prompt"]),
+                 help="How structured output is asked of an OpenAI-compatible server "
+                 "[default: auto: the first mode it takes, remembered per endpoint]."),
     click.option("--cache-dir", type=click.Path(file_okay=False),
                  help="LLM cache location (env DSBUILD_CACHE_DIR; default: user cache dir)."),
     click.option("--prompts", "prompts_dir", type=click.Path(file_okay=False),

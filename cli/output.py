@@ -36,37 +36,44 @@ def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]):
 
 
 def print_dataset_list(as_json: bool = False) -> None:
-    from dsbuild.builders import DATASETS, is_available
+    from dsbuild.datasets import each
 
+    specs = [(spec, spec.stage_plan()) for spec in each()]
     if as_json:
         click.echo(json.dumps({
-            name: {
-                "title": info.title,
-                "method": info.method,
-                "formats": list(info.formats),
-                "stages": [{"name": s.name, "description": s.description} for s in info.stages],
-                "buildable": is_available(name),
+            spec.name: {
+                "title": spec.title,
+                "method": spec.method,
+                "formats": list(spec.formats),
+                "stages": [{"name": s.name, "description": s.description} for s in stages],
+                "buildable": True,
             }
-            for name, info in DATASETS.items()
+            for spec, stages in specs
         }, indent=2))
         return
-    rows = []
-    for name, info in DATASETS.items():
-        status = "yes" if is_available(name) else f"not yet (issue #{info.issue})"
-        stages = " → ".join(s.name for s in info.stages)
-        rows.append((name, stages, ", ".join(info.formats), status))
+    rows = [(spec.name, " → ".join(s.name for s in stages), ", ".join(spec.formats), "yes")
+            for spec, stages in specs]
     console().print(_table("Datasets (details: dsbuild <dataset> --help)",
                            ["dataset", "stages", "formats", "build"], rows))
 
 
-def print_config(settings, sources: dict[str, str]) -> None:
-    """Resolved settings with secrets masked, and where each value came from."""
+def print_config(settings, sources: dict[str, str], options=None) -> None:
+    """Resolved settings with secrets masked, and where each value came from; then the
+    dataset's options (`options`: its validated model), each with its value and meaning."""
     import yaml
 
+    def text(value) -> str:
+        return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")
+
     shown = settings.display_dict()
-    rows = [(key, yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n..."),
-             sources.get(key, "default")) for key, value in shown.items()]
+    rows = [(key, text(value), sources.get(key, "default")) for key, value in shown.items()]
     console().print(_table("Resolved settings", ["setting", "value", "from"], rows))
+    if options is not None:
+        given = set(settings.options or {})
+        rows = [(key, text(value), "given" if key in given else "default",
+                 type(options).model_fields[key].description or "")
+                for key, value in options.model_dump(mode="json").items()]
+        console().print(_table("Dataset options (--option KEY=VALUE)", ["option", "value", "from", "meaning"], rows))
 
 
 def print_run_summary(result) -> None:
@@ -98,31 +105,56 @@ def print_validation(reports, *, max_problems: int | None = None, as_json: bool 
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in reports], indent=2, ensure_ascii=False))
         return
-    shown = 0
-    for report in reports:
-        for p in report.problems:
-            if max_problems is not None and shown >= max_problems:
-                break
-            shown += 1
-            rid = f" id={p.record_id}" if p.record_id is not None else ""
-            field = f" field={p.field}" if p.field else ""
-            click.echo(f"{p.locator}{rid}{field} [{p.reason}] {p.message}")
-    total = sum(len(r.problems) for r in reports)
-    if max_problems is not None and total > shown:
-        click.echo(f"... {total - shown} more problem(s) not shown (raise --max-problems)")
     from collections import Counter
     from pathlib import Path
+
+    shown = 0
+    lines = [("", p) for r in reports for p in r.problems] + [("warning ", p) for r in reports for p in r.warnings]
+    for prefix, p in lines:
+        if max_problems is not None and shown >= max_problems:
+            break
+        shown += 1
+        rid = f" id={p.record_id}" if p.record_id is not None else ""
+        field = f" field={p.field}" if p.field else ""
+        click.echo(f"{prefix}{p.locator}{rid}{field} [{p.reason}] {p.message}")
+    if max_problems is not None and len(lines) > shown:
+        click.echo(f"... {len(lines) - shown} more line(s) not shown (raise --max-problems)")
 
     def reasons(counter: Counter) -> str:
         return ", ".join(f"{k}: {v}" for k, v in counter.most_common()) or "-"
 
-    rows = [(Path(r.path).name, r.format or "?", r.valid, r.invalid, reasons(r.by_reason))
-            for r in reports]
+    rows = [(Path(r.path).name, r.format or "?", r.valid, r.warned, r.invalid, reasons(r.by_reason),
+             reasons(r.warnings_by_reason)) for r in reports]
     if len(reports) > 1:
-        total = sum((r.by_reason for r in reports), Counter())
-        rows.append(("total", "", sum(r.valid for r in reports), sum(r.invalid for r in reports),
-                     reasons(total)))
-    console().print(_table("Validation", ["file", "format", "valid", "invalid", "problems by reason"], rows))
+        rows.append(("total", "", sum(r.valid for r in reports), sum(r.warned for r in reports),
+                     sum(r.invalid for r in reports), reasons(sum((r.by_reason for r in reports), Counter())),
+                     reasons(sum((r.warnings_by_reason for r in reports), Counter()))))
+    columns = ["file", "format", "valid", "of which warned", "invalid", "problems by reason", "warnings by reason"]
+    console().print(_table("Validation", columns, rows))
+
+
+def print_warnings(warnings, *, max_lines: int = 10) -> None:
+    """Release quirks met by a reader or converter (`dsbuild.quirks.Warnings`), on stderr:
+    the first few lines, then the count by reason."""
+    if not warnings:
+        return
+    for w in warnings.items[:max_lines]:
+        click.echo(f"warning {w.line()}", err=True)
+    if len(warnings) > max_lines:
+        click.echo(f"... {len(warnings) - max_lines} more warning(s)", err=True)
+    click.echo(f"warnings: {warnings.summary()} (--strict makes them errors)", err=True)
+
+
+def print_converter_report(report, validate_command: str) -> None:
+    """What a converter's check of its input found (`ValidationReport`), on stderr: invalid
+    records converted as they are, then the release quirks."""
+    if report is None:
+        return
+    if report.invalid:
+        reasons = ", ".join(f"{k} x{v}" for k, v in report.by_reason.most_common(5))
+        click.echo(f"note: {report.invalid} invalid record(s) converted as they are ({reasons}); "
+                   f"`{validate_command}` lists them", err=True)
+    print_warnings(report.as_warnings())
 
 
 def print_stats(stats: dict[str, Any], *, as_json: bool = False) -> None:

@@ -1,4 +1,5 @@
-"""PsiloQA's own verbs: `eval` (Mu-SHROOM span scores) and `convert` (Mu-SHROOM <-> PsiloQA)."""
+"""PsiloQA's own verbs: `eval` (Mu-SHROOM span scores), `convert` (Mu-SHROOM <-> PsiloQA) and
+`agreement` (how far several annotators of the same answers agree)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,24 @@ __all__ = ["add_commands"]
 def add_commands(group: click.Group) -> None:
     group.add_command(eval_cmd)
     group.add_command(convert_cmd)
+    group.add_command(agreement_cmd)
 
 
-def _as_mushroom(path: Path) -> list[dict]:
+def _as_mushroom(path: Path, strict: bool = False) -> list[dict]:
+    from dsbuild.cli.output import print_warnings
     from dsbuild.psiloqa.mushroom import read_labelled, row_to_mushroom
+    from dsbuild.quirks import Warnings
 
-    fmt, records = read_labelled(path)
+    warnings = Warnings()
+    fmt, records = read_labelled(path, warnings)
+    warnings.raise_if_strict(strict, str(path))
+    print_warnings(warnings)
     return records if fmt == "mushroom" else [row_to_mushroom(r) for r in records]
+
+
+_STRICT = click.option("--strict", is_flag=True,
+                       help="Refuse files with release quirks (e.g. lists stored as strings) "
+                       "instead of reading them with a warning.")
 
 
 def _cell(value: float | None) -> str:
@@ -31,8 +43,9 @@ def _cell(value: float | None) -> str:
 @click.argument("gold", type=click.Path(path_type=Path))
 @click.option("--allow-missing", is_flag=True,
               help="Score gold ids missing from PRED as empty predictions instead of failing.")
+@_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
-def eval_cmd(pred: Path, gold: Path, allow_missing: bool, as_json: bool) -> None:
+def eval_cmd(pred: Path, gold: Path, allow_missing: bool, strict: bool, as_json: bool) -> None:
     """Score predicted hallucination spans against gold ones, as Mu-SHROOM does.
 
     PRED and GOLD are each Mu-SHROOM items or PsiloQA rows (JSONL or JSON; the format is
@@ -44,7 +57,7 @@ def eval_cmd(pred: Path, gold: Path, allow_missing: bool, as_json: bool) -> None
     """
     from dsbuild.metrics.spans import evaluate
 
-    result = evaluate(_as_mushroom(pred), _as_mushroom(gold), allow_missing=allow_missing)
+    result = evaluate(_as_mushroom(pred, strict), _as_mushroom(gold, strict), allow_missing=allow_missing)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
@@ -68,17 +81,109 @@ def eval_cmd(pred: Path, gold: Path, allow_missing: bool, as_json: bool) -> None
               help="Format to write.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="JSONL file to write.")
+@_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def convert_cmd(src: Path, to: str, out: Path, as_json: bool) -> None:
+def convert_cmd(src: Path, to: str, out: Path, strict: bool, as_json: bool) -> None:
     """Convert Mu-SHROOM items to PsiloQA rows or back (the format of IN is detected).
 
     Fields with no counterpart are kept (under `mushroom` in a row, `psiloqa` in an item),
     so converting back gives the original records.
     """
+    from dsbuild.cli.output import print_warnings
     from dsbuild.psiloqa.mushroom import convert_file
+    from dsbuild.quirks import Warnings
 
-    fmt, n = convert_file(src, to, out)
+    warnings = Warnings()
+    fmt, n = convert_file(src, to, out, warnings, strict=strict)
+    print_warnings(warnings)
     if as_json:
         click.echo(json.dumps({"in": str(src), "from": fmt, "to": to, "out": str(out), "records": n}))
         return
     click.echo(f"converted {n} {fmt} record(s) from {src} to {to}: {out}")
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _listed(out, title: str, lines: list[str], limit: int = 10) -> None:
+    if not lines:
+        return
+    out.print(f"{title} ({len(lines)}):")
+    for line in lines[:limit]:
+        out.print(f"  {line}", markup=False)
+    if len(lines) > limit:
+        out.print(f"  … and {len(lines) - limit} more (--json lists them all)")
+
+
+@click.command(name="agreement")
+@click.argument("sources", metavar="FILE FILE [FILE...]", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the soft labels (share of sources per character) as Mu-SHROOM JSONL.")
+@click.option("--lang", default="EN", show_default=True,
+              help="`lang` of --out items whose rows have none.")
+@_STRICT
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def agreement_cmd(sources: tuple[Path, ...], out: Path | None, lang: str, strict: bool, as_json: bool) -> None:
+    """Measure how far annotators agree on the hallucinated spans of the same answers.
+
+    Each FILE is one annotator: PsiloQA rows whose `annotated_span` has [HAL]...[/HAL] tags
+    (JSONL, JSON or CSV, `llm_answer` optional), a run directory (`records.jsonl`), or
+    Mu-SHROOM items (`hard_labels`). Items are matched by id; the text without tags must be
+    the same in every source (and equal `llm_answer` when the row has it), else that item
+    is left out for that source and reported. Per pair of sources: mean character IoU
+    (1.0 when neither marks anything) and the share of items where both or neither mark a
+    span; over all sources: Krippendorff's alpha (nominal, every character a unit).
+
+    This is how to check an LLM annotator before trusting it: give its file and those of
+    human annotators of the same answers, and compare the LLM-human figures with the
+    human-human ones.
+    """
+    from dsbuild.cli.output import print_warnings
+    from dsbuild.psiloqa.agreement import load_sources, measure, soft_items
+    from dsbuild.quirks import Warnings
+
+    warnings = Warnings()
+    loaded = load_sources(sources, warnings)
+    warnings.raise_if_strict(strict, ", ".join(str(p) for p in sources))
+    print_warnings(warnings)
+    report = measure(loaded)
+    written = None
+    if out is not None:
+        from dsbuild.psiloqa.mushroom import write_jsonl
+
+        written = write_jsonl(out, soft_items(report, loaded, lang=lang))
+    if as_json:
+        data = report.to_dict()
+        if out is not None:
+            data["out"] = {"path": str(out), "items": written}
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    from dsbuild.cli.output import _table, console
+
+    con = console()
+    con.print(_table(
+        f"Span agreement between {len(loaded)} sources ({report.items} ids, "
+        f"{report.complete} usable in every source)",
+        ["source A", "source B", "items", "IoU", "both/neither", "alpha"],
+        [(p["a"], p["b"], p["items"], _cell(p["iou"]), _share(p["span_presence"]), _cell(p["alpha"]))
+         for p in report.pairs],
+    ))
+    con.print(_table(
+        "Per source",
+        ["source", "format", "items", "with span", "chars marked", "left out"],
+        [(s["name"], s["format"], s["items"], s["items_with_span"], _share(s["share_marked"]),
+          s["left_out"]) for s in report.sources],
+    ))
+    a = report.alpha
+    con.print(f"Krippendorff's alpha (nominal, per character, {a['sources']} sources): "
+              f"{_cell(a['value'])} over {a['characters']} characters of {a['items']} items")
+    con.print("IoU: |A∩B|/|A∪B| of marked characters, 1.0 when neither marks any; "
+              "both/neither: share of items where both or neither mark a span.")
+    _listed(con, "ids missing from some sources",
+            [f"{m['id']}: not in {', '.join(m['sources'])}" for m in report.missing])
+    _listed(con, "items left out for a source (not counted in any figure involving it)",
+            [f"{p['id']} [{p['source']}] {p['kind']}: {p['message']}" for p in report.problems])
+    if out is not None:
+        con.print(f"wrote soft labels of {written} item(s) to {out}", markup=False)

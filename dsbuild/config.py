@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from dsbuild.errors import ConfigError
 
@@ -59,6 +59,9 @@ class Settings(BaseModel):
     concurrency: int = Field(16, ge=1, le=4096, description="requests in flight at most")
     timeout_s: float = Field(60.0, gt=0, description="seconds before a request times out")
     max_retries: int = Field(6, ge=0, le=50, description="retries per request on transient errors")
+    structured: Literal["auto", "json_schema", "json_object", "guided_json", "prompt"] = Field(
+        "auto", description="how structured output is asked of an OpenAI-compatible server; "
+        "auto: the first mode it takes, remembered per endpoint")
     cache_dir: Path | None = Field(None, description="LLM cache location (default: user cache dir)")
     label_studio_url: str | None = Field(None, description="Label Studio server URL")
     label_studio_api_key: SecretStr | None = Field(None, description="Label Studio API token")
@@ -69,23 +72,45 @@ class Settings(BaseModel):
     prompts_dir: Path | None = Field(None, description="folder of prompt templates overriding the packaged ones")
     options: dict[str, Any] = Field(default_factory=dict, description="dataset-specific options")
 
+    @field_validator("base_url", "label_studio_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """An endpoint must be an http(s) URL with a host: `not a url` is refused up front."""
+        if value is None:
+            return value
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc})") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1")
+        return value.strip()
+
     @property
     def model_spec(self) -> str:
         """The model to use: the configured one, else the embedded local model."""
         return self.model or DEFAULT_LOCAL_MODEL
 
     def public_dict(self) -> dict[str, Any]:
-        """JSON-ready settings without any secret: the only form a run writes to disk."""
+        """JSON-ready settings without any secret: the only form a run writes to disk
+        (credentials inside URLs, e.g. `http://user:key@host/v1`, are masked too)."""
+        from dsbuild.redact import redact
+
         data = self.model_dump(mode="json", exclude=set(SECRET_KEYS))
         data["model"] = self.model_spec
-        return data
+        return redact(data)
 
     def display_dict(self) -> dict[str, Any]:
-        """Settings for humans: secrets masked (set or unset), everything else as is."""
-        data = self.model_dump(mode="json")
+        """Settings for humans: secrets masked (set or unset), credentials in URLs masked."""
+        from dsbuild.redact import redact
+
+        data = redact(self.model_dump(mode="json"))
         for key in SECRET_KEYS:
             data[key] = "****** (set)" if getattr(self, key) is not None else None
-        data["model"] = self.model_spec
+        data["model"] = redact(self.model_spec)
         return data
 
 

@@ -65,6 +65,8 @@ CODES: dict[str, str] = {
     "DSB303": "input file holds invalid records",
     "DSB304": "input file is empty",
     "DSB401": "external service failed",
+    "DSB402": "records left pending after failures of an external service; run again to retry them",
+    "DSB403": "an endpoint failed every request the same way; the run stopped early",
     "DSB501": "cost budget would be exceeded",
 }
 

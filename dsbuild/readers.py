@@ -11,6 +11,12 @@ file. Problem codes:
 - `not_an_object` the line or item is valid JSON but not an object
 - `csv_columns`  a CSV row has more or fewer fields than the header
 - `csv_syntax`   a CSV row the csv module cannot parse
+- `too_long`     a line or item longer than `max_field_bytes()` (skipped without reading it whole)
+- `too_deep`     JSON nested deeper than `MAX_JSON_DEPTH` levels
+
+Memory stays bounded: no line, item or CSV record longer than `max_field_bytes()` (16 MiB,
+or `DSBUILD_MAX_FIELD_BYTES`) is held; a CSV record over it raises `InputError` DSB303
+naming the file and line. `loads_json` and `check_text_bounds` give other readers the same caps.
 
 Blank lines are skipped and a UTF-8 byte order mark is accepted. A missing file raises
 `InputError` DSB301; a file whose format is neither known by extension nor recognisable
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,7 +36,22 @@ from typing import Any
 
 from dsbuild.errors import InputError
 
-__all__ = ["EXTENSIONS", "ReadItem", "ReadProblem", "kind_of", "read_records", "sniff_kind"]
+__all__ = [
+    "EXTENSIONS",
+    "MAX_FIELD_BYTES",
+    "MAX_JSON_DEPTH",
+    "ReadItem",
+    "ReadProblem",
+    "check_text_bounds",
+    "json_too_deep",
+    "kind_of",
+    "loads_json",
+    "max_field_bytes",
+    "read_records",
+    "require_readable",
+    "sniff_kind",
+    "too_long_error",
+]
 
 EXTENSIONS = {
     ".jsonl": "jsonl",
@@ -44,8 +66,138 @@ EXTENSIONS = {
 BOM = b"\xef\xbb\xbf"
 _ESCAPED = re.compile("[\udc80-\udcff]")
 _WS = re.compile(r"[ \t\r\n]*")
-_CSV_FIELD_LIMIT = 64 * 1024 * 1024
 _PARQUET_BATCH = 10_000
+_CHUNK = 1024 * 1024
+
+MAX_FIELD_BYTES = 16 * 1024 * 1024
+"""Longest line, JSON item or CSV record (bytes) any reader holds; `DSBUILD_MAX_FIELD_BYTES` overrides."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of JSON arrays and objects read (deeper would exhaust Python's stack)."""
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.S)
+
+
+def max_field_bytes() -> int:
+    """The length cap of one line, item or CSV record: `DSBUILD_MAX_FIELD_BYTES` or 16 MiB."""
+    value = os.environ.get("DSBUILD_MAX_FIELD_BYTES", "").strip()
+    if not value:
+        return MAX_FIELD_BYTES
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        from dsbuild.errors import UsageError
+
+        raise UsageError(f"DSBUILD_MAX_FIELD_BYTES={value!r} is not a positive number of bytes",
+                         "set it to e.g. 67108864 (64 MiB), or unset it for 16 MiB", code="DSB103")
+    return limit
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n % (1024 * 1024) == 0 else f"{n} bytes"
+
+
+def too_long_error(where: str, limit: int) -> InputError:
+    """The one-line error for a line, field or record over the cap (`where`: file and line)."""
+    return InputError(
+        f"{where} is longer than {_size(limit)}, the most dsbuild reads in one line or field",
+        "check that the file is what you meant (a missing quote or line break?), "
+        "or raise the cap with DSBUILD_MAX_FIELD_BYTES",
+        code="DSB303",
+    )
+
+
+def json_too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> int | None:
+    """The offset of the first bracket nesting JSON deeper than `limit`, else None.
+
+    Cheap for ordinary data: the scan runs only when the text has more than `limit` brackets.
+    """
+    if isinstance(text, bytes):
+        if text.count(b"[") + text.count(b"{") <= limit:
+            return None
+        text = text.decode("utf-8", "surrogateescape")
+    elif text.count("[") + text.count("{") <= limit:
+        return None
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = deepest = 0
+    for c in brackets:
+        if c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        else:
+            depth -= 1
+    if deepest <= limit:
+        return None
+    depth = 0
+    for m in _STRING_OR_BRACKET.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return None
+
+
+def loads_json(text: str | bytes, where: str, fix: str = "fix the JSON in that place") -> Any:
+    """`json.loads`, refusing nesting deeper than `MAX_JSON_DEPTH` with a one-line InputError
+    naming `where` and the line (JSONDecodeError passes through for the caller to word)."""
+    at = json_too_deep(text)
+    if at is not None:
+        line = (text[:at].count(b"\n") if isinstance(text, bytes) else text.count("\n", 0, at)) + 1
+        raise InputError(f"{where} nests JSON deeper than {MAX_JSON_DEPTH} levels (line {line})",
+                         fix, code="DSB303")
+    try:
+        return json.loads(text)
+    except RecursionError:  # only reachable with a lowered recursion limit
+        raise InputError(f"{where} nests JSON too deeply to read", fix, code="DSB303") from None
+
+
+def check_text_bounds(path: str | Path, *, csv_quotes: bool = True, limit: int | None = None) -> None:
+    """Raise InputError DSB303 when a line of `path` (with `csv_quotes`: a CSV record, whose
+    quoted fields may span lines) is longer than the cap; reads 1 MiB at a time."""
+    path = Path(path)
+    limit = limit or max_field_bytes()
+    line = start = 1  # the line read now, and the line the current record starts on
+    length = 0  # bytes of the current record so far
+    quoted = False
+
+    def fail(at: int) -> InputError:
+        where = f"line {at}" if at == line else f"the record starting on line {at}"
+        return too_long_error(f"{path}: {where}", limit)
+
+    with _open(path) as f:
+        while chunk := f.read(_CHUNK):
+            parts = chunk.split(b"\n")
+            if not quoted and (not csv_quotes or b'"' not in chunk):  # records are lines
+                if length + len(parts[0]) > limit:
+                    raise fail(start)
+                for i, part in enumerate(parts[1:], 1):
+                    if len(part) > limit:
+                        line += i
+                        raise fail(line)
+                if len(parts) > 1:
+                    line += len(parts) - 1
+                    start, length = line, len(parts[-1])
+                else:
+                    length += len(parts[0])
+                continue
+            last = len(parts) - 1
+            for i, part in enumerate(parts):
+                length += len(part) + (i < last)
+                if length > limit:
+                    raise fail(start)
+                if csv_quotes and part.count(b'"') % 2:
+                    quoted = not quoted
+                if i < last:
+                    line += 1
+                    if not quoted:
+                        start, length = line, 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +237,22 @@ def read_records(path: str | Path, kind: str | None = None) -> Iterator[ReadItem
     raise InputError(f"unknown input kind {kind!r} for {path}", f"use one of {kinds}", code="DSB302")
 
 
+def require_readable(path: str | Path, items: list[ReadItem]) -> None:
+    """Raise InputError when `items` (all of a file's) hold no record: DSB304 for an empty
+    file, DSB302 when every line is unreadable (what `validate` rejects)."""
+    if any(item.record is not None for item in items):
+        return
+    if not items:
+        raise InputError(f"{path} holds no records", "check that you gave the right file", code="DSB304")
+    first = next(item for item in items if item.problem is not None)
+    raise InputError(
+        f"no record of {path} can be read ({len(items)} unreadable; the first, {first.locator}: "
+        f"{first.problem.message})",
+        f"check that it is the file you meant; `dsbuild <dataset> validate {path}` lists every problem",
+        code="DSB302",
+    )
+
+
 def kind_of(path: Path) -> str:
     """The file's kind from its extension, or from its content when the extension is unknown."""
     return EXTENSIONS.get(path.suffix.lower()) or sniff_kind(path)
@@ -108,7 +276,7 @@ def sniff_kind(path: str | Path) -> str:
             return "json"
         if text[0] == "{":
             try:
-                first = json.loads(text.split("\n", 1)[0])
+                first = loads_json(text.split("\n", 1)[0], f"{path}: line 1")
             except json.JSONDecodeError:
                 return "json"
             return "jsonl" if isinstance(first, dict) else "json"
@@ -150,12 +318,33 @@ def _first_escaped(text: str, base: int) -> tuple[int, int, int] | None:
     return ord(text[i]) - 0xDC00, base + len(text[:i].encode("utf-8", "surrogateescape")), i
 
 
+def _bounded_lines(f, limit: int) -> Iterator[tuple[bytes, int]]:
+    """(line, 0) for each line of a binary file, or (b"", its length) for a line longer than
+    `limit`, whose rest is skipped a chunk at a time (never held whole)."""
+    while raw := f.readline(limit + 1):
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield raw, 0
+            continue
+        total = len(raw)
+        while more := f.readline(_CHUNK):
+            total += len(more)
+            if more.endswith(b"\n"):
+                break
+        yield b"", total
+
+
 def _read_jsonl(path: Path) -> Iterator[ReadItem]:
+    limit = max_field_bytes()
     with _open(path) as f:
         offset = 0
-        for lineno, raw in enumerate(f, 1):
+        for lineno, (raw, skipped) in enumerate(_bounded_lines(f, limit), 1):
             start = offset
-            offset += len(raw)
+            offset += len(raw) + skipped
+            if skipped:
+                message = (f"line {lineno} is {skipped} bytes long, over the {_size(limit)} cap "
+                           "(DSBUILD_MAX_FIELD_BYTES); it was skipped unread")
+                yield ReadItem(f"{path}:{lineno}", problem=ReadProblem("too_long", message))
+                continue
             if lineno == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM) :]
                 start += len(BOM)
@@ -168,6 +357,9 @@ def _read_jsonl(path: Path) -> Iterator[ReadItem]:
                 detail = f" (line {lineno}, column {exc.start + 1})"
                 problem = _encoding_problem(f"line {lineno}", raw[exc.start], start + exc.start, detail)
                 yield ReadItem(loc, problem=problem)
+                continue
+            if json_too_deep(text) is not None:
+                yield ReadItem(loc, problem=_too_deep(f"line {lineno}"))
                 continue
             try:
                 value = json.loads(text)
@@ -193,6 +385,10 @@ def _at_end(text: str, exc: json.JSONDecodeError) -> bool:
     return exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip())
 
 
+def _too_deep(where: str) -> ReadProblem:
+    return ReadProblem("too_deep", f"{where} nests JSON deeper than {MAX_JSON_DEPTH} levels")
+
+
 def _not_an_object(where: str, value: object) -> ReadProblem:
     kind = "null" if value is None else type(value).__name__
     return ReadProblem("not_an_object", f"{where} is a JSON {kind}, not an object")
@@ -208,6 +404,12 @@ def _read_json(path: Path) -> Iterator[ReadItem]:
     escaped = _ESCAPED.search(text) is not None
     pos = _WS.match(text, 0).end()
     if pos == len(text):
+        return
+    deep = json_too_deep(text)
+    if deep is not None:
+        line = text.count("\n", 0, deep) + 1
+        message = f"line {line} nests JSON deeper than {MAX_JSON_DEPTH} levels; the file cannot be read"
+        yield ReadItem(f"{path}:line {line}", problem=ReadProblem("too_deep", message))
         return
     if text[pos] == "[":
         yield from _read_json_list(path, text, pos + 1, base, escaped)
@@ -242,6 +444,11 @@ def _json_item(
             offset = base + len(text[: start + i].encode("utf-8", "surrogateescape"))
             line = text.count("\n", 0, start + i) + 1
             return ReadItem(loc, problem=_encoding_problem(where, byte, offset, f" (line {line})"))
+    limit = max_field_bytes()
+    if end - start > limit:
+        line = text.count("\n", 0, start) + 1
+        message = f"{where} (from line {line}) is longer than {_size(limit)} (DSBUILD_MAX_FIELD_BYTES)"
+        return ReadItem(loc, problem=ReadProblem("too_long", message))
     if isinstance(value, dict):
         return ReadItem(loc, record=value)
     return ReadItem(loc, problem=_not_an_object(where, value))
@@ -303,14 +510,21 @@ def _truncated_list(n: int) -> ReadProblem:
 
 
 def _read_csv(path: Path, delimiter: str) -> Iterator[ReadItem]:
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    limit = max_field_bytes()
+    csv.field_size_limit(limit)
     consumed: list[tuple[int, str]] = []
 
     def lines(f) -> Iterator[str]:
         offset = 0
-        for i, raw in enumerate(f):
-            if i == 0 and raw.startswith(BOM):
+        held = first = 0  # bytes and first line of the record being parsed (lines in `consumed`)
+        for i, (raw, skipped) in enumerate(_bounded_lines(f, limit), 1):
+            if not consumed:
+                held, first = 0, i
+            held += len(raw)
+            if skipped or held > limit:
+                where = f"line {i}" if first == i else f"the record starting on line {first}"
+                raise too_long_error(f"{path}: {where}", limit)
+            if i == 1 and raw.startswith(BOM):
                 raw, offset = raw[len(BOM) :], len(BOM)
             consumed.append((offset, raw.decode("utf-8", "surrogateescape")))
             offset += len(raw)

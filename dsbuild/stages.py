@@ -12,6 +12,11 @@ A map function returns one record dict, a list of record dicts (0..n outputs), `
 (keep the input unchanged), or a rejection: `reject(reason, detail)`, datatrove-style
 `(False, reason)`, or bare `False`. Every record is a JSON-serialisable dict with a string
 `id`; a rejection is recorded against the input record's id.
+
+A rejection is for a reason about the record's content. When the world failed instead (an
+endpoint down, a timeout, a 5xx after its retries), a map function raises `Pending`: the
+runner logs nothing for that record, finishes the other records, then ends the run
+incomplete (exit 4), and the same command retries exactly the pending records.
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, Union
 
 from dsbuild.errors import DsbuildError
+from dsbuild.outcomes import Pending, Rejection, reject
 
 __all__ = [
     "Builder",
     "MapResult",
+    "Pending",
     "Reject",
     "Rejection",
     "Stage",
@@ -43,19 +50,6 @@ __all__ = [
 
 StageKind = Literal["source", "map", "batch"]
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """What a map function returns to drop a record with a reason (see `reject`)."""
-
-    reason: str
-    detail: str = ""
-
-
-def reject(reason: str, detail: str = "") -> Rejection:
-    """Reject the current record: `reason` is a short code (`too_short`), `detail` free text."""
-    return Rejection(reason, detail)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from dsbuild.builders import DATASETS
-
 from .cultural import CulturalRecord
 from .entitycs import EntityCSRecord
 from .medrect import JMLEQuestion, MEDECRecord, MedRECTRecord
@@ -35,7 +33,9 @@ __all__ = [
     "MedRECTRecord",
     "MushroomRecord",
     "PsiloQARecord",
+    "dataset_formats",
     "detect_format",
+    "register_format",
 ]
 
 
@@ -121,8 +121,26 @@ FORMATS: dict[str, FormatSpec] = {
     )
 }
 
-# Which formats each dataset reads: the dataset registry is the one source of this table.
-DATASET_FORMATS: dict[str, list[str]] = {name: list(info.formats) for name, info in DATASETS.items()}
+
+
+def register_format(spec: FormatSpec) -> FormatSpec:
+    """Add a record format (a new dataset's, defined outside dsbuild or in a test)."""
+    FORMATS[spec.name] = spec
+    return spec
+
+
+def dataset_formats() -> dict[str, list[str]]:
+    """Which formats each dataset reads, its own first: from each format's `dataset`."""
+    out: dict[str, list[str]] = {}
+    for spec in FORMATS.values():
+        out.setdefault(spec.dataset, []).append(spec.name)
+    return out
+
+
+def __getattr__(name: str):
+    if name == "DATASET_FORMATS":  # a live view: registered formats are included
+        return dataset_formats()
+    raise AttributeError(name)
 
 
 def detect_format(

@@ -196,6 +196,23 @@ class RatingRow(BaseModel):
     audience: Grade | None = Field(default=None, description="Full-text rows: appropriate to audience, 0-3.")
     overall: Grade | None = Field(default=None, description="Full-text rows: overall quality, 0-3.")
     comment: str | None = None
+    final_comment: str | None = Field(
+        default=None, description="Full-text rows, optional: a last free comment (a study's `any parting thoughts?`)."
+    )
+    language: str | None = Field(
+        default=None, description="Optional: the target language as the study names it (e.g. Spanish); analyses group by it."
+    )
+    locale: str | None = Field(
+        default=None, description="Optional: the target locale or region as the study names it (e.g. Mexico)."
+    )
+    unit: str | None = Field(
+        default=None, description="Optional: the study's id of the rated translation (text x model x locale), the "
+        "agreement unit of full-text ratings; default: text_id, target and model."
+    )
+    segment_id: str | None = Field(
+        default=None, description="Segment rows, optional: the study's id of the rated segment, the agreement unit of "
+        "segment ratings; default: the full-text unit and `segment`."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -208,15 +225,15 @@ class RatingRow(BaseModel):
     def _check(self) -> RatingRow:
         problems = Problems(type(self).__name__)
         if self.segment is None:
-            for name in ("category", "surface", "start", "end", "score"):
+            for name in ("category", "surface", "start", "end", "score", "segment_id"):
                 if getattr(self, name) is not None:
                     problems.add((name,), "segment_field_on_full_text", f"`{name}` belongs to segment rows; this row has no `segment`")
             if self.na:
                 problems.add(("na",), "na_on_full_text", "NA means a segment was not translated; a full-text rating needs 0-3")
         else:
-            for name in FULL_TEXT_CRITERIA:
+            for name in (*FULL_TEXT_CRITERIA, "final_comment"):
                 if getattr(self, name) is not None:
-                    problems.add((name,), "criterion_on_segment", f"`{name}` is a full-text criterion; use `score` on segment rows")
+                    problems.add((name,), "criterion_on_segment", f"`{name}` belongs to full-text rows; use `score` and `comment` on segment rows")
             if self.category is None:
                 problems.add(("category",), "missing", "segment rows need the segment's category")
             if not self.surface:

@@ -12,7 +12,18 @@ sentence differently in different columns (MEDEC's `Error Sentence` may hold CR 
 its `Sentences` column has a space), which is layout, not content.
 
 The error types are the eight categories MedRECT reassigned (its classification prompt)
-and MEDEC's five; the comparison ignores case, spaces and underscores.
+and MEDEC's five; the comparison ignores case, spaces and underscores. MedRECT-ja writes
+the eight in Japanese (`MEDRECT_JA_TYPES`), which are accepted as they are. A type outside
+the scheme (the Japanese release also uses e.g. 検査所見エラー) is kept verbatim with the
+warning `error_type_outside_scheme` (`dsbuild.quirks`), never dropped or guessed.
+
+A numbered line of MedRECT-ja may hold several sentences, and `error_sentence` may quote only
+the wrong one: read as it is, with the warning `error_sentence_partial` (a quote that is not
+part of the numbered line is the error `error_sentence_mismatch`).
+
+A separator or blank line after the last numbered sentence (`***`, `---`, as some MedRECT-ja
+records end) belongs to no sentence: the text keeps it, with the warning
+`trailing_separator`.
 """
 
 from __future__ import annotations
@@ -20,18 +31,20 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from ._common import Problems, RecordModel, squash
 
 __all__ = [
     "ERROR_FIELDS",
     "MEDEC_ERROR_TYPES",
+    "MEDRECT_JA_TYPES",
     "MEDRECT_ERROR_TYPES",
     "JMLEQuestion",
     "MEDECRecord",
     "MedRECTRecord",
     "parse_numbered_sentences",
+    "trailing_separator_lines",
 ]
 
 MEDRECT_ERROR_TYPES = (
@@ -45,6 +58,17 @@ MEDRECT_ERROR_TYPES = (
     "monitoring_management",
 )
 MEDEC_ERROR_TYPES = ("diagnosis", "management", "treatment", "pharmacotherapy", "causalOrganism")
+# MedRECT-ja's names for the eight types, as its release writes them.
+MEDRECT_JA_TYPES = {
+    "病歴聴取エラー": "history_taking",
+    "身体所見エラー": "physical_findings",
+    "検査解釈エラー": "test_interpretation",
+    "診断エラー": "diagnosis",
+    "薬剤選択エラー": "medication_selection",
+    "薬剤用法・用量エラー": "medication_dosage",
+    "手技・介入エラー": "procedure_intervention",
+    "経過観察・管理エラー": "monitoring_management",
+}
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _MEDRECT_LINE = re.compile(r"(\d+)\.\s(.*)", re.S)
@@ -63,7 +87,13 @@ def parse_numbered_sentences(
     errors: list[tuple[str, str]] = []
     current: int | None = None
     expected = first
-    for line in _LINE_BREAK.split(text):
+    lines = _LINE_BREAK.split(text)
+    tail = trailing_separator_lines(lines)
+    if tail:
+        shown = " ".join(line.strip() for line in lines[len(lines) - tail:] if line.strip()) or "a blank line"
+        errors.append(("trailing_separator", f"{shown!r} follows the last numbered sentence"))
+        lines = lines[: len(lines) - tail]
+    for line in lines:
         if not line.strip():
             continue
         m = pattern.fullmatch(line)
@@ -85,6 +115,22 @@ def parse_numbered_sentences(
     if not sentences:
         errors.append(("no_sentences", "there are no numbered sentences"))
     return sentences, errors
+
+
+def _is_separator(line: str) -> bool:
+    """A line of only punctuation or symbols (`***`, `---`, `＊＊＊`): no letter, no digit."""
+    return bool(line.strip()) and not any(ch.isalnum() for ch in line)
+
+
+def trailing_separator_lines(lines: list[str]) -> int:
+    """How many of the last lines are separator lines, or blank lines next to one, after the
+    last numbered sentence (0 when the text ends with a sentence, or with blank lines only,
+    which are plain layout)."""
+    n = len(lines)
+    while n and (not lines[n - 1].strip() or _is_separator(lines[n - 1])):
+        n -= 1
+    tail = lines[n:]
+    return len(tail) if any(_is_separator(line) for line in tail) else 0
 
 
 ERROR_FIELDS = ("error_type", "error_sentence_id", "error_sentence", "corrected_sentence", "corrected_text")
@@ -118,7 +164,8 @@ def _check_error_fields(
             add(name, "error_field_missing", f"error flag is 1 but {fields[name]} is empty", values[name])
     kind = values["error_type"]
     if kind is not None and _type_key(kind) not in {_type_key(t) for t in known_types}:
-        add("error_type", "error_type_unknown", f"{kind!r} is not one of {', '.join(known_types)}", kind)
+        problems.warn((fields["error_type"],), "error_type_outside_scheme",
+                      f"{kind!r} is not one of {', '.join(known_types)}; kept as written")
     number = values["error_sentence_id"]
     sentence = values["error_sentence"]
     if number is not None and number != clean_id:
@@ -128,14 +175,35 @@ def _check_error_fields(
             add("error_sentence_id", "error_sentence_id_out_of_range", message, number)
         elif sentence is not None and squash(sentences[number]) != squash(sentence):
             actual = squash(sentences[number])[:60]
-            message = f"{fields['error_sentence']} is not sentence {number}, which reads {actual!r}"
-            add("error_sentence", "error_sentence_mismatch", message)
+            if _within(sentence, sentences[number]):
+                problems.warn((fields["error_sentence"],), "error_sentence_partial",
+                              f"{fields['error_sentence']} quotes a part of sentence {number}, which reads {actual!r}")
+            else:
+                message = f"{fields['error_sentence']} is not sentence {number}, which reads {actual!r}"
+                add("error_sentence", "error_sentence_mismatch", message)
     corrected = values["corrected_sentence"]
     if corrected is not None and sentence is not None and squash(corrected) == squash(sentence):
         add("corrected_sentence", "correction_unchanged", "the corrected sentence is the error sentence")
     text = values["corrected_text"]
     if corrected is not None and text is not None and squash(corrected) not in squash(text):
         add("corrected_text", "corrected_text_mismatch", "the corrected text does not contain the corrected sentence")
+
+
+def _within(part: str, sentence: str) -> bool:
+    """True when `part` (its final full stop aside) is a piece of `sentence`, whitespace
+    ignored: MedRECT-ja numbers lines that hold several sentences and may quote only the
+    wrong one."""
+    piece = "".join(part.split()).rstrip("。.")
+    return bool(piece) and piece in "".join(sentence.split())
+
+
+def _add_numbering(problems: Problems, loc: tuple[str, ...], errors: list[tuple[str, str]]) -> None:
+    """Numbering problems are errors, except a trailing separator line (a release quirk)."""
+    for code, message in errors:
+        if code == "trailing_separator":
+            problems.warn(loc, code, message)
+        else:
+            problems.add(loc, code, message)
 
 
 class MedRECTRecord(RecordModel):
@@ -161,17 +229,16 @@ class MedRECTRecord(RecordModel):
     )
 
     @model_validator(mode="after")
-    def _check(self) -> MedRECTRecord:
-        problems = Problems(type(self).__name__)
+    def _check(self, info: ValidationInfo) -> MedRECTRecord:
+        problems = Problems(type(self).__name__, info.context)
         sentences, errors = parse_numbered_sentences(self.sentences, _MEDRECT_LINE, 1)
-        for code, message in errors:
-            problems.add(("sentences",), code, message)
+        _add_numbering(problems, ("sentences",), errors)
         _check_error_fields(
             problems,
             fields={n: n for n in ERROR_FIELDS},
             flag=self.error_flag,
             values={n: getattr(self, n) for n in ERROR_FIELDS},
-            known_types=MEDRECT_ERROR_TYPES,
+            known_types=(*MEDRECT_ERROR_TYPES, *MEDRECT_JA_TYPES),
             sentences=sentences,
             clean_id=None,
         )
@@ -222,11 +289,10 @@ class MEDECRecord(RecordModel):
         return value
 
     @model_validator(mode="after")
-    def _check(self) -> MEDECRecord:
-        problems = Problems(type(self).__name__)
+    def _check(self, info: ValidationInfo) -> MEDECRecord:
+        problems = Problems(type(self).__name__, info.context)
         sentences, errors = parse_numbered_sentences(self.sentences, _MEDEC_LINE, 0)
-        for code, message in errors:
-            problems.add(("Sentences",), code, message)
+        _add_numbering(problems, ("Sentences",), errors)
         _check_error_fields(
             problems,
             fields=_MEDEC_FIELDS,

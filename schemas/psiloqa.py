@@ -14,16 +14,17 @@ overlapping spans are kept; only the range is checked.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from dsbuild.errors import InputError
+from dsbuild.quirks import warn_in
 from dsbuild.spans import check_spans, strip_markers
 
-from ._common import Problems, RecordId, RecordModel, SpanPair, first_difference
+from ._common import Problems, RecordId, RecordModel, SpanPair, first_difference, list_from_string
 
-__all__ = ["MushroomRecord", "PsiloQARecord", "SoftLabel"]
+__all__ = ["LIST_FIELDS", "MushroomRecord", "PsiloQARecord", "SoftLabel", "unstring_list", "unstring_lists"]
 
 Complexity = Literal["easy", "medium", "hard"]
 
@@ -79,6 +80,32 @@ class PsiloQARecord(RecordModel):
         return self
 
 
+LIST_FIELDS = ("soft_labels", "hard_labels", "model_output_logits", "model_output_tokens")
+"""Mu-SHROOM's list fields; some released files (the labelled test set) store the token and
+logit lists as strings holding Python lists."""
+
+
+def unstring_list(value: Any, field_name: str, context: Any = None) -> Any:
+    """A string holding a list, parsed (with the warning `list_as_string`); anything else as is."""
+    if isinstance(value, str):
+        parsed = list_from_string(value)
+        if parsed is not None:
+            warn_in(context, field_name, "list_as_string",
+                    f"{field_name} is a string holding a list of {len(parsed)} item(s); parsed")
+            return parsed
+    return value
+
+
+def unstring_lists(record: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The record with every Mu-SHROOM list field that holds a list-in-a-string parsed (the
+    rule validation applies, for readers and converters)."""
+    out = dict(record)
+    for name in LIST_FIELDS:
+        if isinstance(out.get(name), str):
+            out[name] = unstring_list(out[name], name, context)
+    return out
+
+
 class SoftLabel(BaseModel):
     """A span with the share of annotators who marked it."""
 
@@ -104,10 +131,15 @@ class MushroomRecord(RecordModel):
     model_output_tokens: list[str] | None = None
     wikipedia_url: str | None = None
 
+    @field_validator(*LIST_FIELDS, mode="before")
+    @classmethod
+    def _list_in_a_string(cls, value: Any, info: ValidationInfo) -> Any:
+        return unstring_list(value, info.field_name or "", info.context)
+
     @model_validator(mode="after")
-    def _check(self) -> MushroomRecord:
+    def _check(self, info: ValidationInfo) -> MushroomRecord:
         text = self.model_output_text
-        problems = Problems(type(self).__name__)
+        problems = Problems(type(self).__name__, info.context)
         soft = [(s.start, s.end) for s in self.soft_labels]
         bad = problems.add_spans(
             ("soft_labels",), check_spans(text, soft, sorted_required=False, allow_empty=True), soft

@@ -35,3 +35,12 @@ def test_every_code_used_in_source_is_documented_in_codes_and_readme(repo_root):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     table = dict(re.findall(r"^\| (DSB\d{3}) \| (.+?) \|$", readme, flags=re.M))
     assert table == CODES, "README's code table differs from dsbuild.errors.CODES"
+
+
+def test_warning_codes_are_documented_in_the_readme(repo_root):
+    from dsbuild.quirks import WARNING_CODES
+
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- warnings:start -->")[1].split("<!-- warnings:end -->")[0]
+    table = dict(re.findall(r"^\| ([a-z_]+) \| (.+?) \|$", block, flags=re.M))
+    assert table == WARNING_CODES, "README's warning table differs from dsbuild.quirks.WARNING_CODES"

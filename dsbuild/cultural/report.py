@@ -3,7 +3,8 @@
 `write_report(result, folder)` takes what `dsbuild.cultural.analysis.analyze` returns and
 writes `heatmap.png` (model x language mean overall rating), `categories.png` (mean segment
 rating per category and model), `omission.png` (share of NA by category and by model) and
-`report.html`. matplotlib (Agg backend, no display needed) is imported only here.
+`report.html` (every figure as a table too: by model, language and locale, by category under
+both NA conventions, agreement under both, and the reading counts). matplotlib (Agg backend, no display needed) is imported only here.
 """
 
 from __future__ import annotations
@@ -120,8 +121,17 @@ def render_html(result: dict[str, Any], images: dict[str, Path], title: str) -> 
     om = result["omission"]
     counts = result["counts"]
     overall = result["overall_mean"] if result["overall_mean"] is not None else "–"
+    read = result.get("read") or {}
+    reasons = ", ".join(f"{html.escape(k)} {v}" for k, v in (read.get("excluded_by_reason") or {}).items())
+    read_line = ""
+    if read.get("rows_read") is not None:
+        units = read.get("units") or {}
+        read_line = (f"<p>Read as {html.escape(str(read.get('layout')))}: {read['rows_read']} rows read, "
+                     f"{read.get('empty_rows_skipped', 0)} empty rows skipped, {read.get('excluded', 0)} ratings or "
+                     f"rows excluded{f' ({reasons})' if reasons else ''}; {read.get('raters')} raters; "
+                     f"{units.get('full_text')} full-text units, {units.get('segments')} segment units.</p>")
     parts = [
-        f"<h1>{html.escape(title)}</h1>",
+        f"<h1>{html.escape(title)}</h1>", read_line,
         (f"<p>{counts['rows']} rows: {counts['texts']} texts, {counts['models']} models, {counts['languages']} "
          f"languages, {counts['raters']} raters; {counts['full_text_ratings']} full-text and "
          f"{counts['segment_ratings']} segment ratings ({counts['na_ratings']} NA), "
@@ -135,17 +145,25 @@ def render_html(result: dict[str, Any], images: dict[str, Path], title: str) -> 
             parts.append(f"<h2>{heading}</h2><img alt='{name}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>By model</h2>" + _group_table(result["by_model"], "model", om["by_model"]))
     parts.append("<h2>By language</h2>" + _group_table(result["by_language"], "language", om["by_language"]))
+    if "by_locale" in result:
+        parts.append("<h2>By locale</h2>" + _group_table(result["by_locale"], "locale", om.get("by_locale", {})))
+    both = result.get("by_category_na") or {result["na"]: result["by_category"]}
+    zero, excl = both.get("zero", {}), both.get("exclude", {})
     parts.append("<h2>By category</h2>" + _table(
-        ["category", "segment mean", "omission rate", "segment ratings"],
-        [[c, v["segment"], om["by_category"].get(c), v["segment_n"]] for c, v in result["by_category"].items()]))
+        ["category", "segment mean, NA as 0", "segment mean, NA excluded", "omission rate", "segment ratings"],
+        [[c, zero.get(c, {}).get("segment"), excl.get(c, {}).get("segment"), om["by_category"].get(c),
+          zero.get(c, v)["segment_n"]] for c, v in result["by_category"].items()]))
     stats = ["alpha_ordinal", "alpha_interval", "alpha_nominal", "ac2_ordinal", "fleiss_kappa", "units", "ratings"]
-    rows = [[f"full text: {k}", *(v[s] for s in stats)] for k, v in result["agreement"]["full_text"].items()]
-    rows += [[f"segments: {k}", *(v[s] for s in stats)] for k, v in result["agreement"]["segments"].items()]
+    rows = []
+    for conv, ag in (result.get("agreement_by_na") or {result["na"]: result["agreement"]}).items():
+        rows += [[f"NA {conv}: full text {k}", *(v[s] for s in stats)] for k, v in ag["full_text"].items()]
+        rows += [[f"NA {conv}: segments {k}", *(v[s] for s in stats)] for k, v in ag["segments"].items()]
     parts.append("<h2>Inter-rater agreement</h2>" + _table(
         ["scope", "Krippendorff α (ordinal)", "α (interval)", "α (nominal)", "Gwet AC2 (ordinal)", "Fleiss κ",
          "units", "ratings"], rows))
     parts.append("<p>Nominal statistics treat NA as a category; ordinal and interval ones follow the NA convention "
-                 "above. Units rated by fewer than two raters are not pairable and are left out.</p>")
+                 "of their row (NA as 0, or NA excluded). Units rated by fewer than two raters are not pairable "
+                 "and are left out.</p>")
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
              "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}")

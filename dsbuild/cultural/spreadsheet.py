@@ -34,7 +34,7 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,6 +236,9 @@ def read_wide(path: str | Path) -> pl.DataFrame:
         raise InputError(f"spreadsheet {path} does not exist", "check the path", code="DSB301")
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        from dsbuild.readers import check_text_bounds
+
+        check_text_bounds(path)  # polars would hold a record of any length
         try:
             df = pl.read_csv(path, infer_schema=False, encoding="utf8")
         except (pl.exceptions.PolarsError, OSError) as exc:
@@ -247,21 +250,46 @@ def read_wide(path: str | Path) -> pl.DataFrame:
     raise InputError(f"{path}: a wide spreadsheet must be .csv or .xlsx", "save it as one of those", code="DSB302")
 
 
-def _read_xlsx(path: Path) -> pl.DataFrame:
-    import polars as pl
-
+def xlsx_rows(path: Path, *, choose: Callable[[tuple], bool] | None = None,
+              header_only: bool = False) -> list[tuple]:
+    """The rows (value tuples) of a workbook's first sheet whose first row `choose` accepts
+    (default, and when none does: the first sheet); only that row with `header_only`."""
     openpyxl = _openpyxl()
     from openpyxl.utils.exceptions import InvalidFileException
+
+    def unreadable(exc: BaseException) -> InputError:
+        detail = " ".join(str(exc).split())[:200]
+        return InputError(f"{path} is not a readable XLSX workbook ({exc.__class__.__name__}"
+                          f"{': ' + detail if detail else ''})",
+                          "open it in a spreadsheet program and save it as .xlsx again", code="DSB302")
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise InputError(f"{path} is not a readable XLSX workbook ({exc.__class__.__name__})",
-                         "open it in a spreadsheet program and save it as .xlsx again", code="DSB302") from None
+        raise unreadable(exc) from None
+    except Exception as exc:  # a damaged XML part: lxml's or ElementTree's syntax errors, and others
+        raise unreadable(exc) from None
     try:
-        rows = list(book.worksheets[0].iter_rows(values_only=True))
+        if not book.worksheets:
+            raise InputError(f"{path} has no worksheet", "put the ratings on the first sheet", code="DSB304")
+        chosen = book.worksheets[0]
+        for sheet in book.worksheets if choose is not None else ():
+            if choose(next(sheet.iter_rows(max_row=1, values_only=True), ())):
+                chosen = sheet
+                break
+        return list(chosen.iter_rows(max_row=1 if header_only else None, values_only=True))
+    except InputError:
+        raise
+    except Exception as exc:  # read-only sheets are parsed lazily: a damaged sheet fails here
+        raise unreadable(exc) from None
     finally:
         book.close()
+
+
+def _read_xlsx(path: Path) -> pl.DataFrame:
+    import polars as pl
+
+    rows = xlsx_rows(path)
     if not rows:
         raise InputError(f"{path}: the first sheet is empty", "put the ratings on the first sheet", code="DSB304")
     header = [_cell(c) for c in rows[0]]

@@ -136,9 +136,19 @@ def check_file(kind: str, path: str | Path, *, field: str, lang_field: str | Non
                                       v.duplicate_of, list(v.repairs)))
     if not outcomes:
         raise InputError(f"{path} holds no records", "check the file", code="DSB304")
+    if all(o.status == "unreadable" for o in outcomes):
+        _unreadable(path, [o for o in outcomes])
     if not seen_field and kind != "hygiene":
         _no_field(path, field)
     return CheckReport(kind, str(path), field, outcomes)
+
+
+def _unreadable(path: str | Path, outcomes: list[RecordOutcome]) -> None:
+    """No record of the file could be read: the error `validate` and `stats` give too."""
+    from dsbuild.readers import ReadItem, ReadProblem, require_readable
+
+    require_readable(path, [ReadItem(o.locator, problem=ReadProblem(o.reason or "", o.detail or ""))
+                            for o in outcomes])
 
 
 def _no_field(path: str | Path, field: str) -> None:
@@ -170,6 +180,8 @@ def _check_dedup(path: str | Path, *, field: str, lang_field: str | None, lang: 
                      None if rec_lang is None else str(rec_lang), "" if text is None else str(text)))
     if not rows and not problems:
         raise InputError(f"{path} holds no records", "check the file", code="DSB304")
+    if not rows:
+        _unreadable(path, [outcome for _, outcome in problems])
     if rows and not seen_field:
         _no_field(path, field)
     refs = []

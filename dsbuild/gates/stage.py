@@ -69,11 +69,19 @@ def gate_enabled(ctx: StageContext, name: str) -> bool:
     off."""
     if ctx.options.get("gates") is False:
         return False
-    return ctx.options.get(f"gate.{name}") is not False
+    return _gate_option(ctx, name) is not False
+
+
+def _gate_option(ctx: StageContext, name: str) -> Any:
+    """`gate.<name>` as given flat (`--option gate.NAME=...`) or nested (`gate: {NAME: ...}`)."""
+    nested = ctx.options.get("gate")
+    if isinstance(nested, Mapping) and name in nested:
+        return nested[name]
+    return ctx.options.get(f"gate.{name}")
 
 
 def _overrides(ctx: StageContext, name: str) -> dict[str, Any]:
-    value = ctx.options.get(f"gate.{name}")
+    value = _gate_option(ctx, name)
     return dict(value) if isinstance(value, Mapping) else {}
 
 

@@ -64,6 +64,7 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
     """Pull every submitted annotation of the run's project; see the module docstring."""
     from dsbuild.errors import UsageError
     from dsbuild.labelstudio.agreement import round_agreement
+    from dsbuild.labelstudio.hooks import rounds_for
     from dsbuild.labelstudio.reconcile import SPAN_METHODS, reconcile_unit
     from dsbuild.labelstudio.results import annotator_of, parse_result
     from dsbuild.labelstudio.tasks import Unit, check_of, task_data, units_of
@@ -80,6 +81,7 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
                          "set LABEL_STUDIO_URL (or --url) to that server")
     records = load_records(run_dir, dataset)
     units = {u.key: u for u in units_of(records, dataset)}
+    rounds = rounds_for(dataset)
 
     client.get_project(project)  # a deleted project fails here, naming it
     exported = client.export_snapshot(project)
@@ -147,7 +149,7 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
         meta = {"round": number, "project": project, "url": client.url, "task": task_id, "key": unit.key,
                 "pulled_at": now(), "annotators": annotators}
         by_record[unit.record_id].append((unit, values, meta))
-        agreement_units.append((_unit_info(dataset, unit), values))
+        agreement_units.append((rounds.unit_info(unit), values))
 
     annotated: list[dict[str, Any]] = []
     disagreements: list[dict[str, Any]] = []
@@ -176,16 +178,6 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
                           [p["message"] for p in problems])
     atomic_write_json(folder / "done.json", {**summary.to_dict(), "method": method, "finished_at": now()})
     return summary
-
-
-def _unit_info(dataset: str, unit) -> Any:
-    if dataset == "psiloqa":
-        return len(unit.record["llm_answer"])
-    if dataset == "cultural":
-        return len(unit.record.get("nuances") or [])
-    if dataset == "entitycs":
-        return unit.extra["entities"]
-    return None
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,18 +1,13 @@
 """Reconcile several annotators: spans (union, intersection, majority, soft labels) and
 ratings (majority, median), with every disagreement listed for adjudication.
 
-Generic functions first; then `reconcile_unit`, which writes one unit's human annotations
-into its record the way each dataset keeps them:
-
-- PsiloQA: `labels` become the reconciled spans (`method`, default majority) and
-  `annotated_span` follows; the model's spans stay in `model_labels`; `soft_labels` (share
-  of annotators per character) and `annotations` (each annotator's spans) as in Mu-SHROOM.
-- cultural: each annotator's ratings join the translation's `ratings` (the schema's
-  `Rating`), and the translation gets an `annotation` block with majority and median.
-- MedRECT and EntityCS: an `annotation` block with the reconciled verdicts.
+Generic functions first; then `reconcile_unit`, which has the dataset's annotation rounds
+(`AnnotationRounds.reconcile`) write one unit's human annotations into its record the way
+the dataset keeps them (see `dsbuild.<dataset>.rounds`).
 
 Every unit also gets `annotation` metadata: project, task, annotators with their
-annotation ids and timestamps, and each annotator's raw values.
+annotation ids and timestamps, and each annotator's raw values; the rounds' `attach` says
+where it goes (the record's `annotation` by default).
 """
 
 from __future__ import annotations
@@ -22,19 +17,20 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dsbuild.labelstudio.tasks import Unit
-from dsbuild.psiloqa.labels import (
+from dsbuild.labelstudio.hooks import Unit, rounds_for
+from dsbuild.span_labels import (
     chars_of,
     hard_from_soft,
-    normalize_spans,
     soft_from_annotations,
     spans_of,
 )
 
 __all__ = [
     "SPAN_METHODS",
+    "disagreement",
     "majority_vote",
     "median_rating",
+    "rating_block",
     "reconcile_spans",
     "reconcile_unit",
 ]
@@ -78,110 +74,16 @@ def median_rating(values: Iterable[Any]) -> Any:
     return statistics.median_low(numbers) if numbers else NA
 
 
-def _rating_block(votes: Mapping[str, Any]) -> dict[str, Any]:
+def rating_block(votes: Mapping[str, Any]) -> dict[str, Any]:
+    """Majority, median, unanimity and the votes of one rated item."""
     majority, unanimous = majority_vote(votes.values())
     return {"majority": majority, "median": median_rating(votes.values()), "unanimous": unanimous,
             "votes": dict(votes)}
 
 
-def _disagreement(unit: Unit, field: str, votes: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+def disagreement(unit: Unit, field: str, votes: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """One line of `disagreements.jsonl`: the unit, the field and each annotator's vote."""
     return {"key": unit.key, "record_id": unit.record_id, "field": field, "votes": dict(votes), **extra}
-
-
-def _psiloqa(unit: Unit, values: Mapping[str, dict], method: str) -> tuple[dict, list[dict]]:
-    record = dict(unit.record)
-    spans = {a: v["spans"] for a, v in values.items()}
-    rec = reconcile_spans(spans)
-    text = record["llm_answer"]
-    from dsbuild.spans import insert_markers
-
-    chosen = rec[method]
-    record.setdefault("model_labels", record.get("labels"))
-    record["labels"] = chosen
-    record["annotated_span"] = insert_markers(text, chosen)
-    record["soft_labels"] = rec["soft"]
-    record["hard_labels"] = rec["majority"]
-    record["annotations"] = {a: normalize_spans(s) for a, s in spans.items()}
-    disputed = chars_of(rec["union"]) - chars_of(rec["intersection"])
-    disagreements = []
-    if disputed:
-        disagreements.append(_disagreement(
-            unit, "labels", {a: normalize_spans(s) for a, s in spans.items()},
-            disputed_chars=len(disputed), disputed_spans=spans_of(disputed),
-            surfaces=[text[s:e] for s, e in spans_of(disputed)]))
-    return record, disagreements
-
-
-def _medrect(unit: Unit, values: Mapping[str, dict], method: str) -> tuple[dict, list[dict]]:
-    record = dict(unit.record)
-    block: dict[str, Any] = {}
-    disagreements = []
-    for field in ("error_flag", "error_sentence_id", "error_type"):
-        votes = {a: v.get(field) for a, v in values.items()}
-        if field != "error_flag":  # only annotators who saw an error answer these
-            votes = {a: x for a, x in votes.items() if values[a].get("error_flag") == 1}
-        majority, unanimous = majority_vote(votes.values())
-        block[field] = {"majority": majority, "unanimous": unanimous, "votes": votes}
-        if not unanimous:
-            disagreements.append(_disagreement(unit, field, votes))
-    block["corrected_sentences"] = {a: v["corrected_sentence"] for a, v in values.items()
-                                    if v.get("corrected_sentence")}
-    record["annotation_result"] = block
-    return record, disagreements
-
-
-def _cultural(unit: Unit, values: Mapping[str, dict], method: str) -> tuple[dict, list[dict]]:
-    record = dict(unit.record)
-    translations = [dict(t) for t in record.get("translations") or []]
-    tr = translations[unit.translation or 0]
-    ratings = [r for r in tr.get("ratings") or [] if r.get("annotator") not in values]
-    segments = []
-    disagreements = []
-    for i, nuance in enumerate(record.get("nuances") or []):
-        votes = {a: v["segments"].get(i) for a, v in values.items() if v["segments"].get(i) is not None}
-        for a, score in votes.items():
-            ratings.append({"annotator": a, "nuance": i, "score": score})
-        block = {"nuance": i, "surface": nuance.get("surface"), **_rating_block(votes)}
-        segments.append(block)
-        if not block["unanimous"]:
-            disagreements.append(_disagreement(unit, f"segment {i + 1}", votes,
-                                               surface=nuance.get("surface"),
-                                               translation=tr.get("target_lang"), system=tr.get("system")))
-    full: dict[str, Any] = {}
-    for criterion in ("content", "style", "audience", "overall"):
-        votes = {a: v.get(criterion) for a, v in values.items() if v.get(criterion) is not None}
-        full[criterion] = _rating_block(votes)
-        if not full[criterion]["unanimous"]:
-            disagreements.append(_disagreement(unit, criterion, votes, translation=tr.get("target_lang"),
-                                               system=tr.get("system")))
-    for a, v in values.items():
-        if v.get("overall") is None:
-            continue
-        ratings.append({"annotator": a, "nuance": None, "score": v["overall"], "content": v.get("content"),
-                        "style": v.get("style"), "audience": v.get("audience"), "comment": v.get("comment")})
-    tr["ratings"] = ratings
-    tr["annotation_result"] = {"segments": segments, "full_text": full}
-    translations[unit.translation or 0] = tr
-    record["translations"] = translations
-    return record, disagreements
-
-
-def _entitycs(unit: Unit, values: Mapping[str, dict], method: str) -> tuple[dict, list[dict]]:
-    record = dict(unit.record)
-    entities = []
-    disagreements = []
-    for i in unit.extra["entities"]:
-        votes = {a: v["verdicts"].get(i) for a, v in values.items() if v["verdicts"].get(i) is not None}
-        majority, unanimous = majority_vote(votes.values())
-        entities.append({"index": i, "verdict": majority, "unanimous": unanimous, "votes": votes})
-        if not unanimous:
-            disagreements.append(_disagreement(unit, f"entity {i}", votes,
-                                               title=(record["entities"][i] or {}).get("title")))
-    record["annotation_result"] = {"entities": entities}
-    return record, disagreements
-
-
-_RECONCILERS = {"psiloqa": _psiloqa, "medrect": _medrect, "cultural": _cultural, "entitycs": _entitycs}
 
 
 def reconcile_unit(dataset: str, unit: Unit, values: Mapping[str, dict], meta: Mapping[str, Any],
@@ -189,14 +91,12 @@ def reconcile_unit(dataset: str, unit: Unit, values: Mapping[str, dict], meta: M
     """The unit's record with the annotations written in, and its disagreements.
 
     `values` maps annotator → parsed values; `meta` (project, task, annotators, ...) is kept
-    as the record's `annotation` block (cultural: on the translation).
+    as the record's `annotation` block (where the dataset's `attach` puts it).
     """
-    record, disagreements = _RECONCILERS[dataset](unit, values, method)
+    rounds = rounds_for(dataset)
+    record, disagreements = rounds.reconcile(unit, values, method)
     block = {**meta, "method": method, "values": {a: _jsonable(v) for a, v in values.items()}}
-    if dataset == "cultural":
-        record["translations"][unit.translation or 0]["annotation"] = block
-    else:
-        record["annotation"] = block
+    rounds.attach(record, unit, block)
     return record, disagreements
 
 

@@ -1,9 +1,10 @@
-"""Label Studio annotation results → one annotator's values for one unit, per dataset.
+"""Label Studio annotation results → one annotator's values for one unit.
 
-The control names are those of `dsbuild.labelstudio.interfaces`. Span offsets come back in
-UTF-16 code units and leave here in code points, each checked against the surface text
-Label Studio recorded. A result that cannot be read raises `InputError` naming the task;
-pull records it as a problem and keeps going.
+Each dataset's `AnnotationRounds.parse_result` reads the controls its interface named,
+with the readers here (`choice_of`, `text_of`, `control_index`). Span offsets come back in
+UTF-16 code units and leave in code points (`tasks.span_from_ls`), each checked against
+the surface text Label Studio recorded. A result that cannot be read raises `InputError`
+naming the task; pull records it as a problem and keeps going.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dsbuild.errors import InputError
-from dsbuild.labelstudio.tasks import Unit, span_from_ls
+from dsbuild.labelstudio.hooks import Unit, rounds_for
 
-__all__ = ["annotator_of", "parse_result"]
-
-_SCORES = {"0": 0, "1": 1, "2": 2, "3": 3, "NA": "NA"}
+__all__ = ["annotator_of", "choice_of", "control_index", "parse_result", "text_of"]
 
 
 def annotator_of(annotation: Mapping[str, Any]) -> tuple[str, int | None]:
@@ -31,18 +30,21 @@ def annotator_of(annotation: Mapping[str, Any]) -> tuple[str, int | None]:
     return f"user-{who}", int(who)
 
 
-def _choice(item: Mapping[str, Any]) -> str | None:
+def choice_of(item: Mapping[str, Any]) -> str | None:
+    """The choice a `Choices` result holds (the first), or None."""
     values = (item.get("value") or {}).get("choices") or []
     return str(values[0]) if values else None
 
 
-def _text(item: Mapping[str, Any]) -> str | None:
+def text_of(item: Mapping[str, Any]) -> str | None:
+    """The text a `TextArea` result holds (lines joined, stripped), or None when empty."""
     values = (item.get("value") or {}).get("text") or []
     text = "\n".join(str(v) for v in values).strip()
     return text or None
 
 
-def _index(name: str, prefix: str, where: str) -> int:
+def control_index(name: str, prefix: str, where: str) -> int:
+    """The index in a repeated control's name (`seg_score_3` → 3); InputError otherwise."""
     try:
         return int(name[len(prefix):])
     except ValueError:
@@ -50,88 +52,7 @@ def _index(name: str, prefix: str, where: str) -> int:
                          code="DSB303") from None
 
 
-def _psiloqa(unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
-    text = unit.record["llm_answer"]
-    spans: list[list[int]] = []
-    comment = None
-    for item in result:
-        name = item.get("from_name")
-        if name == "hallucination":
-            value = item.get("value") or {}
-            start, end = span_from_ls(text, int(value["start"]), int(value["end"]), value.get("text"),
-                                      where=where)
-            spans.append([start, end])
-        elif name == "comment":
-            comment = _text(item)
-    return {"spans": sorted(spans), "comment": comment}
-
-
-def _medrect(unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
-    out: dict[str, Any] = {"error_flag": None, "error_sentence_id": None, "corrected_sentence": None,
-                           "error_type": None, "comment": None}
-    for item in result:
-        name = item.get("from_name")
-        if name == "error_flag":
-            choice = _choice(item)
-            out["error_flag"] = {"error": 1, "no_error": 0}.get(choice or "")
-        elif name == "error_sentence":
-            choice = _choice(item)
-            out["error_sentence_id"] = int(choice) if choice and choice.isdigit() else None
-        elif name == "corrected_sentence":
-            out["corrected_sentence"] = _text(item)
-        elif name == "error_type":
-            out["error_type"] = _choice(item)
-        elif name == "comment":
-            out["comment"] = _text(item)
-    if out["error_flag"] == 0:  # hidden fields keep stale values when the flag is switched off
-        out.update(error_sentence_id=None, corrected_sentence=None, error_type=None)
-    return out
-
-
-def _cultural(unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
-    n = len(unit.record.get("nuances") or [])
-    out: dict[str, Any] = {"segments": {}, "content": None, "style": None, "audience": None,
-                           "overall": None, "comment": None}
-    for item in result:
-        name = str(item.get("from_name"))
-        if name.startswith("seg_score_"):
-            i = _index(name, "seg_score_", where)
-            score = _SCORES.get(_choice(item) or "")
-            if i >= n:
-                raise InputError(f"{where}: a score for segment {i + 1}, but the record has {n}",
-                                 "the task no longer matches its record; re-push it", code="DSB303")
-            if score is not None:
-                out["segments"][i] = score
-        elif name in ("content", "style", "audience", "overall"):
-            score = _SCORES.get(_choice(item) or "")
-            out[name] = score if isinstance(score, int) else None
-        elif name == "comment":
-            out["comment"] = _text(item)
-    return out
-
-
-def _entitycs(unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
-    indices: list[int] = unit.extra["entities"]
-    out: dict[str, Any] = {"verdicts": {}, "comment": None}
-    for item in result:
-        name = str(item.get("from_name"))
-        if name.startswith("verdict_"):
-            j = _index(name, "verdict_", where)
-            if j >= len(indices):
-                raise InputError(f"{where}: a verdict for entity {j + 1}, but the task shows {len(indices)}",
-                                 "the task no longer matches its record; re-push it", code="DSB303")
-            choice = _choice(item)
-            if choice:
-                out["verdicts"][indices[j]] = choice
-        elif name == "comment":
-            out["comment"] = _text(item)
-    return out
-
-
-_PARSERS = {"psiloqa": _psiloqa, "medrect": _medrect, "cultural": _cultural, "entitycs": _entitycs}
-
-
 def parse_result(dataset: str, unit: Unit, result: Sequence[Mapping[str, Any]], *,
                  where: str = "annotation") -> dict[str, Any]:
     """The values one annotation gives one unit (dataset-specific dict)."""
-    return _PARSERS[dataset](unit, result or [], where)
+    return rounds_for(dataset).parse_result(unit, result or [], where)

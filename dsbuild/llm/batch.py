@@ -7,6 +7,11 @@ sampling parameters (temperature, top_p, max_tokens, seed, stop, ...), optional
 is not a request gets a result with `error.reason = "bad_input"`, so the output always
 lines up with the input. The work runs in a run directory (default `OUT.run/`): killed
 and run again, it resumes; the answers already received come from the cache.
+
+A line that failed because of the world (endpoint down, timeouts, 5xx after retries) is
+written as a failed line too, but it is *pending*: the command exits 4 and running it again
+retries exactly those lines. Lines that failed for their content (a schema the answer never
+met, a request the endpoint refuses) are final.
 """
 
 from __future__ import annotations
@@ -71,10 +76,12 @@ def batch_builder(in_path: Path, default_sampling: dict[str, Any], concurrency: 
                              sampling=sampling, sample_index=int(record.get("sample_index", 0)),
                              id=record["id"])
         result = await engine.complete(req)
-        return {"id": record["id"], "content": result.content, "json": result.json,
+        line = {"id": record["id"], "content": result.content, "json": result.json,
                 "usage": result.usage.to_dict() if result.usage else None,
                 "cost_usd": round(result.cost_usd, 8), "provenance": result.provenance(),
                 "error": result.error}
+        result.raise_if_pending(output=line)  # written now, retried by the next run
+        return line
 
     return Builder("llm-run", "1", (
         source_stage("read_requests", read, description="read the input JSONL"),
@@ -122,25 +129,34 @@ def run_batch(in_path: Path, out_path: Path, settings, *, run_dir: Path | None =
         from dsbuild.errors import InputError
 
         raise InputError(f"input file {in_path} not found", "check the path", code="DSB301")
+    from dsbuild.runs.runner import RunIncompleteError
+
     run_dir = run_dir or out_path.with_name(out_path.name + ".run")
     engine = make_engine(settings, cache_only=cache_only, use_cache=use_cache, max_cost=max_cost,
                          prices_file=prices_file,
                          requests_per_minute=requests_per_minute,
                          tokens_per_minute=tokens_per_minute, max_repairs=max_repairs,
                          http_client=http_client)
-    if engine.model is None:  # ask the server once, outside the run's event loops
-        asyncio.run(engine.resolve_model())
-    default_sampling = {"seed": settings.seed}
-    # Twice as many workers as requests allowed in flight: a request sleeping before a
-    # retry holds a worker but no connection, and must not leave the connection idle.
-    builder = batch_builder(in_path, default_sampling, 2 * max(1, settings.concurrency))
-    config = _config(in_path, settings, engine, max_repairs)
-    t0 = time.monotonic()
-    try:
-        result = run_builder(builder, run_dir, config, mode=mode, progress=progress,
-                             context_extras={"llm": engine})
-    finally:
-        _close(engine)
+    # One event loop for everything the client does: asking the server for its model, the
+    # run, and closing the client (its connections belong to the loop that opened them).
+    with asyncio.Runner() as loop:
+        try:
+            if engine.model is None:
+                loop.run(engine.resolve_model())
+            default_sampling = {"seed": settings.seed}
+            # Twice as many workers as requests allowed in flight: a request sleeping before a
+            # retry holds a worker but no connection, and must not leave the connection idle.
+            builder = batch_builder(in_path, default_sampling, 2 * max(1, settings.concurrency))
+            config = _config(in_path, settings, engine, max_repairs)
+            t0 = time.monotonic()
+            incomplete: RunIncompleteError | None = None
+            try:
+                result = run_builder(builder, run_dir, config, mode=mode, progress=progress,
+                                     context_extras={"llm": engine}, loop=loop)
+            except RunIncompleteError as e:  # lines failed for external reasons: write them too
+                incomplete, result = e, e.result
+        finally:
+            _close(engine, loop)
     seconds = time.monotonic() - t0
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
@@ -154,14 +170,21 @@ def run_batch(in_path: Path, out_path: Path, settings, *, run_dir: Path | None =
             err = json.loads(line).get("error")
             if err:
                 errors[err["reason"]] = errors.get(err["reason"], 0) + 1
-    return BatchSummary(result, engine.stats.to_dict(), out_path, seconds, errors, n)
+    summary = BatchSummary(result, engine.stats.to_dict(), out_path, seconds, errors, n)
+    if incomplete is not None:
+        incomplete.summary = summary  # type: ignore[attr-defined]
+        raise incomplete
+    return summary
 
 
-def _close(engine) -> None:
+def _close(engine, loop=None) -> None:
     import asyncio
 
     try:
-        asyncio.run(engine.aclose())
+        if loop is not None:
+            loop.run(engine.aclose())
+        else:
+            asyncio.run(engine.aclose())
     except RuntimeError:
         pass
     if engine.cache is not None:
@@ -184,6 +207,7 @@ def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict
 
     def flush() -> None:
         nonlocal hits, cost, prompt_tokens, completion_tokens
+        batch[:] = [engine.with_structured_mode(r) for r in batch]  # the mode is in the key
         found = engine.cache.contains_many([r.key() for r in batch]) if engine.cache is not None else set()
         for r in batch:
             if r.key() in found:

@@ -6,7 +6,12 @@ nothing), the budget check (refuse to start a request that could take the run ov
 minute), the backend call with bounded, jittered retries on transient failures, usage and
 cost accounting, and — for structured output — local validation with bounded repair turns
 that show the model its error. A request that still fails comes back with `error` set
-(reason code and detail); it is never an empty answer and never retried forever.
+(reason code and detail) and `pending` when the world failed rather than the request (see
+`types.WORLD_KINDS`); it is never an empty answer and never retried forever. When every
+attempt fails the same way (`limits.FailureWatch`), the engine stops: this and every later
+call raise `ServiceError` DSB403 naming the endpoint, the model and the server's message.
+How a backend asks for structured output (its mode: `structured_modes`) is the backend's
+business; once known, the mode is part of the request's cache key and of its provenance.
 """
 
 from __future__ import annotations
@@ -18,12 +23,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Awaitable
 
-from dsbuild.errors import BudgetExceededError, UsageError
-from dsbuild.llm.limits import AdaptiveLimiter, RateLimiter, backoff_delay, pause_from_headers
+from dsbuild.errors import BudgetExceededError, ServiceError, UsageError
+from dsbuild.llm.limits import (
+    AdaptiveLimiter,
+    FailureWatch,
+    RateLimiter,
+    backoff_delay,
+    pause_from_headers,
+)
 from dsbuild.llm.structured import check_structured, repair_message
-from dsbuild.llm.types import Backend, BackendError, BackendReply, ChatRequest, LLMResult, Usage
+from dsbuild.llm.types import (
+    Backend,
+    BackendError,
+    BackendReply,
+    ChatRequest,
+    LLMResult,
+    Usage,
+    is_world_failure,
+    redact_url,
+)
 
-__all__ = ["DEFAULT_COMPLETION_ESTIMATE", "Budget", "EngineStats", "LLMEngine"]
+__all__ = ["DEFAULT_COMPLETION_ESTIMATE", "Budget", "EngineStats", "LLMEngine", "redact_url"]
 
 # Completion tokens assumed for a request without max_tokens, when estimating cost.
 DEFAULT_COMPLETION_ESTIMATE = 512
@@ -38,6 +58,7 @@ class EngineStats:
     completed: int = 0
     retries: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
+    pending: int = 0  # failures of the world (left for a re-run), a subset of `failures`
     repairs: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -48,7 +69,7 @@ class EngineStats:
         return {
             "requests_sent": self.requests_sent, "cache_hits": self.cache_hits,
             "completed": self.completed, "retries": dict(self.retries),
-            "failures": dict(self.failures), "repairs": self.repairs,
+            "failures": dict(self.failures), "pending": self.pending, "repairs": self.repairs,
             "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
             "estimated_tokens": self.estimated_tokens, "cost_usd": round(self.cost_usd, 6),
         }
@@ -65,9 +86,21 @@ class Budget:
 
 
 class _Failed(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, world: bool = False) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.world = reason, detail, world
+
+
+# What to do about a systematic failure, by kind.
+_SYSTEMATIC_FIX = {
+    "connection": "start the server or correct --base-url",
+    "timeout": "check that the server answers at all; raise --timeout if it is only slow",
+    "auth": "check the API key (OPENAI_API_KEY or --api-key) and its permissions",
+    "format_refused": "use --structured auto, or the mode the server takes (json_object, "
+                      "guided_json, prompt)",
+    "not_found": "check --model against the models the server lists (GET /models) and "
+                 "--base-url (it usually ends in /v1)",
+}
 
 
 class LLMEngine:
@@ -107,6 +140,8 @@ class LLMEngine:
         self.on_usage, self.sleep = on_usage, sleep
         self.rng = random.Random(seed)
         self.stats = EngineStats()
+        self.watch = FailureWatch()
+        self._stopped: ServiceError | None = None
         self._completions_seen = 0
         self._max_completion = 0
         self._model_lock = asyncio.Lock()
@@ -122,7 +157,14 @@ class LLMEngine:
     def request(self, messages: list[dict[str, Any]], *, response_format: dict | None = None,
                 sampling: dict[str, Any] | None = None, sample_index: int = 0,
                 id: str | None = None, template: Any = None) -> ChatRequest:
-        """A `ChatRequest` for this engine's model (template: a `PromptTemplate` or None)."""
+        """A `ChatRequest` for this engine's model (template: a `PromptTemplate` or None).
+
+        The backend may shape the response format first (`prepare_response_format`): the
+        local model turns dsbuild's grammar patterns into `pattern`s it enforces, so the
+        request (and its cache key) says what the grammar will do."""
+        prepare = getattr(self.backend, "prepare_response_format", None)
+        if prepare is not None and response_format is not None:
+            response_format = prepare(response_format)
         return ChatRequest(
             model=self.model or "", messages=tuple(messages), response_format=response_format,
             sampling=dict(sampling or {}), sample_index=sample_index, id=id,
@@ -151,6 +193,7 @@ class LLMEngine:
         """
         if not request.model:
             request = replace(request, model=await self.resolve_model())
+        request = self.with_structured_mode(request)
         result = LLMResult(request=request, cached=True)
         schema = request.json_schema
         current = request
@@ -158,7 +201,10 @@ class LLMEngine:
             try:
                 reply, cached, cost = await self._reply(current)
             except _Failed as failed:
-                return self._fail(result, failed.reason, failed.detail)
+                return self._fail(result, failed.reason, failed.detail, pending=failed.world)
+            if reply.structured_mode is not None and reply.structured_mode != current.structured_mode:
+                current = replace(current, structured_mode=reply.structured_mode)
+                result.request = replace(result.request, structured_mode=reply.structured_mode)
             result.cached = result.cached and cached
             result.content, result.model_answered = reply.content, reply.model
             result.finish_reason = reply.finish_reason
@@ -179,11 +225,58 @@ class LLMEngine:
         self.stats.completed += 1
         return result
 
-    def _fail(self, result: LLMResult, reason: str, detail: str) -> LLMResult:
+    def with_structured_mode(self, request: ChatRequest) -> ChatRequest:
+        """`request` with the structured output mode its backend will send it in, when that
+        is known already (it is part of the cache key; see `structured_modes`)."""
+        known = getattr(self.backend, "structured_mode", None)
+        if known is None or request.structured_mode is not None or request.json_schema is None:
+            return request
+        mode = known(request.model)
+        return replace(request, structured_mode=mode) if mode else request
+
+    def _cache_candidates(self, request: ChatRequest) -> list[ChatRequest]:
+        """The requests whose cached answer answers `request`: itself, or, while the mode is
+        not chosen yet, the request in each mode the backend may choose."""
+        if (request.structured_mode is not None or request.json_schema is None
+                or getattr(self.backend, "structured_mode", None) is None):
+            return [request]
+        from dsbuild.llm.structured_modes import MODES
+
+        return [replace(request, structured_mode=mode) for mode in MODES]
+
+    def _fail(self, result: LLMResult, reason: str, detail: str, *,
+              pending: bool = False) -> LLMResult:
         result.error = {"reason": reason, "detail": detail}
         result.cached = False
+        result.pending = pending
         self.stats.failures[reason] += 1
+        self.stats.pending += pending
         return result
+
+    @property
+    def endpoint(self) -> str:
+        """Where requests go, credentials redacted: the base URL, or the backend's name."""
+        url = getattr(self.backend, "base_url", None)
+        return redact_url(str(url)) if url else f"the {getattr(self.backend, 'name', 'model')} backend"
+
+    def _systematic(self, exc: BackendError) -> ServiceError:
+        """The error that stops the engine once every attempt fails the same way."""
+        if self._stopped is None:
+            w = self.watch
+            seen = (f"the first {w.streak} requests failed" if w.successes == 0
+                    else f"the last {w.streak} requests failed")
+            message = " ".join(exc.detail.split())[:300]
+            fix = _SYSTEMATIC_FIX.get(exc.kind, "fix what the server's message says")
+            self._stopped = ServiceError(
+                f"stopped early: {seen} the same way at {self.endpoint} (model "
+                f"{self.model or self.spec}): {exc.kind}: {message}",
+                f"{fix}, then run the same command again: finished records are kept and the "
+                "rest are retried", code="DSB403")
+        return ServiceError(self._stopped.what, self._stopped.fix, code="DSB403")
+
+    def _check_stopped(self) -> None:
+        if self._stopped is not None:
+            raise ServiceError(self._stopped.what, self._stopped.fix, code="DSB403")
 
     @staticmethod
     def _add_usage(result: LLMResult, usage: Usage) -> None:
@@ -230,10 +323,12 @@ class LLMEngine:
         """(reply, served from cache, cost charged)."""
         key = request.key()
         if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                self.stats.cache_hits += 1
-                return BackendReply.from_dict(hit), True, 0.0
+            for candidate in self._cache_candidates(request):
+                hit = self.cache.get(candidate.key())
+                if hit is not None:
+                    self.stats.cache_hits += 1
+                    return replace(BackendReply.from_dict(hit),
+                                   structured_mode=candidate.structured_mode), True, 0.0
         if self.cache_only:
             raise UsageError(
                 f"request {request.id or key[:12]} (cache key {key[:16]}) is not in the cache and "
@@ -250,6 +345,8 @@ class LLMEngine:
             cost = self._charge(reply.usage)
         finally:
             self.budget.reserved -= estimate
+        if reply.structured_mode is not None and reply.structured_mode != request.structured_mode:
+            key = replace(request, structured_mode=reply.structured_mode).key()  # as sent
         if self.cache is not None:
             self.cache.put(key, reply.to_dict())
         return reply, False, cost
@@ -280,6 +377,7 @@ class LLMEngine:
         payload = request.payload()
         tokens = None
         for attempt in range(1, self.max_retries + 2):
+            self._check_stopped()
             if self.rpm is not None:
                 await self.rpm.acquire(1)
             if self.tpm is not None:
@@ -290,6 +388,11 @@ class LLMEngine:
                         request.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE)
                 await self.tpm.acquire(tokens)
             await self.limiter.acquire()
+            try:
+                self._check_stopped()
+            except ServiceError:
+                self.limiter.release()
+                raise
             self.stats.requests_sent += 1
             try:
                 reply = await self.backend.complete(payload, timeout=self.timeout_s)
@@ -297,15 +400,19 @@ class LLMEngine:
                 self.limiter.release()
                 if exc.kind == "rate_limited":
                     self.limiter.on_overload()
+                if self.watch.failure(exc.kind, exc.status, exc.detail, request.key()):
+                    raise self._systematic(exc) from None
                 if not exc.transient:
-                    raise _Failed(exc.kind, exc.detail) from None
+                    raise _Failed(exc.kind, exc.detail, is_world_failure(exc.kind)) from None
                 if attempt > self.max_retries:
-                    raise _Failed(exc.kind, f"{exc.detail} (gave up after {attempt} attempts)") from None
+                    raise _Failed(exc.kind, f"{exc.detail} (gave up after {attempt} attempts)",
+                                  True) from None
                 self.stats.retries[exc.kind] += 1
                 await self.sleep(backoff_delay(attempt, retry_after=exc.retry_after, rng=self.rng))
                 continue
             self.limiter.release()
             self.limiter.on_success()
+            self.watch.success()
             pause = pause_from_headers(reply.headers) if reply.headers else None
             if pause:
                 self.limiter.pause(pause)

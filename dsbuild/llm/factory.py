@@ -44,8 +44,13 @@ def make_backend(spec: ModelSpec, settings: Settings, *, http_client: Any = None
 
     check_endpoint(spec, settings)
     key = settings.api_key.get_secret_value() if settings.api_key else None
+    from dsbuild.llm.cache import default_cache_dir
+    from dsbuild.llm.structured_modes import MODES_FILENAME
+
+    cache_dir = Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir()
     return OpenAIBackend(base_url=settings.base_url, api_key=key, timeout_s=settings.timeout_s,
-                         http_client=http_client)
+                         http_client=http_client, structured=settings.structured,
+                         modes_file=cache_dir / MODES_FILENAME)
 
 
 def make_engine(settings: Settings, *, cache_only: bool = False, use_cache: bool = True,

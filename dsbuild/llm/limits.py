@@ -8,6 +8,8 @@ stray 429 is only retried after its Retry-After, while a rate limit that rejects
 requests shrinks concurrency fast. A server's rate-limit headers can pause new requests
 until a reset time.
 `RateLimiter` is a token bucket for optional requests/minute and tokens/minute ceilings.
+`FailureWatch` notices an endpoint that fails every request the same way, so a run stops
+after a few requests instead of spending every record's retries.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 
-__all__ = ["AdaptiveLimiter", "RateLimiter", "backoff_delay", "pause_from_headers", "parse_retry_after"]
+__all__ = ["AdaptiveLimiter", "FailureWatch", "RateLimiter", "backoff_delay", "pause_from_headers", "parse_retry_after"]
 
 
 class AdaptiveLimiter:
@@ -119,6 +121,66 @@ class RateLimiter:
                     self.tokens -= amount
                     return
                 await asyncio.sleep((amount - self.tokens) / self.rate)
+
+
+_VOLATILE = re.compile(r"[0-9a-fA-F]{8,}|[0-9a-zA-Z_-]*\d[0-9a-zA-Z_-]*")
+
+
+def failure_signature(kind: str, status: int | None, detail: str) -> tuple[str, int | None, str]:
+    """What makes two failures "the same": kind, HTTP status and the server's message with
+    numbers and ids masked (request ids and timings differ between identical failures)."""
+    return kind, status, _VOLATILE.sub("#", " ".join(detail.split()))[:200]
+
+
+class FailureWatch:
+    """Trips when an endpoint fails every attempt the same way.
+
+    Each attempt's outcome is recorded: a success, or a failure's signature. 429s are left
+    out (a rate limit is what backoff is for), and a streak must span at least `min_requests`
+    distinct requests (one request's retries alone are no pattern). It trips when the first
+    `first` attempts all failed with one signature and none succeeded (a server that is down, a wrong URL, key or
+    model, a body the server refuses), or, once something succeeded (or for timeouts, which
+    may be load), when the last `window` attempts did over at least `min_span_s` seconds (an outage that outlasts the retries,
+    not a blip the retries ride out). Once tripped it stays tripped.
+    """
+
+    def __init__(self, *, first: int = 4, window: int = 20, min_span_s: float = 10.0,
+                 min_requests: int = 2, clock=time.monotonic) -> None:
+        self.first, self.window, self.min_span_s, self.clock = first, window, min_span_s, clock
+        self.min_requests = min_requests
+        self.requests: set = set()  # the distinct requests in the streak (up to min_requests)
+        self.successes = 0
+        self.streak = 0  # consecutive failures with `signature`
+        self.signature: tuple | None = None
+        self.streak_started = 0.0
+        self.tripped = False
+
+    def success(self) -> None:
+        self.successes += 1
+        self.streak, self.signature = 0, None
+        self.requests.clear()
+
+    def failure(self, kind: str, status: int | None, detail: str, request: object = None) -> bool:
+        """Record a failed attempt of `request` (any hashable id); True when this makes the
+        failures systematic."""
+        if kind == "rate_limited" or self.tripped:
+            return self.tripped
+        sig = failure_signature(kind, status, detail)
+        if sig == self.signature:
+            self.streak += 1
+        else:
+            self.signature, self.streak, self.streak_started = sig, 1, self.clock()
+            self.requests.clear()
+        if len(self.requests) < self.min_requests:
+            self.requests.add(request)
+        if len(self.requests) < self.min_requests:
+            return False
+        if self.successes == 0 and kind != "timeout":  # timeouts may be load: use the window
+            self.tripped = self.streak >= self.first
+        else:
+            self.tripped = (self.streak >= self.window
+                            and self.clock() - self.streak_started >= self.min_span_s)
+        return self.tripped
 
 
 def backoff_delay(attempt: int, *, base_s: float = 0.5, cap_s: float = 30.0,

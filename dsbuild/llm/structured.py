@@ -12,13 +12,19 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["COPY_OF", "check_structured", "copy_of", "expand_copy", "repair_message",
-           "without_copy"]
+__all__ = ["COPY_OF", "GRAMMAR_PATTERN", "check_structured", "copy_of", "expand_copy",
+           "expand_grammar_patterns", "grammar_pattern", "repair_message", "without_copy"]
 
-# A schema extension: a string that must be a given text copied exactly, with marks (e.g.
-# `[HAL]`, `[/HAL]`) inserted between its pieces. Grammar backends (the local model) enforce
-# it as a pattern; OpenAI-compatible endpoints get the plain string schema (`without_copy`).
+# Schema extensions: constraints a grammar-constrained decoder can enforce but a plain
+# JSON-Schema endpoint may refuse. `COPY_OF`: a string that must be a given text copied
+# exactly, with marks (e.g. `[HAL]`, `[/HAL]`) inserted between its pieces. `GRAMMAR_PATTERN`:
+# a regular expression meant to steer a grammar (e.g. "this sentence states the choice"), not
+# to judge an answer. Grammar backends enforce both as `pattern`s (`expand_copy`: the local
+# model, servers taking `json_object`+schema or `guided_json`); endpoints that take
+# `json_schema` (OpenAI) get the plain string schema (`without_copy`).
 COPY_OF = "x-dsbuild-copy-of"
+GRAMMAR_PATTERN = "x-dsbuild-grammar-pattern"
+_EXTENSIONS = (COPY_OF, GRAMMAR_PATTERN)
 _PIECES = re.compile(r"\w+|\s+|[^\w\s]", re.U)
 _ESCAPED = re.compile(r"([\\\[\]^])")  # escaped with a backslash
 _CLASSED = re.compile(r"([.$*+?(){}|])")  # written as a one-character class, e.g. [.]
@@ -45,7 +51,9 @@ def check_structured(content: str | None, schema: dict[str, Any]) -> tuple[Any, 
     if fenced:
         text = fenced.group(1)
     try:
-        value = json.loads(text)
+        # strict=False: a raw line break or tab inside a string (JSON wants it escaped) is
+        # read as itself; servers' grammars (llama.cpp's) let models write them.
+        value = json.loads(text, strict=False)
     except ValueError as exc:
         return None, "invalid_json", f"the reply is not valid JSON ({exc})"
     validator = _validator(json.dumps(schema, sort_keys=True))
@@ -73,9 +81,15 @@ def copy_of(text: str, marks: list[str] | tuple[str, ...], **extra: Any) -> dict
     return {"type": "string", COPY_OF: {"text": text, "marks": list(marks)}, **extra}
 
 
-def _walk(schema: Any, fn) -> Any:
+def grammar_pattern(pattern: str, **extra: Any) -> dict[str, Any]:
+    """The schema fragment of a string a grammar should keep to `pattern` (an extension:
+    stripped for endpoints that take plain JSON Schema)."""
+    return {"type": "string", GRAMMAR_PATTERN: pattern, **extra}
+
+
+def _walk(schema: Any, fn, keys: tuple[str, ...] = _EXTENSIONS) -> Any:
     if isinstance(schema, dict):
-        if COPY_OF in schema:
+        if any(k in schema for k in keys):
             return fn(schema)
         return {k: _walk(v, fn) for k, v in schema.items()}
     if isinstance(schema, list):
@@ -84,8 +98,9 @@ def _walk(schema: Any, fn) -> Any:
 
 
 def without_copy(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with copy constraints reduced to plain strings (for remote endpoints)."""
-    return _walk(schema, lambda node: {k: v for k, v in node.items() if k != COPY_OF})
+    """The schema with dsbuild's extensions (copy constraints, grammar patterns) removed:
+    plain strings, for endpoints that take plain JSON Schema."""
+    return _walk(schema, lambda node: {k: v for k, v in node.items() if k not in _EXTENSIONS})
 
 
 def _copy_pattern(spec: dict[str, Any]) -> str:
@@ -100,7 +115,19 @@ def _copy_pattern(spec: dict[str, Any]) -> str:
     return "^" + mark + "".join(lit(p) + mark for p in pieces) + "$"
 
 
+def _as_pattern(node: dict[str, Any]) -> dict[str, Any]:
+    plain = {k: v for k, v in node.items() if k not in _EXTENSIONS}
+    if COPY_OF in node:
+        return {**plain, "pattern": _copy_pattern(node[COPY_OF])}
+    return {**plain, "pattern": node[GRAMMAR_PATTERN]}
+
+
 def expand_copy(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with copy constraints turned into `pattern`s (for grammar backends)."""
-    return _walk(schema, lambda node: {**{k: v for k, v in node.items() if k != COPY_OF},
-                                       "pattern": _copy_pattern(node[COPY_OF])})
+    """The schema with dsbuild's extensions turned into `pattern`s (for grammar backends)."""
+    return _walk(schema, _as_pattern)
+
+
+def expand_grammar_patterns(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema with only the grammar patterns turned into `pattern`s (copy constraints
+    kept as they are: the local backend expands those when it builds the grammar)."""
+    return _walk(schema, _as_pattern, (GRAMMAR_PATTERN,))

@@ -4,6 +4,11 @@ A `ChatRequest` is what a stage asks for; its `payload()` is the canonical reque
 (the OpenAI chat-completions shape) and `key()` the cache key: the hash of that payload
 plus the sample index, so n samples at temperature > 0 stay distinct. Backends turn a
 payload into a `BackendReply` or raise a `BackendError` saying whether a retry may help.
+
+A request that fails for good fails either because of the record (a request the endpoint
+refuses as malformed or too long, an answer that breaks its schema after repairs: the record
+is rejected) or because of the world (`WORLD_KINDS`: the endpoint down, timing out,
+overloaded, refusing the key: the record stays *pending* and a re-run retries it).
 """
 
 from __future__ import annotations
@@ -20,14 +25,42 @@ __all__ = [
     "BackendError",
     "BackendReply",
     "ChatRequest",
+    "KEYED_MODES",
     "LLMResult",
     "SAMPLING_KEYS",
     "Usage",
+    "WORLD_KINDS",
+    "is_world_failure",
+    "redact_url",
 ]
 
 # Sampling parameters that change the answer, and so belong to the cache key.
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty",
                  "frequency_penalty", "logprobs", "top_logprobs")
+
+
+# Backend failure kinds that say nothing about the request's content: after their retries
+# the record is left pending, never rejected. (Any failure the backend calls transient is
+# one too.) `bad_request`, `context_length` and local validation failures are content.
+WORLD_KINDS = frozenset({"connection", "timeout", "rate_limited", "server_error", "bad_response",
+                         "auth", "not_found", "http_error", "format_refused"})
+
+# Structured output modes whose request differs from the canonical payload, so they are part
+# of the cache key (`json_schema` sends the canonical payload; `grammar` is the local model's).
+# See `dsbuild.llm.structured_modes`.
+KEYED_MODES = frozenset({"json_object", "guided_json", "prompt"})
+
+
+def is_world_failure(kind: str, transient: bool = False) -> bool:
+    """True when a failure of this kind is the world's (endpoint, network), not the record's."""
+    return transient or kind in WORLD_KINDS
+
+
+def redact_url(url: str) -> str:
+    """`url` without credentials (`dsbuild.redact`): for messages naming an endpoint."""
+    from dsbuild.redact import redact_text
+
+    return redact_text(url)
 
 
 @dataclass(frozen=True)
@@ -48,6 +81,9 @@ class ChatRequest:
     id: str | None = None
     template_id: str | None = None
     template_hash: str | None = None
+    # How the backend asks for structured output (`structured_modes.MODES`, or "grammar");
+    # None: not decided yet, or no structured output.
+    structured_mode: str | None = None
 
     def payload(self) -> dict[str, Any]:
         """The canonical request body: model, messages, response format, sampling."""
@@ -58,12 +94,16 @@ class ChatRequest:
         return body
 
     def key(self) -> str:
-        """The cache key: sha256 of the canonical payload and the sample index."""
+        """The cache key: sha256 of the canonical payload and the sample index, plus the
+        structured output mode when that changes what is sent (`KEYED_MODES`)."""
         return self._key
 
     @cached_property
     def _key(self) -> str:
-        text = canonical_json({"payload": self.payload(), "sample_index": self.sample_index})
+        data: dict[str, Any] = {"payload": self.payload(), "sample_index": self.sample_index}
+        if self.structured_mode in KEYED_MODES and self.json_schema is not None:
+            data["structured_mode"] = self.structured_mode  # another request was sent
+        text = canonical_json(data)
         return hashlib.sha256(text.encode()).hexdigest()
 
     @property
@@ -103,6 +143,7 @@ class BackendReply:
     usage: Usage | None = None  # None: not reported; the engine estimates
     finish_reason: str | None = None
     headers: dict[str, str] = field(default_factory=dict)  # rate-limit headers, lower-case
+    structured_mode: str | None = None  # the mode the structured request was sent in
 
     def to_dict(self) -> dict[str, Any]:
         return {"content": self.content, "model": self.model,
@@ -153,17 +194,30 @@ class LLMResult:
     attempts: int = 0
     error: dict[str, str] | None = None  # {"reason", "detail"} when it failed for good
     finish_reason: str | None = None  # "length" means the answer was cut at max_tokens
+    pending: bool = False  # it failed because of the world (see WORLD_KINDS): retry later
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    def raise_if_pending(self, where: str = "", *, output: Any = None) -> None:
+        """Raise `dsbuild.stages.Pending` when the request failed because of the world, so
+        the runner leaves the record for the next run instead of rejecting it."""
+        if self.error is not None and self.pending:
+            from dsbuild.stages import Pending
+
+            detail = self.error["detail"]
+            raise Pending(f"llm_{self.error['reason']}", f"{where}: {detail}" if where else detail,
+                          output=output)
+
     def rejection(self, where: str = ""):
         """The rejection of a record whose request failed: reason `llm_<reason>`, the detail
-        prefixed with `where` (e.g. "judge")."""
+        prefixed with `where` (e.g. "judge"). A failure of the world is no reason to drop
+        the record: then this raises `Pending` instead (see `raise_if_pending`)."""
         from dsbuild.stages import reject
 
         assert self.error is not None, "rejection() of a request that did not fail"
+        self.raise_if_pending(where)
         detail = self.error["detail"]
         return reject(f"llm_{self.error['reason']}", f"{where}: {detail}" if where else detail)
 
@@ -179,4 +233,5 @@ class LLMResult:
             "request_hash": self.request.key(),
             "cached": self.cached,
             "finish_reason": self.finish_reason,
+            "structured_mode": self.request.structured_mode,
         }

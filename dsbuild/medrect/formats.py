@@ -19,6 +19,12 @@ What the other format cannot hold travels in a side field, so both trips are los
 - MedRECT → MEDEC loses `screening_results`, MedRECT's own metadata and the exact type
   unless `keep_extra=True`, which adds one column, `dsbuild_extra`, holding as JSON the
   fields the way back would not reproduce.
+
+Error-type labels are kept as read (MedRECT-ja's are Japanese); `relabel` converts the
+eight scheme types to English or Japanese names (`convert --labels en|ja`), leaving names
+outside the scheme verbatim. `convert_file` validates what it reads with the format's schema
+(`dsbuild.validation.check_records`): records are converted as they are, invalid ones and
+release quirks are reported, and `strict` refuses both before anything is written.
 """
 
 from __future__ import annotations
@@ -29,14 +35,20 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dsbuild.errors import InputError
+from dsbuild.medrect import MEDRECT_KEYS
 from dsbuild.medrect.sentences import join_sentences, renumber, sentence_texts
+
+if TYPE_CHECKING:
+    from dsbuild.validation import ValidationReport
 
 __all__ = [
     "EXTRA_COLUMN",
     "FORMAT_NAMES",
+    "LABEL_LANGUAGES",
+    "MEDRECT_KEYS",
     "MEDEC_COLUMNS",
     "MEDEC_TO_MEDRECT_TYPE",
     "MEDRECT_TO_MEDEC_TYPE",
@@ -48,6 +60,7 @@ __all__ = [
     "read_medec",
     "read_medrect",
     "read_records_as_medrect",
+    "relabel",
     "write_medec",
     "write_medrect",
 ]
@@ -89,30 +102,26 @@ MEDRECT_TO_MEDEC_TYPE = {
     "procedure_intervention": "treatment",
     "monitoring_management": "management",
 }
-_MEDRECT_KEYS = (
-    "sample_id",
-    "sentences",
-    "error_flag",
-    "error_type",
-    "error_sentence_id",
-    "error_sentence",
-    "corrected_sentence",
-    "corrected_text",
-)
 
 
 # ---------------------------------------------------------------- detection and reading
 
 
+_DETECT_ITEMS = 5
+
+
 def detect_file_format(path: str | Path) -> FileFormat:
-    """`medrect-json` for a JSON list or JSON Lines file, `medec-csv` for a CSV whose header
-    has MEDEC's `Text ID` column; anything else raises InputError DSB302."""
+    """`medrect-json` for a JSON list or JSON Lines file of MedRECT records (one of the first
+    records has `sample_id`, `sentences` or `error_flag`), `medec-csv` for a CSV whose header
+    has MEDEC's `Text ID` column; anything else (another dataset's file too) raises InputError
+    DSB302 saying what the file looks like."""
     path = Path(path)
     head = _read_bytes(path)[: 64 * 1024].removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
     text = head.lstrip()
     if not text:
         raise InputError(f"{path} is empty", "give a MedRECT JSON or MEDEC CSV file", code="DSB304")
     if text[0] in "[{":
+        _check_medrect_items(path, read_json_items(path, "MedRECT records")[:_DETECT_ITEMS])
         return "medrect-json"
     first_line = text.splitlines()[0]
     if "Text ID" in first_line and "," in first_line:
@@ -123,6 +132,34 @@ def detect_file_format(path: str | Path) -> FileFormat:
         "convert a MedRECT .json or a MEDEC .csv file",
         code="DSB302",
     )
+
+
+def _check_medrect_items(path: Path, items: list[Any]) -> None:
+    """Refuse JSON whose first records have none of MedRECT's keys, naming what they look like."""
+    from dsbuild.schemas import FORMATS, detect_format
+
+    records = [i for i in items if isinstance(i, dict)]
+    wanted = ("sample_id", "sentences", "error_flag")
+    if not records or any(k in r for r in records for k in wanted):
+        return  # non-objects are reported record by record by the readers
+    guess = None
+    for min_share in (1.0, 0.5):
+        guess = guess or next((g for r in records if (g := detect_format(r, min_share=min_share))), None)
+    first = records[0]
+    if guess is not None:
+        keys = sorted(FORMATS[guess].detect_keys & first.keys()) or sorted(FORMATS[guess].detect_keys)
+        looks = f"it looks like {_FORMAT_TITLES.get(guess, guess)} items ({', '.join(keys)})"
+    else:
+        looks = f"its first record has the keys {sorted(first)[:12]}"
+    raise InputError(
+        f"{path} holds no MedRECT records (none of sample_id, sentences, error_flag): {looks}",
+        "give a MedRECT JSON or MEDEC CSV file, or use the command of that file's dataset",
+        code="DSB302",
+    )
+
+
+_FORMAT_TITLES = {"mushroom": "Mu-SHROOM", "psiloqa": "PsiloQA", "entitycs": "EntityCS",
+                  "jmle": "IgakuQA (JMLE)", "cultural": "cultural", "medec": "MEDEC"}
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -151,11 +188,22 @@ def read_json_items(path: str | Path, what: str) -> list[Any]:
     text = _decode(path)
     if not text.strip():
         raise InputError(f"{path} is empty", f"give a file of {what}", code="DSB304")
+    from dsbuild.readers import loads_json, max_field_bytes, too_long_error
+
+    fix = f"fix the JSON there (a file of {what})"
     try:
         head = text.lstrip()
         if head.startswith("[") or (head.startswith("{") and "\n{" not in text.strip()):
-            return _as_list(json.loads(text))  # a list, or one object
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+            return _as_list(loads_json(text, str(path), fix))  # a list, or one object
+        limit = max_field_bytes()
+        items = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            if len(line) > limit and len(line.encode("utf-8")) > limit:
+                raise too_long_error(f"{path}: line {n}", limit)
+            items.append(loads_json(line, f"{path}: line {n}", fix))
+        return items
     except json.JSONDecodeError as exc:
         raise InputError(f"{path} is not valid JSON or JSON Lines: {exc.msg} at line "
                          f"{exc.lineno} column {exc.colno}",
@@ -179,10 +227,14 @@ def read_medrect(path: str | Path) -> list[dict[str, Any]]:
 
 def read_medec(path: str | Path) -> list[dict[str, str]]:
     """The rows of a MEDEC CSV as {column: cell}, cells exactly as in the file."""
+    from dsbuild.readers import check_text_bounds, max_field_bytes
+
     path = Path(path)
+    limit = max_field_bytes()
+    if path.is_file():
+        check_text_bounds(path, limit=limit)
     text = _decode(path)
-    if csv.field_size_limit() < 64 * 1024 * 1024:
-        csv.field_size_limit(64 * 1024 * 1024)
+    csv.field_size_limit(limit)
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
@@ -353,8 +405,10 @@ def _extra_for(record: Mapping[str, Any], row: Mapping[str, str]) -> dict[str, A
 
 
 def _apply_extra(record: dict[str, Any], cell: str, where: str) -> dict[str, Any]:
+    from dsbuild.readers import loads_json
+
     try:
-        extra = json.loads(cell)
+        extra = loads_json(cell, f"{where}: the {EXTRA_COLUMN} cell", f"leave {EXTRA_COLUMN} as dsbuild wrote it")
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: the {EXTRA_COLUMN} cell is not JSON ({exc.msg})",
                          f"leave {EXTRA_COLUMN} as dsbuild wrote it or delete the column",
@@ -367,6 +421,33 @@ def _apply_extra(record: dict[str, Any], cell: str, where: str) -> dict[str, Any
     if order:
         merged = {k: merged[k] for k in order if k in merged} | {k: v for k, v in merged.items() if k not in order}
     return merged
+
+
+# ---------------------------------------------------------------- labels
+
+LABEL_LANGUAGES = ("en", "ja")
+
+
+def relabel(record: Mapping[str, Any], labels: str | None) -> dict[str, Any]:
+    """The record with its error type named in `labels` (en: the scheme's English names,
+    ja: MedRECT-ja's Japanese ones); None, or a name outside the scheme, keeps it as read."""
+    from dsbuild.schemas.medrect import MEDRECT_JA_TYPES
+
+    out = dict(record)
+    kind = out.get("error_type")
+    if labels is None or not isinstance(kind, str):
+        return out
+    if labels not in LABEL_LANGUAGES:
+        from dsbuild.errors import ConfigError
+
+        raise ConfigError(f"--labels {labels} is not a label language", f"use one of {', '.join(LABEL_LANGUAGES)}",
+                          code="DSB103")
+    if labels == "en":
+        out["error_type"] = MEDRECT_JA_TYPES.get(kind.strip(), kind)
+    else:
+        to_ja = {en: ja for ja, en in MEDRECT_JA_TYPES.items()}
+        out["error_type"] = to_ja.get(kind.strip(), kind)
+    return out
 
 
 # ---------------------------------------------------------------- whole files
@@ -382,9 +463,10 @@ class ConvertSummary:
     target_format: FileFormat
     records: int
     errors: int
+    report: ValidationReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "in": self.source,
             "in_format": self.source_format,
             "out": self.target,
@@ -392,12 +474,19 @@ class ConvertSummary:
             "records": self.records,
             "error_records": self.errors,
         }
+        if self.report is not None:
+            out.update(invalid=self.report.invalid, problems_by_reason=dict(self.report.by_reason),
+                       warned=self.report.warned, warnings_by_reason=dict(self.report.warnings_by_reason))
+        return out
 
 
 def convert_file(source: str | Path, target_format: str, target: str | Path, *,
-                 keep_extra: bool = False) -> ConvertSummary:
-    """Convert a MedRECT JSON or MEDEC CSV file (detected) into `target_format` at `target`."""
+                 keep_extra: bool = False, labels: str | None = None,
+                 strict: bool = False) -> ConvertSummary:
+    """Convert a MedRECT JSON or MEDEC CSV file (detected) into `target_format` at `target`,
+    error types named in `labels` (None: as read)."""
     from dsbuild.errors import ConfigError
+    from dsbuild.validation import check_records
 
     if target_format not in FORMAT_NAMES:
         raise ConfigError(f"unknown target format {target_format!r}", f"use one of {', '.join(FORMAT_NAMES)}",
@@ -406,21 +495,26 @@ def convert_file(source: str | Path, target_format: str, target: str | Path, *,
     if source.resolve() == target.resolve():
         raise ConfigError(f"--out {target} is the input file", "write the converted file elsewhere",
                           code="DSB103")
+    if labels is not None and labels not in LABEL_LANGUAGES:
+        relabel({"error_type": ""}, labels)  # raises the one-line error
     fmt = detect_file_format(source)
     if fmt == "medec-csv":
         rows = read_medec(source)
-        if target_format == "medec-csv":
+        report = check_records(rows, "medec", str(source), strict=strict)
+        report.raise_for_converter(strict)
+        if target_format == "medec-csv" and labels is None:
             count = write_medec(rows, target)
             errors = sum(r.get("Error Flag", "").strip() == "1" for r in rows)
-        else:
-            records = [medec_row_to_medrect(r, i, source=str(source)) for i, r in enumerate(rows)]
-            count = write_medrect(records, target)
-            errors = sum(r["error_flag"] == 1 for r in records)
+            return ConvertSummary(str(source), fmt, str(target), target_format, count, errors, report)
+        records = [medec_row_to_medrect(r, i, source=str(source)) for i, r in enumerate(rows)]
     else:
         records = read_medrect(source)
-        errors = sum(r.get("error_flag") == 1 for r in records)
-        if target_format == "medrect-json":
-            count = write_medrect(records, target)
-        else:
-            count = write_medec([medrect_to_medec_row(r, keep_extra=keep_extra) for r in records], target)
-    return ConvertSummary(str(source), fmt, str(target), target_format, count, errors)  # type: ignore[arg-type]
+        report = check_records(records, "medrect", str(source), strict=strict)
+        report.raise_for_converter(strict)
+    records = [relabel(r, labels) for r in records]
+    errors = sum(r.get("error_flag") == 1 for r in records)
+    if target_format == "medrect-json":
+        count = write_medrect(records, target)
+    else:
+        count = write_medec([medrect_to_medec_row(r, keep_extra=keep_extra) for r in records], target)
+    return ConvertSummary(str(source), fmt, str(target), target_format, count, errors, report)  # type: ignore[arg-type]

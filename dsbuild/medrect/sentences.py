@@ -15,10 +15,12 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from dsbuild.schemas._common import first_difference
 from dsbuild.schemas.medrect import (
     ERROR_FIELDS,
     MEDRECT_ERROR_TYPES,
     parse_numbered_sentences,
+    trailing_separator_lines,
 )
 
 __all__ = [
@@ -75,13 +77,24 @@ def renumber(text: str, source: Style, target: Style, *, sep: str | None = None)
 
     Numbered lines get the target's number and mark, with trailing whitespace stripped (as
     MedRECT does for MEDEC's lines); continuation lines are kept, stripped; blank lines are
-    dropped. `sep` overrides the target's line separator.
+    dropped. A separator block after the last sentence (`***`, blank lines around it, and
+    the whitespace before it: a release quirk) is carried over verbatim, only its line
+    breaks changed, so both directions give it back. `sep` overrides the target's line
+    separator.
     """
     pattern, first, _ = _style(source)
     _, target_first, target_sep = _style(target)
+    sep = target_sep if sep is None else sep
     mark = "{}. " if target == "medrect" else "{} "
+    lines = _LINE_BREAK.split(text)
+    n_tail = trailing_separator_lines(lines)
+    tail = ""
+    if n_tail:
+        lines, rest = lines[: len(lines) - n_tail], lines[len(lines) - n_tail:]
+        last = lines[-1] if lines else ""
+        tail = last[len(last.rstrip()):] + sep + sep.join(rest)
     out = []
-    for line in _LINE_BREAK.split(text):
+    for line in lines:
         if not line.strip():
             continue
         m = pattern.fullmatch(line)
@@ -90,7 +103,7 @@ def renumber(text: str, source: Style, target: Style, *, sep: str | None = None)
         else:
             number = int(m.group(1)) - first + target_first
             out.append(mark.format(number) + m.group(2).strip())
-    return (target_sep if sep is None else sep).join(out)
+    return sep.join(out) + tail
 
 
 def _is_cjk(ch: str) -> bool:
@@ -203,15 +216,8 @@ def verify_record(record: Mapping[str, Any], *, types: Sequence[str] = MEDRECT_E
         if isinstance(full, str) and full:
             expected = corrected_text(text, number, fixed)
             if _bare(full) != _bare(expected):
-                at = _first_diff(_bare(full), _bare(expected))
+                at = first_difference(_bare(full), _bare(expected))
                 detail = (f"corrected_text is not the text with sentence {number} replaced "
                           f"(first difference at character {at}, ignoring whitespace)")
                 problems.append(("corrected_text_mismatch", detail))
     return problems
-
-
-def _first_diff(a: str, b: str) -> int:
-    for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return i
-    return min(len(a), len(b))

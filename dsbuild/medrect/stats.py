@@ -5,6 +5,10 @@ the error sentence sits, languages, sentences per record; and a chart of them.
 `dsbuild.medrect.formats.medec_row_to_medrect`) and returns plain JSON-ready data;
 `medrect_chart(stats, path)` draws it with matplotlib (imported only there, Agg backend).
 A record's language is `metadata.lang` when the builder set it, else detected from its text.
+
+`STATS` is the dataset's statistics hook (protocol in `dsbuild.tables`): tables of error
+flags, error types and sentences per record for MedRECT and MEDEC files (with the summary
+and chart above), and of case types and answers for the JMLE question pool.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["POSITION_BINS", "medrect_chart", "medrect_stats"]
+from dsbuild.tables import DatasetStats, FormatStats, Row, distribution, frame, table
+
+__all__ = ["POSITION_BINS", "STATS", "jmle_tables", "medec_tables", "medrect_chart", "medrect_stats",
+           "medrect_tables", "records_chart", "records_summary"]
 
 # Relative position of the error sentence, (id - 1) / (sentences - 1), in five bins.
 POSITION_BINS = ("0-20%", "20-40%", "40-60%", "60-80%", "80-100%")
@@ -135,3 +142,63 @@ def records_summary(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 def records_chart(records: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
     """`medrect_chart` of a file's records (MedRECT or MEDEC), for `stats --chart`."""
     return medrect_chart(records_summary(records), path)
+
+
+def _numbered_lines(text: str | None) -> int:
+    return sum(1 for line in (text or "").splitlines() if line.strip())
+
+
+def _medrect_row(r: Row) -> Row:
+    return {"error_flag": r.get("error_flag"), "error_type": r.get("error_type") or "none",
+            "n_sentences": _numbered_lines(r.get("sentences"))}
+
+
+def _medec_row(r: Row) -> Row:
+    etype = r.get("Error Type")
+    return {"error_flag": r.get("Error Flag"), "error_type": "none" if etype in (None, "", "NA") else etype,
+            "n_sentences": _numbered_lines(r.get("Sentences"))}
+
+
+def _error_tables(rows: list[Row]) -> dict[str, Any]:
+    import polars as pl
+
+    df = frame(rows)
+    sentences = df.select(
+        pl.col("n_sentences").mean().round(1).alias("mean"),
+        pl.col("n_sentences").min().alias("min"),
+        pl.col("n_sentences").max().alias("max"),
+    )
+    return {"Error flag": distribution(df, "error_flag"),
+            "Error type": distribution(df, "error_type"),
+            "Sentences per record": table(sentences)}
+
+
+def medrect_tables(records: list[Row]) -> dict[str, Any]:
+    """The tables of MedRECT records: error flag, error type, sentences per record."""
+    return _error_tables([_medrect_row(r) for r in records])
+
+
+def medec_tables(records: list[Row]) -> dict[str, Any]:
+    """The same tables for MEDEC CSV rows (an `NA` error type counts as none)."""
+    return _error_tables([_medec_row(r) for r in records])
+
+
+def _jmle_row(r: Row) -> Row:
+    answer = r.get("answer")
+    if isinstance(answer, list):
+        answer = ",".join(sorted(map(str, answer)))
+    case = r.get("case_classification")
+    return {"case_type": case.get("type") if isinstance(case, dict) else case, "answer": answer}
+
+
+def jmle_tables(records: list[Row]) -> dict[str, Any]:
+    """The tables of JMLE source questions: case type and answer letters."""
+    df = frame([_jmle_row(r) for r in records])
+    return {"Case type": distribution(df, "case_type"), "Answer": distribution(df, "answer")}
+
+
+STATS = DatasetStats({
+    "medrect": FormatStats(tables=medrect_tables, summary=records_summary, chart=records_chart),
+    "medec": FormatStats(tables=medec_tables, summary=records_summary, chart=records_chart),
+    "jmle": FormatStats(tables=jmle_tables),
+})

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsbuild.errors import InputError
-from dsbuild.psiloqa.labels import char_probs, chars_of, hard_from_soft, soft_from_hard
+from dsbuild.span_labels import char_probs, chars_of, hard_from_soft, soft_from_hard
 
 __all__ = [
     "Evaluation",

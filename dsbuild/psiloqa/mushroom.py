@@ -21,11 +21,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from dsbuild.errors import InputError, UsageError
-from dsbuild.psiloqa.labels import (
+from dsbuild.span_labels import (
     chars_of,
     hard_from_soft,
     normalize_spans,
@@ -33,6 +33,9 @@ from dsbuild.psiloqa.labels import (
     soft_from_hard,
 )
 from dsbuild.spans import insert_markers
+
+if TYPE_CHECKING:
+    from dsbuild.quirks import Warnings
 
 __all__ = [
     "FORMATS",
@@ -152,13 +155,17 @@ def row_to_mushroom(row: Mapping[str, Any], *, keep_row_fields: bool = True) -> 
     return item
 
 
-def read_labelled(path: str | Path) -> tuple[str, list[dict[str, Any]]]:
+def read_labelled(path: str | Path, warnings: Warnings | None = None) -> tuple[str, list[dict[str, Any]]]:
     """The records of a Mu-SHROOM or PsiloQA file (JSONL or JSON) and which format it is.
 
     The format is decided per record (`format_of`); every record must have an `id` and all
-    must share one format. Unreadable lines raise `InputError` naming the line.
+    must share one format. Unreadable lines raise `InputError` naming the line. Release
+    quirks are read as validation reads them (a Mu-SHROOM list stored as a string is
+    parsed) and added to `warnings`.
     """
+    from dsbuild.quirks import collecting, found
     from dsbuild.readers import read_records
+    from dsbuild.schemas.psiloqa import unstring_lists
 
     path = Path(path)
     fmt: str | None = None
@@ -188,6 +195,11 @@ def read_labelled(path: str | Path) -> tuple[str, list[dict[str, Any]]]:
         if record.get("id") is None:
             raise InputError(f"{item.locator}: the record has no id", "give every record an id",
                              code="DSB303")
+        if kind == "mushroom":
+            context = collecting()
+            record = unstring_lists(record, context)
+            if warnings is not None:
+                warnings.add_record(found(context), item.locator, str(record["id"]))
         records.append(record)
     if fmt is None:
         raise InputError(f"{path} holds no records", "give a file with at least one record",
@@ -220,11 +232,18 @@ def _converted(records: list[dict[str, Any]], fmt: str, to: str) -> Iterator[dic
             ) from exc
 
 
-def convert_file(src: str | Path, to: str, out: str | Path) -> tuple[str, int]:
-    """Convert a Mu-SHROOM or PsiloQA file into the other format; returns (source format, count)."""
+def convert_file(src: str | Path, to: str, out: str | Path, warnings: Warnings | None = None, *,
+                 strict: bool = False) -> tuple[str, int]:
+    """Convert a Mu-SHROOM or PsiloQA file into the other format; returns (source format, count).
+    Release quirks met while reading go to `warnings` (with `strict`, they stop the
+    conversion before anything is written)."""
+    from dsbuild.quirks import Warnings
+
     if to not in FORMATS:
         raise UsageError(f"unknown target format {to!r}", f"use one of {', '.join(FORMATS)}")
-    fmt, records = read_labelled(src)
+    warnings = Warnings() if warnings is None else warnings
+    fmt, records = read_labelled(src, warnings)
+    warnings.raise_if_strict(strict, str(src))
     if fmt == to:
         raise UsageError(f"{src} is already in {to} format", "pick the other --to format")
     return fmt, write_jsonl(out, _converted(records, fmt, to))

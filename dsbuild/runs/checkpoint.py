@@ -4,6 +4,12 @@ While a stage runs, `log.jsonl` gets one line per input item, in completion orde
 
     {"i": 17, "out": [{...}, ...]}                       the item's 0..n output records
     {"i": 18, "reject": {"id": ..., "reason": ..., "detail": ...}}
+    {"i": 19, "pending": {"id": ..., "reason": ..., "detail": ...}, "out": [...]}
+
+A `pending` line stands for an item that failed for a reason outside it (an endpoint down):
+its `out` is a placeholder shown until it is retried, and `recover` drops the line so the
+next run processes the item again. A stage that ends with items pending is not finalized:
+`write_partial` writes its outputs so far without `done.json` and keeps the log.
 
 On completion `finalize` writes `records.jsonl` and `rejects.jsonl` in input order, then
 `done.json` (the commit point: a stage is finished iff `done.json` exists), then deletes the
@@ -35,6 +41,7 @@ from dsbuild.runs.jsonl import (
 __all__ = ["LogState", "StageCheckpoint", "utc_now"]
 
 _INDEX_RE = re.compile(rb'^\{"i":(\d+),')
+_PENDING_RE = re.compile(rb'^\{"i":\d+,"pending":')
 _SOURCE_OUT_RE = re.compile(rb'\{"i":\d+,"out":\[')  # a source item's line, up to its record
 _FIX = "delete that stage directory to redo the stage, or re-run with --overwrite"
 
@@ -97,6 +104,7 @@ class StageCheckpoint:
         done = bytearray(n_in or 0)
         n_lines, last_line = 0, b""
         if self.log.exists():
+            self._drop_pending_lines()
             with open(self.log, "rb") as f:
                 for n_lines, line in enumerate(f, 1):
                     i = self._index(line, n_lines)
@@ -116,6 +124,59 @@ class StageCheckpoint:
             except ValueError as e:
                 raise self.damaged(f"last line is not valid JSON: {e}") from e
         return LogState(n_lines, done, last)
+
+    def _drop_pending_lines(self) -> None:
+        """Rewrite the log without its `pending` lines (atomically), if it has any: those
+        items are to be processed again."""
+        with open(self.log, "rb") as f:
+            if not any(_PENDING_RE.match(line) for line in f):
+                return
+        with open(self.log, "rb") as f, AtomicWriter(self.log) as out:
+            for line in f:
+                if not _PENDING_RE.match(line):
+                    out.write(line)
+
+    def write_partial(self, n_in: int) -> dict:
+        """The outputs of a stage that ended with items pending: `records.jsonl` and
+        `rejects.jsonl` in input order (pending placeholders included), no `done.json`, the
+        log kept for the next run. Returns counts: n_out and n_rejected of the items done,
+        n_pending (input items not done)."""
+        offsets = array("q", [-1]) * n_in
+        pending = set()
+        if self.log.exists():
+            with open(self.log, "rb") as f:
+                pos = 0
+                for lineno, line in enumerate(f, 1):
+                    i = self._index(line, lineno)
+                    if i < n_in:
+                        offsets[i] = pos
+                        if _PENDING_RE.match(line):
+                            pending.add(i)
+                    pos += len(line)
+        n_out = 0
+        reasons: Counter[str] = Counter()
+        with AtomicWriter(self.records) as rec_f, AtomicWriter(self.rejects) as rej_f:
+            if self.log.exists():
+                with open(self.log, "rb") as f:
+                    for i, off in enumerate(offsets):
+                        if off == -1:
+                            continue
+                        f.seek(off)
+                        item = loads(f.readline())
+                        if "reject" in item:
+                            rej = item["reject"]
+                            reasons[rej["reason"]] += 1
+                            rej_f.write(dumps_line({"id": rej["id"], "stage": self.stage,
+                                                    "reason": rej["reason"],
+                                                    "detail": rej["detail"]}))
+                            continue
+                        for record in item.get("out") or ():
+                            rec_f.write(dumps_line(record))
+                            n_out += i not in pending
+        n_done = sum(1 for o in offsets if o != -1) - len(pending)
+        return {"stage": self.stage, "n_in": n_in, "n_out": n_out,
+                "n_rejected": sum(reasons.values()),
+                "rejects_by_reason": dict(sorted(reasons.items())), "n_pending": n_in - n_done}
 
     def open_log(self, *, source: bool = False) -> AppendLog:
         """The stage's append log. A source's lines may wait in the buffer (up to 256 lines or

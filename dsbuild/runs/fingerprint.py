@@ -15,10 +15,10 @@ this recipe changes (every old run then counts as different).
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import PurePath
 from typing import Any, Mapping
 
+from dsbuild.canonical import canonical_json
 from dsbuild.errors import ConfigError
 
 __all__ = [
@@ -101,12 +101,6 @@ def canonical_config(config: Mapping[str, Any]) -> dict[str, Any]:
 def runtime_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     """The top-level excluded (runtime-only) settings present in `config`."""
     return {k: v for k, v in config.items() if k in EXCLUDED_KEYS}
-
-
-def canonical_json(obj: Any) -> str:
-    """Sorted keys, no whitespace, non-ASCII kept: one text per value."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
 
 
 def fingerprint_payload(builder_parts: Mapping[str, Any], config: Mapping[str, Any]) -> dict:

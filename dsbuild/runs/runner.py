@@ -5,6 +5,13 @@ input item as it finishes (see `checkpoint`), so a kill loses at most the items 
 (for a source, also up to 256 buffered lines: a resume re-runs a source from its start anyway).
 Finished stages are skipped on resume; a partly done stage continues with the items it has
 not logged yet. Only batch stages hold their whole input in memory.
+
+A map function that raises `Pending` (the world failed: an endpoint down, a timeout) leaves
+its item unlogged, or logged as a placeholder that a resume drops. The other items go on;
+then the stage ends *incomplete* (no `done.json`, later stages do not run) and
+`run_builder` raises `RunIncompleteError` (exit 4): the same command retries exactly the
+pending items. A `ServiceError` raised by a stage (an endpoint failing systematically)
+stops the stage at once; the items in flight are logged, the rest stay pending.
 """
 
 from __future__ import annotations
@@ -19,16 +26,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from dsbuild.errors import ConfigError, DsbuildError
+from collections import Counter
+
+from dsbuild.errors import ConfigError, DsbuildError, ServiceError
 from dsbuild.progress import NullProgress, Progress, Task
 from dsbuild.runs.checkpoint import StageCheckpoint, utc_now
 from dsbuild.runs.fingerprint import compute_fingerprint, fingerprint_payload, runtime_settings
 from dsbuild.runs.jsonl import AppendLog, AtomicWriter, dumps_line, loads
 from dsbuild.runs.rundir import Mode, RunDir, open_run_dir
 from dsbuild.runs.runinfo import RunInfo
-from dsbuild.stages import Builder, Reject, Rejection, Stage, StageContext, normalize_map_result
+from dsbuild.stages import (
+    Builder,
+    Pending,
+    Reject,
+    Rejection,
+    Stage,
+    StageContext,
+    normalize_map_result,
+)
 
-__all__ = ["RunResult", "StageSummary", "run_builder"]
+__all__ = ["RunIncompleteError", "RunResult", "StageSummary", "run_builder"]
 
 log = logging.getLogger("dsbuild.runs")
 
@@ -38,7 +55,9 @@ _FIX_STAGE = ("fix the stage or its input, then re-run the same command: finishe
 
 @dataclass(frozen=True)
 class StageSummary:
-    """How one stage went in this invocation: `status` is skipped, resumed or ran."""
+    """How one stage went in this invocation: `status` is skipped, resumed, ran, or
+    incomplete (`n_pending` items left for the next run, `pending_by_reason` this run's
+    causes)."""
 
     name: str
     kind: str
@@ -48,11 +67,14 @@ class StageSummary:
     n_rejected: int
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    n_pending: int = 0
+    pending_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kind": self.kind, "status": self.status, "n_in": self.n_in,
                 "n_out": self.n_out, "n_rejected": self.n_rejected,
-                "rejects_by_reason": dict(self.rejects_by_reason), "seconds": self.seconds}
+                "rejects_by_reason": dict(self.rejects_by_reason), "seconds": self.seconds,
+                "n_pending": self.n_pending, "pending_by_reason": dict(self.pending_by_reason)}
 
 
 @dataclass(frozen=True)
@@ -75,6 +97,34 @@ class RunResult:
     @property
     def n_rejected(self) -> int:
         return sum(s.n_rejected for s in self.stages)
+
+    @property
+    def n_pending(self) -> int:
+        return sum(s.n_pending for s in self.stages)
+
+
+class RunIncompleteError(ServiceError):
+    """A stage left records pending after failures of the world (exit 4); `result` is the
+    run so far (status "incomplete"). The same command retries exactly those records."""
+
+    default_code = "DSB402"
+
+    def __init__(self, what: str, fix: str | None = None, *, result: RunResult,
+                 code: str | None = None) -> None:
+        super().__init__(what, fix, code=code)
+        self.result = result
+
+
+class _PendingLog:
+    """What a map stage left pending in this invocation: counts by reason, a sample detail."""
+
+    def __init__(self) -> None:
+        self.reasons: Counter[str] = Counter()
+        self.details: dict[str, str] = {}
+
+    def add(self, p: Pending) -> None:
+        self.reasons[p.reason] += 1
+        self.details.setdefault(p.reason, " ".join(str(p.detail).split())[:300])
 
 
 def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[str, Any], *,
@@ -125,14 +175,27 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
         prev_n_out = 0
         for index, stage in enumerate(builder.stages):
             ckpt = StageCheckpoint(run.stage_dir(index, stage.name), stage.name)
+            pending = _PendingLog()
             summary = _run_stage(stage, ckpt, prev, prev_n_out, base.for_stage(stage.name),
-                                 progress, loop)
+                                 progress, loop, pending)
             summaries.append(summary)
             info.set_stage(summary.to_dict())
             info.write()
-            log.info("stage %s %s: %d in, %d out, %d rejected in %.2fs", stage.name,
+            log.info("stage %s %s: %d in, %d out, %d rejected, %d pending in %.2fs", stage.name,
                      summary.status, summary.n_in, summary.n_out, summary.n_rejected,
-                     summary.seconds)
+                     summary.n_pending, summary.seconds)
+            if summary.status == "incomplete":
+                last = index == len(builder.stages) - 1
+                if last:  # the records so far (placeholders included) are the run's output
+                    _publish_outputs(run, ckpt, [StageCheckpoint(run.stage_dir(i, s.name), s.name)
+                                                 for i, s in enumerate(builder.stages)])
+                info.write(status="incomplete", finished_at=utc_now())
+                result = RunResult(run.path, "incomplete", fingerprint, resumed, tuple(summaries),
+                                   run.records, run.rejects, run.run_json)
+                error = _incomplete_error(summary, pending, result)
+                info.write(error=error.one_line())
+                log.warning("run incomplete: %s", error.one_line())
+                raise error
             prev, prev_n_out = ckpt, summary.n_out
         assert prev is not None
         _publish_outputs(run, prev, [StageCheckpoint(run.stage_dir(i, s.name), s.name)
@@ -145,6 +208,12 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
     except KeyboardInterrupt:
         info.write(status="interrupted", finished_at=utc_now())
         log.warning("run interrupted; re-run the same command to resume")
+        raise
+    except RunIncompleteError:
+        raise
+    except ServiceError as e:  # a service failed systematically: the stage stopped early
+        info.write(status="incomplete", finished_at=utc_now(), error=e.one_line())
+        log.error("run stopped: %s", e)
         raise
     except BaseException as e:
         info.write(status="failed", finished_at=utc_now(),
@@ -190,9 +259,22 @@ def _detach_log_file(state: tuple[logging.Handler, int]) -> None:
     handler.close()
 
 
+def _incomplete_error(summary: StageSummary, pending: _PendingLog,
+                      result: RunResult) -> RunIncompleteError:
+    """The one-line summary of a stage that left records pending."""
+    causes = "; ".join(f"{reason} x{n}: {pending.details[reason]}"
+                       for reason, n in pending.reasons.most_common(3))
+    done = summary.n_in - summary.n_pending
+    return RunIncompleteError(
+        f"stage {summary.name!r} left {summary.n_pending} of {summary.n_in} records pending "
+        f"after failures outside them ({causes or 'not processed'}); {done} are done and kept",
+        "run the same command again to retry them (only the pending records are sent again)",
+        result=result)
+
+
 def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None,
                n_in: int, ctx: StageContext, progress: Progress,
-               loop: asyncio.Runner) -> StageSummary:
+               loop: asyncio.Runner, pending: _PendingLog) -> StageSummary:
     if ckpt.is_done():
         done = ckpt.read_done()
         return _summary(stage, "skipped", done)
@@ -222,9 +304,15 @@ def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None
         if stage.kind == "source":
             _run_source(stage, ctx, state.n_lines, state.last, out, task)
         elif stage.is_async:
-            loop.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task))
+            loop.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task, pending))
         else:
-            _run_map_sync(stage, ctx, _pending(prev, state.done), out, task)
+            _run_map_sync(stage, ctx, _pending(prev, state.done), out, task, pending)
+    if pending.reasons:
+        part = ckpt.write_partial(n_in)
+        return StageSummary(stage.name, stage.kind, "incomplete", n_in, part["n_out"],
+                            part["n_rejected"], part["rejects_by_reason"],
+                            round(time.monotonic() - t0, 3), part["n_pending"],
+                            dict(pending.reasons))
     done = ckpt.finalize(kind=stage.kind, n_in=None if stage.kind == "source" else n_in,
                          seconds=time.monotonic() - t0)
     return _summary(stage, status, done)
@@ -328,30 +416,57 @@ def _encode(stage: Stage, index: int, record: dict,
 def _call_map(stage: Stage, record: dict, ctx: StageContext) -> Any:
     try:
         return stage.fn(record, ctx)
-    except DsbuildError:
+    except (DsbuildError, Pending):
         raise
     except Exception as e:
         raise _stage_error(stage, f"record {record.get('id')!r}", e) from e
 
 
-def _run_map_sync(stage: Stage, ctx: StageContext, pending: Iterator[tuple[int, dict]],
-                  out: AppendLog, task: Task) -> None:
-    for index, record in pending:
-        result = normalize_map_result(_call_map(stage, record, ctx), record, stage.name)
+def _log_pending(stage: Stage, index: int, record: dict, p: Pending, out: AppendLog,
+                 pending: _PendingLog) -> None:
+    """Count a pending item; log its placeholder output, if it has one, as a `pending` line
+    (which the next run's recover drops, so the item is processed again)."""
+    pending.add(p)
+    if p.output is None:
+        return
+    placeholder = normalize_map_result(p.output, record, stage.name)
+    if isinstance(placeholder, Rejection):
+        placeholder = []
+    line = {"i": index, "pending": {"id": record["id"], "reason": p.reason,
+                                    "detail": str(p.detail)}, "out": placeholder}
+    try:
+        out.write_line(dumps_line(line))
+    except (TypeError, ValueError) as e:
+        raise DsbuildError(
+            f"stage {stage.name!r} gave a placeholder that is not JSON-serialisable for record "
+            f"{record.get('id')!r}: {e}", "return only JSON types", code="DSB205") from e
+
+
+def _run_map_sync(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, dict]],
+                  out: AppendLog, task: Task, pending: _PendingLog) -> None:
+    for index, record in items:
+        try:
+            raw = _call_map(stage, record, ctx)
+        except Pending as p:
+            _log_pending(stage, index, record, p, out, pending)
+            task.advance(1)
+            continue
+        result = normalize_map_result(raw, record, stage.name)
         out.write_line(_encode(stage, index, record, result))
         task.advance(1)
 
 
-async def _run_map_async(stage: Stage, ctx: StageContext, pending: Iterator[tuple[int, dict]],
-                         out: AppendLog, task: Task) -> None:
+async def _run_map_async(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, dict]],
+                         out: AppendLog, task: Task, pending: _PendingLog) -> None:
     """`stage.concurrency` workers take items in input order; each result is logged as it
-    completes. After the first failure no new item starts; the calls in flight finish and
-    are logged (they may have cost money), then the failure is raised."""
+    completes, a `Pending` item counted (and its placeholder logged). After the first
+    failure no new item starts; the calls in flight finish and are logged (they may have
+    cost money), then the failure is raised."""
     failures: list[BaseException] = []
 
     async def worker() -> None:
         while not failures:
-            item = next(pending, None)
+            item = next(items, None)
             if item is None:
                 return
             index, record = item
@@ -360,6 +475,10 @@ async def _run_map_async(stage: Stage, ctx: StageContext, pending: Iterator[tupl
                 if inspect.isawaitable(raw):
                     raw = await raw
                 result = normalize_map_result(raw, record, stage.name)
+            except Pending as p:
+                _log_pending(stage, index, record, p, out, pending)
+                task.advance(1)
+                continue
             except DsbuildError as e:
                 failures.append(e)
                 return

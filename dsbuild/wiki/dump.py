@@ -343,17 +343,20 @@ class _Scanner:
         skipping = False  # inside a page over MAX_PAGE_BYTES: its body is not kept
         root_open = False
         failure: tuple[str, str] | None = None
+        offset = 0  # decompressed bytes read so far
         while True:
             try:
                 block = self.stream.read(_BLOCK)
             except EOFError as error:  # bz2/gzip: the compressed stream ends early
-                failure = ("truncated", f"compressed stream ended early ({error})")
+                failure = ("truncated", f"compressed stream ended early at byte {offset} of the "
+                           f"decompressed XML ({error})")
                 block = b""
             except (OSError, zlib.error) as error:
                 failure = ("unreadable", f"corrupt compressed data ({error})")
                 block = b""
             if not block:
                 break
+            offset += len(block)
             keep = start if start is not None else scan
             buf = buf[keep:] + block
             scan -= keep

@@ -2,10 +2,14 @@
 
 `normalize_title("foo_bar#History")` gives `"Foo bar"`: underscores become spaces, runs of
 spaces collapse, the `#fragment` goes, and the first letter is upper-cased (English
-Wikipedia's `$wgCapitalLinks`). `link_kind(target)` says whether a link target is an
-article (`None`) or has a prefix that makes it something else: `"file"`, `"category"`
-(both hidden from the rendered text), `"language"` (an interlanguage link, hidden),
-`"interwiki"` or `"namespace"` (shown as text, but not an article).
+Wikipedia's `$wgCapitalLinks`); it is None when nothing is left (`"#History"`, `""`). It
+is dsbuild's one title rule: the wikitext parser, the page fetcher and the Wikidata label
+store (`dsbuild.wikidata.store` re-exports it) all use it.
+
+`link_kind(target)` says whether a link target is an article (`None`) or has a prefix that
+makes it something else: `"file"`, `"category"` (both hidden from the rendered text),
+`"language"` (an interlanguage link, hidden), `"interwiki"` or `"namespace"` (shown as
+text, but not an article).
 
 The prefix tables cover English Wikipedia's namespaces and aliases, the file and category
 namespace names of the largest Wikipedias, the common interwiki prefixes and every

@@ -140,7 +140,7 @@ class WikidataClient:
                            ) -> dict[str, dict[str, Any]]:
         """{title: entity JSON} for the `site` page titles that have an item (titles as
         given are the keys; Wikipedia redirects are followed by the API)."""
-        from dsbuild.wikidata.store import normalize_title
+        from dsbuild.wiki.titles import normalize_title
 
         props = tuple(dict.fromkeys([*props, "sitelinks"]))
         sitefilter = (site,)

@@ -333,7 +333,8 @@ class DumpReader:
             stream, position = stack.enter_context(
                 open_dump(self.path, decompressor=self.decompressor))
             done = 0
-            started = False
+            started = seen_entity = False
+            yielded = 0
             try:
                 for raw in stream:
                     st.lines += 1
@@ -360,18 +361,41 @@ class DumpReader:
                     line = raw.rstrip()
                     if line.endswith(b","):
                         line = line[:-1]
+                    if not seen_entity:
+                        seen_entity = self._check_entity(line)
+                    yielded += 1
                     yield line
             except EOFError as exc:  # the compressed stream itself was cut short
                 st.truncated = True
-                self._report("truncated", st.lines, f"the compressed stream ends early: {exc}")
+                self._report("truncated", st.lines, f"the compressed stream ends early at byte "
+                             f"{position()} of {self.path.stat().st_size} on disk: {exc}")
             except (OSError, zlib.error) as exc:  # damaged compressed data, a read error
                 raise InputError(f"cannot read the Wikidata dump {self.path} after line "
                                  f"{st.lines}: {exc}", "the file is damaged or unreadable: "
                                  "download it again", code="DSB302") from exc
             if task is not None:
                 task.advance(max(self.path.stat().st_size - done, 0))
+        if not yielded and not st.skipped and not st.truncated:
+            raise InputError(f"the Wikidata dump {self.path} holds no entities "
+                             f"({'it is empty' if st.bytes == 0 else f'{st.lines} line(s) of framing only'})",
+                             "give the JSON dump (latest-all.json.bz2 or .gz); download it again",
+                             code="DSB304")
         if not st.closed:
             self._report("missing_end", 0, "no closing ']' (the file was cut short?)")
+
+    def _check_entity(self, line: bytes) -> bool:
+        """Refuse a file whose first entity line is not a Wikidata entity (a JSON object with
+        an `id` and a `type`); True once one is seen. Runs on one line only: no cost per line."""
+        try:
+            first = json.loads(line)
+        except (ValueError, RecursionError):
+            return False  # a malformed line: counted by the consumer; look at the next one
+        if isinstance(first, dict) and isinstance(first.get("id"), str) and "type" in first:
+            return True
+        keys = sorted(first)[:8] if isinstance(first, dict) else type(first).__name__
+        raise InputError(f"{self.path} is not a Wikidata JSON dump: line {self.stats.lines} is not an "
+                         f"entity (no id and type; it has {keys})",
+                         "give the JSON dump (latest-all.json.bz2 or .gz)", code="DSB302")
 
     def _check_start(self, raw: bytes) -> bool:
         """True once the first non-blank line is seen; refuse files that are not dumps."""

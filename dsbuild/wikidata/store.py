@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dsbuild.errors import ConfigError, DsbuildError, InputError
+from dsbuild.wiki.titles import normalize_title
 from dsbuild.wikidata.dump import DumpProblem, DumpReader, DumpStats, enwiki_title_of_line
 
 __all__ = [
@@ -102,14 +103,6 @@ class EntityLabels(NamedTuple):
     title: str
     en_label: str | None
     labels: dict[str, str]
-
-
-def normalize_title(title: str) -> str:
-    """A wiki link target as an enwiki page title, by the same rule the wikitext parser
-    applies to link targets (`dsbuild.wiki.titles`); "" when nothing is left."""
-    from dsbuild.wiki.titles import normalize_title as link_target
-
-    return link_target(title) or ""
 
 
 def _check_languages(languages: Sequence[str]) -> tuple[str, ...]:
@@ -234,7 +227,7 @@ def _needed_titles(titles: Iterable[str], redirects: Mapping[str, str] | None,
     `redirects` is keyed by page titles as the Wikipedia dump writes them (canonical), so it
     is only looked up, never copied: it may hold all ~10M enwiki redirects."""
     needed = {normalize_title(t) for t in titles}
-    needed.discard("")
+    needed.discard(None)
     redir: dict[str, str] = {}
     if redirects:
         for src in list(needed):
@@ -416,7 +409,7 @@ def build_label_store_from_api(store_path: str | os.PathLike[str] | None, *,
                 continue
             rows[e.qid] = e
             asked = normalize_title(title)
-            if asked != e.title:  # the API followed an enwiki redirect
+            if asked and asked != e.title:  # the API followed an enwiki redirect
                 redir[asked] = e.title
     finally:
         if own:
@@ -538,7 +531,7 @@ class LabelStore:
                 out[t] = hit
         if not ask:
             return out
-        wanted = set(ask.values())
+        wanted = {n for n in ask.values() if n}
         fresh = self._by_titles(wanted)
         if len(fresh) < len(wanted):  # some not stored under that title: a redirect?
             missing = [n for n in wanted if n not in fresh]
@@ -622,8 +615,8 @@ class MemoryLabelStore:
         self.info: dict[str, Any] = {}
         self._by_qid: dict[str, EntityLabels] = {}
         self._by_title: dict[str, str] = {}
-        self._redirects = {normalize_title(k): normalize_title(v)
-                           for k, v in (redirects or {}).items()}
+        pairs = ((normalize_title(k), normalize_title(v)) for k, v in (redirects or {}).items())
+        self._redirects = {k: v for k, v in pairs if k and v}
         for e in entities:
             self.add(e)
 
@@ -632,7 +625,9 @@ class MemoryLabelStore:
         labels = {k: v for k, v in e.labels.items() if k in self.languages}
         e = EntityLabels(e.qid, e.title, e.en_label, labels)
         self._by_qid[e.qid] = e
-        self._by_title[normalize_title(e.title)] = e.qid
+        title = normalize_title(e.title)
+        if title:
+            self._by_title[title] = e.qid
 
     def __len__(self) -> int:
         return len(self._by_qid)

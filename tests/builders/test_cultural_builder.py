@@ -18,7 +18,7 @@ from dsbuild.llm.pool import ModelPool
 from dsbuild.llm.types import BackendError
 from dsbuild.runs import run_builder
 from dsbuild.testing import FakeLLM, installed
-from dsbuild.validate import validate_path
+from dsbuild.validation import validate_path
 
 TEXT = ("Happy \u201cValentine\u2019s Day\u201d \U0001F389! Black Friday deals: it is raining "
         "cats and dogs of savings. Black Friday again? No strings attached.")
@@ -222,10 +222,10 @@ def test_llm_failures_and_translation_rejects(tmp_path, monkeypatch):
         found,                                                              # c: segments
         "   ",                                                              # c/ja-JP
         "Break a leg tonight!",                                             # c/es-MX
-        BackendError("auth", "bad key", transient=False),                   # c/ru-KZ
+        BackendError("bad_request", "HTTP 400: refused", transient=False),  # c/ru-KZ
         "\u00a1Mucha mierda esta noche!",                                   # c/de-DE (any text)
         "Hals- und Beinbruch heute Abend!",                                 # c/fr-FR
-        BackendError("server_error", "HTTP 500", transient=False),          # align c/de-DE
+        BackendError("context_length", "too long", transient=False),        # align c/de-DE
         {"counterparts": ["a", "b"]}, {"counterparts": []}, {"counterparts": ["a", "b", "c"]},
     )
     result = build(tmp_path, fake, sources=str(sources), gates=False,  # any-language texts
@@ -234,14 +234,14 @@ def test_llm_failures_and_translation_rejects(tmp_path, monkeypatch):
     assert stages["segments"].rejects_by_reason == {"llm_bad_request": 1, "llm_invalid_json": 1}
     assert stages["targets"].n_out == 5
     assert stages["translate"].rejects_by_reason == {"empty_translation": 1, "same_as_source": 1,
-                                                     "llm_auth": 1}
-    assert stages["align"].rejects_by_reason == {"llm_server_error": 1, "llm_schema_mismatch": 1}
+                                                     "llm_bad_request": 1}
+    assert stages["align"].rejects_by_reason == {"llm_context_length": 1, "llm_schema_mismatch": 1}
     assert result.n_out == 0
     counts = finalize(result, tmp_path / "export")  # nothing kept: empty files, not a crash
     assert counts == {"cultural.jsonl": 0, "rating-sheet.jsonl": 0, "rating-sheet.csv": 0,
                       "rating-sheet.xlsx": 0}
     ids = {r["reason"]: r["id"] for r in rejects(result)}
-    assert ids["same_as_source"] == "c/es-MX/fake:default" and ids["llm_server_error"] == "c/de-DE/fake:default"
+    assert ids["same_as_source"] == "c/es-MX/fake:default" and ids["llm_context_length"] == "c/de-DE/fake:default"
 
 
 def test_no_segment_from_the_llm_is_a_reject(tmp_path):

@@ -12,7 +12,7 @@ pytest.importorskip("spacy")
 
 from dsbuild.builders.entitycs import DEFAULTS, make_builder, sentence_filter  # noqa: E402
 from dsbuild.runs import run_builder  # noqa: E402
-from dsbuild.validate import validate_path  # noqa: E402
+from dsbuild.validation import validate_path  # noqa: E402
 
 
 def build(run_dir: Path, **config):

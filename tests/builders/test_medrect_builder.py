@@ -21,7 +21,7 @@ from dsbuild.llm.pool import ModelPool
 from dsbuild.llm.types import BackendError
 from dsbuild.runs import run_builder
 from dsbuild.testing import FakeLLM, installed
-from dsbuild.validate import validate_path
+from dsbuild.validation import validate_path
 
 
 class ClinicalFake(FakeLLM):
@@ -154,6 +154,10 @@ def test_embedded_sample_builds_valid_medrect_and_medec(tmp_path):
             assert row["Sentences"].startswith("0 ")
         else:
             assert row["Error Sentence ID"] == "-1" and row["Corrected Text"] == "NA"
+    # A Japanese build can export the release's own labels (MedRECT-ja writes them in Japanese).
+    finalize(result, tmp_path / "ja", options={"labels": "ja"})
+    ja_types = {r["error_type"] for r in read_medrect(tmp_path / "ja" / "medrect.json")}
+    assert ja_types == {None, "手技・介入エラー"}
 
 
 def test_rerun_skips_finished_stages_and_a_new_run_reuses_the_cache(tmp_path):
@@ -328,9 +332,20 @@ def test_record_or_closing_call_failure_rejects_every_choice_of_that_model(tmp_p
     with installed(ClinicalFake(record=BackendError("context_length", "too long", transient=False))):
         result = build(tmp_path, languages=["en"])
     assert rejects(result, "check") == Counter(llm_context_length=5)
-    with installed(ClinicalFake(conclude=BackendError("server_error", "down", transient=False))):
+    with installed(ClinicalFake(conclude=BackendError("bad_request", "refused", transient=False))):
         result = build(tmp_path, run="conclude", languages=["en"])
-    assert rejects(result, "check") == Counter(llm_server_error=5)
+    assert rejects(result, "check") == Counter(llm_bad_request=5)
+
+
+def test_endpoint_failure_leaves_the_question_pending_and_the_rerun_completes_it(tmp_path):
+    from dsbuild.runs.runner import RunIncompleteError
+
+    with installed(ClinicalFake(conclude=BackendError("server_error", "down", transient=False))), \
+            pytest.raises(RunIncompleteError, match="llm_server_error"):
+        build(tmp_path, run="pending", languages=["en"])
+    with installed(ClinicalFake()):
+        result = build(tmp_path, run="pending", languages=["en"])
+    assert rejects(result, "check") == Counter() and len(rows(result)) == 5
 
 
 def test_stem_sentences_drop_the_question_in_english_and_japanese():
@@ -346,6 +361,7 @@ def test_stem_sentences_drop_the_question_in_english_and_japanese():
 
 
 def test_choice_pattern_forces_the_choice_into_a_grammar_bound_sentence(tmp_path):
+    from dsbuild.llm.structured import GRAMMAR_PATTERN
     from dsbuild.medrect.stem import choice_pattern
 
     pattern = choice_pattern("Primary PCI (within 90 min)", 20, 20)
@@ -358,8 +374,9 @@ def test_choice_pattern_forces_the_choice_into_a_grammar_bound_sentence(tmp_path
     with installed(ClinicalFake()) as fake:
         build(tmp_path, languages=["en"])
     formats = [c.get("response_format") for c in fake.calls if "You finish clinical records" in c["messages"][0]["content"]]
-    # only grammar backends get patterns
-    assert formats and not any("pattern" in json.dumps(c.get("response_format")) for c in fake.calls)
+    # only grammar backends get patterns; others get the extension, which the modes strip
+    assert formats and not any('"pattern"' in json.dumps(c.get("response_format")) for c in fake.calls)
+    assert all(GRAMMAR_PATTERN in json.dumps(f) for f in formats)
     lead = choice_pattern("Oral amoxicillin", 20, 20, lead="Plan: start ")
     assert re.search(lead, "Plan: start oral amoxicillin today.")
     assert not re.search(lead, "Plan: begin oral amoxicillin today.")
@@ -369,8 +386,13 @@ def test_choice_pattern_forces_the_choice_into_a_grammar_bound_sentence(tmp_path
 
 
 def test_a_grammar_backend_gets_the_choice_pattern_and_its_replies_are_held_to_it(tmp_path):
+    from dsbuild.llm.structured import expand_grammar_patterns
+
     class GrammarFake(ClinicalFake):
-        name = "local"  # what the engine looks at to send `pattern`s
+        """A backend that decodes with a grammar: it takes the patterns (the local model's hook)."""
+
+        def prepare_response_format(self, response_format):
+            return expand_grammar_patterns(response_format)
 
     fake = GrammarFake()
     with installed(fake):
@@ -439,9 +461,9 @@ def test_difficulty_panel_of_two_models_scores_correct_answers(tmp_path):
 
 
 def test_a_failing_validator_rejects_with_its_reason(tmp_path):
-    with installed(ClinicalFake(validate=BackendError("server_error", "down", transient=False))):
+    with installed(ClinicalFake(validate=BackendError("bad_request", "refused", transient=False))):
         result = build(tmp_path, languages=["en"])
-    assert rejects(result, "difficulty") == Counter(llm_server_error=5)
+    assert rejects(result, "difficulty") == Counter(llm_bad_request=5)
 
 
 def test_bad_difficulty_mapping_is_a_config_error(tmp_path):
@@ -481,9 +503,9 @@ def test_screen_flag_rejects_with_the_judges_reason(tmp_path, flag):
 
 
 def test_screen_failure_and_no_screen(tmp_path):
-    with installed(ClinicalFake(screen=BackendError("timeout", "slow", transient=False))):
+    with installed(ClinicalFake(screen=BackendError("context_length", "too long", transient=False))):
         result = build(tmp_path, languages=["en"])
-        assert rejects(result, "screen") == Counter(llm_timeout=5)
+        assert rejects(result, "screen") == Counter(llm_context_length=5)
         result = build(tmp_path, run="off", languages=["en"], screen=False)
     out = rows(result)
     assert len(out) == 5 and all(r["screening_results"] is None for r in out)

@@ -44,7 +44,7 @@ PLAN = {
         ("Where does the Rhine rise?", "Somewhere in Europe, probably.", "Somewhere in Europe, probably.",
          {"refusal": True}),
         ("Where does the Rhine end?", "In the North Sea.",
-         BackendError("auth", "HTTP 401: bad key", transient=False), OK),
+         BackendError("bad_request", "HTTP 400: prompt too long", transient=False), OK),
         ("How long is the Rhine?", "   ", "", OK),
     ],
 }
@@ -125,12 +125,13 @@ def test_every_reject_reason_and_the_kept_rows(tmp_path):
         ("annotate", "annotation_nested"): 1,
         ("annotate", "annotation_empty_span"): 1,
         ("annotate", "annotation_text_changed"): 1,
-        ("annotate", "llm_auth"): 1,
+        ("annotate", "llm_bad_request"): 1,
         ("hygiene_answer", "empty_field"): 1,
         ("filter", "refusal"): 1,
         ("filter", "question_mentions_passage"): 1,
         ("answer_repeats_question", "answer_repeats_question"): 1,
-        ("filter", "answer_too_long"): 1,
+        # max_answer_chars=100 now reaches the hygiene gate too (it used the default 1500)
+        ("hygiene_answer", "too_long"): 1,
         ("filter", "incomplete_question"): 1,
         ("filter", "subjective_question"): 1,
         ("filter", "judged_refusal"): 1,
@@ -148,7 +149,7 @@ def test_every_reject_reason_and_the_kept_rows(tmp_path):
         assert set(row["provenance"]) - {"gates"} == {"qa", "answer", "annotate", "judge"}
         assert row["provenance"]["annotate"]["template_id"] == "psiloqa/annotate"
 
-    from dsbuild.validate import validate_path
+    from dsbuild.validation import validate_path
 
     report = validate_path(result.records_path, "psiloqa", "psiloqa")
     assert report.valid == 2 and report.invalid == 0
@@ -251,7 +252,7 @@ def test_real_openai_client_path_with_a_second_endpoint_for_answers(tmp_path):
         reply = router._deterministic(body)
         if isinstance(reply, BackendError):
             refused.append(body["model"])
-            return httpx.Response(401, json={"error": {"message": "bad key"}})
+            return httpx.Response(400, json={"error": {"message": "prompt too long"}})
         content = reply if isinstance(reply, str) else json.dumps(reply)
         return httpx.Response(200, json={
             "id": "c", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -273,7 +274,7 @@ def test_real_openai_client_path_with_a_second_endpoint_for_answers(tmp_path):
     rows = [json.loads(line) for line in open(result.records_path)]
     assert {r["llm_checkpoint"] for r in rows} == {"answerer"}
     run = json.loads((result.run_dir / "run.json").read_text())
-    answered = sum(hosts.values()) - len(refused)  # a 401 reports no usage
+    answered = sum(hosts.values()) - len(refused)  # a 400 reports no usage
     assert refused == ["writer"] and run["tokens"]["prompt"] == 10 * answered
 
 
@@ -298,7 +299,7 @@ def test_gates_reject_wrong_language_and_duplicate_questions_and_can_be_switched
     assert rejects[("dedup_questions", "duplicate_exact")] == 1
     assert result.n_out == 1
 
-    from dsbuild.export import export_run
+    from dsbuild.hub import export_run
     from dsbuild.stats import compute_stats
 
     gates = compute_stats(result.records_path, "psiloqa")["gates"]
@@ -324,3 +325,39 @@ def test_a_model_without_endpoint_stops_the_build_before_any_stage(tmp_path):
         _build(tmp_path, settings, fake)
     assert info.value.code == "DSB103" and "openai:gpt-4o-mini" in str(info.value)
     assert fake.calls == [] and not (tmp_path / "run").exists()
+
+
+def test_answer_length_limit_is_the_same_for_the_gate_and_the_filter(tmp_path):
+    """Issue 16's bug: `max_answer_chars` reached the filter but the hygiene gate kept its
+    default (1,500), so a 2,000-character answer was rejected as too long at 3,000."""
+    from dsbuild.builders.psiloqa import make_builder
+    from dsbuild.psiloqa.filters import run_filters
+    from dsbuild.stages import Rejection, StageContext
+
+    answer = ("The Danube flows through ten countries. " * 60)[:2000].strip()
+    record = {"id": "q1", "lang": "en", "question": "How long is the Danube?", "llm_answer": answer,
+              "wiki_passage": LONG, "provenance": {}}
+    for limit, kept in ((3000, True), (1000, False)):
+        settings = _settings(tmp_path, max_answer_chars=limit)
+        stage = next(s for s in make_builder(settings).stages if s.name == "hygiene_answer")
+        ctx = StageContext(config={"options": settings.options}, options=settings.options).for_stage(stage.name)
+        out = stage.fn(record, ctx)
+        assert (not isinstance(out, Rejection)) is kept, out
+        assert (run_filters(record, max_answer_chars=limit) is None) is kept
+
+
+def test_unknown_and_bad_options_are_refused_before_the_run(tmp_path):
+    from dsbuild.builders.psiloqa import make_builder
+    from dsbuild.errors import ConfigError
+
+    for options, match in (({"max_anwser_chars": 3}, "unknown psiloqa option 'max_anwser_chars'.*max_answer_chars"),
+                           ({"long_answer_share": 7}, "long_answer_share"),
+                           ({"passages_per_language": -1}, "passages_per_language"),
+                           ({"answers_per_question": -1}, "answers_per_question"),
+                           ({"gates": "maybe"}, "gates"),
+                           ({"gate.no_such_gate": False}, "unknown gate stage"),
+                           ({"min_passage_chars": 50, "max_passage_chars": 2}, "min_passage_chars")):
+        with pytest.raises(ConfigError, match=match):
+            make_builder(_settings(tmp_path, **options))
+    with pytest.raises(ConfigError, match="--lang qq"):
+        make_builder(_settings(tmp_path).model_copy(update={"languages": ["qq"]}))

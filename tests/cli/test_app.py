@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -57,14 +59,13 @@ def test_unknown_command_is_usage_error(cli):
     assert code == 2 and "No such command" in err
 
 
-def test_build_of_a_builder_not_landed_is_a_clear_one_line_error(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr("dsbuild.builders.is_available", lambda name: False)
-    code, out, err = cli("cultural", "build", "-o", str(tmp_path / "r"))
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dsbuild: error DSB106:")
-    assert "issue #7" in lines[0] and "fix:" in lines[0]
-    assert not (tmp_path / "r").exists()
+def test_an_unknown_dataset_is_a_clear_one_line_error():
+    from dsbuild.datasets import get
+    from dsbuild.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown dataset 'nope'.*psiloqa, entitycs, medrect, cultural") as err:
+        get("nope")
+    assert err.value.code == "DSB105"
 
 
 def test_show_config_masks_secrets_and_names_sources(cli, tmp_path, monkeypatch):

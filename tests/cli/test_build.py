@@ -14,12 +14,10 @@ SECRETS = {
 
 
 @pytest.fixture
-def toy_as_psiloqa(monkeypatch):
+def toy_as_psiloqa(stand_in):
     from dsbuild.testing import toy_builder
 
-    monkeypatch.setattr("dsbuild.builders.load_builder", lambda name, settings: toy_builder())
-    # The toy's records are not PsiloQA rows: nothing to export.
-    monkeypatch.setattr("dsbuild.builders.finalize_run", lambda name, result, settings: None)
+    stand_in("psiloqa", toy_builder())  # the toy's records are not PsiloQA rows: nothing exported
 
 
 def test_build_then_resume_skips_finished_stages(cli, tmp_path, toy_as_psiloqa):

@@ -90,9 +90,11 @@ def test_transient_failures_retried_then_reported_per_line(cli, tmp_path, monkey
         "answer to the first",
         *[BackendError("server_error", "HTTP 500", transient=True)] * 3)
     with installed(fake):
-        code, out, _ = llm_run(cli, tmp_path, "--concurrency", "1", "--max-retries", "2")
+        code, out, err = llm_run(cli, tmp_path, "--concurrency", "1", "--max-retries", "2")
     rows = results(tmp_path / "out.jsonl")
-    assert code == 0
+    # A 5xx after its retries is the endpoint's failure, not the line's: the line is written
+    # with its error, but it is pending (exit 4) and the next run retries it.
+    assert code == 4 and "DSB402" in err and "run the same command again" in err
     ok = [r for r in rows if r["error"] is None]
     failed = [r for r in rows if r["error"] is not None]
     assert [r["content"] for r in ok] == ["answer to the first"]
@@ -102,6 +104,12 @@ def test_transient_failures_retried_then_reported_per_line(cli, tmp_path, monkey
     # the failing line: a 429 and a 500 retried, the next 500 ended it (3 attempts at most)
     assert summary["retries"]["rate_limited"] == 1 and sum(summary["retries"].values()) == 2
     assert len(fake.calls) == 4 and summary["requests_sent"] == 4
+    with installed(fake):  # the endpoint is back: only the failed line is sent again
+        code, out, err = llm_run(cli, tmp_path)
+    assert code == 0, err
+    resent = [c["messages"][0]["content"] for c in fake.calls[4:]]
+    assert resent and set(resent) == {"Q0"}  # (the fake's last queued 500, then an answer)
+    assert [r["error"] for r in results(tmp_path / "out.jsonl")] == [None, None]
 
 
 def test_max_cost_stops_with_exit_5_and_resumes_with_a_larger_budget(cli, tmp_path):

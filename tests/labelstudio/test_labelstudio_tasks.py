@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from dsbuild.entitycs.rounds import strip_entity_tags
 from dsbuild.errors import InputError, UsageError
 from dsbuild.labelstudio.interfaces import interface_for
 from dsbuild.labelstudio.tasks import (
@@ -13,7 +14,6 @@ from dsbuild.labelstudio.tasks import (
     check_of,
     model_version_of,
     sample_keys,
-    strip_entity_tags,
     task_data,
     to_task,
     units_of,

@@ -6,7 +6,7 @@ import pytest
 from dsbuild.schemas import MushroomRecord, PsiloQARecord
 
 from dsbuild.errors import InputError, UsageError
-from dsbuild.psiloqa.labels import chars_of, hard_from_soft
+from dsbuild.span_labels import chars_of, hard_from_soft
 from dsbuild.psiloqa.mushroom import (
     convert_file,
     mushroom_to_row,
@@ -150,7 +150,7 @@ def test_mixed_unknown_and_empty_files_are_errors(tmp_path):
 @pytest.mark.fixtures
 def test_round_trip_on_all_499_validation_items(shared_fixtures):
     n = 0
-    for path in sorted((shared_fixtures / "mushroom").glob("*.jsonl")):
+    for path in sorted((shared_fixtures / "mushroom").glob("*-val.*.jsonl")):
         fmt, items = read_labelled(path)
         assert fmt == "mushroom"
         for item in items:

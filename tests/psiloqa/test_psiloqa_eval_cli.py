@@ -102,7 +102,7 @@ def test_help_lists_the_verbs():
 @pytest.mark.fixtures
 def test_eval_fixture_gold_against_itself(shared_fixtures, tmp_path):
     gold = tmp_path / "gold.jsonl"
-    gold.write_bytes(b"".join(p.read_bytes() for p in sorted((shared_fixtures / "mushroom").glob("*.jsonl"))))
+    gold.write_bytes(b"".join(p.read_bytes() for p in sorted((shared_fixtures / "mushroom").glob("*-val.*.jsonl"))))
     result = CliRunner().invoke(app, ["psiloqa", "eval", str(gold), str(gold), "--json"])
     out = json.loads(result.output)
     assert out["overall"] == {"iou": 1.0, "cor": 1.0, "ap": 1.0, "n": 499, "n_ap": 478}

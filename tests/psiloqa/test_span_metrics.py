@@ -171,7 +171,7 @@ class TestEvaluate:
 
 def _fixture_items(shared_fixtures):
     items = []
-    for path in sorted((shared_fixtures / "mushroom").glob("*.jsonl")):
+    for path in sorted((shared_fixtures / "mushroom").glob("*-val.*.jsonl")):
         items += [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
     return items
 

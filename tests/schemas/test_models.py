@@ -21,7 +21,7 @@ from dsbuild.schemas import (
     PsiloQARecord,
     detect_format,
 )
-from dsbuild.validate import field_path
+from dsbuild.validation import field_path
 
 
 def sample(name: str) -> list[dict]:
@@ -38,6 +38,15 @@ def errors(model: type[BaseModel], record: dict) -> set[tuple[str | None, str]]:
     except ValidationError as exc:
         return {(field_path(e["loc"]), e["type"]) for e in exc.errors()}
     return set()
+
+
+def warnings_of(model: type[BaseModel], record: dict) -> list[tuple[str | None, str]]:
+    """(field path, warning code) of every release-quirk warning of a valid record."""
+    from dsbuild.quirks import collecting, found
+
+    context = collecting()
+    model.model_validate(record, context=context)
+    return [(fld, code) for fld, code, _ in found(context)]
 
 
 class TestRegistry:
@@ -335,8 +344,11 @@ class TestMedRECT:
     def test_missing_error_type(self):
         assert errors(MedRECTRecord, medrect_item(error_type=None)) == {("error_type", "error_field_missing")}
 
-    def test_unknown_error_type(self):
-        assert errors(MedRECTRecord, medrect_item(error_type="surgery")) == {("error_type", "error_type_unknown")}
+    def test_type_outside_the_scheme_is_a_warning_not_an_error(self):
+        # It was an error (error_type_unknown); a release may use its own names (issue 14).
+        item = medrect_item(error_type="surgery")
+        assert errors(MedRECTRecord, item) == set()
+        assert warnings_of(MedRECTRecord, item) == [("error_type", "error_type_outside_scheme")]
 
     def test_sentence_id_out_of_range(self):
         item = medrect_item(error_sentence_id=7)
@@ -396,7 +408,9 @@ class TestMEDEC:
 
     def test_error_types_ignore_case(self):
         assert errors(MEDECRecord, medec_row(**{"Error Type": "CausalOrganism"})) == set()
-        assert errors(MEDECRecord, medec_row(**{"Error Type": "surgery"})) == {("Error Type", "error_type_unknown")}
+        assert errors(MEDECRecord, medec_row(**{"Error Type": "surgery"})) == set()
+        assert warnings_of(MEDECRecord, medec_row(**{"Error Type": "surgery"})) == [
+            ("Error Type", "error_type_outside_scheme")]
 
     def test_numbering_starts_at_zero(self):
         row = medec_row(Sentences="1 A woman has a cough.\r\n2 She is given amoxicillin.")

@@ -196,7 +196,7 @@ def test_normalize_title() -> None:
     assert normalize_title("george_washington#Early life") == "George washington"
     assert normalize_title("  São   Paulo ") == "São Paulo"
     assert normalize_title("ßeta") == "ßeta"  # no two-letter upper case
-    assert normalize_title("") == ""
+    assert normalize_title("") is None  # the one rule (dsbuild.wiki.titles): None when no title is left
 
 
 def test_memory_is_bounded_on_a_large_input(tmp_path: Path) -> None:

@@ -161,6 +161,16 @@ class LocalLlamaBackend:
         self._llm: Any = None
         self._lock = threading.Lock()  # one generation at a time; also guards load and close
 
+    def structured_mode(self, model: str) -> str:
+        """Structured output here is always a grammar built from the schema."""
+        return "grammar"
+
+    def prepare_response_format(self, response_format: dict[str, Any]) -> dict[str, Any]:
+        """dsbuild's grammar patterns as `pattern`s: this grammar enforces them."""
+        from dsbuild.llm.structured import expand_grammar_patterns
+
+        return expand_grammar_patterns(response_format)
+
     def _load(self) -> Any:
         """The loaded model; the caller holds the lock."""
         if self._llm is None:

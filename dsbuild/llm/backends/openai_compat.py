@@ -4,6 +4,8 @@ through the `openai` SDK's async client.
 The SDK's own retries are off: the engine retries with its own policy and counts causes.
 The reply is read from the raw HTTP response (no pydantic model per reply), which keeps the
 client's CPU per request low; a body that is not valid JSON is a transient `bad_response`.
+Structured output is asked for in the mode the endpoint takes (`structured_modes`: a fixed
+`--structured` mode, or `auto`: the remembered one, else the first that works).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import sys
 from typing import Any
 
 from dsbuild.llm.limits import parse_retry_after
-from dsbuild.llm.structured import COPY_OF, without_copy
-from dsbuild.llm.types import BackendError, BackendReply, Usage
+from dsbuild.llm.structured_modes import ModeChooser, ModeMemory, shape_payload
+from dsbuild.llm.types import BackendError, BackendReply, Usage, redact_url
 
 __all__ = ["OpenAIBackend"]
 
@@ -30,7 +32,8 @@ class OpenAIBackend:
     max_concurrency = None
 
     def __init__(self, *, base_url: str | None, api_key: str | None, timeout_s: float = 60.0,
-                 http_client: Any = None) -> None:
+                 http_client: Any = None, structured: str = "json_schema",
+                 modes_file: Any = None) -> None:
         import openai
 
         if http_client is None and _aiohttp_available():
@@ -40,11 +43,17 @@ class OpenAIBackend:
         self.client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key or "not-needed", max_retries=0,
             timeout=timeout_s, http_client=http_client)
-        self.base_url = str(self.client.base_url)
+        self.base_url = redact_url(str(self.client.base_url))  # for messages: no credentials
         self._openai = openai
         # The HTTP library the SDK is built on (httpx, or httpx2 in openai 3): a raw reply.
         base = next(c for c in type(self.client._client).__mro__ if not c.__module__.startswith("openai"))
         self._response_type = sys.modules[base.__module__.split(".")[0]].Response
+        # How structured output is asked of this endpoint; `modes_file` remembers it.
+        self.modes = ModeChooser(structured, self.base_url, ModeMemory(modes_file))
+
+    def structured_mode(self, model: str) -> str | None:
+        """The structured output mode requests to `model` go in (None: not chosen yet)."""
+        return self.modes.known(model)
 
     async def default_model(self) -> str:
         """The first model the endpoint lists (vLLM and Ollama serve what they loaded)."""
@@ -58,7 +67,11 @@ class OpenAIBackend:
         return models[0]
 
     async def complete(self, payload: dict[str, Any], *, timeout: float) -> BackendReply:
-        payload = _plain_schema(payload)
+        """The reply to a canonical payload; a structured one is sent in the endpoint's mode
+        (`reply.structured_mode` says which)."""
+        return await self.modes.complete(payload, lambda body: self._post(body, timeout))
+
+    async def _post(self, payload: dict[str, Any], timeout: float) -> BackendReply:
         try:
             # The client's low-level POST: same auth, headers, base URL and HTTP stack as
             # `chat.completions.create`, without re-walking the typed params per request.
@@ -106,13 +119,8 @@ class OpenAIBackend:
 
 
 def _plain_schema(payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload with dsbuild's schema extensions removed (endpoints may refuse them)."""
-    rf = payload.get("response_format")
-    schema = (rf.get("json_schema") or {}).get("schema") if isinstance(rf, dict) else None
-    if not schema or COPY_OF not in json.dumps(schema):
-        return payload
-    return {**payload, "response_format": {**rf, "json_schema": {
-        **rf["json_schema"], "schema": without_copy(schema)}}}
+    """The payload in `json_schema` mode, dsbuild's schema extensions removed."""
+    return shape_payload(payload, "json_schema")
 
 
 def _message(exc: Any) -> str:

@@ -1,0 +1,184 @@
+"""The Python API, for notebooks and scripts; the command line stands on it.
+
+    import dsbuild
+    run = dsbuild.build("psiloqa", run_dir="runs/pq", options={"passages_per_language": 2})
+    run.records()[:3], run.rejects(), run.stats()
+    ds = run.to_dataset()                 # a datasets.DatasetDict with the typed features
+    dsbuild.validate("runs/pq").ok
+    dsbuild.export(run, "runs/pq/hf")     # the Hub-ready folder with its card
+    run = dsbuild.open_run("runs/pq")     # a finished (or stopped) run, read back
+
+`build` takes the same settings as the command line (`dsbuild.config.Settings`: model,
+base_url, languages, seed, options, ...), resolved the same way (flags here, then
+`config_file`, then environment variables), resumes a stopped run with the same settings,
+and raises the same `dsbuild.errors` exceptions. The test double (`fake:` models) may be
+used from here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Run", "build", "export", "open_run", "validate"]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run directory and its dataset: records, rejects, statistics, a `datasets` view."""
+
+    path: Path
+    dataset: str
+
+    @property
+    def records_path(self) -> Path:
+        return self.path / "records.jsonl"
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.path / "rejects.jsonl"
+
+    def iter_records(self) -> Iterator[dict[str, Any]]:
+        """The kept records, streamed in order."""
+        yield from _jsonl(self.records_path)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The kept records, in order."""
+        return list(self.iter_records())
+
+    def rejects(self) -> list[dict[str, Any]]:
+        """The rejected records: id, stage, reason, detail."""
+        return list(_jsonl(self.rejects_path))
+
+    def info(self) -> dict[str, Any]:
+        """`run.json`: status, stages, counts, tokens and cost."""
+        path = self.path / "run.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def stats(self) -> dict[str, Any]:
+        """The figures `dsbuild <dataset> stats RUN --json` prints."""
+        from dsbuild.stats import compute_stats
+
+        return compute_stats(self.records_path, self.dataset)
+
+    def to_dataset(self, splits: str | None = None) -> Any:
+        """The records as a `datasets.DatasetDict` with the dataset's typed features and its
+        seeded, grouped splits (as `export` writes them)."""
+        import tempfile
+
+        import datasets
+
+        with tempfile.TemporaryDirectory(prefix="dsbuild-dataset-") as tmp:
+            result = export(self, Path(tmp) / "hf", splits=splits)
+            features = _features(self.dataset)
+            parts = {}
+            for split in result.splits:
+                files = sorted(str(p) for p in result.folder.rglob(f"{split}-*.parquet"))
+                if files:
+                    parts[split] = datasets.Dataset.from_parquet(files, features=features, keep_in_memory=True)
+            return datasets.DatasetDict(parts)
+
+
+def _features(dataset: str) -> Any:
+    from dsbuild.hub.features import features_for
+
+    return features_for(dataset)
+
+
+def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def open_run(path: str | Path) -> Run:
+    """A run directory read back; its dataset comes from its `config.yaml`."""
+    from dsbuild.errors import InputError
+
+    path = Path(path)
+    config = path / "config.yaml"
+    if not config.is_file():
+        raise InputError(f"{path} is not a run directory (no config.yaml)",
+                         "give the folder a build wrote (-o / run_dir)", code="DSB204")
+    import yaml
+
+    dataset = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("dataset")
+    if not dataset:
+        raise InputError(f"{config} names no dataset", "give the folder a dataset build wrote", code="DSB204")
+    return Run(path, str(dataset))
+
+
+def build(dataset: str, *, config_file: str | Path | None = None, mode: str = "resume",
+          progress: bool = False, max_cost: float | None = None, cache_only: bool = False,
+          **settings: Any) -> Run:
+    """Build `dataset` into `run_dir` (default runs/<dataset>) and write its own files;
+    `mode` is resume (default), new or overwrite. Returns the `Run`."""
+    from dsbuild import builders
+    from dsbuild.config import resolve_settings
+
+    resolved, _ = resolve_settings({**settings, "dataset": dataset}, config_file)
+    result = run_settings(dataset, resolved, mode=mode, progress=progress, max_cost=max_cost,
+                          cache_only=cache_only)
+    builders.finalize_run(dataset, result, resolved)
+    return Run(Path(result.run_dir), dataset)
+
+
+def run_settings(dataset: str, settings: Any, *, run_dir: str | Path | None = None, mode: str = "resume",
+                 progress: bool = False, max_cost: float | None = None, cache_only: bool = False,
+                 on_finish: Any = None):
+    """Run the dataset's builder with resolved `Settings`: its LLM stages reach their models
+    through one `ModelPool`, made here and closed on the run's own event loop. `on_finish`
+    (result, pool) is called once the run has ended, finished or not."""
+    import asyncio
+
+    from dsbuild.datasets import get
+    from dsbuild.llm.pool import ModelPool
+    from dsbuild.progress import make_progress
+    from dsbuild.runs import run_builder
+    from dsbuild.runs.runner import RunIncompleteError
+
+    spec = get(dataset)
+    run_dir = Path(run_dir or settings.run_dir or Path("runs") / dataset)
+    builder = spec.builder(settings)
+    pool = ModelPool(settings, cache_only=cache_only, max_cost=max_cost)
+    pool.check(spec.models(settings))
+    with asyncio.Runner() as loop:
+        try:
+            result = run_builder(builder, run_dir, settings.public_dict(), mode=mode,
+                                 progress=make_progress(progress),
+                                 context_extras={"settings": settings, "llm": pool}, loop=loop)
+        except RunIncompleteError as exc:  # records left pending: what was done, then re-raise
+            if on_finish is not None:
+                on_finish(exc.result, pool)
+            raise
+        finally:
+            loop.run(pool.aclose())
+    if on_finish is not None:
+        on_finish(result, pool)
+    return result
+
+
+def validate(path: str | Path, dataset: str | None = None, *, fmt: str | None = None, strict: bool = False):
+    """Validate a file, folder or run directory (`dsbuild.validation.ValidationReport`)."""
+    from dsbuild.validation import validate_path
+
+    path = Path(path)
+    if path.is_dir() and (path / "records.jsonl").is_file():
+        dataset = dataset or open_run(path).dataset
+        path = path / "records.jsonl"
+    return validate_path(path, dataset, fmt, strict=strict)
+
+
+def export(run: Run | str | Path, out: str | Path | None = None, *, splits: str | None = None):
+    """The Hub-ready folder of a run (default RUN/hf): typed Parquet splits, original formats
+    and the data card (`dsbuild.hub.ExportResult`)."""
+    from dsbuild.hub import export_run
+
+    run = run if isinstance(run, Run) else open_run(run)
+    return export_run(run.dataset, run.path, out, splits=splits)

@@ -1,0 +1,1 @@
+"""EntityCS helpers that belong to no shared layer: its build options."""
