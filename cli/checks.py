@@ -45,6 +45,7 @@ def refuse_test_models(specs: Iterable[str | None]) -> None:
     """`fake:` models are the test double (`dsbuild.testing`): from the command line only
     with DSBUILD_TESTING=1 (the Python API may always use them)."""
     if os.environ.get("DSBUILD_TESTING") == "1":
+        import dsbuild.testing.fake_llm  # noqa: F401 - registers the fake: provider
         return
     for spec in specs:
         if isinstance(spec, str) and spec.split("@", 1)[0].startswith("fake:"):

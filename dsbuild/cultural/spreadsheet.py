@@ -136,7 +136,7 @@ def _category(value: str, where: str) -> str:
 
 def wide_to_long(wide: pl.DataFrame, origin: str = "spreadsheet") -> pl.DataFrame:
     """The long table (`dsbuild.cultural.ratings`) of a wide sheet read by `read_wide`."""
-    from dsbuild.cultural.ratings import frame_from_rows
+    from dsbuild.cultural.frames import frame_from_rows
 
     columns = {_norm(c): c for c in wide.columns}
     missing = [c for c in REQUIRED if _norm(c) not in columns]

@@ -10,6 +10,8 @@ fills the slots with text and tables computed from the data and the run.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import re
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
@@ -17,7 +19,8 @@ from typing import Any
 
 from dsbuild.errors import DsbuildError, InputError
 from dsbuild.hub.hooks import hooks_for
-from dsbuild.hub.licenses import combined_license, dataset_sources
+from dsbuild.hub.hooks import dataset_sources
+from dsbuild.hub.licenses import combined_license
 from dsbuild.hub.rundata import RunData
 from dsbuild.hub.summary import (
     Table,
@@ -53,7 +56,10 @@ def card_template(dataset: str) -> tuple[dict[str, Any], str]:
     """(front matter, body) of the packaged template for `dataset`."""
     import yaml
 
-    path = files("dsbuild.data_cards").joinpath(f"{dataset}.md")
+    from dsbuild.hub.hooks import hooks_for
+
+    own = hooks_for(dataset).card_template
+    path = Path(own) if own is not None else files("dsbuild.data_cards").joinpath(f"{dataset}.md")
     if not path.is_file():
         raise DsbuildError(f"no data card template for {dataset} in dsbuild.data_cards",
                            "reinstall dsbuild (the templates ship with the package)")

@@ -19,6 +19,8 @@ tests a dataset's name. Subclass `DatasetExport` and override what differs from 
     languages(rows)                 the languages the card lists (default: the language column)
     label_tables(rows)              the card's label distributions (`summary.Table`s)
     agreement(rows)                 agreement computed from the rows when no human round exists
+    card_template                   the data card template (Markdown with YAML front matter);
+                                    default: the packaged `dsbuild/data_cards/<dataset>.md`
 
 Nothing here imports `datasets`, `pyarrow` or `polars`; hooks import them inside methods.
 """
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from dsbuild.hub.licenses import Source
     from dsbuild.hub.summary import Table
 
-__all__ = ["DatasetExport", "hooks_for", "json_text", "record_id", "text_or_none"]
+__all__ = ["DatasetExport", "dataset_sources", "hooks_for", "json_text", "record_id", "text_or_none"]
 
 
 def json_text(value: Any) -> str | None:
@@ -71,6 +73,7 @@ class DatasetExport:
     per_language_configs: ClassVar[bool] = False
     default_config: ClassVar[str] = "default"
     original_formats: ClassVar[Mapping[str, str]] = {}
+    card_template: ClassVar[str | Path | None] = None
 
     def features(self) -> Any:
         """The `datasets.Features` of the rows `rows` makes (import `datasets` in here)."""
@@ -123,3 +126,14 @@ def hooks_for(dataset: str) -> DatasetExport:
         raise NotAvailableError(f"the {dataset} dataset has no export",
                                 "give its DatasetSpec an `export` hook (see dsbuild.hub.hooks)")
     return hooks
+
+
+def dataset_sources(dataset: str, rows: Iterable[Mapping[str, Any]],
+                    config: Mapping[str, Any]) -> list[Source]:
+    """The distinct sources of an export, in a stable order (the dataset's export hook says
+    where each row's text came from)."""
+    from dsbuild.hub.licenses import SOURCE_ORDER
+
+    found = set(hooks_for(dataset).sources(list(rows), config))
+    order = {s: i for i, s in enumerate(SOURCE_ORDER)}
+    return sorted(found, key=order.__getitem__)

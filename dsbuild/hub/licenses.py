@@ -9,12 +9,12 @@ licence `other`, and the card asks the publisher to state it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SAMPLE", "UNKNOWN", "WIKIDATA", "WIKIPEDIA", "Source", "combined_license",
-           "dataset_sources", "source_of_marker"]
+__all__ = ["SAMPLE", "SOURCE_ORDER", "UNKNOWN", "WIKIDATA", "WIKIPEDIA", "Source", "combined_license",
+           "source_of_marker"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,10 @@ UNKNOWN = Source("user-file", "other",
 _SAMPLE_MARKERS = ("sample", "written for dsbuild", "embedded")
 
 
+SOURCE_ORDER = (WIKIPEDIA, WIKIDATA, SAMPLE, UNKNOWN)
+"""The order sources are listed in (share-alike first)."""
+
+
 def source_of_marker(value: Any) -> Source:
     """The source a row's marker (`source`: sample, dump, api, a file name, ...) names."""
     text = str(value or "").lower()
@@ -48,17 +52,6 @@ def source_of_marker(value: Any) -> Source:
     if text in ("dump", "api") or "wikipedia" in text:
         return WIKIPEDIA
     return UNKNOWN
-
-
-def dataset_sources(dataset: str, rows: Iterable[Mapping[str, Any]],
-                    config: Mapping[str, Any]) -> list[Source]:
-    """The distinct sources of an export, in a stable order (the dataset's export hook says
-    where each row's text came from)."""
-    from dsbuild.hub.hooks import hooks_for
-
-    found = set(hooks_for(dataset).sources(list(rows), config))
-    order = {s: i for i, s in enumerate((WIKIPEDIA, WIKIDATA, SAMPLE, UNKNOWN))}
-    return sorted(found, key=order.__getitem__)
 
 
 def combined_license(sources: Iterable[Source]) -> str:

@@ -14,7 +14,16 @@ if TYPE_CHECKING:
     from dsbuild.llm.engine import LLMEngine
     from dsbuild.llm.types import Backend
 
-__all__ = ["check_endpoint", "make_backend", "make_engine", "model_spec_of"]
+__all__ = ["check_endpoint", "make_backend", "make_engine", "model_spec_of", "register_provider"]
+
+
+_PROVIDERS: dict[str, Callable[[str], Any]] = {}
+"""Backends that register themselves (the test double `fake:`): provider -> factory(name)."""
+
+
+def register_provider(provider: str, factory: Callable[[str], Any]) -> None:
+    """Make model specs `PROVIDER:NAME` reach `factory(NAME)` (a `Backend`)."""
+    _PROVIDERS[provider] = factory
 
 
 def model_spec_of(settings: Settings) -> ModelSpec:
@@ -36,10 +45,11 @@ def make_backend(spec: ModelSpec, settings: Settings, *, http_client: Any = None
         from dsbuild.llm.backends.local import LocalLlamaBackend
 
         return LocalLlamaBackend(spec.name or "smollm2", seed=settings.seed)
+    if spec.provider in _PROVIDERS:
+        return _PROVIDERS[spec.provider](spec.name or "default")
     if spec.provider == "fake":
-        from dsbuild.testing.fake_llm import lookup
-
-        return lookup(spec.name or "default")
+        raise ConfigError(f"model {spec} is the test double, which is not loaded",
+                          "import dsbuild.testing first (it registers the fake: provider)", code="DSB103")
     from dsbuild.llm.backends.openai_compat import OpenAIBackend
 
     check_endpoint(spec, settings)

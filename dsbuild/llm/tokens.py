@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dsbuild.llm.types import Usage
-from dsbuild.runs.fingerprint import canonical_json
+from dsbuild.canonical import canonical_json
 
 __all__ = [
     "CHARS_PER_TOKEN_LATIN",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
-from dsbuild.runs.fingerprint import canonical_json
+from dsbuild.canonical import canonical_json
 
 __all__ = [
     "Backend",
@@ -201,10 +201,10 @@ class LLMResult:
         return self.error is None
 
     def raise_if_pending(self, where: str = "", *, output: Any = None) -> None:
-        """Raise `dsbuild.stages.Pending` when the request failed because of the world, so
+        """Raise `dsbuild.outcomes.Pending` when the request failed because of the world, so
         the runner leaves the record for the next run instead of rejecting it."""
         if self.error is not None and self.pending:
-            from dsbuild.stages import Pending
+            from dsbuild.outcomes import Pending
 
             detail = self.error["detail"]
             raise Pending(f"llm_{self.error['reason']}", f"{where}: {detail}" if where else detail,
@@ -214,7 +214,7 @@ class LLMResult:
         """The rejection of a record whose request failed: reason `llm_<reason>`, the detail
         prefixed with `where` (e.g. "judge"). A failure of the world is no reason to drop
         the record: then this raises `Pending` instead (see `raise_if_pending`)."""
-        from dsbuild.stages import reject
+        from dsbuild.outcomes import reject
 
         assert self.error is not None, "rejection() of a request that did not fail"
         self.raise_if_pending(where)

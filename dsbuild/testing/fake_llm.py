@@ -140,3 +140,13 @@ def installed(fake: FakeLLM, name: str = "default") -> Iterator[FakeLLM]:
 def lookup(name: str) -> FakeLLM:
     """The installed fake of that name, or a fresh deterministic one."""
     return _INSTALLED.get(name) or FakeLLM(name)
+
+
+def _register() -> None:
+    """`--model fake:NAME` reaches `lookup(NAME)` once this module is imported."""
+    from dsbuild.llm.factory import register_provider
+
+    register_provider("fake", lookup)
+
+
+_register()

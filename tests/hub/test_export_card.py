@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from dsbuild.hub.card import card_template, hub_languages, size_category
-from dsbuild.hub.licenses import combined_license, dataset_sources
+from dsbuild.hub.hooks import dataset_sources
+from dsbuild.hub.licenses import combined_license
 
 
 def test_size_categories():
@@ -51,7 +52,8 @@ def test_every_template_has_metadata_and_the_sections(dataset):
 def test_embedded_medrect_vignettes_are_the_projects_own_text():
     import json
 
-    from dsbuild.hub.licenses import SAMPLE, UNKNOWN, dataset_sources
+    from dsbuild.hub.hooks import dataset_sources
+    from dsbuild.hub.licenses import SAMPLE, UNKNOWN
 
     rows = [{"metadata": json.dumps({"source": "embedded"})}]
     assert dataset_sources("medrect", rows, {}) == [SAMPLE]
