@@ -28,6 +28,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsbuild.builder_kit import (
+    ask,
+    options,
+    per_language,
+    prompt_version,
+    read_records,
+    response_format,
+    spec_list,
+    write_records,
+)
 from dsbuild.cultural.records import merge_by_text, rating_rows
 from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
@@ -48,36 +58,7 @@ CATEGORY_HELP = {
 
 
 def _opt(ctx: StageContext, key: str) -> Any:
-    from dsbuild.builder_options import options_of
-    from dsbuild.cultural.options import Options
-
-    return getattr(options_of(ctx, Options), key)
-
-
-def _with_schema(template, **changes: Any) -> dict[str, Any] | None:
-    """The template's response format with parts of its schema set per request: the
-    categories asked for (where the schema has a category enum) and the number of
-    counterparts (where it describes their items). A schema of another shape (an overriding
-    template) is used as it is; the stage then checks those answers itself."""
-    import copy
-
-    fmt = template.response_format()
-    if fmt is None:
-        return None
-    fmt = copy.deepcopy(fmt)
-    schema = fmt["json_schema"]["schema"]
-    try:
-        if "categories" in changes:
-            category = schema["properties"]["segments"]["items"]["properties"]["category"]
-            if "enum" in category:
-                category["enum"] = list(changes["categories"])
-        if "count" in changes:
-            arr = schema["properties"]["counterparts"]
-            if "items" in arr:
-                arr["minItems"] = arr["maxItems"] = int(changes["count"])
-    except (KeyError, TypeError):
-        return template.response_format()
-    return fmt
+    return getattr(options(ctx, SPEC), key)
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -86,11 +67,8 @@ def _sources(ctx: StageContext):
     from dsbuild.cultural.sources import read_sources
 
     path = _opt(ctx, "sources")
-    limit = ctx.config.get("limit")
-    for n, record in enumerate(read_sources(Path(path) if path else None)):
-        if limit is not None and n >= int(limit):
-            break
-        yield record
+    yield from per_language(read_sources(Path(path) if path else None), limit=ctx.config.get("limit"),
+                            lang_of=lambda record: "")  # every text counts, whatever its language
 
 
 # -- segments -----------------------------------------------------------------------------
@@ -147,17 +125,42 @@ def _given(record: dict, norm) -> tuple[list, Any]:
     return out, None
 
 
+def _located(items: list, text: str, norm, categories: list[str], stats: dict[str, Any]) -> list:
+    """Candidates for the LLM's proposed segments that are in the text (each span once);
+    `stats` counts the proposed, not found, repeated and off-category ones."""
+    from dsbuild.cultural.locate import Candidate, locate
+    from dsbuild.cultural.sources import category_name
+
+    out: list[Candidate] = []
+    taken: list[tuple[int, int]] = []
+    missing: list[str] = []
+    for item in items:
+        stats["llm_proposed"] += 1
+        surface = str(item.get("surface") or "")
+        category = category_name(item.get("category"))
+        if category not in categories:  # only with an overriding template's schema
+            stats["llm_bad_category"] = stats.get("llm_bad_category", 0) + 1
+            continue
+        match = locate(text, surface, taken=taken, normalized=norm)
+        if match is None:
+            stats["llm_not_found"] += 1
+            missing.append(surface)
+            continue
+        if (match.start, match.end) in taken:
+            stats["llm_repeated"] += 1
+            continue
+        taken.append((match.start, match.end))
+        out.append(Candidate(match.start, match.end, category, "llm",
+                             (item.get("note") or "").strip() or None, match.how))
+    if missing:
+        stats["llm_not_found_surfaces"] = missing
+    return out
+
+
 def make_segments(template):
     async def segments(record: dict, ctx: StageContext) -> Any:
         """Given, lexicon and LLM segments, located and merged (given > lexicon > LLM)."""
-        from dsbuild.cultural.locate import (
-            Candidate,
-            find_all,
-            locate,
-            merge_segments,
-            normalize,
-        )
-        from dsbuild.cultural.sources import category_name
+        from dsbuild.cultural.locate import Candidate, find_all, merge_segments, normalize
         from dsbuild.languages import language_name
 
         text = record["text"]
@@ -175,40 +178,17 @@ def make_segments(template):
         provenance = dict(record.get("provenance") or {})
         if _opt(ctx, "llm_segments"):
             categories = _opt(ctx, "categories")
-            engine = ctx.llm.get(None)
-            request = engine.request(
-                template.render(language=language_name(record["lang"]), text=text,
-                                categories="\n".join(f"- {c}: {CATEGORY_HELP[c]}"
-                                                     for c in categories)),
-                response_format=_with_schema(template, categories=categories),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 600},
-                id=record["id"], template=template)
-            result = await engine.complete(request)
+            result = await ask(
+                ctx.llm.get(None), template, language=language_name(record["lang"]), text=text,
+                categories="\n".join(f"- {c}: {CATEGORY_HELP[c]}" for c in categories),
+                # the categories asked for, where the schema has a category enum
+                response_format=response_format(
+                    template, {"segments.items.category": {"enum": categories}}),
+                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 600}, id=record["id"])
             if not result.ok:
                 return result.rejection()
             provenance["segments"] = result.provenance()
-            taken: list[tuple[int, int]] = []
-            missing: list[str] = []
-            for item in result.json.get("segments") or []:
-                stats["llm_proposed"] += 1
-                surface = str(item.get("surface") or "")
-                category = category_name(item.get("category"))
-                if category not in categories:  # only with an overriding template's schema
-                    stats["llm_bad_category"] = stats.get("llm_bad_category", 0) + 1
-                    continue
-                match = locate(text, surface, taken=taken, normalized=norm)
-                if match is None:
-                    stats["llm_not_found"] += 1
-                    missing.append(surface)
-                    continue
-                if (match.start, match.end) in taken:
-                    stats["llm_repeated"] += 1
-                    continue
-                taken.append((match.start, match.end))
-                candidates.append(Candidate(match.start, match.end, category, "llm",
-                                            (item.get("note") or "").strip() or None, match.how))
-            if missing:
-                stats["llm_not_found_surfaces"] = missing
+            candidates += _located(result.json.get("segments") or [], text, norm, categories, stats)
         kept, dropped = merge_segments(candidates)
         stats["overlaps_dropped"] = len(dropped)
         stats["kept"] = {o: sum(c.origin == o for c in kept) for o in ("given", "lexicon", "llm")}
@@ -226,8 +206,7 @@ def make_segments(template):
 # -- targets ------------------------------------------------------------------------------
 def _targets(record: dict, ctx: StageContext) -> Any:
     """One record per model of the roster and target locale."""
-    models = [ctx.llm.spec_label(m) for m in _opt(ctx, "models") or []] or \
-        [ctx.llm.spec_label(None)]
+    models = [ctx.llm.spec_label(m) for m in spec_list(_opt(ctx, "models"))]
     out = []
     for locale in _opt(ctx, "locales"):
         for model in dict.fromkeys(models):
@@ -268,11 +247,9 @@ def make_translate(template):
             # One paragraph in, one out: a blank line ends the translation (what follows is
             # a translator's note, or a small model running on).
             sampling["stop"] = ["\n\n"]
-        request = engine.request(
-            template.render(source_language=language_name(record["lang"]), language=language,
-                            region=region, locale=record["target_lang"], text=text),
-            sampling=sampling, id=record["id"], template=template)
-        result = await engine.complete(request)
+        result = await ask(engine, template, source_language=language_name(record["lang"]),
+                           language=language, region=region, locale=record["target_lang"],
+                           text=text, sampling=sampling, id=record["id"])
         if not result.ok:
             return result.rejection()
         translation = _clean_translation(result.content or "")
@@ -297,18 +274,18 @@ def make_align(template):
 
         nuances, translation = record["nuances"], record["translation"]
         language, _ = locale_parts(record["target_lang"])
-        engine = ctx.llm.get(None)
         listing = "\n".join(f"{i}. [{n['category']}] {n['surface']}"
                             for i, n in enumerate(nuances, 1))
-        request = engine.request(
-            template.render(source_language=language_name(record["lang"]), language=language,
-                            source=record["text"], translation=translation, segments=listing,
-                            count=len(nuances)),
-            response_format=_with_schema(template, count=len(nuances)),
-            sampling={"temperature": 0.0, "seed": ctx.seed,
-                      "max_tokens": 48 + 40 * len(nuances)},
-            id=record["id"], template=template)
-        result = await engine.complete(request)
+        count = len(nuances)
+        result = await ask(
+            ctx.llm.get(None), template, source_language=language_name(record["lang"]),
+            language=language, source=record["text"], translation=translation, segments=listing,
+            count=count,
+            # exactly one counterpart per segment, where the schema describes their items
+            response_format=response_format(
+                template, {"counterparts": {"minItems": count, "maxItems": count}}),
+            sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 48 + 40 * count},
+            id=record["id"])
         if not result.ok:
             return result.rejection()
         answers = list(result.json.get("counterparts") or [])
@@ -381,7 +358,7 @@ def make_builder(settings: Settings) -> Builder:
     concurrency = max(1, settings.concurrency)
 
     def version(name: str) -> str:
-        return prompts[name].stage_version()
+        return prompt_version(prompts, name)
 
     return Builder("cultural", "1", (
         source_stage("sources", _sources, description="source texts (file or embedded emails)"),
@@ -411,20 +388,13 @@ def _raters(run_dir: Path) -> list[str]:
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """`cultural.jsonl` (one record per source text, all translations and alignments) and
     the rating sheet: `rating-sheet.jsonl` (long) and `rating-sheet.csv`/`.xlsx` (wide)."""
-    import json
-
     from dsbuild.cultural.ratings import frame_from_rows, save_ratings
     from dsbuild.cultural.spreadsheet import long_to_wide, write_wide
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(result.records_path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    records = merge_by_text(rows)
-    tmp = out_dir / ".cultural.jsonl.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(rec, ensure_ascii=False) + "\n" for rec in records)
-    tmp.replace(out_dir / "cultural.jsonl")
+    records = merge_by_text(read_records(result.records_path))
+    write_records(out_dir / "cultural.jsonl", records)
     table = frame_from_rows(rating_rows(records, _raters(result.run_dir)), origin="rating sheet")
     save_ratings(table, out_dir / "rating-sheet.jsonl")
     wide = long_to_wide(table)

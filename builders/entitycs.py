@@ -64,10 +64,9 @@ def _options(ctx) -> dict[str, Any]:
     """The builder's options with defaults, computed once per stage context."""
     opts = getattr(ctx, "_entitycs_options", None)
     if opts is None:
-        from dsbuild.builder_options import options_of
-        from dsbuild.entitycs.options import Options
+        from dsbuild.builder_kit import options
 
-        opts = options_of(ctx, Options).model_dump(exclude={"gates", "gate"})
+        opts = options(ctx, SPEC).model_dump(exclude={"gates", "gate"})
         wiki, wd = sample_paths()
         opts["wikipedia"] = opts["wikipedia"] or str(wiki)
         opts["wikidata"] = opts["wikidata"] or str(wd)

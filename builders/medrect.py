@@ -18,18 +18,8 @@
     screen      an LLM judge flags ambiguous errors, extra elements, multiple errors,
                 numerical errors and inconsistent synthesis; any flag rejects
 
-A vignette already holds every number and finding of the question, so a record built on
-the stem keeps them by construction, and a wrong-choice record differs from the correct one
-in exactly one sentence, the one that states the decision (MEDEC's layout: the erroneous
-and the corrected text differ in one sentence; MedRECT: each wrong choice gives a record
-with exactly one clinically wrong sentence). This works with the embedded 135M model too:
-the closing sentence's schema carries a grammar pattern (a schema extension) that forces the
-choice into it as whole words, and the wrong sentence copies the correct one up to the
-choice; `max_tokens` is sized from the script (Japanese costs ~2 tokens a character on small
-tokenizers) so the grammar-bounded JSON always closes. Backends that decode with a grammar
-(the local model, servers taking `json_object`+schema or `guided_json`) enforce the pattern;
-endpoints taking plain JSON Schema never see it, and `check` rejects sentences that do not
-state their choice.
+`dsbuild.medrect.synthesizer` says how a record keeps the question's numbers and differs
+from the correct one in exactly one sentence (the grammar-bounded closing sentence).
 
 Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a call failed for its content
 rejects its record with `llm_<reason>`, one failed because of the endpoint leaves the question
@@ -43,51 +33,26 @@ clean) plus `id`, `metadata` (question, choice, source model, validator answers)
 from __future__ import annotations
 
 import asyncio
-import copy
-import hashlib
-import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsbuild.builder_kit import ask, options, per_language, prompt_version, read_records, spec_list
 from dsbuild.datasets import BuildOption, DatasetSpec
-from dsbuild.stages import (
-    Builder,
-    Reject,
-    StageContext,
-    batch_stage,
-    map_stage,
-    reject,
-    source_stage,
-)
+from dsbuild.medrect import MEDRECT_KEYS
+from dsbuild.stages import Builder, Reject, StageContext, batch_stage, map_stage, reject, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
 __all__ = ["MEDRECT_KEYS", "SPEC", "SCREEN_FLAGS", "finalize", "make_builder", "medrect_rows"]
 
-from dsbuild.medrect import MEDRECT_KEYS  # noqa: E402 - the record fields, defined with the format
 REASON_CHARS = 160  # the screen judge's reason, at most
 SCREEN_FLAGS = ("ambiguous_error", "extra_elements", "multiple_errors", "numerical_error",
                 "inconsistent_synthesis")
 
 
 def _opt(ctx: StageContext, key: str) -> Any:
-    from dsbuild.builder_options import options_of
-    from dsbuild.medrect.options import Options
-
-    return getattr(options_of(ctx, Options), key)
-
-
-def _specs(value: Any) -> list[str | None]:
-    """A roster option as a list of specs; empty or None means the run's model."""
-    if isinstance(value, str):
-        value = [s.strip() for s in value.split(",") if s.strip()]
-    return list(value) if value else [None]
-
-
-def _short(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:6]
+    return getattr(options(ctx, SPEC), key)
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -100,209 +65,19 @@ def _sources(ctx: StageContext):
     per_lang = _opt(ctx, "per_language")
     if per_lang is None and not path:
         per_lang = _opt(ctx, "sample_per_language")
-    languages = list(ctx.config.get("languages") or [])
-    limit = ctx.config.get("limit")
-    counts: dict[str, int] = {}
-    total = 0
-    for q in loaded.questions:
-        if languages and q.lang not in languages:
-            continue
-        if per_lang is not None and counts.get(q.lang, 0) >= per_lang:
-            continue
-        if limit is not None and total >= int(limit):
-            break
-        counts[q.lang] = counts.get(q.lang, 0) + 1
-        total += 1
+    for q in per_language(loaded.questions, ctx.config.get("languages"), per_lang,
+                          ctx.config.get("limit"), lang_of=lambda q: q.lang):
         yield q.to_dict()
     for skip in loaded.skipped:
         yield Reject(skip.id, "sources", skip.reason, skip.detail)
 
 
 # -- synthesize ---------------------------------------------------------------------------
-def _base(q: dict, choice: str, label: str) -> dict[str, Any]:
-    return {
-        "id": f"{q['id']}-{choice}-{_short(label)}",
-        "sample_id": f"{q['id']}-{choice}",
-        "metadata": {"question_id": q["id"], "choice": choice, "choice_text": q["choices"][choice],
-                     "answer": q["answer"], "answer_text": q["choices"][q["answer"]], "lang": q["lang"],
-                     "source": q.get("source") or None, "source_model": label, "question": q["question"]},
-    }
-
-
-def _failed(q: dict, choice: str, label: str, step: str, result=None, *, code: str | None = None,
-            detail: str = "") -> dict[str, Any]:
-    """A record standing for a failed step; `check` rejects it with `code`, or with
-    `llm_<reason>` for a call (`result`) failed for its content. A call failed because of
-    the endpoint raises `Pending` instead: the question is retried by the next run."""
-    if result is not None:
-        result.raise_if_pending(step)
-    error = {"step": step, **result.error} if result is not None else {"step": step, "code": code,
-                                                                         "detail": detail}
-    return {**_base(q, choice, label), "sentences": "", "error_flag": 0 if choice == q["answer"] else 1,
-            "synthesis_error": error}
-
-
-def _format(template, *, lengths: dict[str, int] | None = None, patterns: dict[str, str | None] | None = None,
-            max_id: int | None = None) -> dict[str, Any] | None:
-    """The template's response format with per-record bounds: string `maxLength`s, grammar
-    patterns and `error_sentence_id`'s maximum. The patterns are dsbuild's schema extension
-    (`GRAMMAR_PATTERN`): a backend that decodes with a grammar enforces them (the closing
-    sentence states the choice; every other bounded string holds no raw line break), one that
-    takes plain JSON Schema never sees them."""
-    from dsbuild.llm.structured import GRAMMAR_PATTERN
-    from dsbuild.medrect.stem import text_pattern
-
-    fmt = template.response_format()
-    if fmt is None:
-        return None
-    fmt = copy.deepcopy(fmt)
-    props = fmt["json_schema"]["schema"].get("properties", {})
-    for name, n in (lengths or {}).items():
-        if isinstance(props.get(name), dict):
-            props[name]["maxLength"] = max(int(props[name].get("minLength", 0)), int(n))
-    for name, pattern in (patterns or {}).items():
-        if pattern and isinstance(props.get(name), dict):
-            props[name][GRAMMAR_PATTERN] = pattern
-    for prop in props.values():
-        if isinstance(prop, dict) and prop.get("type") == "string" and "maxLength" in prop \
-                and GRAMMAR_PATTERN not in prop and "enum" not in prop:
-            prop[GRAMMAR_PATTERN] = text_pattern(prop["maxLength"])
-    prop = props.get("error_sentence_id")
-    if max_id is not None and isinstance(prop, dict):
-        prop["maximum"] = max(int(prop.get("minimum", 0)), max_id)
-    return fmt
-
-
-# Failures of the rewrite that mean "this answer is unusable", not "the model is unusable":
-# the stem's own sentences are used instead.
-_REWRITE_FALLBACK = ("invalid_json", "schema_mismatch")
-
-
 def make_synthesize(record_t, conclude_t, inject_t):
-    async def synthesize(q: dict, ctx: StageContext) -> Any:
-        """One record per choice (and per synthesis model) from the question."""
-        outs = await asyncio.gather(*(_synthesize_one(q, spec, ctx) for spec in _specs(_opt(ctx, "models"))))
-        return [r for out in outs for r in out]
+    """One record per choice (and per synthesis model): `dsbuild.medrect.synthesizer`."""
+    from dsbuild.medrect.synthesizer import Synthesizer
 
-    async def _body(q: dict, engine, sampling: dict, stem: list[str], ctx: StageContext):
-        """The record's body: the model's rewrite of the stem when it keeps every number and
-        enough sentences, else the stem's sentences verbatim. Returns (sentences, verbatim,
-        why the rewrite was not used, the call's provenance, a failed result or None)."""
-        from dsbuild.medrect.stem import split_sentences, stem_sentences, token_budget
-        from dsbuild.medrect.synthesis import clean_sentences, stem_numbers
-
-        if not _opt(ctx, "rewrite_stem") or not stem:
-            return stem, True, None, None, None
-        from dsbuild.languages import language_name
-
-        text = " ".join(stem)
-        limit = int(len(text) * 1.2) + 20
-        res = await engine.complete(engine.request(
-            record_t.render(language=language_name(q["lang"]), stem=text),
-            response_format=_format(record_t, lengths={"record": limit}),
-            sampling={**sampling, "max_tokens": token_budget(text, limit)},
-            id=f"{q['id']}/record", template=record_t))
-        if not res.ok:
-            if res.error["reason"] in _REWRITE_FALLBACK:
-                return stem, True, f"llm_{res.error['reason']}: {res.error['detail']}"[:300], res.provenance(), None
-            return stem, True, None, None, res
-        rewritten = clean_sentences(split_sentences(str(res.json.get("record") or "")))
-        kept = stem_sentences(" ".join(rewritten))
-        numbers = stem_numbers(text)
-        have = set(stem_numbers(" ".join(kept)))
-        missing = [n for n in numbers if n not in have]
-        share = 1 - len(missing) / len(numbers) if numbers else 1.0
-        if share < _opt(ctx, "min_numbers_kept"):
-            return stem, True, f"the rewrite lost {', '.join(missing[:8])}", res.provenance(), None
-        if len(kept) < min(len(stem), _opt(ctx, "min_sentences")) or len(kept) != len(rewritten):
-            return stem, True, "the rewrite has too few sentences or asks a question", res.provenance(), None
-        return kept, False, None, res.provenance(), None
-
-    async def _synthesize_one(q: dict, spec: str | None, ctx: StageContext) -> list[dict]:
-        from dsbuild.languages import language_name
-        from dsbuild.medrect.sentences import join_sentences, number_sentences
-        from dsbuild.medrect.stem import (
-            choice_pattern,
-            question_sentences,
-            stem_sentences,
-            token_budget,
-            tokens_per_char,
-        )
-        from dsbuild.medrect.synthesis import clean_sentences
-
-        engine = ctx.llm.get(spec)
-        label = ctx.llm.spec_label(spec)
-        language = language_name(q["lang"])
-        answer_text = q["choices"][q["answer"]]
-        sampling = {"temperature": _opt(ctx, "temperature"), "seed": ctx.seed}
-        stem = stem_sentences(q["question"])
-        body, verbatim, why, body_prov, failed = await _body(q, engine, sampling, stem, ctx)
-        if failed is not None:
-            return [_failed(q, c, label, "record", failed) for c in q["choices"]]
-        asked = " ".join(question_sentences(q["question"])) or "the diagnosis or the next step"
-        margin = max(8, round(_opt(ctx, "choice_margin_tokens") / tokens_per_char(q["question"])))
-
-        def fmt(template, choice_text: str, lead: str | None = None, extra: int = 0) -> tuple[dict | None, int]:
-            limit = len(choice_text) + 2 * margin + extra
-            pattern = choice_pattern(choice_text, margin, margin, lead=lead)
-            return (_format(template, lengths={"sentence": limit}, patterns={"sentence": pattern}),
-                    token_budget(q["question"], limit))
-
-        def one(text: Any) -> str:
-            return " ".join(clean_sentences([str(text or "")]) or [""])
-
-        numbered = number_sentences(body)
-        response_format, budget = fmt(conclude_t, answer_text)
-        res = await engine.complete(engine.request(
-            conclude_t.render(language=language, record=numbered, asked=asked, choice=answer_text),
-            response_format=response_format, sampling={**sampling, "max_tokens": budget},
-            id=f"{q['id']}/conclude", template=conclude_t))
-        if not res.ok:
-            return [_failed(q, c, label, "conclude", res) for c in q["choices"]]
-        closing = one(res.json.get("sentence"))
-        if not closing:
-            return [_failed(q, c, label, "conclude", code="no_closing_sentence",
-                            detail="the model wrote an empty closing sentence") for c in q["choices"]]
-        correct = [*body, closing]
-        clean_text = join_sentences(correct)
-        prov = {"conclude": res.provenance()}
-        if body_prov is not None:
-            prov = {"record": body_prov, **prov}
-        stem_meta = {"stem_verbatim": verbatim, **({"stem_rewrite_rejected": why} if why and body_prov else {})}
-
-        def base(choice: str) -> dict[str, Any]:
-            out = _base(q, choice, label)
-            out["metadata"].update(stem_meta)
-            return out
-
-        clean = {**base(q["answer"]), "sentences": number_sentences(correct), "error_flag": 0,
-                 **{k: None for k in MEDRECT_KEYS[3:]}, "provenance": prov}
-        wrong = [c for c in q["choices"] if c != q["answer"]]
-
-        found = re.search(re.escape(" ".join(answer_text.split())), closing, re.IGNORECASE)
-        lead = closing[:found.start()] if found else None  # grammar backends keep the sentence up to the choice
-
-        async def inject(choice: str) -> dict:
-            wrong_text = q["choices"][choice]
-            response_format, budget = fmt(inject_t, wrong_text, lead, extra=len(closing))
-            r = await engine.complete(engine.request(
-                inject_t.render(language=language, record=number_sentences(correct), sentence=closing,
-                                answer=answer_text, wrong=wrong_text),
-                response_format=response_format, sampling={**sampling, "max_tokens": budget},
-                id=f"{q['id']}/{choice}", template=inject_t))
-            if not r.ok:
-                return _failed(q, choice, label, "inject", r)
-            new = one(r.json.get("sentence"))
-            return {**base(choice), "sentences": number_sentences([*body, new]), "error_flag": 1,
-                    "error_type": r.json.get("error_type"), "error_sentence_id": len(body) + 1,
-                    "error_sentence": new, "corrected_sentence": closing, "corrected_text": clean_text,
-                    "provenance": {**prov, "inject": r.provenance()}}
-
-        injected = await asyncio.gather(*(inject(c) for c in wrong))
-        by_choice = {q["answer"]: clean, **dict(zip(wrong, injected))}
-        return [by_choice[c] for c in q["choices"]]
-
-    return synthesize
+    return Synthesizer(record_t, conclude_t, inject_t)
 
 
 # -- check --------------------------------------------------------------------------------
@@ -341,24 +116,22 @@ def make_difficulty(template):
         )
         from dsbuild.medrect.sentences import sentence_texts
         from dsbuild.medrect.stem import token_budget
+        from dsbuild.medrect.synthesizer import bounded_format
 
         meta = record["metadata"]
         texts = sentence_texts(record["sentences"])
         n = len(texts)
         limit = min(300, int(max(map(len, texts), default=80) * 1.2) + 10)
         budget = token_budget(meta["question"], limit)
-        panel = _specs(_opt(ctx, "validators"))
 
-        async def ask(spec: str | None):
-            engine = ctx.llm.get(spec)
-            res = await engine.complete(engine.request(
-                template.render(language=language_name(meta["lang"]), record=record["sentences"]),
-                response_format=_format(template, lengths={"corrected_sentence": limit}, max_id=n),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": budget},
-                id=record["id"], template=template))
+        async def answer(spec: str | None):
+            fmt = bounded_format(template, lengths={"corrected_sentence": limit}, max_id=n)
+            res = await ask(ctx.llm.get(spec), template, language=language_name(meta["lang"]),
+                            record=record["sentences"], response_format=fmt, id=record["id"],
+                            sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": budget})
             return ctx.llm.spec_label(spec), res
 
-        answers = await asyncio.gather(*(ask(spec) for spec in panel))
+        answers = await asyncio.gather(*(answer(spec) for spec in spec_list(_opt(ctx, "validators"))))
         for label, res in answers:
             if not res.ok:
                 return res.rejection(f"validator {label}")
@@ -437,19 +210,19 @@ def make_screen(template):
         """The judge's five flags; any "yes" rejects as screen_<flag>, the reason kept."""
         from dsbuild.languages import language_name
         from dsbuild.medrect.stem import token_budget
+        from dsbuild.medrect.synthesizer import bounded_format
 
         if not _opt(ctx, "screen"):
             return _row(record, None)
         meta = record["metadata"]
         spec = _opt(ctx, "judge_model")
-        engine = ctx.llm.get(spec)
-        res = await engine.complete(engine.request(
-            template.render(language=language_name(meta["lang"]), question=meta["question"],
-                            answer=meta["answer_text"], record=record["sentences"], intended=_intended(record)),
-            response_format=_format(template, lengths={"reason": REASON_CHARS}),
+        res = await ask(
+            ctx.llm.get(spec), template, language=language_name(meta["lang"]), question=meta["question"],
+            answer=meta["answer_text"], record=record["sentences"], intended=_intended(record),
+            response_format=bounded_format(template, lengths={"reason": REASON_CHARS}),
             sampling={"temperature": 0.0, "seed": ctx.seed,
                       "max_tokens": token_budget(meta["question"], REASON_CHARS, overhead=80)},
-            id=record["id"], template=template))
+            id=record["id"])
         if not res.ok:
             return res.rejection("judge")
         verdict = res.json
@@ -469,7 +242,7 @@ def make_screen(template):
 def model_specs(settings: Settings) -> list[str | None]:
     """Every model the build will ask (None: the run's model), checked before it starts."""
     opts = SPEC.validate_options(settings.options)
-    return [*_specs(opts.models), *_specs(opts.validators), opts.judge_model]
+    return [*spec_list(opts.models), *spec_list(opts.validators), opts.judge_model]
 
 
 def make_builder(settings: Settings) -> Builder:
@@ -487,7 +260,7 @@ def make_builder(settings: Settings) -> Builder:
     concurrency = max(1, settings.concurrency)
 
     def version(*names: str) -> str:
-        return "1+" + "+".join(prompts[n].hash[:12] for n in names)
+        return prompt_version(prompts, *names)
 
     return Builder("medrect", "1", (
         source_stage("sources", _sources, description="clinical questions (file or embedded vignettes)"),
@@ -526,8 +299,7 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
     from dsbuild.medrect.formats import medrect_to_medec_row, relabel, write_medec, write_medrect
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(result.records_path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = read_records(result.records_path)
     labels = SPEC.validate_options(options).labels
     records = [relabel(r, labels) for r in medrect_rows(rows)]
     write_medrect(records, out_dir / "medrect.json")

@@ -23,6 +23,16 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dsbuild.builder_kit import (
+    ask,
+    options,
+    per_language,
+    prompt_version,
+    read_records,
+    response_format,
+    spec_list,
+    write_records,
+)
 from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
 
@@ -32,10 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["SPEC", "finalize", "make_builder", "roster_for", "row_id"]
 
 def _options(ctx: StageContext):
-    from dsbuild.builder_options import options_of
-    from dsbuild.psiloqa.options import Options
-
-    return options_of(ctx, Options)
+    return options(ctx, SPEC)
 
 
 def _opt(ctx: StageContext, key: str) -> Any:
@@ -66,49 +73,15 @@ def row_id(lang: str, passage: str, question: str, model: str, answer: str) -> s
 # -- contexts -----------------------------------------------------------------------------
 def _contexts(ctx: StageContext):
     """Passages per language from the configured source."""
-    from dsbuild.psiloqa import contexts
+    from dsbuild.psiloqa.contexts import configured_passages
 
     opts = _options(ctx)
-    limits = {"min_chars": opts.min_passage_chars, "max_chars": opts.max_passage_chars, "chunk": opts.chunk}
     languages = list(ctx.config.get("languages") or [])
-    if opts.wikipedia:
-        if len(languages) != 1:
-            from dsbuild.errors import ConfigError
-
-            raise ConfigError("--wikipedia needs the dump's language",
-                              "add --lang CODE (one language per dump)", code="DSB103")
-        items = contexts.dump_passages(Path(opts.wikipedia), lang=languages[0], **limits)
-    elif opts.online:
-        if not languages:
-            from dsbuild.errors import ConfigError
-
-            raise ConfigError("--online needs the languages to draw pages from",
-                              "add --lang CODE (repeatable)", code="DSB103")
-        run_dir = Path(ctx.run_info.path).parent
-        items = (item for lang in languages for item in contexts.api_passages(
-            lang, opts.online, run_dir / f"random-titles-{lang}.json", **limits))
-    elif opts.passages:
-        items = contexts.file_passages(Path(opts.passages), **limits)
-    else:
-        items = contexts.sample_passages(**limits)
+    items = configured_passages(opts, languages, Path(ctx.run_info.path).parent)
     per_lang = opts.passages_per_language
     if per_lang is None and not (opts.wikipedia or opts.online or opts.passages):
         per_lang = SAMPLE_PER_LANGUAGE
-    limit = ctx.config.get("limit")
-    counts: dict[str, int] = {}
-    total = 0
-    for item in items:
-        if isinstance(item, dict):
-            lang = item["lang"]
-            if languages and lang not in languages:
-                continue
-            if per_lang is not None and counts.get(lang, 0) >= per_lang:
-                continue
-            if limit is not None and total >= int(limit):
-                break
-            counts[lang] = counts.get(lang, 0) + 1
-            total += 1
-        yield item
+    yield from per_language(items, languages, per_lang, ctx.config.get("limit"))
 
 
 # -- qa -----------------------------------------------------------------------------------
@@ -126,13 +99,11 @@ def make_qa(template):
 
         plan = _plan(ctx, passage["id"])
         lines = "\n".join(f"{i}. {c} question, {n} answer" for i, (c, n) in enumerate(plan, 1))
-        engine = _engine(ctx, "qa_model")
-        request = engine.request(
-            template.render(language=language_name(passage["lang"]), title=passage["title"],
-                            passage=passage["text"], plan=lines),
+        result = await ask(
+            _engine(ctx, "qa_model"), template, language=language_name(passage["lang"]),
+            title=passage["title"], passage=passage["text"], plan=lines,
             response_format=template.response_format(), sampling=_sampling(ctx, max_tokens=900),
-            id=passage["id"], template=template)
-        result = await engine.complete(request)
+            id=passage["id"])
         if not result.ok:
             return result.rejection()
         out, seen = [], set()
@@ -158,14 +129,10 @@ def make_qa(template):
 def roster_for(lang: str, roster: Any, default: str) -> list[str]:
     """The answer models for `lang`: a list applies to every language; a mapping gives
     per-language lists with `*` as the fallback; None means the run's model."""
-    if not roster:
-        return [default]
-    if isinstance(roster, str):
-        roster = [s.strip() for s in roster.split(",") if s.strip()]
     if isinstance(roster, dict):
         chosen = roster.get(lang) or roster.get(lang.split("-")[0]) or roster.get("*")
         return list(chosen) if chosen else [default]
-    return list(roster)
+    return spec_list(roster, default)  # type: ignore[return-value]
 
 
 def _roster(record: dict, ctx: StageContext) -> Any:
@@ -183,11 +150,9 @@ def make_answers(template):
         from dsbuild.languages import language_name
 
         engine = ctx.llm.get(record["answer_model"])
-        max_tokens = _opt(ctx, "answer_max_tokens")
-        request = engine.request(
-            template.render(language=language_name(record["lang"]), question=record["question"]),
-            sampling=_sampling(ctx, max_tokens=max_tokens), id=record["id"], template=template)
-        result = await engine.complete(request)
+        result = await ask(engine, template, language=language_name(record["lang"]),
+                           question=record["question"], id=record["id"],
+                           sampling=_sampling(ctx, max_tokens=_opt(ctx, "answer_max_tokens")))
         if not result.ok:
             return result.rejection()
         answer = (result.content or "").strip()
@@ -205,22 +170,24 @@ def make_annotate(template):
     async def annotate(record: dict, ctx: StageContext) -> Any:
         """Inline [HAL] tags from the annotator, parsed strictly into character offsets."""
         from dsbuild.languages import language_name
+        from dsbuild.llm.structured import copy_of
         from dsbuild.psiloqa.annotation import AnnotationError, parse_annotation
-        from dsbuild.spans import insert_markers
+        from dsbuild.spans import HAL_CLOSE, HAL_OPEN, insert_markers
 
         if not record["llm_answer"]:
             return reject("empty_answer", "the answer model returned no text")
-        engine = _engine(ctx, "annotator_model")
         answer = record["llm_answer"]
-        request = engine.request(
-            template.render(language=language_name(record["lang"]), passage=record["wiki_passage"],
-                            question=record["question"], golden_answer=record["golden_answer"],
-                            answer=answer),
-            response_format=_copy_format(template, answer),
+        # Grammar backends (the local model) can only copy the answer with tags between its
+        # pieces; endpoints get the plain schema and the strict parser checks the copy.
+        copy = copy_of(answer, (HAL_OPEN, HAL_CLOSE))
+        result = await ask(
+            _engine(ctx, "annotator_model"), template, language=language_name(record["lang"]),
+            passage=record["wiki_passage"], question=record["question"],
+            golden_answer=record["golden_answer"], answer=answer,
+            response_format=response_format(template, replace={"annotated_answer": copy}),
             # room for the copy (a CJK character can be a token) and a few tags
             sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 64 + len(answer)},
-            id=record["id"], template=template)
-        result = await engine.complete(request)
+            id=record["id"])
         if not result.ok:
             return result.rejection()
         try:
@@ -232,21 +199,6 @@ def make_annotate(template):
                 "provenance": {**record["provenance"], "annotate": result.provenance()}}
 
     return annotate
-
-
-def _copy_format(template, answer: str) -> dict | None:
-    """The template's response format with `annotated_answer` declared a tagged copy of
-    `answer`: grammar backends (the local model) can then only copy it; endpoints get the
-    plain schema and the strict parser checks the copy."""
-    from dsbuild.llm.structured import copy_of
-    from dsbuild.spans import HAL_CLOSE, HAL_OPEN
-
-    rf = template.response_format()
-    schema = (rf or {}).get("json_schema", {}).get("schema") or {}
-    if "annotated_answer" not in schema.get("properties", {}):
-        return rf
-    props = {**schema["properties"], "annotated_answer": copy_of(answer, (HAL_OPEN, HAL_CLOSE))}
-    return {**rf, "json_schema": {**rf["json_schema"], "schema": {**schema, "properties": props}}}
 
 
 # -- filter -------------------------------------------------------------------------------
@@ -262,14 +214,11 @@ def make_filter(template):
             return reject(*verdict)
         provenance = dict(record["provenance"])
         if _opt(ctx, "llm_filter"):
-            engine = _engine(ctx, "judge_model")
-            request = engine.request(
-                template.render(language=language_name(record["lang"]),
-                                question=record["question"], answer=record["llm_answer"]),
+            result = await ask(
+                _engine(ctx, "judge_model"), template, language=language_name(record["lang"]),
+                question=record["question"], answer=record["llm_answer"],
                 response_format=template.response_format(),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 200},
-                id=record["id"], template=template)
-            result = await engine.complete(request)
+                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 200}, id=record["id"])
             if not result.ok:
                 return result.rejection()
             judged = result.json
@@ -322,8 +271,7 @@ def model_specs(settings: Settings) -> list[str | None]:
     """Every model the build will ask (None: the run's model), checked before it starts."""
     opts = SPEC.validate_options(settings.options)
     roster = opts.answer_models
-    answer = [m for ms in roster.values() for m in ms] if isinstance(roster, dict) else \
-        roster_for("", roster, None)  # type: ignore[arg-type]
+    answer = [m for ms in roster.values() for m in ms] if isinstance(roster, dict) else spec_list(roster)
     return [opts.qa_model, opts.annotator_model, opts.judge_model, *answer]
 
 
@@ -339,7 +287,7 @@ def make_builder(settings: Settings) -> Builder:
     concurrency = max(1, settings.concurrency)
 
     def version(name: str) -> str:
-        return prompts[name].stage_version()
+        return prompt_version(prompts, name)
 
     return Builder("psiloqa", "1", (
         source_stage("contexts", _contexts, description="passages per language"),
@@ -360,16 +308,13 @@ def make_builder(settings: Settings) -> Builder:
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """The rows as `psiloqa.jsonl` (our layout, with provenance) and `mushroom.jsonl`
     (Mu-SHROOM layout: hard and soft labels)."""
-    import json
-
-    from dsbuild.psiloqa.mushroom import row_to_mushroom, write_jsonl
+    from dsbuild.psiloqa.mushroom import row_to_mushroom
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(result.records_path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return {"psiloqa.jsonl": write_jsonl(out_dir / "psiloqa.jsonl", rows),
-            "mushroom.jsonl": write_jsonl(out_dir / "mushroom.jsonl",
-                                          [row_to_mushroom(r, keep_row_fields=False) for r in rows])}
+    rows = read_records(result.records_path)
+    return {"psiloqa.jsonl": write_records(out_dir / "psiloqa.jsonl", rows),
+            "mushroom.jsonl": write_records(out_dir / "mushroom.jsonl",
+                                            [row_to_mushroom(r, keep_row_fields=False) for r in rows])}
 
 
 SPEC = DatasetSpec(

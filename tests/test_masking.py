@@ -37,6 +37,7 @@ def test_tokens_of_each_entity_found_from_offsets(tokenizer):
     enc = tokenizer.encode(ROW["cs_sentence"])
     groups = entity_token_indices(enc.offsets, spans(ROW))
     text = ROW["cs_sentence"]
+    assert len(groups) == len(spans(ROW)) == 2  # Donau, Schwarzes Meer
     for (s, e), toks in zip(spans(ROW), groups):
         assert toks
         covered = "".join(text[enc.offsets[i][0]:enc.offsets[i][1]] for i in toks)
@@ -60,6 +61,7 @@ def test_partial_entity_masking_picks_a_seeded_subset_per_entity(tokenizer):
     kwargs = dict(mask_token_id=tokenizer.token_to_id("[MASK]"), vocab_size=tokenizer.get_vocab_size(),
                   mode="partial", token_prob=0.5)
     ids, labels = mask_entities(enc.ids, enc.offsets, spans(ROW), rng=random.Random(7), **kwargs)
+    assert len(groups) == 2 and all(groups)
     for g in groups:
         assert any(labels[i] != -100 for i in g)  # at least one token of every entity
     outside = set(range(len(ids))) - {i for g in groups for i in g}

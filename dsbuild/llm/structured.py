@@ -91,9 +91,9 @@ def _walk(schema: Any, fn, keys: tuple[str, ...] = _EXTENSIONS) -> Any:
     if isinstance(schema, dict):
         if any(k in schema for k in keys):
             return fn(schema)
-        return {k: _walk(v, fn) for k, v in schema.items()}
+        return {k: _walk(v, fn, keys) for k, v in schema.items()}
     if isinstance(schema, list):
-        return [_walk(v, fn) for v in schema]
+        return [_walk(v, fn, keys) for v in schema]
     return schema
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from dsbuild.errors import InputError
+from dsbuild.errors import ConfigError, InputError
 from dsbuild.stages import Reject
 
-__all__ = ["SAMPLE_PASSAGES", "api_passages", "dump_passages", "file_passages", "page_passages",
-           "sample_passages", "wiki_url"]
+__all__ = ["SAMPLE_PASSAGES", "api_passages", "configured_passages", "dump_passages", "file_passages",
+           "page_passages", "sample_passages", "wiki_url"]
 
 SAMPLE_PASSAGES = Path(__file__).resolve().parent.parent / "samples" / "psiloqa" / "passages.jsonl"
 _HEADING = re.compile(r"^=+[^=].*=+$")
@@ -155,3 +155,24 @@ def api_passages(lang: str, n: int, titles_file: Path, *, client: Any = None,
             continue
         yield from page_passages(lang=lang, title=page.title, text=parse_wikitext(page.text).text,
                                  source="api", **limits)
+
+
+def configured_passages(opts: Any, languages: list[str], run_dir: Path) -> Iterator[dict | Reject]:
+    """The passages of the source the options name: a dump (`wikipedia`, one language),
+    random API pages (`online`, per language; titles kept in `run_dir`), a passages file, or
+    the embedded sample."""
+    limits = {"min_chars": opts.min_passage_chars, "max_chars": opts.max_passage_chars, "chunk": opts.chunk}
+    if opts.wikipedia:
+        if len(languages) != 1:
+            raise ConfigError("--wikipedia needs the dump's language",
+                              "add --lang CODE (one language per dump)", code="DSB103")
+        return dump_passages(Path(opts.wikipedia), lang=languages[0], **limits)
+    if opts.online:
+        if not languages:
+            raise ConfigError("--online needs the languages to draw pages from",
+                              "add --lang CODE (repeatable)", code="DSB103")
+        return (item for lang in languages for item in api_passages(
+            lang, opts.online, run_dir / f"random-titles-{lang}.json", **limits))
+    if opts.passages:
+        return file_passages(Path(opts.passages), **limits)
+    return sample_passages(**limits)

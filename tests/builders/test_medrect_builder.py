@@ -382,7 +382,8 @@ def test_choice_pattern_forces_the_choice_into_a_grammar_bound_sentence(tmp_path
     assert not re.search(lead, "Plan: begin oral amoxicillin today.")
     llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
     schema = {"type": "object", "properties": {"sentence": {"type": "string", "pattern": pattern}}, "required": ["sentence"]}
-    assert llama_grammar.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False) is not None
+    gbnf = llama_grammar.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
+    assert '[Pp] "rimary PCI" " " [(] "within 90 mi" "n" [)]' in gbnf and "sentence-1 ::= [^" in gbnf
 
 
 def test_a_grammar_backend_gets_the_choice_pattern_and_its_replies_are_held_to_it(tmp_path):
@@ -555,8 +556,10 @@ def test_cli_build_options_reach_the_builder(tmp_path):
             "--cache-dir", str(tmp_path / "cache"), "--models", "fake:default,fake:b", "--validators",
             "fake:b", "--min-correct", "1", "--no-screen", "--per-language", "1", "--lang", "en"])
     assert res.exit_code == 0, res.output
-    config = (tmp_path / "run" / "config.yaml").read_text()
-    for key in ("models", "validators", "min_correct", "screen", "per_language"):
-        assert key in config
+    import yaml
+
+    options = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["options"]
+    assert options == {"models": ["fake:default", "fake:b"], "validators": ["fake:b"], "min_correct": 1,
+                       "screen": False, "per_language": 1}
     out = [json.loads(x) for x in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
     assert len(out) == 1 and out[0]["error_flag"] == 0 and out[0]["screening_results"] is None

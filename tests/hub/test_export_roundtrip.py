@@ -84,6 +84,8 @@ def test_psiloqa_original_format_and_card(psiloqa_run, tmp_path):
     from dsbuild.validation import validate_path
 
     result = export_run("psiloqa", psiloqa_run, tmp_path / "hf")
+    n_records = len((psiloqa_run / "records.jsonl").read_text("utf-8").splitlines())
+    assert n_records > 0 and sum(result.splits.values()) == n_records
     for split in result.splits:
         path = result.folder / "mushroom" / f"{split}.jsonl"
         report = validate_path(path, "psiloqa", "mushroom")
@@ -109,6 +111,7 @@ def test_psiloqa_complexity_is_a_class_label(psiloqa_run, tmp_path):
     assert split.features["complexity"] == hf.ClassLabel(names=["easy", "medium", "hard"])
     assert split.features["labels"] == hf.List(hf.List(hf.Value("int64"), length=2))
     spans = [r for r in split.to_list() if r["labels"]]
+    assert spans
     for r in spans:
         for s, e in r["labels"]:
             assert r["llm_answer"][s:e] == "1907"
@@ -152,6 +155,7 @@ def test_medrect_original_formats(medrect_run, tmp_path):
     from dsbuild.schemas import MEDECRecord, MedRECTRecord
 
     result = export_run("medrect", medrect_run, tmp_path / "hf")
+    assert sum(result.splits.values()) == 10  # 5 sample records x 2 variants
     for split, n in result.splits.items():
         medrect = read_medrect(result.folder / "medrect" / f"{split}.json")
         medec = read_medec(result.folder / "medec" / f"{split}.csv")

@@ -57,7 +57,10 @@ def test_local_backend_grammar_compiles_the_pattern():
 
     kwargs = chat_kwargs({"messages": [{"role": "user", "content": "x"}], "response_format": {
         "type": "json_schema", "json_schema": {"name": "t", "schema": _schema()}}})
-    assert kwargs["grammar"] is not None
+    gbnf = kwargs["grammar"]._grammar  # the copy-of pattern became the rule of `a`: the text, marks between
+    rule = next(line for line in gbnf.splitlines() if line.startswith("a ::= "))
+    assert rule.startswith('a ::= "\\"" ("[HAL]" | "[/HAL]")? "Pari" "s" ("[HAL]" | "[/HAL]")? " "')
+    assert '"東" "京" ("[HAL]" | "[/HAL]")? " "' in rule and rule.endswith('"\\"" space')
 
 
 def test_openai_backend_strips_the_extension():
@@ -68,3 +71,17 @@ def test_openai_backend_strips_the_extension():
     sent = _plain_schema(payload)
     assert COPY_OF not in json.dumps(sent) and COPY_OF in json.dumps(payload)
     assert _plain_schema({"model": "m"}) == {"model": "m"}
+
+
+def test_the_local_backend_expands_grammar_patterns_only_so_copy_requests_keep_their_keys():
+    """The local model's `prepare_response_format` turns grammar patterns into `pattern`s but
+    leaves copy constraints for the grammar builder: a request with a copy constraint has
+    the same payload (and cache key) as before grammar patterns existed."""
+    from dsbuild.llm.structured import GRAMMAR_PATTERN, expand_grammar_patterns, grammar_pattern
+
+    schema = {"type": "object", "properties": {"a": copy_of("Paris", ["[HAL]"]),
+                                               "b": grammar_pattern("^x$")}}
+    out = expand_grammar_patterns(schema)
+    assert out["properties"]["a"] == schema["properties"]["a"]
+    assert out["properties"]["b"] == {"type": "string", "pattern": "^x$"}
+    assert GRAMMAR_PATTERN not in json.dumps(out)

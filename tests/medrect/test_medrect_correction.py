@@ -70,7 +70,9 @@ def test_evaluate_by_hand():
 def test_perfect_against_itself():
     gold = {"a": EvalItem(1, 2, "抗菌薬を投与した。"), "b": EvalItem(0, None, None)}
     s = evaluate(gold, gold, model_metrics=False)["scores"]
-    assert all(v == 1.0 for k, v in s.items() if v is not None)
+    scored = {k: v for k, v in s.items() if v is not None}
+    assert set(s) - set(scored) == {f"{m}_{v}" for m in ("bertscore", "bleurt") for v in ("subset", "composite")}
+    assert len(scored) == 14 and set(scored.values()) == {1.0}  # flags, sentences, ROUGE, aggregate
 
 
 def _write(path, records):

@@ -178,7 +178,9 @@ def test_xml_is_a_pages_articles_export():
     assert siteinfo.findtext(f"{MW}dbname") == "enwiki"
     keys = {ns.get("key") for ns in siteinfo.iter(f"{MW}namespace")}
     assert {"0", "6", "10", "14"} <= keys
-    for page in root.iter(f"{MW}page"):
+    pages = list(root.iter(f"{MW}page"))
+    assert len(pages) >= 50
+    for page in pages:
         rev = page.find(f"{MW}revision")
         assert rev is not None
         assert rev.findtext(f"{MW}model") == "wikitext"
@@ -277,7 +279,7 @@ def test_wikidata_framing_is_the_real_dump_framing():
 
 def test_wikidata_entities_are_well_formed():
     ids = [e["id"] for e in _entities()]
-    assert len(ids) == len(set(ids))
+    assert len(ids) == len(set(ids)) >= 100
     for e in _entities():
         assert e["type"] in ("item", "property")
         assert re.fullmatch(r"[QP][1-9][0-9]*", e["id"])

@@ -65,7 +65,7 @@ def test_languages_and_order() -> None:
 def test_ids_and_urls() -> None:
     rows = _rows()
     ids = [row["id"] for row in rows]
-    assert len(set(ids)) == len(ids)
+    assert len(ids) == 30 and len(set(ids)) == len(ids)
     for row in rows:
         slug = row["title"].replace(" ", "_")
         assert row["id"] == f"{row['lang']}:{slug}"

@@ -67,7 +67,9 @@ class TestRegistry:
         [("psiloqa.jsonl", "psiloqa"), ("entitycs.jsonl", "entitycs"), ("medrect.json", "medrect"), ("cultural.jsonl", "cultural")],
     )
     def test_detect_format_on_samples(self, file, fmt):
-        for record in sample(file):
+        records = sample(file)
+        assert len(records) >= 4
+        for record in records:
             assert detect_format(record, DATASET_FORMATS[FORMATS[fmt].dataset]) == fmt
             assert detect_format(record) == fmt
 
@@ -450,7 +452,9 @@ def segment() -> dict:
 
 class TestCultural:
     def test_samples_are_valid(self):
-        for row in sample("cultural.jsonl"):
+        rows = sample("cultural.jsonl")
+        assert len(rows) == 4
+        for row in rows:
             assert errors(CulturalRecord, row) == set()
 
     def test_nuance_surface_mismatch(self, segment):
