@@ -11,7 +11,7 @@ LS_STAMP   := $(LS_VENV)/.installed
 LS_STATE   := build/labelstudio
 LS_VERSION := 1.23.2
 
-.PHONY: setup labelstudio-setup demo test test-fast schemas bench clean
+.PHONY: setup labelstudio-setup demo lint test test-fast schemas bench clean
 
 # `local` brings llama-cpp-python, which compiles from source the first time (about 5-8
 # minutes on 2 cores); pip keeps the built wheel in its cache, so later set-ups take seconds.
@@ -39,7 +39,12 @@ demo: setup
 # once, so it starts in seconds) and is stopped after, whatever pytest did; the exit code
 # is pytest's. Without a server (no install, no PyPI) the `labelstudio` tests skip and say
 # why. LABEL_STUDIO=0 make test runs without it.
-test: setup
+# ruff's lint and format check over the whole tree (config in pyproject.toml); part of `make test`.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: setup lint
 	@if [ "$(LABEL_STUDIO)" != "0" ]; then $(MAKE) --no-print-directory labelstudio-setup \
 	  || echo "Label Studio could not be installed: its integration tests will skip"; fi
 	@lsrv="$(BIN)/python -m dsbuild.labelstudio.server --state $(LS_STATE) --session $$$$"; \

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -65,8 +64,12 @@ def decompress_seconds(path: Path) -> tuple[float, int, int]:
 
 
 def build(dump: Path, run_dir: Path, workers: int = 1, engine: str = "local") -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(dump), str(run_dir), str(workers), engine],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(dump), str(run_dir), str(workers), engine],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -92,8 +95,10 @@ def main() -> None:
     inputs = {}
     for mb in (float(x) for x in a.sizes.split(",")):
         inputs[mb] = make_big(source, mb, work / f"enwiki-{mb:g}MB.xml.bz2")
-    print(f"{'input':>8} {'decomp s':>9} {'text s':>8} {'x decomp':>9} {'pages/s':>8} "
-          f"{'sent/s':>8} {'switch rows/s':>13} {'RSS MB':>7}")
+    print(
+        f"{'input':>8} {'decomp s':>9} {'text s':>8} {'x decomp':>9} {'pages/s':>8} "
+        f"{'sent/s':>8} {'switch rows/s':>13} {'RSS MB':>7}"
+    )
     for mb, dump in inputs.items():
         decs, runs = [], []
         for k in range(a.repeat):  # taking turns, so that a busy spell hits both alike
@@ -103,19 +108,25 @@ def main() -> None:
         text = statistics.median(r["stages"]["read_wikipedia"]["seconds"] for r in runs)
         r0 = runs[0]["stages"]
         sents = r0["read_wikipedia"]["n_out"]
-        switch = statistics.median(r["stages"]["code_switch"]["n_out"] / r["stages"]["code_switch"]["seconds"]
-                                   for r in runs)
+        switch = statistics.median(
+            r["stages"]["code_switch"]["n_out"] / r["stages"]["code_switch"]["seconds"]
+            for r in runs
+        )
         rss = statistics.median(r["rss_mb"] for r in runs)
-        print(f"{size / 1e6:7.0f}M {dec:9.2f} {text:8.2f} {text / dec:9.1f} "
-              f"{pages / text:8.0f} {sents / text:8.0f} {switch:13,.0f} {rss:7.0f}"
-              f"   ({pages:,} pages, {sents:,} records kept, "
-              f"{r0['code_switch']['n_out']:,} rows)")
+        print(
+            f"{size / 1e6:7.0f}M {dec:9.2f} {text:8.2f} {text / dec:9.1f} "
+            f"{pages / text:8.0f} {sents / text:8.0f} {switch:13,.0f} {rss:7.0f}"
+            f"   ({pages:,} pages, {sents:,} records kept, "
+            f"{r0['code_switch']['n_out']:,} rows)"
+        )
     if a.workers_check:
         dump = inputs[min(inputs)]
         for workers, engine in ((1, "local"), (2, "local"), (2, "ray")):
             r = build(dump, work / f"check-{workers}-{engine}", workers, engine)
-            print(f"--workers {workers} --engine {engine}: records sha256 {sha256(r['records'])[:16]} "
-                  f"text stage {r['stages']['read_wikipedia']['seconds']:.2f}s")
+            print(
+                f"--workers {workers} --engine {engine}: records sha256 {sha256(r['records'])[:16]} "
+                f"text stage {r['stages']['read_wikipedia']['seconds']:.2f}s"
+            )
 
 
 if __name__ == "__main__":

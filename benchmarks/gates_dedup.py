@@ -39,8 +39,9 @@ SYLLABLES = [c + v for c in "bdfghklmnprstvz" for v in "aeiou"] + ["an", "el", "
 def generate(n: int, seed: int = 7, dup_share: float = 0.10):
     """(records, truth): records are (id, text); truth maps variant id → (kind, source id)."""
     rng = random.Random(seed)
-    vocab = sorted({"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 4)))
-                    for _ in range(24000)})[:20000]
+    vocab = sorted(
+        {"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 4))) for _ in range(24000)}
+    )[:20000]
     rng.shuffle(vocab)
     weights = [1 / (r + 1) ** 1.05 for r in range(len(vocab))]
     cum, total = [], 0.0
@@ -64,7 +65,8 @@ def generate(n: int, seed: int = 7, dup_share: float = 0.10):
                 words = list(src)
                 text = " ".join(w.upper() if rng.random() < 0.3 else w for w in words)
                 text = text.replace(" ", rng.choice(["  ", " , ", " - ", " "]), 2) + rng.choice(
-                    ["?", "!", ".", ""])
+                    ["?", "!", ".", ""]
+                )
                 truth[rid] = ("exact", src_id)
             else:
                 words = list(src)
@@ -119,10 +121,15 @@ def run_one(n: int, backend: str, near: bool, threshold: float) -> dict:
     seconds = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     text_of = dict(records)
-    out = {"backend": backend if near else "exact-only", "n": n, "seconds": round(seconds, 1),
-           "records_per_second": round(n / seconds), "peak_rss_mb": round(rss / 1024),
-           "peak_rss_before_dedup_mb": round(rss0 / 1024),
-           "by_reason": {}}
+    out = {
+        "backend": backend if near else "exact-only",
+        "n": n,
+        "seconds": round(seconds, 1),
+        "records_per_second": round(n / seconds),
+        "peak_rss_mb": round(rss / 1024),
+        "peak_rss_before_dedup_mb": round(rss0 / 1024),
+        "by_reason": {},
+    }
     for reason, _ in verdicts.values():
         out["by_reason"][reason] = out["by_reason"].get(reason, 0) + 1
     exact_ids = [rid for rid, (kind, _) in truth.items() if kind == "exact"]
@@ -135,18 +142,28 @@ def run_one(n: int, backend: str, near: bool, threshold: float) -> dict:
         edits = [(rid, src) for rid, (kind, src) in truth.items() if kind == "edit"]
         true_near = {rid for rid, src in edits if jaccard(text_of[rid], text_of[src]) >= threshold}
         flagged = {rid for rid, (reason, _) in verdicts.items() if reason == "near_duplicate"}
-        correct = {rid for rid in flagged if rid in true_near or jaccard(
-            text_of[rid], text_of[verdicts[rid][1].removeprefix("ref:")]) >= threshold}
-        out.update({
-            "edited_variants": len(edits), "true_near": len(true_near),
-            "flagged_near": len(flagged),
-            "precision": round(len(correct) / len(flagged), 4) if flagged else None,
-            # an edit can give back the source's text (a word replaced by itself): then it is
-            # rightly an exact duplicate, so recall counts rejections for either reason
-            "recall": round(sum(rid in verdicts for rid in true_near) / len(true_near), 4)
-            if true_near else None,
-            "edited_flagged_any": round(sum(rid in verdicts for rid, _ in edits) / len(edits), 4),
-        })
+        correct = {
+            rid
+            for rid in flagged
+            if rid in true_near
+            or jaccard(text_of[rid], text_of[verdicts[rid][1].removeprefix("ref:")]) >= threshold
+        }
+        out.update(
+            {
+                "edited_variants": len(edits),
+                "true_near": len(true_near),
+                "flagged_near": len(flagged),
+                "precision": round(len(correct) / len(flagged), 4) if flagged else None,
+                # an edit can give back the source's text (a word replaced by itself): then it is
+                # rightly an exact duplicate, so recall counts rejections for either reason
+                "recall": round(sum(rid in verdicts for rid in true_near) / len(true_near), 4)
+                if true_near
+                else None,
+                "edited_flagged_any": round(
+                    sum(rid in verdicts for rid, _ in edits) / len(edits), 4
+                ),
+            }
+        )
     return out
 
 
@@ -154,24 +171,47 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--datasketch-n", type=int, default=100_000)
-    parser.add_argument("--backends", default="exact,bulk,rensa,datasketch",
-                        help="exact (exact only), bulk (dedup_all: rensa signatures, sorted "
-                             "bands), rensa / datasketch (streaming Deduplicator)")
+    parser.add_argument(
+        "--backends",
+        default="exact,bulk,rensa,datasketch",
+        help="exact (exact only), bulk (dedup_all: rensa signatures, sorted "
+        "bands), rensa / datasketch (streaming Deduplicator)",
+    )
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.one:
         backend = args.one
-        print(json.dumps(run_one(args.n, "rensa" if backend == "exact" else backend,
-                                 backend != "exact", args.threshold)))
+        print(
+            json.dumps(
+                run_one(
+                    args.n,
+                    "rensa" if backend == "exact" else backend,
+                    backend != "exact",
+                    args.threshold,
+                )
+            )
+        )
         return
     results = []
     for backend in args.backends.split(","):
         n = args.datasketch_n if backend == "datasketch" else args.n
-        proc = subprocess.run([sys.executable, __file__, "--one", backend, "--n", str(n),
-                               "--threshold", str(args.threshold)],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                backend,
+                "--n",
+                str(n),
+                "--threshold",
+                str(args.threshold),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
         if not args.json:
             print(json.dumps(results[-1]), flush=True)
@@ -181,9 +221,11 @@ def main() -> None:
     print("\n| backend | records | rec/s | peak RSS MB | exact found | near P | near R |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['backend']} | {r['n']:,} | {r['records_per_second']:,} | {r['peak_rss_mb']} "
-              f"| {r['exact_found']}/{r['exact_variants']} | {r.get('precision', '-')} "
-              f"| {r.get('recall', '-')} |")
+        print(
+            f"| {r['backend']} | {r['n']:,} | {r['records_per_second']:,} | {r['peak_rss_mb']} "
+            f"| {r['exact_found']}/{r['exact_variants']} | {r.get('precision', '-')} "
+            f"| {r.get('recall', '-')} |"
+        )
 
 
 if __name__ == "__main__":

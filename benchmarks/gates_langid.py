@@ -55,8 +55,9 @@ def measure(name: str, texts: list[tuple[str, str, str]], repeats: int = 3) -> d
     for (lang, kind, _), pred in zip(texts, preds):
         top = pred[0][0] if pred else "und"
         p_true = next((p for code, p in pred if code == lang), 0.0)
-        s = per_lang.setdefault(lang, {"n": 0, "ok": 0, "ok_question": 0, "n_question": 0,
-                                       "p_true": [], "wrong": {}})
+        s = per_lang.setdefault(
+            lang, {"n": 0, "ok": 0, "ok_question": 0, "n_question": 0, "p_true": [], "wrong": {}}
+        )
         s["n"] += 1
         s["ok"] += top == lang
         if kind == "question":
@@ -68,16 +69,21 @@ def measure(name: str, texts: list[tuple[str, str, str]], repeats: int = 3) -> d
     total = sum(s["n"] for s in per_lang.values())
     ok = sum(s["ok"] for s in per_lang.values())
     return {
-        "detector": name, "load_seconds": round(load, 3),
+        "detector": name,
+        "load_seconds": round(load, 3),
         "texts_per_second": round(len(texts) / seconds, 1),
         "accuracy": round(ok / total, 4),
         "per_language": {
-            lang: {"n": s["n"], "accuracy": round(s["ok"] / s["n"], 4),
-                   "accuracy_questions": round(s["ok_question"] / s["n_question"], 4),
-                   "p_true_p05": round(statistics.quantiles(s["p_true"], n=20)[0], 3),
-                   "below_0.5": sum(p < 0.5 for p in s["p_true"]),
-                   "confused_with": dict(sorted(s["wrong"].items(), key=lambda kv: -kv[1])[:3])}
-            for lang, s in sorted(per_lang.items())},
+            lang: {
+                "n": s["n"],
+                "accuracy": round(s["ok"] / s["n"], 4),
+                "accuracy_questions": round(s["ok_question"] / s["n_question"], 4),
+                "p_true_p05": round(statistics.quantiles(s["p_true"], n=20)[0], 3),
+                "below_0.5": sum(p < 0.5 for p in s["p_true"]),
+                "confused_with": dict(sorted(s["wrong"].items(), key=lambda kv: -kv[1])[:3]),
+            }
+            for lang, s in sorted(per_lang.items())
+        },
     }
 
 
@@ -113,8 +119,11 @@ def main() -> None:
     print("|---" * (len(langs) + 4) + "|")
     for r in results:
         cells = [f"{r['per_language'][l]['accuracy']:.3f}" for l in langs]
-        print(f"| {r['detector']} | " + " | ".join(cells)
-              + f" | {r['accuracy']:.3f} | {r['texts_per_second']:.0f} | {r['load_seconds']} |")
+        print(
+            f"| {r['detector']} | "
+            + " | ".join(cells)
+            + f" | {r['accuracy']:.3f} | {r['texts_per_second']:.0f} | {r['load_seconds']} |"
+        )
     print("\nquestions only (short texts):")
     for r in results:
         cells = [f"{l} {r['per_language'][l]['accuracy_questions']:.2f}" for l in langs]
@@ -124,8 +133,10 @@ def main() -> None:
         print(f"  {r['detector']}")
         for l in langs:
             s = r["per_language"][l]
-            print(f"    {l}: p05={s['p_true_p05']:.3f} below_0.5={s['below_0.5']} "
-                  f"confused={s['confused_with']}")
+            print(
+                f"    {l}: p05={s['p_true_p05']:.3f} below_0.5={s['below_0.5']} "
+                f"confused={s['confused_with']}"
+            )
     if gate:
         print("\nLangIdGate at its defaults (fasttext) on the same texts:")
         for lang, counts in gate.items():

@@ -23,8 +23,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def make_records(n: int) -> list[dict]:
     """n PsiloQA rows: the sample rows, in turn, with ids and answers made distinct."""
-    base = [json.loads(line) for line in (REPO / "dsbuild/samples/psiloqa.jsonl").read_text("utf-8").splitlines()
-            if line.strip()]
+    base = [
+        json.loads(line)
+        for line in (REPO / "dsbuild/samples/psiloqa.jsonl").read_text("utf-8").splitlines()
+        if line.strip()
+    ]
     records = []
     for i in range(n):
         row = dict(base[i % len(base)])
@@ -36,7 +39,9 @@ def make_records(n: int) -> list[dict]:
 
 def server() -> tuple[str, str, object | None]:
     url = os.environ.get("LABEL_STUDIO_URL") or os.environ.get("DSBUILD_TEST_LABEL_STUDIO_URL")
-    token = os.environ.get("LABEL_STUDIO_API_KEY") or os.environ.get("DSBUILD_TEST_LABEL_STUDIO_TOKEN")
+    token = os.environ.get("LABEL_STUDIO_API_KEY") or os.environ.get(
+        "DSBUILD_TEST_LABEL_STUDIO_TOKEN"
+    )
     if url and token:
         return url, token, None
     from dsbuild.labelstudio.server import (
@@ -83,12 +88,16 @@ def main() -> None:
         if own is not None:
             stop_server(own.pid)
     print(f"Label Studio at {url}")
-    print(f"push {first.imported:,} tasks ({first.predictions:,} with pre-annotations) in "
-          f"{first.batches} batches of {args.batch_size}: {first.seconds:.1f} s wall, "
-          f"{first.imported / first.seconds:,.0f} tasks/s")
-    print(f"re-push: {again.seconds:.1f} s, imported {again.imported}, already there "
-          f"{again.already_there:,}; tasks in project {project.get('task_number')}, "
-          f"distinct keys {len(keys):,} -> duplicates: {duplicates}")
+    print(
+        f"push {first.imported:,} tasks ({first.predictions:,} with pre-annotations) in "
+        f"{first.batches} batches of {args.batch_size}: {first.seconds:.1f} s wall, "
+        f"{first.imported / first.seconds:,.0f} tasks/s"
+    )
+    print(
+        f"re-push: {again.seconds:.1f} s, imported {again.imported}, already there "
+        f"{again.already_there:,}; tasks in project {project.get('task_number')}, "
+        f"distinct keys {len(keys):,} -> duplicates: {duplicates}"
+    )
     print(f"listing all task keys: {listing:.1f} s")
 
 

@@ -45,9 +45,20 @@ class FakeServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
         self.proc = subprocess.Popen(
-            [sys.executable, str(TOOLS / "fake_openai.py"), "--host", "127.0.0.1", "--port",
-             str(self.port), "--latency-ms", str(latency_ms), *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                str(TOOLS / "fake_openai.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--latency-ms",
+                str(latency_ms),
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 urllib.request.urlopen(self.url + "/models", timeout=1)
@@ -72,21 +83,48 @@ class FakeServer:
 def write_input(path: Path, n: int) -> None:
     with open(path, "w") as f:
         for i in range(n):
-            f.write(json.dumps({"id": f"r{i}", "max_tokens": 64, "messages": [
-                {"role": "user", "content": f"Write one sentence about item {i}"}]}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "id": f"r{i}",
+                        "max_tokens": 64,
+                        "messages": [
+                            {"role": "user", "content": f"Write one sentence about item {i}"}
+                        ],
+                    }
+                )
+                + "\n"
+            )
 
 
 ENV = {**os.environ, "OPENAI_API_KEY": "fake"}
 
 
 def llm_cmd(server: FakeServer, inp: Path, out: Path, c: int, cache: Path, extra=()) -> list[str]:
-    return [DSBUILD, "llm", "run", str(inp), "--out", str(out), "--base-url", server.url,
-            "--model", "fake-model", "--concurrency", str(c), "--cache-dir", str(cache),
-            "--no-progress", "--json", *extra]
+    return [
+        DSBUILD,
+        "llm",
+        "run",
+        str(inp),
+        "--out",
+        str(out),
+        "--base-url",
+        server.url,
+        "--model",
+        "fake-model",
+        "--concurrency",
+        str(c),
+        "--cache-dir",
+        str(cache),
+        "--no-progress",
+        "--json",
+        *extra,
+    ]
 
 
-def llm_run(work: Path, server: FakeServer, inp: Path, tag: str, c: int, cache: Path,
-            extra: list[str] = ()) -> dict:
+def llm_run(
+    work: Path, server: FakeServer, inp: Path, tag: str, c: int, cache: Path, extra: list[str] = ()
+) -> dict:
     cmd = llm_cmd(server, inp, work / f"{tag}.jsonl", c, cache, extra)
     p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
     summary = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else {}
@@ -94,15 +132,31 @@ def llm_run(work: Path, server: FakeServer, inp: Path, tag: str, c: int, cache: 
 
 
 def raw_run(server: FakeServer, n: int, c: int, latency_ms: float) -> dict:
-    p = subprocess.run([sys.executable, str(TOOLS / "drive_raw.py"), "--base-url", server.url,
-                        "-n", str(n), "-c", str(c), "--latency-ms", str(latency_ms)],
-                       capture_output=True, text=True, check=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            str(TOOLS / "drive_raw.py"),
+            "--base-url",
+            server.url,
+            "-n",
+            str(n),
+            "-c",
+            str(c),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
 def lost(out: Path) -> int:
     with open(out) as f:
-        return sum(1 for line in f if json.loads(line)["error"] or json.loads(line)["content"] is None)
+        return sum(
+            1 for line in f if json.loads(line)["error"] or json.loads(line)["content"] is None
+        )
 
 
 def main() -> None:
@@ -118,7 +172,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dsbuild-bench-"))
     inp = work / "in.jsonl"
     write_input(inp, a.n)
-    print(f"N={a.n} concurrency={a.concurrency} latency={a.latency_ms:.0f}ms ideal={ideal:.0f} req/s")
+    print(
+        f"N={a.n} concurrency={a.concurrency} latency={a.latency_ms:.0f}ms ideal={ideal:.0f} req/s"
+    )
     server = FakeServer(a.latency_ms)
     try:
         raw_rates, clean_rates, clean_secs = [], [], []
@@ -126,7 +182,9 @@ def main() -> None:
             if "raw" in only:
                 r = raw_run(server, a.n, a.concurrency, a.latency_ms)
                 raw_rates.append(r["req_per_s"])
-                print(f"  raw loop #{k + 1}: {r['req_per_s']:.1f} req/s ({r['fraction_of_ideal']:.2f} of ideal), lost {r['rows_lost']}")
+                print(
+                    f"  raw loop #{k + 1}: {r['req_per_s']:.1f} req/s ({r['fraction_of_ideal']:.2f} of ideal), lost {r['rows_lost']}"
+                )
             if "clean" in only or "cached" in only:
                 server.reset()
                 cache = work / f"cache-clean-{k}"
@@ -135,27 +193,37 @@ def main() -> None:
                 rate = r["results"] / r["seconds"]
                 clean_rates.append(rate)
                 clean_secs.append(r["seconds"])
-                print(f"  dsbuild  #{k + 1}: {rate:.1f} req/s ({rate / ideal:.2f} of ideal), server saw {sent}, errors {r['errors']}")
+                print(
+                    f"  dsbuild  #{k + 1}: {rate:.1f} req/s ({rate / ideal:.2f} of ideal), server saw {sent}, errors {r['errors']}"
+                )
         if raw_rates and clean_rates:
-            print(f"clean: dsbuild median {statistics.median(clean_rates):.1f} req/s = "
-                  f"{statistics.median(clean_rates) / ideal:.3f} of ideal; raw median "
-                  f"{statistics.median(raw_rates):.1f} req/s; ratio {statistics.median(clean_rates) / statistics.median(raw_rates):.2f}x")
+            print(
+                f"clean: dsbuild median {statistics.median(clean_rates):.1f} req/s = "
+                f"{statistics.median(clean_rates) / ideal:.3f} of ideal; raw median "
+                f"{statistics.median(raw_rates):.1f} req/s; ratio {statistics.median(clean_rates) / statistics.median(raw_rates):.2f}x"
+            )
         if "cached" in only:
             server.reset()
             r = llm_run(work, server, inp, "cached", a.concurrency, work / "cache-clean-0")
-            print(f"cached: {r['results'] / r['seconds']:.1f} req/s, cache hits {r['cache_hits']}, "
-                  f"requests reaching the server {server.stats().get('requests')}")
+            print(
+                f"cached: {r['results'] / r['seconds']:.1f} req/s, cache hits {r['cache_hits']}, "
+                f"requests reaching the server {server.stats().get('requests')}"
+            )
     finally:
         server.stop()
 
     if "faults" in only:
-        server = FakeServer(a.latency_ms, ["--fail-mix", "429:0.05,500:0.01", "--retry-after-s", "1"])
+        server = FakeServer(
+            a.latency_ms, ["--fail-mix", "429:0.05,500:0.01", "--retry-after-s", "1"]
+        )
         try:
             r = llm_run(work, server, inp, "faults", a.concurrency, work / "cache-faults")
             base = statistics.median(clean_secs) if clean_secs else float("nan")
-            print(f"faults: {r['results']} results, lost {lost(work / 'faults.jsonl')}, time "
-                  f"{r['seconds']:.2f}s = {100 * (r['seconds'] / base - 1):+.0f}% vs clean; retries "
-                  f"{r['retries']}; server saw {server.stats().get('requests')}")
+            print(
+                f"faults: {r['results']} results, lost {lost(work / 'faults.jsonl')}, time "
+                f"{r['seconds']:.2f}s = {100 * (r['seconds'] / base - 1):+.0f}% vs clean; retries "
+                f"{r['retries']}; server saw {server.stats().get('requests')}"
+            )
         finally:
             server.stop()
 
@@ -172,10 +240,12 @@ def main() -> None:
             at_kill = server.stats().get("requests")
             r = llm_run(work, server, inp, "kill", a.concurrency, work / "cache-kill")
             total = server.stats().get("requests")
-            print(f"kill: killed after ~{before} requests ({at_kill} when dead); resumed run sent "
-                  f"{r['requests_sent']}, cache hits {r['cache_hits']}; server saw {total} in total "
-                  f"for N={a.n} (excess {total - a.n}, concurrency {a.concurrency}); lost "
-                  f"{lost(out)}")
+            print(
+                f"kill: killed after ~{before} requests ({at_kill} when dead); resumed run sent "
+                f"{r['requests_sent']}, cache hits {r['cache_hits']}; server saw {total} in total "
+                f"for N={a.n} (excess {total - a.n}, concurrency {a.concurrency}); lost "
+                f"{lost(out)}"
+            )
         finally:
             server.stop()
 
@@ -185,16 +255,25 @@ def main() -> None:
             prices = work / "prices.yaml"
             prices.write_text("fake-model: {input: 1000.0, output: 1000.0}\n")
             budget = 1.0
-            r = llm_run(work, server, inp, "budget", a.concurrency, work / "cache-budget",
-                        ["--max-cost", str(budget), "--prices", str(prices)])
+            r = llm_run(
+                work,
+                server,
+                inp,
+                "budget",
+                a.concurrency,
+                work / "cache-budget",
+                ["--max-cost", str(budget), "--prices", str(prices)],
+            )
             run_json = json.loads((work / "budget.jsonl.run" / "run.json").read_text())
             spent = run_json["cost_usd"]
             with open(work / "budget.jsonl.run" / "stages" / "02-complete" / "log.jsonl") as f:
                 costs = [json.loads(line)["out"][0]["cost_usd"] for line in f if line.strip()]
             one = statistics.median(costs) if costs else float("nan")
-            print(f"budget: exit {r['rc']} ({r['stderr'][:120]}); spent ${spent:.4f} of ${budget:.2f} "
-                  f"(run.json); one request ~${one:.5f}; under budget by {(budget - spent) / one:.2f} "
-                  f"requests; server saw {server.stats().get('requests')}")
+            print(
+                f"budget: exit {r['rc']} ({r['stderr'][:120]}); spent ${spent:.4f} of ${budget:.2f} "
+                f"(run.json); one request ~${one:.5f}; under budget by {(budget - spent) / one:.2f} "
+                f"requests; server saw {server.stats().get('requests')}"
+            )
         finally:
             server.stop()
     shutil.rmtree(work, ignore_errors=True)

@@ -21,8 +21,14 @@ from dsbuild.llm.backends.local import LocalLlamaBackend  # noqa: E402
 
 SCHEMA = {
     "type": "object",
-    "properties": {"items": {"type": "array", "minItems": 3, "maxItems": 3,
-                             "items": {"type": "string", "maxLength": 40}}},
+    "properties": {
+        "items": {
+            "type": "array",
+            "minItems": 3,
+            "maxItems": 3,
+            "items": {"type": "string", "maxLength": 40},
+        }
+    },
     "required": ["items"],
     "additionalProperties": False,
 }
@@ -30,10 +36,17 @@ SCHEMA = {
 
 def payload(i: int) -> dict:
     # A different seed each run, so no run merely replays the previous one's tokens.
-    return {"model": "local:smollm2", "temperature": 0.7, "max_tokens": 96, "seed": 100 + i,
-            "messages": [{"role": "user", "content": "Give three short tips for learning a language."}],
-            "response_format": {"type": "json_schema",
-                                "json_schema": {"name": "three_tips", "schema": SCHEMA}}}
+    return {
+        "model": "local:smollm2",
+        "temperature": 0.7,
+        "max_tokens": 96,
+        "seed": 100 + i,
+        "messages": [{"role": "user", "content": "Give three short tips for learning a language."}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "three_tips", "schema": SCHEMA},
+        },
+    }
 
 
 async def main(model: str, threads: int | None, runs: int) -> None:
@@ -41,7 +54,9 @@ async def main(model: str, threads: int | None, runs: int) -> None:
     t0 = time.perf_counter()
     backend.load()
     load_s = time.perf_counter() - t0
-    print(f"model      {backend.model_path.name} ({backend.model_path.stat().st_size / 1e6:.0f} MB)")
+    print(
+        f"model      {backend.model_path.name} ({backend.model_path.stat().st_size / 1e6:.0f} MB)"
+    )
     print(f"threads    {backend.n_threads} (cpu_count {os.cpu_count()})")
     print(f"load       {load_s:.2f} s")
 
@@ -55,11 +70,15 @@ async def main(model: str, threads: int | None, runs: int) -> None:
         rates.append(n / dt)
         secs.append(dt)
         tokens.append(n)
-        print(f"run {i + 1}      {n} tokens in {dt:.2f} s = {n / dt:.1f} tok/s  "
-              f"(prompt {reply.usage.prompt_tokens if reply.usage else '?'}, "
-              f"{reply.finish_reason}) {reply.content}")
-    print(f"median     {statistics.median(rates):.1f} completion tok/s, "
-          f"{statistics.median(secs):.2f} s per answer, {statistics.median(tokens):.0f} tokens")
+        print(
+            f"run {i + 1}      {n} tokens in {dt:.2f} s = {n / dt:.1f} tok/s  "
+            f"(prompt {reply.usage.prompt_tokens if reply.usage else '?'}, "
+            f"{reply.finish_reason}) {reply.content}"
+        )
+    print(
+        f"median     {statistics.median(rates):.1f} completion tok/s, "
+        f"{statistics.median(secs):.2f} s per answer, {statistics.median(tokens):.0f} tokens"
+    )
     await backend.aclose()
 
 

@@ -70,8 +70,12 @@ def phase_stream(path: Path) -> dict:
             redirects += item.redirect is not None
         else:
             rejects += 1
-    return {"seconds": time.perf_counter() - start, "pages": pages, "redirects": redirects,
-            "rejects": rejects}
+    return {
+        "seconds": time.perf_counter() - start,
+        "pages": pages,
+        "redirects": redirects,
+        "rejects": rejects,
+    }
 
 
 def phase_parse(path: Path) -> dict:
@@ -94,9 +98,15 @@ def phase_parse(path: Path) -> dict:
         parse_seconds += clock() - before
         links += len(parsed.links)
         chars += len(parsed.text)
-    return {"seconds": clock() - start, "parse_seconds": parse_seconds, "pages": pages,
-            "articles": articles, "links": links, "text_chars": chars,
-            "wikitext_chars": wikitext}
+    return {
+        "seconds": clock() - start,
+        "parse_seconds": parse_seconds,
+        "pages": pages,
+        "articles": articles,
+        "links": links,
+        "text_chars": chars,
+        "wikitext_chars": wikitext,
+    }
 
 
 def phase_sentences(path: Path) -> dict:
@@ -117,12 +127,20 @@ def phase_sentences(path: Path) -> dict:
                 rejects += 1
             elif item["kind"] == "sentence":
                 kept += 1
-    return {"seconds": clock() - start, "setup_seconds": setup, "sentences": kept,
-            "rejects": rejects}
+    return {
+        "seconds": clock() - start,
+        "setup_seconds": setup,
+        "sentences": kept,
+        "rejects": rejects,
+    }
 
 
-PHASES = {"decompress": phase_decompress, "stream": phase_stream, "parse": phase_parse,
-          "sentences": phase_sentences}
+PHASES = {
+    "decompress": phase_decompress,
+    "stream": phase_stream,
+    "parse": phase_parse,
+    "sentences": phase_sentences,
+}
 
 
 def default_input() -> Path:
@@ -158,23 +176,29 @@ def make_big(source: Path, megabytes: float, out: Path) -> Path:
         while written < target:
             copy += 1
             for page in pages:
-                page = _TITLE.sub(lambda m: b"<title>%s (%d)</title>" % (m.group(1), copy),
-                                  page, count=1)
-                page = _ID.sub(lambda m: b"<id>%d</id>" % (int(m.group(1)) + copy * 10**8),
-                               page, count=1)
+                page = _TITLE.sub(
+                    lambda m: b"<title>%s (%d)</title>" % (m.group(1), copy), page, count=1
+                )
+                page = _ID.sub(
+                    lambda m: b"<id>%d</id>" % (int(m.group(1)) + copy * 10**8), page, count=1
+                )
                 handle.write(compressor.compress(b"  " + page))
                 written += len(page) + 2
         handle.write(compressor.compress(b"</mediawiki>\n"))
         handle.write(compressor.flush())
-    print(f"made {out}: {written / 1e6:.1f} MB XML ({copy} copies of {len(pages)} pages), "
-          f"{out.stat().st_size / 1e6:.1f} MB bz2, in {time.perf_counter() - started:.0f} s")
+    print(
+        f"made {out}: {written / 1e6:.1f} MB XML ({copy} copies of {len(pages)} pages), "
+        f"{out.stat().st_size / 1e6:.1f} MB bz2, in {time.perf_counter() - started:.0f} s"
+    )
     return out
 
 
 def run_child(phase: str, path: Path) -> dict:
     result = subprocess.run(
         [sys.executable, __file__, "--phase", phase, "--input", str(path)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(result.stdout)
 
@@ -202,22 +226,30 @@ def main() -> None:
     for _ in range(args.repeat):  # interleaved, so that a busy spell hits every phase alike
         for phase in PHASES:
             runs[phase].append(run_child(phase, path))
-    med = {phase: {key: statistics.median(r[key] for r in results)
-                   for key in results[0]} for phase, results in runs.items()}
+    med = {
+        phase: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for phase, results in runs.items()
+    }
     xml_mb = med["decompress"]["xml_bytes"] / 1e6
     base = med["decompress"]["seconds"]
     pages = med["stream"]["pages"]
-    print(f"input {path}: {path.stat().st_size / 1e6:.2f} MB on disk, {xml_mb:.2f} MB XML, "
-          f"{pages:.0f} pages ({med['stream']['redirects']:.0f} redirects, "
-          f"{med['stream']['rejects']:.0f} rejects), {med['parse']['articles']:.0f} articles, "
-          f"{med['parse']['links']:.0f} links; median of {args.repeat} runs")
-    print(f"{'phase':<22}{'seconds':>9}{'pages/s':>11}{'MB/s XML':>10}{'x decomp':>10}"
-          f"{'peak RSS':>10}")
+    print(
+        f"input {path}: {path.stat().st_size / 1e6:.2f} MB on disk, {xml_mb:.2f} MB XML, "
+        f"{pages:.0f} pages ({med['stream']['redirects']:.0f} redirects, "
+        f"{med['stream']['rejects']:.0f} rejects), {med['parse']['articles']:.0f} articles, "
+        f"{med['parse']['links']:.0f} links; median of {args.repeat} runs"
+    )
+    print(
+        f"{'phase':<22}{'seconds':>9}{'pages/s':>11}{'MB/s XML':>10}{'x decomp':>10}"
+        f"{'peak RSS':>10}"
+    )
 
     def row(name: str, seconds: float, rss: float | None) -> None:
         rss_text = f"{rss:.0f} MB" if rss is not None else ""
-        print(f"{name:<22}{seconds:>9.3f}{pages / seconds:>11,.0f}{xml_mb / seconds:>10.1f}"
-              f"{seconds / base:>10.2f}{rss_text:>10}")
+        print(
+            f"{name:<22}{seconds:>9.3f}{pages / seconds:>11,.0f}{xml_mb / seconds:>10.1f}"
+            f"{seconds / base:>10.2f}{rss_text:>10}"
+        )
 
     row("decompress", base, med["decompress"]["peak_rss_mb"])
     row("stream (incl. decomp)", med["stream"]["seconds"], med["stream"]["peak_rss_mb"])
@@ -226,12 +258,16 @@ def main() -> None:
     row("stream+parse+sentences", med["sentences"]["seconds"], med["sentences"]["peak_rss_mb"])
     row("  + spaCy setup", med["sentences"]["seconds"] + med["sentences"]["setup_seconds"], None)
     wikitext_mb = med["parse"]["wikitext_chars"] / 1e6
-    print(f"parse_wikitext: {wikitext_mb / med['parse']['parse_seconds']:.1f} M wikitext "
-          f"chars/s of articles; output {med['parse']['text_chars'] / 1e6:.2f} M chars")
+    print(
+        f"parse_wikitext: {wikitext_mb / med['parse']['parse_seconds']:.1f} M wikitext "
+        f"chars/s of articles; output {med['parse']['text_chars'] / 1e6:.2f} M chars"
+    )
     sents = med["sentences"]
-    print(f"sentences: {sents['sentences']:,.0f} kept, {sents['rejects']:,.0f} rejected, "
-          f"{sents['sentences'] / sents['seconds']:,.0f} kept sentences/s; spaCy setup "
-          f"{sents['setup_seconds']:.2f} s (once per process)")
+    print(
+        f"sentences: {sents['sentences']:,.0f} kept, {sents['rejects']:,.0f} rejected, "
+        f"{sents['sentences'] / sents['seconds']:,.0f} kept sentences/s; spaCy setup "
+        f"{sents['setup_seconds']:.2f} s (once per process)"
+    )
 
 
 if __name__ == "__main__":

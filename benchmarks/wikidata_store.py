@@ -107,23 +107,28 @@ def _typical(entity: dict, t: int) -> dict:
     labels["en"] = entity["labels"]["en"]
     sitelinks = {"enwiki": entity["sitelinks"]["enwiki"]}
     sitelinks.update(list((k, v) for k, v in entity["sitelinks"].items() if k != "enwiki")[:4])
-    return {"type": "item", "id": entity["id"], "labels": labels,
-            "descriptions": dict(list(entity["descriptions"].items())[:5]),
-            "aliases": dict(list(entity["aliases"].items())[:2]),
-            "claims": dict(list(entity["claims"].items())[:4]), "sitelinks": sitelinks}
+    return {
+        "type": "item",
+        "id": entity["id"],
+        "labels": labels,
+        "descriptions": dict(list(entity["descriptions"].items())[:5]),
+        "aliases": dict(list(entity["aliases"].items())[:2]),
+        "claims": dict(list(entity["claims"].items())[:4]),
+        "sitelinks": sitelinks,
+    }
 
 
 def _split_id(line: bytes) -> tuple[bytes, bytes]:
     m = re.search(rb'"id":"Q([0-9]+)"', line)
     assert m
-    return line[: m.start(1)], line[m.end(1):]
+    return line[: m.start(1)], line[m.end(1) :]
 
 
 def _split(line: bytes, title: str) -> tuple[bytes, bytes, bytes, str]:
     p0, rest = _split_id(line)
     m = re.search(rb'"enwiki":\{"site":"enwiki","title":"((?:[^"\\]|\\.)*)"', rest)
     assert m and json.loads(b'"' + m.group(1) + b'"') == title
-    return p0, rest[: m.end(1)], rest[m.end(1):], title
+    return p0, rest[: m.end(1)], rest[m.end(1) :], title
 
 
 def needed_by_crc(n: int) -> bool:
@@ -174,9 +179,16 @@ def generate(path: Path, size_mb: int) -> dict:
     rng = random.Random(7)
     redirects = {f"Redirect to {t}": t for t in rng.sample(needed, max(1, len(needed) // 100))}
     absent = [f"Red link {i}" for i in range(len(needed))]
-    meta = {"params": want, "entities": n, "with_enwiki": with_title, "bytes": path.stat().st_size,
-            "seconds": round(seconds, 2), "needed": needed, "absent": absent,
-            "redirects": redirects}
+    meta = {
+        "params": want,
+        "entities": n,
+        "with_enwiki": with_title,
+        "bytes": path.stat().st_size,
+        "seconds": round(seconds, 2),
+        "needed": needed,
+        "absent": absent,
+        "redirects": redirects,
+    }
     meta_path.write_text(json.dumps(meta))
     return meta
 
@@ -207,11 +219,16 @@ def _rows_to_frame(rows: list):
     import polars as pl
 
     return pl.DataFrame(
-        {"qid": [int(e.qid[1:]) for e in rows], "title": [e.title for e in rows],
-         "en": [e.en_label for e in rows],
-         "labels": [json.dumps(e.labels, ensure_ascii=False, separators=(",", ":"))
-                    for e in rows]},
-        schema={"qid": pl.Int64, "title": pl.String, "en": pl.String, "labels": pl.String})
+        {
+            "qid": [int(e.qid[1:]) for e in rows],
+            "title": [e.title for e in rows],
+            "en": [e.en_label for e in rows],
+            "labels": [
+                json.dumps(e.labels, ensure_ascii=False, separators=(",", ":")) for e in rows
+            ],
+        },
+        schema={"qid": pl.Int64, "title": pl.String, "en": pl.String, "labels": pl.String},
+    )
 
 
 class ParquetBackend:
@@ -236,9 +253,9 @@ class ParquetBackend:
         lf = pl.scan_parquet(str(out / "*.parquet"))
 
         def lookup(titles: list[str]) -> dict:
-            df = (lf.filter(pl.col("title").is_in(titles))
-                  .select("title", "qid", "labels").collect())
+            df = lf.filter(pl.col("title").is_in(titles)).select("title", "qid", "labels").collect()
             return {t: (f"Q{q}", orjson.loads(lab)) for t, q, lab in df.iter_rows()}
+
         return lookup
 
 
@@ -255,6 +272,7 @@ class ParquetMemBackend(ParquetBackend):
         def lookup(titles: list[str]) -> dict:
             hit = df.join(pl.DataFrame({"title": titles}), on="title", how="semi")
             return {t: (f"Q{q}", orjson.loads(lab)) for t, q, lab in hit.iter_rows()}
+
         return lookup
 
 
@@ -270,8 +288,7 @@ class DuckDBBackend:
         out.unlink(missing_ok=True)
         con = duckdb.connect(str(out))
         con.execute(f"SET threads = {THREADS}")
-        con.execute("CREATE TABLE entities "
-                    "(qid BIGINT, title VARCHAR, en VARCHAR, labels VARCHAR)")
+        con.execute("CREATE TABLE entities (qid BIGINT, title VARCHAR, en VARCHAR, labels VARCHAR)")
         stage = out.with_suffix(".stage.parquet")
         batch: list = []
 
@@ -280,6 +297,7 @@ class DuckDBBackend:
                 _rows_to_frame(batch).write_parquet(stage)
                 con.execute(f"INSERT INTO entities SELECT * FROM read_parquet('{stage}')")
                 batch.clear()
+
         for e in rows:
             batch.append(e)
             if len(batch) >= 50_000:
@@ -296,9 +314,13 @@ class DuckDBBackend:
         con.execute(f"SET threads = {THREADS}")
 
         def lookup(titles: list[str]) -> dict:
-            rows = con.execute("SELECT title, qid, labels FROM entities WHERE title IN "
-                               "(SELECT unnest($1::VARCHAR[]))", [titles]).fetchall()
+            rows = con.execute(
+                "SELECT title, qid, labels FROM entities WHERE title IN "
+                "(SELECT unnest($1::VARCHAR[]))",
+                [titles],
+            ).fetchall()
             return {t: (f"Q{q}", orjson.loads(lab)) for t, q, lab in rows}
+
         return lookup
 
 
@@ -344,8 +366,17 @@ class MemoryBackend(SQLiteBackend):
             return store.load().labels_for_titles
 
 
-BACKENDS = {b.name: b for b in (SQLiteBackend, SQLiteNoCacheBackend, MemoryBackend,
-                                DuckDBBackend, ParquetBackend, ParquetMemBackend)}
+BACKENDS = {
+    b.name: b
+    for b in (
+        SQLiteBackend,
+        SQLiteNoCacheBackend,
+        MemoryBackend,
+        DuckDBBackend,
+        ParquetBackend,
+        ParquetMemBackend,
+    )
+}
 BASE_OF = {"parquet-mem": "parquet", "sqlite-nocache": "sqlite", "memory": "sqlite"}
 
 
@@ -372,8 +403,11 @@ def _rss_now_mb() -> float:
 def all_titles(meta: dict) -> list[str]:
     """Every enwiki title of the generated input (the generator's rule, replayed)."""
     shapes = _templates()
-    return [f"{shapes[n % len(shapes)][0][3]} {BASE + n}" for n in range(meta["entities"])
-            if n % 10 == 0 or n % 3 == 0]
+    return [
+        f"{shapes[n % len(shapes)][0][3]} {BASE + n}"
+        for n in range(meta["entities"])
+        if n % 10 == 0 or n % 3 == 0
+    ]
 
 
 def child_build(args: argparse.Namespace) -> dict:
@@ -386,8 +420,14 @@ def child_build(args: argparse.Namespace) -> dict:
     if args.backend == "sqlite":
         from dsbuild.wikidata.store import build_label_store
 
-        store = build_label_store(args.input, out, titles=titles, languages=LANGS,
-                                  redirects=meta["redirects"], decompressor=args.decompressor)
+        store = build_label_store(
+            args.input,
+            out,
+            titles=titles,
+            languages=LANGS,
+            redirects=meta["redirects"],
+            decompressor=args.decompressor,
+        )
         entities = len(store)
         dump = store.info["dump"]
         store.close()
@@ -403,21 +443,44 @@ def child_build(args: argparse.Namespace) -> dict:
             for e in iter_dump_labels(args.input, needed, LANGS, reader=reader):
                 counted.append(1)
                 yield e
+
         BACKENDS[args.backend]().write(rows(), out)
         entities = len(counted)
         dump = {"lines": reader.stats.lines, "bytes": reader.stats.bytes}
     seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "entities": entities, "store_bytes": _size(out),
-            "rss_mb": _rss_mb(), "uncompressed": dump["bytes"],
-            "on_disk": Path(args.input).stat().st_size}
+    return {
+        "seconds": seconds,
+        "entities": entities,
+        "store_bytes": _size(out),
+        "rss_mb": _rss_mb(),
+        "uncompressed": dump["bytes"],
+        "on_disk": Path(args.input).stat().st_size,
+    }
 
 
 def synthetic_rows(n: int):
     from dsbuild.wikidata.store import EntityLabels
 
     rng = random.Random(1)
-    words = ["river", "Saint", "battle", "of", "the", "North", "station", "club", "album",
-             "Johann", "María", "Łódź", "東京", "history", "(film)", "(band)", "county"]
+    words = [
+        "river",
+        "Saint",
+        "battle",
+        "of",
+        "the",
+        "North",
+        "station",
+        "club",
+        "album",
+        "Johann",
+        "María",
+        "Łódź",
+        "東京",
+        "history",
+        "(film)",
+        "(band)",
+        "county",
+    ]
     for i in range(n):
         title = " ".join(rng.choice(words) for _ in range(rng.randint(1, 4))) + f" {i}"
         labels = {lang: f"{title[:18]} {lang}" for lang in LANGS if rng.random() < 0.6}
@@ -478,8 +541,7 @@ def run_child(kind: str, **kw) -> dict:
     cmd = [sys.executable, __file__, "--child", kind]
     for k, v in kw.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
-    env = {**os.environ, "DSBUILD_BENCH_THREADS": str(THREADS),
-           "POLARS_MAX_THREADS": str(THREADS)}
+    env = {**os.environ, "DSBUILD_BENCH_THREADS": str(THREADS), "POLARS_MAX_THREADS": str(THREADS)}
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode:
         raise SystemExit(f"child failed: {' '.join(cmd)}\n{res.stderr[-3000:]}")
@@ -497,18 +559,24 @@ def main() -> None:
     ap.add_argument("--size-mb", type=int, default=1024)
     ap.add_argument("--compress", default="gz,bz2", help="comma list of gz,bz2, or ''")
     ap.add_argument("--backends", default="sqlite,duckdb,parquet")
-    ap.add_argument("--lookup-backends",
-                    default="sqlite,sqlite-nocache,memory,duckdb,parquet,parquet-mem")
+    ap.add_argument(
+        "--lookup-backends", default="sqlite,sqlite-nocache,memory,duckdb,parquet,parquet-mem"
+    )
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--needed", choices=["10pct", "all"], default="10pct",
-                    help="needed titles: ~10%% of the enwiki titles, or all of them")
+    ap.add_argument(
+        "--needed",
+        choices=["10pct", "all"],
+        default="10pct",
+        help="needed titles: ~10%% of the enwiki titles, or all of them",
+    )
     ap.add_argument("--decompressor", default="auto")
     ap.add_argument("--lookup-entities", type=int, default=1_000_000)
     ap.add_argument("--batch-size", type=int, default=10_000)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--singles", type=int, default=2000)
-    ap.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(),
-                                                      "dsbuild-wikidata-bench"))
+    ap.add_argument(
+        "--workdir", default=os.path.join(tempfile.gettempdir(), "dsbuild-wikidata-bench")
+    )
     ap.add_argument("--skip-build", action="store_true")
     ap.add_argument("--skip-lookup", action="store_true")
     ap.add_argument("--child", choices=["build", "lookup"])
@@ -517,8 +585,12 @@ def main() -> None:
     ap.add_argument("--out")
     ap.add_argument("--backend", default="sqlite")
     ap.add_argument("--entities", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=THREADS,
-                    help="threads for DuckDB and polars (default 1: per-core figures)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS,
+        help="threads for DuckDB and polars (default 1: per-core figures)",
+    )
     args = ap.parse_args()
     globals()["THREADS"] = args.threads
     if args.child:
@@ -534,40 +606,62 @@ def main() -> None:
             raise SystemExit(f"needs the real sample {FIXTURE}")
         src = work / f"wikidata-{args.size_mb}mb.json"
         meta = generate(src, args.size_mb)
-        print(f"input {src}: {meta['bytes'] / 1e6:,.0f} MB, {meta['entities']:,} entities, "
-              f"{meta['with_enwiki']:,} with an enwiki title (generated in {meta['seconds']} s); "
-              f"needed titles {len(meta['needed']):,} present + {len(meta['absent']):,} absent "
-              f"+ {len(meta['redirects']):,} redirects; {len(LANGS)} languages")
+        print(
+            f"input {src}: {meta['bytes'] / 1e6:,.0f} MB, {meta['entities']:,} entities, "
+            f"{meta['with_enwiki']:,} with an enwiki title (generated in {meta['seconds']} s); "
+            f"needed titles {len(meta['needed']):,} present + {len(meta['absent']):,} absent "
+            f"+ {len(meta['redirects']):,} redirects; {len(LANGS)} languages"
+        )
         inputs = {"plain": src}
         kinds = [k for k in args.compress.split(",") if k]
         if kinds:
             t0 = time.perf_counter()
             inputs.update(compress(src, kinds))
-            print(f"compressed copies ready in {time.perf_counter() - t0:.0f} s: " + ", ".join(
-                f"{k} {p.stat().st_size / 1e6:,.0f} MB" for k, p in inputs.items()))
-        print(f"\nbuild (median of {args.repeat}, range; repeats interleaved), "
-              f"decompressor={args.decompressor}, needed={args.needed}")
-        print(f"{'backend':12} {'input':6} {'seconds':>22} {'MB/s (uncompr.)':>16} "
-              f"{'MB/s (on disk)':>15} {'store MB':>9} {'entities':>9} {'peak RSS MB':>12}")
-        combos = [(kind, path, backend) for kind, path in inputs.items() for backend in backends
-                  if kind == "plain" or backend == "sqlite"]  # the writer ignores compression
+            print(
+                f"compressed copies ready in {time.perf_counter() - t0:.0f} s: "
+                + ", ".join(f"{k} {p.stat().st_size / 1e6:,.0f} MB" for k, p in inputs.items())
+            )
+        print(
+            f"\nbuild (median of {args.repeat}, range; repeats interleaved), "
+            f"decompressor={args.decompressor}, needed={args.needed}"
+        )
+        print(
+            f"{'backend':12} {'input':6} {'seconds':>22} {'MB/s (uncompr.)':>16} "
+            f"{'MB/s (on disk)':>15} {'store MB':>9} {'entities':>9} {'peak RSS MB':>12}"
+        )
+        combos = [
+            (kind, path, backend)
+            for kind, path in inputs.items()
+            for backend in backends
+            if kind == "plain" or backend == "sqlite"
+        ]  # the writer ignores compression
         builds: dict[tuple[str, str], list[dict]] = {(k, b): [] for k, _, b in combos}
         for _ in range(args.repeat):
             for kind, path, backend in combos:
                 out = work / f"store-{backend}-{kind}"
                 if out.is_dir():
                     shutil.rmtree(out)
-                builds[kind, backend].append(run_child(
-                    "build", input=path, meta=src.with_suffix(".meta.json"), out=out,
-                    backend=backend, needed=args.needed, decompressor=args.decompressor))
+                builds[kind, backend].append(
+                    run_child(
+                        "build",
+                        input=path,
+                        meta=src.with_suffix(".meta.json"),
+                        out=out,
+                        backend=backend,
+                        needed=args.needed,
+                        decompressor=args.decompressor,
+                    )
+                )
         for (kind, backend), runs in builds.items():
             secs = [r["seconds"] for r in runs]
             r = runs[-1]
-            print(f"{backend:12} {kind:6} {med(secs):>22} "
-                  f"{r['uncompressed'] / 1e6 / statistics.median(secs):16,.0f} "
-                  f"{r['on_disk'] / 1e6 / statistics.median(secs):15,.0f} "
-                  f"{r['store_bytes'] / 1e6:9.2f} {r['entities']:9,} "
-                  f"{max(x['rss_mb'] for x in runs):12,.0f}")
+            print(
+                f"{backend:12} {kind:6} {med(secs):>22} "
+                f"{r['uncompressed'] / 1e6 / statistics.median(secs):16,.0f} "
+                f"{r['on_disk'] / 1e6 / statistics.median(secs):15,.0f} "
+                f"{r['store_bytes'] / 1e6:9.2f} {r['entities']:9,} "
+                f"{max(x['rss_mb'] for x in runs):12,.0f}"
+            )
     if not args.skip_lookup:
         n = args.lookup_entities
         names = [b for b in args.lookup_backends.split(",") if b]
@@ -577,27 +671,43 @@ def main() -> None:
             out = work / f"lookup-{base}-{n}"
             if not out.exists():
                 written[base] = run_child("lookup", backend=base, out=out, entities=n)["write_s"]
-        print(f"\nlookups: store of {n:,} synthetic entities, {len(LANGS)} languages; after a "
-              f"warm-up pass, {args.batches} batches of {args.batch_size:,} titles (uniform: "
-              f"distinct, 90% present; zipf: s=1 over the store); median of {args.repeat}, "
-              f"repeats interleaved")
-        print(f"{'backend':14} {'write s':>8} {'store MB':>9} {'open s':>7} "
-              f"{'uniform titles/s':>17} {'zipf titles/s':>14} {'single/s':>9} "
-              f"{'store RSS MB':>13}")
+        print(
+            f"\nlookups: store of {n:,} synthetic entities, {len(LANGS)} languages; after a "
+            f"warm-up pass, {args.batches} batches of {args.batch_size:,} titles (uniform: "
+            f"distinct, 90% present; zipf: s=1 over the store); median of {args.repeat}, "
+            f"repeats interleaved"
+        )
+        print(
+            f"{'backend':14} {'write s':>8} {'store MB':>9} {'open s':>7} "
+            f"{'uniform titles/s':>17} {'zipf titles/s':>14} {'single/s':>9} "
+            f"{'store RSS MB':>13}"
+        )
         looks: dict[str, list[dict]] = {b: [] for b in names}
         for _ in range(args.repeat):
             for backend in names:
                 out = work / f"lookup-{BASE_OF.get(backend, backend)}-{n}"
-                looks[backend].append(run_child(
-                    "lookup", backend=backend, out=out, entities=n, batches=args.batches,
-                    batch_size=args.batch_size, singles=args.singles))
+                looks[backend].append(
+                    run_child(
+                        "lookup",
+                        backend=backend,
+                        out=out,
+                        entities=n,
+                        batches=args.batches,
+                        batch_size=args.batch_size,
+                        singles=args.singles,
+                    )
+                )
         for backend, runs in looks.items():
+
             def m(key: str) -> float:
                 return statistics.median(r[key] for r in runs)
+
             write_s = written.get(BASE_OF.get(backend, backend), float("nan"))
-            print(f"{backend:14} {write_s:8.1f} {runs[-1]['store_bytes'] / 1e6:9.1f} "
-                  f"{m('open_s'):7.3f} {m('uniform'):17,.0f} {m('zipf'):14,.0f} "
-                  f"{m('point_per_s'):9,.0f} {m('store_rss_mb'):13,.0f}")
+            print(
+                f"{backend:14} {write_s:8.1f} {runs[-1]['store_bytes'] / 1e6:9.1f} "
+                f"{m('open_s'):7.3f} {m('uniform'):17,.0f} {m('zipf'):14,.0f} "
+                f"{m('point_per_s'):9,.0f} {m('store_rss_mb'):13,.0f}"
+            )
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ CATEGORY_HELP = {
     "pun": "puns and wordplay: words with two meanings, or sounding like other words",
     "holiday": "holidays, festivals and seasonal occasions",
     "cultural_concept": "cultural concepts: customs, institutions, events and references "
-                        "that people of the source culture know (a shopping day, a tradition)",
+    "that people of the source culture know (a shopping day, a tradition)",
     "other": "other references bound to the source culture",
 }
 
@@ -67,8 +67,11 @@ def _sources(ctx: StageContext):
     from dsbuild.cultural.sources import read_sources
 
     path = _opt(ctx, "sources")
-    yield from per_language(read_sources(Path(path) if path else None), limit=ctx.config.get("limit"),
-                            lang_of=lambda record: "")  # every text counts, whatever its language
+    yield from per_language(
+        read_sources(Path(path) if path else None),
+        limit=ctx.config.get("limit"),
+        lang_of=lambda record: "",
+    )  # every text counts, whatever its language
 
 
 # -- segments -----------------------------------------------------------------------------
@@ -102,19 +105,25 @@ def _given(record: dict, norm) -> tuple[list, Any]:
             return [], reject("given_segment_empty", f"given segment {i} has no surface")
         category = category_name(seg.get("category"))
         if category is None:
-            return [], reject("given_segment_bad_category",
-                              f"{label}: category {seg.get('category')!r} is not one of idiom, "
-                              "pun, holiday, cultural_concept, other")
+            return [], reject(
+                "given_segment_bad_category",
+                f"{label}: category {seg.get('category')!r} is not one of idiom, "
+                "pun, holiday, cultural_concept, other",
+            )
         if "start" in seg or "end" in seg:
             try:
                 start, end = int(seg["start"]), int(seg["end"])
             except (KeyError, TypeError, ValueError):
-                return [], reject("given_segment_mismatch",
-                                  f"{label}: give both start and end as integers, or neither")
+                return [], reject(
+                    "given_segment_mismatch",
+                    f"{label}: give both start and end as integers, or neither",
+                )
             if not 0 <= start < end <= len(text) or text[start:end] != surface:
                 found = text[start:end] if 0 <= start < end <= len(text) else "(out of range)"
-                return [], reject("given_segment_mismatch",
-                                  f"{label}: text[{start}:{end}] is {found!r}, not the surface")
+                return [], reject(
+                    "given_segment_mismatch",
+                    f"{label}: text[{start}:{end}] is {found!r}, not the surface",
+                )
             how = "offsets"
         else:
             match = locate(text, surface, taken=[(c.start, c.end) for c in out], normalized=norm)
@@ -150,8 +159,16 @@ def _located(items: list, text: str, norm, categories: list[str], stats: dict[st
             stats["llm_repeated"] += 1
             continue
         taken.append((match.start, match.end))
-        out.append(Candidate(match.start, match.end, category, "llm",
-                             (item.get("note") or "").strip() or None, match.how))
+        out.append(
+            Candidate(
+                match.start,
+                match.end,
+                category,
+                "llm",
+                (item.get("note") or "").strip() or None,
+                match.how,
+            )
+        )
     if missing:
         stats["llm_not_found_surfaces"] = missing
     return out
@@ -168,23 +185,37 @@ def make_segments(template):
         candidates, failed = _given(record, norm)
         if failed is not None:
             return failed
-        stats: dict[str, Any] = {"given": len(candidates), "lexicon_matches": 0,
-                                 "llm_proposed": 0, "llm_not_found": 0, "llm_repeated": 0}
+        stats: dict[str, Any] = {
+            "given": len(candidates),
+            "lexicon_matches": 0,
+            "llm_proposed": 0,
+            "llm_not_found": 0,
+            "llm_repeated": 0,
+        }
         for entry in _lexicon(ctx):
             for m in find_all(text, entry["surface"], normalized=norm):
-                candidates.append(Candidate(m.start, m.end, entry["category"], "lexicon",
-                                            entry.get("note"), m.how))
+                candidates.append(
+                    Candidate(
+                        m.start, m.end, entry["category"], "lexicon", entry.get("note"), m.how
+                    )
+                )
                 stats["lexicon_matches"] += 1
         provenance = dict(record.get("provenance") or {})
         if _opt(ctx, "llm_segments"):
             categories = _opt(ctx, "categories")
             result = await ask(
-                ctx.llm.get(None), template, language=language_name(record["lang"]), text=text,
+                ctx.llm.get(None),
+                template,
+                language=language_name(record["lang"]),
+                text=text,
                 categories="\n".join(f"- {c}: {CATEGORY_HELP[c]}" for c in categories),
                 # the categories asked for, where the schema has a category enum
                 response_format=response_format(
-                    template, {"segments.items.category": {"enum": categories}}),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 600}, id=record["id"])
+                    template, {"segments.items.category": {"enum": categories}}
+                ),
+                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 600},
+                id=record["id"],
+            )
             if not result.ok:
                 return result.rejection()
             provenance["segments"] = result.provenance()
@@ -194,9 +225,18 @@ def make_segments(template):
         stats["kept"] = {o: sum(c.origin == o for c in kept) for o in ("given", "lexicon", "llm")}
         if not kept:
             return reject("no_segments", "no segment was given, matched or found in the text")
-        nuances = [{"start": c.start, "end": c.end, "category": c.category,
-                    "surface": text[c.start:c.end], "note": c.note, "origin": c.origin,
-                    "match": c.how} for c in kept]
+        nuances = [
+            {
+                "start": c.start,
+                "end": c.end,
+                "category": c.category,
+                "surface": text[c.start : c.end],
+                "note": c.note,
+                "origin": c.origin,
+                "match": c.how,
+            }
+            for c in kept
+        ]
         out = {k: v for k, v in record.items() if k != "given"}
         return {**out, "nuances": nuances, "segment_stats": stats, "provenance": provenance}
 
@@ -210,8 +250,15 @@ def _targets(record: dict, ctx: StageContext) -> Any:
     out = []
     for locale in _opt(ctx, "locales"):
         for model in dict.fromkeys(models):
-            out.append({**record, "id": f"{record['id']}/{locale}/{model}",
-                        "text_id": record["id"], "system": model, "target_lang": locale})
+            out.append(
+                {
+                    **record,
+                    "id": f"{record['id']}/{locale}/{model}",
+                    "text_id": record["id"],
+                    "system": model,
+                    "target_lang": locale,
+                }
+            )
     return out
 
 
@@ -225,8 +272,13 @@ def _clean_translation(content: str) -> str:
     if fenced:
         text = fenced.group(1).strip()
     for a, b in (('"', '"'), ("\u201c", "\u201d"), ("\u00ab", "\u00bb"), ("\u300c", "\u300d")):
-        if len(text) > 2 and text.startswith(a) and text.endswith(b) and a not in text[1:-1] \
-                and b not in text[1:-1]:
+        if (
+            len(text) > 2
+            and text.startswith(a)
+            and text.endswith(b)
+            and a not in text[1:-1]
+            and b not in text[1:-1]
+        ):
             text = text[1:-1].strip()
     return text
 
@@ -241,25 +293,41 @@ def make_translate(template):
         language, region = locale_parts(record["target_lang"])
         engine = ctx.llm.get(record["system"])
         text = record["text"]
-        sampling = {"temperature": _opt(ctx, "temperature"), "seed": ctx.seed,
-                    "max_tokens": min(4096, 64 + 3 * len(text) // 2)}
+        sampling = {
+            "temperature": _opt(ctx, "temperature"),
+            "seed": ctx.seed,
+            "max_tokens": min(4096, 64 + 3 * len(text) // 2),
+        }
         if "\n\n" not in text.strip():
             # One paragraph in, one out: a blank line ends the translation (what follows is
             # a translator's note, or a small model running on).
             sampling["stop"] = ["\n\n"]
-        result = await ask(engine, template, source_language=language_name(record["lang"]),
-                           language=language, region=region, locale=record["target_lang"],
-                           text=text, sampling=sampling, id=record["id"])
+        result = await ask(
+            engine,
+            template,
+            source_language=language_name(record["lang"]),
+            language=language,
+            region=region,
+            locale=record["target_lang"],
+            text=text,
+            sampling=sampling,
+            id=record["id"],
+        )
         if not result.ok:
             return result.rejection()
         translation = _clean_translation(result.content or "")
         if not translation:
             return reject("empty_translation", f"{record['system']} returned no text")
         if normalize(translation).text == normalize(text).text:
-            return reject("same_as_source", f"{record['system']} returned the source text unchanged")
-        return {**record, "translation": translation,
-                "model_answered": result.model_answered or engine.model or record["system"],
-                "provenance": {**record.get("provenance", {}), "translate": result.provenance()}}
+            return reject(
+                "same_as_source", f"{record['system']} returned the source text unchanged"
+            )
+        return {
+            **record,
+            "translation": translation,
+            "model_answered": result.model_answered or engine.model or record["system"],
+            "provenance": {**record.get("provenance", {}), "translate": result.provenance()},
+        }
 
     return translate
 
@@ -274,31 +342,45 @@ def make_align(template):
 
         nuances, translation = record["nuances"], record["translation"]
         language, _ = locale_parts(record["target_lang"])
-        listing = "\n".join(f"{i}. [{n['category']}] {n['surface']}"
-                            for i, n in enumerate(nuances, 1))
+        listing = "\n".join(
+            f"{i}. [{n['category']}] {n['surface']}" for i, n in enumerate(nuances, 1)
+        )
         count = len(nuances)
         result = await ask(
-            ctx.llm.get(None), template, source_language=language_name(record["lang"]),
-            language=language, source=record["text"], translation=translation, segments=listing,
+            ctx.llm.get(None),
+            template,
+            source_language=language_name(record["lang"]),
+            language=language,
+            source=record["text"],
+            translation=translation,
+            segments=listing,
             count=count,
             # exactly one counterpart per segment, where the schema describes their items
             response_format=response_format(
-                template, {"counterparts": {"minItems": count, "maxItems": count}}),
+                template, {"counterparts": {"minItems": count, "maxItems": count}}
+            ),
             sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 48 + 40 * count},
-            id=record["id"])
+            id=record["id"],
+        )
         if not result.ok:
             return result.rejection()
         answers = list(result.json.get("counterparts") or [])
         if len(answers) != len(nuances):
-            return reject("align_count_mismatch", f"{len(answers)} counterparts for "
-                          f"{len(nuances)} segments")
+            return reject(
+                "align_count_mismatch", f"{len(answers)} counterparts for {len(nuances)} segments"
+            )
         norm = normalize(translation)
         claimed: list[tuple[int, int]] = []
         alignments, counts = [], {"aligned": 0, "omitted": 0, "not_located": 0}
         for i, (nuance, answer) in enumerate(zip(nuances, answers)):
-            entry: dict[str, Any] = {"nuance": i, "surface": nuance["surface"],
-                                     "category": nuance["category"], "counterpart": None,
-                                     "start": None, "end": None}
+            entry: dict[str, Any] = {
+                "nuance": i,
+                "surface": nuance["surface"],
+                "category": nuance["category"],
+                "counterpart": None,
+                "start": None,
+                "end": None,
+            }
             quote = answer.strip() if isinstance(answer, str) else ""
             if not quote:
                 entry["status"] = "omitted"
@@ -308,19 +390,31 @@ def make_align(template):
                     entry.update(status="not_located", counterpart=quote)
                 else:
                     claimed.append((match.start, match.end))
-                    entry.update(status="aligned", counterpart=translation[match.start:match.end],
-                                 start=match.start, end=match.end, match=match.how)
+                    entry.update(
+                        status="aligned",
+                        counterpart=translation[match.start : match.end],
+                        start=match.start,
+                        end=match.end,
+                        match=match.how,
+                    )
             counts[entry["status"]] += 1
             alignments.append(entry)
         provenance = dict(record.get("provenance") or {})
         segment_provenance = provenance.pop("segments", None)
-        tr = {"system": record["system"], "target_lang": record["target_lang"],
-              "text": translation, "model_answered": record.get("model_answered"),
-              "alignments": alignments, "align_stats": counts,
-              "provenance": {**provenance, "align": result.provenance()}}
-        out = {k: v for k, v in record.items()
-               if k not in ("system", "target_lang", "translation", "model_answered",
-                            "provenance")}
+        tr = {
+            "system": record["system"],
+            "target_lang": record["target_lang"],
+            "text": translation,
+            "model_answered": record.get("model_answered"),
+            "alignments": alignments,
+            "align_stats": counts,
+            "provenance": {**provenance, "align": result.provenance()},
+        }
+        out = {
+            k: v
+            for k, v in record.items()
+            if k not in ("system", "target_lang", "translation", "model_answered", "provenance")
+        }
         out["translations"] = [tr]
         out["provenance"] = {"segments": segment_provenance} if segment_provenance else {}
         return out
@@ -335,10 +429,12 @@ def _translation_gates():
     from dsbuild.gates.langid import LangIdGate
     from dsbuild.gates.stage import gate_stage
 
-    return (gate_stage("hygiene_translation", HygieneGate, field="translation",
-                       lang_field="target_lang"),
-            gate_stage("langid_translation", LangIdGate, field="translation",
-                       lang_field="target_lang"))
+    return (
+        gate_stage(
+            "hygiene_translation", HygieneGate, field="translation", lang_field="target_lang"
+        ),
+        gate_stage("langid_translation", LangIdGate, field="translation", lang_field="target_lang"),
+    )
 
 
 def model_specs(settings: Settings) -> list[str | None]:
@@ -360,18 +456,37 @@ def make_builder(settings: Settings) -> Builder:
     def version(name: str) -> str:
         return prompt_version(prompts, name)
 
-    return Builder("cultural", "1", (
-        source_stage("sources", _sources, description="source texts (file or embedded emails)"),
-        map_stage("segments", make_segments(prompts["segments"]), concurrency,
-                  version=version("segments"),
-                  description="given, lexicon and LLM segments with exact offsets"),
-        map_stage("targets", _targets, description="one record per text x model x locale"),
-        map_stage("translate", make_translate(prompts["translate"]), concurrency,
-                  version=version("translate"), description="localise for each locale"),
-        *_translation_gates(),
-        map_stage("align", make_align(prompts["align"]), concurrency, version=version("align"),
-                  description="each segment's counterpart in the translation, or omitted"),
-    ), description="cultural-nuance segments, localised translations and their alignment")
+    return Builder(
+        "cultural",
+        "1",
+        (
+            source_stage("sources", _sources, description="source texts (file or embedded emails)"),
+            map_stage(
+                "segments",
+                make_segments(prompts["segments"]),
+                concurrency,
+                version=version("segments"),
+                description="given, lexicon and LLM segments with exact offsets",
+            ),
+            map_stage("targets", _targets, description="one record per text x model x locale"),
+            map_stage(
+                "translate",
+                make_translate(prompts["translate"]),
+                concurrency,
+                version=version("translate"),
+                description="localise for each locale",
+            ),
+            *_translation_gates(),
+            map_stage(
+                "align",
+                make_align(prompts["align"]),
+                concurrency,
+                version=version("align"),
+                description="each segment's counterpart in the translation, or omitted",
+            ),
+        ),
+        description="cultural-nuance segments, localised translations and their alignment",
+    )
 
 
 # -- export -------------------------------------------------------------------------------
@@ -400,16 +515,20 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
     wide = long_to_wide(table)
     write_wide(wide, out_dir / "rating-sheet.csv")
     write_wide(wide, out_dir / "rating-sheet.xlsx")
-    return {"cultural.jsonl": len(records), "rating-sheet.jsonl": table.height,
-            "rating-sheet.csv": wide.height, "rating-sheet.xlsx": wide.height}
+    return {
+        "cultural.jsonl": len(records),
+        "rating-sheet.jsonl": table.height,
+        "rating-sheet.csv": wide.height,
+        "rating-sheet.xlsx": wide.height,
+    }
 
 
 SPEC = DatasetSpec(
-    name='cultural',
-    title='Cultural-nuance translation segments',
-    description='Idioms, puns, holidays and cultural concepts in source texts, localised by several models for several locales, aligned, and rated 0-3 or NA by native speakers.',
+    name="cultural",
+    title="Cultural-nuance translation segments",
+    description="Idioms, puns, holidays and cultural concepts in source texts, localised by several models for several locales, aligned, and rated 0-3 or NA by native speakers.",
     method='"Be My Cheese?" cultural nuance in localisation (Van Doren et al., 2026)',
-    formats=('cultural',),
+    formats=("cultural",),
     options="dsbuild.cultural.options:Options",
     make_builder=make_builder,
     model_specs=model_specs,
@@ -419,12 +538,54 @@ SPEC = DatasetSpec(
     stats="dsbuild.cultural.stats:STATS",
     commands="dsbuild.cli.cultural_commands:add_commands",
     build_options=(
-        BuildOption('--sources', 'sources', 'JSONL/CSV of texts {id, text, lang, segments: [{surface, category}]} [default: the 5 embedded emails]', 'path', 'FILE'),
-        BuildOption('--lexicon', 'lexicon', 'JSONL/CSV/TSV of {surface, category, note} matched in every text', 'path', 'FILE'),
-        BuildOption('--models', 'models', 'comma-separated roster of translating models; SPEC@URL for another endpoint [default: --model]', 'list', 'LIST'),
-        BuildOption('--locales', 'locales', 'target language-locales, comma-separated [default: ja-JP,es-MX]', 'list', 'LIST'),
-        BuildOption('--categories', 'categories', 'segment categories the LLM looks for [default: idiom,pun,holiday,cultural_concept]', 'list', 'LIST'),
-        BuildOption('--no-llm-segments', 'llm_segments', 'use only given and lexicon segments (no LLM segment finder)', 'flag', flag_value=False),
-        BuildOption('--out', 'settings.out', 'folder for cultural.jsonl and the rating sheet (rating-sheet.jsonl/.csv/.xlsx) [default: RUN/export]', 'path', 'DIR'),
+        BuildOption(
+            "--sources",
+            "sources",
+            "JSONL/CSV of texts {id, text, lang, segments: [{surface, category}]} [default: the 5 embedded emails]",
+            "path",
+            "FILE",
+        ),
+        BuildOption(
+            "--lexicon",
+            "lexicon",
+            "JSONL/CSV/TSV of {surface, category, note} matched in every text",
+            "path",
+            "FILE",
+        ),
+        BuildOption(
+            "--models",
+            "models",
+            "comma-separated roster of translating models; SPEC@URL for another endpoint [default: --model]",
+            "list",
+            "LIST",
+        ),
+        BuildOption(
+            "--locales",
+            "locales",
+            "target language-locales, comma-separated [default: ja-JP,es-MX]",
+            "list",
+            "LIST",
+        ),
+        BuildOption(
+            "--categories",
+            "categories",
+            "segment categories the LLM looks for [default: idiom,pun,holiday,cultural_concept]",
+            "list",
+            "LIST",
+        ),
+        BuildOption(
+            "--no-llm-segments",
+            "llm_segments",
+            "use only given and lexicon segments (no LLM segment finder)",
+            "flag",
+            flag_value=False,
+        ),
+        BuildOption(
+            "--out",
+            "settings.out",
+            "folder for cultural.jsonl and the rating sheet (rating-sheet.jsonl/.csv/.xlsx) [default: RUN/export]",
+            "path",
+            "DIR",
+        ),
     ),
 )

@@ -31,21 +31,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from dsbuild.codeswitch import XLMR_LANGUAGES, EntityLink, candidate_languages, choose_languages
-from dsbuild.errors import ConfigError, InputError
 from dsbuild.datasets import BuildOption, DatasetSpec
+from dsbuild.errors import ConfigError, InputError
 from dsbuild.stages import Builder, Reject, map_stage, reject, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
-__all__ = ["SPEC", "finalize", "make_builder", "sample_paths", "sentence_filter"]  # and DEFAULTS, lazily
+__all__ = [
+    "SPEC",
+    "finalize",
+    "make_builder",
+    "sample_paths",
+    "sentence_filter",
+]  # and DEFAULTS, lazily
 
 STAGE_READ = "read_wikipedia"
 _REMNANTS = ("|", "{{", "}}", "[[", "]]", "{|", "|}", "thumb", "px|")
 
 
 def __getattr__(name: str) -> Any:
-    if name == "DEFAULTS":  # the sentence filter's defaults, loaded when asked (no pydantic at --help)
+    if (
+        name == "DEFAULTS"
+    ):  # the sentence filter's defaults, loaded when asked (no pydantic at --help)
         from dsbuild.entitycs.options import DEFAULTS
 
         return DEFAULTS
@@ -74,7 +82,9 @@ def _options(ctx) -> dict[str, Any]:
     return opts
 
 
-def sentence_filter(text: str, links: list[tuple[int, int]], n_tokens: int, opts: dict) -> str | None:
+def sentence_filter(
+    text: str, links: list[tuple[int, int]], n_tokens: int, opts: dict
+) -> str | None:
     """The paper's sentence filter: None to keep, else the reason code."""
     if not opts["min_links"] <= len(links) <= opts["max_links"]:
         return "link_count"
@@ -94,8 +104,14 @@ def sentence_filter(text: str, links: list[tuple[int, int]], n_tokens: int, opts
 def _has_remnant(text: str) -> bool:
     """Whether `text` holds one of `_REMNANTS` ("{|", "|}" and "px|" hold "|"): chained
     `in` tests, the fastest way to ask (measured)."""
-    return ("|" in text or "{{" in text or "}}" in text or "[[" in text or "]]" in text
-            or "thumb" in text)
+    return (
+        "|" in text
+        or "{{" in text
+        or "}}" in text
+        or "[[" in text
+        or "]]" in text
+        or "thumb" in text
+    )
 
 
 def _read_wikipedia(ctx) -> Iterator[dict]:
@@ -112,7 +128,7 @@ def _read_wikipedia(ctx) -> Iterator[dict]:
     chunks = _chunks(_whole(iter_pages(Path(opts["wikipedia"])), opts["wikipedia"]), 64)
     job = partial(_chunk_records, opts=opts)
     with _pool(workers, engine) as pool:
-        for records in (pool.imap(job, chunks) if pool is not None else map(job, chunks)):
+        for records in pool.imap(job, chunks) if pool is not None else map(job, chunks):
             yield from records
 
 
@@ -122,9 +138,16 @@ def _whole(items, path: str) -> Iterator:
     from dsbuild.wiki import PageReject
 
     for item in items:
-        if isinstance(item, PageReject) and item.reason == "truncated" and "compressed stream" in item.detail:
-            raise InputError(f"the Wikipedia dump {path} is cut short: {item.detail}",
-                             "download the dump again (or check it with bzip2 -t / gzip -t)", code="DSB303")
+        if (
+            isinstance(item, PageReject)
+            and item.reason == "truncated"
+            and "compressed stream" in item.detail
+        ):
+            raise InputError(
+                f"the Wikipedia dump {path} is cut short: {item.detail}",
+                "download the dump again (or check it with bzip2 -t / gzip -t)",
+                code="DSB303",
+            )
         yield item
 
 
@@ -145,8 +168,11 @@ def _pool(workers: int, engine: str):
         try:
             from ray.util.multiprocessing import Pool as RayPool
         except ImportError:
-            raise ConfigError("--engine ray needs Ray, which is not installed",
-                              "pip install 'dsbuild[ray]'", code="DSB103") from None
+            raise ConfigError(
+                "--engine ray needs Ray, which is not installed",
+                "pip install 'dsbuild[ray]'",
+                code="DSB103",
+            ) from None
         pool = RayPool(processes=workers)
     elif workers > 1:
         import multiprocessing
@@ -169,12 +195,24 @@ def _chunk_records(pages: list, opts: dict) -> list[dict]:
     out: list[dict] = []
     for item in pages:
         if not isinstance(item, Page):  # a malformed page: kept as a reject, reading goes on
-            out.append(Reject(f"page:{item.page_id or item.title or 'unknown'}", STAGE_READ,
-                              "page_" + item.reason, item.detail))
+            out.append(
+                Reject(
+                    f"page:{item.page_id or item.title or 'unknown'}",
+                    STAGE_READ,
+                    "page_" + item.reason,
+                    item.detail,
+                )
+            )
             continue
         if item.redirect:
-            out.append({"id": f"redirect:{item.title}", "kind": "redirect", "title": item.title,
-                        "target": item.redirect})
+            out.append(
+                {
+                    "id": f"redirect:{item.title}",
+                    "kind": "redirect",
+                    "title": item.title,
+                    "target": item.redirect,
+                }
+            )
             continue
         parsed = parse_wikitext(item.text)
         out.extend(_sentences(item, parsed.text, parsed.links, splitter, opts))
@@ -218,15 +256,23 @@ def _sentences(page, text: str, links: list, splitter, opts: dict) -> Iterator[d
             n_tokens = sent.n_tokens
             if n_tokens < 0:  # not counted: count only where the filter's answer hangs on it
                 n_tokens = len(s_text)  # tokens <= characters: decides alike when that fits
-                if (min_links <= len(inside) <= max_links and min_chars < n_tokens
-                        and n_tokens > max_tokens):
+                if (
+                    min_links <= len(inside) <= max_links
+                    and min_chars < n_tokens
+                    and n_tokens > max_tokens
+                ):
                     n_tokens = splitter.count_tokens(para, sent)
             reason = sentence_filter(s_text, inside, n_tokens, opts)
             if reason:
                 yield Reject(sid, STAGE_READ, reason)
                 continue
-            yield {"id": sid, "kind": "sentence", "page": title, "text": s_text,
-                   "links": [[s, e, l.target] for (s, e), l in zip(inside, targets)]}
+            yield {
+                "id": sid,
+                "kind": "sentence",
+                "page": title,
+                "text": s_text,
+                "links": [[s, e, l.target] for (s, e), l in zip(inside, targets)],
+            }
 
 
 def _link_paragraphs(text: str, links: list) -> Iterator[tuple[int, int, list]]:
@@ -301,8 +347,13 @@ def _prepare_links(ctx, records) -> None:
     languages = list(ctx.config.get("languages") or XLMR_LANGUAGES)
     if not (ctx.workdir / "labels.done").exists():
         store_path.unlink(missing_ok=True)
-        build_label_store(Path(opts["wikidata"]), store_path, titles=sorted(resolved),
-                          languages=["en", *languages], on_problem=partial(_dump_problem, opts["wikidata"]))
+        build_label_store(
+            Path(opts["wikidata"]),
+            store_path,
+            titles=sorted(resolved),
+            languages=["en", *languages],
+            on_problem=partial(_dump_problem, opts["wikidata"]),
+        )
         (ctx.workdir / "labels.done").write_text("ok\n")
     # Looked up per sentence through the store's bounded cache, not loaded whole: the
     # needed entities of a full dump do not fit in memory with all their labels.
@@ -314,8 +365,11 @@ def _dump_problem(path: str, problem) -> None:
     """A Wikidata dump whose compressed stream is cut short stops the build (labels of the
     rest would be missing); other dump problems are counted by the store, as before."""
     if problem.kind == "truncated" and "compressed stream" in problem.detail:
-        raise InputError(f"the Wikidata dump {path} is cut short: {problem.detail}",
-                         "download the dump again (or check it with bzip2 -t / gzip -t)", code="DSB303")
+        raise InputError(
+            f"the Wikidata dump {path} is cut short: {problem.detail}",
+            "download the dump again (or check it with bzip2 -t / gzip -t)",
+            code="DSB303",
+        )
 
 
 def _resolve(title: str, redirects: dict[str, str]) -> str:
@@ -346,12 +400,17 @@ def _link_entities(record: dict, ctx) -> Any:
     langs = candidate_languages(links, labels, ctx.languages)
     if not langs:
         return reject("no_language", "no target language has a label for every entity")
-    chosen = choose_languages(langs, int(opts["max_languages"]), seed=ctx.seed,
-                              sentence_id=record["id"])
-    return {"id": record["id"], "page": record["page"], "text": record["text"],
-            "links": [[l.start, l.end, l.title, l.qid] for l in links],
-            "languages": chosen,
-            "labels": {q: {lang: lab[lang] for lang in chosen} for q, lab in labels.items()}}
+    chosen = choose_languages(
+        langs, int(opts["max_languages"]), seed=ctx.seed, sentence_id=record["id"]
+    )
+    return {
+        "id": record["id"],
+        "page": record["page"],
+        "text": record["text"],
+        "links": [[l.start, l.end, l.title, l.qid] for l in links],
+        "languages": chosen,
+        "labels": {q: {lang: lab[lang] for lang in chosen} for q, lab in labels.items()},
+    }
 
 
 def _code_switch(record: dict, ctx) -> list[dict]:
@@ -362,8 +421,17 @@ def _code_switch(record: dict, ctx) -> list[dict]:
     links = [EntityLink(s, e, t, q) for s, e, t, q in record["links"]]
     rows = [english_row(record["id"], record["text"], links)]
     for lang in record["languages"]:
-        rows.append(switch(record["id"], record["text"], links, record["labels"], lang,
-                           fraction=float(opts["switch_fraction"]), seed=ctx.seed))
+        rows.append(
+            switch(
+                record["id"],
+                record["text"],
+                links,
+                record["labels"],
+                lang,
+                fraction=float(opts["switch_fraction"]),
+                seed=ctx.seed,
+            )
+        )
     return rows
 
 
@@ -377,13 +445,18 @@ def make_builder(settings: Settings | None = None) -> Builder:
         SPEC.validate_options(settings.options)
         check_languages(settings.languages, XLMR_LANGUAGES, "entitycs")
 
-    return Builder("entitycs", "1", (
-        source_stage(STAGE_READ, _read_wikipedia, version="1"),
-        map_stage("link_entities", _link_entities, prepare=_prepare_links, version="1"),
-        map_stage("code_switch", _code_switch, version="1"),
-        # a switched label in a script its language does not use drops that row only
-        gate_stage("label_script", ScriptGate, texts=entitycs_labels),
-    ), description=__doc__.splitlines()[0])
+    return Builder(
+        "entitycs",
+        "1",
+        (
+            source_stage(STAGE_READ, _read_wikipedia, version="1"),
+            map_stage("link_entities", _link_entities, prepare=_prepare_links, version="1"),
+            map_stage("code_switch", _code_switch, version="1"),
+            # a switched label in a script its language does not use drops that row only
+            gate_stage("label_script", ScriptGate, texts=entitycs_labels),
+        ),
+        description=__doc__.splitlines()[0],
+    )
 
 
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
@@ -412,11 +485,11 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
 
 
 SPEC = DatasetSpec(
-    name='entitycs',
-    title='EntityCS entity code-switched corpora',
-    description='English Wikipedia sentences whose wikilinked entities are replaced by their Wikidata labels in other languages.',
-    method='Whitehouse et al., 2022 (EntityCS)',
-    formats=('entitycs',),
+    name="entitycs",
+    title="EntityCS entity code-switched corpora",
+    description="English Wikipedia sentences whose wikilinked entities are replaced by their Wikidata labels in other languages.",
+    method="Whitehouse et al., 2022 (EntityCS)",
+    formats=("entitycs",),
     options="dsbuild.entitycs.options:Options",
     make_builder=make_builder,
     finalize=finalize,
@@ -424,12 +497,50 @@ SPEC = DatasetSpec(
     annotation="dsbuild.entitycs.rounds:ROUNDS",
     stats="dsbuild.entitycs.stats:STATS",
     build_options=(
-        BuildOption('--wikipedia', 'wikipedia', 'pages-articles XML dump (.bz2/.gz/.xml); default: the embedded mini-Wikipedia', 'path', 'DUMP'),
-        BuildOption('--wikidata', 'wikidata', 'Wikidata JSON dump (.bz2/.gz/.json); default: the embedded excerpt', 'path', 'DUMP'),
-        BuildOption('--languages', 'settings.languages', 'target languages, comma-separated [default: the 93 XLM-R languages]', 'list', 'LIST'),
-        BuildOption('--max-languages', 'max_languages', 'languages per sentence at most [default: 5]', 'int', 'K'),
-        BuildOption('--workers', 'settings.workers', 'processes for the text stage [default: 1]; output is identical for any number', 'int', 'N'),
-        BuildOption('--engine', 'settings.engine', 'local or ray [default: local]', 'str', 'local|ray'),
-        BuildOption('--out', 'settings.out', 'folder for one JSONL + Parquet file per language [default: RUN/export]', 'path', 'DIR'),
+        BuildOption(
+            "--wikipedia",
+            "wikipedia",
+            "pages-articles XML dump (.bz2/.gz/.xml); default: the embedded mini-Wikipedia",
+            "path",
+            "DUMP",
+        ),
+        BuildOption(
+            "--wikidata",
+            "wikidata",
+            "Wikidata JSON dump (.bz2/.gz/.json); default: the embedded excerpt",
+            "path",
+            "DUMP",
+        ),
+        BuildOption(
+            "--languages",
+            "settings.languages",
+            "target languages, comma-separated [default: the 93 XLM-R languages]",
+            "list",
+            "LIST",
+        ),
+        BuildOption(
+            "--max-languages",
+            "max_languages",
+            "languages per sentence at most [default: 5]",
+            "int",
+            "K",
+        ),
+        BuildOption(
+            "--workers",
+            "settings.workers",
+            "processes for the text stage [default: 1]; output is identical for any number",
+            "int",
+            "N",
+        ),
+        BuildOption(
+            "--engine", "settings.engine", "local or ray [default: local]", "str", "local|ray"
+        ),
+        BuildOption(
+            "--out",
+            "settings.out",
+            "folder for one JSONL + Parquet file per language [default: RUN/export]",
+            "path",
+            "DIR",
+        ),
     ),
 )

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SPEC", "finalize", "make_builder", "roster_for", "row_id"]
 
+
 def _options(ctx: StageContext):
     return options(ctx, SPEC)
 
@@ -100,10 +101,16 @@ def make_qa(template):
         plan = _plan(ctx, passage["id"])
         lines = "\n".join(f"{i}. {c} question, {n} answer" for i, (c, n) in enumerate(plan, 1))
         result = await ask(
-            _engine(ctx, "qa_model"), template, language=language_name(passage["lang"]),
-            title=passage["title"], passage=passage["text"], plan=lines,
-            response_format=template.response_format(), sampling=_sampling(ctx, max_tokens=900),
-            id=passage["id"])
+            _engine(ctx, "qa_model"),
+            template,
+            language=language_name(passage["lang"]),
+            title=passage["title"],
+            passage=passage["text"],
+            plan=lines,
+            response_format=template.response_format(),
+            sampling=_sampling(ctx, max_tokens=900),
+            id=passage["id"],
+        )
         if not result.ok:
             return result.rejection()
         out, seen = [], set()
@@ -112,14 +119,22 @@ def make_qa(template):
             if not question or not answer or question.casefold() in seen:
                 continue
             seen.add(question.casefold())
-            out.append({
-                "id": f"{passage['id']}/q{i}", "passage_id": passage["id"],
-                "lang": passage["lang"], "wiki_title": passage["title"],
-                "wiki_url": passage["url"], "wiki_passage": passage["text"],
-                "source": passage.get("source"), "question": question, "golden_answer": answer,
-                "complexity": pair["complexity"], "answer_length": plan[i - 1][1],
-                "provenance": {"qa": result.provenance()},
-            })
+            out.append(
+                {
+                    "id": f"{passage['id']}/q{i}",
+                    "passage_id": passage["id"],
+                    "lang": passage["lang"],
+                    "wiki_title": passage["title"],
+                    "wiki_url": passage["url"],
+                    "wiki_passage": passage["text"],
+                    "source": passage.get("source"),
+                    "question": question,
+                    "golden_answer": answer,
+                    "complexity": pair["complexity"],
+                    "answer_length": plan[i - 1][1],
+                    "provenance": {"qa": result.provenance()},
+                }
+            )
         return out or reject("no_questions", "the model's pairs were all empty or repeated")
 
     return qa
@@ -150,17 +165,31 @@ def make_answers(template):
         from dsbuild.languages import language_name
 
         engine = ctx.llm.get(record["answer_model"])
-        result = await ask(engine, template, language=language_name(record["lang"]),
-                           question=record["question"], id=record["id"],
-                           sampling=_sampling(ctx, max_tokens=_opt(ctx, "answer_max_tokens")))
+        result = await ask(
+            engine,
+            template,
+            language=language_name(record["lang"]),
+            question=record["question"],
+            id=record["id"],
+            sampling=_sampling(ctx, max_tokens=_opt(ctx, "answer_max_tokens")),
+        )
         if not result.ok:
             return result.rejection()
         answer = (result.content or "").strip()
         checkpoint = result.model_answered or engine.model or record["answer_model"]
-        return {**record, "id": row_id(record["lang"], record["wiki_passage"], record["question"],
-                                       record["answer_model"], answer),
-                "llm_checkpoint": checkpoint, "llm_answer": answer,
-                "provenance": {**record["provenance"], "answer": result.provenance()}}
+        return {
+            **record,
+            "id": row_id(
+                record["lang"],
+                record["wiki_passage"],
+                record["question"],
+                record["answer_model"],
+                answer,
+            ),
+            "llm_checkpoint": checkpoint,
+            "llm_answer": answer,
+            "provenance": {**record["provenance"], "answer": result.provenance()},
+        }
 
     return answers
 
@@ -181,22 +210,30 @@ def make_annotate(template):
         # pieces; endpoints get the plain schema and the strict parser checks the copy.
         copy = copy_of(answer, (HAL_OPEN, HAL_CLOSE))
         result = await ask(
-            _engine(ctx, "annotator_model"), template, language=language_name(record["lang"]),
-            passage=record["wiki_passage"], question=record["question"],
-            golden_answer=record["golden_answer"], answer=answer,
+            _engine(ctx, "annotator_model"),
+            template,
+            language=language_name(record["lang"]),
+            passage=record["wiki_passage"],
+            question=record["question"],
+            golden_answer=record["golden_answer"],
+            answer=answer,
             response_format=response_format(template, replace={"annotated_answer": copy}),
             # room for the copy (a CJK character can be a token) and a few tags
             sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 64 + len(answer)},
-            id=record["id"])
+            id=record["id"],
+        )
         if not result.ok:
             return result.rejection()
         try:
             labels = parse_annotation(result.json["annotated_answer"], record["llm_answer"])
         except AnnotationError as exc:
             return reject(exc.reason, exc.detail)
-        return {**record, "labels": [list(s) for s in labels],
-                "annotated_span": insert_markers(record["llm_answer"], labels),
-                "provenance": {**record["provenance"], "annotate": result.provenance()}}
+        return {
+            **record,
+            "labels": [list(s) for s in labels],
+            "annotated_span": insert_markers(record["llm_answer"], labels),
+            "provenance": {**record["provenance"], "annotate": result.provenance()},
+        }
 
     return annotate
 
@@ -215,23 +252,34 @@ def make_filter(template):
         provenance = dict(record["provenance"])
         if _opt(ctx, "llm_filter"):
             result = await ask(
-                _engine(ctx, "judge_model"), template, language=language_name(record["lang"]),
-                question=record["question"], answer=record["llm_answer"],
+                _engine(ctx, "judge_model"),
+                template,
+                language=language_name(record["lang"]),
+                question=record["question"],
+                answer=record["llm_answer"],
                 response_format=template.response_format(),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 200}, id=record["id"])
+                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 200},
+                id=record["id"],
+            )
             if not result.ok:
                 return result.rejection()
             judged = result.json
-            for flag, reason in (("incomplete_question", "incomplete_question"),
-                                 ("subjective_question", "subjective_question"),
-                                 ("refusal", "judged_refusal")):
+            for flag, reason in (
+                ("incomplete_question", "incomplete_question"),
+                ("subjective_question", "subjective_question"),
+                ("refusal", "judged_refusal"),
+            ):
                 if judged.get(flag):
                     return reject(reason, f"judge: {judged.get('reason', '')}".strip())
             provenance["judge"] = result.provenance()
         row = {key: record.get(key) for key in PSILOQA_FIELDS}
-        row.update(passage_id=record["passage_id"], answer_model=record["answer_model"],
-                   answer_length=record["answer_length"], source=record["source"],
-                   provenance=provenance)
+        row.update(
+            passage_id=record["passage_id"],
+            answer_model=record["answer_model"],
+            answer_length=record["answer_length"],
+            source=record["source"],
+            provenance=provenance,
+        )
         return row
 
     return filter_
@@ -244,11 +292,12 @@ def _question_gates():
     from dsbuild.gates.langid import LangIdGate
     from dsbuild.gates.stage import dedup_stage, gate_stage
 
-    return (gate_stage("hygiene_question", HygieneGate, field="question", lang_field="lang"),
-            gate_stage("langid_question", LangIdGate, field="question", lang_field="lang"),
-            gate_stage("copied_question", CopiedFromPassage, field="question"),
-            dedup_stage("dedup_questions", field="question", lang_field="lang",
-                        per_language=True))
+    return (
+        gate_stage("hygiene_question", HygieneGate, field="question", lang_field="lang"),
+        gate_stage("langid_question", LangIdGate, field="question", lang_field="lang"),
+        gate_stage("copied_question", CopiedFromPassage, field="question"),
+        dedup_stage("dedup_questions", field="question", lang_field="lang", per_language=True),
+    )
 
 
 def _answer_gates(opts):
@@ -261,24 +310,31 @@ def _answer_gates(opts):
     from dsbuild.gates.langid import LangIdGate
     from dsbuild.gates.stage import gate_stage
 
-    return (gate_stage("hygiene_answer", partial(HygieneGate, max_chars=opts.max_answer_chars),
-                       field="llm_answer", lang_field="lang"),
-            gate_stage("langid_answer", LangIdGate, field="llm_answer", lang_field="lang"),
-            gate_stage("answer_repeats_question", AnswerRepeatsQuestion, field="llm_answer"))
+    return (
+        gate_stage(
+            "hygiene_answer",
+            partial(HygieneGate, max_chars=opts.max_answer_chars),
+            field="llm_answer",
+            lang_field="lang",
+        ),
+        gate_stage("langid_answer", LangIdGate, field="llm_answer", lang_field="lang"),
+        gate_stage("answer_repeats_question", AnswerRepeatsQuestion, field="llm_answer"),
+    )
 
 
 def model_specs(settings: Settings) -> list[str | None]:
     """Every model the build will ask (None: the run's model), checked before it starts."""
     opts = SPEC.validate_options(settings.options)
     roster = opts.answer_models
-    answer = [m for ms in roster.values() for m in ms] if isinstance(roster, dict) else spec_list(roster)
+    answer = (
+        [m for ms in roster.values() for m in ms] if isinstance(roster, dict) else spec_list(roster)
+    )
     return [opts.qa_model, opts.annotator_model, opts.judge_model, *answer]
 
 
 def make_builder(settings: Settings) -> Builder:
-    from dsbuild.llm.prompts import load_prompts
-
     from dsbuild.builder_options import check_languages
+    from dsbuild.llm.prompts import load_prompts
     from dsbuild.psiloqa.options import SUPPORTED_LANGUAGES
 
     opts = SPEC.validate_options(settings.options)
@@ -289,20 +345,45 @@ def make_builder(settings: Settings) -> Builder:
     def version(name: str) -> str:
         return prompt_version(prompts, name)
 
-    return Builder("psiloqa", "1", (
-        source_stage("contexts", _contexts, description="passages per language"),
-        map_stage("qa", make_qa(prompts["qa"]), concurrency, version=version("qa"),
-                  description="LLM writes easy/medium/hard QA pairs from each passage"),
-        *_question_gates(),
-        map_stage("roster", _roster, description="answer models per question (seeded)"),
-        map_stage("answers", make_answers(prompts["answer"]), concurrency,
-                  version=version("answer"), description="answers without the passage"),
-        *_answer_gates(opts),
-        map_stage("annotate", make_annotate(prompts["annotate"]), concurrency,
-                  version=version("annotate"), description="hallucinated spans as offsets"),
-        map_stage("filter", make_filter(prompts["judge"]), concurrency, version=version("judge"),
-                  description="heuristic and LLM filters"),
-    ), description="PsiloQA span-level hallucination data")
+    return Builder(
+        "psiloqa",
+        "1",
+        (
+            source_stage("contexts", _contexts, description="passages per language"),
+            map_stage(
+                "qa",
+                make_qa(prompts["qa"]),
+                concurrency,
+                version=version("qa"),
+                description="LLM writes easy/medium/hard QA pairs from each passage",
+            ),
+            *_question_gates(),
+            map_stage("roster", _roster, description="answer models per question (seeded)"),
+            map_stage(
+                "answers",
+                make_answers(prompts["answer"]),
+                concurrency,
+                version=version("answer"),
+                description="answers without the passage",
+            ),
+            *_answer_gates(opts),
+            map_stage(
+                "annotate",
+                make_annotate(prompts["annotate"]),
+                concurrency,
+                version=version("annotate"),
+                description="hallucinated spans as offsets",
+            ),
+            map_stage(
+                "filter",
+                make_filter(prompts["judge"]),
+                concurrency,
+                version=version("judge"),
+                description="heuristic and LLM filters",
+            ),
+        ),
+        description="PsiloQA span-level hallucination data",
+    )
 
 
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
@@ -312,17 +393,20 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = read_records(result.records_path)
-    return {"psiloqa.jsonl": write_records(out_dir / "psiloqa.jsonl", rows),
-            "mushroom.jsonl": write_records(out_dir / "mushroom.jsonl",
-                                            [row_to_mushroom(r, keep_row_fields=False) for r in rows])}
+    return {
+        "psiloqa.jsonl": write_records(out_dir / "psiloqa.jsonl", rows),
+        "mushroom.jsonl": write_records(
+            out_dir / "mushroom.jsonl", [row_to_mushroom(r, keep_row_fields=False) for r in rows]
+        ),
+    }
 
 
 SPEC = DatasetSpec(
-    name='psiloqa',
-    title='PsiloQA span-level hallucination data',
-    description='Wikipedia passages -> QA pairs -> closed-book answers -> hallucinated spans (character offsets) marked by an annotator LLM, filtered.',
-    method='Rykov et al., 2025 (PsiloQA); compatible with Mu-SHROOM (SemEval-2025 Task 3)',
-    formats=('psiloqa', 'mushroom'),
+    name="psiloqa",
+    title="PsiloQA span-level hallucination data",
+    description="Wikipedia passages -> QA pairs -> closed-book answers -> hallucinated spans (character offsets) marked by an annotator LLM, filtered.",
+    method="Rykov et al., 2025 (PsiloQA); compatible with Mu-SHROOM (SemEval-2025 Task 3)",
+    formats=("psiloqa", "mushroom"),
     options="dsbuild.psiloqa.options:Options",
     make_builder=make_builder,
     model_specs=model_specs,
@@ -332,17 +416,88 @@ SPEC = DatasetSpec(
     stats="dsbuild.psiloqa.stats:STATS",
     commands="dsbuild.cli.psiloqa_commands:add_commands",
     build_options=(
-        BuildOption('--passages', 'passages', 'JSONL of passages {id, lang, title, url, text} [default: the embedded sample, 6 languages]', 'path', 'FILE'),
-        BuildOption('--wikipedia', 'wikipedia', 'pages-articles XML dump of one language (give --lang)', 'path', 'DUMP'),
-        BuildOption('--online', 'online', 'draw N random pages per --lang through the MediaWiki API (network)', 'int', 'N'),
-        BuildOption('--llm', 'settings.model', 'model writing questions, annotating and judging (same as --model)', 'str', 'SPEC'),
-        BuildOption('--answer-models', 'answer_models', 'comma-separated roster of answer models; SPEC@URL for another endpoint [default: --model]', 'list', 'LIST'),
-        BuildOption('--answers-per-question', 'answers_per_question', 'answer models drawn per question [default: 1]', 'int', 'K'),
-        BuildOption('--annotator-model', 'annotator_model', 'model marking spans [default: --model]', 'str', 'SPEC'),
-        BuildOption('--passages-per-language', 'passages_per_language', 'at most N passages per language [default: all; 1 for the embedded sample]', 'int', 'N'),
-        BuildOption('--long-answer-share', 'long_answer_share', 'share of questions asking for a long answer [default: 0.5]', 'float', 'P'),
-        BuildOption('--chunk', 'chunk', 'split long articles into several passages [default: the lead section only]', 'flag'),
-        BuildOption('--no-llm-filter', 'llm_filter', 'skip the LLM judge (heuristic filters only)', 'flag', flag_value=False),
-        BuildOption('--out', 'settings.out', 'folder for psiloqa.jsonl and mushroom.jsonl [default: RUN/export]', 'path', 'DIR'),
+        BuildOption(
+            "--passages",
+            "passages",
+            "JSONL of passages {id, lang, title, url, text} [default: the embedded sample, 6 languages]",
+            "path",
+            "FILE",
+        ),
+        BuildOption(
+            "--wikipedia",
+            "wikipedia",
+            "pages-articles XML dump of one language (give --lang)",
+            "path",
+            "DUMP",
+        ),
+        BuildOption(
+            "--online",
+            "online",
+            "draw N random pages per --lang through the MediaWiki API (network)",
+            "int",
+            "N",
+        ),
+        BuildOption(
+            "--llm",
+            "settings.model",
+            "model writing questions, annotating and judging (same as --model)",
+            "str",
+            "SPEC",
+        ),
+        BuildOption(
+            "--answer-models",
+            "answer_models",
+            "comma-separated roster of answer models; SPEC@URL for another endpoint [default: --model]",
+            "list",
+            "LIST",
+        ),
+        BuildOption(
+            "--answers-per-question",
+            "answers_per_question",
+            "answer models drawn per question [default: 1]",
+            "int",
+            "K",
+        ),
+        BuildOption(
+            "--annotator-model",
+            "annotator_model",
+            "model marking spans [default: --model]",
+            "str",
+            "SPEC",
+        ),
+        BuildOption(
+            "--passages-per-language",
+            "passages_per_language",
+            "at most N passages per language [default: all; 1 for the embedded sample]",
+            "int",
+            "N",
+        ),
+        BuildOption(
+            "--long-answer-share",
+            "long_answer_share",
+            "share of questions asking for a long answer [default: 0.5]",
+            "float",
+            "P",
+        ),
+        BuildOption(
+            "--chunk",
+            "chunk",
+            "split long articles into several passages [default: the lead section only]",
+            "flag",
+        ),
+        BuildOption(
+            "--no-llm-filter",
+            "llm_filter",
+            "skip the LLM judge (heuristic filters only)",
+            "flag",
+            flag_value=False,
+        ),
+        BuildOption(
+            "--out",
+            "settings.out",
+            "folder for psiloqa.jsonl and mushroom.jsonl [default: RUN/export]",
+            "path",
+            "DIR",
+        ),
     ),
 )

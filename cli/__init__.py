@@ -18,7 +18,13 @@ __all__ = ["main"]
 
 # Raised with the path when a file given on the command line (an input, or --out) cannot be
 # opened, created or replaced: the user's to fix, so one line naming the path (exit 3).
-_PATH_ERRORS = (PermissionError, IsADirectoryError, NotADirectoryError, FileNotFoundError, FileExistsError)
+_PATH_ERRORS = (
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+    FileNotFoundError,
+    FileExistsError,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,21 +83,39 @@ def _path_error(exc: click.exceptions.BadParameter) -> InputError | None:
     param = exc.param
     if param is None or not isinstance(param.type, click.Path):
         return None
-    name = exc.param_hint if isinstance(exc.param_hint, str) else param.get_error_hint(exc.ctx) \
-        if exc.ctx is not None else param.name
-    return InputError(f"{str(name).strip(chr(39) + chr(34))}: {exc.message}", "check the path, and that you may read it (or write there)",
-                      code="DSB301")
+    name = (
+        exc.param_hint
+        if isinstance(exc.param_hint, str)
+        else param.get_error_hint(exc.ctx)
+        if exc.ctx is not None
+        else param.name
+    )
+    return InputError(
+        f"{str(name).strip(chr(39) + chr(34))}: {exc.message}",
+        "check the path, and that you may read it (or write there)",
+        code="DSB301",
+    )
 
 
 def _value_error(exc: click.exceptions.BadParameter) -> DsbuildError:
     """click's error for a flag's value (not a number, out of range) as one DSB103 line (exit 2)."""
     from dsbuild.errors import ConfigError
 
-    hint = exc.param_hint if isinstance(exc.param_hint, str) else (
-        exc.param.get_error_hint(exc.ctx) if exc.param is not None and exc.ctx is not None else "a value")
+    hint = (
+        exc.param_hint
+        if isinstance(exc.param_hint, str)
+        else (
+            exc.param.get_error_hint(exc.ctx)
+            if exc.param is not None and exc.ctx is not None
+            else "a value"
+        )
+    )
     command = exc.ctx.command_path if exc.ctx is not None else "dsbuild"
-    return ConfigError(f"{str(hint).strip(chr(39) + chr(34))}: {exc.message}",
-                       f"see `{command} --help` for what it takes", code="DSB103")
+    return ConfigError(
+        f"{str(hint).strip(chr(39) + chr(34))}: {exc.message}",
+        f"see `{command} --help` for what it takes",
+        code="DSB103",
+    )
 
 
 def _os_error(exc: OSError) -> InputError:

@@ -21,7 +21,9 @@ class FiniteFloat(click.ParamType):
     def __init__(self, low: float = 0.0, *, open_low: bool = False) -> None:
         self.low, self.open_low = low, open_low
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -29,7 +31,11 @@ class FiniteFloat(click.ParamType):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         if number < self.low or (self.open_low and number == self.low):
-            self.fail(f"{value} is not {'above' if self.open_low else 'at least'} {self.low:g}", param, ctx)
+            self.fail(
+                f"{value} is not {'above' if self.open_low else 'at least'} {self.low:g}",
+                param,
+                ctx,
+            )
         return number
 
 
@@ -46,11 +52,15 @@ def refuse_test_models(specs: Iterable[str | None]) -> None:
     with DSBUILD_TESTING=1 (the Python API may always use them)."""
     if os.environ.get("DSBUILD_TESTING") == "1":
         import dsbuild.testing.fake_llm  # noqa: F401 - registers the fake: provider
+
         return
     for spec in specs:
         if isinstance(spec, str) and spec.split("@", 1)[0].startswith("fake:"):
             from dsbuild.errors import ConfigError
 
-            raise ConfigError(f"model {spec} is the test double, not a real model",
-                              "name a real model (e.g. local:smollm2, openai:gpt-4o-mini); "
-                              "tests set DSBUILD_TESTING=1", code="DSB103")
+            raise ConfigError(
+                f"model {spec} is the test double, not a real model",
+                "name a real model (e.g. local:smollm2, openai:gpt-4o-mini); "
+                "tests set DSBUILD_TESTING=1",
+                code="DSB103",
+            )

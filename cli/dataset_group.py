@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from dsbuild.datasets import get
-from dsbuild.cli.options import flags_to_settings, settings_options
 from dsbuild.cli.checks import AMOUNT, refuse_test_models
+from dsbuild.cli.options import flags_to_settings, settings_options
+from dsbuild.datasets import get
 
 __all__ = ["make_dataset_group"]
 
@@ -25,8 +25,10 @@ class _DatasetGroup(click.Group):
     def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         spec = get(self.name or "")
         stages = ", ".join(s.name for s in spec.stage_plan())
-        self.help = (f"{spec.title}.\n\n{spec.description}\n\nMethod: {spec.method}.\n\n"
-                     f"\b\nStages: {stages}.\nFormats read and checked: {', '.join(spec.formats)}.")
+        self.help = (
+            f"{spec.title}.\n\n{spec.description}\n\nMethod: {spec.method}.\n\n"
+            f"\b\nStages: {stages}.\nFormats read and checked: {', '.join(spec.formats)}."
+        )
         super().format_help_text(ctx, formatter)
 
 
@@ -45,21 +47,47 @@ def make_dataset_group(name: str) -> click.Group:
     )
     @settings_options
     @_dataset_options(info)
-    @click.option("--show-config", is_flag=True,
-                  help="Print the resolved settings (secrets masked) and where each came from; build nothing.")
-    @click.option("--new", "mode", flag_value="new",
-                  help="If the run directory holds other settings, start RUN-2 (RUN-3, ...) beside it.")
-    @click.option("--overwrite", "mode", flag_value="overwrite",
-                  help="If the run directory holds other settings, replace it.")
-    @click.option("--no-progress", is_flag=True, help="No progress bars (plain logs still go to the run).")
-    @click.option("--max-cost", type=AMOUNT, metavar="USD",
-                  help="Stop before LLM spending passes USD (needs a known price for each "
-                  "model); re-run with a larger budget to resume.")
-    @click.option("--cache-only", is_flag=True,
-                  help="Send no LLM request: answer from the cache or fail (DSB107).")
-    def build(config_file: str | None, show_config: bool, mode: str | None,
-              no_progress: bool, max_cost: float | None, cache_only: bool,
-              **flags: Any) -> None:
+    @click.option(
+        "--show-config",
+        is_flag=True,
+        help="Print the resolved settings (secrets masked) and where each came from; build nothing.",
+    )
+    @click.option(
+        "--new",
+        "mode",
+        flag_value="new",
+        help="If the run directory holds other settings, start RUN-2 (RUN-3, ...) beside it.",
+    )
+    @click.option(
+        "--overwrite",
+        "mode",
+        flag_value="overwrite",
+        help="If the run directory holds other settings, replace it.",
+    )
+    @click.option(
+        "--no-progress", is_flag=True, help="No progress bars (plain logs still go to the run)."
+    )
+    @click.option(
+        "--max-cost",
+        type=AMOUNT,
+        metavar="USD",
+        help="Stop before LLM spending passes USD (needs a known price for each "
+        "model); re-run with a larger budget to resume.",
+    )
+    @click.option(
+        "--cache-only",
+        is_flag=True,
+        help="Send no LLM request: answer from the cache or fail (DSB107).",
+    )
+    def build(
+        config_file: str | None,
+        show_config: bool,
+        mode: str | None,
+        no_progress: bool,
+        max_cost: float | None,
+        cache_only: bool,
+        **flags: Any,
+    ) -> None:
         from dsbuild.cli.output import print_config
         from dsbuild.config import resolve_settings
 
@@ -73,9 +101,15 @@ def make_dataset_group(name: str) -> click.Group:
         if show_config:
             print_config(settings, sources, get(name).validate_options(settings.options))
             return
-        build_dataset(name, settings, settings.run_dir or Path("runs") / name,
-                      mode=mode or "resume", progress=not no_progress, max_cost=max_cost,
-                      cache_only=cache_only)
+        build_dataset(
+            name,
+            settings,
+            settings.run_dir or Path("runs") / name,
+            mode=mode or "resume",
+            progress=not no_progress,
+            max_cost=max_cost,
+            cache_only=cache_only,
+        )
 
     @group.command(
         help=f"Check {name} files against the record schemas ({', '.join(info.formats)}).\n\n"
@@ -87,14 +121,27 @@ def make_dataset_group(name: str) -> click.Group:
         "invalid (with --strict, also when any has a warning)."
     )
     @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-    @click.option("--format", "fmt", type=click.Choice(info.formats),
-                  help="Record format (default: detected from the records).")
-    @click.option("--max-problems", type=int, default=None,
-                  help="Print at most N problem lines (all are still counted).")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(info.formats),
+        help="Record format (default: detected from the records).",
+    )
+    @click.option(
+        "--max-problems",
+        type=int,
+        default=None,
+        help="Print at most N problem lines (all are still counted).",
+    )
     @click.option("--strict", is_flag=True, help="Count release quirks (warnings) as errors.")
     @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON.")
-    def validate(paths: tuple[Path, ...], fmt: str | None, max_problems: int | None,
-                 strict: bool, as_json: bool) -> None:
+    def validate(
+        paths: tuple[Path, ...],
+        fmt: str | None,
+        max_problems: int | None,
+        strict: bool,
+        as_json: bool,
+    ) -> None:
         from dsbuild.cli.output import print_validation
         from dsbuild.errors import InvalidRecordsError
         from dsbuild.validation import validate_path
@@ -113,11 +160,19 @@ def make_dataset_group(name: str) -> click.Group:
         "(languages, labels, spans, lengths)."
     )
     @click.argument("path", type=click.Path(path_type=Path))
-    @click.option("--format", "fmt", type=click.Choice(info.formats),
-                  help="Record format (default: detected from the records).")
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(info.formats),
+        help="Record format (default: detected from the records).",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
-    @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), metavar="PNG",
-                  help="Also draw the format's chart into this PNG file.")
+    @click.option(
+        "--chart",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="PNG",
+        help="Also draw the format's chart into this PNG file.",
+    )
     def stats(path: Path, fmt: str | None, as_json: bool, chart: Path | None) -> None:
         from dsbuild.cli.output import print_stats
         from dsbuild.stats import compute_stats, draw_chart
@@ -128,12 +183,18 @@ def make_dataset_group(name: str) -> click.Group:
             if not as_json:
                 click.echo(f"chart: {drawn}")
 
-    @group.command(help=f"List the prompt templates the {name} builder uses: id, version, "
-                   "content hash, file, and whether --prompts DIR overrides it.\n\n"
-                   "To change a prompt, copy its file into a folder, edit it, and build with "
-                   "--prompts FOLDER; the prompt's hash goes into each record's provenance.")
-    @click.option("--prompts", "prompts_dir", type=click.Path(file_okay=False, path_type=Path),
-                  help="Folder of overriding templates to check.")
+    @group.command(
+        help=f"List the prompt templates the {name} builder uses: id, version, "
+        "content hash, file, and whether --prompts DIR overrides it.\n\n"
+        "To change a prompt, copy its file into a folder, edit it, and build with "
+        "--prompts FOLDER; the prompt's hash goes into each record's provenance."
+    )
+    @click.option(
+        "--prompts",
+        "prompts_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder of overriding templates to check.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     def prompts(prompts_dir: Path | None, as_json: bool) -> None:
         from dsbuild.cli.output import print_prompts
@@ -164,9 +225,16 @@ def _add_own_commands(name: str, group: click.Group) -> None:
         add(group)
 
 
-def build_dataset(name: str, settings, run_dir: Path, *, mode: str = "resume",
-                  progress: bool = True, max_cost: float | None = None,
-                  cache_only: bool = False):
+def build_dataset(
+    name: str,
+    settings,
+    run_dir: Path,
+    *,
+    mode: str = "resume",
+    progress: bool = True,
+    max_cost: float | None = None,
+    cache_only: bool = False,
+):
     """Run the dataset's builder into `run_dir` (`dsbuild.api.run_settings`), print its
     summary and model usage (also when it ends with records pending), and what it exported."""
     from dsbuild.api import run_settings
@@ -179,8 +247,16 @@ def build_dataset(name: str, settings, run_dir: Path, *, mode: str = "resume",
 
     from dsbuild import builders
 
-    result = run_settings(name, settings, run_dir=run_dir, mode=mode, progress=progress,
-                          max_cost=max_cost, cache_only=cache_only, on_finish=summary)
+    result = run_settings(
+        name,
+        settings,
+        run_dir=run_dir,
+        mode=mode,
+        progress=progress,
+        max_cost=max_cost,
+        cache_only=cache_only,
+        on_finish=summary,
+    )
     exported = builders.finalize_run(name, result, settings)
     if exported is not None:
         print_exported(*exported)
@@ -201,12 +277,14 @@ def _dataset_options(info):
     def decorate(fn):
         for option in reversed(info.build_options):
             if option.type == "flag":
-                fn = click.option(option.flag, _param(option), is_flag=True, default=None,
-                                  help=option.help)(fn)
+                fn = click.option(
+                    option.flag, _param(option), is_flag=True, default=None, help=option.help
+                )(fn)
                 continue
             kind = click.Path(path_type=Path) if option.type == "path" else _TYPES[option.type]
-            fn = click.option(option.flag, _param(option), type=kind, metavar=option.metavar,
-                              help=option.help)(fn)
+            fn = click.option(
+                option.flag, _param(option), type=kind, metavar=option.metavar, help=option.help
+            )(fn)
         return fn
 
     return decorate

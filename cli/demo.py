@@ -16,7 +16,9 @@ def sample_files(dataset: str) -> list[Path]:
     from importlib.resources import files
 
     root = Path(str(files("dsbuild.samples")))
-    return sorted(p for p in root.iterdir() if p.stem == dataset and p.suffix in {".jsonl", ".json", ".csv"})
+    return sorted(
+        p for p in root.iterdir() if p.stem == dataset and p.suffix in {".jsonl", ".json", ".csv"}
+    )
 
 
 def _export(name: str, result) -> None:
@@ -56,14 +58,19 @@ def run_demo(out: Path, *, progress: bool = True) -> None:
         reports = [validate_path(p, name) for p in paths]
         print_validation(reports)
         if any(r.invalid for r in reports):
-            raise InvalidRecordsError(f"the {name} demo records are invalid", "report this as a bug")
+            raise InvalidRecordsError(
+                f"the {name} demo records are invalid", "report this as a bug"
+            )
         for p in paths:
             print_stats(compute_stats(p, name))
 
     con.rule("[bold]run engine[/bold]: resumable stages (toy pipeline)")
     from dsbuild.testing.toy import toy_builder, toy_config
 
-    result = run_builder(toy_builder(), out / "toy", toy_config(200, 0),
-                         progress=make_progress(progress))
+    result = run_builder(
+        toy_builder(), out / "toy", toy_config(200, 0), progress=make_progress(progress)
+    )
     print_run_summary(result)
-    click.echo(f"\nDemo finished. Run `dsbuild demo` again: finished stages are skipped. Output: {out}")
+    click.echo(
+        f"\nDemo finished. Run `dsbuild demo` again: finished stages are skipped. Output: {out}"
+    )

@@ -17,50 +17,87 @@ def add_commands(group: click.Group) -> None:
     group.add_command(eval_command)
 
 
-@click.command(help="Convert between MedRECT JSON and MEDEC CSV (the format of IN is detected).\n\n"
-               "MEDEC → MedRECT → MEDEC gives back the same file byte for byte: what MedRECT JSON "
-               "cannot hold goes into each record's metadata. MedRECT → MEDEC drops screening "
-               "results and MedRECT's own metadata unless --keep-extra adds them as one JSON column.")
+@click.command(
+    help="Convert between MedRECT JSON and MEDEC CSV (the format of IN is detected).\n\n"
+    "MEDEC → MedRECT → MEDEC gives back the same file byte for byte: what MedRECT JSON "
+    "cannot hold goes into each record's metadata. MedRECT → MEDEC drops screening "
+    "results and MedRECT's own metadata unless --keep-extra adds them as one JSON column."
+)
 @click.argument("in_path", metavar="IN", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--to", "target", required=True, type=click.Choice(["medrect-json", "medec-csv"]),
-              help="Format to write.")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (replaced atomically).")
-@click.option("--keep-extra", is_flag=True,
-              help="medec-csv only: add a dsbuild_extra column so the way back to MedRECT JSON is lossless.")
-@click.option("--labels", type=click.Choice(["en", "ja"]),
-              help="Name the eight error types in English (history_taking, ...) or as MedRECT-ja "
-              "writes them (病歴聴取エラー, ...). Default: as read. Types outside the scheme stay as read.")
-@click.option("--strict", is_flag=True,
-              help="Refuse to convert when any record is invalid or has a release quirk (a warning).")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice(["medrect-json", "medec-csv"]),
+    help="Format to write.",
+)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (replaced atomically).",
+)
+@click.option(
+    "--keep-extra",
+    is_flag=True,
+    help="medec-csv only: add a dsbuild_extra column so the way back to MedRECT JSON is lossless.",
+)
+@click.option(
+    "--labels",
+    type=click.Choice(["en", "ja"]),
+    help="Name the eight error types in English (history_taking, ...) or as MedRECT-ja "
+    "writes them (病歴聴取エラー, ...). Default: as read. Types outside the scheme stay as read.",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse to convert when any record is invalid or has a release quirk (a warning).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def convert(in_path: Path, target: str, out_path: Path, keep_extra: bool, labels: str | None, strict: bool,
-            as_json: bool) -> None:
+def convert(
+    in_path: Path,
+    target: str,
+    out_path: Path,
+    keep_extra: bool,
+    labels: str | None,
+    strict: bool,
+    as_json: bool,
+) -> None:
     import json
 
     from dsbuild.cli.output import print_converter_report
     from dsbuild.medrect.formats import convert_file
 
-    summary = convert_file(in_path, target, out_path, keep_extra=keep_extra, labels=labels, strict=strict)
+    summary = convert_file(
+        in_path, target, out_path, keep_extra=keep_extra, labels=labels, strict=strict
+    )
     print_converter_report(summary.report, f"dsbuild medrect validate {in_path}")
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
         return
-    click.echo(f"{summary.records} records ({summary.errors} with an error) "
-               f"{summary.source_format} {summary.source} → {summary.target_format} {summary.target}")
+    click.echo(
+        f"{summary.records} records ({summary.errors} with an error) "
+        f"{summary.source_format} {summary.source} → {summary.target_format} {summary.target}"
+    )
 
 
-@click.command(name="eval", help="Score predictions against gold records, matched by id.\n\n"
-               "PRED and GOLD are MedRECT JSON or MEDEC CSV files (either, detected). Scores: error "
-               "flag accuracy/precision/recall/F1, error sentence accuracy (all records and error "
-               "records), correction ROUGE-1/2/L (CJK by character) and the MEDIQA-CORR 2024 "
-               "composite and aggregate scores. BERTScore and BLEURT are used when their packages "
-               "and models are available; otherwise they are listed as skipped and the aggregate "
-               "is over what is available.")
+@click.command(
+    name="eval",
+    help="Score predictions against gold records, matched by id.\n\n"
+    "PRED and GOLD are MedRECT JSON or MEDEC CSV files (either, detected). Scores: error "
+    "flag accuracy/precision/recall/F1, error sentence accuracy (all records and error "
+    "records), correction ROUGE-1/2/L (CJK by character) and the MEDIQA-CORR 2024 "
+    "composite and aggregate scores. BERTScore and BLEURT are used when their packages "
+    "and models are available; otherwise they are listed as skipped and the aggregate "
+    "is over what is available.",
+)
 @click.argument("pred_path", metavar="PRED", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("gold_path", metavar="GOLD", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--no-model-metrics", is_flag=True, help="Do not try BERTScore or BLEURT.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the scores by name.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object with the scores by name."
+)
 def eval_command(pred_path: Path, gold_path: Path, no_model_metrics: bool, as_json: bool) -> None:
     import json
 
@@ -72,32 +109,57 @@ def eval_command(pred_path: Path, gold_path: Path, no_model_metrics: bool, as_js
     _, pred_records = read_records_as_medrect(pred_path)
     gold, pred = items_from_records(gold_records), items_from_records(pred_records)
     if not gold:
-        raise InputError(f"gold file {gold_path} has no records", "give a gold file with records", code="DSB304")
+        raise InputError(
+            f"gold file {gold_path} has no records", "give a gold file with records", code="DSB304"
+        )
     if not set(gold) & set(pred):
-        raise InputError(f"no id of {pred_path} is in {gold_path}",
-                         "predictions are matched to gold records by sample_id / Text ID", code="DSB303")
+        raise InputError(
+            f"no id of {pred_path} is in {gold_path}",
+            "predictions are matched to gold records by sample_id / Text ID",
+            code="DSB303",
+        )
     result = evaluate(pred, gold, model_metrics=not no_model_metrics)
     if as_json:
-        click.echo(json.dumps({**result["scores"], "counts": result["counts"],
-                               "aggregate_components": result["aggregate_components"],
-                               "skipped": result["skipped"], "notes": result["notes"],
-                               "tokenizer": result["tokenizer"]}, ensure_ascii=False))
+        click.echo(
+            json.dumps(
+                {
+                    **result["scores"],
+                    "counts": result["counts"],
+                    "aggregate_components": result["aggregate_components"],
+                    "skipped": result["skipped"],
+                    "notes": result["notes"],
+                    "tokenizer": result["tokenizer"],
+                },
+                ensure_ascii=False,
+            )
+        )
         return
-    from dsbuild.cli.output import console
     from rich.table import Table
 
-    table = Table(title=f"{pred_path.name} vs {gold_path.name}", title_justify="left", title_style="bold")
+    from dsbuild.cli.output import console
+
+    table = Table(
+        title=f"{pred_path.name} vs {gold_path.name}", title_justify="left", title_style="bold"
+    )
     table.add_column("score")
     table.add_column("value", justify="right")
     for name, value in result["scores"].items():
-        table.add_row(name, "skipped" if value is None and name.split("_")[0] in result["skipped"]
-                      else "-" if value is None else f"{value:.4f}")
+        table.add_row(
+            name,
+            "skipped"
+            if value is None and name.split("_")[0] in result["skipped"]
+            else "-"
+            if value is None
+            else f"{value:.4f}",
+        )
     out = console()
     out.print(table)
     c = result["counts"]
-    out.print(f"gold {c['gold']} ({c['gold_errors']} with an error), predicted {c['predicted']}, "
-              f"missing {c['missing_predictions']}, extra {c['extra_predictions']}; "
-              f"correction pairs {c['correction_pairs']}, both NA {c['correction_both_na']}")
+    out.print(
+        f"gold {c['gold']} ({c['gold_errors']} with an error), predicted {c['predicted']}, "
+        f"missing {c['missing_predictions']}, extra {c['extra_predictions']}; "
+        f"correction pairs {c['correction_pairs']}, both NA {c['correction_both_na']}"
+    )
     for name, why in result["skipped"].items():
         out.print(f"[yellow]skipped {name}[/]: {why}")
     out.print(result["notes"][0])

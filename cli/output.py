@@ -40,21 +40,33 @@ def print_dataset_list(as_json: bool = False) -> None:
 
     specs = [(spec, spec.stage_plan()) for spec in each()]
     if as_json:
-        click.echo(json.dumps({
-            spec.name: {
-                "title": spec.title,
-                "method": spec.method,
-                "formats": list(spec.formats),
-                "stages": [{"name": s.name, "description": s.description} for s in stages],
-                "buildable": True,
-            }
-            for spec, stages in specs
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    spec.name: {
+                        "title": spec.title,
+                        "method": spec.method,
+                        "formats": list(spec.formats),
+                        "stages": [{"name": s.name, "description": s.description} for s in stages],
+                        "buildable": True,
+                    }
+                    for spec, stages in specs
+                },
+                indent=2,
+            )
+        )
         return
-    rows = [(spec.name, " → ".join(s.name for s in stages), ", ".join(spec.formats), "yes")
-            for spec, stages in specs]
-    console().print(_table("Datasets (details: dsbuild <dataset> --help)",
-                           ["dataset", "stages", "formats", "build"], rows))
+    rows = [
+        (spec.name, " → ".join(s.name for s in stages), ", ".join(spec.formats), "yes")
+        for spec, stages in specs
+    ]
+    console().print(
+        _table(
+            "Datasets (details: dsbuild <dataset> --help)",
+            ["dataset", "stages", "formats", "build"],
+            rows,
+        )
+    )
 
 
 def print_config(settings, sources: dict[str, str], options=None) -> None:
@@ -70,22 +82,37 @@ def print_config(settings, sources: dict[str, str], options=None) -> None:
     console().print(_table("Resolved settings", ["setting", "value", "from"], rows))
     if options is not None:
         given = set(settings.options or {})
-        rows = [(key, text(value), "given" if key in given else "default",
-                 type(options).model_fields[key].description or "")
-                for key, value in options.model_dump(mode="json").items()]
-        console().print(_table("Dataset options (--option KEY=VALUE)", ["option", "value", "from", "meaning"], rows))
+        rows = [
+            (
+                key,
+                text(value),
+                "given" if key in given else "default",
+                type(options).model_fields[key].description or "",
+            )
+            for key, value in options.model_dump(mode="json").items()
+        ]
+        console().print(
+            _table(
+                "Dataset options (--option KEY=VALUE)", ["option", "value", "from", "meaning"], rows
+            )
+        )
 
 
 def print_run_summary(result) -> None:
     rows = []
     for s in result.stages:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(s.rejects_by_reason.items()))
-        rows.append((s.name, s.status, s.n_in, s.n_out, s.n_rejected, reasons or "-",
-                     f"{s.seconds:.2f}s"))
+        rows.append(
+            (s.name, s.status, s.n_in, s.n_out, s.n_rejected, reasons or "-", f"{s.seconds:.2f}s")
+        )
     out = console()
-    out.print(_table(f"Run {result.run_dir} ({result.status})",
-                     ["stage", "this run", "in", "out", "rejected", "rejects by reason", "time"],
-                     rows))
+    out.print(
+        _table(
+            f"Run {result.run_dir} ({result.status})",
+            ["stage", "this run", "in", "out", "rejected", "rejects by reason", "time"],
+            rows,
+        )
+    )
     out.print(f"records: {result.records_path}\nrejects: {result.rejects_path}")
 
 
@@ -94,11 +121,24 @@ def print_model_usage(usage: dict[str, dict]) -> None:
     rows = []
     for spec, st in usage.items():
         failures = ", ".join(f"{k}: {v}" for k, v in sorted(st["failures"].items())) or "-"
-        rows.append((spec, st["requests_sent"], st["cache_hits"], failures,
-                     st["prompt_tokens"], st["completion_tokens"],
-                     f"${st['cost_usd']:.4f}" if st["cost_usd"] else "-"))
-    console().print(_table("LLM usage", ["model", "sent", "cached", "failed", "prompt tok",
-                                         "completion tok", "cost"], rows))
+        rows.append(
+            (
+                spec,
+                st["requests_sent"],
+                st["cache_hits"],
+                failures,
+                st["prompt_tokens"],
+                st["completion_tokens"],
+                f"${st['cost_usd']:.4f}" if st["cost_usd"] else "-",
+            )
+        )
+    console().print(
+        _table(
+            "LLM usage",
+            ["model", "sent", "cached", "failed", "prompt tok", "completion tok", "cost"],
+            rows,
+        )
+    )
 
 
 def print_validation(reports, *, max_problems: int | None = None, as_json: bool = False) -> None:
@@ -109,7 +149,9 @@ def print_validation(reports, *, max_problems: int | None = None, as_json: bool 
     from pathlib import Path
 
     shown = 0
-    lines = [("", p) for r in reports for p in r.problems] + [("warning ", p) for r in reports for p in r.warnings]
+    lines = [("", p) for r in reports for p in r.problems] + [
+        ("warning ", p) for r in reports for p in r.warnings
+    ]
     for prefix, p in lines:
         if max_problems is not None and shown >= max_problems:
             break
@@ -123,13 +165,39 @@ def print_validation(reports, *, max_problems: int | None = None, as_json: bool 
     def reasons(counter: Counter) -> str:
         return ", ".join(f"{k}: {v}" for k, v in counter.most_common()) or "-"
 
-    rows = [(Path(r.path).name, r.format or "?", r.valid, r.warned, r.invalid, reasons(r.by_reason),
-             reasons(r.warnings_by_reason)) for r in reports]
+    rows = [
+        (
+            Path(r.path).name,
+            r.format or "?",
+            r.valid,
+            r.warned,
+            r.invalid,
+            reasons(r.by_reason),
+            reasons(r.warnings_by_reason),
+        )
+        for r in reports
+    ]
     if len(reports) > 1:
-        rows.append(("total", "", sum(r.valid for r in reports), sum(r.warned for r in reports),
-                     sum(r.invalid for r in reports), reasons(sum((r.by_reason for r in reports), Counter())),
-                     reasons(sum((r.warnings_by_reason for r in reports), Counter()))))
-    columns = ["file", "format", "valid", "of which warned", "invalid", "problems by reason", "warnings by reason"]
+        rows.append(
+            (
+                "total",
+                "",
+                sum(r.valid for r in reports),
+                sum(r.warned for r in reports),
+                sum(r.invalid for r in reports),
+                reasons(sum((r.by_reason for r in reports), Counter())),
+                reasons(sum((r.warnings_by_reason for r in reports), Counter())),
+            )
+        )
+    columns = [
+        "file",
+        "format",
+        "valid",
+        "of which warned",
+        "invalid",
+        "problems by reason",
+        "warnings by reason",
+    ]
     console().print(_table("Validation", columns, rows))
 
 
@@ -152,8 +220,11 @@ def print_converter_report(report, validate_command: str) -> None:
         return
     if report.invalid:
         reasons = ", ".join(f"{k} x{v}" for k, v in report.by_reason.most_common(5))
-        click.echo(f"note: {report.invalid} invalid record(s) converted as they are ({reasons}); "
-                   f"`{validate_command}` lists them", err=True)
+        click.echo(
+            f"note: {report.invalid} invalid record(s) converted as they are ({reasons}); "
+            f"`{validate_command}` lists them",
+            err=True,
+        )
     print_warnings(report.as_warnings())
 
 
@@ -171,9 +242,18 @@ def print_batch_summary(summary, *, as_json: bool = False) -> None:
     """The end of `dsbuild llm run`: what was sent, served from cache, retried, failed, spent."""
     s = summary.engine_stats
     if as_json:
-        click.echo(json.dumps({**s, "results": summary.n_results, "errors": summary.errors,
-                               "seconds": round(summary.seconds, 3), "out": str(summary.out_path),
-                               "run_dir": str(summary.run.run_dir)}))
+        click.echo(
+            json.dumps(
+                {
+                    **s,
+                    "results": summary.n_results,
+                    "errors": summary.errors,
+                    "seconds": round(summary.seconds, 3),
+                    "out": str(summary.out_path),
+                    "run_dir": str(summary.run.run_dir),
+                }
+            )
+        )
         return
     n = summary.n_results
     retries = ", ".join(f"{k}: {v}" for k, v in sorted(s["retries"].items())) or "0"
@@ -200,16 +280,22 @@ def print_dry_run(plan: dict, *, as_json: bool = False) -> None:
     if as_json:
         click.echo(json.dumps(plan))
         return
-    cost = "unknown (no price for this model; use --prices FILE)" if plan["est_cost_usd"] is None \
+    cost = (
+        "unknown (no price for this model; use --prices FILE)"
+        if plan["est_cost_usd"] is None
         else f"${plan['est_cost_usd']:.4f}"
+    )
     rows = [
         ("model", plan["model"]),
         ("requests in file", f"{plan['requests']:,}"),
         ("unreadable lines", f"{plan['bad_input']:,}"),
         ("served from cache", f"{plan['cache_hits']:,}"),
         ("would be sent", f"{plan['to_send']:,}"),
-        ("estimated tokens", f"{plan['est_prompt_tokens']:,} prompt + up to "
-                             f"{plan['est_completion_tokens']:,} completion"),
+        (
+            "estimated tokens",
+            f"{plan['est_prompt_tokens']:,} prompt + up to "
+            f"{plan['est_completion_tokens']:,} completion",
+        ),
         ("estimated cost (upper bound)", cost),
     ]
     console().print(_table("Dry run: nothing sent", ["", ""], rows))
@@ -222,9 +308,23 @@ def print_prompts(group: str, rows: list[dict], *, as_json: bool = False) -> Non
     if not rows:
         click.echo(f"No prompt templates are packaged for {group} in this version.")
         return
-    console().print(_table(f"Prompts of {group}", ["name", "id", "version", "hash", "overridden", "file"],
-                           [(r["name"], r["id"], r["version"], r["hash"], "yes" if r["overridden"] else "",
-                             r["path"]) for r in rows]))
+    console().print(
+        _table(
+            f"Prompts of {group}",
+            ["name", "id", "version", "hash", "overridden", "file"],
+            [
+                (
+                    r["name"],
+                    r["id"],
+                    r["version"],
+                    r["hash"],
+                    "yes" if r["overridden"] else "",
+                    r["path"],
+                )
+                for r in rows
+            ],
+        )
+    )
 
 
 def print_exported(folder, counts: dict[str, int]) -> None:

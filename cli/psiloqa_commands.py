@@ -29,9 +29,12 @@ def _as_mushroom(path: Path, strict: bool = False) -> list[dict]:
     return records if fmt == "mushroom" else [row_to_mushroom(r) for r in records]
 
 
-_STRICT = click.option("--strict", is_flag=True,
-                       help="Refuse files with release quirks (e.g. lists stored as strings) "
-                       "instead of reading them with a warning.")
+_STRICT = click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse files with release quirks (e.g. lists stored as strings) "
+    "instead of reading them with a warning.",
+)
 
 
 def _cell(value: float | None) -> str:
@@ -41,8 +44,11 @@ def _cell(value: float | None) -> str:
 @click.command(name="eval")
 @click.argument("pred", type=click.Path(path_type=Path))
 @click.argument("gold", type=click.Path(path_type=Path))
-@click.option("--allow-missing", is_flag=True,
-              help="Score gold ids missing from PRED as empty predictions instead of failing.")
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Score gold ids missing from PRED as empty predictions instead of failing.",
+)
 @_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as one JSON object.")
 def eval_cmd(pred: Path, gold: Path, allow_missing: bool, strict: bool, as_json: bool) -> None:
@@ -57,7 +63,9 @@ def eval_cmd(pred: Path, gold: Path, allow_missing: bool, strict: bool, as_json:
     """
     from dsbuild.metrics.spans import evaluate
 
-    result = evaluate(_as_mushroom(pred, strict), _as_mushroom(gold, strict), allow_missing=allow_missing)
+    result = evaluate(
+        _as_mushroom(pred, strict), _as_mushroom(gold, strict), allow_missing=allow_missing
+    )
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
         return
@@ -67,8 +75,13 @@ def eval_cmd(pred: Path, gold: Path, allow_missing: bool, strict: bool, as_json:
     for lang, s in [*result.per_language().items(), ("overall", result.overall())]:
         rows.append((lang, s["n"], _cell(s["iou"]), _cell(s["cor"]), _cell(s["ap"]), s["n_ap"]))
     out = console()
-    out.print(_table(f"Mu-SHROOM scores: {pred.name} against {gold.name}",
-                     ["language", "n", "IoU", "Cor", "AP", "n (AP)"], rows))
+    out.print(
+        _table(
+            f"Mu-SHROOM scores: {pred.name} against {gold.name}",
+            ["language", "n", "IoU", "Cor", "AP", "n (AP)"],
+            rows,
+        )
+    )
     if result.missing:
         out.print(f"{len(result.missing)} gold id(s) had no prediction and were scored as empty")
     if result.extra:
@@ -77,10 +90,15 @@ def eval_cmd(pred: Path, gold: Path, allow_missing: bool, strict: bool, as_json:
 
 @click.command(name="convert")
 @click.argument("src", metavar="IN", type=click.Path(path_type=Path))
-@click.option("--to", "to", type=click.Choice(["mushroom", "psiloqa"]), required=True,
-              help="Format to write.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="JSONL file to write.")
+@click.option(
+    "--to", "to", type=click.Choice(["mushroom", "psiloqa"]), required=True, help="Format to write."
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="JSONL file to write.",
+)
 @_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def convert_cmd(src: Path, to: str, out: Path, strict: bool, as_json: bool) -> None:
@@ -97,7 +115,9 @@ def convert_cmd(src: Path, to: str, out: Path, strict: bool, as_json: bool) -> N
     fmt, n = convert_file(src, to, out, warnings, strict=strict)
     print_warnings(warnings)
     if as_json:
-        click.echo(json.dumps({"in": str(src), "from": fmt, "to": to, "out": str(out), "records": n}))
+        click.echo(
+            json.dumps({"in": str(src), "from": fmt, "to": to, "out": str(out), "records": n})
+        )
         return
     click.echo(f"converted {n} {fmt} record(s) from {src} to {to}: {out}")
 
@@ -117,15 +137,26 @@ def _listed(out, title: str, lines: list[str], limit: int = 10) -> None:
 
 
 @click.command(name="agreement")
-@click.argument("sources", metavar="FILE FILE [FILE...]", nargs=-1, required=True,
-                type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the soft labels (share of sources per character) as Mu-SHROOM JSONL.")
-@click.option("--lang", default="EN", show_default=True,
-              help="`lang` of --out items whose rows have none.")
+@click.argument(
+    "sources",
+    metavar="FILE FILE [FILE...]",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path),
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the soft labels (share of sources per character) as Mu-SHROOM JSONL.",
+)
+@click.option(
+    "--lang", default="EN", show_default=True, help="`lang` of --out items whose rows have none."
+)
 @_STRICT
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def agreement_cmd(sources: tuple[Path, ...], out: Path | None, lang: str, strict: bool, as_json: bool) -> None:
+def agreement_cmd(
+    sources: tuple[Path, ...], out: Path | None, lang: str, strict: bool, as_json: bool
+) -> None:
     """Measure how far annotators agree on the hallucinated spans of the same answers.
 
     Each FILE is one annotator: PsiloQA rows whose `annotated_span` has [HAL]...[/HAL] tags
@@ -163,27 +194,59 @@ def agreement_cmd(sources: tuple[Path, ...], out: Path | None, lang: str, strict
     from dsbuild.cli.output import _table, console
 
     con = console()
-    con.print(_table(
-        f"Span agreement between {len(loaded)} sources ({report.items} ids, "
-        f"{report.complete} usable in every source)",
-        ["source A", "source B", "items", "IoU", "both/neither", "alpha"],
-        [(p["a"], p["b"], p["items"], _cell(p["iou"]), _share(p["span_presence"]), _cell(p["alpha"]))
-         for p in report.pairs],
-    ))
-    con.print(_table(
-        "Per source",
-        ["source", "format", "items", "with span", "chars marked", "left out"],
-        [(s["name"], s["format"], s["items"], s["items_with_span"], _share(s["share_marked"]),
-          s["left_out"]) for s in report.sources],
-    ))
+    con.print(
+        _table(
+            f"Span agreement between {len(loaded)} sources ({report.items} ids, "
+            f"{report.complete} usable in every source)",
+            ["source A", "source B", "items", "IoU", "both/neither", "alpha"],
+            [
+                (
+                    p["a"],
+                    p["b"],
+                    p["items"],
+                    _cell(p["iou"]),
+                    _share(p["span_presence"]),
+                    _cell(p["alpha"]),
+                )
+                for p in report.pairs
+            ],
+        )
+    )
+    con.print(
+        _table(
+            "Per source",
+            ["source", "format", "items", "with span", "chars marked", "left out"],
+            [
+                (
+                    s["name"],
+                    s["format"],
+                    s["items"],
+                    s["items_with_span"],
+                    _share(s["share_marked"]),
+                    s["left_out"],
+                )
+                for s in report.sources
+            ],
+        )
+    )
     a = report.alpha
-    con.print(f"Krippendorff's alpha (nominal, per character, {a['sources']} sources): "
-              f"{_cell(a['value'])} over {a['characters']} characters of {a['items']} items")
-    con.print("IoU: |A∩B|/|A∪B| of marked characters, 1.0 when neither marks any; "
-              "both/neither: share of items where both or neither mark a span.")
-    _listed(con, "ids missing from some sources",
-            [f"{m['id']}: not in {', '.join(m['sources'])}" for m in report.missing])
-    _listed(con, "items left out for a source (not counted in any figure involving it)",
-            [f"{p['id']} [{p['source']}] {p['kind']}: {p['message']}" for p in report.problems])
+    con.print(
+        f"Krippendorff's alpha (nominal, per character, {a['sources']} sources): "
+        f"{_cell(a['value'])} over {a['characters']} characters of {a['items']} items"
+    )
+    con.print(
+        "IoU: |A∩B|/|A∪B| of marked characters, 1.0 when neither marks any; "
+        "both/neither: share of items where both or neither mark a span."
+    )
+    _listed(
+        con,
+        "ids missing from some sources",
+        [f"{m['id']}: not in {', '.join(m['sources'])}" for m in report.missing],
+    )
+    _listed(
+        con,
+        "items left out for a source (not counted in any figure involving it)",
+        [f"{p['id']} [{p['source']}] {p['kind']}: {p['message']}" for p in report.problems],
+    )
     if out is not None:
         con.print(f"wrote soft labels of {written} item(s) to {out}", markup=False)

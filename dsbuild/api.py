@@ -78,7 +78,9 @@ class Run:
             for split in result.splits:
                 files = sorted(str(p) for p in result.folder.rglob(f"{split}-*.parquet"))
                 if files:
-                    parts[split] = datasets.Dataset.from_parquet(files, features=features, keep_in_memory=True)
+                    parts[split] = datasets.Dataset.from_parquet(
+                        files, features=features, keep_in_memory=True
+                    )
             return datasets.DatasetDict(parts)
 
 
@@ -104,34 +106,55 @@ def open_run(path: str | Path) -> Run:
     path = Path(path)
     config = path / "config.yaml"
     if not config.is_file():
-        raise InputError(f"{path} is not a run directory (no config.yaml)",
-                         "give the folder a build wrote (-o / run_dir)", code="DSB204")
+        raise InputError(
+            f"{path} is not a run directory (no config.yaml)",
+            "give the folder a build wrote (-o / run_dir)",
+            code="DSB204",
+        )
     import yaml
 
     dataset = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("dataset")
     if not dataset:
-        raise InputError(f"{config} names no dataset", "give the folder a dataset build wrote", code="DSB204")
+        raise InputError(
+            f"{config} names no dataset", "give the folder a dataset build wrote", code="DSB204"
+        )
     return Run(path, str(dataset))
 
 
-def build(dataset: str, *, config_file: str | Path | None = None, mode: str = "resume",
-          progress: bool = False, max_cost: float | None = None, cache_only: bool = False,
-          **settings: Any) -> Run:
+def build(
+    dataset: str,
+    *,
+    config_file: str | Path | None = None,
+    mode: str = "resume",
+    progress: bool = False,
+    max_cost: float | None = None,
+    cache_only: bool = False,
+    **settings: Any,
+) -> Run:
     """Build `dataset` into `run_dir` (default runs/<dataset>) and write its own files;
     `mode` is resume (default), new or overwrite. Returns the `Run`."""
     from dsbuild import builders
     from dsbuild.config import resolve_settings
 
     resolved, _ = resolve_settings({**settings, "dataset": dataset}, config_file)
-    result = run_settings(dataset, resolved, mode=mode, progress=progress, max_cost=max_cost,
-                          cache_only=cache_only)
+    result = run_settings(
+        dataset, resolved, mode=mode, progress=progress, max_cost=max_cost, cache_only=cache_only
+    )
     builders.finalize_run(dataset, result, resolved)
     return Run(Path(result.run_dir), dataset)
 
 
-def run_settings(dataset: str, settings: Any, *, run_dir: str | Path | None = None, mode: str = "resume",
-                 progress: bool = False, max_cost: float | None = None, cache_only: bool = False,
-                 on_finish: Any = None):
+def run_settings(
+    dataset: str,
+    settings: Any,
+    *,
+    run_dir: str | Path | None = None,
+    mode: str = "resume",
+    progress: bool = False,
+    max_cost: float | None = None,
+    cache_only: bool = False,
+    on_finish: Any = None,
+):
     """Run the dataset's builder with resolved `Settings`: its LLM stages reach their models
     through one `ModelPool`, made here and closed on the run's own event loop. `on_finish`
     (result, pool) is called once the run has ended, finished or not."""
@@ -150,9 +173,15 @@ def run_settings(dataset: str, settings: Any, *, run_dir: str | Path | None = No
     pool.check(spec.models(settings))
     with asyncio.Runner() as loop:
         try:
-            result = run_builder(builder, run_dir, settings.public_dict(), mode=mode,
-                                 progress=make_progress(progress),
-                                 context_extras={"settings": settings, "llm": pool}, loop=loop)
+            result = run_builder(
+                builder,
+                run_dir,
+                settings.public_dict(),
+                mode=mode,
+                progress=make_progress(progress),
+                context_extras={"settings": settings, "llm": pool},
+                loop=loop,
+            )
         except RunIncompleteError as exc:  # records left pending: what was done, then re-raise
             if on_finish is not None:
                 on_finish(exc.result, pool)
@@ -164,7 +193,9 @@ def run_settings(dataset: str, settings: Any, *, run_dir: str | Path | None = No
     return result
 
 
-def validate(path: str | Path, dataset: str | None = None, *, fmt: str | None = None, strict: bool = False):
+def validate(
+    path: str | Path, dataset: str | None = None, *, fmt: str | None = None, strict: bool = False
+):
     """Validate a file, folder or run directory (`dsbuild.validation.ValidationReport`)."""
     from dsbuild.validation import validate_path
 

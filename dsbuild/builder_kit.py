@@ -21,8 +21,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ask", "options", "per_language", "prompt_version", "read_records", "response_format",
-           "spec_list", "write_records"]
+__all__ = [
+    "ask",
+    "options",
+    "per_language",
+    "prompt_version",
+    "read_records",
+    "response_format",
+    "spec_list",
+    "write_records",
+]
 
 
 def options(ctx: Any, spec: Any) -> Any:
@@ -45,9 +53,14 @@ def _lang(item: Any) -> str | None:
     return item["lang"] if isinstance(item, dict) else None
 
 
-def per_language(items: Iterable[Any], languages: Iterable[str] | None = None,
-                 per_lang: int | None = None, limit: int | None = None, *,
-                 lang_of: Callable[[Any], str | None] = _lang) -> Iterator[Any]:
+def per_language(
+    items: Iterable[Any],
+    languages: Iterable[str] | None = None,
+    per_lang: int | None = None,
+    limit: int | None = None,
+    *,
+    lang_of: Callable[[Any], str | None] = _lang,
+) -> Iterator[Any]:
     """The items of the languages asked for (all when none), at most `per_lang` per language
     and `limit` in all, in order; reading stops at the limit. Items without a language
     (`lang_of` gives None: rejects, notes) pass through uncounted."""
@@ -84,9 +97,13 @@ def _property(schema: dict, path: str) -> dict | None:
     return node if isinstance(node, dict) else None
 
 
-def response_format(template: Any, changes: Mapping[str, Mapping[str, Any]] | None = None, *,
-                    replace: Mapping[str, dict] | None = None,
-                    string_default: tuple[str, Callable[[int], str]] | None = None) -> dict | None:
+def response_format(
+    template: Any,
+    changes: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    replace: Mapping[str, dict] | None = None,
+    string_default: tuple[str, Callable[[int], str]] | None = None,
+) -> dict | None:
     """The template's response format (a copy) with per-request changes to its schema.
 
     `changes` maps a property path (`"record"`, `"segments.items.category"`) to keywords to
@@ -125,8 +142,13 @@ def response_format(template: Any, changes: Mapping[str, Mapping[str, Any]] | No
     if string_default is not None:
         keyword, make = string_default
         for prop in schema.get("properties", {}).values():
-            if isinstance(prop, dict) and prop.get("type") == "string" and "maxLength" in prop \
-                    and keyword not in prop and "enum" not in prop:
+            if (
+                isinstance(prop, dict)
+                and prop.get("type") == "string"
+                and "maxLength" in prop
+                and keyword not in prop
+                and "enum" not in prop
+            ):
                 prop[keyword] = make(prop["maxLength"])
     return fmt
 
@@ -137,13 +159,26 @@ def prompt_version(prompts: Mapping[str, Any], *names: str, base: str = "1") -> 
     return base + "+" + "+".join(prompts[n].hash[:12] for n in names)
 
 
-async def ask(engine: Any, template: Any, *, id: str, sampling: dict[str, Any],
-              response_format: dict | None = None, **values: Any) -> Any:
+async def ask(
+    engine: Any,
+    template: Any,
+    *,
+    id: str,
+    sampling: dict[str, Any],
+    response_format: dict | None = None,
+    **values: Any,
+) -> Any:
     """The `LLMResult` of `template` rendered with `values` and sent through `engine` (the
     run's pool: cached, budgeted, retried)."""
-    return await engine.complete(engine.request(
-        template.render(**values), response_format=response_format, sampling=sampling, id=id,
-        template=template))
+    return await engine.complete(
+        engine.request(
+            template.render(**values),
+            response_format=response_format,
+            sampling=sampling,
+            id=id,
+            template=template,
+        )
+    )
 
 
 def read_records(path: str | Path) -> list[dict]:

@@ -24,8 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from dsbuild.errors import ConfigError
 
-__all__ = ["BuilderOptions", "check_languages", "check_relations", "comma_list", "options_of",
-           "validate_options"]
+__all__ = [
+    "BuilderOptions",
+    "check_languages",
+    "check_relations",
+    "comma_list",
+    "options_of",
+    "validate_options",
+]
 
 O = TypeVar("O", bound="BuilderOptions")
 
@@ -42,7 +48,8 @@ class BuilderOptions(BaseModel):
     gate: dict[str, bool | dict[str, Any]] = Field(
         default_factory=dict,
         description="per gate stage: false turns it off, a mapping overrides its parameters "
-        "(given as gate.<stage>=...)")
+        "(given as gate.<stage>=...)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -64,8 +71,10 @@ class BuilderOptions(BaseModel):
     def _known_gates(self) -> BuilderOptions:
         unknown = sorted(set(self.gate) - set(self.gate_names)) if self.gate_names else []
         if unknown:
-            raise ValueError(f"unknown gate stage(s) {', '.join(unknown)}; the gates are "
-                             f"{', '.join(self.gate_names)}")
+            raise ValueError(
+                f"unknown gate stage(s) {', '.join(unknown)}; the gates are "
+                f"{', '.join(self.gate_names)}"
+            )
         return self
 
 
@@ -86,9 +95,15 @@ def _allowed(model: type[BuilderOptions], key: str) -> str:
     field = model.model_fields.get(key)
     if field is None:
         return ""
-    kind = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
-    bounds = [f"{name} {getattr(m, name)}" for m in field.metadata
-              for name in ("ge", "gt", "le", "lt") if getattr(m, name, None) is not None]
+    kind = getattr(field.annotation, "__name__", None) or str(field.annotation).replace(
+        "typing.", ""
+    )
+    bounds = [
+        f"{name} {getattr(m, name)}"
+        for m in field.metadata
+        for name in ("ge", "gt", "le", "lt")
+        if getattr(m, name, None) is not None
+    ]
     text = kind + (f" ({', '.join(bounds)})" if bounds else "")
     return f"{text}; {field.description}" if field.description else text
 
@@ -99,8 +114,9 @@ def validate_options(model: type[O], raw: Mapping[str, Any] | None, *, dataset: 
     where = f"{dataset} " if dataset else ""
     for key, value in raw.items():
         if isinstance(value, float) and math.isnan(value):
-            raise ConfigError(f"{where}option {key}=nan is not a number", f"give {key} a number",
-                              code="DSB103")
+            raise ConfigError(
+                f"{where}option {key}=nan is not a number", f"give {key} a number", code="DSB103"
+            )
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -108,15 +124,20 @@ def validate_options(model: type[O], raw: Mapping[str, Any] | None, *, dataset: 
         loc = [str(p) for p in error["loc"]]
         key = ".".join(loc) if loc else "(options)"
         if error["type"] == "extra_forbidden":
-            raise ConfigError(f"unknown {where}option {key!r}",
-                              f"use one of: {', '.join(_known_keys(model))}", code="DSB104") from None
+            raise ConfigError(
+                f"unknown {where}option {key!r}",
+                f"use one of: {', '.join(_known_keys(model))}",
+                code="DSB104",
+            ) from None
         got = error.get("input")
         allowed = _allowed(model, loc[0]) if loc else ""
         message = error["msg"].removeprefix("Value error, ")
         shown = f" (got {got!r})" if loc and not isinstance(got, Mapping) else ""
-        raise ConfigError(f"{where}option {key}: {message}{shown}",
-                          f"give {key} as {allowed}" if allowed else "correct the option",
-                          code="DSB103") from None
+        raise ConfigError(
+            f"{where}option {key}: {message}{shown}",
+            f"give {key} as {allowed}" if allowed else "correct the option",
+            code="DSB103",
+        ) from None
 
 
 def options_of(ctx: Any, model: type[O]) -> O:
@@ -141,5 +162,8 @@ def check_languages(languages: Iterable[str], supported: Iterable[str], dataset:
     for code in languages:
         if code not in known and code.split("-")[0] not in known:
             shown = ", ".join(sorted(known)[:40]) + (", ..." if len(known) > 40 else "")
-            raise ConfigError(f"--lang {code} is not a language the {dataset} builder supports",
-                              f"use one of: {shown}", code="DSB103")
+            raise ConfigError(
+                f"--lang {code} is not a language the {dataset} builder supports",
+                f"use one of: {shown}",
+                code="DSB103",
+            )

@@ -14,5 +14,6 @@ __all__ = ["canonical_json"]
 
 def canonical_json(obj: Any) -> str:
     """Sorted keys, no whitespace, non-ASCII kept: one text per value."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )

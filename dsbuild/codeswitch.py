@@ -16,19 +16,111 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["EntityLink", "XLMR_LANGUAGES", "candidate_languages", "choose_languages",
-           "english_row", "switch"]
+__all__ = [
+    "EntityLink",
+    "XLMR_LANGUAGES",
+    "candidate_languages",
+    "choose_languages",
+    "english_row",
+    "switch",
+]
 
 # XLM-R's 100 training languages less English, the five romanised variants and Burmese
 # Zawgyi, as Wikidata label codes (Norwegian as nb, Chinese as zh and zh-hant): 93 targets.
 XLMR_LANGUAGES: tuple[str, ...] = (
-    "af", "sq", "am", "ar", "hy", "as", "az", "eu", "be", "bn", "bs", "br", "bg", "my", "ca",
-    "zh", "zh-hant", "hr", "cs", "da", "nl", "eo", "et", "tl", "fi", "fr", "gl", "ka", "de",
-    "el", "gu", "ha", "he", "hi", "hu", "is", "id", "ga", "it", "ja", "jv", "kn", "kk", "km",
-    "ko", "ku", "ky", "lo", "la", "lv", "lt", "mk", "mg", "ms", "ml", "mr", "mn", "ne", "nb",
-    "or", "om", "ps", "fa", "pl", "pt", "pa", "ro", "ru", "sa", "gd", "sr", "sd", "si", "sk",
-    "sl", "so", "es", "su", "sw", "sv", "ta", "te", "th", "tr", "uk", "ur", "ug", "uz", "vi",
-    "cy", "fy", "xh", "yi",
+    "af",
+    "sq",
+    "am",
+    "ar",
+    "hy",
+    "as",
+    "az",
+    "eu",
+    "be",
+    "bn",
+    "bs",
+    "br",
+    "bg",
+    "my",
+    "ca",
+    "zh",
+    "zh-hant",
+    "hr",
+    "cs",
+    "da",
+    "nl",
+    "eo",
+    "et",
+    "tl",
+    "fi",
+    "fr",
+    "gl",
+    "ka",
+    "de",
+    "el",
+    "gu",
+    "ha",
+    "he",
+    "hi",
+    "hu",
+    "is",
+    "id",
+    "ga",
+    "it",
+    "ja",
+    "jv",
+    "kn",
+    "kk",
+    "km",
+    "ko",
+    "ku",
+    "ky",
+    "lo",
+    "la",
+    "lv",
+    "lt",
+    "mk",
+    "mg",
+    "ms",
+    "ml",
+    "mr",
+    "mn",
+    "ne",
+    "nb",
+    "or",
+    "om",
+    "ps",
+    "fa",
+    "pl",
+    "pt",
+    "pa",
+    "ro",
+    "ru",
+    "sa",
+    "gd",
+    "sr",
+    "sd",
+    "si",
+    "sk",
+    "sl",
+    "so",
+    "es",
+    "su",
+    "sw",
+    "sv",
+    "ta",
+    "te",
+    "th",
+    "tr",
+    "uk",
+    "ur",
+    "ug",
+    "uz",
+    "vi",
+    "cy",
+    "fy",
+    "xh",
+    "yi",
 )
 
 
@@ -42,8 +134,9 @@ class EntityLink:
     qid: str | None
 
 
-def candidate_languages(links: Sequence[EntityLink], labels: Mapping[str, Mapping[str, str]],
-                        languages: Sequence[str]) -> list[str]:
+def candidate_languages(
+    links: Sequence[EntityLink], labels: Mapping[str, Mapping[str, str]], languages: Sequence[str]
+) -> list[str]:
     """Target languages in which every linked entity that has a QID has a label."""
     qids = {link.qid for link in links if link.qid}
     if not qids:
@@ -57,7 +150,9 @@ def _rng(seed: int, sentence_id: str) -> random.Random:
     return random.Random(int.from_bytes(digest, "big"))
 
 
-def choose_languages(candidates: Sequence[str], k: int, *, seed: int, sentence_id: str) -> list[str]:
+def choose_languages(
+    candidates: Sequence[str], k: int, *, seed: int, sentence_id: str
+) -> list[str]:
     """Up to `k` of the candidates, sampled with a seed that depends only on the sentence
     id (not on order, worker count or engine), returned in candidate order."""
     if len(candidates) <= k:
@@ -66,7 +161,9 @@ def choose_languages(candidates: Sequence[str], k: int, *, seed: int, sentence_i
     return [c for c in candidates if c in picked]
 
 
-def _tagged(text: str, links: Sequence[EntityLink], replacement) -> tuple[str, list[tuple[int, int]]]:
+def _tagged(
+    text: str, links: Sequence[EntityLink], replacement
+) -> tuple[str, list[tuple[int, int]]]:
     """`text` with each link's text replaced by `replacement(link)` -> (lang, surface) and
     wrapped in <lang>…</lang>; returns the new text and the surfaces' offsets."""
     parts: list[str] = []
@@ -74,7 +171,7 @@ def _tagged(text: str, links: Sequence[EntityLink], replacement) -> tuple[str, l
     pos = 0
     length = 0
     for link in links:
-        before = text[pos:link.start]
+        before = text[pos : link.start]
         lang, surface = replacement(link)
         open_tag = f"<{lang}>"
         parts.extend((before, open_tag, surface, f"</{lang}>"))
@@ -88,16 +185,39 @@ def _tagged(text: str, links: Sequence[EntityLink], replacement) -> tuple[str, l
 
 def english_row(sentence_id: str, text: str, links: Sequence[EntityLink]) -> dict:
     """The English-only row: entities tagged <en>, offsets of their anchors."""
-    en_sentence, spans = _tagged(text, links, lambda link: ("en", text[link.start:link.end]))
-    entities = [{"qid": l.qid, "title": l.title, "language": "en", "en_start": s, "en_end": e,
-                 "cs_start": s, "cs_end": e} for l, (s, e) in zip(links, spans)]
-    return {"id": f"{sentence_id}-en", "sentence_id": sentence_id, "language": "en",
-            "en_sentence": en_sentence, "cs_sentence": en_sentence, "entities": entities}
+    en_sentence, spans = _tagged(text, links, lambda link: ("en", text[link.start : link.end]))
+    entities = [
+        {
+            "qid": l.qid,
+            "title": l.title,
+            "language": "en",
+            "en_start": s,
+            "en_end": e,
+            "cs_start": s,
+            "cs_end": e,
+        }
+        for l, (s, e) in zip(links, spans)
+    ]
+    return {
+        "id": f"{sentence_id}-en",
+        "sentence_id": sentence_id,
+        "language": "en",
+        "en_sentence": en_sentence,
+        "cs_sentence": en_sentence,
+        "entities": entities,
+    }
 
 
-def switch(sentence_id: str, text: str, links: Sequence[EntityLink],
-           labels: Mapping[str, Mapping[str, str]], language: str, *, fraction: float = 1.0,
-           seed: int = 0) -> dict:
+def switch(
+    sentence_id: str,
+    text: str,
+    links: Sequence[EntityLink],
+    labels: Mapping[str, Mapping[str, str]],
+    language: str,
+    *,
+    fraction: float = 1.0,
+    seed: int = 0,
+) -> dict:
     """One code-switched row: each entity (or a seeded `fraction` of them) in `language`.
 
     Entities without a QID, and those left out by `fraction`, stay English inside <en> tags.
@@ -106,19 +226,32 @@ def switch(sentence_id: str, text: str, links: Sequence[EntityLink],
     if fraction < 1.0:
         rng = _rng(seed, f"{sentence_id}\x1f{language}")
         switched = [s and rng.random() < fraction for s in switched]
-    en_sentence, en_spans = _tagged(text, links, lambda link: ("en", text[link.start:link.end]))
+    en_sentence, en_spans = _tagged(text, links, lambda link: ("en", text[link.start : link.end]))
     decisions = iter(switched)
 
     def replace(link: EntityLink) -> tuple[str, str]:
         if next(decisions):
             return language, labels[link.qid][language]
-        return "en", text[link.start:link.end]
+        return "en", text[link.start : link.end]
 
     cs_sentence, cs_spans = _tagged(text, links, replace)
     entities = [
-        {"qid": l.qid, "title": l.title, "language": language if sw else "en",
-         "en_start": es, "en_end": ee, "cs_start": cs, "cs_end": ce}
+        {
+            "qid": l.qid,
+            "title": l.title,
+            "language": language if sw else "en",
+            "en_start": es,
+            "en_end": ee,
+            "cs_start": cs,
+            "cs_end": ce,
+        }
         for l, sw, (es, ee), (cs, ce) in zip(links, switched, en_spans, cs_spans)
     ]
-    return {"id": f"{sentence_id}-{language}", "sentence_id": sentence_id, "language": language,
-            "en_sentence": en_sentence, "cs_sentence": cs_sentence, "entities": entities}
+    return {
+        "id": f"{sentence_id}-{language}",
+        "sentence_id": sentence_id,
+        "language": language,
+        "en_sentence": en_sentence,
+        "cs_sentence": cs_sentence,
+        "entities": entities,
+    }

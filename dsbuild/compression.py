@@ -16,7 +16,7 @@ _MAGIC = ((b"BZh", "bz2"), (b"\x1f\x8b", "gz"))
 
 
 def compression_of(head: bytes) -> str:
-    """"bz2", "gz" or "plain", from a file's first bytes (at least 3)."""
+    """ "bz2", "gz" or "plain", from a file's first bytes (at least 3)."""
     for magic, kind in _MAGIC:
         if head.startswith(magic):
             return kind

@@ -60,8 +60,10 @@ class Settings(BaseModel):
     timeout_s: float = Field(60.0, gt=0, description="seconds before a request times out")
     max_retries: int = Field(6, ge=0, le=50, description="retries per request on transient errors")
     structured: Literal["auto", "json_schema", "json_object", "guided_json", "prompt"] = Field(
-        "auto", description="how structured output is asked of an OpenAI-compatible server; "
-        "auto: the first mode it takes, remembered per endpoint")
+        "auto",
+        description="how structured output is asked of an OpenAI-compatible server; "
+        "auto: the first mode it takes, remembered per endpoint",
+    )
     cache_dir: Path | None = Field(None, description="LLM cache location (default: user cache dir)")
     label_studio_url: str | None = Field(None, description="Label Studio server URL")
     label_studio_api_key: SecretStr | None = Field(None, description="Label Studio API token")
@@ -69,7 +71,9 @@ class Settings(BaseModel):
     workers: int = Field(1, ge=1, le=512, description="processes for CPU-bound stages")
     engine: Literal["local", "ray"] = Field("local", description="local processes or a Ray cluster")
     out: Path | None = Field(None, description="folder for the exported dataset files")
-    prompts_dir: Path | None = Field(None, description="folder of prompt templates overriding the packaged ones")
+    prompts_dir: Path | None = Field(
+        None, description="folder of prompt templates overriding the packaged ones"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="dataset-specific options")
 
     @field_validator("base_url", "label_studio_url")

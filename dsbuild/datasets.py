@@ -29,8 +29,17 @@ if TYPE_CHECKING:
     from dsbuild.config import Settings
     from dsbuild.stages import Builder
 
-__all__ = ["BUILTIN", "BuildOption", "DatasetSpec", "StagePlan", "get", "names", "register", "resolve",
-           "unregister"]
+__all__ = [
+    "BUILTIN",
+    "BuildOption",
+    "DatasetSpec",
+    "StagePlan",
+    "get",
+    "names",
+    "register",
+    "resolve",
+    "unregister",
+]
 
 BUILTIN = ("psiloqa", "entitycs", "medrect", "cultural")
 """The datasets that ship with dsbuild, in the order the CLI lists them."""
@@ -97,7 +106,9 @@ class DatasetSpec:
 
     def hook(self, name: str) -> Any:
         """The hook `name` (export, annotation, stats, commands, ...) resolved, or None."""
-        return resolve(getattr(self, name, None) if name in self.__dataclass_fields__ else self.extra.get(name))
+        return resolve(
+            getattr(self, name, None) if name in self.__dataclass_fields__ else self.extra.get(name)
+        )
 
     def options_model(self) -> Any:
         return resolve(self.options)
@@ -150,14 +161,17 @@ def get(name: str) -> DatasetSpec:
     if spec is not None:
         return spec
     if name not in BUILTIN:
-        raise ConfigError(f"unknown dataset '{name}'", f"use one of: {', '.join(names())}", code="DSB105")
+        raise ConfigError(
+            f"unknown dataset '{name}'", f"use one of: {', '.join(names())}", code="DSB105"
+        )
     try:
         module = importlib.import_module(f"dsbuild.builders.{name}")
     except ModuleNotFoundError as exc:
         if exc.name != f"dsbuild.builders.{name}":
             raise
-        raise NotAvailableError(f"the {name} builder is not part of this installation",
-                                "reinstall dsbuild") from None
+        raise NotAvailableError(
+            f"the {name} builder is not part of this installation", "reinstall dsbuild"
+        ) from None
     return _SPECS.setdefault(name, module.SPEC)
 
 

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 __all__ = ["entity_token_indices", "mask_entities"]
 
 
-def entity_token_indices(offsets: Sequence[tuple[int, int]],
-                         entity_spans: Sequence[tuple[int, int]]) -> list[list[int]]:
+def entity_token_indices(
+    offsets: Sequence[tuple[int, int]], entity_spans: Sequence[tuple[int, int]]
+) -> list[list[int]]:
     """For each entity span, the indices of the tokens that overlap it."""
     out: list[list[int]] = []
     for start, end in entity_spans:
@@ -24,12 +25,20 @@ def entity_token_indices(offsets: Sequence[tuple[int, int]],
     return out
 
 
-def mask_entities(input_ids: Sequence[int], offsets: Sequence[tuple[int, int]],
-                  entity_spans: Sequence[tuple[int, int]], *, mask_token_id: int,
-                  vocab_size: int, mode: str = "whole", entity_prob: float = 1.0,
-                  token_prob: float = 0.5, mrs: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  rng: random.Random | None = None, ignore_index: int = -100
-                  ) -> tuple[list[int], list[int]]:
+def mask_entities(
+    input_ids: Sequence[int],
+    offsets: Sequence[tuple[int, int]],
+    entity_spans: Sequence[tuple[int, int]],
+    *,
+    mask_token_id: int,
+    vocab_size: int,
+    mode: str = "whole",
+    entity_prob: float = 1.0,
+    token_prob: float = 0.5,
+    mrs: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    rng: random.Random | None = None,
+    ignore_index: int = -100,
+) -> tuple[list[int], list[int]]:
     """Mask entities; return (masked input ids, labels).
 
     `mode="whole"` (WEP): every token of each chosen entity becomes the mask token.

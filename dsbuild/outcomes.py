@@ -36,7 +36,8 @@ class Pending(Exception):
     and replaced when the retry succeeds.
     """
 
-    def __init__(self, reason: str, detail: str = "", *,
-                 output: dict | list[dict] | None = None) -> None:
+    def __init__(
+        self, reason: str, detail: str = "", *, output: dict | list[dict] | None = None
+    ) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason, self.detail, self.output = reason, detail, output

@@ -79,7 +79,9 @@ class PlainProgress:
         try:
             yield t
         finally:
-            self.stream.write(t.line() + " done\n" if t.total is None or t.done >= t.total else t.line() + "\n")
+            self.stream.write(
+                t.line() + " done\n" if t.total is None or t.done >= t.total else t.line() + "\n"
+            )
             self.stream.flush()
 
 

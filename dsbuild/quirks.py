@@ -77,8 +77,9 @@ class Warnings:
         self.items.append(warning)
         self.by_reason[warning.reason] += 1
 
-    def add_record(self, found: list[tuple[str | None, str, str]], locator: str,
-                   record_id: str | None) -> None:
+    def add_record(
+        self, found: list[tuple[str | None, str, str]], locator: str, record_id: str | None
+    ) -> None:
         """Add what `collecting` gathered for one record: (field, code, message) triples."""
         for fld, code, message in found:
             self.add(Quirk(locator, record_id, fld, code, message))

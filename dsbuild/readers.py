@@ -91,8 +91,11 @@ def max_field_bytes() -> int:
     if limit < 1:
         from dsbuild.errors import UsageError
 
-        raise UsageError(f"DSBUILD_MAX_FIELD_BYTES={value!r} is not a positive number of bytes",
-                         "set it to e.g. 67108864 (64 MiB), or unset it for 16 MiB", code="DSB103")
+        raise UsageError(
+            f"DSBUILD_MAX_FIELD_BYTES={value!r} is not a positive number of bytes",
+            "set it to e.g. 67108864 (64 MiB), or unset it for 16 MiB",
+            code="DSB103",
+        )
     return limit
 
 
@@ -150,15 +153,20 @@ def loads_json(text: str | bytes, where: str, fix: str = "fix the JSON in that p
     at = json_too_deep(text)
     if at is not None:
         line = (text[:at].count(b"\n") if isinstance(text, bytes) else text.count("\n", 0, at)) + 1
-        raise InputError(f"{where} nests JSON deeper than {MAX_JSON_DEPTH} levels (line {line})",
-                         fix, code="DSB303")
+        raise InputError(
+            f"{where} nests JSON deeper than {MAX_JSON_DEPTH} levels (line {line})",
+            fix,
+            code="DSB303",
+        )
     try:
         return json.loads(text)
     except RecursionError:  # only reachable with a lowered recursion limit
         raise InputError(f"{where} nests JSON too deeply to read", fix, code="DSB303") from None
 
 
-def check_text_bounds(path: str | Path, *, csv_quotes: bool = True, limit: int | None = None) -> None:
+def check_text_bounds(
+    path: str | Path, *, csv_quotes: bool = True, limit: int | None = None
+) -> None:
     """Raise InputError DSB303 when a line of `path` (with `csv_quotes`: a CSV record, whose
     quoted fields may span lines) is longer than the cap; reads 1 MiB at a time."""
     path = Path(path)
@@ -234,7 +242,9 @@ def read_records(path: str | Path, kind: str | None = None) -> Iterator[ReadItem
     if kind == "parquet":
         return _read_parquet(path)
     kinds = ", ".join(sorted(set(EXTENSIONS.values())))
-    raise InputError(f"unknown input kind {kind!r} for {path}", f"use one of {kinds}", code="DSB302")
+    raise InputError(
+        f"unknown input kind {kind!r} for {path}", f"use one of {kinds}", code="DSB302"
+    )
 
 
 def require_readable(path: str | Path, items: list[ReadItem]) -> None:
@@ -243,7 +253,9 @@ def require_readable(path: str | Path, items: list[ReadItem]) -> None:
     if any(item.record is not None for item in items):
         return
     if not items:
-        raise InputError(f"{path} holds no records", "check that you gave the right file", code="DSB304")
+        raise InputError(
+            f"{path} holds no records", "check that you gave the right file", code="DSB304"
+        )
     first = next(item for item in items if item.problem is not None)
     raise InputError(
         f"no record of {path} can be read ({len(items)} unreadable; the first, {first.locator}: "
@@ -297,7 +309,9 @@ def _open(path: Path):
         return path.open("rb")
     except OSError as exc:
         raise InputError(
-            f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions", code="DSB301"
+            f"cannot read {path}: {exc.strerror or exc}",
+            "check the file's permissions",
+            code="DSB301",
         ) from exc
 
 
@@ -341,8 +355,10 @@ def _read_jsonl(path: Path) -> Iterator[ReadItem]:
             start = offset
             offset += len(raw) + skipped
             if skipped:
-                message = (f"line {lineno} is {skipped} bytes long, over the {_size(limit)} cap "
-                           "(DSBUILD_MAX_FIELD_BYTES); it was skipped unread")
+                message = (
+                    f"line {lineno} is {skipped} bytes long, over the {_size(limit)} cap "
+                    "(DSBUILD_MAX_FIELD_BYTES); it was skipped unread"
+                )
                 yield ReadItem(f"{path}:{lineno}", problem=ReadProblem("too_long", message))
                 continue
             if lineno == 1 and raw.startswith(BOM):
@@ -355,7 +371,9 @@ def _read_jsonl(path: Path) -> Iterator[ReadItem]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 detail = f" (line {lineno}, column {exc.start + 1})"
-                problem = _encoding_problem(f"line {lineno}", raw[exc.start], start + exc.start, detail)
+                problem = _encoding_problem(
+                    f"line {lineno}", raw[exc.start], start + exc.start, detail
+                )
                 yield ReadItem(loc, problem=problem)
                 continue
             if json_too_deep(text) is not None:
@@ -366,11 +384,13 @@ def _read_jsonl(path: Path) -> Iterator[ReadItem]:
             except json.JSONDecodeError as exc:
                 if not raw.endswith(b"\n") and _at_end(text, exc):
                     problem = ReadProblem(
-                        "truncated", f"the last line ({lineno}) is cut off: {exc.msg} at column {exc.colno}"
+                        "truncated",
+                        f"the last line ({lineno}) is cut off: {exc.msg} at column {exc.colno}",
                     )
                 else:
                     problem = ReadProblem(
-                        "json_syntax", f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}"
+                        "json_syntax",
+                        f"line {lineno} is not valid JSON: {exc.msg} at column {exc.colno}",
                     )
                 yield ReadItem(loc, problem=problem)
                 continue
@@ -408,7 +428,9 @@ def _read_json(path: Path) -> Iterator[ReadItem]:
     deep = json_too_deep(text)
     if deep is not None:
         line = text.count("\n", 0, deep) + 1
-        message = f"line {line} nests JSON deeper than {MAX_JSON_DEPTH} levels; the file cannot be read"
+        message = (
+            f"line {line} nests JSON deeper than {MAX_JSON_DEPTH} levels; the file cannot be read"
+        )
         yield ReadItem(f"{path}:line {line}", problem=ReadProblem("too_deep", message))
         return
     if text[pos] == "[":
@@ -447,14 +469,18 @@ def _json_item(
     limit = max_field_bytes()
     if end - start > limit:
         line = text.count("\n", 0, start) + 1
-        message = f"{where} (from line {line}) is longer than {_size(limit)} (DSBUILD_MAX_FIELD_BYTES)"
+        message = (
+            f"{where} (from line {line}) is longer than {_size(limit)} (DSBUILD_MAX_FIELD_BYTES)"
+        )
         return ReadItem(loc, problem=ReadProblem("too_long", message))
     if isinstance(value, dict):
         return ReadItem(loc, record=value)
     return ReadItem(loc, problem=_not_an_object(where, value))
 
 
-def _read_json_list(path: Path, text: str, pos: int, base: int, escaped: bool) -> Iterator[ReadItem]:
+def _read_json_list(
+    path: Path, text: str, pos: int, base: int, escaped: bool
+) -> Iterator[ReadItem]:
     decoder = json.JSONDecoder()
     n = 0
     while True:
@@ -554,7 +580,9 @@ def _read_csv(path: Path, delimiter: str) -> Iterator[ReadItem]:
                 header = row
                 bad = _first_escaped(raw, start)
                 if bad is not None:
-                    yield ReadItem(f"{path}:header", problem=_encoding_problem("the header", bad[0], bad[1]))
+                    yield ReadItem(
+                        f"{path}:header", problem=_encoding_problem("the header", bad[0], bad[1])
+                    )
                 continue
             n += 1
             loc = f"{path}:row {n}"
@@ -566,7 +594,8 @@ def _read_csv(path: Path, delimiter: str) -> Iterator[ReadItem]:
                 yield ReadItem(
                     loc,
                     problem=ReadProblem(
-                        "csv_columns", f"row {n} has {len(row)} fields but the header has {len(header)}"
+                        "csv_columns",
+                        f"row {n} has {len(row)} fields but the header has {len(header)}",
                     ),
                 )
                 continue

@@ -41,8 +41,9 @@ class SentenceSplitter:
         elif engine == "stanza":
             self._nlp = _stanza_pipeline(lang)
         else:
-            raise ConfigError(f"unknown sentence splitter '{engine}'", "use spacy or stanza",
-                              code="DSB103")
+            raise ConfigError(
+                f"unknown sentence splitter '{engine}'", "use spacy or stanza", code="DSB103"
+            )
 
     def spans(self, text: str, *, count: bool = True) -> list[Sentence]:
         """Raw sentence spans (start, end, tokens) of one paragraph, trimmed. With
@@ -54,12 +55,15 @@ class SentenceSplitter:
         if self.engine == "spacy":
             out = _spacy_rule_spans(self._nlp, text)
         else:
-            out = [Sentence(s.tokens[0].start_char, s.tokens[-1].end_char, len(s.tokens))
-                   for s in self._nlp(text).sentences]
-        return [_trim(text, s) for s in out if text[s.start:s.end].strip()]
+            out = [
+                Sentence(s.tokens[0].start_char, s.tokens[-1].end_char, len(s.tokens))
+                for s in self._nlp(text).sentences
+            ]
+        return [_trim(text, s) for s in out if text[s.start : s.end].strip()]
 
-    def split(self, text: str, links: Sequence[tuple[int, int]] = (), *,
-              count: bool = True) -> list[Sentence]:
+    def split(
+        self, text: str, links: Sequence[tuple[int, int]] = (), *, count: bool = True
+    ) -> list[Sentence]:
         """Sentences of `text`, merged wherever a boundary would cut a link (`count` as in
         `spans`: a caller that needs only some counts asks `count_tokens` for those)."""
         return merge_across_links(self.spans(text, count=count), links)
@@ -73,7 +77,9 @@ class SentenceSplitter:
         return self._fast.count(text, sentence.start, sentence.end)
 
 
-def merge_across_links(sentences: list[Sentence], links: Iterable[tuple[int, int]]) -> list[Sentence]:
+def merge_across_links(
+    sentences: list[Sentence], links: Iterable[tuple[int, int]]
+) -> list[Sentence]:
     """Join consecutive sentences when a link starts in one and ends in the next."""
     spans = [(s, e) for s, e in links if e > s]
     if not spans or len(sentences) < 2:
@@ -82,8 +88,9 @@ def merge_across_links(sentences: list[Sentence], links: Iterable[tuple[int, int
     for sent in sentences[1:]:
         prev = merged[-1]
         if any(s < sent.start and e > prev.end for s, e in spans):
-            n_tokens = (prev.n_tokens + sent.n_tokens if prev.n_tokens >= 0 and sent.n_tokens >= 0
-                        else -1)
+            n_tokens = (
+                prev.n_tokens + sent.n_tokens if prev.n_tokens >= 0 and sent.n_tokens >= 0 else -1
+            )
             merged[-1] = Sentence(prev.start, sent.end, n_tokens)
         else:
             merged.append(sent)
@@ -128,15 +135,18 @@ def _punct_hashes(nlp) -> frozenset[int]:
     if key not in _PUNCT_HASHES:
         from spacy.pipeline.sentencizer import Sentencizer
 
-        _PUNCT_HASHES[key] = frozenset(nlp.vocab.strings.add(c)
-                                       for c in Sentencizer.default_punct_chars)
+        _PUNCT_HASHES[key] = frozenset(
+            nlp.vocab.strings.add(c) for c in Sentencizer.default_punct_chars
+        )
     return _PUNCT_HASHES[key]
 
 
 # What `str.isspace()` (spaCy's whitespace test) is true for, but " " (a test checks it); an
 # explicit class is ~10x faster to search than `[^\S ]`.
-_OTHER_SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003"
-                 "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_OTHER_SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003"
+    "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 _C, _N, _P = 0, 1, 2  # token kinds for the rule: candidate start, other punctuation, punct_chars
 _CACHE_SIZE = 1 << 16  # chunks remembered per cache (~10 MB each when full)
 
@@ -185,8 +195,12 @@ class _ChunkRule:
         if self._risky_space.search(text) is not None:
             window = self._risky[1]
             for hit in self._risky_space.finditer(text):
-                if self._risky[0].search(text, max(0, hit.start() - window),
-                                         hit.start() + window + 1) is not None:
+                if (
+                    self._risky[0].search(
+                        text, max(0, hit.start() - window), hit.start() + window + 1
+                    )
+                    is not None
+                ):
                     return None
         size = len(text)
         punct = self._punct
@@ -236,8 +250,13 @@ class _ChunkRule:
         start = 0
         counter = self.count
         for cut in cuts:
-            out.append(Sentence(start, cut - 1 if text[cut - 1] == " " else cut,
-                                counter(text, start, cut) if count else -1))
+            out.append(
+                Sentence(
+                    start,
+                    cut - 1 if text[cut - 1] == " " else cut,
+                    counter(text, start, cut) if count else -1,
+                )
+            )
             start = cut
         out.append(Sentence(start, size, counter(text, start, size) if count else -1))
         return out
@@ -276,8 +295,9 @@ class _ChunkRule:
                 base += len(new[k]) + 1
                 k += 1
                 continue
-            per_chunk[k].append((token.idx - base,
-                                 _P if token.text in punct else _N if token.is_punct else _C))
+            per_chunk[k].append(
+                (token.idx - base, _P if token.text in punct else _N if token.is_punct else _C)
+            )
         share = self._shared.setdefault  # few distinct values: one object each
         for chunk, tokens in zip(new, per_chunk):
             found = (tuple(t[0] for t in tokens), tuple(t[1] for t in tokens))
@@ -286,8 +306,9 @@ class _ChunkRule:
             effects[chunk] = share(effect, effect)
 
     @staticmethod
-    def _rule_effect(offsets: tuple[int, ...], chunk_kinds: tuple[int, ...]
-                     ) -> tuple[tuple[tuple[int, ...], bool], ...]:
+    def _rule_effect(
+        offsets: tuple[int, ...], chunk_kinds: tuple[int, ...]
+    ) -> tuple[tuple[tuple[int, ...], bool], ...]:
         """What the rule does in a chunk, indexed by whether a sentence may start at its
         first candidate token: (offsets where sentences start, the same flag after it)."""
         effect = []
@@ -311,7 +332,7 @@ class _ChunkRule:
         if end < len(text) and last < end:
             n += self._before(text, last, end)
         if last > first:
-            whole = text[first:last - 1]
+            whole = text[first : last - 1]
             chunks = whole.split(" ")
             try:
                 n += sum(map(self._counts.__getitem__, chunks))
@@ -330,15 +351,16 @@ class _ChunkRule:
             self._counts.clear()
         if len(doc):
             after_space = doc.to_array(SPACY)  # 1 where a token ends its chunk
-            per_chunk = numpy.bincount(numpy.cumsum(after_space) - after_space,
-                                       minlength=len(chunks))
+            per_chunk = numpy.bincount(
+                numpy.cumsum(after_space) - after_space, minlength=len(chunks)
+            )
             self._counts.update(zip(chunks, per_chunk.tolist()))
         return len(doc)
 
     def _before(self, text: str, chunk_start: int, pos: int) -> int:
         """Tokens of the chunk at `chunk_start` that start before `pos`."""
         end = text.find(" ", chunk_start)
-        offsets, _ = self._chunk_kinds(text[chunk_start:end if end >= 0 else len(text)])
+        offsets, _ = self._chunk_kinds(text[chunk_start : end if end >= 0 else len(text)])
         return bisect_left(offsets, pos - chunk_start)
 
     def _chunk_kinds(self, chunk: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -347,8 +369,10 @@ class _ChunkRule:
         if found is None:
             doc = self._tokenizer(chunk)
             punct = self._punct
-            found = (tuple(t.idx for t in doc),
-                     tuple(_P if t.text in punct else _N if t.is_punct else _C for t in doc))
+            found = (
+                tuple(t.idx for t in doc),
+                tuple(_P if t.text in punct else _N if t.is_punct else _C for t in doc),
+            )
             if len(self._kinds) >= _CACHE_SIZE:
                 self._kinds.clear()
             self._kinds[chunk] = found = self._shared.setdefault(found, found)
@@ -367,18 +391,26 @@ def _special_patterns(tokenizer) -> tuple[re.Pattern[str], tuple[re.Pattern[str]
     """
     from spacy.tokenizer import Tokenizer
 
-    bare = Tokenizer(tokenizer.vocab, rules={}, prefix_search=tokenizer.prefix_search,
-                     suffix_search=tokenizer.suffix_search,
-                     infix_finditer=tokenizer.infix_finditer,
-                     token_match=tokenizer.token_match, url_match=tokenizer.url_match)
+    bare = Tokenizer(
+        tokenizer.vocab,
+        rules={},
+        prefix_search=tokenizer.prefix_search,
+        suffix_search=tokenizer.suffix_search,
+        infix_finditer=tokenizer.infix_finditer,
+        token_match=tokenizer.token_match,
+        url_match=tokenizer.url_match,
+    )
     # (first characters, next characters), for pairs whose first is a letter/digit or not
     pairs: dict[bool, tuple[set[str], set[str]]] = {True: (set(), set()), False: (set(), set())}
     spelled: set[str] = set()
     longest = 0
     for string in tokenizer.rules or {}:
         if tokenizer.faster_heuristics and not (
-                tokenizer.find_prefix(string) or tokenizer.find_infix(string)
-                or tokenizer.find_suffix(string) or " " in string):
+            tokenizer.find_prefix(string)
+            or tokenizer.find_infix(string)
+            or tokenizer.find_suffix(string)
+            or " " in string
+        ):
             continue  # not in the matcher
         tokens = [t.text for t in bare(string)]
         if len(tokens) > 1 and any(c.isspace() for c in string):
@@ -387,16 +419,19 @@ def _special_patterns(tokenizer) -> tuple[re.Pattern[str], tuple[re.Pattern[str]
             a, b = tokens[k - 1][-1], tokens[k][0]
             pairs[a.isalnum()][0].add(a)
             pairs[a.isalnum()][1].add(b)
-            spelled.add(" ?".join(map(re.escape, tokens[:k])) + " "
-                        + " ?".join(map(re.escape, tokens[k:])))
+            spelled.add(
+                " ?".join(map(re.escape, tokens[:k])) + " " + " ?".join(map(re.escape, tokens[k:]))
+            )
         longest = max(longest, len(string) + len(tokens))
 
     def cls(chars: set[str]) -> str:
         return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
 
     quick = [f"(?<={cls(firsts)} ){cls(nexts)}" for firsts, nexts in pairs.values() if firsts]
-    return (re.compile(" (?:" + "|".join(quick) + ")" if quick else "(?!)"),
-            (re.compile("|".join(sorted(spelled)) or "(?!)"), longest))
+    return (
+        re.compile(" (?:" + "|".join(quick) + ")" if quick else "(?!)"),
+        (re.compile("|".join(sorted(spelled)) or "(?!)"), longest),
+    )
 
 
 _RULES: dict[int, _ChunkRule | None] = {}
@@ -432,8 +467,11 @@ def _spacy_pipeline(lang: str):
     try:
         import spacy
     except ImportError:
-        raise ConfigError("sentence splitting needs spaCy, which is not installed",
-                          "pip install spacy", code="DSB103") from None
+        raise ConfigError(
+            "sentence splitting needs spaCy, which is not installed",
+            "pip install spacy",
+            code="DSB103",
+        ) from None
     try:
         nlp = spacy.blank(lang)
     except Exception:  # spaCy raises ImportError/KeyError subclasses for unknown languages
@@ -447,19 +485,24 @@ def _stanza_pipeline(lang: str):
     try:
         import stanza
     except ImportError:
-        raise ConfigError("the stanza splitter needs stanza, which is not installed",
-                          "pip install 'dsbuild[stanza]'", code="DSB103") from None
+        raise ConfigError(
+            "the stanza splitter needs stanza, which is not installed",
+            "pip install 'dsbuild[stanza]'",
+            code="DSB103",
+        ) from None
     try:
         return stanza.Pipeline(lang, processors="tokenize", download_method=None, verbose=False)
     except Exception as exc:
         raise ConfigError(
             f"no stanza tokenizer model for '{lang}' on this machine ({exc.__class__.__name__})",
             f"download it once: python -c \"import stanza; stanza.download('{lang}', processors='tokenize')\"",
-            code="DSB103") from None
+            code="DSB103",
+        ) from None
 
 
-def split_sentences(text: str, links: Sequence[tuple[int, int]] = (), *, lang: str = "en",
-                    engine: str = "spacy") -> list[Sentence]:
+def split_sentences(
+    text: str, links: Sequence[tuple[int, int]] = (), *, lang: str = "en", engine: str = "spacy"
+) -> list[Sentence]:
     """Convenience: split one paragraph with a cached splitter."""
     return _splitter(lang, engine).split(text, links)
 

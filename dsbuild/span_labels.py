@@ -114,8 +114,12 @@ def soft_from_annotations(
     The result is sorted by start; runs of equal share are one span; unmarked characters
     are left out; `prob` is the exact share `count / annotators` (not rounded).
     """
-    per_annotator = list(annotations.values()) if isinstance(annotations, Mapping) else list(annotations)
-    names = list(annotations) if isinstance(annotations, Mapping) else list(range(len(per_annotator)))
+    per_annotator = (
+        list(annotations.values()) if isinstance(annotations, Mapping) else list(annotations)
+    )
+    names = (
+        list(annotations) if isinstance(annotations, Mapping) else list(range(len(per_annotator)))
+    )
     total = len(per_annotator)
     counts: dict[int, int] = {}
     for name, spans in zip(names, per_annotator):

@@ -85,17 +85,25 @@ def check_spans(
         start, end = int(span[0]), int(span[1])
         if start < 0 or end > n or start > n:
             problems.append(
-                SpanProblem(i, "span_out_of_range", f"span [{start}, {end}) is outside the text (length {n})")
+                SpanProblem(
+                    i,
+                    "span_out_of_range",
+                    f"span [{start}, {end}) is outside the text (length {n})",
+                )
             )
             continue
         if start > end:
-            problems.append(SpanProblem(i, "span_inverted", f"span [{start}, {end}) ends before it starts"))
+            problems.append(
+                SpanProblem(i, "span_inverted", f"span [{start}, {end}) ends before it starts")
+            )
             continue
         if start == end and not allow_empty:
             problems.append(SpanProblem(i, "span_empty", f"span [{start}, {end}) is empty"))
         elif sorted_required and prev is not None and (start, end) < prev:
             problems.append(
-                SpanProblem(i, "span_unsorted", f"span [{start}, {end}) comes after [{prev[0]}, {prev[1]})")
+                SpanProblem(
+                    i, "span_unsorted", f"span [{start}, {end}) comes after [{prev[0]}, {prev[1]})"
+                )
             )
         if surfaces is not None and i < len(surfaces) and surfaces[i] is not None:
             actual = text[start:end]
@@ -221,7 +229,9 @@ def strip_markers(
             )
         if nested != -1 and nested < c:
             raise InputError(
-                f"{open_tag} at character {nested} is nested in another", "do not nest markers", code="DSB303"
+                f"{open_tag} at character {nested} is nested in another",
+                "do not nest markers",
+                code="DSB303",
             )
         inner = marked[inner_start:c]
         pieces.append(inner)

@@ -108,24 +108,41 @@ class Stage:
         )
 
 
-def source_stage(name: str, fn: Callable[[StageContext], Iterable[dict]], *,
-                 description: str = "", version: str = "1") -> Stage:
+def source_stage(
+    name: str,
+    fn: Callable[[StageContext], Iterable[dict]],
+    *,
+    description: str = "",
+    version: str = "1",
+) -> Stage:
     """A first stage yielding records; must yield the same sequence for the same config,
     because a resumed run skips the items it already has."""
     return Stage(name, "source", fn, description or (fn.__doc__ or "").strip(), version)
 
 
-def map_stage(name: str, fn: Callable[[dict, StageContext], Any], concurrency: int = 1, *,
-              description: str = "", version: str = "1",
-              prepare: Callable[..., None] | None = None) -> Stage:
+def map_stage(
+    name: str,
+    fn: Callable[[dict, StageContext], Any],
+    concurrency: int = 1,
+    *,
+    description: str = "",
+    version: str = "1",
+    prepare: Callable[..., None] | None = None,
+) -> Stage:
     """A per-record stage; `async def` functions run with up to `concurrency` in flight;
     `prepare(ctx, records)` runs first (see `Stage`)."""
-    return Stage(name, "map", fn, description or (fn.__doc__ or "").strip(), version, concurrency,
-                 prepare)
+    return Stage(
+        name, "map", fn, description or (fn.__doc__ or "").strip(), version, concurrency, prepare
+    )
 
 
-def batch_stage(name: str, fn: Callable[[list[dict], StageContext], tuple[list[dict], list[Reject]]],
-                *, description: str = "", version: str = "1") -> Stage:
+def batch_stage(
+    name: str,
+    fn: Callable[[list[dict], StageContext], tuple[list[dict], list[Reject]]],
+    *,
+    description: str = "",
+    version: str = "1",
+) -> Stage:
     """A whole-dataset stage (dedup, splits): `fn(records, ctx) -> (records, rejects)`."""
     return Stage(name, "batch", fn, description or (fn.__doc__ or "").strip(), version)
 
@@ -172,9 +189,17 @@ class StageContext:
     (concurrency, timeouts: the fingerprint's excluded keys).
     """
 
-    def __init__(self, *, config: Mapping[str, Any], options: Mapping[str, Any] | None = None,
-                 runtime: Mapping[str, Any] | None = None, seed: int = 0, logger: logging.Logger | None = None, stage: str | None = None,
-                 **extras: Any) -> None:
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, Any],
+        options: Mapping[str, Any] | None = None,
+        runtime: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        logger: logging.Logger | None = None,
+        stage: str | None = None,
+        **extras: Any,
+    ) -> None:
         self.config = dict(config)
         self.options = dict(options or {})
         self.runtime = dict(runtime or {})
@@ -186,12 +211,20 @@ class StageContext:
 
     def for_stage(self, stage: str) -> StageContext:
         """A copy naming `stage`, with a child logger `dsbuild.stage.<name>`."""
-        extras = {k: v for k, v in vars(self).items()
-                  if k not in ("config", "options", "runtime", "seed", "logger", "stage")}
-        return StageContext(config=self.config, options=self.options, runtime=self.runtime,
-                            seed=self.seed,
-                            logger=logging.getLogger(f"dsbuild.stage.{stage}"), stage=stage,
-                            **extras)
+        extras = {
+            k: v
+            for k, v in vars(self).items()
+            if k not in ("config", "options", "runtime", "seed", "logger", "stage")
+        }
+        return StageContext(
+            config=self.config,
+            options=self.options,
+            runtime=self.runtime,
+            seed=self.seed,
+            logger=logging.getLogger(f"dsbuild.stage.{stage}"),
+            stage=stage,
+            **extras,
+        )
 
     def rng(self, *parts: object) -> random.Random:
         """A random generator seeded by (seed, stage, *parts): per-record randomness that does

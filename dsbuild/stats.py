@@ -15,8 +15,14 @@ from typing import Any
 
 from dsbuild.tables import DatasetStats, FormatStats, Row
 
-__all__ = ["DatasetStats", "FormatStats", "compute_stats", "draw_chart", "format_stats",
-           "stats_from_records"]
+__all__ = [
+    "DatasetStats",
+    "FormatStats",
+    "compute_stats",
+    "draw_chart",
+    "format_stats",
+    "stats_from_records",
+]
 
 
 def format_stats(fmt: str | None) -> FormatStats | None:
@@ -49,9 +55,15 @@ def _read(path: Path, dataset: str, fmt: str | None) -> tuple[list, list[Row], s
     from dsbuild.validation import DETECT_SAMPLE, candidate_formats, detect_file_format
 
     items = list(read_records(path))
-    require_readable(path, items)  # some unreadable lines are counted; a file of nothing else is an error
+    require_readable(
+        path, items
+    )  # some unreadable lines are counted; a file of nothing else is an error
     candidates = candidate_formats(dataset, fmt)
-    name = candidates[0] if len(candidates) == 1 else detect_file_format(path, items[:DETECT_SAMPLE], candidates)
+    name = (
+        candidates[0]
+        if len(candidates) == 1
+        else detect_file_format(path, items[:DETECT_SAMPLE], candidates)
+    )
     return items, [item.record for item in items if item.record is not None], name
 
 
@@ -78,8 +90,10 @@ def compute_stats(path: Path, dataset: str, fmt: str | None = None) -> dict[str,
         gates = gate_summary(path.parent)
         if gates:
             result["gates"] = gates
-            result["tables"]["Quality gates (per language)"] = {"columns": GATE_COLUMNS,
-                                                                "rows": gate_rows(gates)}
+            result["tables"]["Quality gates (per language)"] = {
+                "columns": GATE_COLUMNS,
+                "rows": gate_rows(gates),
+            }
     if stats is not None and stats.summary is not None and records:
         result["summary"] = stats.summary(records)
     return result
@@ -92,6 +106,9 @@ def draw_chart(path: Path, dataset: str, out: Path, fmt: str | None = None) -> P
     _, records, name = _read(Path(path), dataset, fmt)
     stats = format_stats(name)
     if stats is None or stats.chart is None:
-        raise UsageError(f"no chart is defined for {name or 'this'} format yet",
-                         "drop --chart; the tables are printed", code="DSB106")
+        raise UsageError(
+            f"no chart is defined for {name or 'this'} format yet",
+            "drop --chart; the tables are printed",
+            code="DSB106",
+        )
     return stats.chart(records, Path(out))

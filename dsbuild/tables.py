@@ -22,8 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DatasetStats", "FormatStats", "Row", "Table", "distribution", "frame",
-           "list_distribution", "table"]
+__all__ = [
+    "DatasetStats",
+    "FormatStats",
+    "Row",
+    "Table",
+    "distribution",
+    "frame",
+    "list_distribution",
+    "table",
+]
 
 Row = dict[str, Any]
 Table = dict[str, Any]
@@ -58,8 +66,10 @@ def frame(rows: list[Row]):
 
 def table(df, columns: list[str] | None = None) -> Table:
     """A frame as a plain table (its columns, or the ones given, in that order)."""
-    return {"columns": list(columns if columns is not None else df.columns),
-            "rows": [list(row) for row in df.iter_rows()]}
+    return {
+        "columns": list(columns if columns is not None else df.columns),
+        "rows": [list(row) for row in df.iter_rows()],
+    }
 
 
 def distribution(df, column: str) -> Table:
@@ -67,9 +77,12 @@ def distribution(df, column: str) -> Table:
     value is counted as "(missing)"."""
     import polars as pl
 
-    counts = (df.group_by(column).agg(pl.len().alias("records"))
-              .with_columns((pl.col("records") / pl.col("records").sum() * 100).round(1).alias("%"))
-              .sort(["records", column], descending=[True, False], nulls_last=True))
+    counts = (
+        df.group_by(column)
+        .agg(pl.len().alias("records"))
+        .with_columns((pl.col("records") / pl.col("records").sum() * 100).round(1).alias("%"))
+        .sort(["records", column], descending=[True, False], nulls_last=True)
+    )
     counts = counts.with_columns(pl.col(column).cast(pl.Utf8).fill_null("(missing)"))
     return table(counts, [column, "records", "%"])
 
@@ -79,4 +92,8 @@ def list_distribution(df, column: str, label: str) -> Table:
     import polars as pl
 
     exploded = df.select(pl.col(column).explode().alias(label)).drop_nulls()
-    return distribution(exploded, label) if exploded.height else {"columns": [label, "records", "%"], "rows": []}
+    return (
+        distribution(exploded, label)
+        if exploded.height
+        else {"columns": [label, "records", "%"], "rows": []}
+    )

@@ -127,7 +127,6 @@ class ValidationReport:
             "warnings": [_problem_dict(p) for p in self.warnings],
         }
 
-
     def as_warnings(self) -> Warnings:
         """The report's warnings as a `dsbuild.quirks.Warnings` (for readers' and converters' output)."""
         out = Warnings()
@@ -141,7 +140,10 @@ class ValidationReport:
         record or release quirk stops it (DSB303) before anything is written."""
         if strict and (self.invalid or self.warnings):
             first = (self.problems or self.warnings)[0]
-            counts = ", ".join(f"{code} x{n}" for code, n in (self.by_reason + self.warnings_by_reason).most_common(5))
+            counts = ", ".join(
+                f"{code} x{n}"
+                for code, n in (self.by_reason + self.warnings_by_reason).most_common(5)
+            )
             raise InvalidRecordsError(
                 f"--strict: {self.path} has {self.invalid} invalid record(s) and {self.warned} with "
                 f"warnings ({counts}); first: {first.locator} [{first.reason}] {first.message}",
@@ -150,8 +152,13 @@ class ValidationReport:
 
 
 def _problem_dict(p: Problem) -> dict[str, Any]:
-    return {"locator": p.locator, "record_id": p.record_id, "field": p.field, "reason": p.reason,
-            "message": p.message}
+    return {
+        "locator": p.locator,
+        "record_id": p.record_id,
+        "field": p.field,
+        "reason": p.reason,
+        "message": p.message,
+    }
 
 
 def candidate_formats(dataset: str | None, fmt: str | None) -> list[str]:
@@ -160,7 +167,9 @@ def candidate_formats(dataset: str | None, fmt: str | None) -> list[str]:
 
     if dataset is not None and dataset not in DATASET_FORMATS:
         raise ConfigError(
-            f"unknown dataset {dataset!r}", f"use one of {', '.join(DATASET_FORMATS)}", code="DSB105"
+            f"unknown dataset {dataset!r}",
+            f"use one of {', '.join(DATASET_FORMATS)}",
+            code="DSB105",
         )
     allowed = DATASET_FORMATS[dataset] if dataset is not None else list(FORMATS)
     if fmt is None:
@@ -188,8 +197,9 @@ def _data_files(path: Path) -> list[Path]:
     return files
 
 
-def validate_path(path: str | Path, dataset: str | None = None, fmt: str | None = None, *,
-                  strict: bool = False) -> ValidationReport:
+def validate_path(
+    path: str | Path, dataset: str | None = None, fmt: str | None = None, *, strict: bool = False
+) -> ValidationReport:
     """Validate one file, or every data file under a folder, against `dataset`'s formats
     (`strict`: release quirks are errors, not warnings)."""
     path = Path(path)
@@ -199,7 +209,9 @@ def validate_path(path: str | Path, dataset: str | None = None, fmt: str | None 
     for file in _data_files(path):
         read_anything |= _validate_file(file, candidates, report)
     if not read_anything:
-        raise InputError(f"{path} holds no records", "check that the right file was given", code="DSB304")
+        raise InputError(
+            f"{path} holds no records", "check that the right file was given", code="DSB304"
+        )
     found = {name for name in report.formats.values() if name}
     report.format = found.pop() if len(found) == 1 else None
     return report
@@ -221,8 +233,9 @@ def _validate_file(file: Path, candidates: list[str], report: ValidationReport) 
     return True
 
 
-def check_records(records: Iterable[dict[str, Any]], fmt: str, source: str, *,
-                  strict: bool = False) -> ValidationReport:
+def check_records(
+    records: Iterable[dict[str, Any]], fmt: str, source: str, *, strict: bool = False
+) -> ValidationReport:
     """Validate records already read (by a converter or reader) with format `fmt`'s schema:
     the same errors and warnings as `validate`, located as `source:N` (N from 1)."""
     from dsbuild.schemas import FORMATS
@@ -282,7 +295,9 @@ def validate_records(
             else:
                 if first is not None:
                     message = f"{key} was already used at {first}"
-                    problems.append(Problem(item.locator, record_id, spec.id_field, "duplicate_id", message))
+                    problems.append(
+                        Problem(item.locator, record_id, spec.id_field, "duplicate_id", message)
+                    )
                 else:
                     seen[key] = item.locator
         if problems:
@@ -307,6 +322,10 @@ def _record_problems(
         model.model_validate(record, context=context)
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
-            problems.append(Problem(locator, record_id, field_path(error["loc"]), error["type"], error["msg"]))
-    warnings = [Problem(locator, record_id, fld, code, message) for fld, code, message in found(context)]
+            problems.append(
+                Problem(locator, record_id, field_path(error["loc"]), error["type"], error["msg"])
+            )
+    warnings = [
+        Problem(locator, record_id, fld, code, message) for fld, code, message in found(context)
+    ]
     return problems, warnings

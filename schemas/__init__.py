@@ -122,7 +122,6 @@ FORMATS: dict[str, FormatSpec] = {
 }
 
 
-
 def register_format(spec: FormatSpec) -> FormatSpec:
     """Add a record format (a new dataset's, defined outside dsbuild or in a test)."""
     FORMATS[spec.name] = spec

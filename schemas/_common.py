@@ -63,7 +63,9 @@ class Problems:
 
         warn_in(self.context, field_path(loc), code, message)
 
-    def add_spans(self, loc: Loc, problems: Iterable[SpanProblem], values: list[Any] | None = None) -> int:
+    def add_spans(
+        self, loc: Loc, problems: Iterable[SpanProblem], values: list[Any] | None = None
+    ) -> int:
         """Record span problems, each at `loc + (index,)`; returns how many there were."""
         count = 0
         for p in problems:

@@ -65,8 +65,14 @@ FULL_TEXT_CRITERIA: dict[str, str] = {
 def _meta_to_str(value: Any) -> Any:
     """Rater metadata values are strings (so they survive a spreadsheet); numbers are read as text."""
     if isinstance(value, dict):
-        return {k: str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, int | float) else v
-                for k, v in value.items()}
+        return {
+            k: str(v).lower()
+            if isinstance(v, bool)
+            else str(v)
+            if isinstance(v, int | float)
+            else v
+            for k, v in value.items()
+        }
     return value
 
 
@@ -79,7 +85,9 @@ class Nuance(BaseModel):
     start: int = Field(description="Start offset in `text` (code points, inclusive).")
     end: int = Field(description="End offset in `text` (code points, exclusive).")
     category: NuanceCategory
-    surface: str = Field(min_length=1, description="text[start:end], repeated so it can be checked.")
+    surface: str = Field(
+        min_length=1, description="text[start:end], repeated so it can be checked."
+    )
     note: str | None = Field(default=None, description="What a translator needs to know about it.")
 
 
@@ -94,20 +102,29 @@ class Rating(BaseModel):
         description="0-3. For the full text: overall quality (NA not allowed). "
         "For a nuance: 0-3, or NA when the translation left the segment untranslated."
     )
-    content: Grade | None = Field(default=None, description="Full text only: faithful to content, 0-3.")
+    content: Grade | None = Field(
+        default=None, description="Full text only: faithful to content, 0-3."
+    )
     style: Grade | None = Field(default=None, description="Full text only: faithful to style, 0-3.")
-    audience: Grade | None = Field(default=None, description="Full text only: appropriate to audience, 0-3.")
+    audience: Grade | None = Field(
+        default=None, description="Full text only: appropriate to audience, 0-3."
+    )
     comment: str | None = None
     rater_meta: RaterMeta | None = Field(
-        default=None, description="What the study records about the rater (locale, background), as text."
+        default=None,
+        description="What the study records about the rater (locale, background), as text.",
     )
 
 
 class Translation(BaseModel):
     """One system's translation of the text, with its ratings."""
 
-    system: str = Field(min_length=1, description="Model spec (e.g. openai:gpt-4o-mini) or `human`.")
-    target_lang: str = Field(min_length=2, description="Language (or language-locale, e.g. ja-JP) of `text`.")
+    system: str = Field(
+        min_length=1, description="Model spec (e.g. openai:gpt-4o-mini) or `human`."
+    )
+    target_lang: str = Field(
+        min_length=2, description="Language (or language-locale, e.g. ja-JP) of `text`."
+    )
     text: str = Field(min_length=1)
     ratings: list[Rating] = Field(default_factory=list)
 
@@ -121,7 +138,9 @@ class CulturalRecord(RecordModel):
     source: str | None = Field(
         default=None, description="Where the text comes from (URL, corpus, author)."
     )
-    nuances: list[Nuance] = Field(min_length=1, description="Sorted, non-overlapping spans of `text`.")
+    nuances: list[Nuance] = Field(
+        min_length=1, description="Sorted, non-overlapping spans of `text`."
+    )
     translations: list[Translation] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -156,10 +175,16 @@ class CulturalRecord(RecordModel):
                 if rating.nuance is not None:
                     for name in ("content", "style", "audience"):
                         if getattr(rating, name) is not None:
-                            message = f"`{name}` is a full-text criterion; drop it from nuance ratings"
+                            message = (
+                                f"`{name}` is a full-text criterion; drop it from nuance ratings"
+                            )
                             problems.add((*loc, name), "criterion_on_segment", message)
                 if (rating.annotator, rating.nuance) in rated:
-                    what = "this translation" if rating.nuance is None else f"nuance {rating.nuance} here"
+                    what = (
+                        "this translation"
+                        if rating.nuance is None
+                        else f"nuance {rating.nuance} here"
+                    )
                     message = f"{rating.annotator} already rated {what}"
                     problems.add(loc, "duplicate_rating", message)
                 rated.add((rating.annotator, rating.nuance))
@@ -177,47 +202,81 @@ class RatingRow(BaseModel):
 
     text_id: RecordId = Field(description="Id of the source text.")
     source_lang: str = Field(default="en", min_length=2, description="Language of the source text.")
-    target: str = Field(min_length=2, description="Target language-locale tag, e.g. ja-JP, es-MX, ru-KZ.")
-    model: str = Field(min_length=1, description="The system that translated (model spec, or `human`).")
+    target: str = Field(
+        min_length=2, description="Target language-locale tag, e.g. ja-JP, es-MX, ru-KZ."
+    )
+    model: str = Field(
+        min_length=1, description="The system that translated (model spec, or `human`)."
+    )
     rater: str = Field(min_length=1, description="Pseudonymous rater id.")
     rater_meta: RaterMeta = Field(default_factory=dict, description="Rater metadata, as text.")
-    segment: int | None = Field(default=None, ge=1, description="Segment number in the text (from 1); null for the full text.")
-    category: NuanceCategory | None = Field(default=None, description="Segment rows: the segment's category.")
-    surface: str | None = Field(default=None, description="Segment rows: the source segment (text[start:end]).")
-    start: int | None = Field(default=None, ge=0, description="Segment rows, optional: offset in the source text.")
-    end: int | None = Field(default=None, ge=0, description="Segment rows, optional: end offset (exclusive).")
-    translation: str | None = Field(
-        default=None, description="Segment rows: the segment's counterpart; full-text rows: the whole translation."
+    segment: int | None = Field(
+        default=None,
+        ge=1,
+        description="Segment number in the text (from 1); null for the full text.",
     )
-    score: Grade | None = Field(default=None, description="Segment rows: 0-3 (null when NA or not rated).")
-    na: bool = Field(default=False, description="Segment rows: true = the segment was not translated (NA).")
-    content: Grade | None = Field(default=None, description="Full-text rows: faithful to content, 0-3.")
+    category: NuanceCategory | None = Field(
+        default=None, description="Segment rows: the segment's category."
+    )
+    surface: str | None = Field(
+        default=None, description="Segment rows: the source segment (text[start:end])."
+    )
+    start: int | None = Field(
+        default=None, ge=0, description="Segment rows, optional: offset in the source text."
+    )
+    end: int | None = Field(
+        default=None, ge=0, description="Segment rows, optional: end offset (exclusive)."
+    )
+    translation: str | None = Field(
+        default=None,
+        description="Segment rows: the segment's counterpart; full-text rows: the whole translation.",
+    )
+    score: Grade | None = Field(
+        default=None, description="Segment rows: 0-3 (null when NA or not rated)."
+    )
+    na: bool = Field(
+        default=False, description="Segment rows: true = the segment was not translated (NA)."
+    )
+    content: Grade | None = Field(
+        default=None, description="Full-text rows: faithful to content, 0-3."
+    )
     style: Grade | None = Field(default=None, description="Full-text rows: faithful to style, 0-3.")
-    audience: Grade | None = Field(default=None, description="Full-text rows: appropriate to audience, 0-3.")
+    audience: Grade | None = Field(
+        default=None, description="Full-text rows: appropriate to audience, 0-3."
+    )
     overall: Grade | None = Field(default=None, description="Full-text rows: overall quality, 0-3.")
     comment: str | None = None
     final_comment: str | None = Field(
-        default=None, description="Full-text rows, optional: a last free comment (a study's `any parting thoughts?`)."
+        default=None,
+        description="Full-text rows, optional: a last free comment (a study's `any parting thoughts?`).",
     )
     language: str | None = Field(
-        default=None, description="Optional: the target language as the study names it (e.g. Spanish); analyses group by it."
+        default=None,
+        description="Optional: the target language as the study names it (e.g. Spanish); analyses group by it.",
     )
     locale: str | None = Field(
-        default=None, description="Optional: the target locale or region as the study names it (e.g. Mexico)."
+        default=None,
+        description="Optional: the target locale or region as the study names it (e.g. Mexico).",
     )
     unit: str | None = Field(
-        default=None, description="Optional: the study's id of the rated translation (text x model x locale), the "
-        "agreement unit of full-text ratings; default: text_id, target and model."
+        default=None,
+        description="Optional: the study's id of the rated translation (text x model x locale), the "
+        "agreement unit of full-text ratings; default: text_id, target and model.",
     )
     segment_id: str | None = Field(
-        default=None, description="Segment rows, optional: the study's id of the rated segment, the agreement unit of "
-        "segment ratings; default: the full-text unit and `segment`."
+        default=None,
+        description="Segment rows, optional: the study's id of the rated segment, the agreement unit of "
+        "segment ratings; default: the full-text unit and `segment`.",
     )
 
     @model_validator(mode="before")
     @classmethod
     def _na_spelling(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("score"), str) and data["score"].strip().upper() == "NA":
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("score"), str)
+            and data["score"].strip().upper() == "NA"
+        ):
             data = {**data, "score": None, "na": True}
         return data
 
@@ -227,23 +286,43 @@ class RatingRow(BaseModel):
         if self.segment is None:
             for name in ("category", "surface", "start", "end", "score", "segment_id"):
                 if getattr(self, name) is not None:
-                    problems.add((name,), "segment_field_on_full_text", f"`{name}` belongs to segment rows; this row has no `segment`")
+                    problems.add(
+                        (name,),
+                        "segment_field_on_full_text",
+                        f"`{name}` belongs to segment rows; this row has no `segment`",
+                    )
             if self.na:
-                problems.add(("na",), "na_on_full_text", "NA means a segment was not translated; a full-text rating needs 0-3")
+                problems.add(
+                    ("na",),
+                    "na_on_full_text",
+                    "NA means a segment was not translated; a full-text rating needs 0-3",
+                )
         else:
             for name in (*FULL_TEXT_CRITERIA, "final_comment"):
                 if getattr(self, name) is not None:
-                    problems.add((name,), "criterion_on_segment", f"`{name}` belongs to full-text rows; use `score` and `comment` on segment rows")
+                    problems.add(
+                        (name,),
+                        "criterion_on_segment",
+                        f"`{name}` belongs to full-text rows; use `score` and `comment` on segment rows",
+                    )
             if self.category is None:
                 problems.add(("category",), "missing", "segment rows need the segment's category")
             if not self.surface:
-                problems.add(("surface",), "missing", "segment rows need the source segment (`surface`)")
+                problems.add(
+                    ("surface",), "missing", "segment rows need the source segment (`surface`)"
+                )
             if self.na and self.score is not None:
-                problems.add(("score",), "score_and_na", f"score {self.score} and NA at once; keep one")
+                problems.add(
+                    ("score",), "score_and_na", f"score {self.score} and NA at once; keep one"
+                )
             if (self.start is None) != (self.end is None):
                 problems.add(("end",), "half_span", "give both `start` and `end`, or neither")
-            elif self.start is not None and self.end is not None and self.surface \
-                    and self.end - self.start != len(self.surface):
+            elif (
+                self.start is not None
+                and self.end is not None
+                and self.surface
+                and self.end - self.start != len(self.surface)
+            ):
                 message = f"[{self.start}, {self.end}) covers {self.end - self.start} characters, the surface has {len(self.surface)}"
                 problems.add(("end",), "span_length_mismatch", message)
         problems.raise_if_any()

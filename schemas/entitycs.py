@@ -29,8 +29,11 @@ _TAG = re.compile(r"<(/?)([A-Za-z]{1,3}(?:[-_][A-Za-z0-9]{1,8})?)>")
 class Entity(BaseModel):
     """One entity of the sentence: where its text is in each sentence, and in which language."""
 
-    qid: str | None = Field(default=None, pattern=r"^Q[1-9][0-9]*$",
-                            description="Wikidata item id; null when the link has no item.")
+    qid: str | None = Field(
+        default=None,
+        pattern=r"^Q[1-9][0-9]*$",
+        description="Wikidata item id; null when the link has no item.",
+    )
     title: str | None = Field(default=None, description="English Wikipedia title of the entity.")
     language: str = Field(min_length=2, description="Language of the entity's text in cs_sentence.")
     en_start: int = Field(ge=0)
@@ -67,23 +70,42 @@ class EntityCSRecord(RecordModel):
 def _check_entities(row: EntityCSRecord, en: tuple, cs: tuple, problems: Problems) -> None:
     en_spans, cs_spans = en[3], cs[3]
     if len(row.entities) != len(en_spans):
-        problems.add(("entities",), "entity_count_mismatch",
-                     f"{len(row.entities)} entities listed but {len(en_spans)} tagged")
+        problems.add(
+            ("entities",),
+            "entity_count_mismatch",
+            f"{len(row.entities)} entities listed but {len(en_spans)} tagged",
+        )
         return
-    for i, (e, (es, ee, _), (cs_s, cs_e, cs_tag)) in enumerate(zip(row.entities, en_spans, cs_spans)):
+    for i, (e, (es, ee, _), (cs_s, cs_e, cs_tag)) in enumerate(
+        zip(row.entities, en_spans, cs_spans)
+    ):
         if (e.en_start, e.en_end) != (es, ee):
-            problems.add(("entities", i, "en_start"), "span_misaligned",
-                         f"the entity's text is at [{es}, {ee}) of en_sentence, not [{e.en_start}, {e.en_end})")
+            problems.add(
+                ("entities", i, "en_start"),
+                "span_misaligned",
+                f"the entity's text is at [{es}, {ee}) of en_sentence, not [{e.en_start}, {e.en_end})",
+            )
         if (e.cs_start, e.cs_end) != (cs_s, cs_e):
-            problems.add(("entities", i, "cs_start"), "span_misaligned",
-                         f"the entity's text is at [{cs_s}, {cs_e}) of cs_sentence, not [{e.cs_start}, {e.cs_end})")
-        if e.language.lower() not in (row.language.lower(), "en") or cs_tag not in (e.language.lower(), "e"):
-            problems.add(("entities", i, "language"), "language_mismatch",
-                         f"entity language {e.language!r} but its cs_sentence tag is <{cs_tag}> "
-                         f"in a {row.language!r} row")
+            problems.add(
+                ("entities", i, "cs_start"),
+                "span_misaligned",
+                f"the entity's text is at [{cs_s}, {cs_e}) of cs_sentence, not [{e.cs_start}, {e.cs_end})",
+            )
+        if e.language.lower() not in (row.language.lower(), "en") or cs_tag not in (
+            e.language.lower(),
+            "e",
+        ):
+            problems.add(
+                ("entities", i, "language"),
+                "language_mismatch",
+                f"entity language {e.language!r} but its cs_sentence tag is <{cs_tag}> "
+                f"in a {row.language!r} row",
+            )
 
 
-def _markers(text: str, names: set[str]) -> tuple[list[str], int, str | None, list[tuple[int, int, str]]]:
+def _markers(
+    text: str, names: set[str]
+) -> tuple[list[str], int, str | None, list[tuple[int, int, str]]]:
     """Split a tagged sentence: (text between entities, entity count, error, inner spans)."""
     pieces: list[str] = []
     spans: list[tuple[int, int, str]] = []
@@ -96,14 +118,24 @@ def _markers(text: str, names: set[str]) -> tuple[list[str], int, str | None, li
             continue
         if not closing:
             if opened is not None:
-                return pieces, count, f"<{name}> at character {m.start()} opens inside <{opened[0]}>", spans
+                return (
+                    pieces,
+                    count,
+                    f"<{name}> at character {m.start()} opens inside <{opened[0]}>",
+                    spans,
+                )
             pieces.append(text[pos : m.start()])
             opened = (name, m.start(), m.end())
         else:
             if opened is None:
                 return pieces, count, f"</{name}> at character {m.start()} closes nothing", spans
             if opened[0] != name:
-                return pieces, count, f"</{name}> at character {m.start()} closes <{opened[0]}>", spans
+                return (
+                    pieces,
+                    count,
+                    f"</{name}> at character {m.start()} closes <{opened[0]}>",
+                    spans,
+                )
             spans.append((opened[2], m.start(), name))
             opened = None
             count += 1

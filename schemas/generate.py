@@ -29,7 +29,9 @@ def render_schemas() -> dict[str, str]:
         schema["$schema"] = DRAFT
         schema["x-dsbuild"] = {"format": name, "dataset": spec.dataset, "id_field": spec.id_field}
         schema.setdefault("description", spec.description)
-        out[f"{name}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        out[f"{name}.schema.json"] = (
+            json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        )
     return out
 
 
@@ -59,9 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m dsbuild.schemas.generate", description=__doc__.splitlines()[0]
     )
     parser.add_argument(
-        "--out", type=Path, default=JSON_DIR, help="folder to write into (default: the package's json/)"
+        "--out",
+        type=Path,
+        default=JSON_DIR,
+        help="folder to write into (default: the package's json/)",
     )
-    parser.add_argument("--check", action="store_true", help="only check; exit 1 when a file is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="only check; exit 1 when a file is stale"
+    )
     args = parser.parse_args(argv)
     if args.check:
         stale = stale_schemas(args.out)

@@ -90,7 +90,10 @@ def parse_numbered_sentences(
     lines = _LINE_BREAK.split(text)
     tail = trailing_separator_lines(lines)
     if tail:
-        shown = " ".join(line.strip() for line in lines[len(lines) - tail:] if line.strip()) or "a blank line"
+        shown = (
+            " ".join(line.strip() for line in lines[len(lines) - tail :] if line.strip())
+            or "a blank line"
+        )
         errors.append(("trailing_separator", f"{shown!r} follows the last numbered sentence"))
         lines = lines[: len(lines) - tail]
     for line in lines:
@@ -99,7 +102,9 @@ def parse_numbered_sentences(
         m = pattern.fullmatch(line)
         if m is None:
             if current is None:
-                errors.append(("sentence_unnumbered", f"the first line {line[:40]!r} has no sentence number"))
+                errors.append(
+                    ("sentence_unnumbered", f"the first line {line[:40]!r} has no sentence number")
+                )
                 current = first - 1
                 sentences[current] = line
             else:
@@ -107,7 +112,9 @@ def parse_numbered_sentences(
             continue
         number = int(m.group(1))
         if number != expected and not any(code == "numbering_gap" for code, _ in errors):
-            errors.append(("numbering_gap", f"sentence numbered {number} where {expected} was expected"))
+            errors.append(
+                ("numbering_gap", f"sentence numbered {number} where {expected} was expected")
+            )
         sentences[number] = m.group(2)
         current = number
         expected = number + 1
@@ -133,7 +140,13 @@ def trailing_separator_lines(lines: list[str]) -> int:
     return len(tail) if any(_is_separator(line) for line in tail) else 0
 
 
-ERROR_FIELDS = ("error_type", "error_sentence_id", "error_sentence", "corrected_sentence", "corrected_text")
+ERROR_FIELDS = (
+    "error_type",
+    "error_sentence_id",
+    "error_sentence",
+    "corrected_sentence",
+    "corrected_text",
+)
 
 
 def _check_error_fields(
@@ -156,16 +169,31 @@ def _check_error_fields(
             value = values[name]
             if value is None or (name == "error_sentence_id" and value == clean_id):
                 continue
-            want = f"{clean_id}" if name == "error_sentence_id" and clean_id is not None else "empty"
-            add(name, "clean_has_error_fields", f"error flag is 0, so {fields[name]} must be {want}", value)
+            want = (
+                f"{clean_id}" if name == "error_sentence_id" and clean_id is not None else "empty"
+            )
+            add(
+                name,
+                "clean_has_error_fields",
+                f"error flag is 0, so {fields[name]} must be {want}",
+                value,
+            )
         return
     for name in ERROR_FIELDS:
         if values[name] is None or (name == "error_sentence_id" and values[name] == clean_id):
-            add(name, "error_field_missing", f"error flag is 1 but {fields[name]} is empty", values[name])
+            add(
+                name,
+                "error_field_missing",
+                f"error flag is 1 but {fields[name]} is empty",
+                values[name],
+            )
     kind = values["error_type"]
     if kind is not None and _type_key(kind) not in {_type_key(t) for t in known_types}:
-        problems.warn((fields["error_type"],), "error_type_outside_scheme",
-                      f"{kind!r} is not one of {', '.join(known_types)}; kept as written")
+        problems.warn(
+            (fields["error_type"],),
+            "error_type_outside_scheme",
+            f"{kind!r} is not one of {', '.join(known_types)}; kept as written",
+        )
     number = values["error_sentence_id"]
     sentence = values["error_sentence"]
     if number is not None and number != clean_id:
@@ -176,17 +204,30 @@ def _check_error_fields(
         elif sentence is not None and squash(sentences[number]) != squash(sentence):
             actual = squash(sentences[number])[:60]
             if _within(sentence, sentences[number]):
-                problems.warn((fields["error_sentence"],), "error_sentence_partial",
-                              f"{fields['error_sentence']} quotes a part of sentence {number}, which reads {actual!r}")
+                problems.warn(
+                    (fields["error_sentence"],),
+                    "error_sentence_partial",
+                    f"{fields['error_sentence']} quotes a part of sentence {number}, which reads {actual!r}",
+                )
             else:
-                message = f"{fields['error_sentence']} is not sentence {number}, which reads {actual!r}"
+                message = (
+                    f"{fields['error_sentence']} is not sentence {number}, which reads {actual!r}"
+                )
                 add("error_sentence", "error_sentence_mismatch", message)
     corrected = values["corrected_sentence"]
     if corrected is not None and sentence is not None and squash(corrected) == squash(sentence):
-        add("corrected_sentence", "correction_unchanged", "the corrected sentence is the error sentence")
+        add(
+            "corrected_sentence",
+            "correction_unchanged",
+            "the corrected sentence is the error sentence",
+        )
     text = values["corrected_text"]
     if corrected is not None and text is not None and squash(corrected) not in squash(text):
-        add("corrected_text", "corrected_text_mismatch", "the corrected text does not contain the corrected sentence")
+        add(
+            "corrected_text",
+            "corrected_text_mismatch",
+            "the corrected text does not contain the corrected sentence",
+        )
 
 
 def _within(part: str, sentence: str) -> bool:
@@ -209,8 +250,12 @@ def _add_numbering(problems: Problems, loc: tuple[str, ...], errors: list[tuple[
 class MedRECTRecord(RecordModel):
     """One MedRECT item: a numbered clinical text that holds at most one medical error."""
 
-    sample_id: str = Field(description="Item id, e.g. ms-test-0 (MEDEC source) or a JMLE-derived id.")
-    sentences: str = Field(description='Numbered sentences, one per line: "1. ...\\n2. ..." (from 1).')
+    sample_id: str = Field(
+        description="Item id, e.g. ms-test-0 (MEDEC source) or a JMLE-derived id."
+    )
+    sentences: str = Field(
+        description='Numbered sentences, one per line: "1. ...\\n2. ..." (from 1).'
+    )
     error_flag: Literal[0, 1] = Field(description="1 when the text holds an error.")
     error_type: str | None = Field(
         default=None, description=f"One of {', '.join(MEDRECT_ERROR_TYPES)}; null when clean."
@@ -219,11 +264,15 @@ class MedRECTRecord(RecordModel):
         default=None, description="Number of the erroneous sentence (from 1); null when clean."
     )
     error_sentence: str | None = Field(default=None, description="That sentence, as written.")
-    corrected_sentence: str | None = Field(default=None, description="The sentence with the error fixed.")
+    corrected_sentence: str | None = Field(
+        default=None, description="The sentence with the error fixed."
+    )
     corrected_text: str | None = Field(
         default=None, description="The whole text with the corrected sentence in place."
     )
-    metadata: dict[str, Any] | None = Field(default=None, description="Source details (row index, original text).")
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="Source details (row index, original text)."
+    )
     screening_results: dict[str, Any] | None = Field(
         default=None, description="The LLM screening verdict, when screened."
     )
@@ -261,7 +310,8 @@ class MEDECRecord(RecordModel):
     text_id: str = Field(alias="Text ID", description="Row id, e.g. ms-val-0.")
     text: str = Field(alias="Text", description="The clinical text as one paragraph.")
     sentences: str = Field(
-        alias="Sentences", description='Numbered sentences, one per line: "0 ...\\r\\n1 ..." (from 0).'
+        alias="Sentences",
+        description='Numbered sentences, one per line: "0 ...\\r\\n1 ..." (from 0).',
     )
     error_flag: Literal[0, 1] = Field(alias="Error Flag")
     error_type: str | None = Field(
@@ -274,7 +324,9 @@ class MEDECRecord(RecordModel):
     corrected_sentence: str | None = Field(default=None, alias="Corrected Sentence")
     corrected_text: str | None = Field(default=None, alias="Corrected Text")
 
-    @field_validator("error_type", "error_sentence", "corrected_sentence", "corrected_text", mode="before")
+    @field_validator(
+        "error_type", "error_sentence", "corrected_sentence", "corrected_text", mode="before"
+    )
     @classmethod
     def _na_is_none(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and value.strip() in ("", "NA")):
@@ -318,7 +370,8 @@ class JMLEQuestion(RecordModel):
     """A Japanese medical licensing exam question, the source pool of MedRECT-ja."""
 
     id: str = Field(
-        pattern=r"^\d{3}[A-Z]\d{1,3}$", description="Exam number, block letter, question number (e.g. 119A16)."
+        pattern=r"^\d{3}[A-Z]\d{1,3}$",
+        description="Exam number, block letter, question number (e.g. 119A16).",
     )
     question: str = Field(min_length=1)
     choices: dict[str, str] = Field(description="Choice letter (a, b, ...) to choice text.")
@@ -331,7 +384,9 @@ class JMLEQuestion(RecordModel):
         letters = list(self.choices)
         expected = [chr(ord("a") + i) for i in range(len(letters))]
         if letters != expected:
-            problems.add(("choices",), "choice_letters", f"choices are {letters}, expected {expected}")
+            problems.add(
+                ("choices",), "choice_letters", f"choices are {letters}, expected {expected}"
+            )
         if len(letters) < 2:
             message = f"a question needs at least 2 choices, not {len(letters)}"
             problems.add(("choices",), "too_few_choices", message)

@@ -24,7 +24,14 @@ from dsbuild.spans import check_spans, strip_markers
 
 from ._common import Problems, RecordId, RecordModel, SpanPair, first_difference, list_from_string
 
-__all__ = ["LIST_FIELDS", "MushroomRecord", "PsiloQARecord", "SoftLabel", "unstring_list", "unstring_lists"]
+__all__ = [
+    "LIST_FIELDS",
+    "MushroomRecord",
+    "PsiloQARecord",
+    "SoftLabel",
+    "unstring_list",
+    "unstring_lists",
+]
 
 Complexity = Literal["easy", "medium", "hard"]
 
@@ -34,7 +41,9 @@ class PsiloQARecord(RecordModel):
     answer that contradict the passage (`labels`, also shown inline in `annotated_span`)."""
 
     id: RecordId = Field(description="Row id, unique within the dataset.")
-    lang: str = Field(min_length=2, description="Language code of the question and answer (e.g. en, zh).")
+    lang: str = Field(
+        min_length=2, description="Language code of the question and answer (e.g. en, zh)."
+    )
     wiki_title: str = Field(description="Title of the Wikipedia page the passage comes from.")
     wiki_url: str = Field(description="URL of that page.")
     llm_checkpoint: str = Field(description="The model that wrote `llm_answer`.")
@@ -46,7 +55,9 @@ class PsiloQARecord(RecordModel):
         default=None,
         description="`llm_answer` with each labelled span wrapped in [HAL]...[/HAL]; null if not kept.",
     )
-    complexity: Complexity | None = Field(default=None, description="Question difficulty, when known.")
+    complexity: Complexity | None = Field(
+        default=None, description="Question difficulty, when known."
+    )
     labels: list[SpanPair] = Field(
         description="Hallucinated spans of `llm_answer`: [start, end) code points, sorted, non-overlapping."
     )
@@ -54,7 +65,9 @@ class PsiloQARecord(RecordModel):
     @model_validator(mode="after")
     def _check(self) -> PsiloQARecord:
         problems = Problems(type(self).__name__)
-        bad = problems.add_spans(("labels",), check_spans(self.llm_answer, self.labels), list(self.labels))
+        bad = problems.add_spans(
+            ("labels",), check_spans(self.llm_answer, self.labels), list(self.labels)
+        )
         if self.annotated_span is not None:
             try:
                 plain, marked = strip_markers(self.annotated_span)
@@ -90,8 +103,12 @@ def unstring_list(value: Any, field_name: str, context: Any = None) -> Any:
     if isinstance(value, str):
         parsed = list_from_string(value)
         if parsed is not None:
-            warn_in(context, field_name, "list_as_string",
-                    f"{field_name} is a string holding a list of {len(parsed)} item(s); parsed")
+            warn_in(
+                context,
+                field_name,
+                "list_as_string",
+                f"{field_name} is a string holding a list of {len(parsed)} item(s); parsed",
+            )
             return parsed
     return value
 
@@ -118,11 +135,15 @@ class MushroomRecord(RecordModel):
     """One Mu-SHROOM (SemEval-2025 Task 3) item: a model output with span-level labels."""
 
     id: RecordId
-    lang: str = Field(min_length=2, description="Language code (the official files use upper case, e.g. EN).")
+    lang: str = Field(
+        min_length=2, description="Language code (the official files use upper case, e.g. EN)."
+    )
     model_input: str = Field(description="The question put to the model.")
     model_output_text: str = Field(description="The model's answer; all offsets index this string.")
     model_id: str
-    soft_labels: list[SoftLabel] = Field(description="Spans with the probability that they are hallucinated.")
+    soft_labels: list[SoftLabel] = Field(
+        description="Spans with the probability that they are hallucinated."
+    )
     hard_labels: list[SpanPair] = Field(description="Spans marked by a majority of annotators.")
     annotations: dict[str, list[SpanPair]] | None = Field(
         default=None, description="Each annotator's own spans (may be empty, e.g. [69, 69])."
@@ -147,14 +168,20 @@ class MushroomRecord(RecordModel):
         bad += problems.add_spans(
             ("hard_labels",),
             check_spans(
-                text, self.hard_labels, sorted_required=False, non_overlapping=False, allow_empty=True
+                text,
+                self.hard_labels,
+                sorted_required=False,
+                non_overlapping=False,
+                allow_empty=True,
             ),
             list(self.hard_labels),
         )
         for annotator, spans in (self.annotations or {}).items():
             problems.add_spans(
                 ("annotations", annotator),
-                check_spans(text, spans, sorted_required=False, non_overlapping=False, allow_empty=True),
+                check_spans(
+                    text, spans, sorted_required=False, non_overlapping=False, allow_empty=True
+                ),
                 list(spans),
             )
         if not bad:

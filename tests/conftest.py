@@ -59,8 +59,13 @@ def stand_in():
     replaced: list[str] = []
 
     def install(name: str, builder, models=()):
-        spec = dataclasses.replace(datasets.get(name), options=AnyOptions, make_builder=lambda settings: builder,
-                                   model_specs=lambda settings: list(models), finalize=None)
+        spec = dataclasses.replace(
+            datasets.get(name),
+            options=AnyOptions,
+            make_builder=lambda settings: builder,
+            model_specs=lambda settings: list(models),
+            finalize=None,
+        )
         datasets.register(spec)
         replaced.append(name)
         return spec

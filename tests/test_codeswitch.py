@@ -2,23 +2,34 @@ from __future__ import annotations
 
 import pytest
 
-from dsbuild.codeswitch import (XLMR_LANGUAGES, EntityLink, candidate_languages, choose_languages,
-                                english_row, switch)
+from dsbuild.codeswitch import (
+    XLMR_LANGUAGES,
+    EntityLink,
+    candidate_languages,
+    choose_languages,
+    english_row,
+    switch,
+)
 
 TEXT = "The Danube flows into the Black Sea near Tulcea."
-LINKS = [EntityLink(4, 10, "Danube", "Q1653"), EntityLink(26, 35, "Black Sea", "Q166"),
-         EntityLink(41, 47, "Tulcea", None)]
-LABELS = {"Q1653": {"de": "Donau", "ja": "ドナウ川", "ar": "الدانوب", "ru": "Дунай"},
-          "Q166": {"de": "Schwarzes Meer", "ja": "黒海", "ar": "البحر الأسود"}}
+LINKS = [
+    EntityLink(4, 10, "Danube", "Q1653"),
+    EntityLink(26, 35, "Black Sea", "Q166"),
+    EntityLink(41, 47, "Tulcea", None),
+]
+LABELS = {
+    "Q1653": {"de": "Donau", "ja": "ドナウ川", "ar": "الدانوب", "ru": "Дунай"},
+    "Q166": {"de": "Schwarzes Meer", "ja": "黒海", "ar": "البحر الأسود"},
+}
 
 
 def check_offsets(row):
     for ent in row["entities"]:
-        inner = row["cs_sentence"][ent["cs_start"]:ent["cs_end"]]
+        inner = row["cs_sentence"][ent["cs_start"] : ent["cs_end"]]
         lang = ent["language"]
-        assert row["cs_sentence"][ent["cs_start"] - len(lang) - 2:ent["cs_start"]] == f"<{lang}>"
-        assert row["cs_sentence"][ent["cs_end"]:ent["cs_end"] + len(lang) + 3] == f"</{lang}>"
-        assert row["en_sentence"][ent["en_start"] - 4:ent["en_start"]] == "<en>"
+        assert row["cs_sentence"][ent["cs_start"] - len(lang) - 2 : ent["cs_start"]] == f"<{lang}>"
+        assert row["cs_sentence"][ent["cs_end"] : ent["cs_end"] + len(lang) + 3] == f"</{lang}>"
+        assert row["en_sentence"][ent["en_start"] - 4 : ent["en_start"]] == "<en>"
         if lang != "en":
             assert inner == LABELS[ent["qid"]][lang]
     return True
@@ -33,18 +44,25 @@ def test_switch_tags_labels_and_offsets_with_non_latin_scripts():
     for lang in ("de", "ja", "ar"):
         row = switch("s1", TEXT, LINKS, LABELS, lang)
         assert check_offsets(row)
-        assert row["en_sentence"] == ("The <en>Danube</en> flows into the <en>Black Sea</en> "
-                                      "near <en>Tulcea</en>.")
+        assert row["en_sentence"] == (
+            "The <en>Danube</en> flows into the <en>Black Sea</en> near <en>Tulcea</en>."
+        )
     row = switch("s1", TEXT, LINKS, LABELS, "ja")
-    assert row["cs_sentence"] == "The <ja>ドナウ川</ja> flows into the <ja>黒海</ja> near <en>Tulcea</en>."
+    assert (
+        row["cs_sentence"]
+        == "The <ja>ドナウ川</ja> flows into the <ja>黒海</ja> near <en>Tulcea</en>."
+    )
     assert [e["language"] for e in row["entities"]] == ["ja", "ja", "en"]
     assert row["id"] == "s1-ja" and row["sentence_id"] == "s1"
 
 
 def test_english_row_offsets_are_the_anchors():
     row = english_row("s1", TEXT, LINKS)
-    assert [row["en_sentence"][e["en_start"]:e["en_end"]] for e in row["entities"]] == [
-        "Danube", "Black Sea", "Tulcea"]
+    assert [row["en_sentence"][e["en_start"] : e["en_end"]] for e in row["entities"]] == [
+        "Danube",
+        "Black Sea",
+        "Tulcea",
+    ]
     assert row["language"] == "en" and row["cs_sentence"] == row["en_sentence"]
 
 
@@ -54,8 +72,11 @@ def test_language_choice_depends_only_on_seed_and_sentence_id():
     assert a == choose_languages(list(cands), 5, seed=1, sentence_id="42-3")
     assert len(a) == 5 and a == [c for c in cands if c in a]
     assert any(choose_languages(cands, 5, seed=1, sentence_id=f"x{i}") != a for i in range(5))
-    assert any(choose_languages(cands, 5, seed=2, sentence_id=f"x{i}")
-               != choose_languages(cands, 5, seed=1, sentence_id=f"x{i}") for i in range(5))
+    assert any(
+        choose_languages(cands, 5, seed=2, sentence_id=f"x{i}")
+        != choose_languages(cands, 5, seed=1, sentence_id=f"x{i}")
+        for i in range(5)
+    )
     assert choose_languages(["de", "fr"], 5, seed=0, sentence_id="s") == ["de", "fr"]
 
 
@@ -75,7 +96,11 @@ def test_93_distinct_target_languages_without_english():
 @pytest.mark.parametrize("text", ["🌊 The Danube flows into the Black Sea near Tulcea."])
 def test_offsets_count_code_points(text):
     shift = 2
-    links = [EntityLink(s + shift, e + shift, t, q) for s, e, t, q in
-             ((l.start, l.end, l.title, l.qid) for l in LINKS)]
+    links = [
+        EntityLink(s + shift, e + shift, t, q)
+        for s, e, t, q in ((l.start, l.end, l.title, l.qid) for l in LINKS)
+    ]
     row = switch("s", text, links, LABELS, "de")
-    assert row["cs_sentence"][row["entities"][0]["cs_start"]:row["entities"][0]["cs_end"]] == "Donau"
+    assert (
+        row["cs_sentence"][row["entities"][0]["cs_start"] : row["entities"][0]["cs_end"]] == "Donau"
+    )

@@ -4,7 +4,15 @@ import re
 
 import pytest
 
-from dsbuild.errors import CODES, EXIT_CODES, BudgetExceededError, ConfigError, DsbuildError, InputError, ServiceError
+from dsbuild.errors import (
+    CODES,
+    EXIT_CODES,
+    BudgetExceededError,
+    ConfigError,
+    DsbuildError,
+    InputError,
+    ServiceError,
+)
 
 
 def test_one_line_message_has_code_what_and_fix():
@@ -43,4 +51,6 @@ def test_warning_codes_are_documented_in_the_readme(repo_root):
     readme = (repo_root / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- warnings:start -->")[1].split("<!-- warnings:end -->")[0]
     table = dict(re.findall(r"^\| ([a-z_]+) \| (.+?) \|$", block, flags=re.M))
-    assert table == WARNING_CODES, "README's warning table differs from dsbuild.quirks.WARNING_CODES"
+    assert table == WARNING_CODES, (
+        "README's warning table differs from dsbuild.quirks.WARNING_CODES"
+    )

@@ -29,8 +29,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-ORDER = ("primitives", "records", "runs", "llm", "sources", "gates", "kit", "datasets", "builders", "front",
-         "api", "cli")
+ORDER = (
+    "primitives",
+    "records",
+    "runs",
+    "llm",
+    "sources",
+    "gates",
+    "kit",
+    "datasets",
+    "builders",
+    "front",
+    "api",
+    "cli",
+)
 
 LAYERS = {
     # primitives: no dsbuild imports but each other
@@ -137,7 +149,9 @@ def _modules() -> dict[str, Path]:
             if prefix == "dsbuild" and any(p.resolve() in mapped for p in path.parents):
                 continue
             parts = list(path.relative_to(root).with_suffix("").parts)
-            if not all((root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(len(parts))):
+            if not all(
+                (root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(len(parts))
+            ):
                 continue  # a script in a data folder, not a module
             if parts[-1] == "__init__":
                 parts = parts[:-1]
@@ -233,8 +247,10 @@ def violations() -> list[tuple[Import, str, str]]:
 
 def _describe(imp: Import, src: str, dst: str) -> str:
     where = "module level" if imp.module_level else "in a function"
-    return (f"{MODULES[imp.importer].relative_to(REPO)}:{imp.line}: {imp.importer} ({src}) imports "
-            f"{imp.imported} ({dst}) {where}")
+    return (
+        f"{MODULES[imp.importer].relative_to(REPO)}:{imp.line}: {imp.importer} ({src}) imports "
+        f"{imp.imported} ({dst}) {where}"
+    )
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[set[str]]:
@@ -296,7 +312,9 @@ def _graph(*, module_level_only: bool) -> dict[str, set[str]]:
         parts = imp.imported.split(".")
         for i in range(1, len(parts)):
             parent = ".".join(parts[:i])
-            if parent in MODULES and not (imp.importer == parent or imp.importer.startswith(parent + ".")):
+            if parent in MODULES and not (
+                imp.importer == parent or imp.importer.startswith(parent + ".")
+            ):
                 edges[imp.importer].add(parent)
     return edges
 
@@ -314,23 +332,31 @@ def test_imports_point_one_way() -> None:
     found = violations()
     new = [v for v in found if (v[0].importer, v[0].imported) not in KNOWN]
     gone = KNOWN - {(v[0].importer, v[0].imported) for v in found}
-    message = "\n".join(["imports that point the wrong way (layer order: " + " <- ".join(ORDER) + "):",
-                         *(_describe(*v) for v in new)])
+    message = "\n".join(
+        [
+            "imports that point the wrong way (layer order: " + " <- ".join(ORDER) + "):",
+            *(_describe(*v) for v in new),
+        ]
+    )
     assert not new, message
     assert not gone, f"fixed, remove from KNOWN: {sorted(gone)}"
 
 
 def test_no_import_cycle_at_module_level() -> None:
     cycles = _cycles(_graph(module_level_only=True))
-    assert not cycles, "module-level import cycles: " + "; ".join(" <-> ".join(sorted(c)) for c in cycles)
+    assert not cycles, "module-level import cycles: " + "; ".join(
+        " <-> ".join(sorted(c)) for c in cycles
+    )
 
 
 def test_no_mutual_imports_even_in_functions() -> None:
     cycles = _cycles(_graph(module_level_only=False))
     known = [c for c in cycles if any(k <= c for k in KNOWN_CYCLES)]
     new = [c for c in cycles if c not in known]
-    assert not new, "modules that import each other (function-level imports included): " + "; ".join(
-        " <-> ".join(sorted(c)) for c in new)
+    assert not new, (
+        "modules that import each other (function-level imports included): "
+        + "; ".join(" <-> ".join(sorted(c)) for c in new)
+    )
     gone = [k for k in KNOWN_CYCLES if not any(k <= c for c in cycles)]
     assert not gone, f"broken, remove from KNOWN_CYCLES: {gone}"
 
@@ -355,9 +381,18 @@ def test_every_module_imports_alone() -> None:
     names = sorted(m for m in MODULES if not m.endswith(".__main__"))  # __main__ runs the CLI
     halves = [names[0::2], names[1::2]]
     env = {**os.environ, "DSBUILD_TESTING": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
-    workers = [subprocess.Popen([sys.executable, "-c", _IMPORT_ALONE], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-                                env=env) for _ in halves]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _IMPORT_ALONE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )
+        for _ in halves
+    ]
     failures: dict[str, str] = {}
     for worker, half in zip(workers, halves):
         out, err = worker.communicate(json.dumps(half), timeout=300)

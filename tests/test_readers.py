@@ -88,7 +88,9 @@ class TestJsonl:
     def test_non_ascii_text_round_trips(self, tmp_path):
         path = tmp_path / "a.jsonl"
         rows = [{"t": "東京 😀 مرحبا"}, {"t": "Байкал"}]
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
         assert records(read(path)) == rows
 
 
@@ -168,13 +170,17 @@ class TestCsv:
     def test_quoted_multiline_fields_with_crlf(self, tmp_path):
         path = tmp_path / "a.csv"
         path.write_bytes(
-            b'Text ID,Sentences,Error Flag\r\n'
+            b"Text ID,Sentences,Error Flag\r\n"
             b'ms-1,"0 First line.\r\n1 Second, with comma.\r\n2 ""Quoted""",1\r\n'
             b'ms-2,"0 Only line.",0\r\n'
         )
         items = read(path)
         assert records(items) == [
-            {"Text ID": "ms-1", "Sentences": '0 First line.\r\n1 Second, with comma.\r\n2 "Quoted"', "Error Flag": "1"},
+            {
+                "Text ID": "ms-1",
+                "Sentences": '0 First line.\r\n1 Second, with comma.\r\n2 "Quoted"',
+                "Error Flag": "1",
+            },
             {"Text ID": "ms-2", "Sentences": "0 Only line.", "Error Flag": "0"},
         ]
         assert [i.locator for i in items] == [f"{path}:row 1", f"{path}:row 2"]
@@ -280,7 +286,11 @@ class TestRealFiles:
         assert problems(items) == [("item 50", "truncated")]
 
     def test_medec_csv_has_574_rows(self, shared_fixtures):
-        path = shared_fixtures / "medrect" / "MEDEC-MS-ValidationSet-with-GroundTruth-and-ErrorType.csv"
+        path = (
+            shared_fixtures
+            / "medrect"
+            / "MEDEC-MS-ValidationSet-with-GroundTruth-and-ErrorType.csv"
+        )
         items = read(path)
         assert problems(items) == []
         rows = records(items)

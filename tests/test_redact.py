@@ -8,16 +8,22 @@ from dsbuild.config import Settings
 from dsbuild.redact import redact, redact_text
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("http://user:key123@host:8000/v1", "http://user:***@host:8000/v1"),
-    ("https://sk-abc@api.example.com/v1", "https://***@api.example.com/v1"),
-    ("vllm:Qwen/Qwen2.5-7B@http://me:pw@gpu1:8000/v1", "vllm:Qwen/Qwen2.5-7B@http://me:***@gpu1:8000/v1"),
-    ("http://host/v1?api_key=abc&x=1", "http://host/v1?api_key=***&x=1"),
-    ("http://host/v1?x=1&token=abc", "http://host/v1?x=1&token=***"),
-    ("http://host:8000/v1", "http://host:8000/v1"),
-    ("local:smollm2", "local:smollm2"),
-    ("a user@example.com mail", "a user@example.com mail"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("http://user:key123@host:8000/v1", "http://user:***@host:8000/v1"),
+        ("https://sk-abc@api.example.com/v1", "https://***@api.example.com/v1"),
+        (
+            "vllm:Qwen/Qwen2.5-7B@http://me:pw@gpu1:8000/v1",
+            "vllm:Qwen/Qwen2.5-7B@http://me:***@gpu1:8000/v1",
+        ),
+        ("http://host/v1?api_key=abc&x=1", "http://host/v1?api_key=***&x=1"),
+        ("http://host/v1?x=1&token=abc", "http://host/v1?x=1&token=***"),
+        ("http://host:8000/v1", "http://host:8000/v1"),
+        ("local:smollm2", "local:smollm2"),
+        ("a user@example.com mail", "a user@example.com mail"),
+    ],
+)
 def test_redact_text(text, expected):
     assert redact_text(text) == expected
 
@@ -28,8 +34,12 @@ def test_redact_walks_nested_data():
 
 
 def test_settings_written_to_a_run_hold_no_credentials():
-    settings = Settings(base_url="http://user:s3cret@host/v1", model="vllm:m@http://me:pw2@gpu:8000/v1",
-                        label_studio_url="http://admin:pw3@ls:8080", options={"models": "vllm:m@http://x:pw4@h/v1"})
+    settings = Settings(
+        base_url="http://user:s3cret@host/v1",
+        model="vllm:m@http://me:pw2@gpu:8000/v1",
+        label_studio_url="http://admin:pw3@ls:8080",
+        options={"models": "vllm:m@http://x:pw4@h/v1"},
+    )
     for data in (settings.public_dict(), settings.display_dict()):
         text = repr(data)
         assert not any(secret in text for secret in ("s3cret", "pw2", "pw3", "pw4"))

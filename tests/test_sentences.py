@@ -10,8 +10,12 @@ from dsbuild.sentences import Sentence, merge_across_links, split_sentences  # n
 def test_spacy_rule_based_split_with_token_counts():
     text = "  The Danube is long. It flows east!  Does it end in the sea? Yes.  "
     sents = split_sentences(text)
-    assert [text[s.start:s.end] for s in sents] == [
-        "The Danube is long.", "It flows east!", "Does it end in the sea?", "Yes."]
+    assert [text[s.start : s.end] for s in sents] == [
+        "The Danube is long.",
+        "It flows east!",
+        "Does it end in the sea?",
+        "Yes.",
+    ]
     assert [s.n_tokens for s in sents][:2] == [5, 4]
 
 
@@ -22,8 +26,11 @@ def test_boundary_inside_a_link_is_merged_not_cut():
     plain = split_sentences(text)
     assert len(plain) >= 3  # the splitter cuts after "Univ." or "St."
     merged = split_sentences(text, [(i, j)])
-    assert text[merged[0].start:merged[0].end] == "He studied at Washington Univ. in St. Louis for years."
-    assert text[merged[-1].start:merged[-1].end] == "Then he left."
+    assert (
+        text[merged[0].start : merged[0].end]
+        == "He studied at Washington Univ. in St. Louis for years."
+    )
+    assert text[merged[-1].start : merged[-1].end] == "Then he left."
 
 
 def test_merge_keeps_sentences_around_links_that_do_not_cross():
@@ -49,13 +56,37 @@ def test_array_rule_gives_the_same_sentences_as_spacys_sentencizer():
 
     nlp = _spacy_pipeline("en")
     rnd = random.Random(0)
-    words = ["a", "b.", "C", "!", "?", "...", "(x)", '"q"', "3.5", "e.g.", "。", "\n", "  ", "'s", "--", "…"]
-    texts = ["He left at 3 p.m. (It rained.) \"Fine,\" she said!? Then... nothing. 中文句子。另一个！ End"]
+    words = [
+        "a",
+        "b.",
+        "C",
+        "!",
+        "?",
+        "...",
+        "(x)",
+        '"q"',
+        "3.5",
+        "e.g.",
+        "。",
+        "\n",
+        "  ",
+        "'s",
+        "--",
+        "…",
+    ]
+    texts = [
+        'He left at 3 p.m. (It rained.) "Fine," she said!? Then... nothing. 中文句子。另一个！ End'
+    ]
     texts += [" ".join(rnd.choice(words) for _ in range(rnd.randint(1, 30))) for _ in range(300)]
     for text in texts:
-        reference = [_trim(text, Sentence(s.start_char, s.end_char, sum(not t.is_space for t in s)))
-                     for s in nlp(text).sents if s.text.strip()]
-        ours = [_trim(text, s) for s in _spacy_rule_spans(nlp, text) if text[s.start:s.end].strip()]
+        reference = [
+            _trim(text, Sentence(s.start_char, s.end_char, sum(not t.is_space for t in s)))
+            for s in nlp(text).sents
+            if s.text.strip()
+        ]
+        ours = [
+            _trim(text, s) for s in _spacy_rule_spans(nlp, text) if text[s.start : s.end].strip()
+        ]
         assert ours == reference, text
 
 
@@ -63,25 +94,138 @@ def test_array_rule_gives_the_same_sentences_as_spacys_sentencizer():
 # gives: spans, token counts, and the sentences after merging across links.
 
 _TRICKY = [
-    "a", "The", "river", "Danube", "b.", "C", "!", "?", "...", "…", "(x)", '"q"', "'s", "--",
-    "e.g.", "i.e.", "U.S.", "Dr.", "No.", "St.", "Mr.", "a.m.", "5p.m.", "10a.m.", "3.5",
-    "1,000", "10km", "1990s", "(born", "1950)", "end.Next", "end.", "?!", "!!", "!?", "‼",
-    "“Hi”", "‘quoted’", "'", "''", '"', "(", ")", "[1]", ":", ";", ",", "-", "—", "–",
-    ":)", ":-(", "(:", ":D", ":p", "8)", "<3", "O.O", "._.", "^_^", "(-:", "x:)", ":')",
-    "can't", "cannot", "gonna", "Im", "dont", "Shell", "it's", "n't", "o'clock", "y'all",
-    "http://example.com/a.b", "www.example.org.", "user@example.com", "C++", "#tag", "$5",
-    "中文句子。", "另一个！", "日本語です。", "ｶﾀｶﾅ｡", "Здравствуйте.", "नमस्ते।", "مرحبا؟",
-    "Բարեւ։", "𑁇", "𝪈", "😀", "a.", "m", ".", "'", "s", "d", "O", "D", "(", "))", ":(",
+    "a",
+    "The",
+    "river",
+    "Danube",
+    "b.",
+    "C",
+    "!",
+    "?",
+    "...",
+    "…",
+    "(x)",
+    '"q"',
+    "'s",
+    "--",
+    "e.g.",
+    "i.e.",
+    "U.S.",
+    "Dr.",
+    "No.",
+    "St.",
+    "Mr.",
+    "a.m.",
+    "5p.m.",
+    "10a.m.",
+    "3.5",
+    "1,000",
+    "10km",
+    "1990s",
+    "(born",
+    "1950)",
+    "end.Next",
+    "end.",
+    "?!",
+    "!!",
+    "!?",
+    "‼",
+    "“Hi”",
+    "‘quoted’",
+    "'",
+    "''",
+    '"',
+    "(",
+    ")",
+    "[1]",
+    ":",
+    ";",
+    ",",
+    "-",
+    "—",
+    "–",
+    ":)",
+    ":-(",
+    "(:",
+    ":D",
+    ":p",
+    "8)",
+    "<3",
+    "O.O",
+    "._.",
+    "^_^",
+    "(-:",
+    "x:)",
+    ":')",
+    "can't",
+    "cannot",
+    "gonna",
+    "Im",
+    "dont",
+    "Shell",
+    "it's",
+    "n't",
+    "o'clock",
+    "y'all",
+    "http://example.com/a.b",
+    "www.example.org.",
+    "user@example.com",
+    "C++",
+    "#tag",
+    "$5",
+    "中文句子。",
+    "另一个！",
+    "日本語です。",
+    "ｶﾀｶﾅ｡",
+    "Здравствуйте.",
+    "नमस्ते।",
+    "مرحبا؟",
+    "Բարեւ։",
+    "𑁇",
+    "𝪈",
+    "😀",
+    "a.",
+    "m",
+    ".",
+    "'",
+    "s",
+    "d",
+    "O",
+    "D",
+    "(",
+    "))",
+    ":(",
 ]
-_PLAIN = ["the", "river", "flows", "into", "Black", "Sea", "in", "1990", "it", "was", "named",
-          "after", "Vienna", "and", "Budapest", "of", "is", "a", "city", "people", "live"]
+_PLAIN = [
+    "the",
+    "river",
+    "flows",
+    "into",
+    "Black",
+    "Sea",
+    "in",
+    "1990",
+    "it",
+    "was",
+    "named",
+    "after",
+    "Vienna",
+    "and",
+    "Budapest",
+    "of",
+    "is",
+    "a",
+    "city",
+    "people",
+    "live",
+]
 _SPACES = [" "] * 40 + ["  ", "\n", "\t", "\xa0", "\u2009", "\u3000", " \n "]
 
 
 def _reference(nlp, text):
     from dsbuild.sentences import _spacy_rule_spans, _trim
 
-    return [_trim(text, s) for s in _spacy_rule_spans(nlp, text) if text[s.start:s.end].strip()]
+    return [_trim(text, s) for s in _spacy_rule_spans(nlp, text) if text[s.start : s.end].strip()]
 
 
 def _random_texts(n: int, seed: int = 1) -> list[str]:
@@ -90,8 +234,10 @@ def _random_texts(n: int, seed: int = 1) -> list[str]:
     rnd = random.Random(seed)
     texts = []
     for _ in range(n):
-        words = [rnd.choice(_TRICKY) if rnd.random() < 0.5 else rnd.choice(_PLAIN)
-                 for _ in range(rnd.randint(1, 40))]
+        words = [
+            rnd.choice(_TRICKY) if rnd.random() < 0.5 else rnd.choice(_PLAIN)
+            for _ in range(rnd.randint(1, 40))
+        ]
         if rnd.random() < 0.5:  # as parse_wikitext writes paragraphs: single spaces
             texts.append(" ".join(words))
             continue
@@ -119,14 +265,24 @@ def test_chunk_rule_on_hand_picked_cases():
 
     splitter = SentenceSplitter("en")
     cases = [
-        "He left at 3 p.m. (It rained.) \"Fine,\" she said!? Then... nothing. 中文句子。另一个！ End",
+        'He left at 3 p.m. (It rained.) "Fine," she said!? Then... nothing. 中文句子。另一个！ End',
         "It ended.Next it began. \"Quoted.\" (Bracketed.) 'Single.' The end",
         "The U.S. Army, e.g. in 1990, moved. Dr. Smith went to St. Louis. Yes!",
         "Smiles :) and frowns :( are emoticons : ) and . D or . O are not. OK",
         "The band's song ' s and ' d and it' s odd . Next . . . one",
         "Numbers 3.5, 1,000 and 10km. 5p.m. is late. 10a.m. is early.",
         "A" * 300 + ". Next sentence with a www.example.org. link. End.",
-        "!", ".", "...", "a", "。", "？！", "'", "Word", "Word.", ". Word", "𑁇 𑁇. 𝪈 x",
+        "!",
+        ".",
+        "...",
+        "a",
+        "。",
+        "？！",
+        "'",
+        "Word",
+        "Word.",
+        ". Word",
+        "𑁇 𑁇. 𝪈 x",
         " ".join(["word"] * 200) + ". " + " ".join(["token,"] * 150),
     ]
     for text in cases:
@@ -144,10 +300,14 @@ def test_chunk_rule_with_links_gives_the_same_merged_sentences():
     for text in _random_texts(1000, seed=3):
         if not text:
             continue
-        links = sorted({tuple(sorted(rnd.sample(range(len(text) + 1), 2)))
-                        for _ in range(rnd.randint(0, 4))} if len(text) > 1 else [])
+        links = sorted(
+            {tuple(sorted(rnd.sample(range(len(text) + 1), 2))) for _ in range(rnd.randint(0, 4))}
+            if len(text) > 1
+            else []
+        )
         assert splitter.split(text, links) == merge_across_links(
-            _reference(splitter._nlp, text), links), text
+            _reference(splitter._nlp, text), links
+        ), text
 
 
 def test_other_spaces_are_exactly_what_isspace_accepts_but_space():
@@ -155,13 +315,13 @@ def test_other_spaces_are_exactly_what_isspace_accepts_but_space():
 
     from dsbuild.sentences import _OTHER_SPACES
 
-    assert _OTHER_SPACES == "".join(c for c in map(chr, range(sys.maxunicode + 1))
-                                    if c.isspace() and c != " ")
+    assert _OTHER_SPACES == "".join(
+        c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c != " "
+    )
 
 
 def test_chunk_rule_on_the_embedded_wikipedia_sample():
     from dsbuild.builders.entitycs import sample_paths
-
     from dsbuild.sentences import SentenceSplitter
     from dsbuild.wiki import Page, iter_pages, parse_wikitext
 
@@ -200,8 +360,11 @@ def test_uncounted_split_counts_on_demand_what_the_counted_split_says():
     rnd = random.Random(11)
     uncounted = 0
     for text in _random_texts(1500, seed=5):
-        links = sorted({tuple(sorted(rnd.sample(range(len(text) + 1), 2)))
-                        for _ in range(rnd.randint(0, 3))} if len(text) > 1 else [])
+        links = sorted(
+            {tuple(sorted(rnd.sample(range(len(text) + 1), 2))) for _ in range(rnd.randint(0, 3))}
+            if len(text) > 1
+            else []
+        )
         counted = splitter.split(text, links)
         lazy = splitter.split(text, links, count=False)
         assert [(s.start, s.end) for s in lazy] == [(s.start, s.end) for s in counted]

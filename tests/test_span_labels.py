@@ -104,7 +104,9 @@ class TestInsertMarkers:
 @pytest.mark.fixtures
 def test_hard_labels_are_the_majority_of_the_soft_labels_on_all_499(shared_fixtures):
     for item in _mushroom_items(shared_fixtures):
-        assert chars_of(hard_from_soft(item["soft_labels"])) == chars_of(item["hard_labels"]), item["id"]
+        assert chars_of(hard_from_soft(item["soft_labels"])) == chars_of(item["hard_labels"]), item[
+            "id"
+        ]
         # the official hard labels are already sorted and merged, so the lists agree too
         assert hard_from_soft(item["soft_labels"]) == item["hard_labels"], item["id"]
 
@@ -129,7 +131,9 @@ def test_val_en_2_shows_trimmed_edges_and_a_smaller_denominator(shared_fixtures)
     text = item["model_output_text"]
     # an annotator selected "Elysiphale " with its trailing space; the file's soft span stops before it
     assert any([4, 15] in spans for spans in item["annotations"].values())
-    assert text[4:15] == "Elysiphale " and {"start": 4, "prob": 0.2, "end": 14} in item["soft_labels"]
+    assert (
+        text[4:15] == "Elysiphale " and {"start": 4, "prob": 0.2, "end": 14} in item["soft_labels"]
+    )
     # 11 annotators are listed (one marked nothing), but 0.2 = 2/10, not 2/11
     assert len(item["annotations"]) == 11
     assert sum(1 for s in item["annotations"].values() if not s) == 1

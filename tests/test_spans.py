@@ -75,7 +75,11 @@ class TestCheckSpans:
 
     def test_several_problems_are_all_reported(self):
         problems = check_spans("abc", [(0, 9), (2, 2), (1, 2)])
-        assert codes(problems) == [(0, "span_out_of_range"), (1, "span_empty"), (2, "span_unsorted")]
+        assert codes(problems) == [
+            (0, "span_out_of_range"),
+            (1, "span_empty"),
+            (2, "span_unsorted"),
+        ]
 
     def test_problem_converts_to_pydantic_error(self):
         [problem] = check_spans("abc", [(0, 9)])
@@ -123,7 +127,7 @@ class TestUtf16:
         text = "🎉 Uhuru Peak in 坦桑尼亚"
         start = text.index("坦")
         span = (start, start + 4)
-        (u_start, u_end), = spans_to_utf16(text, [span])
+        ((u_start, u_end),) = spans_to_utf16(text, [span])
         encoded = text.encode("utf-16-le")
         assert encoded[u_start * 2 : u_end * 2].decode("utf-16-le") == "坦桑尼亚"
         assert spans_from_utf16(text, [(u_start, u_end)]) == [span]

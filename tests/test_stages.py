@@ -104,8 +104,10 @@ def test_fingerprint_parts_hold_names_kinds_versions_not_code():
     assert b.fingerprint_parts() == {
         "name": "b",
         "version": "2",
-        "stages": [{"name": "s", "kind": "source", "version": "3"},
-                   {"name": "m", "kind": "map", "version": "1"}],
+        "stages": [
+            {"name": "s", "kind": "source", "version": "3"},
+            {"name": "m", "kind": "map", "version": "1"},
+        ],
     }
 
 
@@ -119,15 +121,26 @@ def test_description_defaults_to_docstring():
 
 def test_reject_record():
     r = Reject("r1", "dedup", "duplicate", "same as r0")
-    assert r.to_dict() == {"id": "r1", "stage": "dedup", "reason": "duplicate",
-                           "detail": "same as r0"}
+    assert r.to_dict() == {
+        "id": "r1",
+        "stage": "dedup",
+        "reason": "duplicate",
+        "detail": "same as r0",
+    }
 
 
 def test_context_is_an_attribute_bag():
     llm = object()
-    ctx = StageContext(config={"n": 1}, options={"k": 1}, runtime={"concurrency": 4}, seed=7, llm=llm)
+    ctx = StageContext(
+        config={"n": 1}, options={"k": 1}, runtime={"concurrency": 4}, seed=7, llm=llm
+    )
     child = ctx.for_stage("translate")
-    assert child.llm is llm and child.config == {"n": 1} and child.options == {"k": 1} and child.runtime == {"concurrency": 4}
+    assert (
+        child.llm is llm
+        and child.config == {"n": 1}
+        and child.options == {"k": 1}
+        and child.runtime == {"concurrency": 4}
+    )
     assert child.stage == "translate" and child.seed == 7
     assert isinstance(child.logger, logging.Logger)
     assert child.logger.name == "dsbuild.stage.translate"

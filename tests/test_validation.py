@@ -23,11 +23,20 @@ def sample_path(name: str) -> Path:
 
 
 def sample_rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in sample_path(name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in sample_path(name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows), encoding="utf-8")
+    path.write_text(
+        "".join(
+            (r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -48,7 +57,12 @@ def test_samples_folder_validates_without_a_dataset(tmp_path):
         shutil.copy(sample_path(name), tmp_path / name)
     report = validate_path(tmp_path)
     assert report.ok
-    assert sorted(v for v in report.formats.values()) == ["cultural", "entitycs", "medrect", "psiloqa"]
+    assert sorted(v for v in report.formats.values()) == [
+        "cultural",
+        "entitycs",
+        "medrect",
+        "psiloqa",
+    ]
     assert report.format is None
 
 
@@ -95,7 +109,10 @@ class TestProblems:
         path = write_jsonl(tmp_path / "e.jsonl", [rows[0], "{broken", "[1, 2]", rows[1]])
         report = validate_path(path, "entitycs")
         assert (report.valid, report.invalid) == (2, 2)
-        assert [(p.locator.rsplit(":", 1)[1], p.reason) for p in report.problems] == [("2", "json_syntax"), ("3", "not_an_object")]
+        assert [(p.locator.rsplit(":", 1)[1], p.reason) for p in report.problems] == [
+            ("2", "json_syntax"),
+            ("3", "not_an_object"),
+        ]
 
     def test_duplicate_ids(self, tmp_path):
         rows = sample_rows("cultural.jsonl")
@@ -128,8 +145,15 @@ class TestProblems:
 
 class TestFormats:
     def test_detects_mushroom_under_psiloqa(self, tmp_path):
-        row = {"id": "x", "lang": "EN", "model_input": "q", "model_output_text": "An answer.", "model_id": "m",
-               "soft_labels": [{"start": 3, "end": 9, "prob": 0.7}], "hard_labels": [[3, 9]]}
+        row = {
+            "id": "x",
+            "lang": "EN",
+            "model_input": "q",
+            "model_output_text": "An answer.",
+            "model_id": "m",
+            "soft_labels": [{"start": 3, "end": 9, "prob": 0.7}],
+            "hard_labels": [[3, 9]],
+        }
         report = validate_path(write_jsonl(tmp_path / "m.jsonl", [row]), "psiloqa")
         assert (report.format, report.valid) == ("mushroom", 1)
 
@@ -164,7 +188,11 @@ class TestFormats:
 
     def test_unknown_dataset_and_format(self):
         path = sample_path("psiloqa.jsonl")
-        for kwargs in ({"dataset": "nope"}, {"dataset": "psiloqa", "fmt": "nope"}, {"dataset": "psiloqa", "fmt": "medec"}):
+        for kwargs in (
+            {"dataset": "nope"},
+            {"dataset": "psiloqa", "fmt": "nope"},
+            {"dataset": "psiloqa", "fmt": "medec"},
+        ):
             with pytest.raises(ConfigError) as info:
                 validate_path(path, **kwargs)
             assert info.value.code == "DSB105"
@@ -220,11 +248,17 @@ def test_many_records(tmp_path):
 MEDRECT_DIR = "medrect"
 REAL_DEFECTS = {
     # val-en-34: annotator_1fbf607dd218221a marked [301, 373) on a 372-character output.
-    "mushroom/mushroom.en-val.v2.extra.jsonl": (49, {("val-en-34", "annotations.annotator_1fbf607dd218221a[5]", "span_out_of_range")}),
+    "mushroom/mushroom.en-val.v2.extra.jsonl": (
+        49,
+        {("val-en-34", "annotations.annotator_1fbf607dd218221a[5]", "span_out_of_range")},
+    ),
     # ms-test-568 and ms-test-582: error_flag 1 but error_type null (MedRECT's reassignment gave none).
     "medrect/medrect-en-accepted.json": (
         456,
-        {("ms-test-568", "error_type", "error_field_missing"), ("ms-test-582", "error_type", "error_field_missing")},
+        {
+            ("ms-test-568", "error_type", "error_field_missing"),
+            ("ms-test-582", "error_type", "error_field_missing"),
+        },
     ),
     # ms-test-263 and ms-test-444: error_type null as above; ms-test-529: MEDEC's source merged
     # "30 Glucose negative 31 Protein" on one line, so the numbering jumps from 31 to 33.
@@ -240,10 +274,16 @@ REAL_DEFECTS = {
     # 113D25 and 113E46: the five options are a table inside the question text; choices a-e are empty.
     "medrect/jmle-2018-2025-source-questions.json": (
         1181,
-        {("113D25", f"choices.{c}", "choice_empty") for c in "abcde"} | {("113E46", f"choices.{c}", "choice_empty") for c in "abcde"},
+        {("113D25", f"choices.{c}", "choice_empty") for c in "abcde"}
+        | {("113E46", f"choices.{c}", "choice_empty") for c in "abcde"},
     ),
 }
-EXPECTED_FORMAT = {"mushroom": "mushroom", "medrect-en": "medrect", "MEDEC": "medec", "jmle": "jmle"}
+EXPECTED_FORMAT = {
+    "mushroom": "mushroom",
+    "medrect-en": "medrect",
+    "MEDEC": "medec",
+    "jmle": "jmle",
+}
 
 
 @pytest.mark.fixtures

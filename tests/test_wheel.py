@@ -18,9 +18,21 @@ pytestmark = pytest.mark.slow
 def wheel(tmp_path_factory, repo_root_module) -> Path:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(repo_root_module), "--no-deps",
-         "--no-build-isolation", "--quiet", "-w", str(out)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(repo_root_module),
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (path,) = out.glob("dsbuild-*.whl")
     return path
@@ -52,11 +64,19 @@ def test_wheel_installs_in_fresh_venv_and_runs(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
-    subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     # Dependencies come from the test's own environment, so the test needs no network.
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    site = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     Path(site, "_deps_from_test_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     # Run outside the checkout, so nothing is imported from the source tree by accident.
@@ -69,7 +89,13 @@ def test_wheel_installs_in_fresh_venv_and_runs(wheel, tmp_path):
     listed = run(exe, "list", "--json")
     assert set(json.loads(listed.stdout)) == {"psiloqa", "entitycs", "medrect", "cultural"}
     where = run(str(py), "-c", "import dsbuild.schemas, dsbuild.cli; print(dsbuild.cli.__file__)")
-    assert where.stdout.strip().startswith(str(venv)), f"imported from {where.stdout}, not the wheel"
-    sample = run(str(py), "-c", "from dsbuild.cli.demo import sample_files; print(sample_files('medrect')[0])")
+    assert where.stdout.strip().startswith(str(venv)), (
+        f"imported from {where.stdout}, not the wheel"
+    )
+    sample = run(
+        str(py),
+        "-c",
+        "from dsbuild.cli.demo import sample_files; print(sample_files('medrect')[0])",
+    )
     checked = run(exe, "medrect", "validate", sample.stdout.strip())
     assert "Validation" in checked.stdout

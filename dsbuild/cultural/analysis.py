@@ -54,17 +54,28 @@ def _with_groups(df: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
     sep = "\x1f"
-    unit = (pl.when(pl.col("unit").is_not_null()).then(pl.lit("unit" + sep) + pl.col("unit"))
-            .otherwise(pl.concat_str(["text_id", "target", "model"], separator=sep)))
-    seg_unit = (pl.when(pl.col("segment_id").is_not_null())
-                .then(pl.concat_str([pl.col("_unit"), pl.lit("id"), pl.col("segment_id")], separator=sep))
-                .otherwise(pl.concat_str([pl.col("_unit"), pl.col("segment").cast(pl.String)], separator=sep)))
-    return (df.with_columns(pl.coalesce("language", "target").alias("_language"),
-                            pl.coalesce("locale", "target").alias("_locale"), unit.alias("_unit"))
-            .with_columns(seg_unit.alias("_seg_unit")))
+    unit = (
+        pl.when(pl.col("unit").is_not_null())
+        .then(pl.lit("unit" + sep) + pl.col("unit"))
+        .otherwise(pl.concat_str(["text_id", "target", "model"], separator=sep))
+    )
+    seg_unit = (
+        pl.when(pl.col("segment_id").is_not_null())
+        .then(pl.concat_str([pl.col("_unit"), pl.lit("id"), pl.col("segment_id")], separator=sep))
+        .otherwise(
+            pl.concat_str([pl.col("_unit"), pl.col("segment").cast(pl.String)], separator=sep)
+        )
+    )
+    return df.with_columns(
+        pl.coalesce("language", "target").alias("_language"),
+        pl.coalesce("locale", "target").alias("_locale"),
+        unit.alias("_unit"),
+    ).with_columns(seg_unit.alias("_seg_unit"))
 
 
-def analyze(df: pl.DataFrame, na: str = "zero", read: dict[str, Any] | None = None) -> dict[str, Any]:
+def analyze(
+    df: pl.DataFrame, na: str = "zero", read: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Every figure of the report for a long ratings table, as plain JSON-ready data.
 
     `read` (`RatingsRead.counts()`) adds how the file was read: rows, empty rows, exclusions.
@@ -72,25 +83,38 @@ def analyze(df: pl.DataFrame, na: str = "zero", read: dict[str, Any] | None = No
     import polars as pl
 
     if na not in NA_CONVENTIONS:
-        raise ConfigError(f"--na {na} is not a NA convention", f"use one of: {', '.join(NA_CONVENTIONS)}")
+        raise ConfigError(
+            f"--na {na} is not a NA convention", f"use one of: {', '.join(NA_CONVENTIONS)}"
+        )
     df = _with_groups(df)
     full = df.filter(pl.col("segment").is_null())
     seg = df.filter(pl.col("segment").is_not_null())
     rated = seg.filter(pl.col("score").is_not_null() | pl.col("na"))
-    value = pl.when(pl.col("na")).then(0).otherwise(pl.col("score")) if na == "zero" else pl.col("score")
+    value = (
+        pl.when(pl.col("na")).then(0).otherwise(pl.col("score"))
+        if na == "zero"
+        else pl.col("score")
+    )
     rated = rated.with_columns(value.cast(pl.Float64).alias("value"))
 
     def means(key: str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         f = full.group_by(key).agg(
             *(pl.col(c).mean().alias(c) for c in FULL_TEXT_CRITERIA),
-            pl.col("overall").is_not_null().sum().alias("full_text_n"))
-        s = rated.group_by(key).agg(pl.col("value").mean().alias("segment"),
-                                    pl.col("value").is_not_null().sum().alias("segment_n"))
+            pl.col("overall").is_not_null().sum().alias("full_text_n"),
+        )
+        s = rated.group_by(key).agg(
+            pl.col("value").mean().alias("segment"),
+            pl.col("value").is_not_null().sum().alias("segment_n"),
+        )
         for row in f.iter_rows(named=True):
-            out.setdefault(row.pop(key), {}).update({k: _num(v) if k in FULL_TEXT_CRITERIA else v for k, v in row.items()})
+            out.setdefault(row.pop(key), {}).update(
+                {k: _num(v) if k in FULL_TEXT_CRITERIA else v for k, v in row.items()}
+            )
         for row in s.iter_rows(named=True):
-            out.setdefault(row.pop(key), {}).update(segment=_num(row["segment"]), segment_n=row["segment_n"])
+            out.setdefault(row.pop(key), {}).update(
+                segment=_num(row["segment"]), segment_n=row["segment_n"]
+            )
         return dict(sorted(out.items()))
 
     def omission(key: str | None) -> Any:
@@ -107,19 +131,42 @@ def analyze(df: pl.DataFrame, na: str = "zero", read: dict[str, Any] | None = No
         return out
 
     def categories(convention: str) -> dict[str, dict[str, Any]]:
-        v = pl.when(pl.col("na")).then(0).otherwise(pl.col("score")) if convention == "zero" else pl.col("score")
-        cats = rated.with_columns(v.cast(pl.Float64).alias("v")).group_by("category").agg(
-            pl.col("v").mean().alias("segment"), pl.col("v").is_not_null().sum().alias("segment_n"))
-        return {cat: {"segment": _num(mean), "segment_n": n}
-                for cat, mean, n in sorted(cats.iter_rows(), key=lambda t: _category_rank(t[0]))}
+        v = (
+            pl.when(pl.col("na")).then(0).otherwise(pl.col("score"))
+            if convention == "zero"
+            else pl.col("score")
+        )
+        cats = (
+            rated.with_columns(v.cast(pl.Float64).alias("v"))
+            .group_by("category")
+            .agg(
+                pl.col("v").mean().alias("segment"),
+                pl.col("v").is_not_null().sum().alias("segment_n"),
+            )
+        )
+        return {
+            cat: {"segment": _num(mean), "segment_n": n}
+            for cat, mean, n in sorted(cats.iter_rows(), key=lambda t: _category_rank(t[0]))
+        }
 
     by_category_na = {c: categories(c) for c in NA_CONVENTIONS}
     by_category = by_category_na[na]
     agreement_by_na = {c: agreement(df, na=c) for c in NA_CONVENTIONS}
-    units = {"full_text": full.filter(pl.col("overall").is_not_null())["_unit"].n_unique(),
-             "segments": rated["_seg_unit"].n_unique()}
-    reading = {"layout": None, "rows_read": None, "empty_rows_skipped": 0, "excluded": 0, "excluded_by_reason": {},
-               "warnings": {}, **(read or {}), "raters": df["rater"].n_unique(), "units": units}
+    units = {
+        "full_text": full.filter(pl.col("overall").is_not_null())["_unit"].n_unique(),
+        "segments": rated["_seg_unit"].n_unique(),
+    }
+    reading = {
+        "layout": None,
+        "rows_read": None,
+        "empty_rows_skipped": 0,
+        "excluded": 0,
+        "excluded_by_reason": {},
+        "warnings": {},
+        **(read or {}),
+        "raters": df["rater"].n_unique(),
+        "units": units,
+    }
 
     return {
         "na": na,
@@ -144,14 +191,18 @@ def analyze(df: pl.DataFrame, na: str = "zero", read: dict[str, Any] | None = No
         "by_category": by_category,
         "by_category_na": by_category_na,
         "model_by_language": matrix(full, "model", "_language", "overall"),
-        "model_by_category": {m: dict(sorted(v.items(), key=lambda t: _category_rank(t[0])))
-                              for m, v in matrix(rated, "model", "category", "value").items()},
+        "model_by_category": {
+            m: dict(sorted(v.items(), key=lambda t: _category_rank(t[0])))
+            for m, v in matrix(rated, "model", "category", "value").items()
+        },
         "omission": {
             "overall": omission(None),
             "by_model": omission("model"),
             "by_language": omission("_language"),
             "by_locale": omission("_locale"),
-            "by_category": dict(sorted(omission("category").items(), key=lambda t: _category_rank(t[0]))),
+            "by_category": dict(
+                sorted(omission("category").items(), key=lambda t: _category_rank(t[0]))
+            ),
         },
         "agreement": agreement_by_na[na],
         "agreement_by_na": agreement_by_na,
@@ -170,18 +221,34 @@ def agreement(df: pl.DataFrame, na: str = "zero") -> dict[str, Any]:
     from dsbuild.metrics.agreement import agreement_summary
 
     def summary(frame: pl.DataFrame, keys: list[str], column: str) -> dict[str, Any]:
-        units = frame.group_by(keys, maintain_order=True).agg(pl.col(column).drop_nulls())[column].to_list()
-        return {k: _num(v) if isinstance(v, float) else v for k, v in agreement_summary(units, na=na).items()}
+        units = (
+            frame.group_by(keys, maintain_order=True)
+            .agg(pl.col(column).drop_nulls())[column]
+            .to_list()
+        )
+        return {
+            k: _num(v) if isinstance(v, float) else v
+            for k, v in agreement_summary(units, na=na).items()
+        }
 
     if "_unit" not in df.columns:
         df = _with_groups(df)
     full = df.filter(pl.col("segment").is_null())
     seg = df.filter(pl.col("segment").is_not_null()).with_columns(
-        pl.when(pl.col("na")).then(pl.lit("NA")).otherwise(pl.col("score").cast(pl.String)).alias("rating"))
+        pl.when(pl.col("na"))
+        .then(pl.lit("NA"))
+        .otherwise(pl.col("score").cast(pl.String))
+        .alias("rating")
+    )
     out: dict[str, Any] = {
-        "full_text": {c: summary(full.with_columns(pl.col(c).cast(pl.String)), ["_unit"], c) for c in FULL_TEXT_CRITERIA},
+        "full_text": {
+            c: summary(full.with_columns(pl.col(c).cast(pl.String)), ["_unit"], c)
+            for c in FULL_TEXT_CRITERIA
+        },
         "segments": {"all": summary(seg, ["_seg_unit"], "rating")},
     }
     for cat in sorted(seg["category"].unique().to_list(), key=_category_rank):
-        out["segments"][cat] = summary(seg.filter(pl.col("category") == cat), ["_seg_unit"], "rating")
+        out["segments"][cat] = summary(
+            seg.filter(pl.col("category") == cat), ["_seg_unit"], "rating"
+        )
     return out

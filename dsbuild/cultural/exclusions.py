@@ -62,4 +62,7 @@ class Exclusions:
         return f"{len(self.items)} excluded: {reasons}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"excluded": len(self.items), "excluded_by_reason": dict(sorted(self.by_reason.items()))}
+        return {
+            "excluded": len(self.items),
+            "excluded_by_reason": dict(sorted(self.by_reason.items())),
+        }

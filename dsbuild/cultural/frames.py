@@ -24,11 +24,30 @@ KEY = ("text_id", "target", "model", "rater", "segment")
 
 _STR, _INT, _BOOL = "str", "int", "bool"
 COLUMNS: dict[str, str] = {
-    "text_id": _STR, "source_lang": _STR, "target": _STR, "model": _STR, "rater": _STR,
-    "rater_meta": _STR, "segment": _INT, "category": _STR, "surface": _STR, "start": _INT,
-    "end": _INT, "translation": _STR, "score": _INT, "na": _BOOL, "content": _INT,
-    "style": _INT, "audience": _INT, "overall": _INT, "comment": _STR,
-    "final_comment": _STR, "language": _STR, "locale": _STR, "unit": _STR, "segment_id": _STR,
+    "text_id": _STR,
+    "source_lang": _STR,
+    "target": _STR,
+    "model": _STR,
+    "rater": _STR,
+    "rater_meta": _STR,
+    "segment": _INT,
+    "category": _STR,
+    "surface": _STR,
+    "start": _INT,
+    "end": _INT,
+    "translation": _STR,
+    "score": _INT,
+    "na": _BOOL,
+    "content": _INT,
+    "style": _INT,
+    "audience": _INT,
+    "overall": _INT,
+    "comment": _STR,
+    "final_comment": _STR,
+    "language": _STR,
+    "locale": _STR,
+    "unit": _STR,
+    "segment_id": _STR,
 }
 
 
@@ -78,7 +97,11 @@ def rows_from_frame(df: pl.DataFrame, *, compact: bool = False) -> list[dict[str
     for row in df.select(list(COLUMNS)).iter_rows(named=True):
         row["rater_meta"] = json.loads(row["rater_meta"] or "{}")
         if compact:
-            row = {k: v for k, v in row.items() if v is not None and v != {} and not (k == "na" and v is False)}
+            row = {
+                k: v
+                for k, v in row.items()
+                if v is not None and v != {} and not (k == "na" and v is False)
+            }
         rows.append(row)
     return rows
 
@@ -98,7 +121,11 @@ def _check_table(df: pl.DataFrame, origin: str) -> None:
             "keep one rating per rater, text, model, locale and segment",
             code="DSB303",
         )
-    meta = df.group_by("rater", maintain_order=True).agg(pl.col("rater_meta").n_unique().alias("n")).filter(pl.col("n") > 1)
+    meta = (
+        df.group_by("rater", maintain_order=True)
+        .agg(pl.col("rater_meta").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+    )
     if meta.height:
         raise InputError(
             f"{origin}: rater {meta['rater'][0]} has different `rater_meta` in different rows",
@@ -107,9 +134,11 @@ def _check_table(df: pl.DataFrame, origin: str) -> None:
         )
     # Rows with a study's own `segment_id` are left to the study (its ids say what is the same segment).
     seg = df.filter(pl.col("segment").is_not_null() & pl.col("segment_id").is_null())
-    clash = (seg.group_by("text_id", "segment", maintain_order=True)
-             .agg(pl.col("category").n_unique().alias("c"), pl.col("surface").n_unique().alias("s"))
-             .filter((pl.col("c") > 1) | (pl.col("s") > 1)))
+    clash = (
+        seg.group_by("text_id", "segment", maintain_order=True)
+        .agg(pl.col("category").n_unique().alias("c"), pl.col("surface").n_unique().alias("s"))
+        .filter((pl.col("c") > 1) | (pl.col("s") > 1))
+    )
     if clash.height:
         t, s = clash.row(0)[:2]
         raise InputError(

@@ -23,8 +23,18 @@ from dataclasses import dataclass, field
 
 from dsbuild.errors import ConfigError, InputError
 
-__all__ = ["FIELDS", "PUBLISHED", "SEGMENT_FIELDS", "WIDE", "ColumnMap", "Resolved", "detect", "norm",
-           "parse_columns", "resolve"]
+__all__ = [
+    "FIELDS",
+    "PUBLISHED",
+    "SEGMENT_FIELDS",
+    "WIDE",
+    "ColumnMap",
+    "Resolved",
+    "detect",
+    "norm",
+    "parse_columns",
+    "resolve",
+]
 
 FIELDS: dict[str, str] = {
     "text_id": "id of the source text (required)",
@@ -76,7 +86,7 @@ class ColumnMap:
         fields, segments, meta = dict(self.fields), dict(self.segments), dict(self.meta)
         for key, header in entries.items():
             target = meta if key.startswith(META) else segments if key in SEGMENT_FIELDS else fields
-            name = key[len(META):] if key.startswith(META) else key
+            name = key[len(META) :] if key.startswith(META) else key
             if header:
                 target[name] = header
             else:
@@ -87,36 +97,58 @@ class ColumnMap:
 PUBLISHED = ColumnMap(
     "be-my-cheese",
     fields={
-        "text_id": "Email id", "model": "Model", "language": "Language", "locale": "Locale", "unit": "Unit id",
+        "text_id": "Email id",
+        "model": "Model",
+        "language": "Language",
+        "locale": "Locale",
+        "unit": "Unit id",
         "content": "Is the translation faithful to the content of the original?",
         "style": "Is the translation faithful to the style of the original?",
         "audience": "Is the translation appropriate to the intended audience?",
         "overall": "Considering both the overall translation, and the specific segments evaluated, what is the "
-                   "overall quality of this translation?",
+        "overall quality of this translation?",
         "comment": "Do you have any overall comments or thoughts on the content, tone, or audience for this "
-                   "localized email?",
+        "localized email?",
         "final_comment": "any parting thoughts?",
     },
     segments={
-        "segment_id": "Segment {n} ID", "segment": "Segment {n}", "category": "Segment {n} category",
-        "segment_translation": "Segment {n} translation", "rating": "Segment {n} rating",
+        "segment_id": "Segment {n} ID",
+        "segment": "Segment {n}",
+        "category": "Segment {n} category",
+        "segment_translation": "Segment {n} translation",
+        "rating": "Segment {n} rating",
         "segment_comment": "Segment {n} comments",
     },
-    meta={"age": "Participant age", "gender": "Participant Gender", "education": "Participant education level",
-          "continent": "Continent", "orthography": "Orthography"},
+    meta={
+        "age": "Participant age",
+        "gender": "Participant Gender",
+        "education": "Participant education level",
+        "continent": "Continent",
+        "orthography": "Orthography",
+    },
 )
 
 WIDE = ColumnMap(
     "wide",
     fields={
-        "text_id": "Text ID", "source_lang": "Source language", "target": "Target locale", "model": "Model",
-        "rater": "Rater ID", "translation": "Translation", "content": "Faithful to content",
-        "style": "Faithful to style", "audience": "Appropriate to audience", "overall": "Overall",
+        "text_id": "Text ID",
+        "source_lang": "Source language",
+        "target": "Target locale",
+        "model": "Model",
+        "rater": "Rater ID",
+        "translation": "Translation",
+        "content": "Faithful to content",
+        "style": "Faithful to style",
+        "audience": "Appropriate to audience",
+        "overall": "Overall",
         "comment": "Comments",
     },
     segments={
-        "segment": "Segment {n}", "category": "Segment {n} category", "segment_translation": "Segment {n} translation",
-        "rating": "Segment {n} rating", "segment_comment": "Segment {n} comments",
+        "segment": "Segment {n}",
+        "category": "Segment {n} category",
+        "segment_translation": "Segment {n} translation",
+        "rating": "Segment {n} rating",
+        "segment_comment": "Segment {n} comments",
     },
     meta_prefix="Rater: ",
 )
@@ -160,24 +192,34 @@ def parse_columns(text: str | Sequence[str] | None) -> dict[str, str]:
             if last is None:
                 if not piece.strip():
                     continue
-                raise ConfigError(f"--columns: {piece.strip()!r} is not field=Header",
-                                  "write e.g. --columns text_id=\"Email id\",model=Model")
+                raise ConfigError(
+                    f"--columns: {piece.strip()!r} is not field=Header",
+                    'write e.g. --columns text_id="Email id",model=Model',
+                )
             entries[last] += "," + piece
             continue
         last = m.group(1).strip()
-        entries[last] = piece[m.end():]
+        entries[last] = piece[m.end() :]
     out: dict[str, str] = {}
     known = [*FIELDS, *SEGMENT_FIELDS]
     for key, header in entries.items():
         header = header.strip()
         if len(header) >= 2 and header[0] == header[-1] == '"':
             header = header[1:-1].strip()
-        if key not in FIELDS and key not in SEGMENT_FIELDS and not (key.startswith(META) and len(key) > len(META)):
-            raise ConfigError(f"--columns: unknown field {key!r}",
-                              f"use {', '.join(known)}, or meta.<key> for rater metadata")
+        if (
+            key not in FIELDS
+            and key not in SEGMENT_FIELDS
+            and not (key.startswith(META) and len(key) > len(META))
+        ):
+            raise ConfigError(
+                f"--columns: unknown field {key!r}",
+                f"use {', '.join(known)}, or meta.<key> for rater metadata",
+            )
         if key in SEGMENT_FIELDS and header and "{n}" not in header:
-            raise ConfigError(f"--columns: {key}={header!r} needs {{n}} where the segment number goes",
-                              f"write e.g. {key}=\"Segment {{n}} rating\"")
+            raise ConfigError(
+                f"--columns: {key}={header!r} needs {{n}} where the segment number goes",
+                f'write e.g. {key}="Segment {{n}} rating"',
+            )
         out[key] = header
     return out
 
@@ -206,9 +248,10 @@ def resolve(header: Sequence[str], columns: Mapping[str, str] | None, origin: st
         raise InputError(
             f"{origin}: the header is neither the published 'Be My Cheese?' layout (no 'Unit id', 'Email id') nor "
             "ours (no 'Text ID', 'Target locale', 'Rater ID')",
-            "map your columns: --columns text_id=\"<header>\",model=\"<header>\",language=\"<header>\","
-            "overall=\"<header>\",rating=\"<header with {n}>\" (see dsbuild.cultural.layouts)",
-            code="DSB302")
+            'map your columns: --columns text_id="<header>",model="<header>",language="<header>",'
+            'overall="<header>",rating="<header with {n}>" (see dsbuild.cultural.layouts)',
+            code="DSB302",
+        )
     base = WIDE if kind == "wide" else PUBLISHED
     cmap = base.with_entries(columns or {})
     given = dict(columns or {})
@@ -216,8 +259,11 @@ def resolve(header: Sequence[str], columns: Mapping[str, str] | None, origin: st
 
     def missing(key: str, wanted: str) -> InputError:
         how = "given as" if key in given else "the layout's"
-        return InputError(f"{origin}: no column {wanted!r} ({how} {key})",
-                          f"map the header that holds it: --columns {key}=\"<your header>\"", code="DSB302")
+        return InputError(
+            f"{origin}: no column {wanted!r} ({how} {key})",
+            f'map the header that holds it: --columns {key}="<your header>"',
+            code="DSB302",
+        )
 
     fields: dict[str, str] = {}
     for key, wanted in cmap.fields.items():
@@ -226,7 +272,9 @@ def resolve(header: Sequence[str], columns: Mapping[str, str] | None, origin: st
         elif key in given or key in ("text_id", "model"):
             raise missing(key, wanted)
     if not {"target", "language", "locale"} & set(fields):
-        raise missing("language", cmap.fields.get("language") or cmap.fields.get("target") or "Language")
+        raise missing(
+            "language", cmap.fields.get("language") or cmap.fields.get("target") or "Language"
+        )
     meta: dict[str, str] = {}
     for key, wanted in cmap.meta.items():
         if norm(wanted) in actual:
@@ -237,7 +285,7 @@ def resolve(header: Sequence[str], columns: Mapping[str, str] | None, origin: st
         prefix = norm(cmap.meta_prefix)
         for h in header:
             if h is not None and norm(h).startswith(prefix) and len(norm(h)) > len(prefix):
-                meta.setdefault(str(h).strip()[len(cmap.meta_prefix.strip()):].strip(), h)
+                meta.setdefault(str(h).strip()[len(cmap.meta_prefix.strip()) :].strip(), h)
     segments: dict[int, dict[str, str]] = {}
     for key, template in cmap.segments.items():
         pattern, hits = _template(template), 0
@@ -247,9 +295,16 @@ def resolve(header: Sequence[str], columns: Mapping[str, str] | None, origin: st
                 hits += 1
         if key in given and not hits:
             raise missing(key, template)
-    segments = {n: cols for n, cols in sorted(segments.items()) if "rating" in cols or "segment" in cols}
+    segments = {
+        n: cols for n, cols in sorted(segments.items()) if "rating" in cols or "segment" in cols
+    }
     if not any(k in fields for k in RATINGS) and not any("rating" in s for s in segments.values()):
-        raise InputError(f"{origin}: no rating column found ({cmap.fields.get('overall', 'overall')!r}, "
-                         f"{cmap.segments.get('rating', 'Segment {n} rating')!r})",
-                         "map them: --columns overall=\"<header>\",rating=\"<header with {n}>\"", code="DSB302")
-    return Resolved(cmap.name if not columns else f"{base.name} + --columns", fields, segments, meta)
+        raise InputError(
+            f"{origin}: no rating column found ({cmap.fields.get('overall', 'overall')!r}, "
+            f"{cmap.segments.get('rating', 'Segment {n} rating')!r})",
+            'map them: --columns overall="<header>",rating="<header with {n}>"',
+            code="DSB302",
+        )
+    return Resolved(
+        cmap.name if not columns else f"{base.name} + --columns", fields, segments, meta
+    )

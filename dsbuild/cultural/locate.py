@@ -30,13 +30,34 @@ __all__ = [
 ]
 
 _FOLD = {
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u02bc": "'",
-    "\uff07": "'", "`": "'", "\u00b4": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"',
-    "\u00bb": '"', "\uff02": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u02bc": "'",
+    "\uff07": "'",
+    "`": "'",
+    "\u00b4": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\uff02": '"',
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
     "\u00ad": "",  # soft hyphen: invisible, dropped
-    "\u200b": "", "\u200c": "", "\u200d": "", "\ufeff": "",  # zero-width characters
+    "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\ufeff": "",  # zero-width characters
 }
 PRIORITY = {"given": 0, "lexicon": 1, "llm": 2}
 """Which origin wins an overlap: lower is stronger."""
@@ -95,15 +116,20 @@ def normalize(text: str) -> Normalized:
 def _no_space_script(ch: str) -> bool:
     """Characters of scripts written without spaces between words (CJK, kana, Thai, ...)."""
     o = ord(ch)
-    return (0x2E80 <= o <= 0x9FFF or 0xF900 <= o <= 0xFAFF or 0x0E00 <= o <= 0x0EFF
-            or 0x1000 <= o <= 0x109F or 0x1780 <= o <= 0x17FF or 0xFF66 <= o <= 0xFF9F
-            or 0x20000 <= o <= 0x3FFFF)
+    return (
+        0x2E80 <= o <= 0x9FFF
+        or 0xF900 <= o <= 0xFAFF
+        or 0x0E00 <= o <= 0x0EFF
+        or 0x1000 <= o <= 0x109F
+        or 0x1780 <= o <= 0x17FF
+        or 0xFF66 <= o <= 0xFF9F
+        or 0x20000 <= o <= 0x3FFFF
+    )
 
 
 def _joins(a: str, b: str) -> bool:
     """True when `a` followed by `b` would be one word (a match must not cut it)."""
-    return (a.isalnum() and b.isalnum() and not _no_space_script(a)
-            and not _no_space_script(b))
+    return a.isalnum() and b.isalnum() and not _no_space_script(a) and not _no_space_script(b)
 
 
 def _on_word_boundaries(text: str, start: int, end: int) -> bool:
@@ -131,16 +157,20 @@ def _occurrences(haystack: str, needle: str) -> Iterable[int]:
         at = haystack.find(needle, at + 1)
 
 
-def find_all(text: str, surface: str, *, whole_words: bool = True,
-             normalized: Normalized | None = None) -> list[Match]:
+def find_all(
+    text: str, surface: str, *, whole_words: bool = True, normalized: Normalized | None = None
+) -> list[Match]:
     """Every occurrence of `surface` in `text`, in text order: the exact matches, or when there
     are none, the normalised ones. `whole_words` skips matches that cut a word in two
     (`pun` in `punch`); scripts without spaces (CJK, Thai) have no such boundaries."""
     surface = surface.strip()
     if not surface:
         return []
-    exact = [Match(s, s + len(surface), "exact") for s in _occurrences(text, surface)
-             if not whole_words or _on_word_boundaries(text, s, s + len(surface))]
+    exact = [
+        Match(s, s + len(surface), "exact")
+        for s in _occurrences(text, surface)
+        if not whole_words or _on_word_boundaries(text, s, s + len(surface))
+    ]
     if exact:
         return exact
     norm = normalized or normalize(text)
@@ -153,14 +183,22 @@ def find_all(text: str, surface: str, *, whole_words: bool = True,
         if span is None:
             continue
         start, end = span
-        if not text[start:end].strip() or (whole_words and not _on_word_boundaries(text, start, end)):
+        if not text[start:end].strip() or (
+            whole_words and not _on_word_boundaries(text, start, end)
+        ):
             continue
         found.append(Match(start, end, "normalized"))
     return found
 
 
-def locate(text: str, surface: str, *, taken: Sequence[tuple[int, int]] = (),
-           whole_words: bool = True, normalized: Normalized | None = None) -> Match | None:
+def locate(
+    text: str,
+    surface: str,
+    *,
+    taken: Sequence[tuple[int, int]] = (),
+    whole_words: bool = True,
+    normalized: Normalized | None = None,
+) -> Match | None:
     """The first occurrence of `surface` in `text` that overlaps none of `taken`, else the
     first occurrence at all, else None. Passing the spans already claimed makes a surface
     quoted twice land on its second occurrence the second time."""

@@ -69,9 +69,15 @@ def sheet_rows(path: Path) -> tuple[list[str | None], Iterator[tuple[int, list[s
     elif suffix == ".xlsx":
         raw = list(enumerate(_xlsx_rows(path), 1))
     else:
-        raise InputError(f"{path}: a rating sheet must be .csv or .xlsx", "save it as one of those", code="DSB302")
+        raise InputError(
+            f"{path}: a rating sheet must be .csv or .xlsx",
+            "save it as one of those",
+            code="DSB302",
+        )
     if not raw:
-        raise InputError(f"{path}: the sheet is empty", "put the header and the ratings on it", code="DSB304")
+        raise InputError(
+            f"{path}: the sheet is empty", "put the header and the ratings on it", code="DSB304"
+        )
     header = [_text(c) for c in raw[0][1]]
     while header and header[-1] is None:
         header.pop()
@@ -99,29 +105,40 @@ def _csv_rows(path: Path, header_only: bool = False) -> list[list[str]]:
     check_text_bounds(path, limit=limit)
     csv.field_size_limit(limit)
     try:
-        with path.open(encoding="utf-8-sig", errors="strict" if not header_only else "replace",
-                       newline="") as fh:
+        with path.open(
+            encoding="utf-8-sig", errors="strict" if not header_only else "replace", newline=""
+        ) as fh:
             reader = csv.reader(fh)
             if header_only:
                 return [next(reader, [])]
             return list(reader)
     except csv.Error as exc:
-        raise InputError(f"{path} cannot be read as CSV: {exc}",
-                         "check the quoting, or save the sheet as UTF-8 CSV again", code="DSB302") from None
+        raise InputError(
+            f"{path} cannot be read as CSV: {exc}",
+            "check the quoting, or save the sheet as UTF-8 CSV again",
+            code="DSB302",
+        ) from None
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text ({exc.reason})",
-                         "save the sheet as UTF-8 CSV", code="DSB302") from None
+        raise InputError(
+            f"{path} is not UTF-8 text ({exc.reason})", "save the sheet as UTF-8 CSV", code="DSB302"
+        ) from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions",
-                         code="DSB301") from None
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}",
+            "check the file's permissions",
+            code="DSB301",
+        ) from None
 
 
 def _xlsx_rows(path: Path, header_only: bool = False) -> list[tuple]:
     """The rows of the first sheet whose header is a known layout (else the first sheet)."""
     from dsbuild.cultural.spreadsheet import xlsx_rows
 
-    return xlsx_rows(path, choose=lambda first: detect([_text(c) for c in first]) is not None,
-                     header_only=header_only)
+    return xlsx_rows(
+        path,
+        choose=lambda first: detect([_text(c) for c in first]) is not None,
+        header_only=header_only,
+    )
 
 
 def _grade(text: str | None, *, na_ok: bool) -> tuple[int | None, bool, str | None]:
@@ -132,7 +149,11 @@ def _grade(text: str | None, *, na_ok: bool) -> tuple[int | None, bool, str | No
     if value.upper() in _NA:
         if na_ok:
             return None, True, None
-        return None, False, f"NA {text!r} is only for segments (not translated); full-text ratings are 0-3"
+        return (
+            None,
+            False,
+            f"NA {text!r} is only for segments (not translated); full-text ratings are 0-3",
+        )
     try:
         number = float(value)
     except ValueError:
@@ -156,14 +177,24 @@ def read_mapped(path: str | Path, columns: Mapping[str, str] | None = None) -> M
         out.sheet_rows += 1
         if all(v is None or not v.strip() for v in cells):
             out.empty_rows += 1
-            out.warnings.add_record([(None, "empty_row", "no cell filled; skipped")], f"{origin}:row {number}", None)
+            out.warnings.add_record(
+                [(None, "empty_row", "no cell filled; skipped")], f"{origin}:row {number}", None
+            )
             continue
-        out.rows.extend(_rows_of(cmap, index, cells, f"{origin}:row {number}", number, out.exclusions))
+        out.rows.extend(
+            _rows_of(cmap, index, cells, f"{origin}:row {number}", number, out.exclusions)
+        )
     return out
 
 
-def _rows_of(cmap: Resolved, index: dict[str, int], cells: list[str | None], where: str, number: int,
-             excluded: Exclusions) -> list[dict[str, Any]]:
+def _rows_of(
+    cmap: Resolved,
+    index: dict[str, int],
+    cells: list[str | None],
+    where: str,
+    number: int,
+    excluded: Exclusions,
+) -> list[dict[str, Any]]:
     """The long rows of one sheet row: a full-text row and one row per segment block."""
     from pydantic import ValidationError
 
@@ -175,15 +206,28 @@ def _rows_of(cmap: Resolved, index: dict[str, int], cells: list[str | None], whe
 
     f = {key: get(h) for key, h in cmap.fields.items()}
     language, locale = f.get("language"), f.get("locale")
-    target = f.get("target") or (f"{language} ({locale})" if language and locale else language or locale)
-    for key, value in (("text_id", f.get("text_id")), ("model", f.get("model")), ("target", target)):
+    target = f.get("target") or (
+        f"{language} ({locale})" if language and locale else language or locale
+    )
+    for key, value in (
+        ("text_id", f.get("text_id")),
+        ("model", f.get("model")),
+        ("target", target),
+    ):
         if value is None:
-            header = cmap.fields.get(key) or cmap.fields.get("language") or cmap.fields.get("locale")
+            header = (
+                cmap.fields.get(key) or cmap.fields.get("language") or cmap.fields.get("locale")
+            )
             excluded.add(where, "missing_id", f"column {header!r} is empty; the row is left out")
             return []
     base: dict[str, Any] = {
-        "text_id": f["text_id"], "model": f["model"], "target": target, "language": language, "locale": locale,
-        "rater": f.get("rater") or f"row-{number}", "unit": f.get("unit"),
+        "text_id": f["text_id"],
+        "model": f["model"],
+        "target": target,
+        "language": language,
+        "locale": locale,
+        "rater": f.get("rater") or f"row-{number}",
+        "unit": f.get("unit"),
         "rater_meta": {k: v for k, h in cmap.meta.items() if (v := get(h)) is not None},
     }
     if f.get("source_lang"):
@@ -194,7 +238,9 @@ def _rows_of(cmap: Resolved, index: dict[str, int], cells: list[str | None], whe
         if key in cmap.fields:
             score, _, problem = _grade(f[key], na_ok=False)
             if problem:
-                excluded.add(f"{where}, {cmap.fields[key]}", "rating_out_of_range", f"{problem}; left out")
+                excluded.add(
+                    f"{where}, {cmap.fields[key]}", "rating_out_of_range", f"{problem}; left out"
+                )
             full[key] = score
     texts = {k: f.get(k) for k in ("translation", "comment", "final_comment")}
     if any(v is not None for v in (*full.values(), *texts.values())):
@@ -202,35 +248,59 @@ def _rows_of(cmap: Resolved, index: dict[str, int], cells: list[str | None], whe
     for n, cols in cmap.segments.items():
         c = {key: (get(h), h) for key, h in cols.items()}
         value = {key: v for key, (v, _) in c.items()}
-        if all(value.get(k) is None for k in ("segment", "category", "segment_translation", "rating", "segment_comment")):
+        if all(
+            value.get(k) is None
+            for k in ("segment", "category", "segment_translation", "rating", "segment_comment")
+        ):
             continue
         at = lambda key: f"{where}, {cols.get(key, key)}"  # noqa: E731
         if value.get("segment") is None:
-            excluded.add(at("segment"), "missing_segment", "segment block filled in without its source segment; left out")
+            excluded.add(
+                at("segment"),
+                "missing_segment",
+                "segment block filled in without its source segment; left out",
+            )
             continue
         if value.get("category") is None:
             excluded.add(at("category"), "missing_category", "segment has no category; left out")
             continue
         category = category_name(value["category"])
         if category is None:
-            excluded.add(at("category"), "category_outside_scheme",
-                         f"category {value['category']!r} is not idiom, pun, holiday, cultural concept or other; "
-                         "segment left out")
+            excluded.add(
+                at("category"),
+                "category_outside_scheme",
+                f"category {value['category']!r} is not idiom, pun, holiday, cultural concept or other; "
+                "segment left out",
+            )
             continue
         score, na, problem = _grade(value.get("rating"), na_ok=True)
         if problem:
             excluded.add(at("rating"), "rating_out_of_range", f"{problem}; segment left out")
             continue
-        rows.append({**base, "segment": n, "segment_id": value.get("segment_id"), "surface": value["segment"],
-                     "category": category, "translation": value.get("segment_translation"), "score": score,
-                     "na": na, "comment": value.get("segment_comment")})
+        rows.append(
+            {
+                **base,
+                "segment": n,
+                "segment_id": value.get("segment_id"),
+                "surface": value["segment"],
+                "category": category,
+                "translation": value.get("segment_translation"),
+                "score": score,
+                "na": na,
+                "comment": value.get("segment_comment"),
+            }
+        )
     kept = []
     for row in rows:
         try:
             RatingRow.model_validate(row)
         except ValidationError as exc:
             e = exc.errors()[0]
-            excluded.add(where, "invalid_row", f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}; left out")
+            excluded.add(
+                where,
+                "invalid_row",
+                f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}; left out",
+            )
             continue
         kept.append(row)
     return kept

@@ -35,8 +35,16 @@ from dsbuild.quirks import Warnings
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["COLUMNS", "KEY", "RatingsRead", "frame_from_rows", "load_ratings", "read_ratings", "rows_from_frame",
-           "save_ratings"]
+__all__ = [
+    "COLUMNS",
+    "KEY",
+    "RatingsRead",
+    "frame_from_rows",
+    "load_ratings",
+    "read_ratings",
+    "rows_from_frame",
+    "save_ratings",
+]
 
 LONG_EXTENSIONS = (".jsonl", ".ndjson", ".csv", ".parquet", ".pq")
 
@@ -54,18 +62,31 @@ class RatingsRead:
 
     def counts(self) -> dict[str, Any]:
         """Reading counts for the report: layout, rows read, empty rows skipped, exclusions by reason."""
-        return {"layout": self.layout, "rows_read": self.rows_read, "empty_rows_skipped": self.empty_rows,
-                **self.exclusions.to_dict(), "warnings": self.warnings.to_dict()["by_reason"]}
+        return {
+            "layout": self.layout,
+            "rows_read": self.rows_read,
+            "empty_rows_skipped": self.empty_rows,
+            **self.exclusions.to_dict(),
+            "warnings": self.warnings.to_dict()["by_reason"],
+        }
 
     def raise_if_strict(self, strict: bool, where: str) -> None:
         """With `strict`, any warning or excluded rating is an error (DSB303, exit 3)."""
         if not strict or not (self.warnings or self.exclusions):
             return
-        first = (self.warnings.items[0].line() if self.warnings else self.exclusions.items[0].line())
-        parts = [p for p in (self.warnings.summary() if self.warnings else "",
-                             self.exclusions.summary() if self.exclusions else "") if p]
-        raise InvalidRecordsError(f"--strict: {where} has {'; '.join(parts)}; first: {first}",
-                                  "drop --strict to skip and exclude them with a count, or fix the sheet")
+        first = self.warnings.items[0].line() if self.warnings else self.exclusions.items[0].line()
+        parts = [
+            p
+            for p in (
+                self.warnings.summary() if self.warnings else "",
+                self.exclusions.summary() if self.exclusions else "",
+            )
+            if p
+        ]
+        raise InvalidRecordsError(
+            f"--strict: {where} has {'; '.join(parts)}; first: {first}",
+            "drop --strict to skip and exclude them with a count, or fix the sheet",
+        )
 
 
 def read_ratings(path: str | Path, columns: Mapping[str, str] | None = None) -> RatingsRead:
@@ -78,19 +99,33 @@ def read_ratings(path: str | Path, columns: Mapping[str, str] | None = None) -> 
     kind = _sheet_kind(path) if suffix in (".xlsx", ".csv") else None
     if columns or kind in ("published", "unknown"):
         if suffix not in (".xlsx", ".csv"):
-            raise InputError(f"{path}: --columns maps the headers of a .csv or .xlsx sheet",
-                             "drop --columns for long files (their columns are fixed)", code="DSB302")
+            raise InputError(
+                f"{path}: --columns maps the headers of a .csv or .xlsx sheet",
+                "drop --columns for long files (their columns are fixed)",
+                code="DSB302",
+            )
         from dsbuild.cultural.mapped import read_mapped
 
         sheet = read_mapped(path, columns)
         df = frame_from_rows(sheet.rows, origin=str(path))
         if df.height == 0:
-            raise InputError(f"{path} holds no ratings ({sheet.exclusions.summary() if sheet.exclusions else 'no rows'})",
-                             "check that you gave the right file", code="DSB304")
-        return RatingsRead(df, sheet.layout, sheet.sheet_rows - sheet.empty_rows, sheet.empty_rows,
-                           sheet.warnings, sheet.exclusions)
+            raise InputError(
+                f"{path} holds no ratings ({sheet.exclusions.summary() if sheet.exclusions else 'no rows'})",
+                "check that you gave the right file",
+                code="DSB304",
+            )
+        return RatingsRead(
+            df,
+            sheet.layout,
+            sheet.sheet_rows - sheet.empty_rows,
+            sheet.empty_rows,
+            sheet.warnings,
+            sheet.exclusions,
+        )
     df = load_ratings(path)
-    return RatingsRead(df, "wide" if kind == "wide" else "long", df.height if kind != "wide" else _wide_rows(df))
+    return RatingsRead(
+        df, "wide" if kind == "wide" else "long", df.height if kind != "wide" else _wide_rows(df)
+    )
 
 
 def _wide_rows(df: pl.DataFrame) -> int:
@@ -107,7 +142,9 @@ def _sheet_kind(path: Path) -> str | None:
     except (InputError, OSError):
         return "wide" if path.suffix.lower() == ".xlsx" else None  # let the old readers report it
     kind = detect(header)
-    if kind is None and (path.suffix.lower() == ".xlsx" or "text_id" not in {str(h).strip() for h in header}):
+    if kind is None and (
+        path.suffix.lower() == ".xlsx" or "text_id" not in {str(h).strip() for h in header}
+    ):
         return "unknown"
     return kind
 
@@ -132,8 +169,11 @@ def load_ratings(path: str | Path) -> pl.DataFrame:
         def records():
             for item in read_records(path, "jsonl"):
                 if item.problem is not None:
-                    raise InputError(f"{item.locator}: {item.problem.message}",
-                                     "fix or remove that line", code="DSB302")
+                    raise InputError(
+                        f"{item.locator}: {item.problem.message}",
+                        "fix or remove that line",
+                        code="DSB302",
+                    )
                 yield item.record
 
         df = frame_from_rows(records(), origin=str(path))
@@ -144,16 +184,24 @@ def load_ratings(path: str | Path) -> pl.DataFrame:
         try:
             raw = pl.read_csv(path, infer_schema=False)
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise InputError(f"{path} is not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
-                             "save it as UTF-8 CSV with one header row", code="DSB302") from None
+            raise InputError(
+                f"{path} is not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+                "save it as UTF-8 CSV with one header row",
+                code="DSB302",
+            ) from None
         df = frame_from_rows(_table_rows(raw), origin=str(path))
     elif suffix in (".parquet", ".pq"):
         df = frame_from_rows(_table_rows(pl.read_parquet(path), csv=False), origin=str(path))
     else:
-        raise InputError(f"{path}: cannot tell the ratings format from the extension {suffix or '(none)'}",
-                         "use .jsonl, .csv or .parquet (long) or .xlsx/.csv (wide)", code="DSB302")
+        raise InputError(
+            f"{path}: cannot tell the ratings format from the extension {suffix or '(none)'}",
+            "use .jsonl, .csv or .parquet (long) or .xlsx/.csv (wide)",
+            code="DSB302",
+        )
     if df.height == 0:
-        raise InputError(f"{path} holds no ratings", "check that you gave the right file", code="DSB304")
+        raise InputError(
+            f"{path} holds no ratings", "check that you gave the right file", code="DSB304"
+        )
     return df
 
 
@@ -162,11 +210,16 @@ def _table_rows(raw: pl.DataFrame, csv: bool = True) -> Iterable[dict[str, Any]]
     from dsbuild.readers import loads_json
 
     for row in raw.iter_rows(named=True):
-        row = {k.lstrip("\ufeff"): v for k, v in row.items() if v is not None and not (csv and v == "")}
+        row = {
+            k.lstrip("\ufeff"): v for k, v in row.items() if v is not None and not (csv and v == "")
+        }
         if "rater_meta" in row:
             try:
-                row["rater_meta"] = loads_json(row["rater_meta"], "a rater_meta cell", "give rater_meta as a flat "
-                                               "JSON object, e.g. {\"background\": \"linguist\"}")
+                row["rater_meta"] = loads_json(
+                    row["rater_meta"],
+                    "a rater_meta cell",
+                    'give rater_meta as a flat JSON object, e.g. {"background": "linguist"}',
+                )
             except json.JSONDecodeError:
                 pass  # validation reports it as not a dict
         yield row
@@ -184,13 +237,18 @@ def save_ratings(df: pl.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in LONG_EXTENSIONS:
-        raise InputError(f"cannot write long ratings as {path.name}",
-                         "name the output .jsonl, .csv or .parquet", code="DSB302")
+        raise InputError(
+            f"cannot write long ratings as {path.name}",
+            "name the output .jsonl, .csv or .parquet",
+            code="DSB302",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     df = df.select(list(COLUMNS))
     if suffix in (".jsonl", ".ndjson"):
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_from_frame(df, compact=True))
+        text = "".join(
+            json.dumps(r, ensure_ascii=False) + "\n" for r in rows_from_frame(df, compact=True)
+        )
         tmp.write_text(text, encoding="utf-8", newline="\n")
     elif suffix == ".csv":
         df.write_csv(tmp)

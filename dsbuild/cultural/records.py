@@ -12,8 +12,11 @@ def merge_by_text(rows: list[dict]) -> list[dict]:
     for row in rows:
         key = row.get("text_id") or row["id"]
         if key not in merged:
-            merged[key] = {**{k: v for k, v in row.items() if k not in ("translations", "text_id")},
-                           "id": key, "translations": []}
+            merged[key] = {
+                **{k: v for k, v in row.items() if k not in ("translations", "text_id")},
+                "id": key,
+                "translations": [],
+            }
         merged[key]["translations"].extend(row.get("translations") or [])
     return list(merged.values())
 
@@ -25,14 +28,30 @@ def rating_rows(records: list[dict], raters: list[str]) -> list[dict]:
     rows = []
     for rec in records:
         for tr in rec["translations"]:
-            counterparts = {a["nuance"]: a.get("counterpart") for a in tr.get("alignments") or []
-                            if a.get("status") == "aligned"}
+            counterparts = {
+                a["nuance"]: a.get("counterpart")
+                for a in tr.get("alignments") or []
+                if a.get("status") == "aligned"
+            }
             for rater in raters:
-                base = {"text_id": rec["id"], "source_lang": rec["lang"],
-                        "target": tr["target_lang"], "model": tr["system"], "rater": rater}
+                base = {
+                    "text_id": rec["id"],
+                    "source_lang": rec["lang"],
+                    "target": tr["target_lang"],
+                    "model": tr["system"],
+                    "rater": rater,
+                }
                 rows.append({**base, "translation": tr["text"]})
                 for i, n in enumerate(rec["nuances"]):
-                    rows.append({**base, "segment": i + 1, "category": n["category"],
-                                 "surface": n["surface"], "start": n["start"], "end": n["end"],
-                                 "translation": counterparts.get(i)})
+                    rows.append(
+                        {
+                            **base,
+                            "segment": i + 1,
+                            "category": n["category"],
+                            "surface": n["surface"],
+                            "start": n["start"],
+                            "end": n["end"],
+                            "translation": counterparts.get(i),
+                        }
+                    )
     return rows

@@ -26,8 +26,11 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise InputError("the report's charts need matplotlib", "pip install matplotlib, or run analyze without --report",
-                         code="DSB301") from None
+        raise InputError(
+            "the report's charts need matplotlib",
+            "pip install matplotlib, or run analyze without --report",
+            code="DSB301",
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -61,7 +64,9 @@ def _heatmap(plt, result: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def _grouped_bars(ax, groups: list[str], series: dict[str, dict[str, Any]], ylabel: str, ymax: float) -> None:
+def _grouped_bars(
+    ax, groups: list[str], series: dict[str, dict[str, Any]], ylabel: str, ymax: float
+) -> None:
     width = 0.8 / max(1, len(series))
     for s, (name, values) in enumerate(series.items()):
         xs = [g + s * width - 0.4 + width / 2 for g in range(len(groups))]
@@ -74,7 +79,10 @@ def _grouped_bars(ax, groups: list[str], series: dict[str, dict[str, Any]], ylab
 
 def _categories(plt, result: dict[str, Any], path: Path) -> Path:
     cats = list(result["by_category"])
-    series = {"all models": {c: v["segment"] for c, v in result["by_category"].items()}, **result["model_by_category"]}
+    series = {
+        "all models": {c: v["segment"] for c, v in result["by_category"].items()},
+        **result["model_by_category"],
+    }
     fig, ax = plt.subplots(figsize=(2 + 1.6 * len(cats), 3.6))
     _grouped_bars(ax, cats, series, "mean segment rating (0-3)", 3)
     ax.set_title(f"Segments by category ({result['na_convention']})", fontsize=10)
@@ -110,10 +118,30 @@ def _table(columns: list[str], rows: list[list[Any]]) -> str:
 
 def _group_table(groups: dict[str, dict[str, Any]], label: str, omission: dict[str, Any]) -> str:
     cols = ["overall", "content", "style", "audience", "segment"]
-    rows = [[name, *(g.get(c) for c in cols), omission.get(name), g.get("full_text_n"), g.get("segment_n")]
-            for name, g in groups.items()]
-    return _table([label, "overall", "content", "style", "audience", "segment mean", "omission rate",
-                   "full-text ratings", "segment ratings"], rows)
+    rows = [
+        [
+            name,
+            *(g.get(c) for c in cols),
+            omission.get(name),
+            g.get("full_text_n"),
+            g.get("segment_n"),
+        ]
+        for name, g in groups.items()
+    ]
+    return _table(
+        [
+            label,
+            "overall",
+            "content",
+            "style",
+            "audience",
+            "segment mean",
+            "omission rate",
+            "full-text ratings",
+            "segment ratings",
+        ],
+        rows,
+    )
 
 
 def render_html(result: dict[str, Any], images: dict[str, Path], title: str) -> str:
@@ -122,56 +150,126 @@ def render_html(result: dict[str, Any], images: dict[str, Path], title: str) -> 
     counts = result["counts"]
     overall = result["overall_mean"] if result["overall_mean"] is not None else "–"
     read = result.get("read") or {}
-    reasons = ", ".join(f"{html.escape(k)} {v}" for k, v in (read.get("excluded_by_reason") or {}).items())
+    reasons = ", ".join(
+        f"{html.escape(k)} {v}" for k, v in (read.get("excluded_by_reason") or {}).items()
+    )
     read_line = ""
     if read.get("rows_read") is not None:
         units = read.get("units") or {}
-        read_line = (f"<p>Read as {html.escape(str(read.get('layout')))}: {read['rows_read']} rows read, "
-                     f"{read.get('empty_rows_skipped', 0)} empty rows skipped, {read.get('excluded', 0)} ratings or "
-                     f"rows excluded{f' ({reasons})' if reasons else ''}; {read.get('raters')} raters; "
-                     f"{units.get('full_text')} full-text units, {units.get('segments')} segment units.</p>")
+        read_line = (
+            f"<p>Read as {html.escape(str(read.get('layout')))}: {read['rows_read']} rows read, "
+            f"{read.get('empty_rows_skipped', 0)} empty rows skipped, {read.get('excluded', 0)} ratings or "
+            f"rows excluded{f' ({reasons})' if reasons else ''}; {read.get('raters')} raters; "
+            f"{units.get('full_text')} full-text units, {units.get('segments')} segment units.</p>"
+        )
     parts = [
-        f"<h1>{html.escape(title)}</h1>", read_line,
-        (f"<p>{counts['rows']} rows: {counts['texts']} texts, {counts['models']} models, {counts['languages']} "
-         f"languages, {counts['raters']} raters; {counts['full_text_ratings']} full-text and "
-         f"{counts['segment_ratings']} segment ratings ({counts['na_ratings']} NA), "
-         f"{counts['missing_segment_ratings']} missing segment ratings.</p>"),
-        (f"<p><b>Mean overall quality: {overall} / 3.</b> Segment means: {html.escape(result['na_convention'])}; "
-         "omission rates (share of NA) are shown separately.</p>"),
+        f"<h1>{html.escape(title)}</h1>",
+        read_line,
+        (
+            f"<p>{counts['rows']} rows: {counts['texts']} texts, {counts['models']} models, {counts['languages']} "
+            f"languages, {counts['raters']} raters; {counts['full_text_ratings']} full-text and "
+            f"{counts['segment_ratings']} segment ratings ({counts['na_ratings']} NA), "
+            f"{counts['missing_segment_ratings']} missing segment ratings.</p>"
+        ),
+        (
+            f"<p><b>Mean overall quality: {overall} / 3.</b> Segment means: {html.escape(result['na_convention'])}; "
+            "omission rates (share of NA) are shown separately.</p>"
+        ),
     ]
-    for name, heading in (("heatmap", "Model × language"), ("categories", "Categories"), ("omission", "Omissions")):
+    for name, heading in (
+        ("heatmap", "Model × language"),
+        ("categories", "Categories"),
+        ("omission", "Omissions"),
+    ):
         if name in images:
             data = base64.b64encode(images[name].read_bytes()).decode("ascii")
             parts.append(f"<h2>{heading}</h2><img alt='{name}' src='data:image/png;base64,{data}'>")
     parts.append("<h2>By model</h2>" + _group_table(result["by_model"], "model", om["by_model"]))
-    parts.append("<h2>By language</h2>" + _group_table(result["by_language"], "language", om["by_language"]))
+    parts.append(
+        "<h2>By language</h2>" + _group_table(result["by_language"], "language", om["by_language"])
+    )
     if "by_locale" in result:
-        parts.append("<h2>By locale</h2>" + _group_table(result["by_locale"], "locale", om.get("by_locale", {})))
+        parts.append(
+            "<h2>By locale</h2>"
+            + _group_table(result["by_locale"], "locale", om.get("by_locale", {}))
+        )
     both = result.get("by_category_na") or {result["na"]: result["by_category"]}
     zero, excl = both.get("zero", {}), both.get("exclude", {})
-    parts.append("<h2>By category</h2>" + _table(
-        ["category", "segment mean, NA as 0", "segment mean, NA excluded", "omission rate", "segment ratings"],
-        [[c, zero.get(c, {}).get("segment"), excl.get(c, {}).get("segment"), om["by_category"].get(c),
-          zero.get(c, v)["segment_n"]] for c, v in result["by_category"].items()]))
-    stats = ["alpha_ordinal", "alpha_interval", "alpha_nominal", "ac2_ordinal", "fleiss_kappa", "units", "ratings"]
+    parts.append(
+        "<h2>By category</h2>"
+        + _table(
+            [
+                "category",
+                "segment mean, NA as 0",
+                "segment mean, NA excluded",
+                "omission rate",
+                "segment ratings",
+            ],
+            [
+                [
+                    c,
+                    zero.get(c, {}).get("segment"),
+                    excl.get(c, {}).get("segment"),
+                    om["by_category"].get(c),
+                    zero.get(c, v)["segment_n"],
+                ]
+                for c, v in result["by_category"].items()
+            ],
+        )
+    )
+    stats = [
+        "alpha_ordinal",
+        "alpha_interval",
+        "alpha_nominal",
+        "ac2_ordinal",
+        "fleiss_kappa",
+        "units",
+        "ratings",
+    ]
     rows = []
     for conv, ag in (result.get("agreement_by_na") or {result["na"]: result["agreement"]}).items():
-        rows += [[f"NA {conv}: full text {k}", *(v[s] for s in stats)] for k, v in ag["full_text"].items()]
-        rows += [[f"NA {conv}: segments {k}", *(v[s] for s in stats)] for k, v in ag["segments"].items()]
-    parts.append("<h2>Inter-rater agreement</h2>" + _table(
-        ["scope", "Krippendorff α (ordinal)", "α (interval)", "α (nominal)", "Gwet AC2 (ordinal)", "Fleiss κ",
-         "units", "ratings"], rows))
-    parts.append("<p>Nominal statistics treat NA as a category; ordinal and interval ones follow the NA convention "
-                 "of their row (NA as 0, or NA excluded). Units rated by fewer than two raters are not pairable "
-                 "and are left out.</p>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
-             "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+        rows += [
+            [f"NA {conv}: full text {k}", *(v[s] for s in stats)]
+            for k, v in ag["full_text"].items()
+        ]
+        rows += [
+            [f"NA {conv}: segments {k}", *(v[s] for s in stats)] for k, v in ag["segments"].items()
+        ]
+    parts.append(
+        "<h2>Inter-rater agreement</h2>"
+        + _table(
+            [
+                "scope",
+                "Krippendorff α (ordinal)",
+                "α (interval)",
+                "α (nominal)",
+                "Gwet AC2 (ordinal)",
+                "Fleiss κ",
+                "units",
+                "ratings",
+            ],
+            rows,
+        )
+    )
+    parts.append(
+        "<p>Nominal statistics treat NA as a category; ordinal and interval ones follow the NA convention "
+        "of their row (NA as 0, or NA excluded). Units rated by fewer than two raters are not pairable "
+        "and are left out.</p>"
+    )
+    style = (
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
+        "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    )
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
 
 
-def write_report(result: dict[str, Any], folder: str | Path, title: str = "Cultural-nuance ratings") -> dict[str, Path]:
+def write_report(
+    result: dict[str, Any], folder: str | Path, title: str = "Cultural-nuance ratings"
+) -> dict[str, Path]:
     """Write the three PNG charts and report.html into `folder`; returns name -> path."""
     plt = _pyplot()
     folder = Path(folder)

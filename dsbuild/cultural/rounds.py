@@ -57,7 +57,11 @@ class CulturalRounds(AnnotationRounds):
         translations = record.get("translations") or []
         units = []
         for t, tr in enumerate(translations):
-            key = record_id if len(translations) == 1 else f"{record_id}|{tr.get('target_lang')}|{tr.get('system')}"
+            key = (
+                record_id
+                if len(translations) == 1
+                else f"{record_id}|{tr.get('target_lang')}|{tr.get('system')}"
+            )
             units.append(Unit(key, record_id, dict(record), t))
         return units
 
@@ -65,30 +69,60 @@ class CulturalRounds(AnnotationRounds):
         from dsbuild.schemas.cultural import FULL_TEXT_CRITERIA
 
         lines = [
-            ("You are a native speaker of the target language. Read the source text and its "
-             "translation; the culture-bound segments are highlighted in both."),
-            "Rate each segment: " + "; ".join(f"{k} = {v}" for k, v in SCORE_MEANINGS.items()) + ".",
+            (
+                "You are a native speaker of the target language. Read the source text and its "
+                "translation; the culture-bound segments are highlighted in both."
+            ),
+            "Rate each segment: "
+            + "; ".join(f"{k} = {v}" for k, v in SCORE_MEANINGS.items())
+            + ".",
             "NA is an answer (the translation left the segment out), not 'I do not know'.",
-            ("Then rate the whole translation 0-3 on each criterion: "
-             + "; ".join(f"{k} = {v}" for k, v in FULL_TEXT_MEANINGS.items()) + "."),
+            (
+                "Then rate the whole translation 0-3 on each criterion: "
+                + "; ".join(f"{k} = {v}" for k, v in FULL_TEXT_MEANINGS.items())
+                + "."
+            ),
             "Add a comment when a rating needs explaining (what a reader would misunderstand).",
         ]
         root = start(lines)
         add_text(root, "Source text", "source", "$source_text")
         add_text(root, "Translation", "translation", "$translation_text")
         repeat = element(root, "Repeater", on="$segments", indexFlag="{{idx}}")
-        seg = element(repeat, "View", style="border-top: 1px solid #ddd; margin-top: 10px; padding-top: 6px")
+        seg = element(
+            repeat, "View", style="border-top: 1px solid #ddd; margin-top: 10px; padding-top: 6px"
+        )
         element(seg, "Header", value="$segments[{{idx}}].title", size="5")
-        element(seg, "HyperText", name="seg_src_{{idx}}", value="$segments[{{idx}}].source_html", inline="true")
-        element(seg, "HyperText", name="seg_tr_{{idx}}", value="$segments[{{idx}}].translation_html",
-                inline="true")
-        add_choices(seg, "seg_score_{{idx}}", "seg_tr_{{idx}}",
-                    {k: f"{k} — {v}" for k, v in SCORE_MEANINGS.items()}, required="true")
+        element(
+            seg,
+            "HyperText",
+            name="seg_src_{{idx}}",
+            value="$segments[{{idx}}].source_html",
+            inline="true",
+        )
+        element(
+            seg,
+            "HyperText",
+            name="seg_tr_{{idx}}",
+            value="$segments[{{idx}}].translation_html",
+            inline="true",
+        )
+        add_choices(
+            seg,
+            "seg_score_{{idx}}",
+            "seg_tr_{{idx}}",
+            {k: f"{k} — {v}" for k, v in SCORE_MEANINGS.items()},
+            required="true",
+        )
         element(root, "Header", value="The whole translation", size="4")
         for name, what in FULL_TEXT_CRITERIA.items():
             element(root, "Header", value=what.capitalize(), size="5")
-            add_choices(root, name, "translation", {k: f"{k} — {v}" for k, v in FULL_TEXT_MEANINGS.items()},
-                        required="true")
+            add_choices(
+                root,
+                name,
+                "translation",
+                {k: f"{k} — {v}" for k, v in FULL_TEXT_MEANINGS.items()},
+                required="true",
+            )
         add_comment(root, "translation", rows="3")
         return finish("cultural", root, lines)
 
@@ -102,49 +136,77 @@ class CulturalRounds(AnnotationRounds):
         aligned = {a.get("nuance"): a for a in tr.get("alignments") or [] if isinstance(a, Mapping)}
         segments = []
         for i, n in enumerate(r.get("nuances") or []):
-            if source[n["start"]:n["end"]] != n["surface"]:
-                raise InputError(f"record {unit.record_id} nuance {i}: text[{n['start']}:{n['end']}] "
-                                 f"is not {n['surface']!r}", "fix the record's offsets", code="DSB303")
+            if source[n["start"] : n["end"]] != n["surface"]:
+                raise InputError(
+                    f"record {unit.record_id} nuance {i}: text[{n['start']}:{n['end']}] "
+                    f"is not {n['surface']!r}",
+                    "fix the record's offsets",
+                    code="DSB303",
+                )
             a = aligned.get(i) or {}
             begin, end = a.get("start"), a.get("end")
-            if begin is not None and translation[begin:end] != a.get("counterpart", translation[begin:end]):
+            if begin is not None and translation[begin:end] != a.get(
+                "counterpart", translation[begin:end]
+            ):
                 begin = end = None
             if begin is None:
-                note = ("the translation seems to leave this segment out" if a.get("status") == "omitted"
-                        else "find its counterpart in the translation yourself")
+                note = (
+                    "the translation seems to leave this segment out"
+                    if a.get("status") == "omitted"
+                    else "find its counterpart in the translation yourself"
+                )
             else:
                 note = f"counterpart: “{translation[begin:end]}”"
-            segments.append({
-                "title": f"Segment {i + 1} · {n['category']}: “{n['surface']}” — {note}",
-                "source_html": mark(source, n["start"], n["end"]),
-                "translation_html": mark(translation, begin, end),
-            })
-        data = {"source_text": source, "translation_text": translation, "segments": segments,
-                "source_lang": r.get("lang", ""), "target_lang": tr.get("target_lang", "")}
+            segments.append(
+                {
+                    "title": f"Segment {i + 1} · {n['category']}: “{n['surface']}” — {note}",
+                    "source_html": mark(source, n["start"], n["end"]),
+                    "translation_html": mark(translation, begin, end),
+                }
+            )
+        data = {
+            "source_text": source,
+            "translation_text": translation,
+            "segments": segments,
+            "source_lang": r.get("lang", ""),
+            "target_lang": tr.get("target_lang", ""),
+        }
         return data, []
 
-    def prediction_source(self, record: Mapping[str, Any],
-                          translation: int | None) -> tuple[Mapping[str, Any], str]:
+    def prediction_source(
+        self, record: Mapping[str, Any], translation: int | None
+    ) -> tuple[Mapping[str, Any], str]:
         if translation is None:
             return super().prediction_source(record, translation)
         tr = (record.get("translations") or [{}])[translation]
         return tr.get("provenance") or {}, str(tr.get("system") or "")
 
-    def parse_result(self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    def parse_result(
+        self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str
+    ) -> dict[str, Any]:
         from dsbuild.errors import InputError
         from dsbuild.labelstudio.results import choice_of, control_index, text_of
 
         n = len(unit.record.get("nuances") or [])
-        out: dict[str, Any] = {"segments": {}, "content": None, "style": None, "audience": None,
-                               "overall": None, "comment": None}
+        out: dict[str, Any] = {
+            "segments": {},
+            "content": None,
+            "style": None,
+            "audience": None,
+            "overall": None,
+            "comment": None,
+        }
         for item in result:
             name = str(item.get("from_name"))
             if name.startswith("seg_score_"):
                 i = control_index(name, "seg_score_", where)
                 score = _SCORES.get(choice_of(item) or "")
                 if i >= n:
-                    raise InputError(f"{where}: a score for segment {i + 1}, but the record has {n}",
-                                     "the task no longer matches its record; re-push it", code="DSB303")
+                    raise InputError(
+                        f"{where}: a score for segment {i + 1}, but the record has {n}",
+                        "the task no longer matches its record; re-push it",
+                        code="DSB303",
+                    )
                 if score is not None:
                     out["segments"][i] = score
             elif name in _CRITERIA:
@@ -164,28 +226,54 @@ class CulturalRounds(AnnotationRounds):
         segments = []
         disagreements = []
         for i, nuance in enumerate(record.get("nuances") or []):
-            votes = {a: v["segments"].get(i) for a, v in values.items() if v["segments"].get(i) is not None}
+            votes = {
+                a: v["segments"].get(i)
+                for a, v in values.items()
+                if v["segments"].get(i) is not None
+            }
             for a, score in votes.items():
                 ratings.append({"annotator": a, "nuance": i, "score": score})
             block = {"nuance": i, "surface": nuance.get("surface"), **rating_block(votes)}
             segments.append(block)
             if not block["unanimous"]:
-                disagreements.append(disagreement(unit, f"segment {i + 1}", votes,
-                                                  surface=nuance.get("surface"),
-                                                  translation=tr.get("target_lang"), system=tr.get("system")))
+                disagreements.append(
+                    disagreement(
+                        unit,
+                        f"segment {i + 1}",
+                        votes,
+                        surface=nuance.get("surface"),
+                        translation=tr.get("target_lang"),
+                        system=tr.get("system"),
+                    )
+                )
         full: dict[str, Any] = {}
         for criterion in _CRITERIA:
             votes = {a: v.get(criterion) for a, v in values.items() if v.get(criterion) is not None}
             full[criterion] = rating_block(votes)
             if not full[criterion]["unanimous"]:
-                disagreements.append(disagreement(unit, criterion, votes, translation=tr.get("target_lang"),
-                                                  system=tr.get("system")))
+                disagreements.append(
+                    disagreement(
+                        unit,
+                        criterion,
+                        votes,
+                        translation=tr.get("target_lang"),
+                        system=tr.get("system"),
+                    )
+                )
         for a, v in values.items():
             if v.get("overall") is None:
                 continue
-            ratings.append({"annotator": a, "nuance": None, "score": v["overall"], "content": v.get("content"),
-                            "style": v.get("style"), "audience": v.get("audience"),
-                            "comment": v.get("comment")})
+            ratings.append(
+                {
+                    "annotator": a,
+                    "nuance": None,
+                    "score": v["overall"],
+                    "content": v.get("content"),
+                    "style": v.get("style"),
+                    "audience": v.get("audience"),
+                    "comment": v.get("comment"),
+                }
+            )
         tr["ratings"] = ratings
         tr["annotation_result"] = {"segments": segments, "full_text": full}
         translations[unit.translation or 0] = tr
@@ -201,12 +289,16 @@ class CulturalRounds(AnnotationRounds):
     def agreement(self, units: Sequence[tuple[Any, Values]], raters: list[str]) -> dict[str, Any]:
         from dsbuild.labelstudio.agreement import rating_agreement
 
-        seg_table = [[v[a]["segments"].get(i) if a in v else None for a in raters]
-                     for n, v in units for i in range(n)]
+        seg_table = [
+            [v[a]["segments"].get(i) if a in v else None for a in raters]
+            for n, v in units
+            for i in range(n)
+        ]
         fields = {"segment score": rating_agreement(seg_table)}
         for criterion in _CRITERIA:
-            fields[criterion] = rating_agreement([[v[a].get(criterion) if a in v else None for a in raters]
-                                                  for _, v in units])
+            fields[criterion] = rating_agreement(
+                [[v[a].get(criterion) if a in v else None for a in raters] for _, v in units]
+            )
         return fields
 
 

@@ -34,21 +34,59 @@ __all__ = [
 ]
 
 REGION_NAMES = {
-    "AR": "Argentina", "AT": "Austria", "AU": "Australia", "BE": "Belgium", "BR": "Brazil",
-    "BY": "Belarus", "CA": "Canada", "CH": "Switzerland", "CL": "Chile", "CN": "China",
-    "CO": "Colombia", "DE": "Germany", "EG": "Egypt", "ES": "Spain", "FR": "France",
-    "GB": "the United Kingdom", "HK": "Hong Kong", "ID": "Indonesia", "IE": "Ireland",
-    "IL": "Israel", "IN": "India", "IT": "Italy", "JP": "Japan", "KE": "Kenya",
-    "KR": "South Korea", "KZ": "Kazakhstan", "MA": "Morocco", "MX": "Mexico",
-    "NG": "Nigeria", "NL": "the Netherlands", "NZ": "New Zealand", "PE": "Peru",
-    "PH": "the Philippines", "PL": "Poland", "PT": "Portugal", "RU": "Russia",
-    "SA": "Saudi Arabia", "SE": "Sweden", "SG": "Singapore", "TH": "Thailand", "TR": "Turkey",
-    "TW": "Taiwan", "UA": "Ukraine", "US": "the United States", "VN": "Vietnam",
+    "AR": "Argentina",
+    "AT": "Austria",
+    "AU": "Australia",
+    "BE": "Belgium",
+    "BR": "Brazil",
+    "BY": "Belarus",
+    "CA": "Canada",
+    "CH": "Switzerland",
+    "CL": "Chile",
+    "CN": "China",
+    "CO": "Colombia",
+    "DE": "Germany",
+    "EG": "Egypt",
+    "ES": "Spain",
+    "FR": "France",
+    "GB": "the United Kingdom",
+    "HK": "Hong Kong",
+    "ID": "Indonesia",
+    "IE": "Ireland",
+    "IL": "Israel",
+    "IN": "India",
+    "IT": "Italy",
+    "JP": "Japan",
+    "KE": "Kenya",
+    "KR": "South Korea",
+    "KZ": "Kazakhstan",
+    "MA": "Morocco",
+    "MX": "Mexico",
+    "NG": "Nigeria",
+    "NL": "the Netherlands",
+    "NZ": "New Zealand",
+    "PE": "Peru",
+    "PH": "the Philippines",
+    "PL": "Poland",
+    "PT": "Portugal",
+    "RU": "Russia",
+    "SA": "Saudi Arabia",
+    "SE": "Sweden",
+    "SG": "Singapore",
+    "TH": "Thailand",
+    "TR": "Turkey",
+    "TW": "Taiwan",
+    "UA": "Ukraine",
+    "US": "the United States",
+    "VN": "Vietnam",
     "ZA": "South Africa",
 }
 _LOCALE = re.compile(r"^([a-z]{2,3})(?:-([A-Z]{2}|\d{3}))?$")
-_CATEGORY_ALIASES = {"concept": "cultural_concept", "cultural concept": "cultural_concept",
-                     "cultural-concept": "cultural_concept"}
+_CATEGORY_ALIASES = {
+    "concept": "cultural_concept",
+    "cultural concept": "cultural_concept",
+    "cultural-concept": "cultural_concept",
+}
 
 
 def sample_path() -> Path:
@@ -71,13 +109,17 @@ def parse_locales(value: Any) -> list[str]:
         lang, _, region = raw.partition("-")
         tag = f"{lang.lower()}-{region.upper()}" if region else lang.lower()
         if not _LOCALE.match(tag):
-            raise ConfigError(f"locale {item!r} is not a language-region tag",
-                              "write e.g. --locales ja-JP,es-MX,ru-KZ", code="DSB103")
+            raise ConfigError(
+                f"locale {item!r} is not a language-region tag",
+                "write e.g. --locales ja-JP,es-MX,ru-KZ",
+                code="DSB103",
+            )
         if tag not in out:
             out.append(tag)
     if not out:
-        raise ConfigError("no target locale given", "write e.g. --locales ja-JP,es-MX",
-                          code="DSB103")
+        raise ConfigError(
+            "no target locale given", "write e.g. --locales ja-JP,es-MX", code="DSB103"
+        )
     return out
 
 
@@ -114,14 +156,18 @@ def _rows(path: Path, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         f = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     except OSError as exc:
-        raise InputError(f"cannot read {what} file {path} ({exc.strerror})", "check the path",
-                         code="DSB301") from None
+        raise InputError(
+            f"cannot read {what} file {path} ({exc.strerror})", "check the path", code="DSB301"
+        ) from None
     try:
         with f:
             yield from _parse(f, path, suffix, what)
     except UnicodeDecodeError as exc:
-        raise InputError(f"{what} file {path} is not UTF-8 ({exc.reason} at byte {exc.start})",
-                         "save it as UTF-8", code="DSB302") from None
+        raise InputError(
+            f"{what} file {path} is not UTF-8 ({exc.reason} at byte {exc.start})",
+            "save it as UTF-8",
+            code="DSB302",
+        ) from None
 
 
 def _parse(f, path: Path, suffix: str, what: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -133,20 +179,28 @@ def _parse(f, path: Path, suffix: str, what: str) -> Iterator[tuple[int, dict[st
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                raise InputError(f"{path}:{n}: not a JSON object ({exc.msg})",
-                                 "write one JSON object per line", code="DSB302") from None
+                raise InputError(
+                    f"{path}:{n}: not a JSON object ({exc.msg})",
+                    "write one JSON object per line",
+                    code="DSB302",
+                ) from None
             if not isinstance(row, dict):
-                raise InputError(f"{path}:{n}: a JSON {type(row).__name__}, not an object",
-                                 "write one JSON object per line", code="DSB302")
+                raise InputError(
+                    f"{path}:{n}: a JSON {type(row).__name__}, not an object",
+                    "write one JSON object per line",
+                    code="DSB302",
+                )
             yield n, row
     elif suffix in (".csv", ".tsv"):
         reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
         for n, row in enumerate(reader, 2):
             yield n, {k.strip(): v for k, v in row.items() if k is not None}
     else:
-        raise InputError(f"{what} file {path} is not .jsonl, .csv or .tsv",
-                         "save it as JSONL (one object per line) or CSV with a header",
-                         code="DSB302")
+        raise InputError(
+            f"{what} file {path} is not .jsonl, .csv or .tsv",
+            "save it as JSONL (one object per line) or CSV with a header",
+            code="DSB302",
+        )
 
 
 def _given_segments(value: Any, where: str) -> list[dict[str, Any]]:
@@ -156,13 +210,17 @@ def _given_segments(value: Any, where: str) -> list[dict[str, Any]]:
         try:
             value = json.loads(value)
         except ValueError:
-            raise InputError(f"{where}: `segments` is not a JSON array",
-                             'write e.g. [{"surface": "Black Friday", "category": "holiday"}]',
-                             code="DSB303") from None
+            raise InputError(
+                f"{where}: `segments` is not a JSON array",
+                'write e.g. [{"surface": "Black Friday", "category": "holiday"}]',
+                code="DSB303",
+            ) from None
     if not isinstance(value, list) or not all(isinstance(s, dict) for s in value):
-        raise InputError(f"{where}: `segments` must be a list of objects",
-                         "give each segment as {surface, category[, start, end, note]}",
-                         code="DSB303")
+        raise InputError(
+            f"{where}: `segments` must be a list of objects",
+            "give each segment as {surface, category[, start, end, note]}",
+            code="DSB303",
+        )
     out = []
     for s in value:
         seg = {"surface": s.get("surface"), "category": s.get("category")}
@@ -184,26 +242,39 @@ def read_sources(path: Path | None = None) -> Iterator[dict[str, Any]]:
         where = f"{origin}:{n}"
         text = row.get("text")
         if not isinstance(text, str) or not text.strip():
-            raise InputError(f"{where}: no `text`", "give every row a non-empty `text`",
-                             code="DSB303")
+            raise InputError(
+                f"{where}: no `text`", "give every row a non-empty `text`", code="DSB303"
+            )
         rid = row.get("id")
-        rid = str(rid).strip() if rid not in (None, "") else \
-            f"text-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        rid = (
+            str(rid).strip()
+            if rid not in (None, "")
+            else f"text-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+        )
         if rid in seen:
-            raise InputError(f"{where}: id {rid!r} is already used on line {seen[rid]}",
-                             "give every text its own id", code="DSB303")
+            raise InputError(
+                f"{where}: id {rid!r} is already used on line {seen[rid]}",
+                "give every text its own id",
+                code="DSB303",
+            )
         seen[rid] = n
         lang = str(row.get("lang") or "en").strip()
         given = row.get("segments") if "segments" in row else row.get("nuances")
-        record = {"id": rid, "lang": lang, "text": text, "source": row.get("source") or str(origin),
-                  "given": _given_segments(given, where)}
+        record = {
+            "id": rid,
+            "lang": lang,
+            "text": text,
+            "source": row.get("source") or str(origin),
+            "given": _given_segments(given, where),
+        }
         if row.get("subject"):
             record["subject"] = row["subject"]
         count += 1
         yield record
     if count == 0:
-        raise InputError(f"sources file {origin} holds no texts", "add one JSON object per line",
-                         code="DSB304")
+        raise InputError(
+            f"sources file {origin} holds no texts", "add one JSON object per line", code="DSB304"
+        )
 
 
 def read_lexicon(path: Path) -> list[dict[str, Any]]:
@@ -215,22 +286,28 @@ def read_lexicon(path: Path) -> list[dict[str, Any]]:
         where = f"{path}:{n}"
         surface = row.get("surface")
         if not isinstance(surface, str) or not surface.strip():
-            raise InputError(f"{where}: no `surface`", "give every entry the phrase to find",
-                             code="DSB303")
+            raise InputError(
+                f"{where}: no `surface`", "give every entry the phrase to find", code="DSB303"
+            )
         category = category_name(row.get("category"))
         if category is None:
             from dsbuild.schemas.cultural import NUANCE_CATEGORIES
 
-            raise InputError(f"{where}: category {row.get('category')!r} of {surface!r} is not "
-                             f"one of {', '.join(NUANCE_CATEGORIES)}", "use one of those names",
-                             code="DSB303")
+            raise InputError(
+                f"{where}: category {row.get('category')!r} of {surface!r} is not "
+                f"one of {', '.join(NUANCE_CATEGORIES)}",
+                "use one of those names",
+                code="DSB303",
+            )
         key = (surface.strip(), category)
         if key in seen:
             continue
         seen.add(key)
-        entries.append({"surface": surface.strip(), "category": category,
-                        "note": (row.get("note") or None)})
+        entries.append(
+            {"surface": surface.strip(), "category": category, "note": (row.get("note") or None)}
+        )
     if not entries:
-        raise InputError(f"lexicon {path} holds no entries", "add one entry per line",
-                         code="DSB304")
+        raise InputError(
+            f"lexicon {path} holds no entries", "add one entry per line", code="DSB304"
+        )
     return entries

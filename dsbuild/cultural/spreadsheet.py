@@ -55,7 +55,13 @@ __all__ = [
     "write_wide",
 ]
 
-TEXT_ID, SOURCE_LANG, TARGET, MODEL, RATER = "Text ID", "Source language", "Target locale", "Model", "Rater ID"
+TEXT_ID, SOURCE_LANG, TARGET, MODEL, RATER = (
+    "Text ID",
+    "Source language",
+    "Target locale",
+    "Model",
+    "Rater ID",
+)
 ID_COLUMNS = (TEXT_ID, SOURCE_LANG, TARGET, MODEL, RATER)
 REQUIRED = (TEXT_ID, TARGET, MODEL, RATER)
 META_PREFIX = "Rater: "
@@ -91,6 +97,7 @@ def is_wide_header(columns: Sequence[str]) -> bool:
 
 # --------------------------------------------------------------------------- wide -> long
 
+
 def _cell(value: Any) -> str | None:
     """A cell as text: None for empty, integers without `.0`."""
     if value is None:
@@ -110,8 +117,11 @@ def _rating(value: str | None, where: str, *, na_ok: bool) -> tuple[int | None, 
     text = value.strip()
     if text.upper() in ("NA", "N/A"):
         if not na_ok:
-            raise InputError(f"{where}: NA is only for segments (not translated); full-text ratings are 0-3",
-                             "enter 0-3 or leave the cell empty", code="DSB303")
+            raise InputError(
+                f"{where}: NA is only for segments (not translated); full-text ratings are 0-3",
+                "enter 0-3 or leave the cell empty",
+                code="DSB303",
+            )
         return None, True
     try:
         number = float(text)
@@ -119,8 +129,11 @@ def _rating(value: str | None, where: str, *, na_ok: bool) -> tuple[int | None, 
         number = -1.0
     if not number.is_integer() or not 0 <= number <= 3:
         allowed = "0-3 or NA" if na_ok else "0-3"
-        raise InputError(f"{where}: rating {value!r} is not {allowed}",
-                         f"enter {allowed}, or leave the cell empty when not rated", code="DSB303")
+        raise InputError(
+            f"{where}: rating {value!r} is not {allowed}",
+            f"enter {allowed}, or leave the cell empty when not rated",
+            code="DSB303",
+        )
     return int(number), False
 
 
@@ -129,8 +142,11 @@ def _category(value: str, where: str) -> str:
 
     name = "_".join(value.strip().lower().replace("-", " ").split())
     if name not in NUANCE_CATEGORIES:
-        raise InputError(f"{where}: category {value!r} is not one of {', '.join(NUANCE_CATEGORIES)}",
-                         "use one of those names", code="DSB303")
+        raise InputError(
+            f"{where}: category {value!r} is not one of {', '.join(NUANCE_CATEGORIES)}",
+            "use one of those names",
+            code="DSB303",
+        )
     return name
 
 
@@ -141,10 +157,16 @@ def wide_to_long(wide: pl.DataFrame, origin: str = "spreadsheet") -> pl.DataFram
     columns = {_norm(c): c for c in wide.columns}
     missing = [c for c in REQUIRED if _norm(c) not in columns]
     if missing:
-        raise InputError(f"{origin}: the spreadsheet has no column {', '.join(repr(m) for m in missing)}",
-                         f"name the id columns {', '.join(REQUIRED)} (see dsbuild.cultural.spreadsheet)",
-                         code="DSB302")
-    meta_cols = [(c[len(META_PREFIX):].strip(), c) for c in wide.columns if _norm(c).startswith(_norm(META_PREFIX))]
+        raise InputError(
+            f"{origin}: the spreadsheet has no column {', '.join(repr(m) for m in missing)}",
+            f"name the id columns {', '.join(REQUIRED)} (see dsbuild.cultural.spreadsheet)",
+            code="DSB302",
+        )
+    meta_cols = [
+        (c[len(META_PREFIX) :].strip(), c)
+        for c in wide.columns
+        if _norm(c).startswith(_norm(META_PREFIX))
+    ]
     numbers = sorted({int(m.group(1)) for c in columns if (m := _SEGMENT.match(c))})
 
     def get(row: dict[str, Any], name: str) -> str | None:
@@ -154,39 +176,72 @@ def wide_to_long(wide: pl.DataFrame, origin: str = "spreadsheet") -> pl.DataFram
     rows: list[dict[str, Any]] = []
     for i, row in enumerate(wide.iter_rows(named=True), 2):  # row 1 is the header
         where = f"{origin}:row {i}"
-        ids = {f: get(row, c) for f, c in zip(("text_id", "source_lang", "target", "model", "rater"), ID_COLUMNS)}
+        ids = {
+            f: get(row, c)
+            for f, c in zip(("text_id", "source_lang", "target", "model", "rater"), ID_COLUMNS)
+        }
         if all(v is None for v in row.values()):
             continue
         for f, c in zip(("text_id", "target", "model", "rater"), REQUIRED):
             if ids[f] is None:
-                raise InputError(f"{where}: column {c!r} is empty", "fill it in or delete the row", code="DSB303")
+                raise InputError(
+                    f"{where}: column {c!r} is empty", "fill it in or delete the row", code="DSB303"
+                )
         ids = {k: v.strip() for k, v in ids.items() if v is not None}
-        base = {**ids, "rater_meta": {k: v for k, col in meta_cols if (v := _cell(row[col])) is not None}}
-        full = {f: _rating(get(row, c), f"{where}, column {c!r}", na_ok=False)[0]
-                for f, c in FULL_TEXT_COLUMNS.items()}
+        base = {
+            **ids,
+            "rater_meta": {k: v for k, col in meta_cols if (v := _cell(row[col])) is not None},
+        }
+        full = {
+            f: _rating(get(row, c), f"{where}, column {c!r}", na_ok=False)[0]
+            for f, c in FULL_TEXT_COLUMNS.items()
+        }
         comment, translation = get(row, COMMENTS), get(row, TRANSLATION)
-        if any(v is not None for v in full.values()) or comment is not None or translation is not None:
+        if (
+            any(v is not None for v in full.values())
+            or comment is not None
+            or translation is not None
+        ):
             rows.append({**base, **full, "translation": translation, "comment": comment})
         for n in numbers:
             cells = {f: get(row, c.format(n=n)) for f, c in SEGMENT_FIELDS.items()}
             if cells["surface"] is None:
                 filled = [SEGMENT_FIELDS[f].format(n=n) for f, v in cells.items() if v is not None]
                 if filled:
-                    raise InputError(f"{where}: {', '.join(filled)} filled in but 'Segment {n}' is empty",
-                                     f"write the source segment into 'Segment {n}'", code="DSB303")
+                    raise InputError(
+                        f"{where}: {', '.join(filled)} filled in but 'Segment {n}' is empty",
+                        f"write the source segment into 'Segment {n}'",
+                        code="DSB303",
+                    )
                 continue
             if cells["category"] is None:
-                raise InputError(f"{where}: 'Segment {n} category' is empty",
-                                 "give the category (idiom, pun, holiday, cultural_concept, other)", code="DSB303")
-            score, na = _rating(cells["rating"], f"{where}, column 'Segment {n} rating'", na_ok=True)
-            rows.append({**base, "segment": n, "surface": cells["surface"],
-                         "category": _category(cells["category"], f"{where}, column 'Segment {n} category'"),
-                         "translation": cells["translation"], "score": score, "na": na,
-                         "comment": cells["comment"]})
+                raise InputError(
+                    f"{where}: 'Segment {n} category' is empty",
+                    "give the category (idiom, pun, holiday, cultural_concept, other)",
+                    code="DSB303",
+                )
+            score, na = _rating(
+                cells["rating"], f"{where}, column 'Segment {n} rating'", na_ok=True
+            )
+            rows.append(
+                {
+                    **base,
+                    "segment": n,
+                    "surface": cells["surface"],
+                    "category": _category(
+                        cells["category"], f"{where}, column 'Segment {n} category'"
+                    ),
+                    "translation": cells["translation"],
+                    "score": score,
+                    "na": na,
+                    "comment": cells["comment"],
+                }
+            )
     return frame_from_rows(rows, origin=origin)
 
 
 # --------------------------------------------------------------------------- long -> wide
+
 
 def _rating_text(score: int | None, na: bool | None = False) -> str | None:
     return "NA" if na else None if score is None else str(score)
@@ -198,7 +253,13 @@ def long_to_wide(df: pl.DataFrame) -> pl.DataFrame:
 
     meta_keys = sorted({k for m in df["rater_meta"].to_list() for k in json.loads(m or "{}")})
     n_blocks = max(MIN_SEGMENTS, int(df["segment"].max() or 0))
-    header = [*ID_COLUMNS, *(META_PREFIX + k for k in meta_keys), TRANSLATION, *FULL_TEXT_COLUMNS.values(), COMMENTS]
+    header = [
+        *ID_COLUMNS,
+        *(META_PREFIX + k for k in meta_keys),
+        TRANSLATION,
+        *FULL_TEXT_COLUMNS.values(),
+        COMMENTS,
+    ]
     for n in range(1, n_blocks + 1):
         header += [c.format(n=n) for c in SEGMENT_FIELDS.values()]
     groups: dict[tuple, dict[str, Any]] = {}
@@ -217,8 +278,13 @@ def long_to_wide(df: pl.DataFrame) -> pl.DataFrame:
                 out[c] = _rating_text(r[f])
         else:
             n = r["segment"]
-            cells = {"surface": r["surface"], "category": r["category"], "translation": r["translation"],
-                     "rating": _rating_text(r["score"], r["na"]), "comment": r["comment"]}
+            cells = {
+                "surface": r["surface"],
+                "category": r["category"],
+                "translation": r["translation"],
+                "rating": _rating_text(r["score"], r["na"]),
+                "comment": r["comment"],
+            }
             for f, c in SEGMENT_FIELDS.items():
                 out[c.format(n=n)] = cells[f]
     data = {c: [g[c] for g in groups.values()] for c in header}
@@ -226,6 +292,7 @@ def long_to_wide(df: pl.DataFrame) -> pl.DataFrame:
 
 
 # --------------------------------------------------------------------------- files
+
 
 def read_wide(path: str | Path) -> pl.DataFrame:
     """Read a wide sheet from .csv or .xlsx (first sheet) as text columns."""
@@ -242,16 +309,24 @@ def read_wide(path: str | Path) -> pl.DataFrame:
         try:
             df = pl.read_csv(path, infer_schema=False, encoding="utf8")
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise InputError(f"{path} is not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
-                             "save the sheet as UTF-8 CSV with one header row", code="DSB302") from None
+            raise InputError(
+                f"{path} is not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+                "save the sheet as UTF-8 CSV with one header row",
+                code="DSB302",
+            ) from None
         return df.rename({c: c.lstrip("\ufeff") for c in df.columns})
     if suffix == ".xlsx":
         return _read_xlsx(path)
-    raise InputError(f"{path}: a wide spreadsheet must be .csv or .xlsx", "save it as one of those", code="DSB302")
+    raise InputError(
+        f"{path}: a wide spreadsheet must be .csv or .xlsx",
+        "save it as one of those",
+        code="DSB302",
+    )
 
 
-def xlsx_rows(path: Path, *, choose: Callable[[tuple], bool] | None = None,
-              header_only: bool = False) -> list[tuple]:
+def xlsx_rows(
+    path: Path, *, choose: Callable[[tuple], bool] | None = None, header_only: bool = False
+) -> list[tuple]:
     """The rows (value tuples) of a workbook's first sheet whose first row `choose` accepts
     (default, and when none does: the first sheet); only that row with `header_only`."""
     openpyxl = _openpyxl()
@@ -259,19 +334,26 @@ def xlsx_rows(path: Path, *, choose: Callable[[tuple], bool] | None = None,
 
     def unreadable(exc: BaseException) -> InputError:
         detail = " ".join(str(exc).split())[:200]
-        return InputError(f"{path} is not a readable XLSX workbook ({exc.__class__.__name__}"
-                          f"{': ' + detail if detail else ''})",
-                          "open it in a spreadsheet program and save it as .xlsx again", code="DSB302")
+        return InputError(
+            f"{path} is not a readable XLSX workbook ({exc.__class__.__name__}"
+            f"{': ' + detail if detail else ''})",
+            "open it in a spreadsheet program and save it as .xlsx again",
+            code="DSB302",
+        )
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise unreadable(exc) from None
-    except Exception as exc:  # a damaged XML part: lxml's or ElementTree's syntax errors, and others
+    except (
+        Exception
+    ) as exc:  # a damaged XML part: lxml's or ElementTree's syntax errors, and others
         raise unreadable(exc) from None
     try:
         if not book.worksheets:
-            raise InputError(f"{path} has no worksheet", "put the ratings on the first sheet", code="DSB304")
+            raise InputError(
+                f"{path} has no worksheet", "put the ratings on the first sheet", code="DSB304"
+            )
         chosen = book.worksheets[0]
         for sheet in book.worksheets if choose is not None else ():
             if choose(next(sheet.iter_rows(max_row=1, values_only=True), ())):
@@ -291,13 +373,18 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
 
     rows = xlsx_rows(path)
     if not rows:
-        raise InputError(f"{path}: the first sheet is empty", "put the ratings on the first sheet", code="DSB304")
+        raise InputError(
+            f"{path}: the first sheet is empty", "put the ratings on the first sheet", code="DSB304"
+        )
     header = [_cell(c) for c in rows[0]]
     while header and header[-1] is None:
         header.pop()
     if any(h is None for h in header):
-        raise InputError(f"{path}: the header row has an empty cell (column {header.index(None) + 1})",
-                         "name every column", code="DSB302")
+        raise InputError(
+            f"{path}: the header row has an empty cell (column {header.index(None) + 1})",
+            "name every column",
+            code="DSB302",
+        )
     body = [[_cell(v) for v in (list(r) + [None] * len(header))[: len(header)]] for r in rows[1:]]
     while body and all(v is None for v in body[-1]):
         body.pop()
@@ -309,8 +396,11 @@ def _openpyxl():
     try:
         import openpyxl
     except ImportError:
-        raise InputError("reading and writing .xlsx needs the openpyxl package",
-                         "pip install openpyxl (or save the sheet as CSV)", code="DSB302") from None
+        raise InputError(
+            "reading and writing .xlsx needs the openpyxl package",
+            "pip install openpyxl (or save the sheet as CSV)",
+            code="DSB302",
+        ) from None
     return openpyxl
 
 
@@ -319,7 +409,11 @@ def write_wide(wide: pl.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise InputError(f"cannot write a wide sheet as {path.name}", "name the output .csv or .xlsx", code="DSB302")
+        raise InputError(
+            f"cannot write a wide sheet as {path.name}",
+            "name the output .csv or .xlsx",
+            code="DSB302",
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     if suffix == ".csv":
@@ -331,7 +425,12 @@ def write_wide(wide: pl.DataFrame, path: str | Path) -> Path:
         numeric = [c in _RATING_COLUMNS or c.endswith(" rating") for c in wide.columns]
         sheet.append(list(wide.columns))
         for row in wide.iter_rows():
-            sheet.append([int(v) if num and v is not None and v.isdigit() else v for v, num in zip(row, numeric)])
+            sheet.append(
+                [
+                    int(v) if num and v is not None and v.isdigit() else v
+                    for v, num in zip(row, numeric)
+                ]
+            )
         book.save(tmp)
     os.replace(tmp, path)
     return path

@@ -23,10 +23,15 @@ __all__ = ["STATS", "cultural_tables"]
 
 def _row(r: Row) -> Row:
     translations = r.get("translations") or []
-    return {"lang": r.get("lang"),
-            "categories": [n.get("category") for n in r.get("nuances") or []],
-            "ratings": [{"system": t.get("system"), "score": str(rt.get("score"))}
-                        for t in translations for rt in t.get("ratings") or []]}
+    return {
+        "lang": r.get("lang"),
+        "categories": [n.get("category") for n in r.get("nuances") or []],
+        "ratings": [
+            {"system": t.get("system"), "score": str(rt.get("score"))}
+            for t in translations
+            for rt in t.get("ratings") or []
+        ],
+    }
 
 
 def cultural_tables(records: list[Row]) -> dict[str, Any]:
@@ -39,15 +44,22 @@ def cultural_tables(records: list[Row]) -> dict[str, Any]:
         "Nuance categories": list_distribution(df, "categories", "category"),
     }
     exploded = df.select(pl.col("ratings").explode()).drop_nulls()
-    ratings = (exploded.unnest("ratings").drop_nulls()
-               if isinstance(exploded.schema["ratings"], pl.Struct) else exploded.clear())
+    ratings = (
+        exploded.unnest("ratings").drop_nulls()
+        if isinstance(exploded.schema["ratings"], pl.Struct)
+        else exploded.clear()
+    )
     if ratings.height:
         numeric = pl.col("score").cast(pl.Int64, strict=False)
-        by_system = (ratings.group_by("system").agg(
-            pl.len().alias("ratings"),
-            numeric.mean().round(2).alias("mean score (0-3)"),
-            (pl.col("score") == "NA").mean().mul(100).round(1).alias("% NA"),
-        ).sort("system"))
+        by_system = (
+            ratings.group_by("system")
+            .agg(
+                pl.len().alias("ratings"),
+                numeric.mean().round(2).alias("mean score (0-3)"),
+                (pl.col("score") == "NA").mean().mul(100).round(1).alias("% NA"),
+            )
+            .sort("system")
+        )
         tables["Ratings by system"] = table(by_system)
         tables["Score distribution"] = distribution(ratings, "score")
     return tables

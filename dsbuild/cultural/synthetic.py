@@ -39,7 +39,11 @@ SAMPLE_PATH = Path(__file__).resolve().parent.parent / "samples" / "cultural" / 
 
 def load_emails() -> list[dict[str, Any]]:
     """The embedded emails (`dsbuild/samples/cultural/emails.jsonl`)."""
-    text = resources.files("dsbuild.samples").joinpath("cultural", "emails.jsonl").read_text(encoding="utf-8")
+    text = (
+        resources.files("dsbuild.samples")
+        .joinpath("cultural", "emails.jsonl")
+        .read_text(encoding="utf-8")
+    )
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
@@ -47,13 +51,20 @@ def _clamp(x: float) -> int:
     return max(0, min(3, round(x)))
 
 
-def generate(emails: list[dict[str, Any]] | None = None, seed: int = SEED, raters_per_locale: int = 3) -> list[dict[str, Any]]:
+def generate(
+    emails: list[dict[str, Any]] | None = None, seed: int = SEED, raters_per_locale: int = 3
+) -> list[dict[str, Any]]:
     """Long rating rows (`RatingRow` dicts) for every email x locale x model x rater."""
     rng = random.Random(seed)
     emails = emails if emails is not None else load_emails()
     rows: list[dict[str, Any]] = []
-    raters = {loc: [(f"{loc}-r{i}", rng.gauss(0, 0.25), BACKGROUNDS[(i - 1) % len(BACKGROUNDS)])
-                    for i in range(1, raters_per_locale + 1)] for loc in LOCALES}
+    raters = {
+        loc: [
+            (f"{loc}-r{i}", rng.gauss(0, 0.25), BACKGROUNDS[(i - 1) % len(BACKGROUNDS)])
+            for i in range(1, raters_per_locale + 1)
+        ]
+        for loc in LOCALES
+    }
     for email in emails:
         for loc, loc_shift in LOCALES.items():
             for model, model_shift in MODELS.items():
@@ -61,36 +72,77 @@ def generate(emails: list[dict[str, Any]] | None = None, seed: int = SEED, rater
                 for n in email["nuances"]:
                     omit_p = OMISSION[n["category"]] * (1.6 if model_shift < 0 else 1.0)
                     omitted = rng.random() < omit_p
-                    latent.append((omitted, CATEGORY_MEAN[n["category"]] + model_shift + loc_shift + rng.gauss(0, 0.5)))
+                    latent.append(
+                        (
+                            omitted,
+                            CATEGORY_MEAN[n["category"]]
+                            + model_shift
+                            + loc_shift
+                            + rng.gauss(0, 0.5),
+                        )
+                    )
                 kept = [q for omitted, q in latent if not omitted]
-                text_quality = (sum(kept) / len(kept) if kept else 0.5) - 0.15 * sum(o for o, _ in latent)
+                text_quality = (sum(kept) / len(kept) if kept else 0.5) - 0.15 * sum(
+                    o for o, _ in latent
+                )
                 for rater, bias, background in raters[loc]:
-                    base = {"text_id": email["id"], "source_lang": email["lang"], "target": loc, "model": model,
-                            "rater": rater, "rater_meta": {"locale": loc, "background": background}}
+                    base = {
+                        "text_id": email["id"],
+                        "source_lang": email["lang"],
+                        "target": loc,
+                        "model": model,
+                        "rater": rater,
+                        "rater_meta": {"locale": loc, "background": background},
+                    }
                     t = text_quality + bias + rng.gauss(0, 0.35)
-                    full = {"content": _clamp(t + 0.3 + rng.gauss(0, 0.3)), "style": _clamp(t - 0.1 + rng.gauss(0, 0.3)),
-                            "audience": _clamp(t + rng.gauss(0, 0.3)), "overall": _clamp(t)}
-                    comment = "reads like a translation, not like our ad" if full["overall"] <= 1 and rng.random() < 0.5 else None
+                    full = {
+                        "content": _clamp(t + 0.3 + rng.gauss(0, 0.3)),
+                        "style": _clamp(t - 0.1 + rng.gauss(0, 0.3)),
+                        "audience": _clamp(t + rng.gauss(0, 0.3)),
+                        "overall": _clamp(t),
+                    }
+                    comment = (
+                        "reads like a translation, not like our ad"
+                        if full["overall"] <= 1 and rng.random() < 0.5
+                        else None
+                    )
                     rows.append({**base, **full, "comment": comment})
                     for number, (n, (omitted, q)) in enumerate(zip(email["nuances"], latent), 1):
-                        seg = {**base, "segment": number, "category": n["category"], "surface": n["surface"],
-                               "start": n["start"], "end": n["end"]}
+                        seg = {
+                            **base,
+                            "segment": number,
+                            "category": n["category"],
+                            "surface": n["surface"],
+                            "start": n["start"],
+                            "end": n["end"],
+                        }
                         if rng.random() < 0.02:  # the rater skipped it: a missing rating
                             rows.append(seg)
                             continue
                         if omitted and rng.random() < 0.85:
-                            seg.update(na=True, comment=rng.choice(COMMENTS["na"]) if rng.random() < 0.4 else None)
+                            seg.update(
+                                na=True,
+                                comment=rng.choice(COMMENTS["na"]) if rng.random() < 0.4 else None,
+                            )
                         else:
                             score = 0 if omitted else _clamp(q + bias + rng.gauss(0, 0.45))
-                            note = rng.choice(COMMENTS[score]) if score in COMMENTS and rng.random() < 0.4 else None
+                            note = (
+                                rng.choice(COMMENTS[score])
+                                if score in COMMENTS and rng.random() < 0.4
+                                else None
+                            )
                             seg.update(score=score, comment=note)
                         rows.append(seg)
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dsbuild.cultural.synthetic", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=SAMPLE_PATH, help="where to write (.jsonl, .csv or .parquet)")
+    parser = argparse.ArgumentParser(
+        prog="python -m dsbuild.cultural.synthetic", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--out", type=Path, default=SAMPLE_PATH, help="where to write (.jsonl, .csv or .parquet)"
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     from dsbuild.cultural.ratings import frame_from_rows, save_ratings

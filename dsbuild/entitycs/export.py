@@ -25,11 +25,26 @@ class EntitycsExport(DatasetExport):
 
         s = hf.Value("string")
         i64 = hf.Value("int64")
-        return hf.Features({
-            "id": s, "sentence_id": s, "language": s, "en_sentence": s, "cs_sentence": s,
-            "entities": hf.List({"qid": s, "title": s, "language": s, "en_start": i64,
-                                 "en_end": i64, "cs_start": i64, "cs_end": i64}),
-        })
+        return hf.Features(
+            {
+                "id": s,
+                "sentence_id": s,
+                "language": s,
+                "en_sentence": s,
+                "cs_sentence": s,
+                "entities": hf.List(
+                    {
+                        "qid": s,
+                        "title": s,
+                        "language": s,
+                        "en_start": i64,
+                        "en_end": i64,
+                        "cs_start": i64,
+                        "cs_end": i64,
+                    }
+                ),
+            }
+        )
 
     def rows(self, record: Mapping[str, Any], index: int) -> Iterator[dict[str, Any]]:
         rid = record_id(record, "id", index)
@@ -38,12 +53,23 @@ class EntitycsExport(DatasetExport):
         if sentence_id is None:  # release-style ids end in the language: 1234-5-de
             sentence_id = rid.removesuffix(f"-{language}")
         yield {
-            "id": rid, "sentence_id": str(sentence_id), "language": language,
-            "en_sentence": record["en_sentence"], "cs_sentence": record["cs_sentence"],
-            "entities": [{"qid": e.get("qid"), "title": e.get("title"), "language": e["language"],
-                          "en_start": e["en_start"], "en_end": e["en_end"],
-                          "cs_start": e["cs_start"], "cs_end": e["cs_end"]}
-                         for e in record.get("entities") or []],
+            "id": rid,
+            "sentence_id": str(sentence_id),
+            "language": language,
+            "en_sentence": record["en_sentence"],
+            "cs_sentence": record["cs_sentence"],
+            "entities": [
+                {
+                    "qid": e.get("qid"),
+                    "title": e.get("title"),
+                    "language": e["language"],
+                    "en_start": e["en_start"],
+                    "en_end": e["en_end"],
+                    "cs_start": e["cs_start"],
+                    "cs_end": e["cs_end"],
+                }
+                for e in record.get("entities") or []
+            ],
         }
 
     def sources(self, rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> list:
@@ -64,8 +90,13 @@ class EntitycsExport(DatasetExport):
                 switched["switched" if e["language"] != "en" else "kept in English"] += 1
         per_row = [len(r["entities"]) for r in rows]
         mean = sum(per_row) / len(per_row) if per_row else 0
-        return [distribution(f"Entities of the code-switched rows ({mean:.2f} per row on average)",
-                             switched, "entity")]
+        return [
+            distribution(
+                f"Entities of the code-switched rows ({mean:.2f} per row on average)",
+                switched,
+                "entity",
+            )
+        ]
 
 
 EXPORT = EntitycsExport()

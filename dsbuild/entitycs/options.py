@@ -16,10 +16,16 @@ class Options(BuilderOptions):
 
     gate_names: ClassVar[tuple[str, ...]] = ("label_script",)
 
-    wikipedia: str | None = Field(None, description="pages-articles XML dump (default: the embedded mini-Wikipedia)")
-    wikidata: str | None = Field(None, description="Wikidata JSON dump (default: the embedded excerpt)")
+    wikipedia: str | None = Field(
+        None, description="pages-articles XML dump (default: the embedded mini-Wikipedia)"
+    )
+    wikidata: str | None = Field(
+        None, description="Wikidata JSON dump (default: the embedded excerpt)"
+    )
     max_languages: int = Field(5, ge=1, description="languages a sentence is switched into at most")
-    switch_fraction: float = Field(1.0, gt=0.0, le=1.0, description="share of a sentence's entities switched")
+    switch_fraction: float = Field(
+        1.0, gt=0.0, le=1.0, description="share of a sentence's entities switched"
+    )
     splitter: Literal["spacy", "stanza"] = Field("spacy", description="sentence splitter")
     min_links: int = Field(1, ge=0, description="fewest wikilinks a kept sentence has")
     max_links: int = Field(10, ge=1, description="most wikilinks a kept sentence has")

@@ -32,9 +32,9 @@ __all__ = ["ROUNDS", "VERDICTS", "EntitycsRounds", "strip_entity_tags"]
 VERDICTS: dict[str, str] = {
     "correct": "correct: the entity's name in this language, correctly inflected",
     "wrong_label": "wrong label: not this entity's name in this language (another entity, a "
-                   "mistranslation, an English leftover)",
+    "mistranslation, an English leftover)",
     "wrong_inflection": "wrong inflection: the right name in the wrong grammatical form for "
-                        "the sentence (case, number, gender, article)",
+    "the sentence (case, number, gender, article)",
 }
 
 _TAG = re.compile(r"<(/?)([A-Za-z]{1,3}(?:[-_][A-Za-z0-9]{1,8})?)>")
@@ -47,7 +47,7 @@ def strip_entity_tags(tagged: str) -> tuple[str, list[tuple[int, int]]]:
     pos = length = 0
     opened: int | None = None
     for m in _TAG.finditer(tagged):
-        out.append(tagged[pos:m.start()])
+        out.append(tagged[pos : m.start()])
         length += m.start() - pos
         if m.group(1):
             if opened is not None:
@@ -64,28 +64,48 @@ class EntitycsRounds(AnnotationRounds):
     display = ("en_text", "cs_text", "entities")
 
     def units(self, record: Mapping[str, Any], record_id: str) -> list[Unit]:
-        switched = [i for i, e in enumerate(record.get("entities") or [])
-                    if str(e.get("language", "en")).lower() != "en"]
+        switched = [
+            i
+            for i, e in enumerate(record.get("entities") or [])
+            if str(e.get("language", "en")).lower() != "en"
+        ]
         if not switched:
             return []
-        return [Unit(f"{record_id}|{record.get('language')}", record_id, dict(record),
-                     extra={"entities": switched})]
+        return [
+            Unit(
+                f"{record_id}|{record.get('language')}",
+                record_id,
+                dict(record),
+                extra={"entities": switched},
+            )
+        ]
 
     def interface(self) -> Interface:
         lines = [
-            ("The second sentence is the first with some entity names switched into another "
-             "language. Judge each switched entity (highlighted) on its own:"),
+            (
+                "The second sentence is the first with some entity names switched into another "
+                "language. Judge each switched entity (highlighted) on its own:"
+            ),
             *[f"{v}." for v in VERDICTS.values()],
         ]
         root = start(lines)
         add_text(root, "English sentence", "en", "$en_text")
         add_text(root, "Code-switched sentence", "cs", "$cs_text")
         repeat = element(root, "Repeater", on="$entities", indexFlag="{{idx}}")
-        ent = element(repeat, "View", style="border-top: 1px solid #ddd; margin-top: 10px; padding-top: 6px")
+        ent = element(
+            repeat, "View", style="border-top: 1px solid #ddd; margin-top: 10px; padding-top: 6px"
+        )
         element(ent, "Header", value="$entities[{{idx}}].title", size="5")
-        element(ent, "HyperText", name="ent_{{idx}}", value="$entities[{{idx}}].cs_html", inline="true")
-        add_choices(ent, "verdict_{{idx}}", "ent_{{idx}}", {k: v.split(":")[0] for k, v in VERDICTS.items()},
-                    required="true")
+        element(
+            ent, "HyperText", name="ent_{{idx}}", value="$entities[{{idx}}].cs_html", inline="true"
+        )
+        add_choices(
+            ent,
+            "verdict_{{idx}}",
+            "ent_{{idx}}",
+            {k: v.split(":")[0] for k, v in VERDICTS.items()},
+            required="true",
+        )
         add_comment(root, "cs")
         return finish("entitycs", root, lines)
 
@@ -99,16 +119,31 @@ class EntitycsRounds(AnnotationRounds):
         for j, i in enumerate(unit.extra["entities"]):
             e = r["entities"][i]
             begin, end = cs_spans[i] if i < len(cs_spans) else (None, None)
-            label = cs_text[begin:end] if begin is not None else r["cs_sentence"][e["cs_start"]:e["cs_end"]]
+            label = (
+                cs_text[begin:end]
+                if begin is not None
+                else r["cs_sentence"][e["cs_start"] : e["cs_end"]]
+            )
             qid = f"{e.get('qid')} " if e.get("qid") else ""
-            entities.append({"index": i,
-                             "title": f"Entity {j + 1} · {qid}{e.get('title') or ''} → “{label}” "
-                                      f"({e.get('language')})",
-                             "cs_html": mark(cs_text, begin, end)})
-        data = {"en_text": en_text, "cs_text": cs_text, "entities": entities, "language": r.get("language", "")}
+            entities.append(
+                {
+                    "index": i,
+                    "title": f"Entity {j + 1} · {qid}{e.get('title') or ''} → “{label}” "
+                    f"({e.get('language')})",
+                    "cs_html": mark(cs_text, begin, end),
+                }
+            )
+        data = {
+            "en_text": en_text,
+            "cs_text": cs_text,
+            "entities": entities,
+            "language": r.get("language", ""),
+        }
         return data, []
 
-    def parse_result(self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    def parse_result(
+        self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str
+    ) -> dict[str, Any]:
         from dsbuild.errors import InputError
         from dsbuild.labelstudio.results import choice_of, control_index, text_of
 
@@ -119,8 +154,11 @@ class EntitycsRounds(AnnotationRounds):
             if name.startswith("verdict_"):
                 j = control_index(name, "verdict_", where)
                 if j >= len(indices):
-                    raise InputError(f"{where}: a verdict for entity {j + 1}, but the task shows {len(indices)}",
-                                     "the task no longer matches its record; re-push it", code="DSB303")
+                    raise InputError(
+                        f"{where}: a verdict for entity {j + 1}, but the task shows {len(indices)}",
+                        "the task no longer matches its record; re-push it",
+                        code="DSB303",
+                    )
                 choice = choice_of(item)
                 if choice:
                     out["verdicts"][indices[j]] = choice
@@ -135,12 +173,21 @@ class EntitycsRounds(AnnotationRounds):
         entities = []
         disagreements = []
         for i in unit.extra["entities"]:
-            votes = {a: v["verdicts"].get(i) for a, v in values.items() if v["verdicts"].get(i) is not None}
+            votes = {
+                a: v["verdicts"].get(i)
+                for a, v in values.items()
+                if v["verdicts"].get(i) is not None
+            }
             majority, unanimous = majority_vote(votes.values())
-            entities.append({"index": i, "verdict": majority, "unanimous": unanimous, "votes": votes})
+            entities.append(
+                {"index": i, "verdict": majority, "unanimous": unanimous, "votes": votes}
+            )
             if not unanimous:
-                disagreements.append(disagreement(unit, f"entity {i}", votes,
-                                                  title=(record["entities"][i] or {}).get("title")))
+                disagreements.append(
+                    disagreement(
+                        unit, f"entity {i}", votes, title=(record["entities"][i] or {}).get("title")
+                    )
+                )
         record["annotation_result"] = {"entities": entities}
         return record, disagreements
 
@@ -150,8 +197,15 @@ class EntitycsRounds(AnnotationRounds):
     def agreement(self, units: Sequence[tuple[Any, Values]], raters: list[str]) -> dict[str, Any]:
         from dsbuild.labelstudio.agreement import nominal_agreement
 
-        return {"verdict": nominal_agreement([[v[a]["verdicts"].get(i) if a in v else None for a in raters]
-                                              for indices, v in units for i in indices])}
+        return {
+            "verdict": nominal_agreement(
+                [
+                    [v[a]["verdicts"].get(i) if a in v else None for a in raters]
+                    for indices, v in units
+                    for i in indices
+                ]
+            )
+        }
 
 
 ROUNDS = EntitycsRounds()

@@ -28,9 +28,9 @@ class Verdict:
     status: Status = "kept"
     reason: str = ""
     detail: str = ""
-    detected: str | None = None      # language ID: the detected language
-    score: float | None = None       # language ID: the requested language's probability
-    text: str | None = None          # hygiene: the repaired text, when it changed
+    detected: str | None = None  # language ID: the detected language
+    score: float | None = None  # language ID: the requested language's probability
+    text: str | None = None  # hygiene: the repaired text, when it changed
     repairs: tuple[str, ...] = field(default=())
     duplicate_of: str | None = None  # dedup: the id of the first occurrence
 
@@ -49,8 +49,9 @@ class Gate(Protocol):
     name: str
     reasons: tuple[str, ...]
 
-    def check(self, text: str, *, lang: str | None = None,
-              record: dict | None = None) -> Verdict: ...
+    def check(
+        self, text: str, *, lang: str | None = None, record: dict | None = None
+    ) -> Verdict: ...
 
 
 _MISSING = object()
@@ -65,8 +66,11 @@ def field_value(record: dict, path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, dict):
             value = value.get(part, _MISSING)
-        elif isinstance(value, list) and part.lstrip("-").isdigit() and \
-                -len(value) <= int(part) < len(value):
+        elif (
+            isinstance(value, list)
+            and part.lstrip("-").isdigit()
+            and -len(value) <= int(part) < len(value)
+        ):
             value = value[int(part)]
         else:
             value = _MISSING

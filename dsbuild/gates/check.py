@@ -29,7 +29,7 @@ class RecordOutcome:
 
     locator: str
     id: str | None
-    status: str                       # kept | rejected | abstained | unchecked | unreadable
+    status: str  # kept | rejected | abstained | unchecked | unreadable
     reason: str = ""
     detail: str = ""
     lang: str | None = None
@@ -63,13 +63,17 @@ class CheckReport:
             "kept": sum(by_status[s] for s in ("kept", "abstained", "unchecked")),
             "rejected": by_status["rejected"],
             "by_reason": dict(by_reason.most_common()),
-            "abstained": by_status["abstained"], "unchecked": by_status["unchecked"],
+            "abstained": by_status["abstained"],
+            "unchecked": by_status["unchecked"],
             "unreadable": by_status["unreadable"],
-            "per_language": {lang: {"n": c["n"], **({"agree": c["agree"]} if self.kind == "langid"
-                                                    else {}),
-                                    **{k: c[k] for k in ("kept", "rejected", "abstained",
-                                                         "unchecked") if c[k]}}
-                             for lang, c in sorted(per_lang.items())},
+            "per_language": {
+                lang: {
+                    "n": c["n"],
+                    **({"agree": c["agree"]} if self.kind == "langid" else {}),
+                    **{k: c[k] for k in ("kept", "rejected", "abstained", "unchecked") if c[k]},
+                }
+                for lang, c in sorted(per_lang.items())
+            },
         }
         repairs = Counter(r for o in self.outcomes for r in o.repairs)
         if repairs:
@@ -78,9 +82,15 @@ class CheckReport:
 
     def to_dict(self, all_records: bool = False) -> dict[str, Any]:
         shown = [o for o in self.outcomes if all_records or o.status != "kept" or o.repairs]
-        return {"check": self.kind, "path": self.path, "field": self.field, **self.summary(),
-                "records": [{k: v for k, v in asdict(o).items() if v not in (None, "", [])}
-                            for o in shown]}
+        return {
+            "check": self.kind,
+            "path": self.path,
+            "field": self.field,
+            **self.summary(),
+            "records": [
+                {k: v for k, v in asdict(o).items() if v not in (None, "", [])} for o in shown
+            ],
+        }
 
 
 def _make_gate(kind: str, params: dict[str, Any]):
@@ -92,13 +102,21 @@ def _make_gate(kind: str, params: dict[str, Any]):
         from dsbuild.gates.hygiene import HygieneGate
 
         return HygieneGate(**params)
-    raise UsageError(f"unknown check {kind!r}", f"use one of {', '.join(KINDS)}",
-                     code="DSB103")
+    raise UsageError(f"unknown check {kind!r}", f"use one of {', '.join(KINDS)}", code="DSB103")
 
 
-def check_file(kind: str, path: str | Path, *, field: str, lang_field: str | None = None,
-               lang: str | None = None, id_field: str = "id", reference: str | Path | None = None,
-               reference_field: str | None = None, **params: Any) -> CheckReport:
+def check_file(
+    kind: str,
+    path: str | Path,
+    *,
+    field: str,
+    lang_field: str | None = None,
+    lang: str | None = None,
+    id_field: str = "id",
+    reference: str | Path | None = None,
+    reference_field: str | None = None,
+    **params: Any,
+) -> CheckReport:
     """Run the `kind` gate over `field` of every record of `path` (see the module docstring).
     `params` go to the gate (`LangIdGate`, `HygieneGate`, or `dedup_all`)."""
     from dsbuild.readers import read_records
@@ -106,19 +124,30 @@ def check_file(kind: str, path: str | Path, *, field: str, lang_field: str | Non
     if kind == "langid":
         params.setdefault("detect_always", True)
     if reference is not None and kind != "dedup":
-        raise UsageError("--reference applies to `check dedup` only", "drop --reference",
-                         code="DSB103")
+        raise UsageError(
+            "--reference applies to `check dedup` only", "drop --reference", code="DSB103"
+        )
     if kind == "dedup":
-        return _check_dedup(path, field=field, lang_field=lang_field, lang=lang,
-                            id_field=id_field, reference=reference,
-                            reference_field=reference_field, **params)
+        return _check_dedup(
+            path,
+            field=field,
+            lang_field=lang_field,
+            lang=lang,
+            id_field=id_field,
+            reference=reference,
+            reference_field=reference_field,
+            **params,
+        )
     gate = _make_gate(kind, params)
     outcomes: list[RecordOutcome] = []
     seen_field = False
     for n, item in enumerate(read_records(path), 1):
         if item.record is None:
-            outcomes.append(RecordOutcome(item.locator, None, "unreadable",
-                                          item.problem.code, item.problem.message))
+            outcomes.append(
+                RecordOutcome(
+                    item.locator, None, "unreadable", item.problem.code, item.problem.message
+                )
+            )
             continue
         record = item.record
         rid = field_value(record, id_field)
@@ -131,9 +160,20 @@ def check_file(kind: str, path: str | Path, *, field: str, lang_field: str | Non
             v = gate.check(text, lang=rec_lang, record=record)
         else:
             v = gate.check("" if text is None else str(text), lang=rec_lang, record=record)
-        outcomes.append(RecordOutcome(item.locator, rid, v.status, v.reason, v.detail, rec_lang,
-                                      v.detected, None if v.score is None else round(v.score, 4),
-                                      v.duplicate_of, list(v.repairs)))
+        outcomes.append(
+            RecordOutcome(
+                item.locator,
+                rid,
+                v.status,
+                v.reason,
+                v.detail,
+                rec_lang,
+                v.detected,
+                None if v.score is None else round(v.score, 4),
+                v.duplicate_of,
+                list(v.repairs),
+            )
+        )
     if not outcomes:
         raise InputError(f"{path} holds no records", "check the file", code="DSB304")
     if all(o.status == "unreadable" for o in outcomes):
@@ -147,19 +187,34 @@ def _unreadable(path: str | Path, outcomes: list[RecordOutcome]) -> None:
     """No record of the file could be read: the error `validate` and `stats` give too."""
     from dsbuild.readers import ReadItem, ReadProblem, require_readable
 
-    require_readable(path, [ReadItem(o.locator, problem=ReadProblem(o.reason or "", o.detail or ""))
-                            for o in outcomes])
+    require_readable(
+        path,
+        [
+            ReadItem(o.locator, problem=ReadProblem(o.reason or "", o.detail or ""))
+            for o in outcomes
+        ],
+    )
 
 
 def _no_field(path: str | Path, field: str) -> None:
-    raise UsageError(f"no record of {path} has the field {field!r}",
-                     "name an existing field with --field (dotted paths reach nested ones)",
-                     code="DSB103")
+    raise UsageError(
+        f"no record of {path} has the field {field!r}",
+        "name an existing field with --field (dotted paths reach nested ones)",
+        code="DSB103",
+    )
 
 
-def _check_dedup(path: str | Path, *, field: str, lang_field: str | None, lang: str | None,
-                 id_field: str, reference: str | Path | None, reference_field: str | None,
-                 **params: Any) -> CheckReport:
+def _check_dedup(
+    path: str | Path,
+    *,
+    field: str,
+    lang_field: str | None,
+    lang: str | None,
+    id_field: str,
+    reference: str | Path | None,
+    reference_field: str | None,
+    **params: Any,
+) -> CheckReport:
     """The whole file at once (`dedup_all`): keeps memory low on large files."""
     from dsbuild.gates.dedup_bulk import dedup_all
     from dsbuild.readers import read_records
@@ -169,15 +224,27 @@ def _check_dedup(path: str | Path, *, field: str, lang_field: str | None, lang: 
     seen_field = False
     for item in read_records(path):
         if item.record is None:
-            problems.append((len(rows), RecordOutcome(item.locator, None, "unreadable",
-                                                      item.problem.code, item.problem.message)))
+            problems.append(
+                (
+                    len(rows),
+                    RecordOutcome(
+                        item.locator, None, "unreadable", item.problem.code, item.problem.message
+                    ),
+                )
+            )
             continue
         rid = field_value(item.record, id_field)
         rec_lang = lang or (field_value(item.record, lang_field) if lang_field else None)
         text = field_value(item.record, field)
         seen_field = seen_field or text is not None
-        rows.append((item.locator, str(rid) if rid is not None else item.locator,
-                     None if rec_lang is None else str(rec_lang), "" if text is None else str(text)))
+        rows.append(
+            (
+                item.locator,
+                str(rid) if rid is not None else item.locator,
+                None if rec_lang is None else str(rec_lang),
+                "" if text is None else str(text),
+            )
+        )
     if not rows and not problems:
         raise InputError(f"{path} holds no records", "check the file", code="DSB304")
     if not rows:
@@ -190,9 +257,20 @@ def _check_dedup(path: str | Path, *, field: str, lang_field: str | None, lang: 
 
         refs = list(_reference_texts(str(reference), reference_field or field, id_field))
     verdicts = dedup_all([(rid, text) for _, rid, _, text in rows], references=refs, **params)
-    outcomes = [RecordOutcome(loc, rid, v.status, v.reason, v.detail, rec_lang, None,
-                              None if v.score is None else round(v.score, 4), v.duplicate_of)
-                for (loc, rid, rec_lang, _), v in zip(rows, verdicts)]
+    outcomes = [
+        RecordOutcome(
+            loc,
+            rid,
+            v.status,
+            v.reason,
+            v.detail,
+            rec_lang,
+            None,
+            None if v.score is None else round(v.score, 4),
+            v.duplicate_of,
+        )
+        for (loc, rid, rec_lang, _), v in zip(rows, verdicts)
+    ]
     for at, problem in reversed(problems):  # back into file order
         outcomes.insert(at, problem)
     return CheckReport("dedup", str(path), field, outcomes)

@@ -1,4 +1,4 @@
-""""Copied from the source" checks: an answer that repeats its question, and a question or
+""" "Copied from the source" checks: an answer that repeats its question, and a question or
 answer lifted verbatim from the passage it was written from (when the builder asks for
 questions in the writer's own words).
 
@@ -23,13 +23,13 @@ class AnswerRepeatsQuestion:
     name = "copying"
     reasons = ("answer_repeats_question",)
 
-    def __init__(self, question_field: str = "question", *, min_share: float = 0.9,
-                 max_growth: float = 1.3) -> None:
+    def __init__(
+        self, question_field: str = "question", *, min_share: float = 0.9, max_growth: float = 1.3
+    ) -> None:
         self.question_field = question_field
         self.min_share, self.max_growth = min_share, max_growth
 
-    def check(self, text: str, *, lang: str | None = None,
-              record: dict | None = None) -> Verdict:
+    def check(self, text: str, *, lang: str | None = None, record: dict | None = None) -> Verdict:
         question = field_value(record or {}, self.question_field)
         if not isinstance(question, str) or not question.strip() or not text:
             return Verdict("abstained", detail="no question or answer to compare")
@@ -41,9 +41,11 @@ class AnswerRepeatsQuestion:
         qg = set(shingles(q))
         share = len(qg & set(shingles(a))) / len(qg)
         if share >= self.min_share and len(a) <= self.max_growth * len(q):
-            return Verdict.reject("answer_repeats_question",
-                                  f"the answer holds {share:.0%} of the question and adds little",
-                                  score=share)
+            return Verdict.reject(
+                "answer_repeats_question",
+                f"the answer holds {share:.0%} of the question and adds little",
+                score=share,
+            )
         return Verdict("kept", score=share)
 
 
@@ -55,8 +57,9 @@ class CopiedFromPassage:
     name = "copying"
     reasons = ("copied_from_passage",)
 
-    def __init__(self, passage_field: str = "wiki_passage", *, min_run: int = 40,
-                 min_chars: int = 15) -> None:
+    def __init__(
+        self, passage_field: str = "wiki_passage", *, min_run: int = 40, min_chars: int = 15
+    ) -> None:
         self.passage_field = passage_field
         self.min_run, self.min_chars = min_run, min_chars
         self._last: tuple[str, str, set[str]] | None = None  # passage cache: many rows share one
@@ -67,8 +70,7 @@ class CopiedFromPassage:
             self._last = (passage, norm, set(shingles(norm, self.min_run)))
         return self._last[1], self._last[2]
 
-    def check(self, text: str, *, lang: str | None = None,
-              record: dict | None = None) -> Verdict:
+    def check(self, text: str, *, lang: str | None = None, record: dict | None = None) -> Verdict:
         passage = field_value(record or {}, self.passage_field)
         if not isinstance(passage, str) or not passage.strip() or not text:
             return Verdict("abstained", detail="no passage or text to compare")
@@ -79,7 +81,8 @@ class CopiedFromPassage:
         if len(t) >= self.min_run:
             for gram in shingles(t, self.min_run):
                 if gram in runs:
-                    return Verdict.reject("copied_from_passage",
-                                          f"shares a run of {self.min_run}+ characters with the "
-                                          f"passage: {gram!r}")
+                    return Verdict.reject(
+                        "copied_from_passage",
+                        f"shares a run of {self.min_run}+ characters with the passage: {gram!r}",
+                    )
         return Verdict("kept")

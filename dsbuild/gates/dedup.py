@@ -56,7 +56,7 @@ def shingles(norm: str, k: int = 5) -> list[str]:
     """Character k-grams of a normalised text (the whole text when shorter than k)."""
     if len(norm) <= k:
         return [norm] if norm else []
-    return [norm[i:i + k] for i in range(len(norm) - k + 1)]
+    return [norm[i : i + k] for i in range(len(norm) - k + 1)]
 
 
 _WIDE = re.compile("[\u2e80-\U0010ffff]")
@@ -118,7 +118,7 @@ def lsh_bands(threshold: float, num_perm: int, recall: float = 0.995) -> int:
         if num_perm % rows:
             continue
         bands = num_perm // rows
-        if 1 - (1 - threshold ** rows) ** bands >= recall:
+        if 1 - (1 - threshold**rows) ** bands >= recall:
             return bands
     return num_perm
 
@@ -126,12 +126,16 @@ def lsh_bands(threshold: float, num_perm: int, recall: float = 0.995) -> int:
 def lsh_params(threshold: float, num_perm: int, bands: int | None) -> int:
     """Check a near-duplicate configuration; returns the number of LSH bands to use."""
     if not 0.0 < threshold <= 1.0:
-        raise ConfigError(f"dedup threshold {threshold} is not in (0, 1]",
-                          "use e.g. threshold=0.8", code="DSB103")
+        raise ConfigError(
+            f"dedup threshold {threshold} is not in (0, 1]", "use e.g. threshold=0.8", code="DSB103"
+        )
     bands = bands or lsh_bands(threshold, num_perm)
     if num_perm % bands:
-        raise ConfigError(f"dedup num_perm {num_perm} is not a multiple of bands {bands}",
-                          "use e.g. num_perm=120, bands=20", code="DSB103")
+        raise ConfigError(
+            f"dedup num_perm {num_perm} is not a multiple of bands {bands}",
+            "use e.g. num_perm=120, bands=20",
+            code="DSB103",
+        )
     return bands
 
 
@@ -147,13 +151,24 @@ class Deduplicator:
     name = "dedup"
     reasons = ("duplicate_exact", "near_duplicate")
 
-    def __init__(self, *, near: bool = True, threshold: float = 0.8, num_perm: int = 120,
-                 bands: int | None = None, shingle: int = 5, backend: str = "rensa",
-                 seed: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        near: bool = True,
+        threshold: float = 0.8,
+        num_perm: int = 120,
+        bands: int | None = None,
+        shingle: int = 5,
+        backend: str = "rensa",
+        seed: int = 1,
+    ) -> None:
         bands = lsh_params(threshold, num_perm, bands)
         if backend not in _BACKENDS:
-            raise ConfigError(f"unknown dedup backend {backend!r}",
-                              f"use one of {', '.join(_BACKENDS)}", code="DSB103")
+            raise ConfigError(
+                f"unknown dedup backend {backend!r}",
+                f"use one of {', '.join(_BACKENDS)}",
+                code="DSB103",
+            )
         self.near, self.threshold, self.shingle = near, threshold, shingle
         self._exact: dict[int, str] = {}
         self._ids: list[str] = []
@@ -164,9 +179,11 @@ class Deduplicator:
                 self._index = _BACKENDS[backend](threshold, num_perm, bands, seed)
             except ImportError as exc:
                 package = "rensa" if backend == "rensa" else "datasketch"
-                raise ConfigError(f"near-duplicate detection needs {package}",
-                                  f"pip install {package}, or pass near=False",
-                                  code="DSB103") from exc
+                raise ConfigError(
+                    f"near-duplicate detection needs {package}",
+                    f"pip install {package}, or pass near=False",
+                    code="DSB103",
+                ) from exc
 
     def _k(self, norm: str) -> int:
         return min(self.shingle, 2) if _is_wide(norm) else self.shingle
@@ -177,12 +194,12 @@ class Deduplicator:
     def check(self, record_id: str, text: str, *, add: bool = True) -> Verdict:
         """Reject `text` if it repeats one seen before; otherwise remember it (if `add`)."""
         norm = normalize_text(text or "")
-        key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(),
-                             "big")
+        key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(), "big")
         first = self._exact.get(key)
         if first is not None:
-            return Verdict.reject("duplicate_exact", f"same normalised text as {first}",
-                                  duplicate_of=first)
+            return Verdict.reject(
+                "duplicate_exact", f"same normalised text as {first}", duplicate_of=first
+            )
         sig = None
         if self._index is not None and norm:
             grams = shingles(norm, self._k(norm))
@@ -195,8 +212,12 @@ class Deduplicator:
                     best, best_j = cand, j
             if best is not None and best_j >= self.threshold:
                 of = self._ids[best]
-                return Verdict.reject("near_duplicate", f"similar to {of} (Jaccard {best_j:.2f})",
-                                      duplicate_of=of, score=best_j)
+                return Verdict.reject(
+                    "near_duplicate",
+                    f"similar to {of} (Jaccard {best_j:.2f})",
+                    duplicate_of=of,
+                    score=best_j,
+                )
         if add:
             self._exact[key] = record_id
             if sig is not None:
@@ -212,8 +233,7 @@ class Deduplicator:
         """Remember a reference text (id kept as `ref:<id>`) without judging it."""
         rid = f"ref:{ref_id}"
         norm = normalize_text(text or "")
-        key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(),
-                             "big")
+        key = int.from_bytes(hashlib.blake2b(norm.encode("utf-8"), digest_size=8).digest(), "big")
         self._exact.setdefault(key, rid)
         if self._index is not None and norm:
             self._remember(rid, norm, self._index.signature(shingles(norm, self._k(norm))))

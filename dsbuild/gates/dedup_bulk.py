@@ -39,26 +39,29 @@ def _band_hashes(norms: list[str], shingle: int, num_perm: int, bands: int, seed
     try:
         from rensa import RMinHash
     except ImportError as exc:
-        raise ConfigError("near-duplicate detection needs rensa",
-                          "pip install rensa, or pass near=False", code="DSB103") from exc
+        raise ConfigError(
+            "near-duplicate detection needs rensa",
+            "pip install rensa, or pass near=False",
+            code="DSB103",
+        ) from exc
     rows = num_perm // bands
     out = np.empty((len(norms), bands), dtype=np.uint64)
     digest = np.empty((min(_CHUNK, len(norms)), num_perm), dtype=np.uint64)
     for start in range(0, len(norms), _CHUNK):
-        chunk = norms[start:start + _CHUNK]
+        chunk = norms[start : start + _CHUNK]
         for i, norm in enumerate(chunk):
             # shingles made here, one text at a time: a list of them all would take ~5 KB
             # per short text
             mh = RMinHash(num_perm=num_perm, seed=seed)
             mh.update(shingles(norm, min(shingle, 2) if _is_wide(norm) else shingle) or [""])
             digest[i] = mh.digest()
-        d = digest[:len(chunk)]
+        d = digest[: len(chunk)]
         with np.errstate(over="ignore"):
             for b in range(bands):
                 h = np.full(len(chunk), 0xCBF29CE484222325, dtype=np.uint64)
                 for col in range(b * rows, (b + 1) * rows):
                     h = (h ^ d[:, col]) * np.uint64(0x100000001B3)
-                out[start:start + len(chunk), b] = h
+                out[start : start + len(chunk), b] = h
     return out
 
 
@@ -87,10 +90,18 @@ def _candidates(bands_matrix) -> dict[int, list[int]]:
     return {j: sorted(c) for j, c in found.items()}
 
 
-def dedup_all(items: Sequence[tuple[str, str]], *, references: Iterable[tuple[str, str]] = (),
-              near: bool = True, threshold: float = 0.8, num_perm: int = 120,
-              bands: int | None = None, shingle: int = 5, seed: int = 1,
-              backend: str = "rensa") -> list[Verdict]:
+def dedup_all(
+    items: Sequence[tuple[str, str]],
+    *,
+    references: Iterable[tuple[str, str]] = (),
+    near: bool = True,
+    threshold: float = 0.8,
+    num_perm: int = 120,
+    bands: int | None = None,
+    shingle: int = 5,
+    seed: int = 1,
+    backend: str = "rensa",
+) -> list[Verdict]:
     """Verdicts for `items` ((id, text) in order): the first occurrence kept, later exact or
     near duplicates rejected with the id they repeat; `references` ((id, text)) count as
     seen before everything (ids `ref:<id>`) and get no verdict. Parameters as `Deduplicator`."""
@@ -98,8 +109,8 @@ def dedup_all(items: Sequence[tuple[str, str]], *, references: Iterable[tuple[st
     refs = [(f"ref:{rid}", text) for rid, text in references]
     n_refs = len(refs)
     ids: list[str] = []
-    uid_of = array("q")             # per position: the index of its distinct text
-    unique_pos = array("q")         # per distinct text: the position it first appears at
+    uid_of = array("q")  # per position: the index of its distinct text
+    unique_pos = array("q")  # per distinct text: the position it first appears at
     unique_norm: list[str] = []
     seen: dict[bytes, int] = {}
     for rid, text in [*refs, *items]:
@@ -134,9 +145,13 @@ def dedup_all(items: Sequence[tuple[str, str]], *, references: Iterable[tuple[st
         first = unique_pos[u]
         if first != pos:
             if kept_unique[u]:
-                verdict_at.append(Verdict.reject("duplicate_exact",
-                                                 f"same normalised text as {ids[first]}",
-                                                 duplicate_of=ids[first]))
+                verdict_at.append(
+                    Verdict.reject(
+                        "duplicate_exact",
+                        f"same normalised text as {ids[first]}",
+                        duplicate_of=ids[first],
+                    )
+                )
             else:
                 verdict_at.append(dropped[u])
             continue
@@ -156,8 +171,12 @@ def dedup_all(items: Sequence[tuple[str, str]], *, references: Iterable[tuple[st
                     best, best_j = c, j
         if best is not None and best_j >= threshold:
             of = ids[unique_pos[best]]
-            dropped[u] = Verdict.reject("near_duplicate", f"similar to {of} (Jaccard {best_j:.2f})",
-                                        duplicate_of=of, score=best_j)
+            dropped[u] = Verdict.reject(
+                "near_duplicate",
+                f"similar to {of} (Jaccard {best_j:.2f})",
+                duplicate_of=of,
+                score=best_j,
+            )
             verdict_at.append(dropped[u])
         else:
             kept_unique[u] = 1

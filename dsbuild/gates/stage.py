@@ -30,8 +30,14 @@ from dsbuild.gates.base import Gate, Verdict, field_value
 from dsbuild.gates.detectors import base_code
 from dsbuild.stages import Reject, Stage, StageContext, batch_stage, map_stage, reject
 
-__all__ = ["GateCounts", "dedup_stage", "entitycs_labels", "gate_enabled", "gate_stage",
-           "set_field"]
+__all__ = [
+    "GateCounts",
+    "dedup_stage",
+    "entitycs_labels",
+    "gate_enabled",
+    "gate_stage",
+    "set_field",
+]
 
 TextsFn = Callable[[dict], Iterable[tuple[str | None, str | None]]]
 
@@ -104,15 +110,26 @@ def set_field(record: dict, path: str, value: Any) -> dict:
 def entitycs_labels(row: dict) -> list[tuple[str, str]]:
     """(surface, language) of each switched entity of an EntityCS code-switched row."""
     text = row.get("cs_sentence") or ""
-    return [(text[e["cs_start"]:e["cs_end"]], e["language"]) for e in row.get("entities") or ()
-            if e.get("language") and e["language"] != "en"]
+    return [
+        (text[e["cs_start"] : e["cs_end"]], e["language"])
+        for e in row.get("entities") or ()
+        if e.get("language") and e["language"] != "en"
+    ]
 
 
-def gate_stage(name: str, gate: Gate | Callable[..., Gate], *, field: str | None = None,
-               texts: TextsFn | None = None, lang_field: str | None = None,
-               lang: str | None = None, enabled: bool = True,
-               annotate: str | None = "provenance.gates", version: str = "1",
-               description: str = "") -> Stage:
+def gate_stage(
+    name: str,
+    gate: Gate | Callable[..., Gate],
+    *,
+    field: str | None = None,
+    texts: TextsFn | None = None,
+    lang_field: str | None = None,
+    lang: str | None = None,
+    enabled: bool = True,
+    annotate: str | None = "provenance.gates",
+    version: str = "1",
+    description: str = "",
+) -> Stage:
     """A map stage running `gate` over `field` (or the `texts` of each record).
 
     The language of a text comes from `lang_field` (dotted path) or the constant `lang`.
@@ -122,8 +139,11 @@ def gate_stage(name: str, gate: Gate | Callable[..., Gate], *, field: str | None
     if (field is None) == (texts is None):
         from dsbuild.errors import ConfigError
 
-        raise ConfigError(f"gate stage {name!r} needs exactly one of field= or texts=",
-                          "pass field='question' or texts=entitycs_labels", code="DSB103")
+        raise ConfigError(
+            f"gate stage {name!r} needs exactly one of field= or texts=",
+            "pass field='question' or texts=entitycs_labels",
+            code="DSB103",
+        )
     counts = GateCounts()
     built: dict[str, Gate] = {}
 
@@ -140,10 +160,12 @@ def gate_stage(name: str, gate: Gate | Callable[..., Gate], *, field: str | None
         if not enabled or not gate_enabled(ctx, name):
             return True
         g = get_gate(ctx)
-        rec_lang = lang if lang is not None else (
-            field_value(record, lang_field) if lang_field else None)
-        items = ([(field_value(record, field), rec_lang)] if field is not None
-                 else list(texts(record)))  # type: ignore[misc]
+        rec_lang = (
+            lang if lang is not None else (field_value(record, lang_field) if lang_field else None)
+        )
+        items = (
+            [(field_value(record, field), rec_lang)] if field is not None else list(texts(record))
+        )  # type: ignore[misc]
         out = record
         notes: dict[str, Any] = {}
         for text, text_lang in items:
@@ -158,7 +180,8 @@ def gate_stage(name: str, gate: Gate | Callable[..., Gate], *, field: str | None
                 notes.setdefault(verdict.status, []).append(where)
             if verdict.repairs:
                 notes.setdefault("repairs", []).extend(
-                    {"field": where, "kind": k} for k in verdict.repairs)
+                    {"field": where, "kind": k} for k in verdict.repairs
+                )
             if verdict.text is not None and field is not None:
                 out = set_field(out, field, verdict.text)
         if notes and annotate:
@@ -172,10 +195,19 @@ def gate_stage(name: str, gate: Gate | Callable[..., Gate], *, field: str | None
     return map_stage(name, run, description=run.__doc__, version=f"gate-{version}")
 
 
-def dedup_stage(name: str, *, field: str, lang_field: str | None = None,
-                reference: str | None = None, reference_field: str | None = None,
-                reference_id_field: str = "id", per_language: bool = False,
-                enabled: bool = True, version: str = "1", **params: Any) -> Stage:
+def dedup_stage(
+    name: str,
+    *,
+    field: str,
+    lang_field: str | None = None,
+    reference: str | None = None,
+    reference_field: str | None = None,
+    reference_id_field: str = "id",
+    per_language: bool = False,
+    enabled: bool = True,
+    version: str = "1",
+    **params: Any,
+) -> Stage:
     """A batch stage dropping exact and near duplicates of `field` (first occurrence kept),
     within the run and against a `reference` file (JSONL/JSON/CSV/Parquet; its
     `reference_field`, default `field`). `per_language` keeps one index per language.
@@ -190,8 +222,9 @@ def dedup_stage(name: str, *, field: str, lang_field: str | None = None,
 
         settings = {**params, **_overrides(ctx, name)}
         ref = settings.pop("reference", reference)
-        refs = list(_reference_texts(ref, reference_field or field, reference_id_field)) \
-            if ref else []
+        refs = (
+            list(_reference_texts(ref, reference_field or field, reference_id_field)) if ref else []
+        )
         langs = [field_value(r, lang_field) if lang_field else None for r in records]
         groups: dict[Any, list[int]] = {}
         for i, lang in enumerate(langs):
@@ -210,13 +243,15 @@ def dedup_stage(name: str, *, field: str, lang_field: str | None = None,
             if verdict.keep:
                 kept.append(record)
             else:
-                rejects.append(Reject(record["id"], name, verdict.reason,
-                                      f"{field}: {verdict.detail}"))
+                rejects.append(
+                    Reject(record["id"], name, verdict.reason, f"{field}: {verdict.detail}")
+                )
         return kept, rejects
 
     run.counts = counts  # type: ignore[attr-defined]
-    description = f"dedup (exact + near) on {field}" + (f" against {reference}" if reference
-                                                        else "")
+    description = f"dedup (exact + near) on {field}" + (
+        f" against {reference}" if reference else ""
+    )
     return batch_stage(name, run, description=description, version=f"gate-{version}")
 
 
@@ -228,14 +263,19 @@ def _reference_texts(path: str, field: str, id_field: str) -> Iterable[tuple[str
     n = 0
     for i, item in enumerate(read_records(path), 1):
         if item.record is None:
-            raise InputError(f"reference file {item.locator}: {item.problem.message}",
-                             "fix or remove that line of the reference file", code="DSB303")
+            raise InputError(
+                f"reference file {item.locator}: {item.problem.message}",
+                "fix or remove that line of the reference file",
+                code="DSB303",
+            )
         text = field_value(item.record, field)
         if text is None:
             continue
         n += 1
         yield str(field_value(item.record, id_field) or i), str(text)
     if n == 0:
-        raise InputError(f"reference file {path} has no record with field {field!r}",
-                         "name the field that holds the text (reference_field=...)",
-                         code="DSB304")
+        raise InputError(
+            f"reference file {path} has no record with field {field!r}",
+            "name the field that holds the text (reference_field=...)",
+            code="DSB304",
+        )

@@ -18,5 +18,11 @@ from __future__ import annotations
 from dsbuild.hub.folder import ExportResult, export_run, validate_folder
 from dsbuild.hub.publish import PublishPlan, plan_upload, publish_folder
 
-__all__ = ["ExportResult", "PublishPlan", "export_run", "plan_upload", "publish_folder",
-           "validate_folder"]
+__all__ = [
+    "ExportResult",
+    "PublishPlan",
+    "export_run",
+    "plan_upload",
+    "publish_folder",
+    "validate_folder",
+]

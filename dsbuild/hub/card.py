@@ -10,25 +10,23 @@ fills the slots with text and tables computed from the data and the run.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import re
 from collections.abc import Mapping, Sequence
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from dsbuild.errors import DsbuildError, InputError
-from dsbuild.hub.hooks import hooks_for
-from dsbuild.hub.hooks import dataset_sources
+from dsbuild.hub.hooks import dataset_sources, hooks_for
 from dsbuild.hub.licenses import combined_license
 from dsbuild.hub.rundata import RunData
 from dsbuild.hub.summary import (
     Table,
     agreement_table,
+    gate_table,
     label_tables,
     markdown,
     models_and_prompts,
-    gate_table,
     reject_table,
     split_language_table,
 )
@@ -36,9 +34,15 @@ from dsbuild.hub.summary import (
 __all__ = ["card_template", "front_matter", "hub_languages", "render_card", "size_category"]
 
 _SLOT = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
-_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
-          (1_000_000_000, "100M<n<1B"))
+_SIZES = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+    (1_000_000_000, "100M<n<1B"),
+)
 
 
 def size_category(n: int) -> str:
@@ -61,13 +65,17 @@ def card_template(dataset: str) -> tuple[dict[str, Any], str]:
     own = hooks_for(dataset).card_template
     path = Path(own) if own is not None else files("dsbuild.data_cards").joinpath(f"{dataset}.md")
     if not path.is_file():
-        raise DsbuildError(f"no data card template for {dataset} in dsbuild.data_cards",
-                           "reinstall dsbuild (the templates ship with the package)")
+        raise DsbuildError(
+            f"no data card template for {dataset} in dsbuild.data_cards",
+            "reinstall dsbuild (the templates ship with the package)",
+        )
     text = path.read_text(encoding="utf-8")
     m = re.match(r"^---\n(.*?)\n---\n(.*)$", text, re.S)
     if m is None:
-        raise DsbuildError(f"data card template {dataset}.md has no YAML front matter",
-                           "start the template with a --- block")
+        raise DsbuildError(
+            f"data card template {dataset}.md has no YAML front matter",
+            "start the template with a --- block",
+        )
     return yaml.safe_load(m.group(1)) or {}, m.group(2)
 
 
@@ -75,8 +83,10 @@ def _fill(body: str, slots: Mapping[str, str], dataset: str) -> str:
     def sub(m: re.Match) -> str:
         name = m.group(1)
         if name not in slots:
-            raise DsbuildError(f"data card template {dataset}.md uses an unknown slot {{{{ {name} }}}}",
-                               f"use one of: {', '.join(sorted(slots))}")
+            raise DsbuildError(
+                f"data card template {dataset}.md uses an unknown slot {{{{ {name} }}}}",
+                f"use one of: {', '.join(sorted(slots))}",
+            )
         return slots[name]
 
     return _SLOT.sub(sub, body)
@@ -93,16 +103,23 @@ def _build_text(run: RunData) -> str:
         return "The run's `run.json` was not available, so build details are not recorded here."
     builder = info.get("builder") or {}
     stages = info.get("stages") or []
-    stage_rows = [[s["name"], s.get("n_in", ""), s.get("n_out", ""), s.get("n_rejected", "")]
-                  for s in stages]
+    stage_rows = [
+        [s["name"], s.get("n_in", ""), s.get("n_out", ""), s.get("n_rejected", "")] for s in stages
+    ]
     tokens = info.get("tokens") or {}
     lines = [
-        (f"- dsbuild {info.get('dsbuild_version', '?')}, builder `{builder.get('name', '?')}` "
-         f"version {builder.get('version', '?')}, Python {info.get('python', '?')}"),
-        (f"- run fingerprint `{str(info.get('fingerprint', ''))[:16]}`, status "
-         f"{info.get('status', '?')}, finished {info.get('finished_at') or '?'}"),
-        (f"- seed {run.config.get('seed', '?')}; LLM tokens: {tokens.get('prompt', 0):,} prompt + "
-         f"{tokens.get('completion', 0):,} completion; cost ${float(info.get('cost_usd') or 0):.4f}"),
+        (
+            f"- dsbuild {info.get('dsbuild_version', '?')}, builder `{builder.get('name', '?')}` "
+            f"version {builder.get('version', '?')}, Python {info.get('python', '?')}"
+        ),
+        (
+            f"- run fingerprint `{str(info.get('fingerprint', ''))[:16]}`, status "
+            f"{info.get('status', '?')}, finished {info.get('finished_at') or '?'}"
+        ),
+        (
+            f"- seed {run.config.get('seed', '?')}; LLM tokens: {tokens.get('prompt', 0):,} prompt + "
+            f"{tokens.get('completion', 0):,} completion; cost ${float(info.get('cost_usd') or 0):.4f}"
+        ),
     ]
     table = Table("Stages", ["stage", "in", "out", "rejected"], stage_rows)
     return "\n".join(lines) + ("\n\n" + _section([table]) if stage_rows else "")
@@ -114,8 +131,9 @@ _FOLDER_TEXT = {
 }
 
 
-def _files_text(files_written: Sequence[str], languages: set[str],
-                originals: Mapping[str, str]) -> str:
+def _files_text(
+    files_written: Sequence[str], languages: set[str], originals: Mapping[str, str]
+) -> str:
     """One line per kind of file: its path pattern and what it holds (`originals`: the
     dataset's own folders and their descriptions)."""
     from dsbuild.hub.splits import SPLITS
@@ -124,35 +142,49 @@ def _files_text(files_written: Sequence[str], languages: set[str],
     patterns: dict[str, int] = {}
     for f in files_written:
         parts = f.split("/")
-        parts = ["<language>" if p in languages and i < len(parts) - 1 else p
-                 for i, p in enumerate(parts)]
+        parts = [
+            "<language>" if p in languages and i < len(parts) - 1 else p
+            for i, p in enumerate(parts)
+        ]
         stem, dot, ext = parts[-1].partition(".")
         if stem in SPLITS:
             parts[-1] = f"<split>{dot}{ext}"
         key = "/".join(parts)
         patterns[key] = patterns.get(key, 0) + 1
-    return "\n".join(f"- `{p}` ({n} file{'s' if n > 1 else ''}): "
-                     f"{described.get(p.split('/')[0], 'extra files')}"
-                     for p, n in sorted(patterns.items()))
+    return "\n".join(
+        f"- `{p}` ({n} file{'s' if n > 1 else ''}): {described.get(p.split('/')[0], 'extra files')}"
+        for p, n in sorted(patterns.items())
+    )
 
 
 def _license_text(sources, license_id: str, *, llm_text: bool) -> str:
     lines = [f"- {s.attribution}" for s in sources]
     head = f"The dataset's licence is **{license_id}**, computed from its sources:"
     if license_id == "cc-by-sa-4.0":
-        head += (" Wikipedia text is CC BY-SA 4.0, which is share-alike, so the dataset as a "
-                 "whole is CC BY-SA 4.0; keep these attributions when you redistribute it.")
+        head += (
+            " Wikipedia text is CC BY-SA 4.0, which is share-alike, so the dataset as a "
+            "whole is CC BY-SA 4.0; keep these attributions when you redistribute it."
+        )
     if license_id == "other":
         head += " some texts came from a file whose licence dsbuild does not know: state it here before publishing."
     text = head + "\n\n" + "\n".join(lines)
     if llm_text:
-        text += ("\n\nText written by language models follows the terms of the providers of "
-                 "the models listed above; check them before commercial use.")
+        text += (
+            "\n\nText written by language models follows the terms of the providers of "
+            "the models listed above; check them before commercial use."
+        )
     return text
 
 
-def front_matter(dataset: str, template_meta: Mapping[str, Any], *, languages: Sequence[str],
-                 n_rows: int, configs: list[dict[str, Any]], license_id: str) -> Any:
+def front_matter(
+    dataset: str,
+    template_meta: Mapping[str, Any],
+    *,
+    languages: Sequence[str],
+    n_rows: int,
+    configs: list[dict[str, Any]],
+    license_id: str,
+) -> Any:
     """The card's metadata as a `DatasetCardData` (template keys, then computed ones)."""
     from huggingface_hub import DatasetCardData
 
@@ -171,8 +203,14 @@ def front_matter(dataset: str, template_meta: Mapping[str, Any], *, languages: S
     return DatasetCardData(**meta)
 
 
-def render_card(dataset: str, run: RunData, splits: Mapping[str, Sequence[Mapping[str, Any]]],
-                configs: list[dict[str, Any]], *, files_written: Sequence[str]) -> str:
+def render_card(
+    dataset: str,
+    run: RunData,
+    splits: Mapping[str, Sequence[Mapping[str, Any]]],
+    configs: list[dict[str, Any]],
+    *,
+    files_written: Sequence[str],
+) -> str:
     """The README.md text: Hub YAML front matter and the filled template."""
     from huggingface_hub import DatasetCard
 
@@ -183,33 +221,51 @@ def render_card(dataset: str, run: RunData, splits: Mapping[str, Sequence[Mappin
     license_id = combined_license(sources)
     col = hooks.language_field
     languages = hooks.languages(rows)
-    data = front_matter(dataset, template_meta, languages=languages, n_rows=len(rows),
-                        configs=configs, license_id=license_id)
+    data = front_matter(
+        dataset,
+        template_meta,
+        languages=languages,
+        n_rows=len(rows),
+        configs=configs,
+        license_id=license_id,
+    )
     models, prompts = models_and_prompts(rows)
     config_lines = "\n".join(
-        f"- `{c['config_name']}`: " + ", ".join(f"{d['split']} (`{d['path']}`)" for d in c["data_files"])
-        for c in configs)
+        f"- `{c['config_name']}`: "
+        + ", ".join(f"{d['split']} (`{d['path']}`)" for d in c["data_files"])
+        for c in configs
+    )
     slots = {
         "pretty_name": str(template_meta.get("pretty_name", dataset)),
         "n_rows": f"{len(rows):,}",
         "languages": ", ".join(languages),
         "build": _build_text(run),
-        "models": _section([models], "No LLM took part in this build (no model in the provenance)."),
+        "models": _section(
+            [models], "No LLM took part in this build (no model in the provenance)."
+        ),
         "prompts": _section([prompts], "No prompt template was used."),
         "configs": config_lines,
         "files": _files_text(files_written, {str(r[col]) for r in rows}, hooks.original_formats),
-        "statistics": _section([split_language_table(dataset, splits), *label_tables(dataset, rows)]),
-        "rejects": _section([reject_table(run.rejects), gate_table(run.path)],
-                            "No record was rejected."),
-        "agreement": _section([agreement_table(dataset, rows, run.agreement)],
-                              "No human annotation round has been recorded for this build, so "
-                              "there is no agreement figure."),
+        "statistics": _section(
+            [split_language_table(dataset, splits), *label_tables(dataset, rows)]
+        ),
+        "rejects": _section(
+            [reject_table(run.rejects), gate_table(run.path)], "No record was rejected."
+        ),
+        "agreement": _section(
+            [agreement_table(dataset, rows, run.agreement)],
+            "No human annotation round has been recorded for this build, so "
+            "there is no agreement figure.",
+        ),
         "license": _license_text(sources, license_id, llm_text=bool(models.rows)),
     }
     text = f"---\n{data.to_yaml()}\n---\n{_fill(body, slots, dataset)}"
     try:
         DatasetCard(text)
     except Exception as exc:  # the card must parse back before anyone uploads it
-        raise InputError(f"the rendered {dataset} card does not parse back ({exc})",
-                         "report this as a bug", code="DSB302") from exc
+        raise InputError(
+            f"the rendered {dataset} card does not parse back ({exc})",
+            "report this as a bug",
+            code="DSB302",
+        ) from exc
     return text

@@ -33,7 +33,14 @@ from dsbuild.hub.rows import rows_for
 from dsbuild.hub.rundata import read_run
 from dsbuild.hub.splits import parse_proportions, split_rows
 
-__all__ = ["MANIFEST", "ExportResult", "check_folder", "export_run", "validate_folder", "write_jsonl"]
+__all__ = [
+    "MANIFEST",
+    "ExportResult",
+    "check_folder",
+    "export_run",
+    "validate_folder",
+    "write_jsonl",
+]
 
 MANIFEST = ".dsbuild-export.json"
 SHARD_ROWS = 100_000
@@ -50,15 +57,24 @@ class ExportResult:
     configs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"folder": str(self.folder), "dataset": self.dataset, "splits": self.splits,
-                "files": self.files, "configs": self.configs}
+        return {
+            "folder": str(self.folder),
+            "dataset": self.dataset,
+            "splits": self.splits,
+            "files": self.files,
+            "configs": self.configs,
+        }
 
 
-def _write_parquet(rows: Sequence[Mapping[str, Any]], features: Any, folder: Path, split: str,
-                   shard_rows: int) -> list[str]:
+def _write_parquet(
+    rows: Sequence[Mapping[str, Any]], features: Any, folder: Path, split: str, shard_rows: int
+) -> list[str]:
     import datasets as hf
-
-    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from datasets.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
 
     ds = hf.Dataset.from_list(list(rows), features=features)
     n = max(1, -(-len(ds) // shard_rows))
@@ -69,7 +85,8 @@ def _write_parquet(rows: Sequence[Mapping[str, Any]], features: Any, folder: Pat
         for i in range(n):
             name = f"{split}-{i:05d}-of-{n:05d}.parquet"
             ds.select(range(i * shard_rows, min(len(ds), (i + 1) * shard_rows))).to_parquet(
-                str(folder / name))
+                str(folder / name)
+            )
             names.append(name)
     finally:
         if not quiet:
@@ -93,9 +110,16 @@ def _write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> int:
         writer = csv.writer(f)
         writer.writerow(columns)
         for r in rows:
-            writer.writerow(["" if r[c] is None else
-                             json.dumps(r[c], ensure_ascii=False) if isinstance(r[c], (list, dict))
-                             else r[c] for c in columns])
+            writer.writerow(
+                [
+                    ""
+                    if r[c] is None
+                    else json.dumps(r[c], ensure_ascii=False)
+                    if isinstance(r[c], (list, dict))
+                    else r[c]
+                    for c in columns
+                ]
+            )
     return len(rows)
 
 
@@ -104,9 +128,10 @@ def _configs(hooks: DatasetExport, layout: dict[str, dict[str, list[str]]]) -> l
     configs = []
     for name, splits in layout.items():
         prefix = f"data/{name}" if hooks.per_language_configs else "data"
-        entry: dict[str, Any] = {"config_name": name,
-                                 "data_files": [{"split": s, "path": f"{prefix}/{s}-*.parquet"}
-                                                for s in splits]}
+        entry: dict[str, Any] = {
+            "config_name": name,
+            "data_files": [{"split": s, "path": f"{prefix}/{s}-*.parquet"} for s in splits],
+        }
         if name == hooks.default_config:
             entry["default"] = True
         configs.append(entry)
@@ -117,18 +142,26 @@ def _prepare_out(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file", "give a folder path", code="DSB103")
     if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise UsageError(f"--out {out} holds files that are not a dsbuild export",
-                         "give an empty or new folder (an earlier export is replaced)",
-                         code="DSB103")
+        raise UsageError(
+            f"--out {out} holds files that are not a dsbuild export",
+            "give an empty or new folder (an earlier export is replaced)",
+            code="DSB103",
+        )
     tmp = out.with_name(out.name + ".tmp-export")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     return tmp
 
 
-def export_run(dataset: str, run_dir: str | Path, out: str | Path | None = None, *,
-               splits: str | Sequence[float] | None = None, seed: int | None = None,
-               shard_rows: int = SHARD_ROWS) -> ExportResult:
+def export_run(
+    dataset: str,
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    splits: str | Sequence[float] | None = None,
+    seed: int | None = None,
+    shard_rows: int = SHARD_ROWS,
+) -> ExportResult:
     """Export the run at `run_dir` into `out` (default RUN/hf); see the module docstring."""
     from dsbuild.hub.card import render_card
 
@@ -146,19 +179,31 @@ def export_run(dataset: str, run_dir: str | Path, out: str | Path | None = None,
     try:
         layout = _write_tables(hooks, parts, features, tmp, files, shard_rows)
         configs = _configs(hooks, layout)
-        readme = render_card(dataset, run, parts, configs, files_written=sorted(
-            f for f in files if not f.endswith(".parquet")))
+        readme = render_card(
+            dataset,
+            run,
+            parts,
+            configs,
+            files_written=sorted(f for f in files if not f.endswith(".parquet")),
+        )
         (tmp / "README.md").write_text(readme, encoding="utf-8")
-        manifest = {"dataset": dataset, "run": str(Path(run_dir).resolve()), "seed": seed,
-                    "proportions": list(proportions), "splits": {s: len(p) for s, p in parts.items()},
-                    "files": files}
+        manifest = {
+            "dataset": dataset,
+            "run": str(Path(run_dir).resolve()),
+            "seed": seed,
+            "proportions": list(proportions),
+            "splits": {s: len(p) for s, p in parts.items()},
+            "files": files,
+        }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), "utf-8")
         problems = validate_folder(tmp)
         if problems:  # our own output must pass the check publish applies
             from dsbuild.errors import DsbuildError
 
-            raise DsbuildError(f"the export of {run_dir} fails its own check: {problems[0]}",
-                               "report this as a bug")
+            raise DsbuildError(
+                f"the export of {run_dir} fails its own check: {problems[0]}",
+                "report this as a bug",
+            )
         if out.exists():
             shutil.rmtree(out)
         tmp.replace(out)
@@ -172,15 +217,22 @@ def _check_unique(dataset: str, key: str, rows: Sequence[Mapping[str, Any]]) -> 
     seen: set[str] = set()
     for r in rows:
         if r[key] in seen:
-            raise InputError(f"{dataset} row id {r[key]!r} occurs twice in the run",
-                             "deduplicate the records (`dsbuild ... validate` lists duplicates)",
-                             code="DSB303")
+            raise InputError(
+                f"{dataset} row id {r[key]!r} occurs twice in the run",
+                "deduplicate the records (`dsbuild ... validate` lists duplicates)",
+                code="DSB303",
+            )
         seen.add(r[key])
 
 
-def _write_tables(hooks: DatasetExport, parts: Mapping[str, Sequence[Mapping[str, Any]]],
-                  features: Any, tmp: Path, files: dict[str, int],
-                  shard_rows: int) -> dict[str, dict[str, list[str]]]:
+def _write_tables(
+    hooks: DatasetExport,
+    parts: Mapping[str, Sequence[Mapping[str, Any]]],
+    features: Any,
+    tmp: Path,
+    files: dict[str, int],
+    shard_rows: int,
+) -> dict[str, dict[str, list[str]]]:
     """Parquet, JSONL, CSV and original-format files; returns config -> split -> shards.
 
     One `default` config in `data/`, or (`per_language_configs`) one config per language in
@@ -201,7 +253,9 @@ def _write_tables(hooks: DatasetExport, parts: Mapping[str, Sequence[Mapping[str
             names = _write_parquet(rows, features, tmp / f"data/{sub}", split, shard_rows)
             layout.setdefault(config, {})[split] = names
             files.update(_shard_counts(f"data/{sub}".rstrip("/"), names, rows, shard_rows))
-            files[f"jsonl/{sub}{split}.jsonl"] = write_jsonl(rows, tmp / f"jsonl/{sub}{split}.jsonl")
+            files[f"jsonl/{sub}{split}.jsonl"] = write_jsonl(
+                rows, tmp / f"jsonl/{sub}{split}.jsonl"
+            )
             files[f"csv/{sub}{split}.csv"] = _write_csv(rows, tmp / f"csv/{sub}{split}.csv")
             if not hooks.per_language_configs:
                 files.update(_write_originals(hooks, split, rows, tmp))
@@ -211,18 +265,22 @@ def _write_tables(hooks: DatasetExport, parts: Mapping[str, Sequence[Mapping[str
     return layout
 
 
-def _write_originals(hooks: DatasetExport, split: str, rows: Sequence[Mapping[str, Any]],
-                     out: Path) -> dict[str, int]:
+def _write_originals(
+    hooks: DatasetExport, split: str, rows: Sequence[Mapping[str, Any]], out: Path
+) -> dict[str, int]:
     """The dataset's original format(s) for one split (relative path -> rows)."""
     if not hooks.original_formats:
         return {}
     return hooks.write_originals(split, [hooks.record_of(r) for r in rows], out)
 
 
-def _shard_counts(prefix: str, names: Sequence[str], rows: Sequence[Any],
-                  shard_rows: int) -> dict[str, int]:
-    return {f"{prefix}/{n}": len(rows[i * shard_rows:(i + 1) * shard_rows])
-            for i, n in enumerate(names)}
+def _shard_counts(
+    prefix: str, names: Sequence[str], rows: Sequence[Any], shard_rows: int
+) -> dict[str, int]:
+    return {
+        f"{prefix}/{n}": len(rows[i * shard_rows : (i + 1) * shard_rows])
+        for i, n in enumerate(names)
+    }
 
 
 # -- validation -----------------------------------------------------------------------------
@@ -243,8 +301,11 @@ def validate_folder(folder: str | Path) -> list[str]:
     except Exception as exc:
         return [f"{readme}: the card's YAML does not parse ({exc})"]
     data = card.data.to_dict()
-    problems = [f"{readme}: the card has no `{key}`" for key in ("license", "language", "configs")
-                if not data.get(key)]
+    problems = [
+        f"{readme}: the card has no `{key}`"
+        for key in ("license", "language", "configs")
+        if not data.get(key)
+    ]
     files = [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
     for config in data.get("configs") or []:
         name = config.get("config_name", "?")
@@ -260,7 +321,9 @@ def validate_folder(folder: str | Path) -> list[str]:
                 if problem:
                     problems.append(f"{rel}: {problem}")
                 elif schema_seen is not None and schema != schema_seen:
-                    problems.append(f"{rel}: its features differ from the other files of config {name!r}")
+                    problems.append(
+                        f"{rel}: its features differ from the other files of config {name!r}"
+                    )
                 else:
                     schema_seen = schema
     return problems
@@ -284,5 +347,8 @@ def check_folder(folder: str | Path) -> None:
     problems = validate_folder(folder)
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise InputError(f"{folder} is not a valid dataset folder: {problems[0]}{more}",
-                         "export it again with `dsbuild <dataset> export RUN`", code="DSB303")
+        raise InputError(
+            f"{folder} is not a valid dataset folder: {problems[0]}{more}",
+            "export it again with `dsbuild <dataset> export RUN`",
+            code="DSB303",
+        )

@@ -38,7 +38,14 @@ if TYPE_CHECKING:
     from dsbuild.hub.licenses import Source
     from dsbuild.hub.summary import Table
 
-__all__ = ["DatasetExport", "dataset_sources", "hooks_for", "json_text", "record_id", "text_or_none"]
+__all__ = [
+    "DatasetExport",
+    "dataset_sources",
+    "hooks_for",
+    "json_text",
+    "record_id",
+    "text_or_none",
+]
 
 
 def json_text(value: Any) -> str | None:
@@ -56,9 +63,11 @@ def record_id(record: Mapping[str, Any], key: str, index: int) -> str:
     """The record's id under `key`; InputError DSB303 when it has none."""
     value = record.get(key)
     if value is None:
-        raise InputError(f"record {index + 1} has no {key!r}",
-                         "give every record an id (validate the run with `dsbuild ... validate`)",
-                         code="DSB303")
+        raise InputError(
+            f"record {index + 1} has no {key!r}",
+            "give every record an id (validate the run with `dsbuild ... validate`)",
+            code="DSB303",
+        )
     return str(value)
 
 
@@ -92,13 +101,16 @@ class DatasetExport:
                 record[column] = json.loads(value)
         return record
 
-    def write_originals(self, split: str, records: Sequence[Mapping[str, Any]],
-                        out: Path) -> dict[str, int]:
+    def write_originals(
+        self, split: str, records: Sequence[Mapping[str, Any]], out: Path
+    ) -> dict[str, int]:
         """Write one split in the dataset's original format(s) under `out` (records as
         `record_of` gives them); returns relative path -> rows. Default: nothing."""
         return {}
 
-    def sources(self, rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any]) -> Iterator[Source]:
+    def sources(
+        self, rows: Sequence[Mapping[str, Any]], config: Mapping[str, Any]
+    ) -> Iterator[Source]:
         """The source of each row's text (duplicates allowed), from its `source` marker."""
         from dsbuild.hub.licenses import source_of_marker
 
@@ -123,13 +135,16 @@ def hooks_for(dataset: str) -> DatasetExport:
 
     hooks = get(dataset).hook("export")
     if hooks is None:
-        raise NotAvailableError(f"the {dataset} dataset has no export",
-                                "give its DatasetSpec an `export` hook (see dsbuild.hub.hooks)")
+        raise NotAvailableError(
+            f"the {dataset} dataset has no export",
+            "give its DatasetSpec an `export` hook (see dsbuild.hub.hooks)",
+        )
     return hooks
 
 
-def dataset_sources(dataset: str, rows: Iterable[Mapping[str, Any]],
-                    config: Mapping[str, Any]) -> list[Source]:
+def dataset_sources(
+    dataset: str, rows: Iterable[Mapping[str, Any]], config: Mapping[str, Any]
+) -> list[Source]:
     """The distinct sources of an export, in a stable order (the dataset's export hook says
     where each row's text came from)."""
     from dsbuild.hub.licenses import SOURCE_ORDER

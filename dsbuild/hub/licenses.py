@@ -13,8 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["SAMPLE", "SOURCE_ORDER", "UNKNOWN", "WIKIDATA", "WIKIPEDIA", "Source", "combined_license",
-           "source_of_marker"]
+__all__ = [
+    "SAMPLE",
+    "SOURCE_ORDER",
+    "UNKNOWN",
+    "WIKIDATA",
+    "WIKIPEDIA",
+    "Source",
+    "combined_license",
+    "source_of_marker",
+]
 
 
 @dataclass(frozen=True)
@@ -24,19 +32,31 @@ class Source:
     attribution: str
 
 
-WIKIPEDIA = Source("wikipedia", "cc-by-sa-4.0",
-                   "Text from Wikipedia (https://www.wikipedia.org), by its contributors, under "
-                   "CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/); each row's "
-                   "`wiki_url` or page title names its article, whose history lists the authors.")
-WIKIDATA = Source("wikidata", "cc0-1.0",
-                  "Entity labels and identifiers from Wikidata (https://www.wikidata.org), "
-                  "released under CC0 1.0 (no rights reserved); credited as good practice.")
-SAMPLE = Source("dsbuild-sample", "apache-2.0",
-                "Sample texts written for dsbuild (not copied from any source), Apache-2.0 "
-                "like the dsbuild project.")
-UNKNOWN = Source("user-file", "other",
-                 "Texts from a file given to the builder: their licence is not known to "
-                 "dsbuild; the publisher must state it here.")
+WIKIPEDIA = Source(
+    "wikipedia",
+    "cc-by-sa-4.0",
+    "Text from Wikipedia (https://www.wikipedia.org), by its contributors, under "
+    "CC BY-SA 4.0 (https://creativecommons.org/licenses/by-sa/4.0/); each row's "
+    "`wiki_url` or page title names its article, whose history lists the authors.",
+)
+WIKIDATA = Source(
+    "wikidata",
+    "cc0-1.0",
+    "Entity labels and identifiers from Wikidata (https://www.wikidata.org), "
+    "released under CC0 1.0 (no rights reserved); credited as good practice.",
+)
+SAMPLE = Source(
+    "dsbuild-sample",
+    "apache-2.0",
+    "Sample texts written for dsbuild (not copied from any source), Apache-2.0 "
+    "like the dsbuild project.",
+)
+UNKNOWN = Source(
+    "user-file",
+    "other",
+    "Texts from a file given to the builder: their licence is not known to "
+    "dsbuild; the publisher must state it here.",
+)
 _SAMPLE_MARKERS = ("sample", "written for dsbuild", "embedded")
 
 

@@ -27,9 +27,11 @@ def rows_for(dataset: str, records: Iterable[Mapping[str, Any]]) -> list[dict[st
             rows.extend(hooks.rows(record, i))
         except (KeyError, TypeError, ValueError) as exc:
             rid = record.get("id") or record.get(hooks.unique_key) or f"#{i + 1}"
-            raise InputError(f"{dataset} record {rid!r} cannot be exported ({type(exc).__name__}: "
-                             f"{exc})", f"check it with `dsbuild {dataset} validate`",
-                             code="DSB303") from exc
+            raise InputError(
+                f"{dataset} record {rid!r} cannot be exported ({type(exc).__name__}: {exc})",
+                f"check it with `dsbuild {dataset} validate`",
+                code="DSB303",
+            ) from exc
     return rows
 
 

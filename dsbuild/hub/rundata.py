@@ -18,7 +18,6 @@ from dsbuild.errors import InputError, UsageError
 __all__ = ["RunData", "latest_agreement", "read_run"]
 
 
-
 @dataclass
 class RunData:
     """The parts of a run an export uses."""
@@ -40,9 +39,11 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise InputError(f"{path} line {n} is not JSON ({exc.msg})",
-                                 "repair or remove that line, or rebuild the run",
-                                 code="DSB302") from None
+                raise InputError(
+                    f"{path} line {n} is not JSON ({exc.msg})",
+                    "repair or remove that line, or rebuild the run",
+                    code="DSB302",
+                ) from None
     return rows
 
 
@@ -51,21 +52,27 @@ def read_run(path: str | Path) -> RunData:
     path = Path(path)
     records_path = path / "records.jsonl"
     if not records_path.is_file():
-        raise UsageError(f"{path} is not a finished run (no records.jsonl)",
-                         "give the run directory a `dsbuild <dataset> build` wrote",
-                         code="DSB204")
+        raise UsageError(
+            f"{path} is not a finished run (no records.jsonl)",
+            "give the run directory a `dsbuild <dataset> build` wrote",
+            code="DSB204",
+        )
     records = _jsonl(records_path)
     if not records:
-        raise InputError(f"{records_path} holds no records", "build the run again with more input",
-                         code="DSB304")
+        raise InputError(
+            f"{records_path} holds no records", "build the run again with more input", code="DSB304"
+        )
     rejects = _jsonl(path / "rejects.jsonl") if (path / "rejects.jsonl").is_file() else []
     info: dict[str, Any] = {}
     if (path / "run.json").is_file():
         try:
             info = json.loads((path / "run.json").read_text("utf-8"))
         except json.JSONDecodeError:
-            raise InputError(f"{path / 'run.json'} is not JSON", "rebuild the run (it rewrites "
-                             "run.json)", code="DSB302") from None
+            raise InputError(
+                f"{path / 'run.json'} is not JSON",
+                "rebuild the run (it rewrites run.json)",
+                code="DSB302",
+            ) from None
     config: dict[str, Any] = {}
     if (path / "config.yaml").is_file():
         import yaml
@@ -77,14 +84,22 @@ def read_run(path: str | Path) -> RunData:
 
 def latest_agreement(run: Path) -> dict[str, Any] | None:
     """The agreement of the run's latest finished annotation pull, with its pull number."""
-    pulls = sorted((p for p in (run / "annotation" / "pulls").glob("*")
-                    if (p / "done.json").is_file() and (p / "agreement.json").is_file()),
-                   key=lambda p: p.name)
+    pulls = sorted(
+        (
+            p
+            for p in (run / "annotation" / "pulls").glob("*")
+            if (p / "done.json").is_file() and (p / "agreement.json").is_file()
+        ),
+        key=lambda p: p.name,
+    )
     if not pulls:
         return None
     try:
         data = json.loads((pulls[-1] / "agreement.json").read_text("utf-8"))
     except json.JSONDecodeError:
-        raise InputError(f"{pulls[-1] / 'agreement.json'} is not JSON",
-                         "pull the annotation round again", code="DSB302") from None
+        raise InputError(
+            f"{pulls[-1] / 'agreement.json'} is not JSON",
+            "pull the annotation round again",
+            code="DSB302",
+        ) from None
     return {"pull": pulls[-1].name, **data} if isinstance(data, dict) else None

@@ -32,8 +32,11 @@ def parse_proportions(text: str | Sequence[float] | None) -> tuple[float, float,
     except ValueError:
         values = ()
     if len(values) != 3 or any(v < 0 for v in values) or abs(sum(values) - 1.0) > 1e-6:
-        raise ConfigError(f"--splits {text!r} is not three shares (train,validation,test) "
-                          "that sum to 1", "write e.g. --splits 0.8,0.1,0.1", code="DSB103")
+        raise ConfigError(
+            f"--splits {text!r} is not three shares (train,validation,test) that sum to 1",
+            "write e.g. --splits 0.8,0.1,0.1",
+            code="DSB103",
+        )
     return values  # type: ignore[return-value]
 
 
@@ -54,8 +57,9 @@ def assign_split(key: str, proportions: Sequence[float], seed: int = 0) -> str:
     return next(n for n, p in reversed(list(zip(SPLITS, proportions))) if p > 0)
 
 
-def split_rows(dataset: str, rows: Iterable[Mapping[str, Any]], proportions: Sequence[float],
-               seed: int = 0) -> dict[str, list[Mapping[str, Any]]]:
+def split_rows(
+    dataset: str, rows: Iterable[Mapping[str, Any]], proportions: Sequence[float], seed: int = 0
+) -> dict[str, list[Mapping[str, Any]]]:
     """Rows by split, in input order within each; empty splits are left out."""
     key = hooks_for(dataset).split_key
     out: dict[str, list[Mapping[str, Any]]] = {name: [] for name in SPLITS}

@@ -27,8 +27,16 @@ Values = Mapping[str, Mapping[str, Any]]  # annotator -> parsed values, for one 
 
 
 def _clean(stats: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else
-                round(v, 4) if isinstance(v, float) else v) for k, v in stats.items()}
+    return {
+        k: (
+            None
+            if isinstance(v, float) and math.isnan(v)
+            else round(v, 4)
+            if isinstance(v, float)
+            else v
+        )
+        for k, v in stats.items()
+    }
 
 
 def nominal_agreement(table: list[list[Any]]) -> dict[str, Any]:
@@ -36,10 +44,14 @@ def nominal_agreement(table: list[list[Any]]) -> dict[str, Any]:
     from dsbuild.metrics.agreement import fleiss_kappa, krippendorff_alpha
 
     pairable = [row for row in table if sum(v is not None for v in row) >= 2]
-    return _clean({"alpha_nominal": krippendorff_alpha(table, "nominal"),
-                   "fleiss_kappa": fleiss_kappa(table) if pairable else float("nan"),
-                   "units": len(pairable),
-                   "ratings": sum(sum(v is not None for v in row) for row in pairable)})
+    return _clean(
+        {
+            "alpha_nominal": krippendorff_alpha(table, "nominal"),
+            "fleiss_kappa": fleiss_kappa(table) if pairable else float("nan"),
+            "units": len(pairable),
+            "ratings": sum(sum(v is not None for v in row) for row in pairable),
+        }
+    )
 
 
 def rating_agreement(table: list[list[Any]]) -> dict[str, Any]:
@@ -80,7 +92,11 @@ def round_agreement(dataset: str, units: Sequence[tuple[Any, Values]]) -> dict[s
 
     raters = sorted({a for _, values in units for a in values})
     multi = [(info, v) for info, v in units if len(v) >= 2]
-    out: dict[str, Any] = {"annotators": len(raters), "units": len(units),
-                           "units_with_2plus": len(multi), "fields": {}}
+    out: dict[str, Any] = {
+        "annotators": len(raters),
+        "units": len(units),
+        "units_with_2plus": len(multi),
+        "fields": {},
+    }
     out["fields"].update(rounds_for(dataset).agreement(units, raters))
     return out

@@ -41,61 +41,98 @@ def _detail(body: Any, limit: int = 200) -> str:
 class LabelStudioClient:
     """The calls dsbuild makes to one Label Studio server, with clear errors."""
 
-    def __init__(self, url: str, token: str, *, timeout: float = 120.0, max_retries: int = 2) -> None:
+    def __init__(
+        self, url: str, token: str, *, timeout: float = 120.0, max_retries: int = 2
+    ) -> None:
         from label_studio_sdk import LabelStudio
 
         if not url:
-            raise ConfigError("no Label Studio URL", "set LABEL_STUDIO_URL or pass --url", code="DSB103")
+            raise ConfigError(
+                "no Label Studio URL", "set LABEL_STUDIO_URL or pass --url", code="DSB103"
+            )
         if not token:
-            raise ConfigError("no Label Studio API token",
-                              "set LABEL_STUDIO_API_KEY or pass --api-key (Account & Settings in the UI)",
-                              code="DSB103")
+            raise ConfigError(
+                "no Label Studio API token",
+                "set LABEL_STUDIO_API_KEY or pass --api-key (Account & Settings in the UI)",
+                code="DSB103",
+            )
         self.url = url.rstrip("/")
-        self.sdk = LabelStudio(base_url=self.url, api_key=token, timeout=timeout,
-                               max_retries=max_retries)
+        self.sdk = LabelStudio(
+            base_url=self.url, api_key=token, timeout=timeout, max_retries=max_retries
+        )
 
     # -- error mapping ---------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, project: int | None = None,
-              task: int | None = None, **kwargs: Any) -> T:
+    def _call(
+        self,
+        what: str,
+        fn: Callable[..., T],
+        *args: Any,
+        project: int | None = None,
+        task: int | None = None,
+        **kwargs: Any,
+    ) -> T:
         import httpx
         from label_studio_sdk.core.api_error import ApiError
 
         where = f"Label Studio at {self.url}"
-        subject = "".join([f" project {project}" if project is not None else "",
-                           f" task {task}" if task is not None else ""])
+        subject = "".join(
+            [
+                f" project {project}" if project is not None else "",
+                f" task {task}" if task is not None else "",
+            ]
+        )
         try:
             return fn(*args, **kwargs)
         except (httpx.ConnectError, httpx.RemoteProtocolError, ConnectionError) as exc:
             raise ServiceError(
                 f"cannot reach {where} to {what}{subject} ({exc.__class__.__name__})",
                 "start the server (`dsbuild labelstudio serve`) or set LABEL_STUDIO_URL to its address; "
-                "nothing already pushed or pulled is lost — run the same command again") from None
+                "nothing already pushed or pulled is lost — run the same command again",
+            ) from None
         except httpx.TimeoutException:
-            raise ServiceError(f"{where} did not answer in time to {what}{subject}",
-                               "the server may be overloaded; run the same command again") from None
+            raise ServiceError(
+                f"{where} did not answer in time to {what}{subject}",
+                "the server may be overloaded; run the same command again",
+            ) from None
         except ApiError as exc:
             status = exc.status_code
             if status in (401, 403):
                 raise ServiceError(
                     f"{where} rejected the API token (HTTP {status}) to {what}{subject}",
                     "set LABEL_STUDIO_API_KEY to the token under Account & Settings (a legacy "
-                    "token needs LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true on the server)") from None
+                    "token needs LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN=true on the server)",
+                ) from None
             if status == 404 and project is not None and task is None:
                 raise ServiceError(
                     f"project {project} does not exist at {self.url} (deleted in the UI?)",
                     "push again with --new-project to start a new project; pulls already "
-                    "written stay in the run's annotation folder") from None
+                    "written stay in the run's annotation folder",
+                ) from None
             if status == 404 and task is not None:
-                raise ServiceError(f"task {task} does not exist at {self.url} (deleted?)",
-                                   "push the run again to recreate it") from None
+                raise ServiceError(
+                    f"task {task} does not exist at {self.url} (deleted?)",
+                    "push the run again to recreate it",
+                ) from None
             if status is not None and status >= 500:
-                raise ServiceError(f"{where} failed (HTTP {status}) to {what}{subject}: {_detail(exc.body)}",
-                                   "look at the server log; run the same command again") from None
-            raise ServiceError(f"{where} refused to {what}{subject} (HTTP {status}): {_detail(exc.body)}",
-                               "fix the request as the message says") from None
+                raise ServiceError(
+                    f"{where} failed (HTTP {status}) to {what}{subject}: {_detail(exc.body)}",
+                    "look at the server log; run the same command again",
+                ) from None
+            raise ServiceError(
+                f"{where} refused to {what}{subject} (HTTP {status}): {_detail(exc.body)}",
+                "fix the request as the message says",
+            ) from None
 
-    def _raw(self, method: str, path: str, *, what: str, project: int | None = None,
-             task: int | None = None, **kwargs: Any) -> Any:
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        project: int | None = None,
+        task: int | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """A request through the SDK's HTTP client (auth, base URL) without its response
         models, which are slow for long listings and strict about fields: JSON or None."""
         from label_studio_sdk.core.api_error import ApiError
@@ -122,20 +159,37 @@ class LabelStudioClient:
     def get_project(self, project: int) -> dict[str, Any]:
         return self._raw("GET", f"api/projects/{project}", what="read the project", project=project)
 
-    def create_project(self, title: str, label_config: str, *, description: str = "",
-                       instructions_html: str = "", overlap: int = 1) -> int:
+    def create_project(
+        self,
+        title: str,
+        label_config: str,
+        *,
+        description: str = "",
+        instructions_html: str = "",
+        overlap: int = 1,
+    ) -> int:
         def create() -> Any:
             return self.sdk.projects.create(
-                title=title[:50], label_config=label_config, description=description,
-                expert_instruction=instructions_html, show_instruction=bool(instructions_html),
-                maximum_annotations=overlap, show_overlap_first=overlap > 1,
-                overlap_cohort_percentage=100)
+                title=title[:50],
+                label_config=label_config,
+                description=description,
+                expert_instruction=instructions_html,
+                show_instruction=bool(instructions_html),
+                maximum_annotations=overlap,
+                show_overlap_first=overlap > 1,
+                overlap_cohort_percentage=100,
+            )
 
         return int(self._call(f"create project {title!r}", create).id)
 
     def update_project(self, project: int, **fields: Any) -> dict[str, Any]:
-        return self._raw("PATCH", f"api/projects/{project}", what="update the project",
-                         project=project, json=fields)
+        return self._raw(
+            "PATCH",
+            f"api/projects/{project}",
+            what="update the project",
+            project=project,
+            json=fields,
+        )
 
     def delete_project(self, project: int) -> None:
         self._call("delete the project", self.sdk.projects.delete, project, project=project)
@@ -146,11 +200,17 @@ class LabelStudioClient:
         out: dict[str, dict[str, Any]] = {}
         page = 1
         while True:
-            params = {"project": project, "page": page, "page_size": page_size,
-                      "fields": "task_only", "include": "id,data,total_annotations"}
+            params = {
+                "project": project,
+                "page": page,
+                "page_size": page_size,
+                "fields": "task_only",
+                "include": "id,data,total_annotations",
+            }
             try:
-                body = self._raw("GET", "api/tasks/", what="list the tasks", project=project,
-                                 params=params)
+                body = self._raw(
+                    "GET", "api/tasks/", what="list the tasks", project=project, params=params
+                )
             except ServiceError as exc:
                 if "HTTP 404" in exc.what and page > 1:  # past the last page
                     break
@@ -160,8 +220,11 @@ class LabelStudioClient:
                 data = t.get("data") or {}
                 key = data.get("dsbuild_key")
                 if key is not None:
-                    out[str(key)] = {"id": t["id"], "check": data.get("dsbuild_check"),
-                                     "annotations": t.get("total_annotations", 0)}
+                    out[str(key)] = {
+                        "id": t["id"],
+                        "check": data.get("dsbuild_check"),
+                        "annotations": t.get("total_annotations", 0),
+                    }
             total = body.get("total") if isinstance(body, Mapping) else None
             if len(tasks) < page_size or (total is not None and page * page_size >= total):
                 break
@@ -170,28 +233,53 @@ class LabelStudioClient:
 
     def import_tasks(self, project: int, tasks: Sequence[Mapping[str, Any]]) -> list[int]:
         """Import tasks (with their predictions) in one request; the new task ids."""
-        body = self._raw("POST", f"api/projects/{project}/import", what=f"import {len(tasks)} tasks",
-                         project=project, params={"return_task_ids": "true", "commit_to_project": "true"},
-                         json=list(tasks))
+        body = self._raw(
+            "POST",
+            f"api/projects/{project}/import",
+            what=f"import {len(tasks)} tasks",
+            project=project,
+            params={"return_task_ids": "true", "commit_to_project": "true"},
+            json=list(tasks),
+        )
         ids = (body or {}).get("task_ids")
         if ids is None:
-            raise ServiceError(f"Label Studio at {self.url} imported tasks into project {project} "
-                               "without returning their ids", "use Label Studio 1.23 (Community)")
+            raise ServiceError(
+                f"Label Studio at {self.url} imported tasks into project {project} "
+                "without returning their ids",
+                "use Label Studio 1.23 (Community)",
+            )
         return [int(i) for i in ids]
 
     def update_task_data(self, task: int, data: Mapping[str, Any]) -> None:
-        self._raw("PATCH", f"api/tasks/{task}", what="update the task", task=task, json={"data": dict(data)})
+        self._raw(
+            "PATCH",
+            f"api/tasks/{task}",
+            what="update the task",
+            task=task,
+            json={"data": dict(data)},
+        )
 
     # -- annotations and users (tests, benchmarks, scripted rounds) ----------------------------
-    def create_annotation(self, task: int, result: list[dict], *, completed_by: int | None = None,
-                          lead_time: float | None = None) -> int:
+    def create_annotation(
+        self,
+        task: int,
+        result: list[dict],
+        *,
+        completed_by: int | None = None,
+        lead_time: float | None = None,
+    ) -> int:
         payload: dict[str, Any] = {"result": result}
         if completed_by is not None:
             payload["completed_by"] = completed_by
         if lead_time is not None:
             payload["lead_time"] = lead_time
-        body = self._raw("POST", f"api/tasks/{task}/annotations/", what="create an annotation",
-                         task=task, json=payload)
+        body = self._raw(
+            "POST",
+            f"api/tasks/{task}/annotations/",
+            what="create an annotation",
+            task=task,
+            json=payload,
+        )
         return int(body["id"])
 
     def ensure_user(self, email: str, *, password: str | None = None) -> int:
@@ -203,43 +291,80 @@ class LabelStudioClient:
             if user.get("email") == email:
                 return int(user["id"])
         me = self.whoami()
-        body = self._raw("POST", "api/users/", what=f"create user {email}",
-                         json={"email": email, "username": email.split("@")[0],
-                               "password": password or secrets.token_urlsafe(16)})
+        body = self._raw(
+            "POST",
+            "api/users/",
+            what=f"create user {email}",
+            json={
+                "email": email,
+                "username": email.split("@")[0],
+                "password": password or secrets.token_urlsafe(16),
+            },
+        )
         user_id = int(body["id"])
         # users made through the API have no organization until it is set
-        self._raw("PATCH", f"api/users/{user_id}/", what=f"add user {email} to the organization",
-                  json={"active_organization": me.get("active_organization")})
+        self._raw(
+            "PATCH",
+            f"api/users/{user_id}/",
+            what=f"add user {email} to the organization",
+            json={"active_organization": me.get("active_organization")},
+        )
         return user_id
 
     # -- exports -----------------------------------------------------------------------------
-    def export_snapshot(self, project: int, *, only_annotated: bool = True,
-                        timeout: float = 600.0) -> list[dict[str, Any]]:
+    def export_snapshot(
+        self, project: int, *, only_annotated: bool = True, timeout: float = 600.0
+    ) -> list[dict[str, Any]]:
         """Every (annotated) task with its annotations and the annotators' identities."""
-        options: dict[str, Any] = {"serialization_options": SNAPSHOT_OPTIONS,
-                                   "title": "dsbuild pull"}
+        options: dict[str, Any] = {
+            "serialization_options": SNAPSHOT_OPTIONS,
+            "title": "dsbuild pull",
+        }
         if only_annotated:
             options["task_filter_options"] = {"annotated": "only"}
-        created = self._raw("POST", f"api/projects/{project}/exports/", what="start an export",
-                            project=project, json=options)
+        created = self._raw(
+            "POST",
+            f"api/projects/{project}/exports/",
+            what="start an export",
+            project=project,
+            json=options,
+        )
         export_id = created["id"]
         deadline = time.monotonic() + timeout
         status = created.get("status")
         while status not in ("completed", "failed"):
             if time.monotonic() > deadline:
-                raise ServiceError(f"the export {export_id} of project {project} at {self.url} "
-                                   f"did not finish in {timeout:.0f} s", "run the same command again")
+                raise ServiceError(
+                    f"the export {export_id} of project {project} at {self.url} "
+                    f"did not finish in {timeout:.0f} s",
+                    "run the same command again",
+                )
             time.sleep(0.2)
-            status = self._raw("GET", f"api/projects/{project}/exports/{export_id}",
-                               what="check the export", project=project).get("status")
+            status = self._raw(
+                "GET",
+                f"api/projects/{project}/exports/{export_id}",
+                what="check the export",
+                project=project,
+            ).get("status")
         if status == "failed":
-            raise ServiceError(f"the export {export_id} of project {project} at {self.url} failed",
-                               "look at the server log, then run the same command again")
-        body = self._raw("GET", f"api/projects/{project}/exports/{export_id}/download",
-                         what="download the export", project=project, params={"exportType": "JSON"})
+            raise ServiceError(
+                f"the export {export_id} of project {project} at {self.url} failed",
+                "look at the server log, then run the same command again",
+            )
+        body = self._raw(
+            "GET",
+            f"api/projects/{project}/exports/{export_id}/download",
+            what="download the export",
+            project=project,
+            params={"exportType": "JSON"},
+        )
         try:
-            self._raw("DELETE", f"api/projects/{project}/exports/{export_id}",
-                      what="delete the export", project=project)
+            self._raw(
+                "DELETE",
+                f"api/projects/{project}/exports/{export_id}",
+                what="delete the export",
+                project=project,
+            )
         except ServiceError:
             pass  # a leftover export file is harmless
         return list(body or [])
@@ -249,10 +374,13 @@ def client_from_settings(url: str | None, token: str | None, **kwargs: Any) -> L
     """A client for the configured server (flags > env LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY)."""
     import os
 
-    return LabelStudioClient(url or os.environ.get("LABEL_STUDIO_URL") or "",
-                             token or os.environ.get("LABEL_STUDIO_API_KEY") or "", **kwargs)
+    return LabelStudioClient(
+        url or os.environ.get("LABEL_STUDIO_URL") or "",
+        token or os.environ.get("LABEL_STUDIO_API_KEY") or "",
+        **kwargs,
+    )
 
 
 def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]

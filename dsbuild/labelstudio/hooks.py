@@ -71,14 +71,17 @@ class AnnotationRounds:
         """The task data the interface reads and the pre-annotation result (may be empty)."""
         raise NotImplementedError
 
-    def prediction_source(self, record: Mapping[str, Any],
-                          translation: int | None) -> tuple[Mapping[str, Any], str]:
+    def prediction_source(
+        self, record: Mapping[str, Any], translation: int | None
+    ) -> tuple[Mapping[str, Any], str]:
         """(provenance by step, the model version to use without provenance)."""
         prov = record.get("provenance") or (record.get("metadata") or {}).get("provenance") or {}
         return prov, ""
 
     # -- annotations back ------------------------------------------------------------------------
-    def parse_result(self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    def parse_result(
+        self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str
+    ) -> dict[str, Any]:
         """The values one annotation gives the unit; InputError naming `where` if unreadable."""
         raise NotImplementedError
 
@@ -116,7 +119,9 @@ def rounds_for(dataset: str, *, for_records: bool = False) -> AnnotationRounds:
     if rounds is None:
         hint = f"use one of {', '.join(annotated())}"
         if for_records:
-            raise InputError(f"no Label Studio interface for dataset {dataset!r}", hint, code="DSB303")
+            raise InputError(
+                f"no Label Studio interface for dataset {dataset!r}", hint, code="DSB303"
+            )
         raise UsageError(f"dataset {dataset!r} has no Label Studio interface", hint, code="DSB105")
     return rounds
 

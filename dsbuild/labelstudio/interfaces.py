@@ -14,8 +14,17 @@ import html
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-__all__ = ["Interface", "add_choices", "add_comment", "add_text", "element", "field_help", "finish",
-           "interface_for", "start"]
+__all__ = [
+    "Interface",
+    "add_choices",
+    "add_comment",
+    "add_text",
+    "element",
+    "field_help",
+    "finish",
+    "interface_for",
+    "start",
+]
 
 
 @dataclass(frozen=True)
@@ -40,8 +49,11 @@ def element(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
 def start(lines: list[str]) -> ET.Element:
     """The interface's root `View`, opening with the instructions box."""
     root = ET.Element("View")
-    box = element(root, "View", style="padding: 8px 12px; margin-bottom: 12px; "
-                  "background: #f4f6fb; border-radius: 6px")
+    box = element(
+        root,
+        "View",
+        style="padding: 8px 12px; margin-bottom: 12px; background: #f4f6fb; border-radius: 6px",
+    )
     element(box, "Header", value="How to annotate", size="5")
     for line in lines:
         element(box, "Header", value=line, size="6", underline="false")
@@ -59,9 +71,13 @@ def add_text(root: ET.Element, title: str, name: str, value: str) -> None:
     element(root, "Text", name=name, value=value, granularity="symbol")
 
 
-def add_choices(root: ET.Element, name: str, to: str, options: dict[str, str], **attrs: str) -> ET.Element:
+def add_choices(
+    root: ET.Element, name: str, to: str, options: dict[str, str], **attrs: str
+) -> ET.Element:
     """Single-choice radio buttons, one per `value: label`."""
-    box = element(root, "Choices", name=name, toName=to, choice="single-radio", showInline="false", **attrs)
+    box = element(
+        root, "Choices", name=name, toName=to, choice="single-radio", showInline="false", **attrs
+    )
     for value, label in options.items():
         element(box, "Choice", value=value, html=html.escape(label))
     return box
@@ -75,8 +91,16 @@ def field_help(model, name: str, default: str) -> str:
 
 def add_comment(root: ET.Element, to_name: str, rows: str = "2") -> None:
     """The free comment box every interface ends with."""
-    element(root, "TextArea", name="comment", toName=to_name, placeholder="Comment (optional)",
-            maxSubmissions="1", editable="true", rows=rows)
+    element(
+        root,
+        "TextArea",
+        name="comment",
+        toName=to_name,
+        placeholder="Comment (optional)",
+        maxSubmissions="1",
+        editable="true",
+        rows=rows,
+    )
 
 
 def interface_for(dataset: str) -> Interface:

@@ -59,8 +59,14 @@ def _write_jsonl(path: Path, rows) -> int:
     return n
 
 
-def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
-             include_predictions_only: bool = False) -> PullSummary:
+def pull_run(
+    run_dir: Path,
+    dataset: str,
+    client,
+    *,
+    method: str = "majority",
+    include_predictions_only: bool = False,
+) -> PullSummary:
     """Pull every submitted annotation of the run's project; see the module docstring."""
     from dsbuild.errors import UsageError
     from dsbuild.labelstudio.agreement import round_agreement
@@ -71,14 +77,19 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
     from dsbuild.runs.jsonl import atomic_write_json
 
     if method not in SPAN_METHODS:
-        raise UsageError(f"--method {method} is not a way to reconcile spans", f"use one of {', '.join(SPAN_METHODS)}")
+        raise UsageError(
+            f"--method {method} is not a way to reconcile spans",
+            f"use one of {', '.join(SPAN_METHODS)}",
+        )
     started = time.monotonic()
     state = AnnotationState(Path(run_dir))
     info = state.require_project(dataset)
     project = int(info["project"])
     if info.get("url") and info["url"] != client.url:
-        raise UsageError(f"run {run_dir} was pushed to {info['url']}, not {client.url}",
-                         "set LABEL_STUDIO_URL (or --url) to that server")
+        raise UsageError(
+            f"run {run_dir} was pushed to {info['url']}, not {client.url}",
+            "set LABEL_STUDIO_URL (or --url) to that server",
+        )
     records = load_records(run_dir, dataset)
     units = {u.key: u for u in units_of(records, dataset)}
     rounds = rounds_for(dataset)
@@ -103,22 +114,34 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
         where = f"task {task_id} of project {project} at {client.url}"
         unit = units.get(str(key)) if key is not None else None
         if unit is None:
-            problem(task_id, key, "not_pushed",
-                    f"{where} is not a task dsbuild pushed from {run_dir} "
-                    f"({'no dsbuild_key' if key is None else f'unknown key {key!r}'}); its annotations were left out")
+            problem(
+                task_id,
+                key,
+                "not_pushed",
+                f"{where} is not a task dsbuild pushed from {run_dir} "
+                f"({'no dsbuild_key' if key is None else f'unknown key {key!r}'}); its annotations were left out",
+            )
             continue
         pushed_check = data.get("dsbuild_check")
         if check_of(data, dataset) != pushed_check:
-            problem(task_id, key, "task_edited",
-                    f"{where} (record {unit.record_id}) was edited in Label Studio after the push, "
-                    "so its offsets cannot be trusted; left out — restore the task data or delete the "
-                    "task and push again")
+            problem(
+                task_id,
+                key,
+                "task_edited",
+                f"{where} (record {unit.record_id}) was edited in Label Studio after the push, "
+                "so its offsets cannot be trusted; left out — restore the task data or delete the "
+                "task and push again",
+            )
             continue
         record_data, _ = task_data(unit, dataset)
         if record_data["dsbuild_check"] != pushed_check:
-            problem(task_id, key, "record_changed",
-                    f"record {unit.record_id} changed in {run_dir} since {where} was pushed; left out — "
-                    "push the changed record to a new project (--new-project)")
+            problem(
+                task_id,
+                key,
+                "record_changed",
+                f"record {unit.record_id} changed in {run_dir} since {where} was pushed; left out — "
+                "push the changed record to a new project (--new-project)",
+            )
             continue
         values: dict[str, dict] = {}
         annotators: list[dict[str, Any]] = []
@@ -127,27 +150,52 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
             if annotation.get("was_cancelled"):
                 continue
             name, _ = annotator_of(annotation)
-            if name not in latest or str(annotation.get("updated_at")) >= str(latest[name].get("updated_at")):
+            if name not in latest or str(annotation.get("updated_at")) >= str(
+                latest[name].get("updated_at")
+            ):
                 latest[name] = annotation
         for name, annotation in latest.items():
             _, user_id = annotator_of(annotation)
             try:
-                parsed = parse_result(dataset, unit, annotation.get("result") or [],
-                                      where=f"annotation {annotation.get('id')} on {where}")
+                parsed = parse_result(
+                    dataset,
+                    unit,
+                    annotation.get("result") or [],
+                    where=f"annotation {annotation.get('id')} on {where}",
+                )
             except InputError as exc:
                 problem(task_id, key, "bad_annotation", exc.what)
                 continue
-            meta = {"annotator": name, "user_id": user_id, "annotation_id": annotation.get("id"),
-                    "created_at": annotation.get("created_at"), "updated_at": annotation.get("updated_at"),
-                    "lead_time": annotation.get("lead_time")}
+            meta = {
+                "annotator": name,
+                "user_id": user_id,
+                "annotation_id": annotation.get("id"),
+                "created_at": annotation.get("created_at"),
+                "updated_at": annotation.get("updated_at"),
+                "lead_time": annotation.get("lead_time"),
+            }
             values[name] = parsed
             annotators.append(meta)
-            annotation_rows.append({"key": unit.key, "record_id": unit.record_id, "task": task_id, **meta,
-                                    "values": _jsonable(parsed)})
+            annotation_rows.append(
+                {
+                    "key": unit.key,
+                    "record_id": unit.record_id,
+                    "task": task_id,
+                    **meta,
+                    "values": _jsonable(parsed),
+                }
+            )
         if not values:
             continue
-        meta = {"round": number, "project": project, "url": client.url, "task": task_id, "key": unit.key,
-                "pulled_at": now(), "annotators": annotators}
+        meta = {
+            "round": number,
+            "project": project,
+            "url": client.url,
+            "task": task_id,
+            "key": unit.key,
+            "pulled_at": now(),
+            "annotators": annotators,
+        }
         by_record[unit.record_id].append((unit, values, meta))
         agreement_units.append((rounds.unit_info(unit), values))
 
@@ -172,11 +220,25 @@ def pull_run(run_dir: Path, dataset: str, client, *, method: str = "majority",
     _write_jsonl(folder / "problems.jsonl", problems)
     atomic_write_json(folder / "agreement.json", agreement)
     annotators_all = sorted({row["annotator"] for row in annotation_rows})
-    summary = PullSummary(client.url, project, number, str(folder), len(exported), len(annotation_rows),
-                          annotators_all, len(annotated), len(agreement_units), len(disagreements),
-                          len(problems), agreement, round(time.monotonic() - started, 3),
-                          [p["message"] for p in problems])
-    atomic_write_json(folder / "done.json", {**summary.to_dict(), "method": method, "finished_at": now()})
+    summary = PullSummary(
+        client.url,
+        project,
+        number,
+        str(folder),
+        len(exported),
+        len(annotation_rows),
+        annotators_all,
+        len(annotated),
+        len(agreement_units),
+        len(disagreements),
+        len(problems),
+        agreement,
+        round(time.monotonic() - started, 3),
+        [p["message"] for p in problems],
+    )
+    atomic_write_json(
+        folder / "done.json", {**summary.to_dict(), "method": method, "finished_at": now()}
+    )
     return summary
 
 
@@ -204,8 +266,18 @@ def annotator_status(run_dir: Path, dataset: str, client) -> dict[str, Any]:
         done = 0
         for annotation in task.get("annotations") or []:
             name, user_id = annotator_of(annotation)
-            row = people.setdefault(name, {"annotator": name, "user_id": user_id, "annotated": 0,
-                                           "skipped": 0, "first": None, "last": None, "lead_time_s": 0.0})
+            row = people.setdefault(
+                name,
+                {
+                    "annotator": name,
+                    "user_id": user_id,
+                    "annotated": 0,
+                    "skipped": 0,
+                    "first": None,
+                    "last": None,
+                    "lead_time_s": 0.0,
+                },
+            )
             if annotation.get("was_cancelled"):
                 row["skipped"] += 1
                 continue
@@ -219,9 +291,18 @@ def annotator_status(run_dir: Path, dataset: str, client) -> dict[str, Any]:
         complete += done >= overlap
     total = int(details.get("task_number") or 0)
     for row in people.values():
-        row["mean_lead_time_s"] = round(row.pop("lead_time_s") / row["annotated"], 1) if row["annotated"] else None
+        row["mean_lead_time_s"] = (
+            round(row.pop("lead_time_s") / row["annotated"], 1) if row["annotated"] else None
+        )
         row["share_of_tasks"] = round(row["annotated"] / total, 4) if total else None
-    return {"url": client.url, "project": project, "title": details.get("title"), "tasks": total,
-            "tasks_with_annotations": len(exported), "tasks_complete": complete, "overlap": overlap,
-            "pulls": [p.name for p in state.finished_pulls()],
-            "annotators": sorted(people.values(), key=lambda r: r["annotator"])}
+    return {
+        "url": client.url,
+        "project": project,
+        "title": details.get("title"),
+        "tasks": total,
+        "tasks_with_annotations": len(exported),
+        "tasks_complete": complete,
+        "overlap": overlap,
+        "pulls": [p.name for p in state.finished_pulls()],
+        "annotators": sorted(people.values(), key=lambda r: r["annotator"]),
+    }

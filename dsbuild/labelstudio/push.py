@@ -51,10 +51,20 @@ def _title(dataset: str, run_dir: Path) -> str:
     return f"dsbuild {dataset} {Path(run_dir).resolve().name}"[:50]
 
 
-def push_run(run_dir: Path, dataset: str, client, *, overlap: int | None = None, sample: int | None = None,
-             seed: int = 0, batch_size: int = 500, project: int | None = None,
-             new_project: bool = False, title: str | None = None,
-             progress: Callable[[int, int], None] | None = None) -> PushSummary:
+def push_run(
+    run_dir: Path,
+    dataset: str,
+    client,
+    *,
+    overlap: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    batch_size: int = 500,
+    project: int | None = None,
+    new_project: bool = False,
+    title: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PushSummary:
     """Push the run's units not yet in the project; see the module docstring.
 
     `overlap` None keeps the overlap of an earlier push (1 for a new project)."""
@@ -78,18 +88,33 @@ def push_run(run_dir: Path, dataset: str, client, *, overlap: int | None = None,
     client.whoami()
 
     if info is not None and info.get("url") != client.url and project is None and not new_project:
-        raise UsageError(f"run {run_dir} was pushed to {info.get('url')}, not {client.url}",
-                         "use that server (LABEL_STUDIO_URL), or --new-project to start a project here")
-    project_id = project if project is not None else (None if new_project or info is None else info["project"])
+        raise UsageError(
+            f"run {run_dir} was pushed to {info.get('url')}, not {client.url}",
+            "use that server (LABEL_STUDIO_URL), or --new-project to start a project here",
+        )
+    project_id = (
+        project
+        if project is not None
+        else (None if new_project or info is None else info["project"])
+    )
     created = False
-    settings = {"label_config": interface.label_config, "expert_instruction": interface.instructions_html,
-                "show_instruction": True, "maximum_annotations": overlap,
-                "show_overlap_first": overlap > 1, "overlap_cohort_percentage": 100}
+    settings = {
+        "label_config": interface.label_config,
+        "expert_instruction": interface.instructions_html,
+        "show_instruction": True,
+        "maximum_annotations": overlap,
+        "show_overlap_first": overlap > 1,
+        "overlap_cohort_percentage": 100,
+    }
     if project_id is None:
         title = title or _title(dataset, run_dir)
-        project_id = client.create_project(title, interface.label_config,
-                                           description=f"dsbuild {dataset} run {Path(run_dir).resolve()}",
-                                           instructions_html=interface.instructions_html, overlap=overlap)
+        project_id = client.create_project(
+            title,
+            interface.label_config,
+            description=f"dsbuild {dataset} run {Path(run_dir).resolve()}",
+            instructions_html=interface.instructions_html,
+            overlap=overlap,
+        )
         created = True
     else:
         current = client.get_project(project_id)
@@ -97,10 +122,19 @@ def push_run(run_dir: Path, dataset: str, client, *, overlap: int | None = None,
         changes = {k: v for k, v in settings.items() if current.get(k) != v}
         if changes:
             client.update_project(project_id, **changes)
-    state.save_project({"url": client.url, "project": project_id, "title": title, "dataset": dataset,
-                        "overlap": overlap, "sample": sample, "seed": seed,
-                        "created_at": (info or {}).get("created_at") if not created else now(),
-                        "updated_at": now()})
+    state.save_project(
+        {
+            "url": client.url,
+            "project": project_id,
+            "title": title,
+            "dataset": dataset,
+            "overlap": overlap,
+            "sample": sample,
+            "seed": seed,
+            "created_at": (info or {}).get("created_at") if not created else now(),
+            "updated_at": now(),
+        }
+    )
 
     existing = client.task_keys(project_id)
     todo, changed = [], []
@@ -114,7 +148,7 @@ def push_run(run_dir: Path, dataset: str, client, *, overlap: int | None = None,
                 changed.append(unit.key)
     imported = batches = predictions = 0
     for i in range(0, len(todo), batch_size):
-        batch = todo[i:i + batch_size]
+        batch = todo[i : i + batch_size]
         tasks = [to_task(u, dataset) for u in batch]
         ids = client.import_tasks(project_id, tasks)
         batches += 1
@@ -123,9 +157,21 @@ def push_run(run_dir: Path, dataset: str, client, *, overlap: int | None = None,
         _log_batch(state, batch, ids)
         if progress is not None:
             progress(imported, len(todo))
-    return PushSummary(client.url, project_id, title or "", created, len(units), len(selected),
-                       len(selected) - len(todo), imported, batches, len(changed),
-                       round(time.monotonic() - started, 3), predictions, changed)
+    return PushSummary(
+        client.url,
+        project_id,
+        title or "",
+        created,
+        len(units),
+        len(selected),
+        len(selected) - len(todo),
+        imported,
+        batches,
+        len(changed),
+        round(time.monotonic() - started, 3),
+        predictions,
+        changed,
+    )
 
 
 def _log_batch(state: AnnotationState, batch, ids: list[int]) -> None:
@@ -136,7 +182,11 @@ def _log_batch(state: AnnotationState, batch, ids: list[int]) -> None:
     stamp = now()
     state.folder.mkdir(parents=True, exist_ok=True)
     with open(state.pushed_log, "ab") as f:
-        f.writelines(dumps_line({"key": unit.key, "record_id": unit.record_id, "task": task_id,
-                                "pushed_at": stamp}) for unit, task_id in zip(batch, ids))
+        f.writelines(
+            dumps_line(
+                {"key": unit.key, "record_id": unit.record_id, "task": task_id, "pushed_at": stamp}
+            )
+            for unit, task_id in zip(batch, ids)
+        )
         f.flush()
         os.fsync(f.fileno())

@@ -45,8 +45,12 @@ def reconcile_spans(per_annotator: Mapping[str, Sequence[Sequence[int]]]) -> dic
     union = set().union(*sets) if sets else set()
     inter = set.intersection(*sets) if sets else set()
     soft = soft_from_annotations(per_annotator) if per_annotator else []
-    return {"union": spans_of(union), "intersection": spans_of(inter),
-            "majority": hard_from_soft(soft), "soft": soft}
+    return {
+        "union": spans_of(union),
+        "intersection": spans_of(inter),
+        "majority": hard_from_soft(soft),
+        "soft": soft,
+    }
 
 
 def majority_vote(values: Iterable[Any]) -> tuple[Any, bool]:
@@ -77,17 +81,33 @@ def median_rating(values: Iterable[Any]) -> Any:
 def rating_block(votes: Mapping[str, Any]) -> dict[str, Any]:
     """Majority, median, unanimity and the votes of one rated item."""
     majority, unanimous = majority_vote(votes.values())
-    return {"majority": majority, "median": median_rating(votes.values()), "unanimous": unanimous,
-            "votes": dict(votes)}
+    return {
+        "majority": majority,
+        "median": median_rating(votes.values()),
+        "unanimous": unanimous,
+        "votes": dict(votes),
+    }
 
 
 def disagreement(unit: Unit, field: str, votes: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
     """One line of `disagreements.jsonl`: the unit, the field and each annotator's vote."""
-    return {"key": unit.key, "record_id": unit.record_id, "field": field, "votes": dict(votes), **extra}
+    return {
+        "key": unit.key,
+        "record_id": unit.record_id,
+        "field": field,
+        "votes": dict(votes),
+        **extra,
+    }
 
 
-def reconcile_unit(dataset: str, unit: Unit, values: Mapping[str, dict], meta: Mapping[str, Any],
-                   *, method: str = "majority") -> tuple[dict, list[dict]]:
+def reconcile_unit(
+    dataset: str,
+    unit: Unit,
+    values: Mapping[str, dict],
+    meta: Mapping[str, Any],
+    *,
+    method: str = "majority",
+) -> tuple[dict, list[dict]]:
     """The unit's record with the annotations written in, and its disagreements.
 
     `values` maps annotator → parsed values; `meta` (project, task, annotators, ...) is kept

@@ -46,13 +46,15 @@ def text_of(item: Mapping[str, Any]) -> str | None:
 def control_index(name: str, prefix: str, where: str) -> int:
     """The index in a repeated control's name (`seg_score_3` → 3); InputError otherwise."""
     try:
-        return int(name[len(prefix):])
+        return int(name[len(prefix) :])
     except ValueError:
-        raise InputError(f"{where}: unknown control {name!r}", "use the interface dsbuild made",
-                         code="DSB303") from None
+        raise InputError(
+            f"{where}: unknown control {name!r}", "use the interface dsbuild made", code="DSB303"
+        ) from None
 
 
-def parse_result(dataset: str, unit: Unit, result: Sequence[Mapping[str, Any]], *,
-                 where: str = "annotation") -> dict[str, Any]:
+def parse_result(
+    dataset: str, unit: Unit, result: Sequence[Mapping[str, Any]], *, where: str = "annotation"
+) -> dict[str, Any]:
     """The values one annotation gives one unit (dataset-specific dict)."""
     return rounds_for(dataset).parse_result(unit, result or [], where)

@@ -60,10 +60,24 @@ VENV_NAME = ".venv-labelstudio"
 _CHECKOUT = Path(__file__).resolve().parents[2]  # an editable install's checkout
 
 # Variables Label Studio reads under generic names: a user's shell often has some of them.
-_STRAY_VARS = ("HOST", "PORT", "USERNAME", "PASSWORD", "DEBUG", "LABEL_STUDIO_HOST",
-               "LABEL_STUDIO_PORT", "DJANGO_SETTINGS_MODULE", "DATABASE_URL")
-_QUIET_VARS = {"SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "", "COLLECT_ANALYTICS": "false",
-               "LATEST_VERSION_CHECK": "false", "LABEL_STUDIO_COLLECT_ANALYTICS": "false"}
+_STRAY_VARS = (
+    "HOST",
+    "PORT",
+    "USERNAME",
+    "PASSWORD",
+    "DEBUG",
+    "LABEL_STUDIO_HOST",
+    "LABEL_STUDIO_PORT",
+    "DJANGO_SETTINGS_MODULE",
+    "DATABASE_URL",
+)
+_QUIET_VARS = {
+    "SENTRY_DSN": "",
+    "FRONTEND_SENTRY_DSN": "",
+    "COLLECT_ANALYTICS": "false",
+    "LATEST_VERSION_CHECK": "false",
+    "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
+}
 
 
 @dataclass(frozen=True)
@@ -129,15 +143,17 @@ def server_env(account: AdminAccount, base: dict[str, str] | None = None) -> dic
     for name in _STRAY_VARS:
         env.pop(name, None)
     env.update(_QUIET_VARS)
-    env.update({
-        "DJANGO_DB": "sqlite",
-        "LABEL_STUDIO_USERNAME": account.username,
-        "LABEL_STUDIO_PASSWORD": account.password,
-        "LABEL_STUDIO_USER_TOKEN": account.token,
-        "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "false",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_DB": "sqlite",
+            "LABEL_STUDIO_USERNAME": account.username,
+            "LABEL_STUDIO_PASSWORD": account.password,
+            "LABEL_STUDIO_USER_TOKEN": account.token,
+            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return env
 
 
@@ -181,8 +197,14 @@ def _log_tail(log_file: str | Path | None, lines: int = 3) -> str:
     return f" (log: {log_file}; last lines: {tail[:300]})" if tail else f" (log: {log_file})"
 
 
-def wait_ready(url: str, token: str, *, timeout: float = 120.0,
-               process: subprocess.Popen | None = None, log_file: str | Path | None = None) -> None:
+def wait_ready(
+    url: str,
+    token: str,
+    *,
+    timeout: float = 120.0,
+    process: subprocess.Popen | None = None,
+    log_file: str | Path | None = None,
+) -> None:
     """Wait until `url/health` answers and the token is accepted; ServiceError otherwise."""
     deadline = time.monotonic() + timeout
     url = url.rstrip("/")
@@ -216,9 +238,16 @@ def wait_ready(url: str, token: str, *, timeout: float = 120.0,
         time.sleep(0.5)
 
 
-def start_server(data_dir: str | Path, account: AdminAccount, *, host: str = DEFAULT_HOST,
-                 port: int = DEFAULT_PORT, executable: str | Path | None = None,
-                 log_file: str | Path | None = None, timeout: float = 120.0) -> RunningServer:
+def start_server(
+    data_dir: str | Path,
+    account: AdminAccount,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    executable: str | Path | None = None,
+    log_file: str | Path | None = None,
+    timeout: float = 120.0,
+) -> RunningServer:
     """Start `label-studio` on host:port with `data_dir`, wait until ready, return it.
 
     The server runs in its own process group (so `stop_server` ends it and its workers).
@@ -234,20 +263,36 @@ def start_server(data_dir: str | Path, account: AdminAccount, *, host: str = DEF
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = Path(log_file) if log_file else data_dir / "server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(program), "start", "--no-browser", "--internal-host", host,
-               "--port", str(port), "--data-dir", str(data_dir)]
+    command = [
+        str(program),
+        "start",
+        "--no-browser",
+        "--internal-host",
+        host,
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, env=server_env(account), stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=data_dir, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            env=server_env(account),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=data_dir,
+            start_new_session=True,
+        )
     url = f"http://{host}:{port}"
     try:
         wait_ready(url, account.token, timeout=timeout, process=process, log_file=log_path)
     except BaseException:
         stop_server(process.pid)
         raise
-    return RunningServer(process.pid, url, account.token, str(data_dir), str(log_path),
-                         account.username)
+    return RunningServer(
+        process.pid, url, account.token, str(data_dir), str(log_path), account.username
+    )
 
 
 def stop_server(pid: int, timeout: float = 20.0) -> bool:
@@ -301,9 +346,15 @@ def write_account(data_dir: str | Path, account: AdminAccount) -> None:
     path.chmod(0o600)
 
 
-def prepare_data_dir(data_dir: str | Path, template: str | Path, account: AdminAccount, *,
-                     host: str = DEFAULT_HOST, executable: str | Path | None = None,
-                     timeout: float = 180.0) -> AdminAccount:
+def prepare_data_dir(
+    data_dir: str | Path,
+    template: str | Path,
+    account: AdminAccount,
+    *,
+    host: str = DEFAULT_HOST,
+    executable: str | Path | None = None,
+    timeout: float = 180.0,
+) -> AdminAccount:
     """Make `data_dir` a fresh copy of `template`, creating the template first if needed.
 
     The template is made by one full start and stop (30-50 s); copies restart in ~4 s. The
@@ -317,8 +368,14 @@ def prepare_data_dir(data_dir: str | Path, template: str | Path, account: AdminA
         building = template.with_name(template.name + ".building")
         if building.exists():
             shutil.rmtree(building)
-        server = start_server(building, account, host=host, port=free_port(host),
-                              executable=executable, timeout=timeout)
+        server = start_server(
+            building,
+            account,
+            host=host,
+            port=free_port(host),
+            executable=executable,
+            timeout=timeout,
+        )
         stop_server(server.pid)
         write_account(building, account)
         (building / "server.log").unlink(missing_ok=True)
@@ -343,7 +400,9 @@ def _alive(pid: int) -> bool:
 def _is_our_server(pid: int, data_dir: str) -> bool:
     """True when `pid` is still a label-studio process on `data_dir` (not a reused pid)."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        cmdline = (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
     except OSError:
         return _alive(pid)
     return "label-studio" in cmdline and data_dir in cmdline
@@ -377,8 +436,11 @@ def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dsbuild.labelstudio.server")
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("--state", required=True, help="folder of the template and the sessions")
-    parser.add_argument("--session", default=str(os.getppid()),
-                        help="session name: the pid of the shell that owns it [default: parent pid]")
+    parser.add_argument(
+        "--session",
+        default=str(os.getppid()),
+        help="session name: the pid of the shell that owns it [default: parent pid]",
+    )
     parser.add_argument("--timeout", type=float, default=180.0)
     args = parser.parse_args(argv)
     state = Path(args.state).resolve()
@@ -399,8 +461,9 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         with open(state / "template.lock", "w") as lock:  # one template build at a time
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            account = prepare_data_dir(folder / "data", state / "template", AdminAccount.generate(),
-                                       timeout=args.timeout)
+            account = prepare_data_dir(
+                folder / "data", state / "template", AdminAccount.generate(), timeout=args.timeout
+            )
         server = start_server(folder / "data", account, port=free_port(), timeout=args.timeout)
     except Exception as exc:  # noqa: BLE001 - the tests skip with this reason instead of failing
         reason = " ".join(str(exc).split()).replace("'", "")
@@ -408,10 +471,15 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"Label Studio test server not started: {reason}", file=sys.stderr)
         return 1
     (folder / "server.json").write_text(json.dumps(server.to_json()) + "\n", "utf-8")
-    env_file.write_text(f"export DSBUILD_TEST_LABEL_STUDIO_URL='{server.url}'\n"
-                        f"export DSBUILD_TEST_LABEL_STUDIO_TOKEN='{server.token}'\n", "utf-8")
-    print(f"Label Studio test server at {server.url} (pid {server.pid}, "
-          f"ready in {time.monotonic() - started:.1f} s)")
+    env_file.write_text(
+        f"export DSBUILD_TEST_LABEL_STUDIO_URL='{server.url}'\n"
+        f"export DSBUILD_TEST_LABEL_STUDIO_TOKEN='{server.token}'\n",
+        "utf-8",
+    )
+    print(
+        f"Label Studio test server at {server.url} (pid {server.pid}, "
+        f"ready in {time.monotonic() - started:.1f} s)"
+    )
     return 0
 
 

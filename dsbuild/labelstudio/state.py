@@ -1,16 +1,16 @@
 """What a run remembers about its annotation rounds, in `RUN/annotation/`::
 
-    RUN/annotation/
-      project.json          server URL, project id and title, dataset, overlap, sample
-      pushed.jsonl          one line per task pushed: key, record id, task id, time (append)
-      pulls/001/            one folder per pull, never overwritten:
-        export.json           the raw snapshot export, written first
-        annotations.jsonl     one line per annotation: key, task, annotator, times, values
-        records.jsonl         the annotated records (the round's new stage)
-        disagreements.jsonl   what the annotators disagreed on, for adjudication
-        problems.jsonl        tasks and annotations left out, each with the reason
-        agreement.json        agreement per field
-        done.json             the pull's summary, written last (absent: the pull was cut)
+RUN/annotation/
+  project.json          server URL, project id and title, dataset, overlap, sample
+  pushed.jsonl          one line per task pushed: key, record id, task id, time (append)
+  pulls/001/            one folder per pull, never overwritten:
+    export.json           the raw snapshot export, written first
+    annotations.jsonl     one line per annotation: key, task, annotator, times, values
+    records.jsonl         the annotated records (the round's new stage)
+    disagreements.jsonl   what the annotators disagreed on, for adjudication
+    problems.jsonl        tasks and annotations left out, each with the reason
+    agreement.json        agreement per field
+    done.json             the pull's summary, written last (absent: the pull was cut)
 """
 
 from __future__ import annotations
@@ -57,8 +57,11 @@ class AnnotationState:
     def require_project(self, dataset: str) -> dict[str, Any]:
         info = self.project()
         if info is None:
-            raise UsageError(f"run {self.run_dir} has not been pushed to Label Studio",
-                             f"run `dsbuild {dataset} annotate push {self.run_dir}` first", code="DSB204")
+            raise UsageError(
+                f"run {self.run_dir} has not been pushed to Label Studio",
+                f"run `dsbuild {dataset} annotate push {self.run_dir}` first",
+                code="DSB204",
+            )
         return info
 
     def new_pull_dir(self) -> tuple[int, Path]:
@@ -85,8 +88,11 @@ def load_records(run_dir: Path, dataset: str) -> list[dict[str, Any]]:
     run_dir = Path(run_dir)
     path = run_dir / "records.jsonl"
     if not path.is_file():
-        raise UsageError(f"{run_dir} has no records.jsonl (is it a finished {dataset} run directory?)",
-                         f"build it first with `dsbuild {dataset} build -o {run_dir}`", code="DSB204")
+        raise UsageError(
+            f"{run_dir} has no records.jsonl (is it a finished {dataset} run directory?)",
+            f"build it first with `dsbuild {dataset} build -o {run_dir}`",
+            code="DSB204",
+        )
     return list(iter_jsonl(path))
 
 

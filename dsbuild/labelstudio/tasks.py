@@ -53,8 +53,11 @@ def record_id(record: Mapping[str, Any], dataset: str) -> str:
         value = record.get(name)
         if value is not None and value != "":
             return str(value)
-    raise InputError(f"a {dataset} record has no id: {json.dumps(record, ensure_ascii=False)[:80]}",
-                     "give every record an id", code="DSB303")
+    raise InputError(
+        f"a {dataset} record has no id: {json.dumps(record, ensure_ascii=False)[:80]}",
+        "give every record an id",
+        code="DSB303",
+    )
 
 
 def units_of(records: Iterable[Mapping[str, Any]], dataset: str) -> list[Unit]:
@@ -66,8 +69,11 @@ def units_of(records: Iterable[Mapping[str, Any]], dataset: str) -> list[Unit]:
         units.extend(rounds.units(record, record_id(record, dataset)))
     for unit in units:
         if unit.key in seen:
-            raise InputError(f"two {dataset} annotation units share the key {unit.key!r}",
-                             "make record ids unique before pushing", code="DSB303")
+            raise InputError(
+                f"two {dataset} annotation units share the key {unit.key!r}",
+                "make record ids unique before pushing",
+                code="DSB303",
+            )
         seen[unit.key] = unit.record_id
     return units
 
@@ -77,31 +83,44 @@ def span_to_ls(text: str, start: int, end: int, *, where: str = "span") -> tuple
     """Code-point span → UTF-16 span, checked both ways (InputError DSB303 on a mismatch)."""
     s16, e16 = to_utf16_offset(text, start), to_utf16_offset(text, end)
     surface = text[start:end]
-    units = text.encode("utf-16-le")[2 * s16: 2 * e16].decode("utf-16-le", errors="strict")
-    if units != surface or (from_utf16_offset(text, s16), from_utf16_offset(text, e16)) != (start, end):
-        raise InputError(f"{where}: span [{start}, {end}) does not survive the UTF-16 conversion",
-                         "report this text; it should not happen", code="DSB303")
+    units = text.encode("utf-16-le")[2 * s16 : 2 * e16].decode("utf-16-le", errors="strict")
+    if units != surface or (from_utf16_offset(text, s16), from_utf16_offset(text, e16)) != (
+        start,
+        end,
+    ):
+        raise InputError(
+            f"{where}: span [{start}, {end}) does not survive the UTF-16 conversion",
+            "report this text; it should not happen",
+            code="DSB303",
+        )
     return s16, e16
 
 
-def span_from_ls(text: str, start16: int, end16: int, surface: str | None = None, *,
-                 where: str = "span") -> tuple[int, int]:
+def span_from_ls(
+    text: str, start16: int, end16: int, surface: str | None = None, *, where: str = "span"
+) -> tuple[int, int]:
     """UTF-16 span (from Label Studio) → code points; checks the surface when given."""
     start, end = from_utf16_offset(text, start16), from_utf16_offset(text, end16)
     if start > end:
-        raise InputError(f"{where}: span [{start16}, {end16}) ends before it starts",
-                         "re-select the span in Label Studio", code="DSB303")
+        raise InputError(
+            f"{where}: span [{start16}, {end16}) ends before it starts",
+            "re-select the span in Label Studio",
+            code="DSB303",
+        )
     if surface is not None and text[start:end] != surface:
         raise InputError(
             f"{where}: UTF-16 span [{start16}, {end16}) covers {text[start:end][:40]!r}, "
             f"but Label Studio says {surface[:40]!r}",
             "the task text differs from the record (edited in the UI?); re-push the record",
-            code="DSB303")
+            code="DSB303",
+        )
     return start, end
 
 
 # -- provenance -------------------------------------------------------------------------------
-def model_version_of(record: Mapping[str, Any], dataset: str, translation: int | None = None) -> str:
+def model_version_of(
+    record: Mapping[str, Any], dataset: str, translation: int | None = None
+) -> str:
     """Label Studio's `model_version` for a pre-annotation: the model and prompt that made it.
 
     The dataset's `prediction_step` names the provenance entry (e.g. the step that tagged
@@ -141,16 +160,24 @@ def mark(text: str, start: int | None, end: int | None) -> str:
     if start is None or end is None:
         body = html.escape(text)
     else:
-        body = (html.escape(text[:start]) + "<mark>" + html.escape(text[start:end]) + "</mark>"
-                + html.escape(text[end:]))
+        body = (
+            html.escape(text[:start])
+            + "<mark>"
+            + html.escape(text[start:end])
+            + "</mark>"
+            + html.escape(text[end:])
+        )
     return f'<div style="white-space: pre-wrap">{body}</div>'
 
 
 def task_data(unit: Unit, dataset: str) -> tuple[dict[str, Any], list[dict]]:
     """The task's data (with the dsbuild keys) and its pre-annotation result (may be empty)."""
     data, result = rounds_for(dataset).task(unit)
-    data.update(dsbuild_key=unit.key, dsbuild_record_id=unit.record_id,
-                dsbuild_check=check_of(data, dataset))
+    data.update(
+        dsbuild_key=unit.key,
+        dsbuild_record_id=unit.record_id,
+        dsbuild_check=check_of(data, dataset),
+    )
     return data, result
 
 
@@ -159,8 +186,12 @@ def to_task(unit: Unit, dataset: str) -> dict[str, Any]:
     data, result = task_data(unit, dataset)
     task: dict[str, Any] = {"data": data}
     if result:
-        task["predictions"] = [{"model_version": model_version_of(unit.record, dataset, unit.translation),
-                                "result": result}]
+        task["predictions"] = [
+            {
+                "model_version": model_version_of(unit.record, dataset, unit.translation),
+                "result": result,
+            }
+        ]
     return task
 
 

@@ -10,13 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BackendError", "ChatRequest", "LLMEngine", "LLMResult", "Usage", "make_engine",
-           "parse_model_spec"]
+__all__ = [
+    "BackendError",
+    "ChatRequest",
+    "LLMEngine",
+    "LLMResult",
+    "Usage",
+    "make_engine",
+    "parse_model_spec",
+]
 
 _LAZY = {
-    "BackendError": "dsbuild.llm.types", "ChatRequest": "dsbuild.llm.types",
-    "LLMResult": "dsbuild.llm.types", "Usage": "dsbuild.llm.types",
-    "LLMEngine": "dsbuild.llm.engine", "make_engine": "dsbuild.llm.factory",
+    "BackendError": "dsbuild.llm.types",
+    "ChatRequest": "dsbuild.llm.types",
+    "LLMResult": "dsbuild.llm.types",
+    "Usage": "dsbuild.llm.types",
+    "LLMEngine": "dsbuild.llm.engine",
+    "make_engine": "dsbuild.llm.factory",
     "parse_model_spec": "dsbuild.llm.spec",
 }
 

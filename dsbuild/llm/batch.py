@@ -48,9 +48,16 @@ def read_requests(path: Path):
         rid = rec.get("id")
         rid = str(rid) if rid is not None else f"line-{n}"
         messages = rec.get("messages")
-        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
-            yield {"id": rid, "_bad_input": f"{item.locator}: 'messages' must be a non-empty list of "
-                                            "{role, content} objects"}
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, dict) for m in messages)
+        ):
+            yield {
+                "id": rid,
+                "_bad_input": f"{item.locator}: 'messages' must be a non-empty list of "
+                "{role, content} objects",
+            }
             continue
         out = {"id": rid, "messages": messages}
         for key in ("response_format", "sample_index", *SAMPLING_KEYS):
@@ -68,26 +75,49 @@ def batch_builder(in_path: Path, default_sampling: dict[str, Any], concurrency: 
 
     async def complete(record: dict, ctx) -> dict:
         if "_bad_input" in record:
-            return {"id": record["id"], "content": None, "json": None, "usage": None,
-                    "provenance": None, "error": {"reason": "bad_input", "detail": record["_bad_input"]}}
+            return {
+                "id": record["id"],
+                "content": None,
+                "json": None,
+                "usage": None,
+                "provenance": None,
+                "error": {"reason": "bad_input", "detail": record["_bad_input"]},
+            }
         sampling = {**default_sampling, **{k: record[k] for k in SAMPLING_KEYS if k in record}}
         engine = ctx.llm
-        req = engine.request(record["messages"], response_format=record.get("response_format"),
-                             sampling=sampling, sample_index=int(record.get("sample_index", 0)),
-                             id=record["id"])
+        req = engine.request(
+            record["messages"],
+            response_format=record.get("response_format"),
+            sampling=sampling,
+            sample_index=int(record.get("sample_index", 0)),
+            id=record["id"],
+        )
         result = await engine.complete(req)
-        line = {"id": record["id"], "content": result.content, "json": result.json,
-                "usage": result.usage.to_dict() if result.usage else None,
-                "cost_usd": round(result.cost_usd, 8), "provenance": result.provenance(),
-                "error": result.error}
+        line = {
+            "id": record["id"],
+            "content": result.content,
+            "json": result.json,
+            "usage": result.usage.to_dict() if result.usage else None,
+            "cost_usd": round(result.cost_usd, 8),
+            "provenance": result.provenance(),
+            "error": result.error,
+        }
         result.raise_if_pending(output=line)  # written now, retried by the next run
         return line
 
-    return Builder("llm-run", "1", (
-        source_stage("read_requests", read, description="read the input JSONL"),
-        map_stage("complete", complete, concurrency=concurrency,
-                  description="one LLM request per line"),
-    ))
+    return Builder(
+        "llm-run",
+        "1",
+        (
+            source_stage("read_requests", read, description="read the input JSONL"),
+            map_stage(
+                "complete",
+                complete,
+                concurrency=concurrency,
+                description="one LLM request per line",
+            ),
+        ),
+    )
 
 
 @dataclass
@@ -113,11 +143,23 @@ def _config(in_path: Path, settings, engine, max_repairs: int) -> dict[str, Any]
     }
 
 
-def run_batch(in_path: Path, out_path: Path, settings, *, run_dir: Path | None = None,
-              mode: str = "resume", cache_only: bool = False, max_cost: float | None = None,
-              prices_file: Path | None = None, requests_per_minute: float | None = None,
-              tokens_per_minute: float | None = None, max_repairs: int = 2, progress=None,
-              use_cache: bool = True, http_client: Any = None) -> BatchSummary:
+def run_batch(
+    in_path: Path,
+    out_path: Path,
+    settings,
+    *,
+    run_dir: Path | None = None,
+    mode: str = "resume",
+    cache_only: bool = False,
+    max_cost: float | None = None,
+    prices_file: Path | None = None,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    max_repairs: int = 2,
+    progress=None,
+    use_cache: bool = True,
+    http_client: Any = None,
+) -> BatchSummary:
     """Run every request of `in_path` through the engine; write results to `out_path`."""
     import asyncio
     import json
@@ -132,11 +174,17 @@ def run_batch(in_path: Path, out_path: Path, settings, *, run_dir: Path | None =
     from dsbuild.runs.runner import RunIncompleteError
 
     run_dir = run_dir or out_path.with_name(out_path.name + ".run")
-    engine = make_engine(settings, cache_only=cache_only, use_cache=use_cache, max_cost=max_cost,
-                         prices_file=prices_file,
-                         requests_per_minute=requests_per_minute,
-                         tokens_per_minute=tokens_per_minute, max_repairs=max_repairs,
-                         http_client=http_client)
+    engine = make_engine(
+        settings,
+        cache_only=cache_only,
+        use_cache=use_cache,
+        max_cost=max_cost,
+        prices_file=prices_file,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        max_repairs=max_repairs,
+        http_client=http_client,
+    )
     # One event loop for everything the client does: asking the server for its model, the
     # run, and closing the client (its connections belong to the loop that opened them).
     with asyncio.Runner() as loop:
@@ -151,8 +199,15 @@ def run_batch(in_path: Path, out_path: Path, settings, *, run_dir: Path | None =
             t0 = time.monotonic()
             incomplete: RunIncompleteError | None = None
             try:
-                result = run_builder(builder, run_dir, config, mode=mode, progress=progress,
-                                     context_extras={"llm": engine}, loop=loop)
+                result = run_builder(
+                    builder,
+                    run_dir,
+                    config,
+                    mode=mode,
+                    progress=progress,
+                    context_extras={"llm": engine},
+                    loop=loop,
+                )
             except RunIncompleteError as e:  # lines failed for external reasons: write them too
                 incomplete, result = e, e.result
         finally:
@@ -208,7 +263,11 @@ def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict
     def flush() -> None:
         nonlocal hits, cost, prompt_tokens, completion_tokens
         batch[:] = [engine.with_structured_mode(r) for r in batch]  # the mode is in the key
-        found = engine.cache.contains_many([r.key() for r in batch]) if engine.cache is not None else set()
+        found = (
+            engine.cache.contains_many([r.key() for r in batch])
+            if engine.cache is not None
+            else set()
+        )
         for r in batch:
             if r.key() in found:
                 hits += 1
@@ -226,14 +285,26 @@ def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict
             bad += 1
             continue
         sampling = {"seed": settings.seed, **{k: rec[k] for k in SAMPLING_KEYS if k in rec}}
-        batch.append(engine.request(rec["messages"], response_format=rec.get("response_format"),
-                                    sampling=sampling, sample_index=int(rec.get("sample_index", 0)),
-                                    id=rec["id"]))
+        batch.append(
+            engine.request(
+                rec["messages"],
+                response_format=rec.get("response_format"),
+                sampling=sampling,
+                sample_index=int(rec.get("sample_index", 0)),
+                id=rec["id"],
+            )
+        )
         if len(batch) >= 500:
             flush()
     flush()
     _close(engine)
-    return {"model": engine.spec, "requests": n, "bad_input": bad, "cache_hits": hits,
-            "to_send": n - bad - hits, "est_prompt_tokens": prompt_tokens,
-            "est_completion_tokens": completion_tokens,
-            "est_cost_usd": round(cost, 6) if engine.price is not None else None}
+    return {
+        "model": engine.spec,
+        "requests": n,
+        "bad_input": bad,
+        "cache_hits": hits,
+        "to_send": n - bad - hits,
+        "est_prompt_tokens": prompt_tokens,
+        "est_completion_tokens": completion_tokens,
+        "est_cost_usd": round(cost, 6) if engine.price is not None else None,
+    }

@@ -160,15 +160,19 @@ class ResponseCache:
         msg = str(exc)
         low = msg.lower()
         if "locked" in low or "busy" in low:
-            fix = (f"another process held the cache for over {self.timeout:g} s; rerun, or "
-                   "give this run its own --cache-dir")
+            fix = (
+                f"another process held the cache for over {self.timeout:g} s; rerun, or "
+                "give this run its own --cache-dir"
+            )
         elif "full" in low:
             fix = f"free disk space on the drive holding {self.path.parent}"
         elif "readonly" in low or "unable to open" in low or "permission" in low:
             fix = "make the file and its folder writable, or choose another --cache-dir"
         else:
-            fix = (f"move the file away (mv '{self.path}' '{self.path}.bad') and rerun: dsbuild "
-                   "starts a new, empty cache")
+            fix = (
+                f"move the file away (mv '{self.path}' '{self.path}.bad') and rerun: dsbuild "
+                "starts a new, empty cache"
+            )
         return ConfigError(f"LLM cache {self.path} cannot be {doing}: {msg}", fix, code="DSB108")
 
     def _db(self) -> sqlite3.Connection:
@@ -185,9 +189,11 @@ class ResponseCache:
         """The cached reply with its created time and model, or None on a miss."""
         with self._lock:
             try:
-                row = self._db().execute(
-                    "SELECT value, created, model FROM responses WHERE key = ?", (key,)
-                ).fetchone()
+                row = (
+                    self._db()
+                    .execute("SELECT value, created, model FROM responses WHERE key = ?", (key,))
+                    .fetchone()
+                )
             except sqlite3.Error as exc:
                 raise self._error(exc, "read") from exc
         if row is None:
@@ -199,13 +205,15 @@ class ResponseCache:
         """Rows of `columns` for the given keys, queried in chunks of at most `_CHUNK`."""
         wanted = list(dict.fromkeys(keys))
         for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start:start + _CHUNK]
+            chunk = wanted[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
             with self._lock:
                 try:
-                    rows = self._db().execute(
-                        f"SELECT {columns} FROM responses WHERE key IN ({marks})", chunk
-                    ).fetchall()
+                    rows = (
+                        self._db()
+                        .execute(f"SELECT {columns} FROM responses WHERE key IN ({marks})", chunk)
+                        .fetchall()
+                    )
                 except sqlite3.Error as exc:
                     raise self._error(exc, "read") from exc
             yield from rows
@@ -278,9 +286,7 @@ class ResponseCache:
             return False
         with self._lock:
             try:
-                row = self._db().execute(
-                    "SELECT 1 FROM responses WHERE key = ?", (key,)
-                ).fetchone()
+                row = self._db().execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone()
             except sqlite3.Error as exc:
                 raise self._error(exc, "read") from exc
         return row is not None

@@ -67,11 +67,17 @@ class EngineStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "requests_sent": self.requests_sent, "cache_hits": self.cache_hits,
-            "completed": self.completed, "retries": dict(self.retries),
-            "failures": dict(self.failures), "pending": self.pending, "repairs": self.repairs,
-            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-            "estimated_tokens": self.estimated_tokens, "cost_usd": round(self.cost_usd, 6),
+            "requests_sent": self.requests_sent,
+            "cache_hits": self.cache_hits,
+            "completed": self.completed,
+            "retries": dict(self.retries),
+            "failures": dict(self.failures),
+            "pending": self.pending,
+            "repairs": self.repairs,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "estimated_tokens": self.estimated_tokens,
+            "cost_usd": round(self.cost_usd, 6),
         }
 
 
@@ -97,9 +103,9 @@ _SYSTEMATIC_FIX = {
     "timeout": "check that the server answers at all; raise --timeout if it is only slow",
     "auth": "check the API key (OPENAI_API_KEY or --api-key) and its permissions",
     "format_refused": "use --structured auto, or the mode the server takes (json_object, "
-                      "guided_json, prompt)",
+    "guided_json, prompt)",
     "not_found": "check --model against the models the server lists (GET /models) and "
-                 "--base-url (it usually ends in /v1)",
+    "--base-url (it usually ends in /v1)",
 }
 
 
@@ -129,7 +135,11 @@ class LLMEngine:
     ) -> None:
         self.backend, self.model, self.spec = backend, model, spec
         self.cache, self.cache_only = cache, cache_only
-        cap = concurrency if backend.max_concurrency is None else min(concurrency, backend.max_concurrency)
+        cap = (
+            concurrency
+            if backend.max_concurrency is None
+            else min(concurrency, backend.max_concurrency)
+        )
         self.limiter = AdaptiveLimiter(cap)
         self.rpm = RateLimiter(requests_per_minute) if requests_per_minute else None
         self.tpm = RateLimiter(tokens_per_minute) if tokens_per_minute else None
@@ -151,12 +161,20 @@ class LLMEngine:
         if run_info is not None and getattr(self, "_run_info", None) is not run_info:
             self._run_info = run_info
             self.on_usage = lambda p, c, cost: run_info.add_usage(
-                prompt_tokens=p, completion_tokens=c, cost_usd=cost)
+                prompt_tokens=p, completion_tokens=c, cost_usd=cost
+            )
 
     # -- building requests -------------------------------------------------------------
-    def request(self, messages: list[dict[str, Any]], *, response_format: dict | None = None,
-                sampling: dict[str, Any] | None = None, sample_index: int = 0,
-                id: str | None = None, template: Any = None) -> ChatRequest:
+    def request(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        response_format: dict | None = None,
+        sampling: dict[str, Any] | None = None,
+        sample_index: int = 0,
+        id: str | None = None,
+        template: Any = None,
+    ) -> ChatRequest:
         """A `ChatRequest` for this engine's model (template: a `PromptTemplate` or None).
 
         The backend may shape the response format first (`prepare_response_format`): the
@@ -166,9 +184,15 @@ class LLMEngine:
         if prepare is not None and response_format is not None:
             response_format = prepare(response_format)
         return ChatRequest(
-            model=self.model or "", messages=tuple(messages), response_format=response_format,
-            sampling=dict(sampling or {}), sample_index=sample_index, id=id,
-            template_id=getattr(template, "id", None), template_hash=getattr(template, "hash", None))
+            model=self.model or "",
+            messages=tuple(messages),
+            response_format=response_format,
+            sampling=dict(sampling or {}),
+            sample_index=sample_index,
+            id=id,
+            template_id=getattr(template, "id", None),
+            template_hash=getattr(template, "hash", None),
+        )
 
     async def resolve_model(self) -> str:
         """The model name to send; asks the endpoint once when none was configured."""
@@ -180,8 +204,11 @@ class LLMEngine:
                     except BackendError as exc:
                         from dsbuild.errors import ServiceError
 
-                        raise ServiceError(f"cannot ask {self.spec} which model it serves: {exc}",
-                                           "pass --model NAME", code="DSB401") from None
+                        raise ServiceError(
+                            f"cannot ask {self.spec} which model it serves: {exc}",
+                            "pass --model NAME",
+                            code="DSB401",
+                        ) from None
         return self.model
 
     # -- the one call ------------------------------------------------------------------
@@ -202,7 +229,10 @@ class LLMEngine:
                 reply, cached, cost = await self._reply(current)
             except _Failed as failed:
                 return self._fail(result, failed.reason, failed.detail, pending=failed.world)
-            if reply.structured_mode is not None and reply.structured_mode != current.structured_mode:
+            if (
+                reply.structured_mode is not None
+                and reply.structured_mode != current.structured_mode
+            ):
                 current = replace(current, structured_mode=reply.structured_mode)
                 result.request = replace(result.request, structured_mode=reply.structured_mode)
             result.cached = result.cached and cached
@@ -219,9 +249,14 @@ class LLMEngine:
             if round_ == self.max_repairs:
                 return self._fail(result, reason, f"{message} (after {round_} repair turns)")
             self.stats.repairs += 1
-            current = replace(current, messages=(
-                *current.messages, {"role": "assistant", "content": reply.content or ""},
-                repair_message(message)))
+            current = replace(
+                current,
+                messages=(
+                    *current.messages,
+                    {"role": "assistant", "content": reply.content or ""},
+                    repair_message(message),
+                ),
+            )
         self.stats.completed += 1
         return result
 
@@ -237,15 +272,19 @@ class LLMEngine:
     def _cache_candidates(self, request: ChatRequest) -> list[ChatRequest]:
         """The requests whose cached answer answers `request`: itself, or, while the mode is
         not chosen yet, the request in each mode the backend may choose."""
-        if (request.structured_mode is not None or request.json_schema is None
-                or getattr(self.backend, "structured_mode", None) is None):
+        if (
+            request.structured_mode is not None
+            or request.json_schema is None
+            or getattr(self.backend, "structured_mode", None) is None
+        ):
             return [request]
         from dsbuild.llm.structured_modes import MODES
 
         return [replace(request, structured_mode=mode) for mode in MODES]
 
-    def _fail(self, result: LLMResult, reason: str, detail: str, *,
-              pending: bool = False) -> LLMResult:
+    def _fail(
+        self, result: LLMResult, reason: str, detail: str, *, pending: bool = False
+    ) -> LLMResult:
         result.error = {"reason": reason, "detail": detail}
         result.cached = False
         result.pending = pending
@@ -257,21 +296,28 @@ class LLMEngine:
     def endpoint(self) -> str:
         """Where requests go, credentials redacted: the base URL, or the backend's name."""
         url = getattr(self.backend, "base_url", None)
-        return redact_url(str(url)) if url else f"the {getattr(self.backend, 'name', 'model')} backend"
+        return (
+            redact_url(str(url)) if url else f"the {getattr(self.backend, 'name', 'model')} backend"
+        )
 
     def _systematic(self, exc: BackendError) -> ServiceError:
         """The error that stops the engine once every attempt fails the same way."""
         if self._stopped is None:
             w = self.watch
-            seen = (f"the first {w.streak} requests failed" if w.successes == 0
-                    else f"the last {w.streak} requests failed")
+            seen = (
+                f"the first {w.streak} requests failed"
+                if w.successes == 0
+                else f"the last {w.streak} requests failed"
+            )
             message = " ".join(exc.detail.split())[:300]
             fix = _SYSTEMATIC_FIX.get(exc.kind, "fix what the server's message says")
             self._stopped = ServiceError(
                 f"stopped early: {seen} the same way at {self.endpoint} (model "
                 f"{self.model or self.spec}): {exc.kind}: {message}",
                 f"{fix}, then run the same command again: finished records are kept and the "
-                "rest are retried", code="DSB403")
+                "rest are retried",
+                code="DSB403",
+            )
         return ServiceError(self._stopped.what, self._stopped.fix, code="DSB403")
 
     def _check_stopped(self) -> None:
@@ -281,9 +327,11 @@ class LLMEngine:
     @staticmethod
     def _add_usage(result: LLMResult, usage: Usage) -> None:
         prev = result.usage or Usage()
-        result.usage = Usage(prev.prompt_tokens + usage.prompt_tokens,
-                             prev.completion_tokens + usage.completion_tokens,
-                             prev.estimated or usage.estimated)
+        result.usage = Usage(
+            prev.prompt_tokens + usage.prompt_tokens,
+            prev.completion_tokens + usage.completion_tokens,
+            prev.estimated or usage.estimated,
+        )
 
     def _charge(self, usage: Usage) -> float:
         """Count a sent request's tokens and cost in the engine's and the run's totals."""
@@ -327,21 +375,29 @@ class LLMEngine:
                 hit = self.cache.get(candidate.key())
                 if hit is not None:
                     self.stats.cache_hits += 1
-                    return replace(BackendReply.from_dict(hit),
-                                   structured_mode=candidate.structured_mode), True, 0.0
+                    return (
+                        replace(
+                            BackendReply.from_dict(hit), structured_mode=candidate.structured_mode
+                        ),
+                        True,
+                        0.0,
+                    )
         if self.cache_only:
             raise UsageError(
                 f"request {request.id or key[:12]} (cache key {key[:16]}) is not in the cache and "
                 "--cache-only forbids sending it",
                 "run without --cache-only, or point --cache-dir at the cache that holds it",
-                code="DSB107")
+                code="DSB107",
+            )
         estimate = await self._reserve(request)
         try:
             reply = await self._send(request)
             if reply.usage is None:
                 from dsbuild.llm.tokens import estimate_usage
 
-                reply = replace(reply, usage=estimate_usage(list(request.messages), reply.content or ""))
+                reply = replace(
+                    reply, usage=estimate_usage(list(request.messages), reply.content or "")
+                )
             cost = self._charge(reply.usage)
         finally:
             self.budget.reserved -= estimate
@@ -370,7 +426,8 @@ class LLMEngine:
                     f"budget reached: spent ${budget.spent:.4f} of --max-cost "
                     f"${budget.max_cost:g}; the next request (about ${estimate:.4f}) would pass it",
                     "run the same command again with a larger --max-cost to resume where it stopped",
-                    code="DSB501")
+                    code="DSB501",
+                )
             await asyncio.sleep(0.005)
 
     async def _send(self, request: ChatRequest) -> BackendReply:
@@ -385,7 +442,8 @@ class LLMEngine:
                     from dsbuild.llm.tokens import estimate_prompt_tokens
 
                     tokens = estimate_prompt_tokens(list(request.messages)) + int(
-                        request.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE)
+                        request.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE
+                    )
                 await self.tpm.acquire(tokens)
             await self.limiter.acquire()
             try:
@@ -405,8 +463,9 @@ class LLMEngine:
                 if not exc.transient:
                     raise _Failed(exc.kind, exc.detail, is_world_failure(exc.kind)) from None
                 if attempt > self.max_retries:
-                    raise _Failed(exc.kind, f"{exc.detail} (gave up after {attempt} attempts)",
-                                  True) from None
+                    raise _Failed(
+                        exc.kind, f"{exc.detail} (gave up after {attempt} attempts)", True
+                    ) from None
                 self.stats.retries[exc.kind] += 1
                 await self.sleep(backoff_delay(attempt, retry_after=exc.retry_after, rng=self.rng))
                 continue

@@ -27,8 +27,9 @@ def register_provider(provider: str, factory: Callable[[str], Any]) -> None:
 
 
 def model_spec_of(settings: Settings) -> ModelSpec:
-    return parse_model_spec(settings.model, base_url=settings.base_url,
-                            api_key=settings.api_key is not None)
+    return parse_model_spec(
+        settings.model, base_url=settings.base_url, api_key=settings.api_key is not None
+    )
 
 
 def check_endpoint(spec: ModelSpec, settings: Settings) -> None:
@@ -37,7 +38,9 @@ def check_endpoint(spec: ModelSpec, settings: Settings) -> None:
         raise ConfigError(
             f"model {spec} needs an endpoint: no OPENAI_API_KEY and no base URL are set",
             "set OPENAI_API_KEY, or --base-url for a local server (or SPEC@URL), or use "
-            "--model local:smollm2", code="DSB103")
+            "--model local:smollm2",
+            code="DSB103",
+        )
 
 
 def make_backend(spec: ModelSpec, settings: Settings, *, http_client: Any = None) -> Backend:
@@ -48,8 +51,11 @@ def make_backend(spec: ModelSpec, settings: Settings, *, http_client: Any = None
     if spec.provider in _PROVIDERS:
         return _PROVIDERS[spec.provider](spec.name or "default")
     if spec.provider == "fake":
-        raise ConfigError(f"model {spec} is the test double, which is not loaded",
-                          "import dsbuild.testing first (it registers the fake: provider)", code="DSB103")
+        raise ConfigError(
+            f"model {spec} is the test double, which is not loaded",
+            "import dsbuild.testing first (it registers the fake: provider)",
+            code="DSB103",
+        )
     from dsbuild.llm.backends.openai_compat import OpenAIBackend
 
     check_endpoint(spec, settings)
@@ -58,16 +64,31 @@ def make_backend(spec: ModelSpec, settings: Settings, *, http_client: Any = None
     from dsbuild.llm.structured_modes import MODES_FILENAME
 
     cache_dir = Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir()
-    return OpenAIBackend(base_url=settings.base_url, api_key=key, timeout_s=settings.timeout_s,
-                         http_client=http_client, structured=settings.structured,
-                         modes_file=cache_dir / MODES_FILENAME)
+    return OpenAIBackend(
+        base_url=settings.base_url,
+        api_key=key,
+        timeout_s=settings.timeout_s,
+        http_client=http_client,
+        structured=settings.structured,
+        modes_file=cache_dir / MODES_FILENAME,
+    )
 
 
-def make_engine(settings: Settings, *, cache_only: bool = False, use_cache: bool = True,
-                max_cost: float | None = None, prices_file: Path | None = None,
-                requests_per_minute: float | None = None, tokens_per_minute: float | None = None,
-                max_repairs: int = 2, on_usage: Callable[[int, int, float], None] | None = None,
-                http_client: Any = None, cache: Any = None, budget: Any = None) -> LLMEngine:
+def make_engine(
+    settings: Settings,
+    *,
+    cache_only: bool = False,
+    use_cache: bool = True,
+    max_cost: float | None = None,
+    prices_file: Path | None = None,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    max_repairs: int = 2,
+    on_usage: Callable[[int, int, float], None] | None = None,
+    http_client: Any = None,
+    cache: Any = None,
+    budget: Any = None,
+) -> LLMEngine:
     """The engine for `settings.model` (local SmolLM2 without key or base URL).
 
     `cache` and `budget` may be shared with other engines (see `dsbuild.llm.pool`); by
@@ -85,15 +106,27 @@ def make_engine(settings: Settings, *, cache_only: bool = False, use_cache: bool
         raise ConfigError(
             f"--max-cost needs a price, and none is known for model {label}",
             "give a price file with --prices FILE (model: {input: USD per 1M tokens, output: ...})",
-            code="DSB103")
+            code="DSB103",
+        )
     if cache is None and (use_cache or cache_only):
         from dsbuild.llm.cache import open_cache
 
         cache = open_cache(settings.cache_dir)
     return LLMEngine(
-        backend, model=model, spec=label,
-        cache=cache, cache_only=cache_only, concurrency=settings.concurrency,
-        max_retries=settings.max_retries, timeout_s=settings.timeout_s,
-        requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
-        price=price, max_cost=max_cost, max_repairs=max_repairs, on_usage=on_usage,
-        seed=settings.seed, budget=budget)
+        backend,
+        model=model,
+        spec=label,
+        cache=cache,
+        cache_only=cache_only,
+        concurrency=settings.concurrency,
+        max_retries=settings.max_retries,
+        timeout_s=settings.timeout_s,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        price=price,
+        max_cost=max_cost,
+        max_repairs=max_repairs,
+        on_usage=on_usage,
+        seed=settings.seed,
+        budget=budget,
+    )

@@ -21,14 +21,28 @@ import time
 from collections import deque
 from collections.abc import Mapping
 
-__all__ = ["AdaptiveLimiter", "FailureWatch", "RateLimiter", "backoff_delay", "pause_from_headers", "parse_retry_after"]
+__all__ = [
+    "AdaptiveLimiter",
+    "FailureWatch",
+    "RateLimiter",
+    "backoff_delay",
+    "pause_from_headers",
+    "parse_retry_after",
+]
 
 
 class AdaptiveLimiter:
     """At most `limit` holders at once; AIMD on overload; a pause gate for reset headers."""
 
-    def __init__(self, cap: int, *, floor: int = 1, cooldown_s: float = 1.0,
-                 overload_share: float = 0.2, window: int | None = None) -> None:
+    def __init__(
+        self,
+        cap: int,
+        *,
+        floor: int = 1,
+        cooldown_s: float = 1.0,
+        overload_share: float = 0.2,
+        window: int | None = None,
+    ) -> None:
         self.cap, self.floor, self.cooldown_s = max(1, cap), max(1, floor), cooldown_s
         self.overload_share = overload_share
         self.window = window or max(10, 2 * self.cap)
@@ -87,8 +101,11 @@ class AdaptiveLimiter:
         now = time.monotonic()
         seen = len(self._outcomes)
         enough = seen >= max(4, int(self.limit) // 2)  # judge a share, not one stray 429
-        if (enough and self._overloads / seen >= self.overload_share
-                and now - self._last_decrease >= self.cooldown_s):
+        if (
+            enough
+            and self._overloads / seen >= self.overload_share
+            and now - self._last_decrease >= self.cooldown_s
+        ):
             self._last_decrease = now
             self.limit = max(float(self.floor), self.limit / 2)
             self.decreases += 1
@@ -144,8 +161,15 @@ class FailureWatch:
     not a blip the retries ride out). Once tripped it stays tripped.
     """
 
-    def __init__(self, *, first: int = 4, window: int = 20, min_span_s: float = 10.0,
-                 min_requests: int = 2, clock=time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        first: int = 4,
+        window: int = 20,
+        min_span_s: float = 10.0,
+        min_requests: int = 2,
+        clock=time.monotonic,
+    ) -> None:
         self.first, self.window, self.min_span_s, self.clock = first, window, min_span_s, clock
         self.min_requests = min_requests
         self.requests: set = set()  # the distinct requests in the streak (up to min_requests)
@@ -178,13 +202,20 @@ class FailureWatch:
         if self.successes == 0 and kind != "timeout":  # timeouts may be load: use the window
             self.tripped = self.streak >= self.first
         else:
-            self.tripped = (self.streak >= self.window
-                            and self.clock() - self.streak_started >= self.min_span_s)
+            self.tripped = (
+                self.streak >= self.window and self.clock() - self.streak_started >= self.min_span_s
+            )
         return self.tripped
 
 
-def backoff_delay(attempt: int, *, base_s: float = 0.5, cap_s: float = 30.0,
-                  retry_after: float | None = None, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempt: int,
+    *,
+    base_s: float = 0.5,
+    cap_s: float = 30.0,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
     """Seconds to wait before retry `attempt` (1-based): the server's Retry-After plus up to
     10% jitter when given, else full-jitter exponential backoff capped at `cap_s`."""
     rng = rng or random

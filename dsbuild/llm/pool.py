@@ -26,15 +26,21 @@ def split_endpoint(spec: str) -> tuple[str, str | None]:
     for marker in ("@https://", "@http://"):
         at = spec.find(marker)
         if at > 0:
-            return spec[:at], spec[at + 1:]
+            return spec[:at], spec[at + 1 :]
     return spec, None
 
 
 class ModelPool:
     """Engines by spec for one build; `get(None)` is the settings' own model."""
 
-    def __init__(self, settings: Settings, *, cache_only: bool = False,
-                 max_cost: float | None = None, http_client: Any = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        cache_only: bool = False,
+        max_cost: float | None = None,
+        http_client: Any = None,
+    ) -> None:
         self.settings = settings
         self.cache_only, self.max_cost, self.http_client = cache_only, max_cost, http_client
         self.engines: dict[str, LLMEngine] = {}
@@ -64,8 +70,9 @@ class ModelPool:
         model, url = split_endpoint(label)
         settings = self.settings
         if url is not None or model != settings.model_spec:
-            settings = settings.model_copy(update={"model": model,
-                                                   "base_url": url or settings.base_url})
+            settings = settings.model_copy(
+                update={"model": model, "base_url": url or settings.base_url}
+            )
         return settings
 
     def check(self, specs) -> None:
@@ -81,9 +88,14 @@ class ModelPool:
         from dsbuild.llm.factory import make_engine
 
         settings = self._settings_for(label)
-        engine = make_engine(settings, cache_only=self.cache_only, max_cost=self.max_cost,
-                             http_client=self.http_client, cache=self._shared_cache(),
-                             budget=self._shared_budget())
+        engine = make_engine(
+            settings,
+            cache_only=self.cache_only,
+            max_cost=self.max_cost,
+            http_client=self.http_client,
+            cache=self._shared_cache(),
+            budget=self._shared_budget(),
+        )
         if self.run_info is not None:
             engine.bind_run_info(self.run_info)
         return engine

@@ -81,22 +81,26 @@ def split_spec(spec: str) -> tuple[str | None, str]:
 
 def cost_usd(usage: Usage, price: Price) -> float:
     """The cost of one request's tokens at `price`."""
-    return (usage.prompt_tokens * price.input_per_m
-            + usage.completion_tokens * price.output_per_m) / 1_000_000
+    return (
+        usage.prompt_tokens * price.input_per_m + usage.completion_tokens * price.output_per_m
+    ) / 1_000_000
 
 
 class PriceTable:
     """The built-in prices with `overrides` on top; `price_for` resolves a model spec."""
 
-    def __init__(self, overrides: Mapping[str, Price] | None = None, *,
-                 builtin: bool = True) -> None:
+    def __init__(
+        self, overrides: Mapping[str, Price] | None = None, *, builtin: bool = True
+    ) -> None:
         table = dict(BUILTIN_PRICES) if builtin else {}
         table.update(overrides or {})
         self._prices = {k.strip().lower(): v for k, v in table.items()}
-        self._wildcards = sorted((k for k in self._prices if k.endswith("*")),
-                                 key=len, reverse=True)
-        self._names = sorted((k for k in self._prices if not k.endswith("*")),
-                             key=len, reverse=True)
+        self._wildcards = sorted(
+            (k for k in self._prices if k.endswith("*")), key=len, reverse=True
+        )
+        self._names = sorted(
+            (k for k in self._prices if not k.endswith("*")), key=len, reverse=True
+        )
 
     def price_for(self, model_spec: str) -> Price | None:
         """The price of `model_spec`, or None when no entry matches (cost unknown)."""
@@ -130,15 +134,19 @@ def load_price_file(path: Path) -> dict[str, Price]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"price file {path} cannot be read: {exc}",
-                          "check the path given for the price file", code="DSB101") from exc
+        raise ConfigError(
+            f"price file {path} cannot be read: {exc}",
+            "check the path given for the price file",
+            code="DSB101",
+        ) from exc
     try:
         data: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"price file {path} is not valid YAML/JSON{at}",
-                          "fix the syntax", code="DSB102") from exc
+        raise ConfigError(
+            f"price file {path} is not valid YAML/JSON{at}", "fix the syntax", code="DSB102"
+        ) from exc
     if not isinstance(data, dict) or not data:
         raise ConfigError(
             f"price file {path} must be a non-empty mapping of model names",
@@ -148,25 +156,40 @@ def load_price_file(path: Path) -> dict[str, Price]:
     prices: dict[str, Price] = {}
     for model, entry in data.items():
         if not isinstance(model, str) or not model.strip():
-            raise ConfigError(f"price file {path}: model name {model!r} is not a string",
-                              "quote the model name", code="DSB103")
+            raise ConfigError(
+                f"price file {path}: model name {model!r} is not a string",
+                "quote the model name",
+                code="DSB103",
+            )
         if not isinstance(entry, dict):
-            raise ConfigError(f"price file {path}: model '{model}' must map to "
-                              f"{{input, output}}, got {entry!r}",
-                              "give both prices in USD per 1M tokens", code="DSB103")
+            raise ConfigError(
+                f"price file {path}: model '{model}' must map to {{input, output}}, got {entry!r}",
+                "give both prices in USD per 1M tokens",
+                code="DSB103",
+            )
         extra = sorted(set(map(str, entry)) - {"input", "output"})
         if extra:
-            raise ConfigError(f"price file {path}: model '{model}' has unknown field "
-                              f"'{extra[0]}'", "use only `input` and `output`", code="DSB104")
+            raise ConfigError(
+                f"price file {path}: model '{model}' has unknown field '{extra[0]}'",
+                "use only `input` and `output`",
+                code="DSB104",
+            )
         values = []
         for field in ("input", "output"):
             value = entry.get(field)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
-                    or value != value or value == float("inf"):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or value < 0
+                or value != value
+                or value == float("inf")
+            ):
                 raise ConfigError(
                     f"price file {path}: model '{model}' field '{field}' must be a "
                     f"number >= 0 (USD per 1M tokens), got {value!r}",
-                    f"set `{field}` for '{model}'", code="DSB103")
+                    f"set `{field}` for '{model}'",
+                    code="DSB103",
+                )
             values.append(float(value))
         prices[model.strip()] = Price(*values)
     return prices

@@ -1,12 +1,12 @@
 """Model specs: short names for which model answers and through which backend.
 
-    local:smollm2          the embedded SmolLM2-135M-Instruct (the default without key/URL)
-    local:/path/model.gguf any GGUF file, in-process
-    openai:gpt-4o-mini     OpenAI, or any OpenAI-compatible endpoint given a base URL
-    vllm:Qwen/Qwen2.5-7B-Instruct, ollama:llama3.1:8b, litellm:..., llamacpp:...
-                           an OpenAI-compatible server at the base URL
-    gpt-4o-mini            no prefix: an OpenAI-compatible model name
-    fake:NAME              the test double from `dsbuild.testing` (no network)
+local:smollm2          the embedded SmolLM2-135M-Instruct (the default without key/URL)
+local:/path/model.gguf any GGUF file, in-process
+openai:gpt-4o-mini     OpenAI, or any OpenAI-compatible endpoint given a base URL
+vllm:Qwen/Qwen2.5-7B-Instruct, ollama:llama3.1:8b, litellm:..., llamacpp:...
+                       an OpenAI-compatible server at the base URL
+gpt-4o-mini            no prefix: an OpenAI-compatible model name
+fake:NAME              the test double from `dsbuild.testing` (no network)
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ class ModelSpec:
         return f"{self.provider}:{self.name or '(server default)'}"
 
 
-def parse_model_spec(spec: str | None, *, base_url: str | None = None,
-                     api_key: bool = False) -> ModelSpec:
+def parse_model_spec(
+    spec: str | None, *, base_url: str | None = None, api_key: bool = False
+) -> ModelSpec:
     """Parse a spec; with none, use the local model unless a key or base URL is configured."""
     if not spec:
         if base_url:
@@ -48,8 +49,9 @@ def parse_model_spec(spec: str | None, *, base_url: str | None = None,
     prefix, sep, rest = spec.partition(":")
     if sep and prefix in ("local", "fake"):
         if not rest:
-            raise ConfigError(f"model spec '{spec}' names no model",
-                              f"write e.g. {prefix}:smollm2", code="DSB103")
+            raise ConfigError(
+                f"model spec '{spec}' names no model", f"write e.g. {prefix}:smollm2", code="DSB103"
+            )
         return ModelSpec(prefix, rest)
     if sep and prefix in _OPENAI_COMPATIBLE:
         return ModelSpec("openai", rest or None)

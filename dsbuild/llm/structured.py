@@ -12,8 +12,17 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["COPY_OF", "GRAMMAR_PATTERN", "check_structured", "copy_of", "expand_copy",
-           "expand_grammar_patterns", "grammar_pattern", "repair_message", "without_copy"]
+__all__ = [
+    "COPY_OF",
+    "GRAMMAR_PATTERN",
+    "check_structured",
+    "copy_of",
+    "expand_copy",
+    "expand_grammar_patterns",
+    "grammar_pattern",
+    "repair_message",
+    "without_copy",
+]
 
 # Schema extensions: constraints a grammar-constrained decoder can enforce but a plain
 # JSON-Schema endpoint may refuse. `COPY_OF`: a string that must be a given text copied
@@ -41,7 +50,9 @@ def _validator(schema_text: str):
     return Draft202012Validator(schema)
 
 
-def check_structured(content: str | None, schema: dict[str, Any]) -> tuple[Any, str | None, str | None]:
+def check_structured(
+    content: str | None, schema: dict[str, Any]
+) -> tuple[Any, str | None, str | None]:
     """(value, reason, message): the parsed value and (None, None) when it is valid; else the
     reason code (`invalid_json` or `schema_mismatch`) and a one-line message."""
     if content is None or not content.strip():
@@ -70,8 +81,10 @@ def repair_message(problem: str) -> dict[str, str]:
     """The user turn that shows the model its validation error and asks again."""
     return {
         "role": "user",
-        "content": (f"That answer cannot be used: {problem}. Answer again with JSON only, "
-                    "exactly matching the required schema, and nothing else."),
+        "content": (
+            f"That answer cannot be used: {problem}. Answer again with JSON only, "
+            "exactly matching the required schema, and nothing else."
+        ),
     }
 
 
@@ -106,6 +119,7 @@ def without_copy(schema: dict[str, Any]) -> dict[str, Any]:
 def _copy_pattern(spec: dict[str, Any]) -> str:
     """A regular expression over the JSON-escaped text (a grammar emits raw JSON), with
     an optional mark between pieces."""
+
     def lit(s: str) -> str:
         text = _ESCAPED.sub(r"\\\1", json.dumps(s, ensure_ascii=False)[1:-1])
         return _CLASSED.sub(r"[\1]", text)

@@ -39,8 +39,18 @@ from typing import Any
 from dsbuild.llm.structured import expand_copy, without_copy
 from dsbuild.llm.types import BackendError, BackendReply, Usage
 
-__all__ = ["AUTO", "MODES", "MODES_FILENAME", "STRUCTURED_CHOICES", "ModeChooser", "ModeMemory",
-           "answer_ignores_format", "refuses_format", "schema_of", "shape_payload"]
+__all__ = [
+    "AUTO",
+    "MODES",
+    "MODES_FILENAME",
+    "STRUCTURED_CHOICES",
+    "ModeChooser",
+    "ModeMemory",
+    "answer_ignores_format",
+    "refuses_format",
+    "schema_of",
+    "shape_payload",
+]
 
 log = logging.getLogger("dsbuild.llm")
 
@@ -49,8 +59,10 @@ MODES = ("json_schema", "json_object", "guided_json", "prompt")  # the order `au
 STRUCTURED_CHOICES = (AUTO, *MODES)
 MODES_FILENAME = "structured-modes.json"
 
-PROMPT_INSTRUCTION = ("Answer with one JSON value only, with no other text and no code fence. "
-                      "It must satisfy this JSON Schema:\n")
+PROMPT_INSTRUCTION = (
+    "Answer with one JSON value only, with no other text and no code fence. "
+    "It must satisfy this JSON Schema:\n"
+)
 
 # An HTTP error is a refusal of the format when its message talks about the request's format
 # or its validation, and not about the length of the input.
@@ -58,9 +70,14 @@ _FORMAT_WORDS = re.compile(
     r"response_format|json_schema|json_object|guided_json|guided_decoding|structured output|"
     r"grammar|schema|input should be|extra (inputs?|fields?)|not permitted|not allowed|"
     r"unsupported|not supported|unrecognized|unknown (field|parameter|argument|type)|"
-    r"literal_error|validation error", re.IGNORECASE)
-_LENGTH_WORDS = re.compile(r"context length|context window|too long|too many tokens|"
-                           r"maximum context|exceeds|n_ctx", re.IGNORECASE)
+    r"literal_error|validation error",
+    re.IGNORECASE,
+)
+_LENGTH_WORDS = re.compile(
+    r"context length|context window|too long|too many tokens|"
+    r"maximum context|exceeds|n_ctx",
+    re.IGNORECASE,
+)
 _REFUSAL_STATUS = frozenset({400, 404, 415, 422, 500, 501})
 
 
@@ -95,8 +112,10 @@ def shape_payload(payload: dict[str, Any], mode: str) -> dict[str, Any]:
         if rf.get("type") == "json_schema":
             body["response_format"] = {**rf, "json_schema": {**rf["json_schema"], "schema": schema}}
         else:
-            body["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": name, "schema": schema}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema},
+            }
     elif mode == "json_object":
         body["response_format"] = {"type": "json_object", "schema": schema}
     elif mode == "guided_json":
@@ -119,8 +138,12 @@ def _with_schema_instruction(messages: list[dict[str, Any]], schema: dict[str, A
 
 def refuses_format(exc: BackendError) -> bool:
     """True when the server's error says it does not take the request's format."""
-    if exc.status not in _REFUSAL_STATUS or exc.kind not in ("bad_request", "server_error",
-                                                             "not_found", "http_error"):
+    if exc.status not in _REFUSAL_STATUS or exc.kind not in (
+        "bad_request",
+        "server_error",
+        "not_found",
+        "http_error",
+    ):
         return False
     return bool(_FORMAT_WORDS.search(exc.detail)) and not _LENGTH_WORDS.search(exc.detail)
 
@@ -168,7 +191,10 @@ class ModeMemory:
         if mode is None:
             modes.pop(key, None)
         else:
-            modes[key] = {"mode": mode, "checked": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            modes[key] = {
+                "mode": mode,
+                "checked": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
         text = json.dumps({"version": 1, "modes": modes}, indent=1, sort_keys=True) + "\n"
         tmp = None
         try:
@@ -196,8 +222,9 @@ class ModeChooser:
 
     def __init__(self, setting: str, endpoint: str, memory: ModeMemory | None = None) -> None:
         if setting not in STRUCTURED_CHOICES:
-            raise ValueError(f"structured output mode {setting!r} is not one of "
-                             f"{', '.join(STRUCTURED_CHOICES)}")
+            raise ValueError(
+                f"structured output mode {setting!r} is not one of {', '.join(STRUCTURED_CHOICES)}"
+            )
         self.setting, self.endpoint = setting, endpoint
         self.memory = memory or ModeMemory(None)
         self._chosen: dict[str, str] = {}  # model -> mode (this process)
@@ -230,8 +257,13 @@ class ModeChooser:
             except BackendError as exc:
                 if mode == "prompt" or not refuses_format(exc):
                     raise
-                log.info("structured output: %s (model %s) no longer takes %s (%s); choosing again",
-                         self.endpoint, model, mode, exc.detail[:200])
+                log.info(
+                    "structured output: %s (model %s) no longer takes %s (%s); choosing again",
+                    self.endpoint,
+                    model,
+                    mode,
+                    exc.detail[:200],
+                )
                 self._forget(model, mode)
         lock = self._locks.setdefault(model, asyncio.Lock())
         async with lock:  # one request probes; the others wait for its choice
@@ -254,7 +286,9 @@ class ModeChooser:
                 "format_refused",
                 f"{self.endpoint} does not take structured output mode {mode} "
                 f"(--structured {mode}): {exc.detail}; use --structured auto",
-                transient=False, status=exc.status) from None
+                transient=False,
+                status=exc.status,
+            ) from None
 
     async def _probe(self, payload: dict[str, Any], model: str, send: Send) -> BackendReply:
         skip = self._skip.setdefault(model, set())
@@ -268,8 +302,13 @@ class ModeChooser:
             except BackendError as exc:
                 if last or not refuses_format(exc):
                     raise  # the world or the request failed, not the mode: try again later
-                log.info("structured output: %s (model %s) refuses %s (%s)", self.endpoint,
-                         model, mode, exc.detail[:200])
+                log.info(
+                    "structured output: %s (model %s) refuses %s (%s)",
+                    self.endpoint,
+                    model,
+                    mode,
+                    exc.detail[:200],
+                )
                 skip.add(mode)
                 self.probes += 1
                 continue
@@ -278,16 +317,23 @@ class ModeChooser:
                 skip.add(mode)
                 self.probes += 1
                 if reply.usage is not None:
-                    spent = Usage(spent.prompt_tokens + reply.usage.prompt_tokens,
-                                  spent.completion_tokens + reply.usage.completion_tokens)
+                    spent = Usage(
+                        spent.prompt_tokens + reply.usage.prompt_tokens,
+                        spent.completion_tokens + reply.usage.completion_tokens,
+                    )
                 continue
             self._chosen[model] = mode
             self.memory.put(self.endpoint, model, mode)
             log.info("structured output: %s (model %s) takes %s", self.endpoint, model, mode)
             if spent.total_tokens and reply.usage is not None:  # the discarded answers cost too
-                reply = replace(reply, usage=Usage(
-                    reply.usage.prompt_tokens + spent.prompt_tokens,
-                    reply.usage.completion_tokens + spent.completion_tokens, reply.usage.estimated))
+                reply = replace(
+                    reply,
+                    usage=Usage(
+                        reply.usage.prompt_tokens + spent.prompt_tokens,
+                        reply.usage.completion_tokens + spent.completion_tokens,
+                        reply.usage.estimated,
+                    ),
+                )
             return reply
         raise AssertionError("unreachable: the prompt mode is always tried")
 

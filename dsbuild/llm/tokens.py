@@ -22,8 +22,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dsbuild.llm.types import Usage
 from dsbuild.canonical import canonical_json
+from dsbuild.llm.types import Usage
 
 __all__ = [
     "CHARS_PER_TOKEN_LATIN",
@@ -79,8 +79,7 @@ def estimate_tokens(text: str | None) -> int:
     wide = _WIDE.subn("", text)[1]
     other = _OTHER_ALPHABETS.subn("", text)[1]
     rest = n - wide - other
-    estimate = (wide + other / CHARS_PER_TOKEN_OTHER_ALPHABETS
-                + rest / CHARS_PER_TOKEN_LATIN)
+    estimate = wide + other / CHARS_PER_TOKEN_OTHER_ALPHABETS + rest / CHARS_PER_TOKEN_LATIN
     return max(1, math.ceil(estimate))
 
 
@@ -101,8 +100,9 @@ def _content_text(content: Any) -> str:
     return str(content)
 
 
-def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]], *,
-                           response_format: Mapping[str, Any] | None = None) -> int:
+def estimate_prompt_tokens(
+    messages: Iterable[Mapping[str, Any]], *, response_format: Mapping[str, Any] | None = None
+) -> int:
     """Tokens of a chat request: every message's content (and name) plus a per-message
     overhead and the reply priming; a `response_format` schema counts as its JSON text."""
     total = REPLY_PRIMING_TOKENS
@@ -115,8 +115,12 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]], *,
     return total
 
 
-def estimate_usage(messages: Iterable[Mapping[str, Any]], completion_text: str | None, *,
-                   response_format: Mapping[str, Any] | None = None) -> Usage:
+def estimate_usage(
+    messages: Iterable[Mapping[str, Any]],
+    completion_text: str | None,
+    *,
+    response_format: Mapping[str, Any] | None = None,
+) -> Usage:
     """Estimated prompt and completion tokens, marked `estimated=True`."""
     return Usage(
         prompt_tokens=estimate_prompt_tokens(messages, response_format=response_format),

@@ -35,15 +35,35 @@ __all__ = [
 ]
 
 # Sampling parameters that change the answer, and so belong to the cache key.
-SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "seed", "stop", "presence_penalty",
-                 "frequency_penalty", "logprobs", "top_logprobs")
+SAMPLING_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "logprobs",
+    "top_logprobs",
+)
 
 
 # Backend failure kinds that say nothing about the request's content: after their retries
 # the record is left pending, never rejected. (Any failure the backend calls transient is
 # one too.) `bad_request`, `context_length` and local validation failures are content.
-WORLD_KINDS = frozenset({"connection", "timeout", "rate_limited", "server_error", "bad_response",
-                         "auth", "not_found", "http_error", "format_refused"})
+WORLD_KINDS = frozenset(
+    {
+        "connection",
+        "timeout",
+        "rate_limited",
+        "server_error",
+        "bad_response",
+        "auth",
+        "not_found",
+        "http_error",
+        "format_refused",
+    }
+)
 
 # Structured output modes whose request differs from the canonical payload, so they are part
 # of the cache key (`json_schema` sends the canonical payload; `grammar` is the local model's).
@@ -130,8 +150,12 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
     def to_dict(self) -> dict[str, Any]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "total_tokens": self.total_tokens, "estimated": self.estimated}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "estimated": self.estimated,
+        }
 
 
 @dataclass(frozen=True)
@@ -146,14 +170,21 @@ class BackendReply:
     structured_mode: str | None = None  # the mode the structured request was sent in
 
     def to_dict(self) -> dict[str, Any]:
-        return {"content": self.content, "model": self.model,
-                "usage": self.usage.to_dict() if self.usage else None,
-                "finish_reason": self.finish_reason}
+        return {
+            "content": self.content,
+            "model": self.model,
+            "usage": self.usage.to_dict() if self.usage else None,
+            "finish_reason": self.finish_reason,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BackendReply:
         u = data.get("usage")
-        usage = Usage(u["prompt_tokens"], u["completion_tokens"], u.get("estimated", False)) if u else None
+        usage = (
+            Usage(u["prompt_tokens"], u["completion_tokens"], u.get("estimated", False))
+            if u
+            else None
+        )
         return cls(data.get("content"), data.get("model", ""), usage, data.get("finish_reason"))
 
 
@@ -162,8 +193,15 @@ class BackendError(Exception):
     connection, bad_response, bad_request, auth, not_found, ...); `transient` says whether
     a retry may succeed; `retry_after` is the server's wait hint in seconds."""
 
-    def __init__(self, kind: str, detail: str, *, transient: bool,
-                 retry_after: float | None = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind, self.detail, self.transient = kind, detail, transient
         self.retry_after, self.status = retry_after, status
@@ -207,8 +245,11 @@ class LLMResult:
             from dsbuild.outcomes import Pending
 
             detail = self.error["detail"]
-            raise Pending(f"llm_{self.error['reason']}", f"{where}: {detail}" if where else detail,
-                          output=output)
+            raise Pending(
+                f"llm_{self.error['reason']}",
+                f"{where}: {detail}" if where else detail,
+                output=output,
+            )
 
     def rejection(self, where: str = ""):
         """The rejection of a record whose request failed: reason `llm_<reason>`, the detail

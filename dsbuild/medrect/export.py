@@ -33,10 +33,12 @@ def _error_type(value: Any, rid: str) -> str | None:
     by_key = {_type_key(t): t for t in MEDRECT_ERROR_TYPES}
     found = by_key.get(_type_key(str(value)))
     if found is None:
-        raise InputError(f"medrect record {rid!r}: error type {value!r} is not one of "
-                         f"{', '.join(MEDRECT_ERROR_TYPES)}",
-                         "convert MEDEC types with `dsbuild medrect convert` first",
-                         code="DSB303")
+        raise InputError(
+            f"medrect record {rid!r}: error type {value!r} is not one of "
+            f"{', '.join(MEDRECT_ERROR_TYPES)}",
+            "convert MEDEC types with `dsbuild medrect convert` first",
+            code="DSB303",
+        )
     return found
 
 
@@ -47,7 +49,7 @@ class MedrectExport(DatasetExport):
     original_formats: ClassVar[Mapping[str, str]] = {
         "medrect": "MedRECT JSON (sentences numbered from 1, nulls when clean)",
         "medec": "MEDEC CSV (sentences numbered from 0, -1 and NA when clean; MedRECT's eight "
-                 "error types mapped onto MEDEC's five)",
+        "error types mapped onto MEDEC's five)",
     }
 
     def features(self) -> Any:
@@ -56,25 +58,43 @@ class MedrectExport(DatasetExport):
         from dsbuild.schemas.medrect import MEDRECT_ERROR_TYPES
 
         s = hf.Value("string")
-        return hf.Features({
-            "sample_id": s, "lang": s, "sentences": s, "error_flag": hf.Value("int8"),
-            "error_type": hf.ClassLabel(names=list(MEDRECT_ERROR_TYPES)),
-            "error_sentence_id": hf.Value("int64"), "error_sentence": s, "corrected_sentence": s,
-            "corrected_text": s, "source_id": s, "metadata": s, "screening_results": s,
-            "provenance": s,
-        })
+        return hf.Features(
+            {
+                "sample_id": s,
+                "lang": s,
+                "sentences": s,
+                "error_flag": hf.Value("int8"),
+                "error_type": hf.ClassLabel(names=list(MEDRECT_ERROR_TYPES)),
+                "error_sentence_id": hf.Value("int64"),
+                "error_sentence": s,
+                "corrected_sentence": s,
+                "corrected_text": s,
+                "source_id": s,
+                "metadata": s,
+                "screening_results": s,
+                "provenance": s,
+            }
+        )
 
     def rows(self, record: Mapping[str, Any], index: int) -> Iterator[dict[str, Any]]:
         rid = record_id(record, "sample_id", index)
         metadata = record.get("metadata") or {}
-        source_id = next((record.get(k) or metadata.get(k) for k in _SOURCE_KEYS
-                          if record.get(k) or metadata.get(k)), None)
+        source_id = next(
+            (
+                record.get(k) or metadata.get(k)
+                for k in _SOURCE_KEYS
+                if record.get(k) or metadata.get(k)
+            ),
+            None,
+        )
         lang = record.get("lang") or metadata.get("lang") or metadata.get("language")
         if not lang:
             lang = "ja" if _KANA_OR_HAN.search(record.get("sentences") or "") else "en"
         sid = record.get("error_sentence_id")
         yield {
-            "sample_id": rid, "lang": str(lang), "sentences": record["sentences"],
+            "sample_id": rid,
+            "lang": str(lang),
+            "sentences": record["sentences"],
             "error_flag": int(record["error_flag"]),
             "error_type": _error_type(record.get("error_type"), rid),
             "error_sentence_id": None if sid is None else int(sid),
@@ -87,8 +107,9 @@ class MedrectExport(DatasetExport):
             "provenance": json_text(record.get("provenance")),
         }
 
-    def write_originals(self, split: str, records: Sequence[Mapping[str, Any]],
-                        out: Path) -> dict[str, int]:
+    def write_originals(
+        self, split: str, records: Sequence[Mapping[str, Any]], out: Path
+    ) -> dict[str, int]:
         """MedRECT JSON (the MedRECT fields, metadata and screening results when set; the
         provenance stays in the tables) and the same records as MEDEC CSV."""
         from dsbuild.medrect import MEDRECT_KEYS
@@ -98,8 +119,13 @@ class MedrectExport(DatasetExport):
             write_medrect,
         )
 
-        medrect = [{**{k: r.get(k) for k in MEDRECT_KEYS},
-                    **{k: r[k] for k in _EXTRA_KEYS if r.get(k) is not None}} for r in records]
+        medrect = [
+            {
+                **{k: r.get(k) for k in MEDRECT_KEYS},
+                **{k: r[k] for k in _EXTRA_KEYS if r.get(k) is not None},
+            }
+            for r in records
+        ]
         (out / "medrect").mkdir(exist_ok=True)
         (out / "medec").mkdir(exist_ok=True)
         write_medrect(medrect, out / f"medrect/{split}.json")
@@ -117,10 +143,16 @@ class MedrectExport(DatasetExport):
     def label_tables(self, rows: Sequence[Mapping[str, Any]]) -> list:
         from dsbuild.hub.summary import distribution
 
-        return [distribution("Error flag", Counter("error" if r["error_flag"] else "clean" for r in rows),
-                             "flag"),
-                distribution("Error types (rows with an error)",
-                             Counter(r["error_type"] for r in rows if r["error_flag"]), "error type")]
+        return [
+            distribution(
+                "Error flag", Counter("error" if r["error_flag"] else "clean" for r in rows), "flag"
+            ),
+            distribution(
+                "Error types (rows with an error)",
+                Counter(r["error_type"] for r in rows if r["error_flag"]),
+                "error type",
+            ),
+        ]
 
 
 EXPORT = MedrectExport()

@@ -144,10 +144,14 @@ def _check_medrect_items(path: Path, items: list[Any]) -> None:
         return  # non-objects are reported record by record by the readers
     guess = None
     for min_share in (1.0, 0.5):
-        guess = guess or next((g for r in records if (g := detect_format(r, min_share=min_share))), None)
+        guess = guess or next(
+            (g for r in records if (g := detect_format(r, min_share=min_share))), None
+        )
     first = records[0]
     if guess is not None:
-        keys = sorted(FORMATS[guess].detect_keys & first.keys()) or sorted(FORMATS[guess].detect_keys)
+        keys = sorted(FORMATS[guess].detect_keys & first.keys()) or sorted(
+            FORMATS[guess].detect_keys
+        )
         looks = f"it looks like {_FORMAT_TITLES.get(guess, guess)} items ({', '.join(keys)})"
     else:
         looks = f"its first record has the keys {sorted(first)[:12]}"
@@ -158,18 +162,29 @@ def _check_medrect_items(path: Path, items: list[Any]) -> None:
     )
 
 
-_FORMAT_TITLES = {"mushroom": "Mu-SHROOM", "psiloqa": "PsiloQA", "entitycs": "EntityCS",
-                  "jmle": "IgakuQA (JMLE)", "cultural": "cultural", "medec": "MEDEC"}
+_FORMAT_TITLES = {
+    "mushroom": "Mu-SHROOM",
+    "psiloqa": "PsiloQA",
+    "entitycs": "EntityCS",
+    "jmle": "IgakuQA (JMLE)",
+    "cultural": "cultural",
+    "medec": "MEDEC",
+}
 
 
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
-        raise InputError(f"input file {path} does not exist or is not a file", "check the path", code="DSB301")
+        raise InputError(
+            f"input file {path} does not exist or is not a file", "check the path", code="DSB301"
+        )
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions",
-                         code="DSB301") from exc
+        raise InputError(
+            f"cannot read {path}: {exc.strerror or exc}",
+            "check the file's permissions",
+            code="DSB301",
+        ) from exc
 
 
 def _decode(path: Path) -> str:
@@ -177,8 +192,9 @@ def _decode(path: Path) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 (byte {exc.start})", "re-save the file as UTF-8",
-                         code="DSB302") from exc
+        raise InputError(
+            f"{path} is not UTF-8 (byte {exc.start})", "re-save the file as UTF-8", code="DSB302"
+        ) from exc
 
 
 def read_json_items(path: str | Path, what: str) -> list[Any]:
@@ -205,10 +221,12 @@ def read_json_items(path: str | Path, what: str) -> list[Any]:
             items.append(loads_json(line, f"{path}: line {n}", fix))
         return items
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not valid JSON or JSON Lines: {exc.msg} at line "
-                         f"{exc.lineno} column {exc.colno}",
-                         "fix the JSON syntax (`dsbuild medrect validate` shows every bad record)",
-                         code="DSB302") from exc
+        raise InputError(
+            f"{path} is not valid JSON or JSON Lines: {exc.msg} at line "
+            f"{exc.lineno} column {exc.colno}",
+            "fix the JSON syntax (`dsbuild medrect validate` shows every bad record)",
+            code="DSB302",
+        ) from exc
 
 
 def _as_list(data: Any) -> list[Any]:
@@ -220,8 +238,11 @@ def read_medrect(path: str | Path) -> list[dict[str, Any]]:
     data = read_json_items(path, "MedRECT records")
     for i, item in enumerate(data, 1):
         if not isinstance(item, dict):
-            raise InputError(f"{path} item {i} is a {type(item).__name__}, not a record object",
-                             "give a list of MedRECT record objects", code="DSB303")
+            raise InputError(
+                f"{path} item {i} is a {type(item).__name__}, not a record object",
+                "give a list of MedRECT record objects",
+                code="DSB303",
+            )
     return data
 
 
@@ -238,21 +259,30 @@ def read_medec(path: str | Path) -> list[dict[str, str]]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise InputError(f"{path} cannot be parsed as CSV: {exc}", "check its quoting", code="DSB302") from exc
+        raise InputError(
+            f"{path} cannot be parsed as CSV: {exc}", "check its quoting", code="DSB302"
+        ) from exc
     rows = [r for r in rows if r]
     if not rows:
-        raise InputError(f"{path} is empty", "give a MEDEC CSV with a header and rows", code="DSB304")
+        raise InputError(
+            f"{path} is empty", "give a MEDEC CSV with a header and rows", code="DSB304"
+        )
     header = rows[0]
     missing = [c for c in ("Text ID", "Sentences", "Error Flag") if c not in header]
     if missing:
-        raise InputError(f"{path} has no {', '.join(missing)} column(s); its header is {header}",
-                         "give a MEDEC CSV with ground truth (Text ID, Text, Sentences, Error Flag, ...)",
-                         code="DSB302")
+        raise InputError(
+            f"{path} has no {', '.join(missing)} column(s); its header is {header}",
+            "give a MEDEC CSV with ground truth (Text ID, Text, Sentences, Error Flag, ...)",
+            code="DSB302",
+        )
     out = []
     for n, row in enumerate(rows[1:], 1):
         if len(row) != len(header):
-            raise InputError(f"{path} row {n} has {len(row)} fields but the header has {len(header)}",
-                             "check the row's quoting", code="DSB303")
+            raise InputError(
+                f"{path} row {n} has {len(row)} fields but the header has {len(header)}",
+                "check the row's quoting",
+                code="DSB303",
+            )
         out.append(dict(zip(header, row)))
     return out
 
@@ -262,7 +292,9 @@ def read_records_as_medrect(path: str | Path) -> tuple[FileFormat, list[dict[str
     fmt = detect_file_format(path)
     if fmt == "medrect-json":
         return fmt, read_medrect(path)
-    return fmt, [medec_row_to_medrect(row, i, source=str(path)) for i, row in enumerate(read_medec(path))]
+    return fmt, [
+        medec_row_to_medrect(row, i, source=str(path)) for i, row in enumerate(read_medec(path))
+    ]
 
 
 # ---------------------------------------------------------------- writing
@@ -292,12 +324,16 @@ def medec_csv_text(rows: Iterable[Mapping[str, str]], *, final_newline: bool = F
     return text if final_newline else text.removesuffix("\r\n")
 
 
-def write_medec(rows: Iterable[Mapping[str, str]], path: str | Path, *, final_newline: bool = False) -> int:
+def write_medec(
+    rows: Iterable[Mapping[str, str]], path: str | Path, *, final_newline: bool = False
+) -> int:
     """Write MEDEC CSV rows atomically (no final newline, as the MEDEC release); returns the count."""
     from dsbuild.runs.jsonl import atomic_write_bytes
 
     rows = list(rows)
-    atomic_write_bytes(Path(path), medec_csv_text(rows, final_newline=final_newline).encode("utf-8"))
+    atomic_write_bytes(
+        Path(path), medec_csv_text(rows, final_newline=final_newline).encode("utf-8")
+    )
     return len(rows)
 
 
@@ -308,21 +344,28 @@ def _na(cell: str | None) -> str | None:
     return None if cell is None or cell.strip() in ("", _NA) else cell
 
 
-def medec_row_to_medrect(row: Mapping[str, str], index: int, *, source: str = "MEDEC CSV") -> dict[str, Any]:
+def medec_row_to_medrect(
+    row: Mapping[str, str], index: int, *, source: str = "MEDEC CSV"
+) -> dict[str, Any]:
     """One MEDEC row as a MedRECT record that converts back to exactly the same cells."""
     where = f"{source} row {index + 1} (Text ID {row.get('Text ID')!r})"
     flag_cell = (row.get("Error Flag") or "").strip()
     if flag_cell not in ("0", "1"):
-        raise InputError(f"{where}: Error Flag is {row.get('Error Flag')!r}, not 0 or 1",
-                         "set Error Flag to 0 or 1", code="DSB303")
+        raise InputError(
+            f"{where}: Error Flag is {row.get('Error Flag')!r}, not 0 or 1",
+            "set Error Flag to 0 or 1",
+            code="DSB303",
+        )
     flag = int(flag_cell)
     id_cell = (row.get("Error Sentence ID") or "-1").strip()
     try:
         medec_id = int(id_cell)
     except ValueError:
-        raise InputError(f"{where}: Error Sentence ID is {id_cell!r}, not a whole number",
-                         "give the 0-based sentence number, or -1 when the text is clean",
-                         code="DSB303") from None
+        raise InputError(
+            f"{where}: Error Sentence ID is {id_cell!r}, not a whole number",
+            "give the 0-based sentence number, or -1 when the text is clean",
+            code="DSB303",
+        ) from None
     raw_sentences = row.get("Sentences", "")
     medec_type = _na(row.get("Error Type"))
     record: dict[str, Any] = {
@@ -334,15 +377,22 @@ def medec_row_to_medrect(row: Mapping[str, str], index: int, *, source: str = "M
         "error_sentence": _na(row.get("Error Sentence")),
         "corrected_sentence": _na(row.get("Corrected Sentence")),
         "corrected_text": _na(row.get("Corrected Text")),
-        "metadata": {"row_index": index, "original_text": row.get("Text", ""), "raw_sentences": raw_sentences},
+        "metadata": {
+            "row_index": index,
+            "original_text": row.get("Text", ""),
+            "raw_sentences": raw_sentences,
+        },
     }
     extra_cell = row.get(EXTRA_COLUMN)
     others = {c: v for c, v in row.items() if c not in MEDEC_COLUMNS and c != EXTRA_COLUMN}
     if others:
         record["metadata"]["medec_columns"] = others
     back = medrect_to_medec_row(record)
-    kept = {c: {"derived": back.get(c), "cell": v} for c, v in row.items()
-            if c in MEDEC_COLUMNS and back.get(c) != v}
+    kept = {
+        c: {"derived": back.get(c), "cell": v}
+        for c, v in row.items()
+        if c in MEDEC_COLUMNS and back.get(c) != v
+    }
     if kept:
         record["metadata"]["medec_cells"] = kept
     if extra_cell:
@@ -362,7 +412,8 @@ def medrect_to_medec_row(record: Mapping[str, Any], *, keep_extra: bool = False)
     original_text = meta.get("original_text")
     row = {
         "Text ID": str(record.get("sample_id", "")),
-        "Text": original_text if unchanged and isinstance(original_text, str)
+        "Text": original_text
+        if unchanged and isinstance(original_text, str)
         else join_sentences(sentence_texts(sentences, "medrect")),
         "Sentences": raw if unchanged else renumber(sentences, "medrect", "medec"),
         "Error Flag": str(flag),
@@ -373,7 +424,11 @@ def medrect_to_medec_row(record: Mapping[str, Any], *, keep_extra: bool = False)
         "Corrected Text": _cell(record.get("corrected_text")),
     }
     for column, kept in (meta.get("medec_cells") or {}).items():
-        if isinstance(kept, dict) and row.get(column) == kept.get("derived") and isinstance(kept.get("cell"), str):
+        if (
+            isinstance(kept, dict)
+            and row.get(column) == kept.get("derived")
+            and isinstance(kept.get("cell"), str)
+        ):
             row[column] = kept["cell"]
     for column, value in (meta.get("medec_columns") or {}).items():
         row[column] = str(value)
@@ -408,18 +463,24 @@ def _apply_extra(record: dict[str, Any], cell: str, where: str) -> dict[str, Any
     from dsbuild.readers import loads_json
 
     try:
-        extra = loads_json(cell, f"{where}: the {EXTRA_COLUMN} cell", f"leave {EXTRA_COLUMN} as dsbuild wrote it")
+        extra = loads_json(
+            cell, f"{where}: the {EXTRA_COLUMN} cell", f"leave {EXTRA_COLUMN} as dsbuild wrote it"
+        )
     except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: the {EXTRA_COLUMN} cell is not JSON ({exc.msg})",
-                         f"leave {EXTRA_COLUMN} as dsbuild wrote it or delete the column",
-                         code="DSB303") from exc
+        raise InputError(
+            f"{where}: the {EXTRA_COLUMN} cell is not JSON ({exc.msg})",
+            f"leave {EXTRA_COLUMN} as dsbuild wrote it or delete the column",
+            code="DSB303",
+        ) from exc
     merged = dict(record)
     merged.update(extra.get("fields") or {})
     for key in extra.get("absent") or []:
         merged.pop(key, None)
     order = extra.get("order")
     if order:
-        merged = {k: merged[k] for k in order if k in merged} | {k: v for k, v in merged.items() if k not in order}
+        merged = {k: merged[k] for k in order if k in merged} | {
+            k: v for k, v in merged.items() if k not in order
+        }
     return merged
 
 
@@ -440,8 +501,11 @@ def relabel(record: Mapping[str, Any], labels: str | None) -> dict[str, Any]:
     if labels not in LABEL_LANGUAGES:
         from dsbuild.errors import ConfigError
 
-        raise ConfigError(f"--labels {labels} is not a label language", f"use one of {', '.join(LABEL_LANGUAGES)}",
-                          code="DSB103")
+        raise ConfigError(
+            f"--labels {labels} is not a label language",
+            f"use one of {', '.join(LABEL_LANGUAGES)}",
+            code="DSB103",
+        )
     if labels == "en":
         out["error_type"] = MEDRECT_JA_TYPES.get(kind.strip(), kind)
     else:
@@ -475,26 +539,40 @@ class ConvertSummary:
             "error_records": self.errors,
         }
         if self.report is not None:
-            out.update(invalid=self.report.invalid, problems_by_reason=dict(self.report.by_reason),
-                       warned=self.report.warned, warnings_by_reason=dict(self.report.warnings_by_reason))
+            out.update(
+                invalid=self.report.invalid,
+                problems_by_reason=dict(self.report.by_reason),
+                warned=self.report.warned,
+                warnings_by_reason=dict(self.report.warnings_by_reason),
+            )
         return out
 
 
-def convert_file(source: str | Path, target_format: str, target: str | Path, *,
-                 keep_extra: bool = False, labels: str | None = None,
-                 strict: bool = False) -> ConvertSummary:
+def convert_file(
+    source: str | Path,
+    target_format: str,
+    target: str | Path,
+    *,
+    keep_extra: bool = False,
+    labels: str | None = None,
+    strict: bool = False,
+) -> ConvertSummary:
     """Convert a MedRECT JSON or MEDEC CSV file (detected) into `target_format` at `target`,
     error types named in `labels` (None: as read)."""
     from dsbuild.errors import ConfigError
     from dsbuild.validation import check_records
 
     if target_format not in FORMAT_NAMES:
-        raise ConfigError(f"unknown target format {target_format!r}", f"use one of {', '.join(FORMAT_NAMES)}",
-                          code="DSB105")
+        raise ConfigError(
+            f"unknown target format {target_format!r}",
+            f"use one of {', '.join(FORMAT_NAMES)}",
+            code="DSB105",
+        )
     source, target = Path(source), Path(target)
     if source.resolve() == target.resolve():
-        raise ConfigError(f"--out {target} is the input file", "write the converted file elsewhere",
-                          code="DSB103")
+        raise ConfigError(
+            f"--out {target} is the input file", "write the converted file elsewhere", code="DSB103"
+        )
     if labels is not None and labels not in LABEL_LANGUAGES:
         relabel({"error_type": ""}, labels)  # raises the one-line error
     fmt = detect_file_format(source)
@@ -505,7 +583,9 @@ def convert_file(source: str | Path, target_format: str, target: str | Path, *,
         if target_format == "medec-csv" and labels is None:
             count = write_medec(rows, target)
             errors = sum(r.get("Error Flag", "").strip() == "1" for r in rows)
-            return ConvertSummary(str(source), fmt, str(target), target_format, count, errors, report)
+            return ConvertSummary(
+                str(source), fmt, str(target), target_format, count, errors, report
+            )
         records = [medec_row_to_medrect(r, i, source=str(source)) for i, r in enumerate(rows)]
     else:
         records = read_medrect(source)
@@ -516,5 +596,7 @@ def convert_file(source: str | Path, target_format: str, target: str | Path, *,
     if target_format == "medrect-json":
         count = write_medrect(records, target)
     else:
-        count = write_medec([medrect_to_medec_row(r, keep_extra=keep_extra) for r in records], target)
+        count = write_medec(
+            [medrect_to_medec_row(r, keep_extra=keep_extra) for r in records], target
+        )
     return ConvertSummary(str(source), fmt, str(target), target_format, count, errors, report)  # type: ignore[arg-type]

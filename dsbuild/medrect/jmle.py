@@ -185,22 +185,33 @@ def _letters(choices: Any) -> dict[str, str] | None:
     return None
 
 
-def question_from_item(item: Mapping[str, Any], *, default_id: str, source: str = "",
-                       lang: str | None = None) -> SourceQuestion | Skip:
+def question_from_item(
+    item: Mapping[str, Any], *, default_id: str, source: str = "", lang: str | None = None
+) -> SourceQuestion | Skip:
     """One JMLE-style (`choices`, `answer` letters) or MedQA-style (`options`, `answer_idx`)
     item as a SourceQuestion, or a Skip saying why it cannot be used."""
     qid = str(item.get("id") or item.get("qid") or default_id)
     question = str(item.get("question") or "").strip()
     if not question:
         return Skip(qid, "missing_question", "the question text is empty")
-    choices = _letters(item.get("choices") if item.get("choices") is not None else item.get("options"))
+    choices = _letters(
+        item.get("choices") if item.get("choices") is not None else item.get("options")
+    )
     if not choices or len(choices) < 2:
-        return Skip(qid, "missing_choices", f"{len(choices or {})} choice(s); at least 2 are needed")
+        return Skip(
+            qid, "missing_choices", f"{len(choices or {})} choice(s); at least 2 are needed"
+        )
     empty = [k for k, v in choices.items() if not v.strip()]
     if empty:
         return Skip(qid, "missing_choices", f"choice(s) {', '.join(empty)} have no text")
-    answer = item.get("answer_idx") if item.get("answer_idx") not in (None, "") else item.get("answer")
-    if isinstance(answer, str) and "answer_idx" not in item and answer.strip().lower() not in choices:
+    answer = (
+        item.get("answer_idx") if item.get("answer_idx") not in (None, "") else item.get("answer")
+    )
+    if (
+        isinstance(answer, str)
+        and "answer_idx" not in item
+        and answer.strip().lower() not in choices
+    ):
         # MedQA without answer_idx gives the answer's text: find its letter
         matches = [k for k, v in choices.items() if v.strip() == answer.strip()]
         answer = matches[0] if len(matches) == 1 else answer
@@ -209,17 +220,26 @@ def question_from_item(item: Mapping[str, Any], *, default_id: str, source: str 
     if not answers:
         return Skip(qid, "missing_answer", "no answer is given")
     if len(answers) > 1:
-        return Skip(qid, "multiple_answers", f"{len(answers)} correct choices ({', '.join(answers)})")
+        return Skip(
+            qid, "multiple_answers", f"{len(answers)} correct choices ({', '.join(answers)})"
+        )
     if answers[0] not in choices:
-        return Skip(qid, "answer_not_a_choice", f"answer {answers[0]!r} is not one of {', '.join(choices)}")
+        return Skip(
+            qid, "answer_not_a_choice", f"answer {answers[0]!r} is not one of {', '.join(choices)}"
+        )
     if numeric_choices(choices):
-        return Skip(qid, "numeric_choices", "every choice is a number: " + " | ".join(choices.values())[:80])
+        return Skip(
+            qid, "numeric_choices", "every choice is a number: " + " | ".join(choices.values())[:80]
+        )
     words = needs_figure(question) or needs_figure(" ".join(choices.values()))
     if words:
         return Skip(qid, "needs_figure", f"refers to a figure or table ({words!r})")
     lang = str(item.get("lang") or lang or detect_language(question + "".join(choices.values())))
-    meta = {k: v for k, v in item.items()
-            if k not in ("id", "qid", "question", "choices", "options", "answer", "answer_idx", "lang")}
+    meta = {
+        k: v
+        for k, v in item.items()
+        if k not in ("id", "qid", "question", "choices", "options", "answer", "answer_idx", "lang")
+    }
     return SourceQuestion(qid, lang, question, choices, answers[0], source, meta)
 
 
@@ -231,12 +251,17 @@ def _items(path: Path) -> list[dict[str, Any]]:
         data = data[0]["questions"]
     bad = next((i for i, x in enumerate(data, 1) if not isinstance(x, dict)), None)
     if bad is not None:
-        raise InputError(f"{path} item {bad} is not a question object", "give a list of question objects",
-                         code="DSB303")
+        raise InputError(
+            f"{path} item {bad} is not a question object",
+            "give a list of question objects",
+            code="DSB303",
+        )
     return data
 
 
-def load_questions(paths: str | Path | Iterable[str | Path], *, lang: str | None = None) -> LoadResult:
+def load_questions(
+    paths: str | Path | Iterable[str | Path], *, lang: str | None = None
+) -> LoadResult:
     """Read JMLE JSON and/or MedQA JSONL files into usable questions and skips."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -244,7 +269,9 @@ def load_questions(paths: str | Path | Iterable[str | Path], *, lang: str | None
     seen: set[str] = set()
     for path in map(Path, paths):
         for n, item in enumerate(_items(path), 1):
-            got = question_from_item(item, default_id=f"{path.stem}-{n}", source=path.name, lang=lang)
+            got = question_from_item(
+                item, default_id=f"{path.stem}-{n}", source=path.name, lang=lang
+            )
             if isinstance(got, SourceQuestion) and got.id in seen:
                 got = Skip(got.id, "duplicate_id", f"id {got.id} appears earlier")
             if isinstance(got, SourceQuestion):

@@ -48,25 +48,39 @@ def parse_by_type(value: Any) -> dict[str, dict[str, Any]]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"option difficulty_by_type is not a JSON object: {exc.msg}",
-                              'write e.g. {"diagnosis": {"min_correct": 1}}', code="DSB103") from exc
+            raise ConfigError(
+                f"option difficulty_by_type is not a JSON object: {exc.msg}",
+                'write e.g. {"diagnosis": {"min_correct": 1}}',
+                code="DSB103",
+            ) from exc
     if not isinstance(value, Mapping):
-        raise ConfigError(f"option difficulty_by_type must map error types to bounds, got {type(value).__name__}",
-                          'write e.g. {"diagnosis": {"min_correct": 1}}', code="DSB103")
+        raise ConfigError(
+            f"option difficulty_by_type must map error types to bounds, got {type(value).__name__}",
+            'write e.g. {"diagnosis": {"min_correct": 1}}',
+            code="DSB103",
+        )
     known = (*MEDRECT_ERROR_TYPES, "clean")
     out: dict[str, dict[str, Any]] = {}
     for kind, bounds in value.items():
         if kind not in known:
-            raise ConfigError(f"option difficulty_by_type names unknown type {kind!r}",
-                              f"use {', '.join(known)}", code="DSB103")
+            raise ConfigError(
+                f"option difficulty_by_type names unknown type {kind!r}",
+                f"use {', '.join(known)}",
+                code="DSB103",
+            )
         if not isinstance(bounds, Mapping) or set(bounds) - set(BOUNDS):
-            raise ConfigError(f"option difficulty_by_type[{kind!r}] must hold only {', '.join(BOUNDS)}",
-                              'write e.g. {"min_correct": 1, "max_correct": 2}', code="DSB103")
+            raise ConfigError(
+                f"option difficulty_by_type[{kind!r}] must hold only {', '.join(BOUNDS)}",
+                'write e.g. {"min_correct": 1, "max_correct": 2}',
+                code="DSB103",
+            )
         out[str(kind)] = dict(bounds)
     return out
 
 
-def thresholds_for(kind: str | None, base: Mapping[str, Any], by_type: Mapping[str, Mapping[str, Any]]) -> Thresholds:
+def thresholds_for(
+    kind: str | None, base: Mapping[str, Any], by_type: Mapping[str, Mapping[str, Any]]
+) -> Thresholds:
     """The bounds for one record's type (`None`: a clean record): per-type values over `base`."""
     merged = {k: base.get(k) for k in BOUNDS if base.get(k) is not None}
     merged.update({k: v for k, v in (by_type.get(kind or "clean") or {}).items() if v is not None})
@@ -77,8 +91,13 @@ def thresholds_for(kind: str | None, base: Mapping[str, Any], by_type: Mapping[s
     )
 
 
-def score_answer(record: Mapping[str, Any], answer: Mapping[str, Any], *, correction_min_rouge: float = 0.5,
-                 answer_text: str = "") -> dict[str, Any]:
+def score_answer(
+    record: Mapping[str, Any],
+    answer: Mapping[str, Any],
+    *,
+    correction_min_rouge: float = 0.5,
+    answer_text: str = "",
+) -> dict[str, Any]:
     """One validator's answer with `detected`, `located` and `correct` (see the docstring)."""
     from dsbuild.medrect.synthesis import choice_overlap
     from dsbuild.metrics.correction import rouge_n, tokenize
@@ -99,23 +118,40 @@ def score_answer(record: Mapping[str, Any], answer: Mapping[str, Any], *, correc
         close = rouge_n(tokenize(correction), tokenize(gold), 1) >= correction_min_rouge
         states = bool(answer_text) and choice_overlap(answer_text, correction) >= 0.5
         correct = located and (close or states)
-    return {"error_flag": flag, "error_sentence_id": number or None, "corrected_sentence": correction or None,
-            "detected": detected, "located": bool(located), "correct": bool(correct)}
+    return {
+        "error_flag": flag,
+        "error_sentence_id": number or None,
+        "corrected_sentence": correction or None,
+        "detected": detected,
+        "located": bool(located),
+        "correct": bool(correct),
+    }
 
 
-def decide(record: Mapping[str, Any], scored: Sequence[Mapping[str, Any]], bounds: Thresholds) -> tuple[str, str] | None:
+def decide(
+    record: Mapping[str, Any], scored: Sequence[Mapping[str, Any]], bounds: Thresholds
+) -> tuple[str, str] | None:
     """None to keep the record, else (reason, detail)."""
     panel = len(scored)
     n_correct = sum(bool(s["correct"]) for s in scored)
-    mislocated = sum(bool(s["detected"]) and not s["located"] for s in scored) if record.get("error_flag") == 1 else 0
+    mislocated = (
+        sum(bool(s["detected"]) and not s["located"] for s in scored)
+        if record.get("error_flag") == 1
+        else 0
+    )
     upper = panel if bounds.max_correct is None else bounds.max_correct
     if panel and mislocated / panel > bounds.max_mislocated_share:
-        detail = (f"{mislocated} of {panel} validators flag an error but name another sentence "
-                  f"(allowed share {bounds.max_mislocated_share:g})")
+        detail = (
+            f"{mislocated} of {panel} validators flag an error but name another sentence "
+            f"(allowed share {bounds.max_mislocated_share:g})"
+        )
         return ("ambiguous_location", detail)
     if n_correct < bounds.min_correct:
         detail = f"{n_correct} of {panel} validators got it completely right (at least {bounds.min_correct} needed)"
         return ("too_hard", detail)
     if n_correct > upper:
-        return ("too_easy", f"{n_correct} of {panel} validators got it completely right (at most {upper} allowed)")
+        return (
+            "too_easy",
+            f"{n_correct} of {panel} validators got it completely right (at most {upper} allowed)",
+        )
     return None

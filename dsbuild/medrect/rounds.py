@@ -48,58 +48,122 @@ class MedrectRounds(AnnotationRounds):
         from dsbuild.schemas.medrect import MEDRECT_ERROR_TYPES
 
         lines = [
-            ("Read the numbered clinical text. It holds at most one medical error "
-             "(a wrong diagnosis, drug, dose, finding, test reading or management step)."),
-            ("Say whether there is an error. If there is, choose the sentence that holds it, write "
-             "that sentence corrected (change only what is wrong), and choose the error type."),
+            (
+                "Read the numbered clinical text. It holds at most one medical error "
+                "(a wrong diagnosis, drug, dose, finding, test reading or management step)."
+            ),
+            (
+                "Say whether there is an error. If there is, choose the sentence that holds it, write "
+                "that sentence corrected (change only what is wrong), and choose the error type."
+            ),
             "A pre-filled answer comes from a model: check it and change what is wrong.",
         ]
         root = start(lines)
         add_text(root, "Clinical text", "text", "$text")
         element(root, "Header", value="Does the text hold a medical error?", size="5")
-        add_choices(root, "error_flag", "text", {"error": "Yes: one sentence is wrong",
-                                                 "no_error": "No: the text is correct"}, required="true")
-        when = {"visibleWhen": "choice-selected", "whenTagName": "error_flag", "whenChoiceValue": "error"}
+        add_choices(
+            root,
+            "error_flag",
+            "text",
+            {"error": "Yes: one sentence is wrong", "no_error": "No: the text is correct"},
+            required="true",
+        )
+        when = {
+            "visibleWhen": "choice-selected",
+            "whenTagName": "error_flag",
+            "whenChoiceValue": "error",
+        }
         box = element(root, "View", **when)
         element(box, "Header", value="Which sentence is wrong?", size="5")
-        element(box, "Choices", name="error_sentence", toName="text", value="$sentence_choices",
-                choice="single-radio")
+        element(
+            box,
+            "Choices",
+            name="error_sentence",
+            toName="text",
+            value="$sentence_choices",
+            choice="single-radio",
+        )
         element(box, "Header", value="The sentence, corrected", size="5")
-        element(box, "TextArea", name="corrected_sentence", toName="text", maxSubmissions="1",
-                editable="true", rows="2")
+        element(
+            box,
+            "TextArea",
+            name="corrected_sentence",
+            toName="text",
+            maxSubmissions="1",
+            editable="true",
+            rows="2",
+        )
         element(box, "Header", value="Error type", size="5")
-        add_choices(box, "error_type", "text", {t: t.replace("_", " ") for t in MEDRECT_ERROR_TYPES})
+        add_choices(
+            box, "error_type", "text", {t: t.replace("_", " ") for t in MEDRECT_ERROR_TYPES}
+        )
         add_comment(root, "text")
         return finish("medrect", root, lines)
 
     def task(self, unit: Unit) -> tuple[dict, list[dict]]:
         r = unit.record
         text = r["sentences"]
-        choices = [{"value": str(n), "html": f"{n}. {html.escape(s)}"} for n, s in numbered_sentences(text)]
+        choices = [
+            {"value": str(n), "html": f"{n}. {html.escape(s)}"} for n, s in numbered_sentences(text)
+        ]
         data = {"text": text, "sentence_choices": choices}
         result: list[dict] = []
         flag = r.get("error_flag")
         if flag in (0, 1):
-            result.append({"id": "dsb-flag", "from_name": "error_flag", "to_name": "text",
-                           "type": "choices", "value": {"choices": ["error" if flag else "no_error"]}})
+            result.append(
+                {
+                    "id": "dsb-flag",
+                    "from_name": "error_flag",
+                    "to_name": "text",
+                    "type": "choices",
+                    "value": {"choices": ["error" if flag else "no_error"]},
+                }
+            )
         if flag == 1:
             if r.get("error_sentence_id") is not None:
-                result.append({"id": "dsb-sent", "from_name": "error_sentence", "to_name": "text",
-                               "type": "choices",
-                               "value": {"choices": [str(r["error_sentence_id"])]}})
+                result.append(
+                    {
+                        "id": "dsb-sent",
+                        "from_name": "error_sentence",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": [str(r["error_sentence_id"])]},
+                    }
+                )
             if r.get("corrected_sentence"):
-                result.append({"id": "dsb-corr", "from_name": "corrected_sentence", "to_name": "text",
-                               "type": "textarea", "value": {"text": [r["corrected_sentence"]]}})
+                result.append(
+                    {
+                        "id": "dsb-corr",
+                        "from_name": "corrected_sentence",
+                        "to_name": "text",
+                        "type": "textarea",
+                        "value": {"text": [r["corrected_sentence"]]},
+                    }
+                )
             if r.get("error_type"):
-                result.append({"id": "dsb-type", "from_name": "error_type", "to_name": "text",
-                               "type": "choices", "value": {"choices": [r["error_type"]]}})
+                result.append(
+                    {
+                        "id": "dsb-type",
+                        "from_name": "error_type",
+                        "to_name": "text",
+                        "type": "choices",
+                        "value": {"choices": [r["error_type"]]},
+                    }
+                )
         return data, result
 
-    def parse_result(self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    def parse_result(
+        self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str
+    ) -> dict[str, Any]:
         from dsbuild.labelstudio.results import choice_of, text_of
 
-        out: dict[str, Any] = {"error_flag": None, "error_sentence_id": None, "corrected_sentence": None,
-                               "error_type": None, "comment": None}
+        out: dict[str, Any] = {
+            "error_flag": None,
+            "error_sentence_id": None,
+            "corrected_sentence": None,
+            "error_type": None,
+            "comment": None,
+        }
         for item in result:
             name = item.get("from_name")
             if name == "error_flag":
@@ -132,17 +196,21 @@ class MedrectRounds(AnnotationRounds):
             block[field] = {"majority": majority, "unanimous": unanimous, "votes": votes}
             if not unanimous:
                 disagreements.append(disagreement(unit, field, votes))
-        block["corrected_sentences"] = {a: v["corrected_sentence"] for a, v in values.items()
-                                        if v.get("corrected_sentence")}
+        block["corrected_sentences"] = {
+            a: v["corrected_sentence"] for a, v in values.items() if v.get("corrected_sentence")
+        }
         record["annotation_result"] = block
         return record, disagreements
 
     def agreement(self, units: Sequence[tuple[Any, Values]], raters: list[str]) -> dict[str, Any]:
         from dsbuild.labelstudio.agreement import nominal_agreement
 
-        return {field: nominal_agreement([[v[a].get(field) if a in v else None for a in raters]
-                                          for _, v in units])
-                for field in _FIELDS}
+        return {
+            field: nominal_agreement(
+                [[v[a].get(field) if a in v else None for a in raters] for _, v in units]
+            )
+            for field in _FIELDS
+        }
 
 
 ROUNDS = MedrectRounds()

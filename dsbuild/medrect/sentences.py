@@ -53,7 +53,9 @@ def _style(style: str) -> tuple[re.Pattern[str], int, str]:
         raise ValueError(f"unknown sentence style {style!r}; use medrect or medec") from None
 
 
-def parse_sentences(text: str, style: Style = "medrect") -> tuple[dict[int, str], list[tuple[str, str]]]:
+def parse_sentences(
+    text: str, style: Style = "medrect"
+) -> tuple[dict[int, str], list[tuple[str, str]]]:
     """Sentences by number (continuation lines joined with LF), and numbering problems."""
     pattern, first, _ = _style(style)
     return parse_numbered_sentences(text, pattern, first)
@@ -90,9 +92,9 @@ def renumber(text: str, source: Style, target: Style, *, sep: str | None = None)
     n_tail = trailing_separator_lines(lines)
     tail = ""
     if n_tail:
-        lines, rest = lines[: len(lines) - n_tail], lines[len(lines) - n_tail:]
+        lines, rest = lines[: len(lines) - n_tail], lines[len(lines) - n_tail :]
         last = lines[-1] if lines else ""
-        tail = last[len(last.rstrip()):] + sep + sep.join(rest)
+        tail = last[len(last.rstrip()) :] + sep + sep.join(rest)
     out = []
     for line in lines:
         if not line.strip():
@@ -165,7 +167,9 @@ def _bare(text: str) -> str:
     return "".join(text.split())
 
 
-def verify_record(record: Mapping[str, Any], *, types: Sequence[str] = MEDRECT_ERROR_TYPES) -> list[tuple[str, str]]:
+def verify_record(
+    record: Mapping[str, Any], *, types: Sequence[str] = MEDRECT_ERROR_TYPES
+) -> list[tuple[str, str]]:
     """What is wrong with one MedRECT record, as (reason_code, detail) pairs; [] when sound.
 
     Checks the numbering; for a clean record that every error field is empty; for an error
@@ -188,7 +192,9 @@ def verify_record(record: Mapping[str, Any], *, types: Sequence[str] = MEDRECT_E
     if flag == 0:
         for name, value in values.items():
             if value is not None:
-                problems.append(("clean_has_error_fields", f"error_flag is 0 but {name} is {value!r}"[:160]))
+                problems.append(
+                    ("clean_has_error_fields", f"error_flag is 0 but {name} is {value!r}"[:160])
+                )
         return problems
     missing = [name for name, value in values.items() if value is None or value == ""]
     for name in missing:
@@ -198,26 +204,42 @@ def verify_record(record: Mapping[str, Any], *, types: Sequence[str] = MEDRECT_E
         problems.append(("error_type_unknown", f"{kind!r} is not one of {', '.join(types)}"))
     number = values["error_sentence_id"]
     if number is not None and not (isinstance(number, int) and not isinstance(number, bool)):
-        problems.append(("error_sentence_id_invalid", f"error_sentence_id {number!r} is not a whole number"))
+        problems.append(
+            ("error_sentence_id_invalid", f"error_sentence_id {number!r} is not a whole number")
+        )
         return problems
     if number is None:
         return problems
     if number not in sentences:
         span = f"{min(sentences)}..{max(sentences)}" if sentences else "none"
-        problems.append(("error_sentence_id_out_of_range", f"there is no sentence {number} (sentences {span})"))
+        problems.append(
+            ("error_sentence_id_out_of_range", f"there is no sentence {number} (sentences {span})")
+        )
         return problems
-    sentence, fixed, full = values["error_sentence"], values["corrected_sentence"], values["corrected_text"]
+    sentence, fixed, full = (
+        values["error_sentence"],
+        values["corrected_sentence"],
+        values["corrected_text"],
+    )
     if isinstance(sentence, str) and sentence and _bare(sentence) != _bare(sentences[number]):
-        problems.append(("error_sentence_mismatch",
-                         f"error_sentence is not sentence {number}, which reads {sentences[number][:60]!r}"))
+        problems.append(
+            (
+                "error_sentence_mismatch",
+                f"error_sentence is not sentence {number}, which reads {sentences[number][:60]!r}",
+            )
+        )
     if isinstance(fixed, str) and fixed:
         if isinstance(sentence, str) and _bare(fixed) == _bare(sentence):
-            problems.append(("correction_unchanged", "corrected_sentence is the same as error_sentence"))
+            problems.append(
+                ("correction_unchanged", "corrected_sentence is the same as error_sentence")
+            )
         if isinstance(full, str) and full:
             expected = corrected_text(text, number, fixed)
             if _bare(full) != _bare(expected):
                 at = first_difference(_bare(full), _bare(expected))
-                detail = (f"corrected_text is not the text with sentence {number} replaced "
-                          f"(first difference at character {at}, ignoring whitespace)")
+                detail = (
+                    f"corrected_text is not the text with sentence {number} replaced "
+                    f"(first difference at character {at}, ignoring whitespace)"
+                )
                 problems.append(("corrected_text_mismatch", detail))
     return problems

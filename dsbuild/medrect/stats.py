@@ -20,8 +20,17 @@ from typing import Any
 
 from dsbuild.tables import DatasetStats, FormatStats, Row, distribution, frame, table
 
-__all__ = ["POSITION_BINS", "STATS", "jmle_tables", "medec_tables", "medrect_chart", "medrect_stats",
-           "medrect_tables", "records_chart", "records_summary"]
+__all__ = [
+    "POSITION_BINS",
+    "STATS",
+    "jmle_tables",
+    "medec_tables",
+    "medrect_chart",
+    "medrect_stats",
+    "medrect_tables",
+    "records_chart",
+    "records_summary",
+]
 
 # Relative position of the error sentence, (id - 1) / (sentences - 1), in five bins.
 POSITION_BINS = ("0-20%", "20-40%", "40-60%", "60-80%", "80-100%")
@@ -79,9 +88,14 @@ def medrect_stats(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             "by_id": {str(k): ids[k] for k in sorted(ids)},
             "relative": {b: bins[b] for b in POSITION_BINS},
         },
-        "languages": {lang: {"records": langs[lang], "error_records": lang_errors[lang],
-                             "error_share": _share(lang_errors[lang], langs[lang])}
-                      for lang in sorted(langs)},
+        "languages": {
+            lang: {
+                "records": langs[lang],
+                "error_records": lang_errors[lang],
+                "error_share": _share(lang_errors[lang], langs[lang]),
+            }
+            for lang in sorted(langs)
+        },
         "sentences_per_record": {
             "mean": round(sum(lengths) / len(lengths), 2) if lengths else 0.0,
             "min": min(lengths) if lengths else 0,
@@ -101,7 +115,11 @@ def medrect_chart(stats: Mapping[str, Any], path: str | Path) -> Path:
     path = Path(path)
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     ax = axes[0][0]
-    ax.bar(["clean", "error"], [stats["clean_records"], stats["error_records"]], color=["#4c72b0", "#dd8452"])
+    ax.bar(
+        ["clean", "error"],
+        [stats["clean_records"], stats["error_records"]],
+        color=["#4c72b0", "#dd8452"],
+    )
     ax.set_title(f"Records: {stats['records']} (error share {stats['error_share']:.0%})")
     ax = axes[0][1]
     kinds = list(stats["error_types"].items())
@@ -114,9 +132,19 @@ def medrect_chart(stats: Mapping[str, Any], path: str | Path) -> Path:
     ax = axes[1][1]
     langs = stats["languages"]
     names = list(langs)
-    ax.bar(names, [langs[n]["records"] - langs[n]["error_records"] for n in names], label="clean", color="#4c72b0")
-    ax.bar(names, [langs[n]["error_records"] for n in names],
-           bottom=[langs[n]["records"] - langs[n]["error_records"] for n in names], label="error", color="#dd8452")
+    ax.bar(
+        names,
+        [langs[n]["records"] - langs[n]["error_records"] for n in names],
+        label="clean",
+        color="#4c72b0",
+    )
+    ax.bar(
+        names,
+        [langs[n]["error_records"] for n in names],
+        bottom=[langs[n]["records"] - langs[n]["error_records"] for n in names],
+        label="error",
+        color="#dd8452",
+    )
     ax.set_title("Records per language")
     ax.legend()
     fig.tight_layout()
@@ -130,8 +158,9 @@ def as_medrect(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """MedRECT records as they are, MEDEC CSV rows converted (by their `Sentences` column)."""
     from dsbuild.medrect.formats import medec_row_to_medrect
 
-    return [medec_row_to_medrect(r, i) if "Sentences" in r else dict(r)
-            for i, r in enumerate(records)]
+    return [
+        medec_row_to_medrect(r, i) if "Sentences" in r else dict(r) for i, r in enumerate(records)
+    ]
 
 
 def records_summary(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -149,14 +178,20 @@ def _numbered_lines(text: str | None) -> int:
 
 
 def _medrect_row(r: Row) -> Row:
-    return {"error_flag": r.get("error_flag"), "error_type": r.get("error_type") or "none",
-            "n_sentences": _numbered_lines(r.get("sentences"))}
+    return {
+        "error_flag": r.get("error_flag"),
+        "error_type": r.get("error_type") or "none",
+        "n_sentences": _numbered_lines(r.get("sentences")),
+    }
 
 
 def _medec_row(r: Row) -> Row:
     etype = r.get("Error Type")
-    return {"error_flag": r.get("Error Flag"), "error_type": "none" if etype in (None, "", "NA") else etype,
-            "n_sentences": _numbered_lines(r.get("Sentences"))}
+    return {
+        "error_flag": r.get("Error Flag"),
+        "error_type": "none" if etype in (None, "", "NA") else etype,
+        "n_sentences": _numbered_lines(r.get("Sentences")),
+    }
 
 
 def _error_tables(rows: list[Row]) -> dict[str, Any]:
@@ -168,9 +203,11 @@ def _error_tables(rows: list[Row]) -> dict[str, Any]:
         pl.col("n_sentences").min().alias("min"),
         pl.col("n_sentences").max().alias("max"),
     )
-    return {"Error flag": distribution(df, "error_flag"),
-            "Error type": distribution(df, "error_type"),
-            "Sentences per record": table(sentences)}
+    return {
+        "Error flag": distribution(df, "error_flag"),
+        "Error type": distribution(df, "error_type"),
+        "Sentences per record": table(sentences),
+    }
 
 
 def medrect_tables(records: list[Row]) -> dict[str, Any]:
@@ -197,8 +234,10 @@ def jmle_tables(records: list[Row]) -> dict[str, Any]:
     return {"Case type": distribution(df, "case_type"), "Answer": distribution(df, "answer")}
 
 
-STATS = DatasetStats({
-    "medrect": FormatStats(tables=medrect_tables, summary=records_summary, chart=records_chart),
-    "medec": FormatStats(tables=medec_tables, summary=records_summary, chart=records_chart),
-    "jmle": FormatStats(tables=jmle_tables),
-})
+STATS = DatasetStats(
+    {
+        "medrect": FormatStats(tables=medrect_tables, summary=records_summary, chart=records_chart),
+        "medec": FormatStats(tables=medec_tables, summary=records_summary, chart=records_chart),
+        "jmle": FormatStats(tables=jmle_tables),
+    }
+)

@@ -33,10 +33,15 @@ __all__ = [
 
 _OPEN, _CLOSE = "(（「『[【", ")）」』]】"
 # Abbreviations a sentence rarely ends with (units such as "min." often do end one).
-_ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "no", "vs", "approx", "e.g", "i.e", "etc",
-                            "fig", "cf"})
-_QUESTION_JA = re.compile(r"(?:どれか|何か|なにか|選べ|答えよ|求めよ|はどこか|いくつか|か)[。．.]?$")
-_QUESTION_EN = re.compile(r"^(?:which|what|who|where|when|how|select|choose)\b.*[?:]?$", re.IGNORECASE)
+_ABBREVIATIONS = frozenset(
+    {"dr", "mr", "mrs", "ms", "prof", "st", "no", "vs", "approx", "e.g", "i.e", "etc", "fig", "cf"}
+)
+_QUESTION_JA = re.compile(
+    r"(?:どれか|何か|なにか|選べ|答えよ|求めよ|はどこか|いくつか|か)[。．.]?$"
+)
+_QUESTION_EN = re.compile(
+    r"^(?:which|what|who|where|when|how|select|choose)\b.*[?:]?$", re.IGNORECASE
+)
 
 
 def _is_cjk(ch: str) -> bool:
@@ -61,8 +66,11 @@ def split_sentences(text: str) -> list[str]:
         elif ch in ".!?" and (i + 1 == len(text) or text[i + 1] == " "):
             nxt = text[i + 2] if i + 2 < len(text) else ""
             word = text[start:i].rsplit(" ", 1)[-1].casefold()
-            if i + 1 == len(text) or (nxt and (nxt.isupper() or nxt.isdigit() or _is_cjk(nxt) or nxt in _OPEN)
-                                      and (ch != "." or word not in _ABBREVIATIONS)):
+            if i + 1 == len(text) or (
+                nxt
+                and (nxt.isupper() or nxt.isdigit() or _is_cjk(nxt) or nxt in _OPEN)
+                and (ch != "." or word not in _ABBREVIATIONS)
+            ):
                 end = i + 1
         if end is not None:
             piece = text[start:end].strip()
@@ -148,7 +156,9 @@ def choice_pattern(choice: str, before: int, after: int, *, lead: str | None = N
     model then cannot leave the choice out. Remote endpoints get no pattern; `check`
     rejects their sentences that do not state the choice (`choice_not_stated`)."""
     choice = " ".join(choice.split())
-    if not choice or any(json.dumps(t, ensure_ascii=False)[1:-1] != t for t in (choice, lead or "")):
+    if not choice or any(
+        json.dumps(t, ensure_ascii=False)[1:-1] != t for t in (choice, lead or "")
+    ):
         return None
     head, tail = choice[0], choice[1:]
     if head.lower() != head.upper():

@@ -92,9 +92,17 @@ def signpost(sentence: str, allowed: str = "") -> str | None:
     return None
 
 
-def content_problems(record: Mapping[str, Any], *, question: str, choice_text: str,
-                     answer_text: str, min_sentences: int = 3, min_numbers_kept: float = 1.0,
-                     min_choice_overlap: float = 0.5, stem: str | None = None) -> list[tuple[str, str]]:
+def content_problems(
+    record: Mapping[str, Any],
+    *,
+    question: str,
+    choice_text: str,
+    answer_text: str,
+    min_sentences: int = 3,
+    min_numbers_kept: float = 1.0,
+    min_choice_overlap: float = 0.5,
+    stem: str | None = None,
+) -> list[tuple[str, str]]:
     """(reason_code, detail) for each content defect of a structurally sound record (see
     the module docstring); [] when it passes. The numbers to keep are those of `stem` (the
     vignette without the question itself) when given, else of `question`."""
@@ -103,27 +111,47 @@ def content_problems(record: Mapping[str, Any], *, question: str, choice_text: s
     problems: list[tuple[str, str]] = []
     sentences = sentence_texts(record["sentences"])
     if len(sentences) < min_sentences:
-        problems.append(("too_few_sentences", f"{len(sentences)} sentence(s); at least {min_sentences} needed"))
+        problems.append(
+            ("too_few_sentences", f"{len(sentences)} sentence(s); at least {min_sentences} needed")
+        )
     numbers = stem_numbers(question if stem is None else stem)
     if numbers:
         have = set(stem_numbers(" ".join(sentences)))
         missing = [n for n in numbers if n not in have]
         kept = 1 - len(missing) / len(numbers)
         if kept < min_numbers_kept:
-            detail = (f"kept {len(numbers) - len(missing)} of {len(numbers)} numbers of the question; "
-                      f"missing {', '.join(missing[:8])}")
+            detail = (
+                f"kept {len(numbers) - len(missing)} of {len(numbers)} numbers of the question; "
+                f"missing {', '.join(missing[:8])}"
+            )
             problems.append(("stem_numbers_missing", detail))
     if min_choice_overlap > 0:
         if record.get("error_flag") == 1:
-            target, text, what = choice_text, record.get("error_sentence") or "", "the error sentence"
+            target, text, what = (
+                choice_text,
+                record.get("error_sentence") or "",
+                "the error sentence",
+            )
         else:  # the record ends with the decision
-            target, text, what = answer_text, sentences[-1] if sentences else "", "the closing sentence"
+            target, text, what = (
+                answer_text,
+                sentences[-1] if sentences else "",
+                "the closing sentence",
+            )
         overlap = choice_overlap(target, text)
         if overlap < min_choice_overlap:
-            problems.append(("choice_not_stated",
-                             f"{what} does not state {target!r} ({overlap:.0%} of its words)"))
+            problems.append(
+                (
+                    "choice_not_stated",
+                    f"{what} does not state {target!r} ({overlap:.0%} of its words)",
+                )
+            )
     if record.get("error_flag") == 1:
-        words = signpost(record.get("error_sentence") or "", question + " " + choice_text + " " + answer_text)
+        words = signpost(
+            record.get("error_sentence") or "", question + " " + choice_text + " " + answer_text
+        )
         if words:
-            problems.append(("signposted_error", f"the error sentence gives itself away with {words!r}"))
+            problems.append(
+                ("signposted_error", f"the error sentence gives itself away with {words!r}")
+            )
     return problems

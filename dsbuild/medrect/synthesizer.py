@@ -39,9 +39,13 @@ __all__ = ["Synthesizer", "bounded_format"]
 REWRITE_FALLBACK = ("invalid_json", "schema_mismatch")
 
 
-def bounded_format(template, *, lengths: dict[str, int] | None = None,
-                   patterns: dict[str, str | None] | None = None,
-                   max_id: int | None = None) -> dict[str, Any] | None:
+def bounded_format(
+    template,
+    *,
+    lengths: dict[str, int] | None = None,
+    patterns: dict[str, str | None] | None = None,
+    max_id: int | None = None,
+) -> dict[str, Any] | None:
     """The template's response format with per-record bounds: string `maxLength`s, grammar
     patterns and `error_sentence_id`'s maximum. A backend that decodes with a grammar
     enforces the patterns (the closing sentence states the choice; every other bounded
@@ -95,29 +99,45 @@ class _Job:
         return {
             "id": f"{q['id']}-{choice}-{hashlib.sha256(self.label.encode()).hexdigest()[:6]}",
             "sample_id": f"{q['id']}-{choice}",
-            "metadata": {"question_id": q["id"], "choice": choice, "choice_text": q["choices"][choice],
-                         "answer": q["answer"], "answer_text": self.answer_text, "lang": q["lang"],
-                         "source": q.get("source") or None, "source_model": self.label,
-                         "question": q["question"]},
+            "metadata": {
+                "question_id": q["id"],
+                "choice": choice,
+                "choice_text": q["choices"][choice],
+                "answer": q["answer"],
+                "answer_text": self.answer_text,
+                "lang": q["lang"],
+                "source": q.get("source") or None,
+                "source_model": self.label,
+                "question": q["question"],
+            },
         }
 
-    def failed(self, choice: str, step: str, result=None, *, code: str | None = None,
-               detail: str = "") -> dict[str, Any]:
+    def failed(
+        self, choice: str, step: str, result=None, *, code: str | None = None, detail: str = ""
+    ) -> dict[str, Any]:
         """A record standing for a failed step; `check` rejects it with `code`, or with
         `llm_<reason>` for a call (`result`) failed for its content. A call failed because
         of the endpoint raises `Pending` instead: the question is retried by the next run."""
         if result is not None:
             result.raise_if_pending(step)
-        error = {"step": step, **result.error} if result is not None else \
-            {"step": step, "code": code, "detail": detail}
-        return {**self.base(choice), "sentences": "",
-                "error_flag": 0 if choice == self.q["answer"] else 1, "synthesis_error": error}
+        error = (
+            {"step": step, **result.error}
+            if result is not None
+            else {"step": step, "code": code, "detail": detail}
+        )
+        return {
+            **self.base(choice),
+            "sentences": "",
+            "error_flag": 0 if choice == self.q["answer"] else 1,
+            "synthesis_error": error,
+        }
 
     def all_failed(self, step: str, result=None, **why: Any) -> list[dict]:
         return [self.failed(c, step, result, **why) for c in self.q["choices"]]
 
-    def sentence_format(self, template, choice_text: str, lead: str | None = None,
-                        extra: int = 0) -> tuple[dict | None, int]:
+    def sentence_format(
+        self, template, choice_text: str, lead: str | None = None, extra: int = 0
+    ) -> tuple[dict | None, int]:
         """The response format of a sentence stating `choice_text` (grammar-bounded) and the
         max_tokens that always lets it close."""
         from dsbuild.medrect.stem import choice_pattern, token_budget, tokens_per_char
@@ -126,8 +146,10 @@ class _Job:
         margin = max(8, round(self.opts.choice_margin_tokens / tokens_per_char(question)))
         limit = len(choice_text) + 2 * margin + extra
         pattern = choice_pattern(choice_text, margin, margin, lead=lead)
-        return (bounded_format(template, lengths={"sentence": limit}, patterns={"sentence": pattern}),
-                token_budget(question, limit))
+        return (
+            bounded_format(template, lengths={"sentence": limit}, patterns={"sentence": pattern}),
+            token_budget(question, limit),
+        )
 
 
 @dataclass
@@ -153,8 +175,10 @@ class Synthesizer:
         from dsbuild.medrect.options import Options
 
         opts = options_of(ctx, Options)
-        jobs = [_Job(q, ctx.llm.get(spec), ctx.llm.spec_label(spec), ctx, opts)
-                for spec in spec_list(opts.models)]
+        jobs = [
+            _Job(q, ctx.llm.get(spec), ctx.llm.spec_label(spec), ctx, opts)
+            for spec in spec_list(opts.models)
+        ]
         outs = await asyncio.gather(*(self.records(job) for job in jobs))
         return [r for out in outs for r in out]
 
@@ -172,31 +196,51 @@ class Synthesizer:
             return job.all_failed("conclude", res)
         closing = _one(res.json.get("sentence"))
         if not closing:
-            return job.all_failed("conclude", code="no_closing_sentence",
-                                  detail="the model wrote an empty closing sentence")
+            return job.all_failed(
+                "conclude",
+                code="no_closing_sentence",
+                detail="the model wrote an empty closing sentence",
+            )
         correct = [*body.sentences, closing]
         prov = {"conclude": res.provenance()}
         if body.provenance is not None:
             prov = {"record": body.provenance, **prov}
-        meta = {"stem_verbatim": body.verbatim,
-                **({"stem_rewrite_rejected": body.why} if body.why and body.provenance else {})}
+        meta = {
+            "stem_verbatim": body.verbatim,
+            **({"stem_rewrite_rejected": body.why} if body.why and body.provenance else {}),
+        }
 
         def base(choice: str) -> dict[str, Any]:
             out = job.base(choice)
             out["metadata"].update(meta)
             return out
 
-        clean = {**base(q["answer"]), "sentences": number_sentences(correct), "error_flag": 0,
-                 **{k: None for k in MEDRECT_KEYS[3:]}, "provenance": prov}
+        clean = {
+            **base(q["answer"]),
+            "sentences": number_sentences(correct),
+            "error_flag": 0,
+            **{k: None for k in MEDRECT_KEYS[3:]},
+            "provenance": prov,
+        }
         wrong = [c for c in q["choices"] if c != q["answer"]]
         injected = await asyncio.gather(*(self.inject(job, c, correct) for c in wrong))
         by_choice = {q["answer"]: clean}
         for choice, (r, new) in zip(wrong, injected):
-            by_choice[choice] = job.failed(choice, "inject", r) if not r.ok else {
-                **base(choice), "sentences": number_sentences([*body.sentences, new]), "error_flag": 1,
-                "error_type": r.json.get("error_type"), "error_sentence_id": len(correct),
-                "error_sentence": new, "corrected_sentence": closing,
-                "corrected_text": join_sentences(correct), "provenance": {**prov, "inject": r.provenance()}}
+            by_choice[choice] = (
+                job.failed(choice, "inject", r)
+                if not r.ok
+                else {
+                    **base(choice),
+                    "sentences": number_sentences([*body.sentences, new]),
+                    "error_flag": 1,
+                    "error_type": r.json.get("error_type"),
+                    "error_sentence_id": len(correct),
+                    "error_sentence": new,
+                    "corrected_sentence": closing,
+                    "corrected_text": join_sentences(correct),
+                    "provenance": {**prov, "inject": r.provenance()},
+                }
+            )
         return [by_choice[c] for c in q["choices"]]
 
     async def body(self, job: _Job, stem: list[str]) -> _Body:
@@ -209,10 +253,15 @@ class Synthesizer:
             return _Body(stem)
         text = " ".join(stem)
         limit = int(len(text) * 1.2) + 20
-        res = await ask(job.engine, self.record_t, language=job.language, stem=text,
-                        response_format=bounded_format(self.record_t, lengths={"record": limit}),
-                        sampling={**job.sampling, "max_tokens": token_budget(text, limit)},
-                        id=f"{job.q['id']}/record")
+        res = await ask(
+            job.engine,
+            self.record_t,
+            language=job.language,
+            stem=text,
+            response_format=bounded_format(self.record_t, lengths={"record": limit}),
+            sampling={**job.sampling, "max_tokens": token_budget(text, limit)},
+            id=f"{job.q['id']}/record",
+        )
         if not res.ok:
             if res.error["reason"] in REWRITE_FALLBACK:
                 why = f"llm_{res.error['reason']}: {res.error['detail']}"[:300]
@@ -225,10 +274,15 @@ class Synthesizer:
         missing = [n for n in numbers if n not in have]
         share = 1 - len(missing) / len(numbers) if numbers else 1.0
         if share < job.opts.min_numbers_kept:
-            return _Body(stem, why=f"the rewrite lost {', '.join(missing[:8])}", provenance=res.provenance())
+            return _Body(
+                stem, why=f"the rewrite lost {', '.join(missing[:8])}", provenance=res.provenance()
+            )
         if len(kept) < min(len(stem), job.opts.min_sentences) or len(kept) != len(rewritten):
-            return _Body(stem, why="the rewrite has too few sentences or asks a question",
-                         provenance=res.provenance())
+            return _Body(
+                stem,
+                why="the rewrite has too few sentences or asks a question",
+                provenance=res.provenance(),
+            )
         return _Body(kept, verbatim=False, provenance=res.provenance())
 
     async def closing(self, job: _Job, body: list[str]):
@@ -238,10 +292,17 @@ class Synthesizer:
 
         asked = " ".join(question_sentences(job.q["question"])) or "the diagnosis or the next step"
         fmt, budget = job.sentence_format(self.conclude_t, job.answer_text)
-        return await ask(job.engine, self.conclude_t, language=job.language,
-                         record=number_sentences(body), asked=asked, choice=job.answer_text,
-                         response_format=fmt, sampling={**job.sampling, "max_tokens": budget},
-                         id=f"{job.q['id']}/conclude")
+        return await ask(
+            job.engine,
+            self.conclude_t,
+            language=job.language,
+            record=number_sentences(body),
+            asked=asked,
+            choice=job.answer_text,
+            response_format=fmt,
+            sampling={**job.sampling, "max_tokens": budget},
+            id=f"{job.q['id']}/conclude",
+        )
 
     async def inject(self, job: _Job, choice: str, correct: list[str]) -> tuple[Any, str]:
         """The closing sentence rewritten to state wrong `choice` (the call's result and the
@@ -250,10 +311,18 @@ class Synthesizer:
 
         closing, wrong_text = correct[-1], job.q["choices"][choice]
         found = re.search(re.escape(" ".join(job.answer_text.split())), closing, re.IGNORECASE)
-        lead = closing[:found.start()] if found else None
+        lead = closing[: found.start()] if found else None
         fmt, budget = job.sentence_format(self.inject_t, wrong_text, lead, extra=len(closing))
-        res = await ask(job.engine, self.inject_t, language=job.language,
-                        record=number_sentences(correct), sentence=closing, answer=job.answer_text,
-                        wrong=wrong_text, response_format=fmt,
-                        sampling={**job.sampling, "max_tokens": budget}, id=f"{job.q['id']}/{choice}")
+        res = await ask(
+            job.engine,
+            self.inject_t,
+            language=job.language,
+            record=number_sentences(correct),
+            sentence=closing,
+            answer=job.answer_text,
+            wrong=wrong_text,
+            response_format=fmt,
+            sampling={**job.sampling, "max_tokens": budget},
+            id=f"{job.q['id']}/{choice}",
+        )
         return res, (_one(res.json.get("sentence")) if res.ok else "")

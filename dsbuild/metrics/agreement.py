@@ -73,7 +73,9 @@ def _normalise(value: Any) -> Any:
 def _units(table: Table, *, ordered: bool, na: str) -> list[Counter]:
     """Per unit, the count of each value; NA mapped for the ordered statistics."""
     if na not in NA_CHOICES:
-        raise ConfigError(f"na={na!r} is not a way to treat NA", f"use one of: {', '.join(NA_CHOICES)}")
+        raise ConfigError(
+            f"na={na!r} is not a way to treat NA", f"use one of: {', '.join(NA_CHOICES)}"
+        )
     units = []
     for row in table:
         counts: Counter = Counter()
@@ -92,13 +94,22 @@ def _units(table: Table, *, ordered: bool, na: str) -> list[Counter]:
 
 def _sorted_values(values: Iterable[Any]) -> list[Any]:
     """Numbers in order, then other categories (NA) by name: the order ordinal ranks use."""
-    return sorted(values, key=lambda v: (not isinstance(v, int | float), v if isinstance(v, int | float) else 0, str(v)))
+    return sorted(
+        values,
+        key=lambda v: (
+            not isinstance(v, int | float),
+            v if isinstance(v, int | float) else 0,
+            str(v),
+        ),
+    )
 
 
 def krippendorff_alpha(table: Table, level: str = "ordinal", *, na: str = "zero") -> float:
     """Krippendorff's alpha of a units x raters table at `level` (nominal, ordinal, interval, ratio)."""
     if level not in LEVELS:
-        raise ConfigError(f"level={level!r} is not a Krippendorff level", f"use one of: {', '.join(LEVELS)}")
+        raise ConfigError(
+            f"level={level!r} is not a Krippendorff level", f"use one of: {', '.join(LEVELS)}"
+        )
     units = _units(table, ordered=level != "nominal", na=na)
     coincidence: Counter = Counter()
     for counts in units:
@@ -126,8 +137,12 @@ def krippendorff_alpha(table: Table, level: str = "ordinal", *, na: str = "zero"
 def _distance(level: str, values: list[Any], totals: Counter) -> dict[tuple[Any, Any], float]:
     """Squared distance delta^2 between every two values (Krippendorff 2011, section D)."""
     delta: dict[tuple[Any, Any], float] = {}
-    if level in ("interval", "ratio", "ordinal") and not all(isinstance(v, int | float) for v in values):
-        raise ConfigError(f"{level} agreement needs numeric ratings, got {values}", "use level='nominal'")
+    if level in ("interval", "ratio", "ordinal") and not all(
+        isinstance(v, int | float) for v in values
+    ):
+        raise ConfigError(
+            f"{level} agreement needs numeric ratings, got {values}", "use level='nominal'"
+        )
     rank = {v: i for i, v in enumerate(values)}
     for c in values:
         for k in values:
@@ -152,13 +167,19 @@ def weight_matrix(categories: Sequence[Any], weights: str = "ordinal") -> list[l
     quadratic: 1 - (k-l)^2/(max-min)^2; ordinal: 1 - C(|rank_k-rank_l|+1, 2) / C(q, 2).
     """
     if weights not in WEIGHTS:
-        raise ConfigError(f"weights={weights!r} is not a weighting", f"use one of: {', '.join(WEIGHTS)}")
+        raise ConfigError(
+            f"weights={weights!r} is not a weighting", f"use one of: {', '.join(WEIGHTS)}"
+        )
     q = len(categories)
     if weights != "identity" and not all(isinstance(c, int | float) for c in categories):
-        raise ConfigError(f"{weights} weights need numeric categories, got {list(categories)}",
-                          "use weights='identity'")
+        raise ConfigError(
+            f"{weights} weights need numeric categories, got {list(categories)}",
+            "use weights='identity'",
+        )
     out = [[0.0] * q for _ in range(q)]
-    span = (max(categories) - min(categories)) if weights in ("linear", "quadratic") and q > 1 else 1
+    span = (
+        (max(categories) - min(categories)) if weights in ("linear", "quadratic") and q > 1 else 1
+    )
     for i, a in enumerate(categories):
         for j, b in enumerate(categories):
             if i == j:
@@ -173,15 +194,18 @@ def weight_matrix(categories: Sequence[Any], weights: str = "ordinal") -> list[l
     return out
 
 
-def _chance_corrected(units: list[Counter], categories: Sequence[Any], w: list[list[float]],
-                      *, fleiss: bool) -> float:
+def _chance_corrected(
+    units: list[Counter], categories: Sequence[Any], w: list[list[float]], *, fleiss: bool
+) -> float:
     index = {c: i for i, c in enumerate(categories)}
     q = len(categories)
     for counts in units:
         for value in counts:
             if value not in index:
-                raise ConfigError(f"rating {value!r} is not among the categories {list(categories)}",
-                                  "pass every category the ratings use")
+                raise ConfigError(
+                    f"rating {value!r} is not among the categories {list(categories)}",
+                    "pass every category the ratings use",
+                )
     rated = [c for c in units if sum(c.values()) >= 1]
     paired = [c for c in rated if sum(c.values()) >= 2]
     if not paired or q < 2:
@@ -211,27 +235,37 @@ def _chance_corrected(units: list[Counter], categories: Sequence[Any], w: list[l
     return (pa - pe) / (1 - pe)
 
 
-def gwet_ac2(table: Table, weights: str = "ordinal", *, na: str = "zero",
-             categories: Sequence[Any] | None = None) -> float:
+def gwet_ac2(
+    table: Table,
+    weights: str = "ordinal",
+    *,
+    na: str = "zero",
+    categories: Sequence[Any] | None = None,
+) -> float:
     """Gwet's AC2 (AC1 with `weights="identity"`); `categories` default: the values seen.
 
     Pass the whole scale (e.g. `range(4)`) so that the weights do not depend on which
     scores happen to occur. With identity weights NA is a category; otherwise `na` applies.
     """
     units = _units(table, ordered=weights != "identity", na=na)
-    cats = _sorted_values(set(categories) if categories is not None else {v for u in units for v in u})
+    cats = _sorted_values(
+        set(categories) if categories is not None else {v for u in units for v in u}
+    )
     return _chance_corrected(units, cats, weight_matrix(cats, weights), fleiss=False)
 
 
 def fleiss_kappa(table: Table, *, categories: Sequence[Any] | None = None) -> float:
     """Fleiss' kappa (nominal; NA is a category), for any number of raters per unit."""
     units = _units(table, ordered=False, na="zero")
-    cats = _sorted_values(set(categories) if categories is not None else {v for u in units for v in u})
+    cats = _sorted_values(
+        set(categories) if categories is not None else {v for u in units for v in u}
+    )
     return _chance_corrected(units, cats, weight_matrix(cats, "identity"), fleiss=True)
 
 
-def agreement_summary(table: Sequence[Sequence[Any]], *, na: str = "zero",
-                      scale: Sequence[int] = (0, 1, 2, 3)) -> dict[str, Any]:
+def agreement_summary(
+    table: Sequence[Sequence[Any]], *, na: str = "zero", scale: Sequence[int] = (0, 1, 2, 3)
+) -> dict[str, Any]:
     """Every statistic for one table, with how many units were pairable and ratings counted."""
     nominal = _units(table, ordered=False, na=na)
     pairable = [c for c in nominal if sum(c.values()) >= 2]

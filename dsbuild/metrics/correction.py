@@ -100,7 +100,9 @@ class EvalItem:
     correction: str | None
 
 
-def items_from_records(records: Iterable[Mapping[str, Any]], id_field: str = "sample_id") -> dict[str, EvalItem]:
+def items_from_records(
+    records: Iterable[Mapping[str, Any]], id_field: str = "sample_id"
+) -> dict[str, EvalItem]:
     """MedRECT records (or MEDEC rows converted to them) as EvalItems by id."""
     out: dict[str, EvalItem] = {}
     for r in records:
@@ -122,12 +124,20 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _model_scores(name: str, refs: list[str], preds: list[str], lang: str) -> tuple[list[float] | None, str | None]:
+def _model_scores(
+    name: str, refs: list[str], preds: list[str], lang: str
+) -> tuple[list[float] | None, str | None]:
     """Per-pair BERTScore F1 / BLEURT, or (None, why it was skipped)."""
     package = {"bertscore": "bert_score", "bleurt": "bleurt"}[name]
     if importlib.util.find_spec(package) is None:
-        install = {"bertscore": "pip install bert-score", "bleurt": "pip install git+https://github.com/google-research/bleurt"}[name]
-        return None, f"package {package} is not installed ({install}; its model is downloaded on first use)"
+        install = {
+            "bertscore": "pip install bert-score",
+            "bleurt": "pip install git+https://github.com/google-research/bleurt",
+        }[name]
+        return (
+            None,
+            f"package {package} is not installed ({install}; its model is downloaded on first use)",
+        )
     if not refs:
         return [], None
     try:
@@ -135,19 +145,30 @@ def _model_scores(name: str, refs: list[str], preds: list[str], lang: str) -> tu
             from bert_score import score
 
             model = "microsoft/deberta-xlarge-mnli" if lang == "en" else None
-            _, _, f1 = score(preds, refs, model_type=model, lang=lang, rescale_with_baseline=True, verbose=False)
+            _, _, f1 = score(
+                preds, refs, model_type=model, lang=lang, rescale_with_baseline=True, verbose=False
+            )
             values = [float(v) for v in f1]
         else:
             from bleurt import score as bleurt_score
 
-            values = list(bleurt_score.BleurtScorer(checkpoint="BLEURT-20").score(references=refs, candidates=preds))
+            values = list(
+                bleurt_score.BleurtScorer(checkpoint="BLEURT-20").score(
+                    references=refs, candidates=preds
+                )
+            )
     except Exception as exc:  # noqa: BLE001 -- a missing checkpoint or no network: report, do not fail the evaluation
         return None, f"{name} could not run: {type(exc).__name__}: {exc}"[:300]
     return [max(0.0, min(1.0, v)) for v in values], None
 
 
-def evaluate(pred: Mapping[str, EvalItem], gold: Mapping[str, EvalItem], *, model_metrics: bool = True,
-             lang: str | None = None) -> dict[str, Any]:
+def evaluate(
+    pred: Mapping[str, EvalItem],
+    gold: Mapping[str, EvalItem],
+    *,
+    model_metrics: bool = True,
+    lang: str | None = None,
+) -> dict[str, Any]:
     """Scores of `pred` against `gold` (matched by id); see the module doc for each name."""
     n = len(gold)
     tp = fp = fn = tn = flag_right = sent_right = sent_right_err = n_err = 0
@@ -199,7 +220,9 @@ def evaluate(pred: Mapping[str, EvalItem], gold: Mapping[str, EvalItem], *, mode
         else:
             per_pair[name] = values
             components.append(name)
-    aggregate = [sum(per_pair[c][i] for c in components) / len(components) for i in range(len(refs))]
+    aggregate = [
+        sum(per_pair[c][i] for c in components) / len(components) for i in range(len(refs))
+    ]
 
     scores: dict[str, Any] = {
         "error_flag_accuracy": _ratio(flag_right, n),
@@ -218,17 +241,28 @@ def evaluate(pred: Mapping[str, EvalItem], gold: Mapping[str, EvalItem], *, mode
         scores[f"{name}_composite"] = _ratio(sum(values) + both_na, n)
     scores["aggregate_subset"] = _ratio(sum(aggregate), len(aggregate))
     scores["aggregate_composite"] = _ratio(sum(aggregate) + both_na, n)
-    notes = [f"aggregate over {', '.join(components)}"
-             + (f"; {', '.join(skipped)} skipped (see skipped)" if skipped else "")]
+    notes = [
+        f"aggregate over {', '.join(components)}"
+        + (f"; {', '.join(skipped)} skipped (see skipped)" if skipped else "")
+    ]
     counts = {
         "gold": n,
         "gold_errors": n_err,
         "predicted": sum(1 for k in gold if k in pred),
         "missing_predictions": sum(1 for k in gold if k not in pred),
         "extra_predictions": sum(1 for k in pred if k not in gold),
-        "flag_tp": tp, "flag_fp": fp, "flag_fn": fn, "flag_tn": tn,
+        "flag_tp": tp,
+        "flag_fp": fp,
+        "flag_fn": fn,
+        "flag_tn": tn,
         "correction_pairs": len(refs),
         "correction_both_na": both_na,
     }
-    return {"scores": scores, "counts": counts, "aggregate_components": components,
-            "skipped": skipped, "notes": notes, "tokenizer": "NFKC+casefold; CJK per character, words otherwise"}
+    return {
+        "scores": scores,
+        "counts": counts,
+        "aggregate_components": components,
+        "skipped": skipped,
+        "notes": notes,
+        "tokenizer": "NFKC+casefold; CJK per character, words otherwise",
+    }

@@ -228,7 +228,9 @@ def _by_id(items: Sequence[Mapping[str, Any]], role: str) -> dict[str, Mapping[s
     for item in items:
         rid = str(item["id"])
         if rid in out:
-            raise InputError(f"{role} file has id {rid!r} twice", "keep one record per id", code="DSB303")
+            raise InputError(
+                f"{role} file has id {rid!r} twice", "keep one record per id", code="DSB303"
+            )
         out[rid] = item
     return out
 

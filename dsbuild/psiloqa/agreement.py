@@ -49,8 +49,8 @@ from typing import Any
 
 from dsbuild.errors import InputError
 from dsbuild.metrics.spans import iou
-from dsbuild.span_labels import chars_of, hard_from_soft, normalize_spans, soft_from_annotations
 from dsbuild.schemas._common import first_difference
+from dsbuild.span_labels import chars_of, hard_from_soft, normalize_spans, soft_from_annotations
 from dsbuild.spans import strip_markers
 
 __all__ = [
@@ -112,7 +112,8 @@ def source_names(paths: Sequence[Path]) -> list[str]:
     """Unique names: the file stem (folder name for a run), the parent in front on a clash."""
     base = [Path(p).name if Path(p).is_dir() else Path(p).stem for p in paths]
     names = [
-        f"{Path(p).resolve().parent.name}/{b}" if base.count(b) > 1 else b for p, b in zip(paths, base)
+        f"{Path(p).resolve().parent.name}/{b}" if base.count(b) > 1 else b
+        for p, b in zip(paths, base)
     ]
     out: list[str] = []
     for name in names:
@@ -176,8 +177,12 @@ def _item(record: Mapping[str, Any], fmt: str) -> SourceItem:
             spans = [list(s) for s in tagged]
             if isinstance(answer, str) and text != answer:
                 at, message = _difference(text, answer)
-                return bad("llm_answer_mismatch", f"without its tags annotated_span differs from "
-                           f"llm_answer, {message}", text, at=at)
+                return bad(
+                    "llm_answer_mismatch",
+                    f"without its tags annotated_span differs from llm_answer, {message}",
+                    text,
+                    at=at,
+                )
         elif isinstance(answer, str):
             text = answer
             try:
@@ -188,8 +193,11 @@ def _item(record: Mapping[str, Any], fmt: str) -> SourceItem:
             return bad("no_text", "the row has neither annotated_span nor llm_answer")
     wrong = _bad_range(spans, len(text))
     if wrong is not None:
-        return bad("bad_spans", f"span [{wrong[0]}, {wrong[1]}) does not fit a text of "
-                   f"{len(text)} characters", text)
+        return bad(
+            "bad_spans",
+            f"span [{wrong[0]}, {wrong[1]}) does not fit a text of {len(text)} characters",
+            text,
+        )
     return SourceItem(rid, text, normalize_spans(spans), rec)
 
 
@@ -205,13 +213,17 @@ def _records(path: Path, warnings: Any = None) -> tuple[str, list[dict[str, Any]
     first: dict[str, Any] | None = None
     for item in read_records(path):
         if item.problem is not None:
-            raise InputError(f"{item.locator}: {item.problem.message}", "fix or remove that record",
-                             code="DSB303")
+            raise InputError(
+                f"{item.locator}: {item.problem.message}",
+                "fix or remove that record",
+                code="DSB303",
+            )
         first = item.record or {}
         break
     if first is None:
-        raise InputError(f"{path} holds no records", "give a file with at least one record",
-                         code="DSB304")
+        raise InputError(
+            f"{path} holds no records", "give a file with at least one record", code="DSB304"
+        )
     if "model_output_text" in first or "llm_answer" in first:
         return read_labelled(path) if warnings is None else read_labelled(path, warnings)
     if "annotated_span" not in first:
@@ -225,12 +237,16 @@ def _records(path: Path, warnings: Any = None) -> tuple[str, list[dict[str, Any]
     records = []
     for item in read_records(path):
         if item.problem is not None:
-            raise InputError(f"{item.locator}: {item.problem.message}", "fix or remove that record",
-                             code="DSB303")
+            raise InputError(
+                f"{item.locator}: {item.problem.message}",
+                "fix or remove that record",
+                code="DSB303",
+            )
         record = item.record or {}
         if record.get("id") in (None, ""):
-            raise InputError(f"{item.locator}: the record has no id", "give every record an id",
-                             code="DSB303")
+            raise InputError(
+                f"{item.locator}: the record has no id", "give every record an id", code="DSB303"
+            )
         records.append(record)
     return "psiloqa", records
 
@@ -245,15 +261,19 @@ def load_source(path: str | Path, name: str | None = None, warnings: Any = None)
         raise InputError(f"{path} does not exist", "check the path", code="DSB301")
     file = path / "records.jsonl" if path.is_dir() else path
     if path.is_dir() and not file.is_file():
-        raise InputError(f"{path} is a folder without records.jsonl",
-                         "give a data file or a run directory dsbuild wrote", code="DSB204")
+        raise InputError(
+            f"{path} is a folder without records.jsonl",
+            "give a data file or a run directory dsbuild wrote",
+            code="DSB204",
+        )
     fmt, records = _records(file, warnings)
     items: dict[str, SourceItem] = {}
     for record in records:
         item = _item(record, fmt)
         if item.id in items:
-            raise InputError(f"{file} has id {item.id!r} twice", "keep one record per id",
-                             code="DSB303")
+            raise InputError(
+                f"{file} has id {item.id!r} twice", "keep one record per id", code="DSB303"
+            )
         items[item.id] = item
     return Source(name or (path.name if path.is_dir() else path.stem), path, fmt, items)
 
@@ -262,8 +282,11 @@ def load_sources(paths: Sequence[str | Path], warnings: Any = None) -> list[Sour
     """Read every source, named by `source_names`; fewer than two is an error."""
     paths = [Path(p) for p in paths]
     if len(paths) < 2:
-        raise InputError(f"agreement needs at least 2 sources, got {len(paths)}",
-                         "give two or more files or run directories", code="DSB301")
+        raise InputError(
+            f"agreement needs at least 2 sources, got {len(paths)}",
+            "give two or more files or run directories",
+            code="DSB301",
+        )
     return [load_source(p, n, warnings) for p, n in zip(paths, source_names(paths))]
 
 
@@ -305,10 +328,17 @@ def compare(sources: Sequence[Source]) -> tuple[list[ItemView], list[dict[str, A
                 coders[source.name] = item.spans
                 continue
             at, message = _difference(item.text, text)
-            problems.append({"id": rid, "source": source.name, "kind": "text_mismatch",
-                             "against": groups[text], "at": at,
-                             "message": f"the untagged text differs from {', '.join(groups[text])}, "
-                                        f"{message}"})
+            problems.append(
+                {
+                    "id": rid,
+                    "source": source.name,
+                    "kind": "text_mismatch",
+                    "against": groups[text],
+                    "at": at,
+                    "message": f"the untagged text differs from {', '.join(groups[text])}, "
+                    f"{message}",
+                }
+            )
             left_out.append(source.name)
         views.append(ItemView(rid, text, coders, missing, left_out))
     return views, problems
@@ -391,7 +421,7 @@ class AgreementReport:
             "problems": self.problems,
             "per_item": self.per_item,
             "note": "an item whose text or tags fail for a source is left out of every figure "
-                    "involving that source (see problems)",
+            "involving that source (see problems)",
         }
 
 
@@ -404,37 +434,46 @@ def measure(sources: Sequence[Source]) -> AgreementReport:
         mine = [v for v in views if source.name in v.coders]
         chars = sum(len(v.text or "") for v in mine)
         marked = sum(len(chars_of(v.coders[source.name])) for v in mine)
-        per_source.append({
-            "name": source.name,
-            "path": str(source.path),
-            "format": source.format,
-            "items": len(mine),
-            "items_with_span": sum(1 for v in mine if v.coders[source.name]),
-            "share_marked": marked / chars if chars else None,
-            "left_out": sum(1 for v in views if source.name in v.left_out),
-        })
+        per_source.append(
+            {
+                "name": source.name,
+                "path": str(source.path),
+                "format": source.format,
+                "items": len(mine),
+                "items_with_span": sum(1 for v in mine if v.coders[source.name]),
+                "share_marked": marked / chars if chars else None,
+                "left_out": sum(1 for v in views if source.name in v.left_out),
+            }
+        )
     per_item = []
     for view in views:
         sets = {name: chars_of(spans) for name, spans in view.coders.items()}
-        per_item.append({
-            "id": view.id,
-            "sources": list(view.coders),
-            "iou": [{"a": a, "b": b, "iou": iou(sets[a], sets[b])}
-                    for a, b in combinations(names, 2) if a in sets and b in sets],
-        })
+        per_item.append(
+            {
+                "id": view.id,
+                "sources": list(view.coders),
+                "iou": [
+                    {"a": a, "b": b, "iou": iou(sets[a], sets[b])}
+                    for a, b in combinations(names, 2)
+                    if a in sets and b in sets
+                ],
+            }
+        )
     pairs = []
     for a, b in combinations(names, 2):
         shared = [v for v in views if a in v.coders and b in v.coders]
         ious = [iou(chars_of(v.coders[a]), chars_of(v.coders[b])) for v in shared]
         presence = [bool(v.coders[a]) == bool(v.coders[b]) for v in shared]
-        pairs.append({
-            "a": a,
-            "b": b,
-            "items": len(shared),
-            "iou": math.fsum(ious) / len(ious) if ious else None,
-            "span_presence": sum(presence) / len(presence) if presence else None,
-            "alpha": _nan_to_none(_alpha_from_counts(_unit_counts(shared, (a, b)))),
-        })
+        pairs.append(
+            {
+                "a": a,
+                "b": b,
+                "items": len(shared),
+                "iou": math.fsum(ious) / len(ious) if ious else None,
+                "span_presence": sum(presence) / len(presence) if presence else None,
+                "alpha": _nan_to_none(_alpha_from_counts(_unit_counts(shared, (a, b)))),
+            }
+        )
     units = _unit_counts(views, names)
     pairable = [v for v in views if len(v.coders) >= 2]
     alpha = {
@@ -447,8 +486,9 @@ def measure(sources: Sequence[Source]) -> AgreementReport:
     }
     missing = [{"id": v.id, "sources": v.missing} for v in views if v.missing]
     complete = sum(1 for v in views if len(v.coders) == len(names))
-    return AgreementReport(per_source, pairs, alpha, len(views), complete, missing, problems,
-                           per_item, views)
+    return AgreementReport(
+        per_source, pairs, alpha, len(views), complete, missing, problems, per_item, views
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -464,7 +504,9 @@ def _field(records: Iterable[Mapping[str, Any]], *keys: str) -> Any:
     return None
 
 
-def soft_items(report: AgreementReport, sources: Sequence[Source], *, lang: str = "EN") -> list[dict[str, Any]]:
+def soft_items(
+    report: AgreementReport, sources: Sequence[Source], *, lang: str = "EN"
+) -> list[dict[str, Any]]:
     """One Mu-SHROOM item per id some source could label: soft labels = share of its sources.
 
     The share is over the sources counted for that item (`annotations` lists them, with

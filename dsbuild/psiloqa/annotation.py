@@ -18,8 +18,12 @@ from dsbuild.spans import HAL_CLOSE, HAL_OPEN
 
 __all__ = ["REASONS", "AnnotationError", "parse_annotation"]
 
-REASONS = ("annotation_unbalanced", "annotation_nested", "annotation_empty_span",
-           "annotation_text_changed")
+REASONS = (
+    "annotation_unbalanced",
+    "annotation_nested",
+    "annotation_empty_span",
+    "annotation_text_changed",
+)
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,9 @@ class AnnotationError(Exception):
         return f"{self.reason}: {self.detail}"
 
 
-def parse_annotation(annotated: str, answer: str, *, open_tag: str = HAL_OPEN,
-                     close_tag: str = HAL_CLOSE) -> list[tuple[int, int]]:
+def parse_annotation(
+    annotated: str, answer: str, *, open_tag: str = HAL_OPEN, close_tag: str = HAL_CLOSE
+) -> list[tuple[int, int]]:
     """The spans of `answer` that `annotated` wraps in tags; raises `AnnotationError`."""
     spans: list[tuple[int, int]] = []
     plain: list[str] = []
@@ -46,9 +51,10 @@ def parse_annotation(annotated: str, answer: str, *, open_tag: str = HAL_OPEN,
         c = annotated.find(close_tag, pos)
         if o == -1 and c == -1:
             if opened_at is not None:
-                raise AnnotationError("annotation_unbalanced",
-                                      f"{open_tag} opened at answer character {opened_at} "
-                                      "is never closed")
+                raise AnnotationError(
+                    "annotation_unbalanced",
+                    f"{open_tag} opened at answer character {opened_at} is never closed",
+                )
             plain.append(annotated[pos:])
             break
         is_open = c == -1 or (o != -1 and o < c)
@@ -58,29 +64,38 @@ def parse_annotation(annotated: str, answer: str, *, open_tag: str = HAL_OPEN,
         length += len(chunk)
         if is_open:
             if opened_at is not None:
-                raise AnnotationError("annotation_nested",
-                                      f"{open_tag} at answer character {length} is inside the "
-                                      f"tag opened at {opened_at}")
+                raise AnnotationError(
+                    "annotation_nested",
+                    f"{open_tag} at answer character {length} is inside the "
+                    f"tag opened at {opened_at}",
+                )
             opened_at = length
             pos = at + len(open_tag)
         else:
             if opened_at is None:
-                raise AnnotationError("annotation_unbalanced",
-                                      f"{close_tag} at answer character {length} closes no tag")
+                raise AnnotationError(
+                    "annotation_unbalanced",
+                    f"{close_tag} at answer character {length} closes no tag",
+                )
             inner = chunk  # tags cannot nest, so everything since the open tag
             if not inner.strip():
-                raise AnnotationError("annotation_empty_span",
-                                      f"the tags at answer character {opened_at} wrap "
-                                      f"{'nothing' if not inner else 'only whitespace'}")
+                raise AnnotationError(
+                    "annotation_empty_span",
+                    f"the tags at answer character {opened_at} wrap "
+                    f"{'nothing' if not inner else 'only whitespace'}",
+                )
             spans.append((opened_at, length))
             opened_at = None
             pos = at + len(close_tag)
     text = "".join(plain)
     if text != answer:
-        at = next((i for i, (a, b) in enumerate(zip(text, answer)) if a != b),
-                  min(len(text), len(answer)))
-        raise AnnotationError("annotation_text_changed",
-                              f"without its tags the annotation differs from the answer at "
-                              f"character {at}: {text[at:at + 20]!r} instead of "
-                              f"{answer[at:at + 20]!r}")
+        at = next(
+            (i for i, (a, b) in enumerate(zip(text, answer)) if a != b), min(len(text), len(answer))
+        )
+        raise AnnotationError(
+            "annotation_text_changed",
+            f"without its tags the annotation differs from the answer at "
+            f"character {at}: {text[at : at + 20]!r} instead of "
+            f"{answer[at : at + 20]!r}",
+        )
     return spans

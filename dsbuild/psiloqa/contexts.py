@@ -23,8 +23,16 @@ from urllib.parse import quote
 from dsbuild.errors import ConfigError, InputError
 from dsbuild.stages import Reject
 
-__all__ = ["SAMPLE_PASSAGES", "api_passages", "configured_passages", "dump_passages", "file_passages",
-           "page_passages", "sample_passages", "wiki_url"]
+__all__ = [
+    "SAMPLE_PASSAGES",
+    "api_passages",
+    "configured_passages",
+    "dump_passages",
+    "file_passages",
+    "page_passages",
+    "sample_passages",
+    "wiki_url",
+]
 
 SAMPLE_PASSAGES = Path(__file__).resolve().parent.parent / "samples" / "psiloqa" / "passages.jsonl"
 _HEADING = re.compile(r"^=+[^=].*=+$")
@@ -41,9 +49,18 @@ def _paragraphs(text: str) -> list[str]:
     return [p for p in paras if p and not _HEADING.match(p)]
 
 
-def page_passages(*, lang: str, title: str, text: str, url: str | None = None,
-                  source: str, page_id: str | None = None, min_chars: int = 200,
-                  max_chars: int = 1500, chunk: bool = False) -> Iterator[dict | Reject]:
+def page_passages(
+    *,
+    lang: str,
+    title: str,
+    text: str,
+    url: str | None = None,
+    source: str,
+    page_id: str | None = None,
+    min_chars: int = 200,
+    max_chars: int = 1500,
+    chunk: bool = False,
+) -> Iterator[dict | Reject]:
     """The passages of one page (see the module docstring)."""
     base = page_id or f"{lang}:{title.replace(' ', '_')}"
     url = url or wiki_url(lang, title)
@@ -69,11 +86,20 @@ def page_passages(*, lang: str, title: str, text: str, url: str | None = None,
             cut = max(passage.rfind(". ", 0, max_chars), passage.rfind("。", 0, max_chars))
             passage = passage[: cut + 1] if cut > min_chars else passage[:max_chars]
         if len(passage) < min_chars:
-            yield _rejected(pid, "passage_too_short",
-                            f"{len(passage)} characters, fewer than the minimum {min_chars}")
+            yield _rejected(
+                pid,
+                "passage_too_short",
+                f"{len(passage)} characters, fewer than the minimum {min_chars}",
+            )
             continue
-        yield {"id": pid, "lang": lang, "title": title, "url": url, "text": passage,
-               "source": source}
+        yield {
+            "id": pid,
+            "lang": lang,
+            "title": title,
+            "url": url,
+            "text": passage,
+            "source": source,
+        }
 
 
 def _rejected(pid: str, reason: str, detail: str) -> Reject:
@@ -86,18 +112,29 @@ def file_passages(path: Path, *, source: str = "file", **limits: Any) -> Iterato
 
     for item in read_records(Path(path)):
         if item.problem is not None:
-            raise InputError(f"passages file {path}, {item.locator}: {item.problem.message}",
-                             "fix or remove that record", code="DSB303")
+            raise InputError(
+                f"passages file {path}, {item.locator}: {item.problem.message}",
+                "fix or remove that record",
+                code="DSB303",
+            )
         record = item.record or {}
         missing = [k for k in _FIELDS if not isinstance(record.get(k), str) or not record.get(k)]
         if missing:
-            raise InputError(f"passages file {path}, {item.locator}: field '{missing[0]}' is "
-                             "missing or not a string",
-                             f"give every line the fields {', '.join(_FIELDS)} (url optional)",
-                             code="DSB303")
-        yield from page_passages(lang=record["lang"], title=record["title"], text=record["text"],
-                                 url=record.get("url"), source=source, page_id=record["id"],
-                                 **limits)
+            raise InputError(
+                f"passages file {path}, {item.locator}: field '{missing[0]}' is "
+                "missing or not a string",
+                f"give every line the fields {', '.join(_FIELDS)} (url optional)",
+                code="DSB303",
+            )
+        yield from page_passages(
+            lang=record["lang"],
+            title=record["title"],
+            text=record["text"],
+            url=record.get("url"),
+            source=source,
+            page_id=record["id"],
+            **limits,
+        )
 
 
 def sample_passages(**limits: Any) -> Iterator[dict | Reject]:
@@ -121,8 +158,9 @@ def dump_passages(path: Path, *, lang: str, **limits: Any) -> Iterator[dict | Re
         yield from page_passages(lang=lang, title=item.title, text=text, source="dump", **limits)
 
 
-def api_passages(lang: str, n: int, titles_file: Path, *, client: Any = None,
-                 **limits: Any) -> Iterator[dict | Reject]:
+def api_passages(
+    lang: str, n: int, titles_file: Path, *, client: Any = None, **limits: Any
+) -> Iterator[dict | Reject]:
     """Passages of `n` random main-namespace pages of `lang`.wikipedia.org (`client`: an
     httpx2 client, e.g. with a test transport).
 
@@ -140,8 +178,9 @@ def api_passages(lang: str, n: int, titles_file: Path, *, client: Any = None,
         tmp = titles_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(titles, ensure_ascii=False), encoding="utf-8")
         tmp.replace(titles_file)
-    pages = {p.title: p for p in fetch_pages(titles, lang=lang, client=client)
-             if isinstance(p, Page)}
+    pages = {
+        p.title: p for p in fetch_pages(titles, lang=lang, client=client) if isinstance(p, Page)
+    }
     for title in titles:
         page = pages.get(title)
         for _ in range(5):  # follow redirects, never round a cycle forever
@@ -153,26 +192,42 @@ def api_passages(lang: str, n: int, titles_file: Path, *, client: Any = None,
         if page is None:
             yield _rejected(f"{lang}:{title}", "page_missing", "the API returned no text for it")
             continue
-        yield from page_passages(lang=lang, title=page.title, text=parse_wikitext(page.text).text,
-                                 source="api", **limits)
+        yield from page_passages(
+            lang=lang, title=page.title, text=parse_wikitext(page.text).text, source="api", **limits
+        )
 
 
 def configured_passages(opts: Any, languages: list[str], run_dir: Path) -> Iterator[dict | Reject]:
     """The passages of the source the options name: a dump (`wikipedia`, one language),
     random API pages (`online`, per language; titles kept in `run_dir`), a passages file, or
     the embedded sample."""
-    limits = {"min_chars": opts.min_passage_chars, "max_chars": opts.max_passage_chars, "chunk": opts.chunk}
+    limits = {
+        "min_chars": opts.min_passage_chars,
+        "max_chars": opts.max_passage_chars,
+        "chunk": opts.chunk,
+    }
     if opts.wikipedia:
         if len(languages) != 1:
-            raise ConfigError("--wikipedia needs the dump's language",
-                              "add --lang CODE (one language per dump)", code="DSB103")
+            raise ConfigError(
+                "--wikipedia needs the dump's language",
+                "add --lang CODE (one language per dump)",
+                code="DSB103",
+            )
         return dump_passages(Path(opts.wikipedia), lang=languages[0], **limits)
     if opts.online:
         if not languages:
-            raise ConfigError("--online needs the languages to draw pages from",
-                              "add --lang CODE (repeatable)", code="DSB103")
-        return (item for lang in languages for item in api_passages(
-            lang, opts.online, run_dir / f"random-titles-{lang}.json", **limits))
+            raise ConfigError(
+                "--online needs the languages to draw pages from",
+                "add --lang CODE (repeatable)",
+                code="DSB103",
+            )
+        return (
+            item
+            for lang in languages
+            for item in api_passages(
+                lang, opts.online, run_dir / f"random-titles-{lang}.json", **limits
+            )
+        )
     if opts.passages:
         return file_passages(Path(opts.passages), **limits)
     return sample_passages(**limits)

@@ -18,16 +18,46 @@ Verdict = tuple[str, str] | None
 
 # Phrases that show an answer declining to answer. Lower-case; matched as substrings.
 _REFUSALS = {
-    "en": ("i don't know", "i do not know", "i'm not sure", "i am not sure", "i cannot answer",
-           "i can't answer", "i'm sorry, but", "as an ai", "i don't have information",
-           "i do not have information", "no information", "not able to answer",
-           "could you provide more context", "please provide more context"),
-    "de": ("ich weiß nicht", "ich weiss nicht", "ich bin mir nicht sicher", "keine informationen",
-           "kann ich nicht beantworten", "als ki"),
-    "fr": ("je ne sais pas", "je ne suis pas sûr", "je ne peux pas répondre",
-           "aucune information", "en tant qu'ia", "en tant qu’ia"),
-    "es": ("no lo sé", "no sé", "no estoy seguro", "no puedo responder", "no tengo información",
-           "como ia"),
+    "en": (
+        "i don't know",
+        "i do not know",
+        "i'm not sure",
+        "i am not sure",
+        "i cannot answer",
+        "i can't answer",
+        "i'm sorry, but",
+        "as an ai",
+        "i don't have information",
+        "i do not have information",
+        "no information",
+        "not able to answer",
+        "could you provide more context",
+        "please provide more context",
+    ),
+    "de": (
+        "ich weiß nicht",
+        "ich weiss nicht",
+        "ich bin mir nicht sicher",
+        "keine informationen",
+        "kann ich nicht beantworten",
+        "als ki",
+    ),
+    "fr": (
+        "je ne sais pas",
+        "je ne suis pas sûr",
+        "je ne peux pas répondre",
+        "aucune information",
+        "en tant qu'ia",
+        "en tant qu’ia",
+    ),
+    "es": (
+        "no lo sé",
+        "no sé",
+        "no estoy seguro",
+        "no puedo responder",
+        "no tengo información",
+        "como ia",
+    ),
     "it": ("non lo so", "non sono sicuro", "non posso rispondere", "nessuna informazione"),
     "zh": ("我不知道", "不确定", "无法回答", "没有相关信息", "作为一个人工智能", "作为ai"),
     "ar": ("لا أعرف", "لا اعرف", "لست متأكد", "لا أستطيع الإجابة", "لا تتوفر لدي معلومات"),
@@ -35,8 +65,11 @@ _REFUSALS = {
 }
 # Phrases by which a question gives away that it was written from a passage.
 _PASSAGE_REFS = {
-    "en": re.compile(r"\b(the|this|above|given) (passage|text|article|paragraph|excerpt)\b"
-                     r"|\baccording to the (passage|text|article)\b", re.I),
+    "en": re.compile(
+        r"\b(the|this|above|given) (passage|text|article|paragraph|excerpt)\b"
+        r"|\baccording to the (passage|text|article)\b",
+        re.I,
+    ),
     "de": re.compile(r"\b(im|dem|der|diesem|den) (Text|Absatz|Artikel|Abschnitt|Passage)\b", re.I),
     "fr": re.compile(r"\b(le|ce|du|au) (texte|passage|paragraphe)\b|\bl[’']article\b", re.I),
     "es": re.compile(r"\b(el|este|del) (texto|pasaje|párrafo|artículo)\b", re.I),
@@ -45,6 +78,8 @@ _PASSAGE_REFS = {
     "ar": re.compile(r"(النص|الفقرة|المقال|المقطع)"),
     "fi": re.compile(r"\b(tekstin|tekstissä|kappaleen|artikkelin)\b", re.I),
 }
+
+
 def refusal_phrase(row: dict) -> Verdict:
     answer = row["llm_answer"].casefold()
     for phrase in _REFUSALS.get(row["lang"], ()) + _REFUSALS["en"]:

@@ -51,8 +51,18 @@ __all__ = [
 FORMATS = ("mushroom", "psiloqa")
 
 PSILOQA_FIELDS = (
-    "id", "lang", "wiki_title", "wiki_url", "llm_checkpoint", "wiki_passage", "question",
-    "golden_answer", "llm_answer", "annotated_span", "complexity", "labels",
+    "id",
+    "lang",
+    "wiki_title",
+    "wiki_url",
+    "llm_checkpoint",
+    "wiki_passage",
+    "question",
+    "golden_answer",
+    "llm_answer",
+    "annotated_span",
+    "complexity",
+    "labels",
 )
 # Item fields that map onto row fields; every other item field is kept under `mushroom`.
 _MAPPED = ("id", "model_input", "model_output_text", "model_id", "psiloqa")
@@ -155,7 +165,9 @@ def row_to_mushroom(row: Mapping[str, Any], *, keep_row_fields: bool = True) -> 
     return item
 
 
-def read_labelled(path: str | Path, warnings: Warnings | None = None) -> tuple[str, list[dict[str, Any]]]:
+def read_labelled(
+    path: str | Path, warnings: Warnings | None = None
+) -> tuple[str, list[dict[str, Any]]]:
     """The records of a Mu-SHROOM or PsiloQA file (JSONL or JSON) and which format it is.
 
     The format is decided per record (`format_of`); every record must have an `id` and all
@@ -173,7 +185,9 @@ def read_labelled(path: str | Path, warnings: Warnings | None = None) -> tuple[s
     for item in read_records(path):
         if item.problem is not None:
             raise InputError(
-                f"{item.locator}: {item.problem.message}", "fix or remove that record", code="DSB303"
+                f"{item.locator}: {item.problem.message}",
+                "fix or remove that record",
+                code="DSB303",
             )
         record = item.record or {}
         kind = format_of(record)
@@ -193,8 +207,9 @@ def read_labelled(path: str | Path, warnings: Warnings | None = None) -> tuple[s
                 code="DSB303",
             )
         if record.get("id") is None:
-            raise InputError(f"{item.locator}: the record has no id", "give every record an id",
-                             code="DSB303")
+            raise InputError(
+                f"{item.locator}: the record has no id", "give every record an id", code="DSB303"
+            )
         if kind == "mushroom":
             context = collecting()
             record = unstring_lists(record, context)
@@ -202,8 +217,9 @@ def read_labelled(path: str | Path, warnings: Warnings | None = None) -> tuple[s
                 warnings.add_record(found(context), item.locator, str(record["id"]))
         records.append(record)
     if fmt is None:
-        raise InputError(f"{path} holds no records", "give a file with at least one record",
-                         code="DSB304")
+        raise InputError(
+            f"{path} holds no records", "give a file with at least one record", code="DSB304"
+        )
     return fmt, records
 
 
@@ -232,8 +248,14 @@ def _converted(records: list[dict[str, Any]], fmt: str, to: str) -> Iterator[dic
             ) from exc
 
 
-def convert_file(src: str | Path, to: str, out: str | Path, warnings: Warnings | None = None, *,
-                 strict: bool = False) -> tuple[str, int]:
+def convert_file(
+    src: str | Path,
+    to: str,
+    out: str | Path,
+    warnings: Warnings | None = None,
+    *,
+    strict: bool = False,
+) -> tuple[str, int]:
     """Convert a Mu-SHROOM or PsiloQA file into the other format; returns (source format, count).
     Release quirks met while reading go to `warnings` (with `strict`, they stop the
     conversion before anything is written)."""

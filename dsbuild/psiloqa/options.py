@@ -19,32 +19,56 @@ class Options(BuilderOptions):
     """PsiloQA's options (`--option KEY=VALUE`, the build flags, or `options:` in a config)."""
 
     gate_names: ClassVar[tuple[str, ...]] = (
-        "hygiene_question", "langid_question", "copied_question", "dedup_questions",
-        "hygiene_answer", "langid_answer", "answer_repeats_question")
+        "hygiene_question",
+        "langid_question",
+        "copied_question",
+        "dedup_questions",
+        "hygiene_answer",
+        "langid_answer",
+        "answer_repeats_question",
+    )
 
     passages: str | None = Field(None, description="JSONL of passages {id, lang, title, url, text}")
     wikipedia: str | None = Field(None, description="pages-articles XML dump of one language")
-    online: int | None = Field(None, ge=1, description="random pages per language via the MediaWiki API")
+    online: int | None = Field(
+        None, ge=1, description="random pages per language via the MediaWiki API"
+    )
     complexities: list[Literal["easy", "medium", "hard"]] = Field(
-        ["easy", "medium", "hard"], min_length=1, description="question difficulties per passage")
-    long_answer_share: float = Field(0.5, ge=0.0, le=1.0, description="share of long-answer questions")
+        ["easy", "medium", "hard"], min_length=1, description="question difficulties per passage"
+    )
+    long_answer_share: float = Field(
+        0.5, ge=0.0, le=1.0, description="share of long-answer questions"
+    )
     min_passage_chars: int = Field(200, ge=1, description="shortest passage kept")
     max_passage_chars: int = Field(1500, ge=1, description="longest passage kept")
     chunk: bool = Field(False, description="split long articles into several passages")
-    passages_per_language: int | None = Field(None, ge=1, description="at most N passages per language")
+    passages_per_language: int | None = Field(
+        None, ge=1, description="at most N passages per language"
+    )
     answers_per_question: int = Field(1, ge=1, description="answer models drawn per question")
-    answer_models: Annotated[list[str] | dict[str, list[str]] | None, BeforeValidator(comma_list)] = Field(
-        None, description="roster of answer models (a list, or {lang: [...], '*': [...]})")
+    answer_models: Annotated[
+        list[str] | dict[str, list[str]] | None, BeforeValidator(comma_list)
+    ] = Field(None, description="roster of answer models (a list, or {lang: [...], '*': [...]})")
     qa_model: str | None = Field(None, description="model writing the QA pairs (default: --model)")
     annotator_model: str | None = Field(None, description="model marking spans (default: --model)")
     judge_model: str | None = Field(None, description="LLM filter judge (default: --model)")
     llm_filter: bool = Field(True, description="run the LLM judge after the heuristic filters")
-    max_answer_chars: int = Field(1500, ge=1, description="longest answer kept (filter and hygiene gate)")
+    max_answer_chars: int = Field(
+        1500, ge=1, description="longest answer kept (filter and hygiene gate)"
+    )
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="sampling temperature")
     answer_max_tokens: int = Field(192, ge=1, description="tokens an answer may take")
 
     @model_validator(mode="after")
     def _relations(self) -> Options:
-        check_relations([("min_passage_chars", self.min_passage_chars, "max_passage_chars",
-                          self.max_passage_chars)])
+        check_relations(
+            [
+                (
+                    "min_passage_chars",
+                    self.min_passage_chars,
+                    "max_passage_chars",
+                    self.max_passage_chars,
+                )
+            ]
+        )
         return self

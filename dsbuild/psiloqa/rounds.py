@@ -38,18 +38,30 @@ class PsiloqaRounds(AnnotationRounds):
 
         lines = [
             "Read the passage, the question and the gold answer written from the passage.",
-            ("Then select, in the model answer, every stretch of text that the passage contradicts "
-             "or does not support: wrong numbers, names, dates, places, invented details."),
-            ("Select as little as needed (a wrong number, not the whole sentence); leave correct "
-             "and merely vague wording unmarked. If nothing is wrong, submit with no span."),
+            (
+                "Then select, in the model answer, every stretch of text that the passage contradicts "
+                "or does not support: wrong numbers, names, dates, places, invented details."
+            ),
+            (
+                "Select as little as needed (a wrong number, not the whole sentence); leave correct "
+                "and merely vague wording unmarked. If nothing is wrong, submit with no span."
+            ),
             "Pre-selected spans come from a model: delete or resize them when they are wrong.",
         ]
         root = start(lines)
-        add_text(root, "Passage — " + field_help(PsiloQARecord, "wiki_passage", "the passage"), "passage",
-                 "$passage")
+        add_text(
+            root,
+            "Passage — " + field_help(PsiloQARecord, "wiki_passage", "the passage"),
+            "passage",
+            "$passage",
+        )
         add_text(root, "Question", "question", "$question")
-        add_text(root, "Gold answer — " + field_help(PsiloQARecord, "golden_answer", "from the passage"),
-                 "gold", "$golden_answer")
+        add_text(
+            root,
+            "Gold answer — " + field_help(PsiloQARecord, "golden_answer", "from the passage"),
+            "gold",
+            "$golden_answer",
+        )
         element(root, "Header", value="Model answer: select the hallucinated spans", size="5")
         labels = element(root, "Labels", name="hallucination", toName="answer")
         element(labels, "Label", value="Hallucination", background="#ff8a80", hotkey="h")
@@ -62,24 +74,43 @@ class PsiloqaRounds(AnnotationRounds):
 
         r = unit.record
         answer = r["llm_answer"]
-        data = {"passage": r.get("wiki_passage", ""), "question": r.get("question", ""),
-                "golden_answer": r.get("golden_answer", ""), "answer": answer,
-                "lang": r.get("lang", ""), "wiki_title": r.get("wiki_title", "")}
+        data = {
+            "passage": r.get("wiki_passage", ""),
+            "question": r.get("question", ""),
+            "golden_answer": r.get("golden_answer", ""),
+            "answer": answer,
+            "lang": r.get("lang", ""),
+            "wiki_title": r.get("wiki_title", ""),
+        }
         result = []
         for i, (start_, end) in enumerate(r.get("labels") or []):
             s16, e16 = span_to_ls(answer, start_, end, where=f"record {unit.record_id} label {i}")
-            result.append({"id": f"dsb{i}", "from_name": "hallucination", "to_name": "answer",
-                           "type": "labels", "origin": "prediction",
-                           "value": {"start": s16, "end": e16, "text": answer[start_:end],
-                                     "labels": ["Hallucination"]}})
+            result.append(
+                {
+                    "id": f"dsb{i}",
+                    "from_name": "hallucination",
+                    "to_name": "answer",
+                    "type": "labels",
+                    "origin": "prediction",
+                    "value": {
+                        "start": s16,
+                        "end": e16,
+                        "text": answer[start_:end],
+                        "labels": ["Hallucination"],
+                    },
+                }
+            )
         return data, result
 
-    def prediction_source(self, record: Mapping[str, Any],
-                          translation: int | None) -> tuple[Mapping[str, Any], str]:
+    def prediction_source(
+        self, record: Mapping[str, Any], translation: int | None
+    ) -> tuple[Mapping[str, Any], str]:
         prov, _ = super().prediction_source(record, translation)
         return prov, str(record.get("llm_checkpoint") or "")
 
-    def parse_result(self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    def parse_result(
+        self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str
+    ) -> dict[str, Any]:
         from dsbuild.labelstudio.results import text_of
         from dsbuild.labelstudio.tasks import span_from_ls
 
@@ -90,8 +121,9 @@ class PsiloqaRounds(AnnotationRounds):
             name = item.get("from_name")
             if name == "hallucination":
                 value = item.get("value") or {}
-                s, e = span_from_ls(text, int(value["start"]), int(value["end"]), value.get("text"),
-                                    where=where)
+                s, e = span_from_ls(
+                    text, int(value["start"]), int(value["end"]), value.get("text"), where=where
+                )
                 spans.append([s, e])
             elif name == "comment":
                 comment = text_of(item)
@@ -116,10 +148,16 @@ class PsiloqaRounds(AnnotationRounds):
         disputed = chars_of(rec["union"]) - chars_of(rec["intersection"])
         disagreements = []
         if disputed:
-            disagreements.append(disagreement(
-                unit, "labels", {a: normalize_spans(s) for a, s in spans.items()},
-                disputed_chars=len(disputed), disputed_spans=spans_of(disputed),
-                surfaces=[text[s:e] for s, e in spans_of(disputed)]))
+            disagreements.append(
+                disagreement(
+                    unit,
+                    "labels",
+                    {a: normalize_spans(s) for a, s in spans.items()},
+                    disputed_chars=len(disputed),
+                    disputed_spans=spans_of(disputed),
+                    surfaces=[text[s:e] for s, e in spans_of(disputed)],
+                )
+            )
         return record, disagreements
 
     def unit_info(self, unit: Unit) -> Any:

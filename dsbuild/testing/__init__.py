@@ -11,9 +11,14 @@ from typing import Any
 
 __all__ = ["FakeLLM", "build_toy", "example_for_schema", "installed", "toy_builder", "toy_config"]
 
-_LAZY = {"build_toy": "dsbuild.testing.toy", "toy_builder": "dsbuild.testing.toy",
-         "toy_config": "dsbuild.testing.toy", "FakeLLM": "dsbuild.testing.fake_llm",
-         "example_for_schema": "dsbuild.testing.fake_llm", "installed": "dsbuild.testing.fake_llm"}
+_LAZY = {
+    "build_toy": "dsbuild.testing.toy",
+    "toy_builder": "dsbuild.testing.toy",
+    "toy_config": "dsbuild.testing.toy",
+    "FakeLLM": "dsbuild.testing.fake_llm",
+    "example_for_schema": "dsbuild.testing.fake_llm",
+    "installed": "dsbuild.testing.fake_llm",
+}
 
 
 def __getattr__(name: str) -> Any:

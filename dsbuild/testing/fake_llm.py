@@ -36,8 +36,14 @@ class FakeLLM:
 
     name = "fake"
 
-    def __init__(self, model: str = "fake-model", *, latency_s: float = 0.0,
-                 max_concurrency: int | None = None, report_usage: bool = True) -> None:
+    def __init__(
+        self,
+        model: str = "fake-model",
+        *,
+        latency_s: float = 0.0,
+        max_concurrency: int | None = None,
+        report_usage: bool = True,
+    ) -> None:
         self.model, self.latency_s = model, latency_s
         self.max_concurrency = max_concurrency
         self.report_usage = report_usage
@@ -72,8 +78,14 @@ class FakeLLM:
 
     def _deterministic(self, payload: dict[str, Any]) -> str | Any:
         rf = payload.get("response_format") or {}
-        schema = (rf.get("json_schema") or {}).get("schema") if rf.get("type") == "json_schema" else rf.get("schema")
-        digest = hashlib.sha256(json.dumps(payload.get("messages"), sort_keys=True).encode()).hexdigest()
+        schema = (
+            (rf.get("json_schema") or {}).get("schema")
+            if rf.get("type") == "json_schema"
+            else rf.get("schema")
+        )
+        digest = hashlib.sha256(
+            json.dumps(payload.get("messages"), sort_keys=True).encode()
+        ).hexdigest()
         if isinstance(schema, dict):
             return example_for_schema(schema, digest[:8])
         return f"fake answer {digest[:12]}"
@@ -82,8 +94,9 @@ class FakeLLM:
         self.closed = True
 
 
-def example_for_schema(schema: dict[str, Any], seed: str = "x", root: dict | None = None,
-                       depth: int = 0) -> Any:
+def example_for_schema(
+    schema: dict[str, Any], seed: str = "x", root: dict | None = None, depth: int = 0
+) -> Any:
     """A small value satisfying common JSON Schema keywords (types, required, enums,
     min/max items, minimum, string lengths, local $refs)."""
     root = root or schema
@@ -106,13 +119,17 @@ def example_for_schema(schema: dict[str, Any], seed: str = "x", root: dict | Non
         kind = next((k for k in kind if k != "null"), "null")
     if kind == "object":
         props = schema.get("properties", {})
-        return {k: example_for_schema(props.get(k, {}), f"{seed}.{k}", root, depth + 1)
-                for k in schema.get("required", list(props))}
+        return {
+            k: example_for_schema(props.get(k, {}), f"{seed}.{k}", root, depth + 1)
+            for k in schema.get("required", list(props))
+        }
     if kind == "array":
         n = max(int(schema.get("minItems", 1)), 1)
         n = min(n, int(schema.get("maxItems", n)))
-        return [example_for_schema(schema.get("items", {}), f"{seed}.{i}", root, depth + 1)
-                for i in range(n)]
+        return [
+            example_for_schema(schema.get("items", {}), f"{seed}.{i}", root, depth + 1)
+            for i in range(n)
+        ]
     if kind == "integer":
         return int(schema.get("minimum", 0))
     if kind == "number":

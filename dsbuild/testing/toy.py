@@ -32,9 +32,29 @@ from dsbuild.stages import (
 
 __all__ = ["BLOCKED", "build_toy", "main", "toy_builder", "toy_config"]
 
-_WORDS = ("river", "Fluss", "rivière", "川", "نهر", "stone", "light", "Licht", "lumière",
-          "光", "bridge", "brücke", "ville", "town", "嵐", "storm", "🌊", "wave", "ciel", "sky",
-          "blocked")
+_WORDS = (
+    "river",
+    "Fluss",
+    "rivière",
+    "川",
+    "نهر",
+    "stone",
+    "light",
+    "Licht",
+    "lumière",
+    "光",
+    "bridge",
+    "brücke",
+    "ville",
+    "town",
+    "嵐",
+    "storm",
+    "🌊",
+    "wave",
+    "ciel",
+    "sky",
+    "blocked",
+)
 BLOCKED = "blocked"
 
 
@@ -64,9 +84,15 @@ async def _transform(record: dict, ctx: StageContext) -> Any:
         return reject("blocked_word", f"word {BLOCKED!r} at position {words.index(BLOCKED)}")
     if len(words) >= 8:
         half = len(words) // 2
-        return [{**record, "id": f"{record['id']}-{part}", "text": " ".join(ws).upper(),
-                 "n_words": len(ws)}
-                for part, ws in (("a", words[:half]), ("b", words[half:]))]
+        return [
+            {
+                **record,
+                "id": f"{record['id']}-{part}",
+                "text": " ".join(ws).upper(),
+                "n_words": len(ws),
+            }
+            for part, ws in (("a", words[:half]), ("b", words[half:]))
+        ]
     return {**record, "text": record["text"].upper(), "n_words": len(words)}
 
 
@@ -84,8 +110,14 @@ def _dedup(records: list[dict], ctx: StageContext) -> tuple[list[dict], list[Rej
     kept, rejects = [], []
     for record in records:
         if record["text"] in first:
-            rejects.append(Reject(record["id"], ctx.stage or "", "duplicate",
-                                  f"same text as {first[record['text']]}"))
+            rejects.append(
+                Reject(
+                    record["id"],
+                    ctx.stage or "",
+                    "duplicate",
+                    f"same text as {first[record['text']]}",
+                )
+            )
         else:
             first[record["text"]] = record["id"]
             kept.append(record)
@@ -93,12 +125,17 @@ def _dedup(records: list[dict], ctx: StageContext) -> tuple[list[dict], list[Rej
 
 
 def toy_builder() -> Builder:
-    return Builder("toy", "1", (
-        source_stage("generate", _generate),
-        map_stage("transform", _transform, concurrency=8),
-        map_stage("min_words", _min_words),
-        batch_stage("dedup", _dedup),
-    ), description="A deterministic toy builder for tests.")
+    return Builder(
+        "toy",
+        "1",
+        (
+            source_stage("generate", _generate),
+            map_stage("transform", _transform, concurrency=8),
+            map_stage("min_words", _min_words),
+            batch_stage("dedup", _dedup),
+        ),
+        description="A deterministic toy builder for tests.",
+    )
 
 
 def toy_config(n: int = 300, seed: int = 0) -> dict[str, Any]:
@@ -106,20 +143,29 @@ def toy_config(n: int = 300, seed: int = 0) -> dict[str, Any]:
     return {"dataset": "toy", "seed": seed, "options": {"n": n}}
 
 
-def build_toy(run_dir: str, *, n: int = 300, seed: int = 0, delay: float = 0.0,
-              mode: str = "resume"):
+def build_toy(
+    run_dir: str, *, n: int = 300, seed: int = 0, delay: float = 0.0, mode: str = "resume"
+):
     """Run the toy builder; returns the `RunResult`."""
     from dsbuild.runs import run_builder
 
-    return run_builder(toy_builder(), run_dir, toy_config(n, seed), mode=mode,  # type: ignore[arg-type]
-                       context_extras={"delay": delay})
+    return run_builder(
+        toy_builder(),
+        run_dir,
+        toy_config(n, seed),
+        mode=mode,  # type: ignore[arg-type]
+        context_extras={"delay": delay},
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     from dsbuild.errors import DsbuildError
 
-    parser = argparse.ArgumentParser(prog="python -m dsbuild.testing.toy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dsbuild.testing.toy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("run_dir")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
@@ -129,15 +175,17 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--overwrite", dest="mode", action="store_const", const="overwrite")
     args = parser.parse_args(argv)
     try:
-        result = build_toy(args.run_dir, n=args.n, seed=args.seed, delay=args.delay,
-                           mode=args.mode or "resume")
+        result = build_toy(
+            args.run_dir, n=args.n, seed=args.seed, delay=args.delay, mode=args.mode or "resume"
+        )
     except DsbuildError as e:
         print(e.one_line(), file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         return 130
-    print(json.dumps({"run_dir": str(result.run_dir),
-                      "stages": [s.to_dict() for s in result.stages]}))
+    print(
+        json.dumps({"run_dir": str(result.run_dir), "stages": [s.to_dict() for s in result.stages]})
+    )
     return 0
 
 

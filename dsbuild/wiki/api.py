@@ -71,10 +71,16 @@ def fetch_pages(
             http.close()
 
 
-
-def random_titles(n: int, *, lang: str = "en", endpoint: str | None = None,
-                  user_agent: str = USER_AGENT, maxlag: int = 5, retries: int = 4,
-                  client: httpx.Client | None = None) -> list[str]:
+def random_titles(
+    n: int,
+    *,
+    lang: str = "en",
+    endpoint: str | None = None,
+    user_agent: str = USER_AGENT,
+    maxlag: int = 5,
+    retries: int = 4,
+    client: httpx.Client | None = None,
+) -> list[str]:
     """`n` distinct random article titles (`list=random`, main namespace) of
     `lang`.wikipedia.org; the same polite User-Agent, maxlag and retries as `fetch_pages`."""
     import httpx2 as httpx
@@ -86,12 +92,26 @@ def random_titles(n: int, *, lang: str = "en", endpoint: str | None = None,
         for _ in range(4 * n // 500 + 4):  # random draws repeat titles rarely; bounded anyway
             if len(titles) >= n:
                 break
-            data = _get(http, url, {"action": "query", "list": "random", "rnnamespace": 0,
-                                    "rnlimit": min(500, n - len(titles)), "format": "json",
-                                    "formatversion": "2", "maxlag": maxlag},
-                        user_agent, retries)
-            titles.extend(t for t in (p["title"] for p in data.get("query", {}).get("random", []))
-                          if t not in titles)
+            data = _get(
+                http,
+                url,
+                {
+                    "action": "query",
+                    "list": "random",
+                    "rnnamespace": 0,
+                    "rnlimit": min(500, n - len(titles)),
+                    "format": "json",
+                    "formatversion": "2",
+                    "maxlag": maxlag,
+                },
+                user_agent,
+                retries,
+            )
+            titles.extend(
+                t
+                for t in (p["title"] for p in data.get("query", {}).get("random", []))
+                if t not in titles
+            )
     finally:
         if client is None:
             http.close()
@@ -99,12 +119,21 @@ def random_titles(n: int, *, lang: str = "en", endpoint: str | None = None,
 
 
 def _fetch_batch(
-    http: httpx.Client, url: str, titles: list[str], user_agent: str, maxlag: int,
+    http: httpx.Client,
+    url: str,
+    titles: list[str],
+    user_agent: str,
+    maxlag: int,
     retries: int,
 ) -> Iterator[Page | PageReject]:
     params: dict[str, Any] = {
-        "action": "query", "prop": "revisions", "rvprop": "content", "rvslots": "main",
-        "titles": "|".join(titles), "format": "json", "formatversion": "2",
+        "action": "query",
+        "prop": "revisions",
+        "rvprop": "content",
+        "rvslots": "main",
+        "titles": "|".join(titles),
+        "format": "json",
+        "formatversion": "2",
         "maxlag": maxlag,
     }
     # A continued answer lists pages whose content comes in a later part: merge, then yield.
@@ -122,8 +151,9 @@ def _fetch_batch(
         yield _page(page)
 
 
-def _get(http: httpx.Client, url: str, params: dict[str, Any], user_agent: str,
-         retries: int) -> dict[str, Any]:
+def _get(
+    http: httpx.Client, url: str, params: dict[str, Any], user_agent: str, retries: int
+) -> dict[str, Any]:
     """One API call, retried (bounded, with backoff) on maxlag, 429 and 5xx."""
     import httpx2 as httpx
 
@@ -141,21 +171,27 @@ def _get(http: httpx.Client, url: str, params: dict[str, Any], user_agent: str,
             if response.status_code == 429 or response.status_code >= 500:
                 problem = f"HTTP {response.status_code}"
             elif response.status_code != 200:
-                raise ServiceError(f"MediaWiki API at {url} answered HTTP "
-                                   f"{response.status_code}", "check the endpoint URL")
+                raise ServiceError(
+                    f"MediaWiki API at {url} answered HTTP {response.status_code}",
+                    "check the endpoint URL",
+                )
             else:
                 data = response.json()
                 error = data.get("error")
                 if error is None:
                     return data
                 if error.get("code") != "maxlag":
-                    raise ServiceError(f"MediaWiki API error {error.get('code')}: "
-                                       f"{error.get('info', '')}", "check the request")
+                    raise ServiceError(
+                        f"MediaWiki API error {error.get('code')}: {error.get('info', '')}",
+                        "check the request",
+                    )
                 problem = "the wiki's replicas are lagging (maxlag)"
         if attempt < retries:
             time.sleep(wait)
-    raise ServiceError(f"MediaWiki API at {url} kept failing ({problem})",
-                       "try again later, or read a dump instead")
+    raise ServiceError(
+        f"MediaWiki API at {url} kept failing ({problem})",
+        "try again later, or read a dump instead",
+    )
 
 
 def _page(page: dict[str, Any]) -> Page | PageReject:
@@ -168,7 +204,8 @@ def _page(page: dict[str, Any]) -> Page | PageReject:
     slot = revisions[-1].get("slots", {}).get("main", {}) if revisions else {}
     text = slot.get("content")
     if text is None:
-        return PageReject(str(page.get("pageid", "")) or None, title, "no_text",
-                          "no revision content")
+        return PageReject(
+            str(page.get("pageid", "")) or None, title, "no_text", "no revision content"
+        )
     redirect = redirect_target(text, title)
     return Page(str(page["pageid"]), title, int(page.get("ns", 0)), redirect, text)

@@ -94,9 +94,7 @@ class PageReject:
     detail: str
 
 
-def open_dump(
-    path: str | os.PathLike[str], *, start: int = 0, end: int | None = None
-) -> BinaryIO:
+def open_dump(path: str | os.PathLike[str], *, start: int = 0, end: int | None = None) -> BinaryIO:
     """The decompressed byte stream of a `.bz2` (multistream too), `.gz` or plain XML file.
 
     The format comes from the file's first bytes. `start`/`end` read only the bz2 streams
@@ -122,8 +120,10 @@ def open_dump(
         raw.seek(start)
         return bz2.BZ2File(_Limited(raw, None if end is None else end - start), "rb")
     if ranged:
-        raise UsageError(f"a byte range of {path} was asked for, but it is not bz2",
-                         "byte ranges need a multistream .xml.bz2 dump and its index")
+        raise UsageError(
+            f"a byte range of {path} was asked for, but it is not bz2",
+            "byte ranges need a multistream .xml.bz2 dump and its index",
+        )
     if kind == "gz":
         return gzip.GzipFile(path, "rb")
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
@@ -135,17 +135,16 @@ def open_dump(
     )
 
 
-def multistream_ranges(
-    index: str | os.PathLike[str], shards: int
-) -> list[tuple[int, int | None]]:
+def multistream_ranges(index: str | os.PathLike[str], shards: int) -> list[tuple[int, int | None]]:
     """Up to `shards` contiguous `(start, end)` byte ranges of a multistream dump, cut at
     stream starts listed in its index (`…-multistream-index.txt[.bz2]`, lines
     `offset:page_id:title`); the first starts at 0 (the header), the last ends at None (EOF).
     """
     path = Path(index)
     if not path.is_file():
-        raise InputError(f"multistream index {path} does not exist", "check the path",
-                         code="DSB301")
+        raise InputError(
+            f"multistream index {path} does not exist", "check the path", code="DSB301"
+        )
     offsets: set[int] = set()
     with open_decompressed(path) as lines:
         for line in lines:
@@ -226,8 +225,7 @@ class _ReadAhead:
         self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
         self._stop = threading.Event()
         self._ended = False
-        self._thread = threading.Thread(target=self._fill, name="dsbuild-dump-reader",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._fill, name="dsbuild-dump-reader", daemon=True)
 
     def __enter__(self) -> _ReadAhead:
         self._thread.start()
@@ -313,11 +311,31 @@ _PREFIXED_XMLNS = re.compile(rb"\sxmlns:[\w.-]+=(\"[^\"]*\"|'[^']*')")
 
 # Namespace numbers by name for exports too old to have `<ns>` and no `<siteinfo>`.
 _DEFAULT_NAMESPACES = {
-    "media": -2, "special": -1, "talk": 1, "user": 2, "user talk": 3, "wikipedia": 4,
-    "wikipedia talk": 5, "project": 4, "project talk": 5, "file": 6, "image": 6,
-    "file talk": 7, "mediawiki": 8, "mediawiki talk": 9, "template": 10,
-    "template talk": 11, "help": 12, "help talk": 13, "category": 14, "category talk": 15,
-    "portal": 100, "portal talk": 101, "draft": 118, "draft talk": 119, "module": 828,
+    "media": -2,
+    "special": -1,
+    "talk": 1,
+    "user": 2,
+    "user talk": 3,
+    "wikipedia": 4,
+    "wikipedia talk": 5,
+    "project": 4,
+    "project talk": 5,
+    "file": 6,
+    "image": 6,
+    "file talk": 7,
+    "mediawiki": 8,
+    "mediawiki talk": 9,
+    "template": 10,
+    "template talk": 11,
+    "help": 12,
+    "help talk": 13,
+    "category": 14,
+    "category talk": 15,
+    "portal": 100,
+    "portal talk": 101,
+    "draft": 118,
+    "draft talk": 119,
+    "module": 828,
     "module talk": 829,
 }
 
@@ -348,8 +366,11 @@ class _Scanner:
             try:
                 block = self.stream.read(_BLOCK)
             except EOFError as error:  # bz2/gzip: the compressed stream ends early
-                failure = ("truncated", f"compressed stream ended early at byte {offset} of the "
-                           f"decompressed XML ({error})")
+                failure = (
+                    "truncated",
+                    f"compressed stream ended early at byte {offset} of the "
+                    f"decompressed XML ({error})",
+                )
                 block = b""
             except (OSError, zlib.error) as error:
                 failure = ("unreadable", f"corrupt compressed data ({error})")
@@ -368,8 +389,11 @@ class _Scanner:
                 if name == b"page":
                     if not closing:
                         if start is not None and current == b"page" and not skipping:
-                            yield self._reject(buf[start : match.start()], "unclosed_page",
-                                               "a <page> starts before this one ended")
+                            yield self._reject(
+                                buf[start : match.start()],
+                                "unclosed_page",
+                                "a <page> starts before this one ended",
+                            )
                         start, current, skipping = match.start(), name, False
                     elif start is not None and current == b"page":
                         if not skipping:
@@ -392,15 +416,21 @@ class _Scanner:
             last_lt = buf.rfind(b"<", scan)
             scan = last_lt if last_lt >= 0 and buf.find(b">", last_lt) < 0 else len(buf)
             if start is not None and not skipping and len(buf) - start > MAX_PAGE_BYTES:
-                yield self._reject(buf[start : start + 4096], "too_large",
-                                   f"page larger than {MAX_PAGE_BYTES} bytes, skipped")
+                yield self._reject(
+                    buf[start : start + 4096],
+                    "too_large",
+                    f"page larger than {MAX_PAGE_BYTES} bytes, skipped",
+                )
                 skipping = True
             if skipping:
                 buf, scan, start = buf[scan:], 0, 0
         if failure is not None and failure[0] == "unreadable":
             yield PageReject(None, None, *failure)
-        elif (failure is not None or (start is not None and not skipping)
-              or (root_open and not self.shard)):
+        elif (
+            failure is not None
+            or (start is not None and not skipping)
+            or (root_open and not self.shard)
+        ):
             partial = buf[start:] if start is not None and not skipping else b""
             title, page_id = _salvage(partial)
             if failure is not None:
@@ -435,8 +465,9 @@ class _Scanner:
             if ns_match is not None and int(ns_match.group(1)) not in wanted:
                 return None
         try:
-            element = ET.fromstring(self.wrap_open + chunk + self.wrap_close if self.wrap_open
-                                    else chunk)
+            element = ET.fromstring(
+                self.wrap_open + chunk + self.wrap_close if self.wrap_open else chunk
+            )
         except ET.ParseError as error:
             return self._reject(chunk, "xml_syntax", str(error))
         if self.wrap_open:

@@ -108,7 +108,8 @@ _TABLE = re.compile(r"\n[ \t:]*(?:(\{\|)|\|\})")
 
 # 4. File links: `[[File:` and friends; their end is found by bracket matching.
 _FILE_START = re.compile(
-    r"\[\[[ \t]*(?:" + "|".join(sorted(map(re.escape, FILE_NAMESPACES), key=len, reverse=True))
+    r"\[\[[ \t]*(?:"
+    + "|".join(sorted(map(re.escape, FILE_NAMESPACES), key=len, reverse=True))
     + r")[ \t]*:",
     re.I,
 )

@@ -28,11 +28,19 @@ __all__ = [
 ]
 
 _LAZY = {
-    "DumpProblem": "dump", "DumpReader": "dump", "DumpStats": "dump",
-    "enwiki_title_of_line": "dump", "iter_entities": "dump", "open_dump": "dump",
-    "EntityLabels": "store", "LabelStore": "store", "MemoryLabelStore": "store",
-    "build_label_store": "store", "build_label_store_from_api": "store",
-    "normalize_title": "store", "WikidataClient": "api",
+    "DumpProblem": "dump",
+    "DumpReader": "dump",
+    "DumpStats": "dump",
+    "enwiki_title_of_line": "dump",
+    "iter_entities": "dump",
+    "open_dump": "dump",
+    "EntityLabels": "store",
+    "LabelStore": "store",
+    "MemoryLabelStore": "store",
+    "build_label_store": "store",
+    "build_label_store_from_api": "store",
+    "normalize_title": "store",
+    "WikidataClient": "api",
 }
 
 

@@ -67,11 +67,20 @@ class WikidataClient:
     `sleep` is called for every wait (tests pass a recorder).
     """
 
-    def __init__(self, *, endpoint: str = WIKIDATA_API, cache: Any = None,
-                 cache_dir: str | os.PathLike[str] | None = None, contact: str | None = None,
-                 transport: Any = None, timeout: float = 30.0, maxlag: int = 5,
-                 max_retries: int = 6, max_wait: float = 120.0,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        endpoint: str = WIKIDATA_API,
+        cache: Any = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        contact: str | None = None,
+        transport: Any = None,
+        timeout: float = 30.0,
+        maxlag: int = 5,
+        max_retries: int = 6,
+        max_wait: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.endpoint = endpoint
         self.user_agent = user_agent(contact)
         self.maxlag = maxlag
@@ -90,24 +99,32 @@ class WikidataClient:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise ConfigError(f"cannot create the cache folder {folder}: {exc}",
-                                  "choose a writable folder with --cache-dir", code="DSB108"
-                                  ) from exc
+                raise ConfigError(
+                    f"cannot create the cache folder {folder}: {exc}",
+                    "choose a writable folder with --cache-dir",
+                    code="DSB108",
+                ) from exc
             cache = ResponseCache(folder / CACHE_FILENAME)
         self.cache = None if cache is False else cache
 
     # --- public API -----------------------------------------------------------------
 
-    def entities(self, ids: Iterable[str], *, languages: Sequence[str] | None = None,
-                 props: Sequence[str] = ("labels", "sitelinks"),
-                 sitefilter: Sequence[str] | None = ("enwiki",)) -> dict[str, dict[str, Any]]:
+    def entities(
+        self,
+        ids: Iterable[str],
+        *,
+        languages: Sequence[str] | None = None,
+        props: Sequence[str] = ("labels", "sitelinks"),
+        sitefilter: Sequence[str] | None = ("enwiki",),
+    ) -> dict[str, dict[str, Any]]:
         """{id: entity JSON} for the ids that exist (missing ones left out). The key is the
         id asked for; a merged item comes back as its target (its own `id`)."""
         wanted = list(dict.fromkeys(str(i).strip().upper() for i in ids))
         for i in wanted:
             if not _ID.fullmatch(i):
-                raise InputError(f"{i!r} is not a Wikidata id", "ids look like Q42, P31, L1",
-                                 code="DSB303")
+                raise InputError(
+                    f"{i!r} is not a Wikidata id", "ids look like Q42, P31, L1", code="DSB303"
+                )
         sig = _signature(props, languages, sitefilter)
         keys = {i: f"{sig}|id|{i}" for i in wanted}
         cached = self.cache.get_many(keys.values()) if self.cache is not None else {}
@@ -120,11 +137,14 @@ class WikidataClient:
             elif not hit.get("missing"):
                 out[i] = hit
         for start in range(0, len(todo), MAX_PER_REQUEST):
-            batch = todo[start:start + MAX_PER_REQUEST]
+            batch = todo[start : start + MAX_PER_REQUEST]
             data = self._call({"ids": "|".join(batch), **_params(props, languages, sitefilter)})
             got = data.get("entities") or {}
-            merged = {e["redirects"].get("from"): e for e in got.values()
-                      if isinstance(e, dict) and isinstance(e.get("redirects"), dict)}
+            merged = {
+                e["redirects"].get("from"): e
+                for e in got.values()
+                if isinstance(e, dict) and isinstance(e.get("redirects"), dict)
+            }
             for i in batch:
                 entity = got.get(i) or merged.get(i)
                 if not isinstance(entity, dict) or "missing" in entity:
@@ -134,10 +154,14 @@ class WikidataClient:
                 self._put(keys[i], entity)
         return out
 
-    def entities_by_titles(self, titles: Iterable[str], *, site: str = "enwiki",
-                           languages: Sequence[str] | None = None,
-                           props: Sequence[str] = ("labels", "sitelinks"),
-                           ) -> dict[str, dict[str, Any]]:
+    def entities_by_titles(
+        self,
+        titles: Iterable[str],
+        *,
+        site: str = "enwiki",
+        languages: Sequence[str] | None = None,
+        props: Sequence[str] = ("labels", "sitelinks"),
+    ) -> dict[str, dict[str, Any]]:
         """{title: entity JSON} for the `site` page titles that have an item (titles as
         given are the keys; Wikipedia redirects are followed by the API)."""
         from dsbuild.wiki.titles import normalize_title
@@ -158,19 +182,22 @@ class WikidataClient:
         todo = [n for n in norm if n not in resolved]
         leftovers: list[str] = []
         for start in range(0, len(todo), MAX_PER_REQUEST):
-            batch = todo[start:start + MAX_PER_REQUEST]
-            leftovers += self._titles_batch(batch, site, props, languages, sitefilter, sig,
-                                            resolved, entities)
+            batch = todo[start : start + MAX_PER_REQUEST]
+            leftovers += self._titles_batch(
+                batch, site, props, languages, sitefilter, sig, resolved, entities
+            )
         for n in leftovers:  # redirects the API followed: ask alone to know which is which
-            rest = self._titles_batch([n], site, props, languages, sitefilter, sig, resolved,
-                                      entities, alone=True)
+            rest = self._titles_batch(
+                [n], site, props, languages, sitefilter, sig, resolved, entities, alone=True
+            )
             for m in rest:
                 resolved[m] = None
                 self._put(tkeys[m], {"missing": True})
         need = sorted({q for q in resolved.values() if q and q not in entities})
         if need:
-            entities.update(self.entities(need, languages=languages, props=props,
-                                          sitefilter=sitefilter))
+            entities.update(
+                self.entities(need, languages=languages, props=props, sitefilter=sitefilter)
+            )
         out: dict[str, dict[str, Any]] = {}
         for t, n in asked.items():
             qid = resolved.get(n)
@@ -180,13 +207,20 @@ class WikidataClient:
 
     # --- internals ------------------------------------------------------------------
 
-    def _titles_batch(self, batch: list[str], site: str, props: Sequence[str],
-                      languages: Sequence[str] | None, sitefilter: Sequence[str], sig: str,
-                      resolved: dict[str, str | None], entities: dict[str, dict[str, Any]],
-                      alone: bool = False) -> list[str]:
+    def _titles_batch(
+        self,
+        batch: list[str],
+        site: str,
+        props: Sequence[str],
+        languages: Sequence[str] | None,
+        sitefilter: Sequence[str],
+        sig: str,
+        resolved: dict[str, str | None],
+        entities: dict[str, dict[str, Any]],
+        alone: bool = False,
+    ) -> list[str]:
         """One request for up to 50 titles; returns the titles it could not pair up."""
-        params = {"sites": site, "titles": "|".join(batch),
-                  **_params(props, languages, sitefilter)}
+        params = {"sites": site, "titles": "|".join(batch), **_params(props, languages, sitefilter)}
         if alone:
             params["normalize"] = "1"
         data = self._call(params)
@@ -226,16 +260,18 @@ class WikidataClient:
             import httpx2
 
             self._http = httpx2.Client(
-                transport=self._transport, timeout=self.timeout, follow_redirects=True,
-                headers={"User-Agent": self.user_agent, "Accept": "application/json"})
+                transport=self._transport,
+                timeout=self.timeout,
+                follow_redirects=True,
+                headers={"User-Agent": self.user_agent, "Accept": "application/json"},
+            )
         return self._http
 
     def _call(self, params: dict[str, str]) -> dict[str, Any]:
         """One API call with maxlag, retries and Retry-After; the decoded JSON reply."""
         import httpx2
 
-        params = {"action": "wbgetentities", "format": "json", "maxlag": str(self.maxlag),
-                  **params}
+        params = {"action": "wbgetentities", "format": "json", "maxlag": str(self.maxlag), **params}
         http = self._client()
         last = ""
         for attempt in range(self.max_retries + 1):
@@ -256,8 +292,10 @@ class WikidataClient:
                 elif resp.status_code >= 400:
                     raise ServiceError(
                         f"Wikidata API refused the request: HTTP {resp.status_code} "
-                        f"{resp.text[:200]}", "check the endpoint and the parameters",
-                        code="DSB401")
+                        f"{resp.text[:200]}",
+                        "check the endpoint and the parameters",
+                        code="DSB401",
+                    )
                 else:
                     try:
                         data = resp.json()
@@ -269,21 +307,24 @@ class WikidataClient:
                         code = str(data["error"].get("code", ""))
                         info = str(data["error"].get("info", ""))[:200]
                         if code not in ("maxlag", "ratelimited", "readonly"):
-                            raise ServiceError(f"Wikidata API error {code}: {info}",
-                                               "check the ids, titles and languages asked",
-                                               code="DSB401")
+                            raise ServiceError(
+                                f"Wikidata API error {code}: {info}",
+                                "check the ids, titles and languages asked",
+                                code="DSB401",
+                            )
                         last = f"{code}: {info}"
                         wait = retry_after if retry_after is not None else 5.0
                     else:
                         return data
             if attempt < self.max_retries:
                 if wait is None:
-                    wait = min(2.0 ** attempt, 60.0) * (0.5 + random.random() / 2)
+                    wait = min(2.0**attempt, 60.0) * (0.5 + random.random() / 2)
                 self.sleep(min(wait, self.max_wait))
         raise ServiceError(
             f"Wikidata API failed {self.max_retries + 1} times ({last})",
             "the servers are lagged or unreachable: retry later (cached entities are kept)",
-            code="DSB401")
+            code="DSB401",
+        )
 
     def close(self) -> None:
         """Close the HTTP connection and the cache (when this client opened it)."""
@@ -300,8 +341,9 @@ class WikidataClient:
         self.close()
 
 
-def _params(props: Sequence[str], languages: Sequence[str] | None,
-            sitefilter: Sequence[str] | None) -> dict[str, str]:
+def _params(
+    props: Sequence[str], languages: Sequence[str] | None, sitefilter: Sequence[str] | None
+) -> dict[str, str]:
     params = {"props": "|".join(props)}
     if languages:
         params["languages"] = "|".join(sorted(set(languages)))
@@ -310,9 +352,10 @@ def _params(props: Sequence[str], languages: Sequence[str] | None,
     return params
 
 
-def _signature(props: Sequence[str], languages: Sequence[str] | None,
-               sitefilter: Sequence[str] | None) -> str:
+def _signature(
+    props: Sequence[str], languages: Sequence[str] | None, sitefilter: Sequence[str] | None
+) -> str:
     """The cache-key prefix: the same entity asked with other fields is another entry."""
-    return "wbgetentities|" + json.dumps(_params(sorted(props), languages,
-                                                 sorted(sitefilter or ())), sort_keys=True)
-
+    return "wbgetentities|" + json.dumps(
+        _params(sorted(props), languages, sorted(sitefilter or ())), sort_keys=True
+    )

@@ -67,13 +67,13 @@ class DumpProblem:
 class DumpStats:
     """Counters of one pass over a dump; filled while streaming, final when it ends."""
 
-    lines: int = 0          # physical lines read, framing included
-    entities: int = 0       # entity lines handed on (passed the prefilter, parsed)
-    skipped: int = 0        # entity lines the prefilter rejected (never parsed)
-    malformed: int = 0      # lines that were not JSON (skipped)
+    lines: int = 0  # physical lines read, framing included
+    entities: int = 0  # entity lines handed on (passed the prefilter, parsed)
+    skipped: int = 0  # entity lines the prefilter rejected (never parsed)
+    malformed: int = 0  # lines that were not JSON (skipped)
     truncated: bool = False  # the last line or the compressed stream was cut short
-    closed: bool = False    # the closing `]` was seen
-    bytes: int = 0          # uncompressed bytes read
+    closed: bool = False  # the closing `]` was seen
+    bytes: int = 0  # uncompressed bytes read
     problems: list[DumpProblem] = field(default_factory=list)  # the first 100
 
     def note(self, problem: DumpProblem) -> None:
@@ -87,8 +87,11 @@ def _sniff(path: Path) -> str:
         with open(path, "rb") as f:
             head = f.read(3)
     except OSError as exc:
-        raise InputError(f"cannot read the Wikidata dump {path}: {exc.strerror or exc}",
-                         "check the path given for the Wikidata dump", code="DSB301") from exc
+        raise InputError(
+            f"cannot read the Wikidata dump {path}: {exc.strerror or exc}",
+            "check the path given for the Wikidata dump",
+            code="DSB301",
+        ) from exc
     return compression_of(head)
 
 
@@ -102,14 +105,20 @@ def _external_tool(kind: str, decompressor: str) -> str | None:
         if found:
             return found
     if decompressor == "external":
-        raise InputError(f"no external {kind} decompressor on PATH ({', '.join(_TOOLS[kind])})",
-                         "install one, or use decompressor='python'", code="DSB301")
+        raise InputError(
+            f"no external {kind} decompressor on PATH ({', '.join(_TOOLS[kind])})",
+            "install one, or use decompressor='python'",
+            code="DSB301",
+        )
     return None
 
 
 @contextmanager
-def open_dump(path: str | os.PathLike[str], *, decompressor: str = "auto",
-              ) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
+def open_dump(
+    path: str | os.PathLike[str],
+    *,
+    decompressor: str = "auto",
+) -> Iterator[tuple[IO[bytes], Callable[[], int]]]:
     """Open a dump for binary reading, decompressing `.bz2`/`.gz` (found by magic bytes).
 
     Yields `(stream, position)`: `position()` is how far into the file on disk the reader is
@@ -118,8 +127,11 @@ def open_dump(path: str | os.PathLike[str], *, decompressor: str = "auto",
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"Wikidata dump {path} not found",
-                         "check the path given for the Wikidata dump", code="DSB301")
+        raise InputError(
+            f"Wikidata dump {path} not found",
+            "check the path given for the Wikidata dump",
+            code="DSB301",
+        )
     kind = _sniff(path)
     tool = _external_tool(kind, decompressor)
     if tool is not None:
@@ -179,7 +191,7 @@ class _FillReader(io.RawIOBase):
                 break
             if not data:
                 break
-            buffer[got:got + len(data)] = data
+            buffer[got : got + len(data)] = data
             got += len(data)
         if got == 0 and self._error is not None:
             raise self._error
@@ -193,12 +205,16 @@ def _open_external(path: Path, tool: str) -> Iterator[tuple[IO[bytes], Callable[
     size = path.stat().st_size
     errors = tempfile.TemporaryFile()  # a file, not a pipe: a chatty tool cannot block
     try:
-        proc = subprocess.Popen([tool, "-dc", str(path)], stdout=subprocess.PIPE,
-                                stderr=errors, bufsize=_BUFFER)
+        proc = subprocess.Popen(
+            [tool, "-dc", str(path)], stdout=subprocess.PIPE, stderr=errors, bufsize=_BUFFER
+        )
     except OSError as exc:
         errors.close()
-        raise InputError(f"cannot run the decompressor {tool}: {exc.strerror or exc}",
-                         "use decompressor='python'", code="DSB301") from exc
+        raise InputError(
+            f"cannot run the decompressor {tool}: {exc.strerror or exc}",
+            "use decompressor='python'",
+            code="DSB301",
+        ) from exc
     assert proc.stdout is not None
     stream = _CheckedPipe(proc, tool, errors)
     try:
@@ -230,8 +246,11 @@ class _CheckedPipe:
         low = err.lower()
         if "unexpected" in low or "ends" in low or "truncated" in low or "eof" in low:
             raise EOFError(err)
-        raise InputError(f"{Path(self.tool).name} failed on the dump (exit {code}): {err[:200]}",
-                         "the compressed file is damaged: download it again", code="DSB302")
+        raise InputError(
+            f"{Path(self.tool).name} failed on the dump (exit {code}): {err[:200]}",
+            "the compressed file is damaged: download it again",
+            code="DSB302",
+        )
 
     def __iter__(self) -> Iterator[bytes]:
         assert self._out is not None
@@ -288,9 +307,15 @@ class DumpReader:
     in bytes of the file on disk.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, decompressor: str = "auto",
-                 on_problem: Callable[[DumpProblem], None] | None = None,
-                 progress: Any = None, stats: DumpStats | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        decompressor: str = "auto",
+        on_problem: Callable[[DumpProblem], None] | None = None,
+        progress: Any = None,
+        stats: DumpStats | None = None,
+    ) -> None:
         self.path = Path(path)
         self.decompressor = decompressor
         self.on_problem = on_problem
@@ -328,10 +353,12 @@ class DumpReader:
         with ExitStack() as stack:
             task = None
             if self.progress is not None:
-                task = stack.enter_context(self.progress.task(
-                    f"reading {self.path.name}", total=self.path.stat().st_size))
+                task = stack.enter_context(
+                    self.progress.task(f"reading {self.path.name}", total=self.path.stat().st_size)
+                )
             stream, position = stack.enter_context(
-                open_dump(self.path, decompressor=self.decompressor))
+                open_dump(self.path, decompressor=self.decompressor)
+            )
             done = 0
             started = seen_entity = False
             yielded = 0
@@ -367,19 +394,27 @@ class DumpReader:
                     yield line
             except EOFError as exc:  # the compressed stream itself was cut short
                 st.truncated = True
-                self._report("truncated", st.lines, f"the compressed stream ends early at byte "
-                             f"{position()} of {self.path.stat().st_size} on disk: {exc}")
+                self._report(
+                    "truncated",
+                    st.lines,
+                    f"the compressed stream ends early at byte "
+                    f"{position()} of {self.path.stat().st_size} on disk: {exc}",
+                )
             except (OSError, zlib.error) as exc:  # damaged compressed data, a read error
-                raise InputError(f"cannot read the Wikidata dump {self.path} after line "
-                                 f"{st.lines}: {exc}", "the file is damaged or unreadable: "
-                                 "download it again", code="DSB302") from exc
+                raise InputError(
+                    f"cannot read the Wikidata dump {self.path} after line {st.lines}: {exc}",
+                    "the file is damaged or unreadable: download it again",
+                    code="DSB302",
+                ) from exc
             if task is not None:
                 task.advance(max(self.path.stat().st_size - done, 0))
         if not yielded and not st.skipped and not st.truncated:
-            raise InputError(f"the Wikidata dump {self.path} holds no entities "
-                             f"({'it is empty' if st.bytes == 0 else f'{st.lines} line(s) of framing only'})",
-                             "give the JSON dump (latest-all.json.bz2 or .gz); download it again",
-                             code="DSB304")
+            raise InputError(
+                f"the Wikidata dump {self.path} holds no entities "
+                f"({'it is empty' if st.bytes == 0 else f'{st.lines} line(s) of framing only'})",
+                "give the JSON dump (latest-all.json.bz2 or .gz); download it again",
+                code="DSB304",
+            )
         if not st.closed:
             self._report("missing_end", 0, "no closing ']' (the file was cut short?)")
 
@@ -393,9 +428,12 @@ class DumpReader:
         if isinstance(first, dict) and isinstance(first.get("id"), str) and "type" in first:
             return True
         keys = sorted(first)[:8] if isinstance(first, dict) else type(first).__name__
-        raise InputError(f"{self.path} is not a Wikidata JSON dump: line {self.stats.lines} is not an "
-                         f"entity (no id and type; it has {keys})",
-                         "give the JSON dump (latest-all.json.bz2 or .gz)", code="DSB302")
+        raise InputError(
+            f"{self.path} is not a Wikidata JSON dump: line {self.stats.lines} is not an "
+            f"entity (no id and type; it has {keys})",
+            "give the JSON dump (latest-all.json.bz2 or .gz)",
+            code="DSB302",
+        )
 
     def _check_start(self, raw: bytes) -> bool:
         """True once the first non-blank line is seen; refuse files that are not dumps."""
@@ -403,9 +441,11 @@ class DumpReader:
         if not head:
             return False
         if head not in (b"[", b"{"):
-            raise InputError(f"{self.path} is not a Wikidata JSON dump (it starts with "
-                             f"{raw[:40]!r})", "give the JSON dump (latest-all.json.bz2 or "
-                             ".gz), not the XML or RDF one", code="DSB302")
+            raise InputError(
+                f"{self.path} is not a Wikidata JSON dump (it starts with {raw[:40]!r})",
+                "give the JSON dump (latest-all.json.bz2 or .gz), not the XML or RDF one",
+                code="DSB302",
+            )
         return True
 
     def _check_final(self, raw: bytes) -> None:
@@ -433,17 +473,22 @@ class DumpReader:
             yield entity
 
 
-def iter_entities(path: str | os.PathLike[str], *,
-                  prefilter: Callable[[bytes], bool] | None = None,
-                  on_problem: Callable[[DumpProblem], None] | None = None,
-                  stats: DumpStats | None = None, decompressor: str = "auto",
-                  progress: Any = None) -> Iterator[dict]:
+def iter_entities(
+    path: str | os.PathLike[str],
+    *,
+    prefilter: Callable[[bytes], bool] | None = None,
+    on_problem: Callable[[DumpProblem], None] | None = None,
+    stats: DumpStats | None = None,
+    decompressor: str = "auto",
+    progress: Any = None,
+) -> Iterator[dict]:
     """Stream the entities of a Wikidata JSON dump; see the module docstring.
 
     `prefilter(raw_line) -> bool` runs on the raw bytes before parsing (e.g.
     `lambda line: enwiki_title_of_line(line) in needed`). Pass a `DumpStats` to read the
     counters (malformed, truncated, closed, ...) when the iterator is exhausted.
     """
-    reader = DumpReader(path, decompressor=decompressor, on_problem=on_problem,
-                        progress=progress, stats=stats)
+    reader = DumpReader(
+        path, decompressor=decompressor, on_problem=on_problem, progress=progress, stats=stats
+    )
     return reader.entities(prefilter)

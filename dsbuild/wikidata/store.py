@@ -113,10 +113,16 @@ def _check_languages(languages: Sequence[str]) -> tuple[str, ...]:
         if lang == "mul":
             raise ConfigError(
                 "'mul' is not a target language: Wikidata's mul labels are language-neutral "
-                "defaults, not translations", "remove 'mul' from the languages", code="DSB103")
+                "defaults, not translations",
+                "remove 'mul' from the languages",
+                code="DSB103",
+            )
         if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]+)*", lang):
-            raise ConfigError(f"{lang!r} is not a Wikidata language code",
-                              "use codes such as de, fr, zh-hans", code="DSB103")
+            raise ConfigError(
+                f"{lang!r} is not a Wikidata language code",
+                "use codes such as de, fr, zh-hans",
+                code="DSB103",
+            )
     return langs
 
 
@@ -141,8 +147,9 @@ def _pick(labels: Any, languages: Sequence[str]) -> tuple[str | None, dict[str, 
     return en_label, out
 
 
-def entity_labels(entity: Mapping[str, Any], languages: Sequence[str],
-                  title: str | None = None) -> EntityLabels | None:
+def entity_labels(
+    entity: Mapping[str, Any], languages: Sequence[str], title: str | None = None
+) -> EntityLabels | None:
     """The `EntityLabels` of a parsed entity (dump line or API reply), or None when it has
     no enwiki sitelink (and no `title` is given)."""
     if title is None:
@@ -180,9 +187,13 @@ def _fast_labels(line: bytes) -> tuple[str, Any]:
     return m.group(1), labels
 
 
-def iter_dump_labels(dump_path: str | os.PathLike[str], needed: Callable[[str], bool] | set[str]
-                     | frozenset[str], languages: Sequence[str], *,
-                     reader: DumpReader | None = None) -> Iterator[EntityLabels]:
+def iter_dump_labels(
+    dump_path: str | os.PathLike[str],
+    needed: Callable[[str], bool] | set[str] | frozenset[str],
+    languages: Sequence[str],
+    *,
+    reader: DumpReader | None = None,
+) -> Iterator[EntityLabels]:
     """Stream `EntityLabels` of the dump's items whose enwiki title is `needed` (a set, or a
     predicate on the title), parsing only those lines and only their labels."""
     langs = _check_languages(languages)
@@ -220,8 +231,10 @@ def iter_dump_labels(dump_path: str | os.PathLike[str], needed: Callable[[str], 
         yield EntityLabels(qid, title, en, picked)
 
 
-def _needed_titles(titles: Iterable[str], redirects: Mapping[str, str] | None,
-                   ) -> tuple[set[str], dict[str, str]]:
+def _needed_titles(
+    titles: Iterable[str],
+    redirects: Mapping[str, str] | None,
+) -> tuple[set[str], dict[str, str]]:
     """The normalized needed titles (redirect targets included) and the redirects among them.
 
     `redirects` is keyed by page titles as the Wikipedia dump writes them (canonical), so it
@@ -273,13 +286,18 @@ class _Writer:
                 self.conn.execute(f"PRAGMA {db}.synchronous = OFF")
                 self.conn.execute(f"PRAGMA {db}.cache_size = -65536")  # 64 MiB: bounded
             self.conn.executescript(_SCHEMA)
-            self.conn.execute("CREATE TABLE stage.rows (qid INTEGER PRIMARY KEY, title TEXT, "
-                              "en TEXT, labels TEXT)")
+            self.conn.execute(
+                "CREATE TABLE stage.rows (qid INTEGER PRIMARY KEY, title TEXT, "
+                "en TEXT, labels TEXT)"
+            )
             self.conn.execute("BEGIN")
         except (OSError, sqlite3.Error) as exc:
             self.abort()
-            raise InputError(f"cannot write the label store {path}: {exc}",
-                             "choose a writable folder with free space", code="DSB301") from exc
+            raise InputError(
+                f"cannot write the label store {path}: {exc}",
+                "choose a writable folder with free space",
+                code="DSB301",
+            ) from exc
 
     def add(self, e: EntityLabels) -> None:
         labels = json.dumps(e.labels, ensure_ascii=False, separators=(",", ":"))
@@ -289,24 +307,34 @@ class _Writer:
 
     def _flush(self) -> None:
         if self._batch:
-            self.conn.executemany("INSERT OR REPLACE INTO stage.rows VALUES (?, ?, ?, ?)",
-                                  self._batch)
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO stage.rows VALUES (?, ?, ?, ?)", self._batch
+            )
             self._batch.clear()
 
     def finish(self, redirects: Mapping[str, str], meta: dict[str, Any]) -> Path:
         try:
             self._flush()
             # Two items with one enwiki title (a dump is not a snapshot): the lower QID wins.
-            self.conn.execute("INSERT OR IGNORE INTO entities (title, qid, en, labels) "
-                              "SELECT title, qid, en, labels FROM stage.rows ORDER BY title, qid")
+            self.conn.execute(
+                "INSERT OR IGNORE INTO entities (title, qid, en, labels) "
+                "SELECT title, qid, en, labels FROM stage.rows ORDER BY title, qid"
+            )
             self.conn.execute("CREATE INDEX entities_qid ON entities (qid)")
-            self.conn.executemany("INSERT OR REPLACE INTO redirects VALUES (?, ?)",
-                                  sorted(redirects.items()))
-            meta = {**meta, "schema": SCHEMA_VERSION, "languages": list(self.languages),
-                    "entities": self.conn.execute("SELECT COUNT(*) FROM entities").fetchone()[0],
-                    "redirects": len(redirects), "created": time.time()}
-            self.conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                                  [(k, json.dumps(v)) for k, v in meta.items()])
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO redirects VALUES (?, ?)", sorted(redirects.items())
+            )
+            meta = {
+                **meta,
+                "schema": SCHEMA_VERSION,
+                "languages": list(self.languages),
+                "entities": self.conn.execute("SELECT COUNT(*) FROM entities").fetchone()[0],
+                "redirects": len(redirects),
+                "created": time.time(),
+            }
+            self.conn.executemany(
+                "INSERT INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()]
+            )
             self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.conn.execute("COMMIT")
             self.conn.execute("DETACH DATABASE stage")
@@ -316,8 +344,11 @@ class _Writer:
             os.replace(self.tmp, self.path)
         except (OSError, sqlite3.Error) as exc:
             self.abort()
-            raise InputError(f"cannot write the label store {self.path}: {exc}",
-                             "choose a writable folder with free space", code="DSB301") from exc
+            raise InputError(
+                f"cannot write the label store {self.path}: {exc}",
+                "choose a writable folder with free space",
+                code="DSB301",
+            ) from exc
         return self.path
 
     def abort(self) -> None:
@@ -331,10 +362,14 @@ class _Writer:
         self.stage.unlink(missing_ok=True)
 
 
-def _write(store_path: str | os.PathLike[str] | None, langs: tuple[str, ...],
-           entities: Iterable[EntityLabels], redirects: Mapping[str, str],
-           meta: Callable[[], dict[str, Any]], batch_size: int,
-           ) -> LabelStore | MemoryLabelStore:
+def _write(
+    store_path: str | os.PathLike[str] | None,
+    langs: tuple[str, ...],
+    entities: Iterable[EntityLabels],
+    redirects: Mapping[str, str],
+    meta: Callable[[], dict[str, Any]],
+    batch_size: int,
+) -> LabelStore | MemoryLabelStore:
     if store_path is None:
         mem = MemoryLabelStore(langs, redirects=redirects)
         for e in entities:
@@ -351,13 +386,18 @@ def _write(store_path: str | os.PathLike[str] | None, langs: tuple[str, ...],
     return LabelStore.open(writer.finish(redirects, meta()))
 
 
-def build_label_store(dump_path: str | os.PathLike[str],
-                      store_path: str | os.PathLike[str] | None, *, titles: Iterable[str],
-                      languages: Sequence[str], redirects: Mapping[str, str] | None = None,
-                      progress: Any = None,
-                      on_problem: Callable[[DumpProblem], None] | None = None,
-                      decompressor: str = "auto", batch_size: int = 2000,
-                      ) -> LabelStore | MemoryLabelStore:
+def build_label_store(
+    dump_path: str | os.PathLike[str],
+    store_path: str | os.PathLike[str] | None,
+    *,
+    titles: Iterable[str],
+    languages: Sequence[str],
+    redirects: Mapping[str, str] | None = None,
+    progress: Any = None,
+    on_problem: Callable[[DumpProblem], None] | None = None,
+    decompressor: str = "auto",
+    batch_size: int = 2000,
+) -> LabelStore | MemoryLabelStore:
     """One pass over the dump: keep the items whose enwiki title is in `titles` (normalized;
     `redirects` maps redirect titles to their targets, both sides kept), with their labels
     in `languages` plus the English label. Writes `store_path` (SQLite, replaced atomically)
@@ -370,26 +410,39 @@ def build_label_store(dump_path: str | os.PathLike[str],
     t0 = time.perf_counter()
     needed, redir = _needed_titles(titles, redirects)
     stats = DumpStats()
-    reader = DumpReader(dump_path, decompressor=decompressor, on_problem=on_problem,
-                        progress=progress, stats=stats)
+    reader = DumpReader(
+        dump_path, decompressor=decompressor, on_problem=on_problem, progress=progress, stats=stats
+    )
 
     def meta() -> dict[str, Any]:
-        return {"source": str(Path(dump_path).name), "titles_needed": len(needed),
-                "dump": {"lines": stats.lines, "entities": stats.entities,
-                         "skipped": stats.skipped, "malformed": stats.malformed,
-                         "truncated": stats.truncated, "closed": stats.closed,
-                         "bytes": stats.bytes},
-                "seconds": round(time.perf_counter() - t0, 3)}
+        return {
+            "source": str(Path(dump_path).name),
+            "titles_needed": len(needed),
+            "dump": {
+                "lines": stats.lines,
+                "entities": stats.entities,
+                "skipped": stats.skipped,
+                "malformed": stats.malformed,
+                "truncated": stats.truncated,
+                "closed": stats.closed,
+                "bytes": stats.bytes,
+            },
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
 
     rows = iter_dump_labels(dump_path, needed, langs, reader=reader)
     return _write(store_path, langs, rows, redir, meta, batch_size)
 
 
-def build_label_store_from_api(store_path: str | os.PathLike[str] | None, *,
-                               titles: Iterable[str], languages: Sequence[str],
-                               redirects: Mapping[str, str] | None = None,
-                               client: Any = None, batch_size: int = 2000,
-                               ) -> LabelStore | MemoryLabelStore:
+def build_label_store_from_api(
+    store_path: str | os.PathLike[str] | None,
+    *,
+    titles: Iterable[str],
+    languages: Sequence[str],
+    redirects: Mapping[str, str] | None = None,
+    client: Any = None,
+    batch_size: int = 2000,
+) -> LabelStore | MemoryLabelStore:
     """The same store from the Wikidata API (`wbgetentities`, 50 titles per request,
     cached): for small online runs without a dump. `client` defaults to a new
     `WikidataClient()` (closed afterwards)."""
@@ -416,8 +469,11 @@ def build_label_store_from_api(store_path: str | os.PathLike[str] | None, *,
             client.close()
 
     def meta() -> dict[str, Any]:
-        return {"source": "wikidata-api", "titles_needed": len(needed),
-                "seconds": round(time.perf_counter() - t0, 3)}
+        return {
+            "source": "wikidata-api",
+            "titles_needed": len(needed),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
 
     return _write(store_path, langs, rows.values(), redir, meta, batch_size)
 
@@ -438,8 +494,14 @@ class LabelStore:
     Picklable (by path), so worker processes can each open their own connection.
     """
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, info: dict[str, Any], *,
-                 cache_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        info: dict[str, Any],
+        *,
+        cache_size: int = 100_000,
+    ) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = conn
         self.info = info
@@ -451,31 +513,38 @@ class LabelStore:
         self._cache: dict[str, tuple[str, dict[str, str]] | None] = {}
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, cache_size: int = 100_000,
-             mmap_size: int = 256 << 20) -> LabelStore:
+    def open(
+        cls, path: str | os.PathLike[str], *, cache_size: int = 100_000, mmap_size: int = 256 << 20
+    ) -> LabelStore:
         """Open a store written by `build_label_store`. `cache_size` titles' answers are
         kept decoded in memory (0: no cache); up to `mmap_size` bytes of the file are
         memory-mapped (faster lookups; mapped pages count in RSS but are shared page cache).
         """
         path = Path(path)
         if not path.is_file():
-            raise InputError(f"label store {path} not found",
-                             "build it first (build_label_store)", code="DSB301")
+            raise InputError(
+                f"label store {path} not found", "build it first (build_label_store)", code="DSB301"
+            )
         try:
             uri = path.resolve().as_uri() + "?mode=ro&immutable=1"  # spaces, #, ? quoted
-            conn = sqlite3.connect(uri, uri=True,
-                                   check_same_thread=False)
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
             conn.execute("PRAGMA cache_size = -32768")
             conn.execute(f"PRAGMA mmap_size = {int(mmap_size)}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             rows = conn.execute("SELECT key, value FROM meta").fetchall()
         except sqlite3.Error as exc:
-            raise InputError(f"{path} is not a label store: {exc}",
-                             "build it again (build_label_store)", code="DSB302") from exc
+            raise InputError(
+                f"{path} is not a label store: {exc}",
+                "build it again (build_label_store)",
+                code="DSB302",
+            ) from exc
         if version != SCHEMA_VERSION:
             conn.close()
-            raise InputError(f"label store {path} has schema {version}, this dsbuild reads "
-                             f"{SCHEMA_VERSION}", "build it again", code="DSB302")
+            raise InputError(
+                f"label store {path} has schema {version}, this dsbuild reads {SCHEMA_VERSION}",
+                "build it again",
+                code="DSB302",
+            )
         store = cls(path, conn, {k: json.loads(v) for k, v in rows}, cache_size=cache_size)
         store.mmap_size = int(mmap_size)
         return store
@@ -506,16 +575,21 @@ class LabelStore:
         num = _qnum(qid)
         if num is None:
             return None
-        row = self._db().execute("SELECT title, en, labels FROM entities WHERE qid = ?",
-                                 (num,)).fetchone()
+        row = (
+            self._db()
+            .execute("SELECT title, en, labels FROM entities WHERE qid = ?", (num,))
+            .fetchone()
+        )
         return EntityLabels(f"Q{num}", row[0], row[1], json.loads(row[2])) if row else None
 
     def english_label(self, qid: str) -> str | None:
         e = self.entity(qid)
         return e.en_label if e else None
 
-    def labels_for_titles(self, titles: Iterable[str],
-                          ) -> dict[str, tuple[str, dict[str, str]]]:
+    def labels_for_titles(
+        self,
+        titles: Iterable[str],
+    ) -> dict[str, tuple[str, dict[str, str]]]:
         """{title: (qid, {lang: label})} for the given titles that are stored (batched
         queries; titles as given are the keys, normalized for the lookup). The label
         dicts are shared with the store's cache: read them, do not modify them."""
@@ -535,8 +609,9 @@ class LabelStore:
         fresh = self._by_titles(wanted)
         if len(fresh) < len(wanted):  # some not stored under that title: a redirect?
             missing = [n for n in wanted if n not in fresh]
-            targets = self._query("SELECT title, target FROM redirects WHERE title IN ({})",
-                                  missing)
+            targets = self._query(
+                "SELECT title, target FROM redirects WHERE title IN ({})", missing
+            )
             if targets:
                 fresh.update(self._by_titles([t for _, t in targets if t not in fresh]))
                 for src, dst in targets:
@@ -567,14 +642,15 @@ class LabelStore:
         db = self._db()
         out: list[tuple[Any, ...]] = []
         for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start:start + _CHUNK]
+            chunk = keys[start : start + _CHUNK]
             out.extend(db.execute(sql.format(",".join("?" * len(chunk))), chunk))
         return out
 
     def __iter__(self) -> Iterator[EntityLabels]:
         """Every stored entity, in QID order."""
         for num, title, en, labels in self._db().execute(
-                "SELECT qid, title, en, labels FROM entities ORDER BY qid"):
+            "SELECT qid, title, en, labels FROM entities ORDER BY qid"
+        ):
             yield EntityLabels(f"Q{num}", title, en, json.loads(labels))
 
     def redirects(self) -> dict[str, str]:
@@ -598,8 +674,9 @@ class LabelStore:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"LabelStore({str(self.path)!r}, {len(self)} entities, "
-                f"{len(self.languages)} languages)")
+        return (
+            f"LabelStore({str(self.path)!r}, {len(self)} entities, {len(self.languages)} languages)"
+        )
 
 
 def _reopen(path: Path, cache_size: int, mmap_size: int) -> LabelStore:
@@ -609,8 +686,13 @@ def _reopen(path: Path, cache_size: int, mmap_size: int) -> LabelStore:
 class MemoryLabelStore:
     """The label store as dicts: for small runs, tests, and `LabelStore.load()`."""
 
-    def __init__(self, languages: Sequence[str], entities: Iterable[EntityLabels] = (), *,
-                 redirects: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        languages: Sequence[str],
+        entities: Iterable[EntityLabels] = (),
+        *,
+        redirects: Mapping[str, str] | None = None,
+    ) -> None:
         self.languages: tuple[str, ...] = _check_languages(languages)
         self.info: dict[str, Any] = {}
         self._by_qid: dict[str, EntityLabels] = {}
@@ -653,8 +735,10 @@ class MemoryLabelStore:
         e = self._by_qid.get(qid)
         return e.en_label if e else None
 
-    def labels_for_titles(self, titles: Iterable[str],
-                          ) -> dict[str, tuple[str, dict[str, str]]]:
+    def labels_for_titles(
+        self,
+        titles: Iterable[str],
+    ) -> dict[str, tuple[str, dict[str, str]]]:
         out: dict[str, tuple[str, dict[str, str]]] = {}
         for t in titles:
             qid = self.qid_for_title(t)

@@ -12,7 +12,9 @@ import dsbuild
 @pytest.fixture(scope="module")
 def entitycs_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("api") / "ecs"
-    return dsbuild.build("entitycs", run_dir=out, languages=["de", "fr"], cache_dir=out.parent / "cache")
+    return dsbuild.build(
+        "entitycs", run_dir=out, languages=["de", "fr"], cache_dir=out.parent / "cache"
+    )
 
 
 def test_build_returns_a_run_with_records_rejects_and_stats(entitycs_run):
@@ -59,8 +61,12 @@ def test_open_run_refuses_a_folder_that_is_no_run(tmp_path):
 
 
 def test_build_resumes_and_uses_the_same_settings_rules(entitycs_run):
-    again = dsbuild.build("entitycs", run_dir=entitycs_run.path, languages=["de", "fr"],
-                          cache_dir=entitycs_run.path.parent / "cache")
+    again = dsbuild.build(
+        "entitycs",
+        run_dir=entitycs_run.path,
+        languages=["de", "fr"],
+        cache_dir=entitycs_run.path.parent / "cache",
+    )
     assert again.records() == entitycs_run.records()
     config = json.dumps(dsbuild.open_run(again.path).info())
     assert "finished" in config
@@ -71,5 +77,7 @@ def test_the_api_names_are_lazy():
     import sys
 
     code = "import sys, dsbuild; print('dsbuild.api' in sys.modules, 'pydantic' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["False", "False"]

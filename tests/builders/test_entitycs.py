@@ -48,8 +48,12 @@ def test_every_sentence_has_its_english_row_and_at_most_k_languages(default_run)
 def test_labels_are_the_wikidata_labels_and_links_survive_an_unbalanced_bracket(tmp_path):
     out = rows(build(tmp_path / "de", languages=["de"]))
     de = [r for r in out if r["language"] == "de"]
-    labels = {e["qid"]: r["cs_sentence"][e["cs_start"]:e["cs_end"]]
-              for r in de for e in r["entities"] if e["language"] == "de"}
+    labels = {
+        e["qid"]: r["cs_sentence"][e["cs_start"] : e["cs_end"]]
+        for r in de
+        for e in r["entities"]
+        if e["language"] == "de"
+    }
     assert labels["Q142"] == "Frankreich" and labels["Q1741"] == "Wien"
     assert labels["Q1653"] == "Donau"
     # Budapest's article has `[[Danube] river` before more links: those still come through
@@ -62,7 +66,7 @@ def _page_id(title: str) -> str:
     from dsbuild.builders.entitycs import sample_paths
 
     xml = sample_paths()[0].read_text(encoding="utf-8")
-    page = xml[xml.index(f"<title>{title}</title>"):]
+    page = xml[xml.index(f"<title>{title}</title>") :]
     return re.search(r"<id>(\d+)</id>", page).group(1) + "-"
 
 
@@ -82,11 +86,17 @@ def test_languages_and_max_languages_options(tmp_path):
     assert max(per_sentence.values()) == 2
 
 
-@pytest.mark.parametrize("dump", ["enwiki-20250201-tiny70.xml.bz2", "enwiki-table-markup-gensim.xml.bz2"])
+@pytest.mark.parametrize(
+    "dump", ["enwiki-20250201-tiny70.xml.bz2", "enwiki-table-markup-gensim.xml.bz2"]
+)
 def test_real_dumps_run(tmp_path, shared_fixtures, dump):
-    result = build(tmp_path / "r", options={
-        "wikipedia": str(shared_fixtures / "wikipedia" / dump),
-        "wikidata": str(shared_fixtures / "wikidata" / "wikidata-dump-head50-2017.json")})
+    result = build(
+        tmp_path / "r",
+        options={
+            "wikipedia": str(shared_fixtures / "wikipedia" / dump),
+            "wikidata": str(shared_fixtures / "wikidata" / "wikidata-dump-head50-2017.json"),
+        },
+    )
     out = rows(result)
     assert validate_path(result.records_path, "entitycs").ok if out else True
     texts = [r["en_sentence"] for r in out]
@@ -95,15 +105,23 @@ def test_real_dumps_run(tmp_path, shared_fixtures, dump):
     assert first.n_out > 100
 
 
-@pytest.mark.parametrize(("text", "links", "tokens", "reason"), [
-    ("Short [x].", [(0, 5)], 3, "too_short"),
-    ("A sentence that has no links at all in it.", [], 10, "link_count"),
-    ("A sentence with far too many links " + "x " * 20, [(i, i + 1) for i in range(0, 22, 2)], 30, "link_count"),
-    ("The Danube and the Rhine are rivers of Europe.", [(4, 10), (19, 24)], 200, "too_long"),
-    ("The Danube | a table cell remnant here.", [(4, 10)], 10, "markup_remnant"),
-    ("The United Kingdom of Great Britain.", [(4, 35)], 8, "dominant_link"),
-    ("The Danube and the Rhine are rivers of Europe.", [(4, 10), (19, 24)], 10, None),
-])
+@pytest.mark.parametrize(
+    ("text", "links", "tokens", "reason"),
+    [
+        ("Short [x].", [(0, 5)], 3, "too_short"),
+        ("A sentence that has no links at all in it.", [], 10, "link_count"),
+        (
+            "A sentence with far too many links " + "x " * 20,
+            [(i, i + 1) for i in range(0, 22, 2)],
+            30,
+            "link_count",
+        ),
+        ("The Danube and the Rhine are rivers of Europe.", [(4, 10), (19, 24)], 200, "too_long"),
+        ("The Danube | a table cell remnant here.", [(4, 10)], 10, "markup_remnant"),
+        ("The United Kingdom of Great Britain.", [(4, 35)], 8, "dominant_link"),
+        ("The Danube and the Rhine are rivers of Europe.", [(4, 10), (19, 24)], 10, None),
+    ],
+)
 def test_sentence_filter(text, links, tokens, reason):
     assert sentence_filter(text, links, tokens, DEFAULTS) == reason
 
@@ -128,9 +146,20 @@ def test_label_script_gate_drops_a_row_whose_label_is_in_the_wrong_script():
     def row(label: str, lang: str) -> dict:
         text = f"The <{lang}>{label}</{lang}> flows east."
         start = text.index(label)
-        return {"id": "s1-" + lang, "language": lang, "cs_sentence": text, "entities": [
-            {"qid": "Q1653", "title": "Danube", "language": lang,
-             "cs_start": start, "cs_end": start + len(label)}]}
+        return {
+            "id": "s1-" + lang,
+            "language": lang,
+            "cs_sentence": text,
+            "entities": [
+                {
+                    "qid": "Q1653",
+                    "title": "Danube",
+                    "language": lang,
+                    "cs_start": start,
+                    "cs_end": start + len(label),
+                }
+            ],
+        }
 
     assert stage.fn(row("Дунай", "ru"), ctx) is True
     verdict = stage.fn(row("Danube", "ru"), ctx)

@@ -22,7 +22,6 @@ from dsbuild.builders.entitycs import (
     sample_paths,
     sentence_filter,
 )
-
 from dsbuild.stages import Reject
 from dsbuild.wiki import Link, Page, iter_pages, parse_wikitext
 
@@ -44,27 +43,44 @@ def _plain_sentences(page, text, links, splitter, opts):
         para = text[para_start:para_end]
         spans = [(l.start - para_start, l.end - para_start) for l in para_links]
         for sent in splitter.split(para, spans):
-            inside = [(s - sent.start, e - sent.start, l) for (s, e), l in zip(spans, para_links)
-                      if s >= sent.start and e <= sent.end]
-            s_text = para[sent.start:sent.end]
+            inside = [
+                (s - sent.start, e - sent.start, l)
+                for (s, e), l in zip(spans, para_links)
+                if s >= sent.start and e <= sent.end
+            ]
+            s_text = para[sent.start : sent.end]
             sid = f"{page.id}-{n}"
             n += 1
             reason = sentence_filter(s_text, [(s, e) for s, e, _ in inside], sent.n_tokens, opts)
             if reason:
                 yield Reject(sid, "read_wikipedia", reason)
                 continue
-            yield {"id": sid, "kind": "sentence", "page": page.title, "text": s_text,
-                   "links": [[s, e, l.target] for s, e, l in inside]}
+            yield {
+                "id": sid,
+                "kind": "sentence",
+                "page": page.title,
+                "text": s_text,
+                "links": [[s, e, l.target] for s, e, l in inside],
+            }
 
 
 def _sample_pages():
-    return [page for page in iter_pages(sample_paths()[0])
-            if isinstance(page, Page) and page.redirect is None]
+    return [
+        page
+        for page in iter_pages(sample_paths()[0])
+        if isinstance(page, Page) and page.redirect is None
+    ]
 
 
-@pytest.mark.parametrize("changes", [{}, {"max_tokens": 12, "min_chars": 5},
-                                     {"max_tokens": 40, "min_links": 0, "max_links": 3},
-                                     {"max_tokens": 1000, "min_chars": 300}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"max_tokens": 12, "min_chars": 5},
+        {"max_tokens": 40, "min_links": 0, "max_links": 3},
+        {"max_tokens": 1000, "min_chars": 300},
+    ],
+)
 def test_sentence_records_are_those_of_the_plain_way(changes):
     opts = {**DEFAULTS, **changes}
     splitter = _splitter("spacy")
@@ -95,8 +111,10 @@ def test_link_paragraphs_are_those_of_the_walk_on_odd_layouts():
         # sorted, disjoint links anywhere: over blank lines, across paragraphs, empty ones
         cuts = sorted(rnd.sample(range(len(text) + 1), min(len(text) + 1, 2 * rnd.randint(0, 5))))
         links = [Link(s, e, "T", text[s:e]) for s, e in zip(cuts[::2], cuts[1::2])]
-        assert (list(_link_paragraphs(text, links))
-                == list(_link_paragraphs_walk(text, links))), (text, links)
+        assert list(_link_paragraphs(text, links)) == list(_link_paragraphs_walk(text, links)), (
+            text,
+            links,
+        )
 
 
 def test_remnant_test_is_any_remnant_in_the_text():

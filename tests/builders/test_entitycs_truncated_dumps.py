@@ -21,8 +21,19 @@ def test_truncated_wikipedia_dump(cli, tmp_path, compress, suffix):
     wiki, wikidata = sample_paths()
     dump = tmp_path / f"enwiki.xml.{suffix}"
     dump.write_bytes(cut(wiki.read_bytes(), compress))
-    code, _, err = cli("entitycs", "build", "-o", str(tmp_path / "run"), "--wikipedia", str(dump),
-                       "--wikidata", str(wikidata), "--no-progress", "--lang", "de")
+    code, _, err = cli(
+        "entitycs",
+        "build",
+        "-o",
+        str(tmp_path / "run"),
+        "--wikipedia",
+        str(dump),
+        "--wikidata",
+        str(wikidata),
+        "--no-progress",
+        "--lang",
+        "de",
+    )
     assert code == 3, err
     assert "DSB303" in err and "cut short" in err and "at byte" in err
 
@@ -31,7 +42,18 @@ def test_truncated_wikidata_dump(cli, tmp_path):
     wiki, wikidata = sample_paths()
     dump = tmp_path / "wikidata.json.bz2"
     dump.write_bytes(cut(wikidata.read_bytes(), bz2.compress))
-    code, _, err = cli("entitycs", "build", "-o", str(tmp_path / "run"), "--wikipedia", str(wiki),
-                       "--wikidata", str(dump), "--no-progress", "--lang", "de")
+    code, _, err = cli(
+        "entitycs",
+        "build",
+        "-o",
+        str(tmp_path / "run"),
+        "--wikipedia",
+        str(wiki),
+        "--wikidata",
+        str(dump),
+        "--no-progress",
+        "--lang",
+        "de",
+    )
     assert code == 3, err
     assert "DSB303" in err and "cut short" in err and "byte" in err

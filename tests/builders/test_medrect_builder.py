@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dsbuild.builders.medrect import SCREEN_FLAGS, make_builder
 
+from dsbuild.builders.medrect import SCREEN_FLAGS, make_builder
 from dsbuild.config import Settings
 from dsbuild.errors import DsbuildError
 from dsbuild.llm.pool import ModelPool
@@ -43,11 +43,19 @@ class ClinicalFake(FakeLLM):
     async def complete(self, payload: dict[str, Any], *, timeout: float):
         system = payload["messages"][0]["content"]
         user = next(m["content"] for m in payload["messages"] if m["role"] == "user")
-        kind = ("record" if "You write clinical records" in system else
-                "conclude" if "You finish clinical records" in system else
-                "inject" if "You make test items" in system else
-                "validate" if "senior physician" in system else
-                "screen" if "You check items" in system else None)
+        kind = (
+            "record"
+            if "You write clinical records" in system
+            else "conclude"
+            if "You finish clinical records" in system
+            else "inject"
+            if "You make test items" in system
+            else "validate"
+            if "senior physician" in system
+            else "screen"
+            if "You check items" in system
+            else None
+        )
         if kind and not self.queue:
             reply = self._reply(kind, user, getattr(self, f"_{kind}")(user))
             self.queue.append(reply)
@@ -77,16 +85,34 @@ class ClinicalFake(FakeLLM):
         return {"reason": "fine", **{f: "no" for f in SCREEN_FLAGS}}
 
 
-def build(tmp_path: Path, run: str = "run", limit: int | None = None, languages=(), concurrency: int = 16,
-          cache: str | None = None, **options):
+def build(
+    tmp_path: Path,
+    run: str = "run",
+    limit: int | None = None,
+    languages=(),
+    concurrency: int = 16,
+    cache: str | None = None,
+    **options,
+):
     """Run the builder; each run directory has its own LLM cache unless `cache` names one."""
-    settings = Settings(model="fake:default", cache_dir=tmp_path / "cache" / (cache or run), limit=limit,
-                        languages=list(languages), concurrency=concurrency, options=options)
+    settings = Settings(
+        model="fake:default",
+        cache_dir=tmp_path / "cache" / (cache or run),
+        limit=limit,
+        languages=list(languages),
+        concurrency=concurrency,
+        options=options,
+    )
     pool = ModelPool(settings)
     with asyncio.Runner() as loop:
         try:
-            return run_builder(make_builder(settings), tmp_path / run, settings.public_dict(),
-                               context_extras={"settings": settings, "llm": pool}, loop=loop)
+            return run_builder(
+                make_builder(settings),
+                tmp_path / run,
+                settings.public_dict(),
+                context_extras={"settings": settings, "llm": pool},
+                loop=loop,
+            )
         finally:
             loop.run(pool.aclose())
 
@@ -96,8 +122,13 @@ def rows(result) -> list[dict]:
 
 
 def rejects(result, stage: str | None = None) -> Counter:
-    return Counter(s for st in result.stages if stage in (None, st.name)
-                   for s, n in st.rejects_by_reason.items() for _ in range(n))
+    return Counter(
+        s
+        for st in result.stages
+        if stage in (None, st.name)
+        for s, n in st.rejects_by_reason.items()
+        for _ in range(n)
+    )
 
 
 def stage(result, name: str):
@@ -107,14 +138,21 @@ def stage(result, name: str):
 # -- the whole pipeline -------------------------------------------------------------------
 def test_embedded_sample_builds_valid_medrect_and_medec(tmp_path):
     from dsbuild.builders.medrect import finalize
-
     from dsbuild.medrect.formats import read_medec, read_medrect
 
     with installed(ClinicalFake()):
         result = build(tmp_path)
     assert {s.name: s.n_out for s in result.stages} == {
-        "sources": 2, "dedup_sources": 2, "synthesize": 10, "check": 10, "hygiene_record": 10,
-        "langid_record": 10, "difficulty": 10, "dedup": 10, "screen": 10}
+        "sources": 2,
+        "dedup_sources": 2,
+        "synthesize": 10,
+        "check": 10,
+        "hygiene_record": 10,
+        "langid_record": 10,
+        "difficulty": 10,
+        "dedup": 10,
+        "screen": 10,
+    }
     out = rows(result)
     assert validate_path(result.records_path, "medrect").ok
     assert {r["metadata"]["lang"] for r in out} == {"en", "ja"}
@@ -123,7 +161,9 @@ def test_embedded_sample_builds_valid_medrect_and_medec(tmp_path):
         assert sorted(mine) == ["a", "b", "c", "d", "e"]
         clean = [r for r in mine.values() if r["error_flag"] == 0]
         assert len(clean) == 1 and clean[0]["metadata"]["choice"] == clean[0]["metadata"]["answer"]
-        assert all(clean[0][k] is None for k in ("error_type", "error_sentence_id", "corrected_text"))
+        assert all(
+            clean[0][k] is None for k in ("error_type", "error_sentence_id", "corrected_text")
+        )
         clean_lines = clean[0]["sentences"].splitlines()
         assert clean_lines[-1].endswith(f"Plan: {clean[0]['metadata']['answer_text']}.")
         for r in mine.values():
@@ -136,7 +176,12 @@ def test_embedded_sample_builds_valid_medrect_and_medec(tmp_path):
             assert r["corrected_sentence"] in clean[0]["sentences"]
             assert r["error_type"] == "procedure_intervention"
             assert r["metadata"]["source_model"] == "fake:default"
-            assert r["metadata"]["difficulty"] == {"panel": 1, "correct": 0, "detected": 0, "mislocated": 0}
+            assert r["metadata"]["difficulty"] == {
+                "panel": 1,
+                "correct": 0,
+                "detected": 0,
+                "mislocated": 0,
+            }
             assert set(r["provenance"]) == {"record", "conclude", "inject", "validators", "screen"}
             assert r["metadata"]["stem_verbatim"] is False  # the fake's rewrite keeps every number
             assert r["error_sentence_id"] == len(lines)  # the closing sentence states the choice
@@ -178,7 +223,11 @@ def test_resume_after_a_failure_mid_stage(tmp_path):
         armed = True
 
         async def complete(self, payload, *, timeout):
-            if self.armed and "senior physician" in payload["messages"][0]["content"] and len(self.calls) > 14:
+            if (
+                self.armed
+                and "senior physician" in payload["messages"][0]["content"]
+                and len(self.calls) > 14
+            ):
                 raise RuntimeError("killed")
             return await super().complete(payload, timeout=timeout)
 
@@ -200,25 +249,51 @@ def test_resume_after_a_failure_mid_stage(tmp_path):
 # -- sources ------------------------------------------------------------------------------
 def test_sources_from_files_reject_unusable_questions_with_reasons(tmp_path):
     jmle = [
-        {"id": "118A1", "question": "52歳の男性。3日前からの発熱と咳嗽を主訴に来院した。体温38.5 °C。診断はどれか。",
-         "choices": {"a": "肺炎", "b": "気管支喘息", "c": "心不全", "d": "肺癌", "e": "気胸"}, "answer": ["a"]},
-        {"id": "118A2", "question": "計算せよ。", "choices": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"},
-         "answer": ["c"]},
-        {"id": "118A3", "question": "胸部エックス線写真を別に示す。診断はどれか。",
-         "choices": {"a": "肺炎", "b": "気胸"}, "answer": ["a"]},
-        {"id": "118A4", "question": "2つ選べ。", "choices": {"a": "肺炎", "b": "気胸", "c": "心不全"},
-         "answer": ["a", "b"]},
+        {
+            "id": "118A1",
+            "question": "52歳の男性。3日前からの発熱と咳嗽を主訴に来院した。体温38.5 °C。診断はどれか。",
+            "choices": {"a": "肺炎", "b": "気管支喘息", "c": "心不全", "d": "肺癌", "e": "気胸"},
+            "answer": ["a"],
+        },
+        {
+            "id": "118A2",
+            "question": "計算せよ。",
+            "choices": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"},
+            "answer": ["c"],
+        },
+        {
+            "id": "118A3",
+            "question": "胸部エックス線写真を別に示す。診断はどれか。",
+            "choices": {"a": "肺炎", "b": "気胸"},
+            "answer": ["a"],
+        },
+        {
+            "id": "118A4",
+            "question": "2つ選べ。",
+            "choices": {"a": "肺炎", "b": "気胸", "c": "心不全"},
+            "answer": ["a", "b"],
+        },
     ]
     path = tmp_path / "jmle.json"
     path.write_text(json.dumps(jmle, ensure_ascii=False), "utf-8")
     with installed(ClinicalFake()):
         result = build(tmp_path, questions=str(path))
     assert stage(result, "sources").n_out == 1
-    assert rejects(result, "sources") == Counter(numeric_choices=1, needs_figure=1, multiple_answers=1)
+    assert rejects(result, "sources") == Counter(
+        numeric_choices=1, needs_figure=1, multiple_answers=1
+    )
     medqa = tmp_path / "medqa.jsonl"
-    medqa.write_text(json.dumps({"question": "A 30-year-old man has a fever of 39.0 C for 2 days. He aches all over. "
-                                                 "Which is the most likely diagnosis?",
-                                 "options": {"A": "Influenza", "B": "Gout"}, "answer_idx": "A"}) + "\n")
+    medqa.write_text(
+        json.dumps(
+            {
+                "question": "A 30-year-old man has a fever of 39.0 C for 2 days. He aches all over. "
+                "Which is the most likely diagnosis?",
+                "options": {"A": "Influenza", "B": "Gout"},
+                "answer_idx": "A",
+            }
+        )
+        + "\n"
+    )
     with installed(ClinicalFake()):
         result = build(tmp_path, run="medqa", questions=str(medqa))
     assert stage(result, "synthesize").n_out == 2 and len(rows(result)) == 2
@@ -236,10 +311,12 @@ def test_per_language_limit_and_languages(tmp_path):
 # -- synthesize / check rejects -------------------------------------------------------------
 def _by_wrong(overrides: dict[str, Any]):
     """An inject override answering per wrong choice (a value, an exception or a function)."""
+
     def inject(user: str):
         wrong = re.search(r"Wrong decision to put in: (.*)", user).group(1).strip()
         over = overrides.get(wrong)
         return over(user) if callable(over) and not isinstance(over, BaseException) else over
+
     return inject
 
 
@@ -249,19 +326,27 @@ def _closing(user: str) -> str:
 
 def test_check_rejects_each_defect_with_its_reason(tmp_path):
     en = "vig-en-01"  # answer b: primary PCI, stated by the closing sentence
-    inject = _by_wrong({
-        "Oral amoxicillin": {"sentence": "Plan: oral amoxicillin was incorrectly chosen.",
-                             "error_type": "medication_selection"},
-        "Exercise stress test": lambda u: {"sentence": _closing(u), "error_type": "diagnosis"},
-        "Outpatient echocardiography in 2 weeks": {"sentence": "Plan: rest at home.", "error_type": "diagnosis"},
-        "Intravenous furosemide": BackendError("bad_request", "refused", transient=False),
-    })
+    inject = _by_wrong(
+        {
+            "Oral amoxicillin": {
+                "sentence": "Plan: oral amoxicillin was incorrectly chosen.",
+                "error_type": "medication_selection",
+            },
+            "Exercise stress test": lambda u: {"sentence": _closing(u), "error_type": "diagnosis"},
+            "Outpatient echocardiography in 2 weeks": {
+                "sentence": "Plan: rest at home.",
+                "error_type": "diagnosis",
+            },
+            "Intravenous furosemide": BackendError("bad_request", "refused", transient=False),
+        }
+    )
     with installed(ClinicalFake(inject=inject)):
         result = build(tmp_path, languages=["en"])
     got = {r["id"]: r for r in rows(result)}
     assert sorted(k.split("-")[3] for k in got if k.startswith(en)) == ["b"]
-    assert rejects(result, "check") == Counter(signposted_error=1, correction_unchanged=1,
-                                               choice_not_stated=1, llm_bad_request=1)
+    assert rejects(result, "check") == Counter(
+        signposted_error=1, correction_unchanged=1, choice_not_stated=1, llm_bad_request=1
+    )
     lines = [json.loads(x) for x in Path(result.rejects_path).read_text().splitlines()]
     bad = next(x for x in lines if x["reason"] == "llm_bad_request")
     assert bad["stage"] == "check" and bad["detail"].startswith("inject: ")
@@ -278,10 +363,13 @@ def test_a_clean_record_must_state_the_answer_in_its_closing_sentence(tmp_path):
 
 
 def test_a_rewrite_that_loses_numbers_falls_back_to_the_stem_verbatim(tmp_path):
-    stem = ["A 67-year-old man has had crushing central chest pain for 40 minutes.",
-            "He is sweating and nauseated.", "His blood pressure is 138/84 mm Hg and pulse 92/min.",
-            "An ECG shows ST-segment elevation in leads II, III and aVF.",
-            "The nearest hospital with a catheterisation laboratory is 20 minutes away."]
+    stem = [
+        "A 67-year-old man has had crushing central chest pain for 40 minutes.",
+        "He is sweating and nauseated.",
+        "His blood pressure is 138/84 mm Hg and pulse 92/min.",
+        "An ECG shows ST-segment elevation in leads II, III and aVF.",
+        "The nearest hospital with a catheterisation laboratory is 20 minutes away.",
+    ]
     lossy = {"record": "A man has chest pain. His ECG shows ST elevation. He is sweating."}
     with installed(ClinicalFake(record=lossy)):
         result = build(tmp_path, languages=["en"])
@@ -311,8 +399,16 @@ def test_a_rewrite_that_loses_numbers_falls_back_to_the_stem_verbatim(tmp_path):
 
 def test_check_rejects_short_records(tmp_path):
     medqa = tmp_path / "short.jsonl"
-    medqa.write_text(json.dumps({"question": "A 30-year-old man has a fever of 39.0 C. Which is the diagnosis?",
-                                 "options": {"A": "Influenza", "B": "Gout"}, "answer_idx": "A"}) + "\n")
+    medqa.write_text(
+        json.dumps(
+            {
+                "question": "A 30-year-old man has a fever of 39.0 C. Which is the diagnosis?",
+                "options": {"A": "Influenza", "B": "Gout"},
+                "answer_idx": "A",
+            }
+        )
+        + "\n"
+    )
     with installed(ClinicalFake()):
         result = build(tmp_path, questions=str(medqa))
     assert rejects(result, "check") == Counter(too_few_sentences=2)
@@ -321,15 +417,24 @@ def test_check_rejects_short_records(tmp_path):
 def test_lost_stem_numbers_are_a_content_problem():
     from dsbuild.medrect.synthesis import content_problems
 
-    record = {"sentences": "1. A man has a fever.\n2. He is tired.\n3. Plan: Influenza.", "error_flag": 0}
-    problems = content_problems(record, question="A 30-year-old man has a fever of 39.0 C.",
-                                choice_text="Influenza", answer_text="Influenza")
+    record = {
+        "sentences": "1. A man has a fever.\n2. He is tired.\n3. Plan: Influenza.",
+        "error_flag": 0,
+    }
+    problems = content_problems(
+        record,
+        question="A 30-year-old man has a fever of 39.0 C.",
+        choice_text="Influenza",
+        answer_text="Influenza",
+    )
     assert [code for code, _ in problems] == ["stem_numbers_missing"]
     assert "30, 39.0" in problems[0][1]
 
 
 def test_record_or_closing_call_failure_rejects_every_choice_of_that_model(tmp_path):
-    with installed(ClinicalFake(record=BackendError("context_length", "too long", transient=False))):
+    with installed(
+        ClinicalFake(record=BackendError("context_length", "too long", transient=False))
+    ):
         result = build(tmp_path, languages=["en"])
     assert rejects(result, "check") == Counter(llm_context_length=5)
     with installed(ClinicalFake(conclude=BackendError("bad_request", "refused", transient=False))):
@@ -340,8 +445,10 @@ def test_record_or_closing_call_failure_rejects_every_choice_of_that_model(tmp_p
 def test_endpoint_failure_leaves_the_question_pending_and_the_rerun_completes_it(tmp_path):
     from dsbuild.runs.runner import RunIncompleteError
 
-    with installed(ClinicalFake(conclude=BackendError("server_error", "down", transient=False))), \
-            pytest.raises(RunIncompleteError, match="llm_server_error"):
+    with (
+        installed(ClinicalFake(conclude=BackendError("server_error", "down", transient=False))),
+        pytest.raises(RunIncompleteError, match="llm_server_error"),
+    ):
         build(tmp_path, run="pending", languages=["en"])
     with installed(ClinicalFake()):
         result = build(tmp_path, run="pending", languages=["en"])
@@ -352,12 +459,22 @@ def test_stem_sentences_drop_the_question_in_english_and_japanese():
     from dsbuild.medrect.stem import question_sentences, split_sentences, stem_sentences
 
     en = "A 4-year-old boy has a temperature of 38.0 C. Dr. Smith sees him (approx. 2 a.m.). Which is the best treatment?"
-    assert stem_sentences(en) == ["A 4-year-old boy has a temperature of 38.0 C.",
-                                  "Dr. Smith sees him (approx. 2 a.m.)."]
+    assert stem_sentences(en) == [
+        "A 4-year-old boy has a temperature of 38.0 C.",
+        "Dr. Smith sees him (approx. 2 a.m.).",
+    ]
     assert question_sentences(en) == ["Which is the best treatment?"]
     ja = "19歳の男性。体温37.8 °C。血液所見:白血球14,200。CRP 4.1 mg/dL。最も考えられるのはどれか。"
-    assert stem_sentences(ja) == ["19歳の男性。", "体温37.8 °C。", "血液所見:白血球14,200。", "CRP 4.1 mg/dL。"]
-    assert split_sentences("「痛い。」と訴える。咳嗽はない。") == ["「痛い。」と訴える。", "咳嗽はない。"]
+    assert stem_sentences(ja) == [
+        "19歳の男性。",
+        "体温37.8 °C。",
+        "血液所見:白血球14,200。",
+        "CRP 4.1 mg/dL。",
+    ]
+    assert split_sentences("「痛い。」と訴える。咳嗽はない。") == [
+        "「痛い。」と訴える。",
+        "咳嗽はない。",
+    ]
 
 
 def test_choice_pattern_forces_the_choice_into_a_grammar_bound_sentence(tmp_path):
@@ -373,17 +490,29 @@ def test_choice_pattern_forces_the_choice_into_a_grammar_bound_sentence(tmp_path
     assert re.search(ja, "アモキシシリンを投与した。")
     with installed(ClinicalFake()) as fake:
         build(tmp_path, languages=["en"])
-    formats = [c.get("response_format") for c in fake.calls if "You finish clinical records" in c["messages"][0]["content"]]
+    formats = [
+        c.get("response_format")
+        for c in fake.calls
+        if "You finish clinical records" in c["messages"][0]["content"]
+    ]
     # only grammar backends get patterns; others get the extension, which the modes strip
-    assert formats and not any('"pattern"' in json.dumps(c.get("response_format")) for c in fake.calls)
+    assert formats and not any(
+        '"pattern"' in json.dumps(c.get("response_format")) for c in fake.calls
+    )
     assert all(GRAMMAR_PATTERN in json.dumps(f) for f in formats)
     lead = choice_pattern("Oral amoxicillin", 20, 20, lead="Plan: start ")
     assert re.search(lead, "Plan: start oral amoxicillin today.")
     assert not re.search(lead, "Plan: begin oral amoxicillin today.")
     llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
-    schema = {"type": "object", "properties": {"sentence": {"type": "string", "pattern": pattern}}, "required": ["sentence"]}
+    schema = {
+        "type": "object",
+        "properties": {"sentence": {"type": "string", "pattern": pattern}},
+        "required": ["sentence"],
+    }
     gbnf = llama_grammar.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)._grammar
-    assert '[Pp] "rimary PCI" " " [(] "within 90 mi" "n" [)]' in gbnf and "sentence-1 ::= [^" in gbnf
+    assert (
+        '[Pp] "rimary PCI" " " [(] "within 90 mi" "n" [)]' in gbnf and "sentence-1 ::= [^" in gbnf
+    )
 
 
 def test_a_grammar_backend_gets_the_choice_pattern_and_its_replies_are_held_to_it(tmp_path):
@@ -399,19 +528,32 @@ def test_a_grammar_backend_gets_the_choice_pattern_and_its_replies_are_held_to_i
     with installed(fake):
         result = build(tmp_path, languages=["en"])
     assert len(rows(result)) == 5
-    sent = [json.dumps(c.get("response_format")) for c in fake.calls
-            if "You finish clinical records" in c["messages"][0]["content"]
-            or "You make test items" in c["messages"][0]["content"]]
+    sent = [
+        json.dumps(c.get("response_format"))
+        for c in fake.calls
+        if "You finish clinical records" in c["messages"][0]["content"]
+        or "You make test items" in c["messages"][0]["content"]
+    ]
     assert len(sent) == 5 and all('"pattern"' in f for f in sent)
     assert all("Plan: " in f for f in sent[1:])  # wrong sentences copy the closing up to the choice
     # every free-text field too: llama-cpp-python's JSON grammar would let raw line breaks in
     assert all('"pattern"' in json.dumps(c["response_format"]) for c in fake.calls)
-    bad = GrammarFake(inject=_by_wrong({"Oral amoxicillin": {"sentence": "We start oral amoxicillin.",
-                                                             "error_type": "medication_selection"}}))
+    bad = GrammarFake(
+        inject=_by_wrong(
+            {
+                "Oral amoxicillin": {
+                    "sentence": "We start oral amoxicillin.",
+                    "error_type": "medication_selection",
+                }
+            }
+        )
+    )
     with installed(bad):
         result = build(tmp_path, run="bad", languages=["en"])
     assert rejects(result, "check") == Counter(llm_schema_mismatch=1)
-    broken = GrammarFake(validate={"error_flag": 1, "error_sentence_id": 2, "corrected_sentence": "a\nb"})
+    broken = GrammarFake(
+        validate={"error_flag": 1, "error_sentence_id": 2, "corrected_sentence": "a\nb"}
+    )
     with installed(broken):
         result = build(tmp_path, run="broken", languages=["en"])
     assert rejects(result, "difficulty") == Counter(llm_schema_mismatch=5)
@@ -429,11 +571,20 @@ def test_difficulty_bounds_and_reasons(tmp_path):
         assert rejects(result, "difficulty") == Counter(too_hard=4)
         result = build(tmp_path, run="easy", languages=["en"], max_correct=0)
         assert rejects(result, "difficulty") == Counter(too_easy=1)
-        result = build(tmp_path, run="bytype", languages=["en"],
-                       difficulty_by_type=json.dumps({"clean": {"min_correct": 2}}))
+        result = build(
+            tmp_path,
+            run="bytype",
+            languages=["en"],
+            difficulty_by_type=json.dumps({"clean": {"min_correct": 2}}),
+        )
         assert rejects(result, "difficulty") == Counter(too_hard=1)
-        result = build(tmp_path, run="bytype2", languages=["en"], min_correct=1,
-                       difficulty_by_type={"procedure_intervention": {"min_correct": 0}})
+        result = build(
+            tmp_path,
+            run="bytype2",
+            languages=["en"],
+            min_correct=1,
+            difficulty_by_type={"procedure_intervention": {"min_correct": 0}},
+        )
         assert rejects(result, "difficulty") == Counter()
     with installed(ClinicalFake(validate=_always_sentence_1)):
         result = build(tmp_path, run="ambiguous", languages=["en"], max_mislocated_share=0.5)
@@ -443,15 +594,28 @@ def test_difficulty_bounds_and_reasons(tmp_path):
 def test_difficulty_panel_of_two_models_scores_correct_answers(tmp_path):
     def oracle(user: str) -> dict:
         lines = user.splitlines()
-        k = next((i for i, line in enumerate(lines, 1) if "Plan:" in line and "Primary" not in line), 0)
+        k = next(
+            (i for i, line in enumerate(lines, 1) if "Plan:" in line and "Primary" not in line), 0
+        )
         if not k:
             return {"error_flag": 0, "error_sentence_id": 0, "corrected_sentence": ""}
-        return {"error_flag": 1, "error_sentence_id": k,
-                "corrected_sentence": "Plan: Primary percutaneous coronary intervention."}
+        return {
+            "error_flag": 1,
+            "error_sentence_id": k,
+            "corrected_sentence": "Plan: Primary percutaneous coronary intervention.",
+        }
 
-    with installed(ClinicalFake()), installed(ClinicalFake("oracle-model", validate=oracle), "oracle"):
-        result = build(tmp_path, languages=["en"], validators=["fake:default", "fake:oracle"],
-                       min_correct=1, max_correct=1)
+    with (
+        installed(ClinicalFake()),
+        installed(ClinicalFake("oracle-model", validate=oracle), "oracle"),
+    ):
+        result = build(
+            tmp_path,
+            languages=["en"],
+            validators=["fake:default", "fake:oracle"],
+            min_correct=1,
+            max_correct=1,
+        )
     out = rows(result)
     assert len(out) == 4 and all(r["error_flag"] == 1 for r in out)
     assert rejects(result, "difficulty") == Counter(too_easy=1)  # both right on the clean one
@@ -486,8 +650,13 @@ def test_dedup_keeps_one_per_choice_alternating_models(tmp_path):
 
 
 def test_dedup_drops_identical_texts(tmp_path):
-    both = {"sentence": "Plan: Oral amoxicillin and Exercise stress test.", "error_type": "procedure_intervention"}
-    with installed(ClinicalFake(inject=_by_wrong({"Oral amoxicillin": both, "Exercise stress test": both}))):
+    both = {
+        "sentence": "Plan: Oral amoxicillin and Exercise stress test.",
+        "error_type": "procedure_intervention",
+    }
+    with installed(
+        ClinicalFake(inject=_by_wrong({"Oral amoxicillin": both, "Exercise stress test": both}))
+    ):
         result = build(tmp_path, languages=["en"])
     assert rejects(result, "dedup") == Counter(duplicate_text=1)
 
@@ -504,7 +673,9 @@ def test_screen_flag_rejects_with_the_judges_reason(tmp_path, flag):
 
 
 def test_screen_failure_and_no_screen(tmp_path):
-    with installed(ClinicalFake(screen=BackendError("context_length", "too long", transient=False))):
+    with installed(
+        ClinicalFake(screen=BackendError("context_length", "too long", transient=False))
+    ):
         result = build(tmp_path, languages=["en"])
         assert rejects(result, "screen") == Counter(llm_context_length=5)
         result = build(tmp_path, run="off", languages=["en"], screen=False)
@@ -519,21 +690,39 @@ def test_edited_prompt_changes_the_stage_version(tmp_path):
     over = tmp_path / "prompts"
     over.mkdir()
     text = (package_prompts_dir() / "medrect" / "screen.md").read_text("utf-8")
-    (over / "screen.md").write_text(text.replace("You check items", "You check items carefully"), "utf-8")
+    (over / "screen.md").write_text(
+        text.replace("You check items", "You check items carefully"), "utf-8"
+    )
     base = {s["name"]: s["version"] for s in make_builder(Settings()).fingerprint_parts()["stages"]}
-    edited = {s["name"]: s["version"] for s in make_builder(Settings(prompts_dir=over)).fingerprint_parts()["stages"]}
+    edited = {
+        s["name"]: s["version"]
+        for s in make_builder(Settings(prompts_dir=over)).fingerprint_parts()["stages"]
+    }
     assert base["screen"] != edited["screen"] and base["synthesize"] == edited["synthesize"]
 
 
 # -- CLI ----------------------------------------------------------------------------------
 def test_cli_build_without_arguments_then_validate_and_export(tmp_path):
     from click.testing import CliRunner
+
     from dsbuild.cli.app import app
 
     runner = CliRunner()
     with installed(ClinicalFake()):
-        res = runner.invoke(app, ["medrect", "build", "--model", "fake:default", "-o", str(tmp_path / "run"),
-                                  "--no-progress", "--cache-dir", str(tmp_path / "cache")])
+        res = runner.invoke(
+            app,
+            [
+                "medrect",
+                "build",
+                "--model",
+                "fake:default",
+                "-o",
+                str(tmp_path / "run"),
+                "--no-progress",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+        )
     assert res.exit_code == 0, res.output
     data = json.loads((tmp_path / "run" / "export" / "medrect.json").read_text("utf-8"))
     assert len(data) == 10
@@ -542,24 +731,53 @@ def test_cli_build_without_arguments_then_validate_and_export(tmp_path):
     assert header[:3] == ["Text ID", "Text", "Sentences"]
     res = runner.invoke(app, ["medrect", "validate", str(tmp_path / "run")])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(app, ["medrect", "validate", str(tmp_path / "run" / "export" / "medrect.json")])
+    res = runner.invoke(
+        app, ["medrect", "validate", str(tmp_path / "run" / "export" / "medrect.json")]
+    )
     assert res.exit_code == 0, res.output
 
 
 def test_cli_build_options_reach_the_builder(tmp_path):
     from click.testing import CliRunner
+
     from dsbuild.cli.app import app
 
     with installed(ClinicalFake()), installed(ClinicalFake("b-model"), "b"):
-        res = CliRunner().invoke(app, [
-            "medrect", "build", "--model", "fake:default", "-o", str(tmp_path / "run"), "--no-progress",
-            "--cache-dir", str(tmp_path / "cache"), "--models", "fake:default,fake:b", "--validators",
-            "fake:b", "--min-correct", "1", "--no-screen", "--per-language", "1", "--lang", "en"])
+        res = CliRunner().invoke(
+            app,
+            [
+                "medrect",
+                "build",
+                "--model",
+                "fake:default",
+                "-o",
+                str(tmp_path / "run"),
+                "--no-progress",
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "--models",
+                "fake:default,fake:b",
+                "--validators",
+                "fake:b",
+                "--min-correct",
+                "1",
+                "--no-screen",
+                "--per-language",
+                "1",
+                "--lang",
+                "en",
+            ],
+        )
     assert res.exit_code == 0, res.output
     import yaml
 
     options = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["options"]
-    assert options == {"models": ["fake:default", "fake:b"], "validators": ["fake:b"], "min_correct": 1,
-                       "screen": False, "per_language": 1}
+    assert options == {
+        "models": ["fake:default", "fake:b"],
+        "validators": ["fake:b"],
+        "min_correct": 1,
+        "screen": False,
+        "per_language": 1,
+    }
     out = [json.loads(x) for x in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
     assert len(out) == 1 and out[0]["error_flag"] == 0 and out[0]["screening_results"] is None

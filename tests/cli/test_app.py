@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-import pytest
-
 import json
 import subprocess
 import sys
+
+import pytest
 
 from dsbuild import __version__
 
@@ -63,7 +63,9 @@ def test_an_unknown_dataset_is_a_clear_one_line_error():
     from dsbuild.datasets import get
     from dsbuild.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="unknown dataset 'nope'.*psiloqa, entitycs, medrect, cultural") as err:
+    with pytest.raises(
+        ConfigError, match="unknown dataset 'nope'.*psiloqa, entitycs, medrect, cultural"
+    ) as err:
         get("nope")
     assert err.value.code == "DSB105"
 
@@ -72,7 +74,9 @@ def test_show_config_masks_secrets_and_names_sources(cli, tmp_path, monkeypatch)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-very-secret")
     cfg = tmp_path / "c.yaml"
     cfg.write_text("seed: 3\n")
-    code, out, _ = cli("psiloqa", "build", "--config", str(cfg), "--concurrency", "4", "--show-config")
+    code, out, _ = cli(
+        "psiloqa", "build", "--config", str(cfg), "--concurrency", "4", "--show-config"
+    )
     assert code == 0
     assert "sk-very-secret" not in out and "****** (set)" in out
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") >= 3}

@@ -10,11 +10,24 @@ from pathlib import Path
 
 import pytest
 
-MEDRECT = {"sample_id": "a", "sentences": "1. x", "error_flag": 0, "error_type": None,
-           "error_sentence_id": None, "error_sentence": None, "corrected_sentence": None,
-           "corrected_text": None}
-MUSHROOM = {"id": "1", "lang": "EN", "model_input": "q", "model_output_text": "a",
-            "hard_labels": [[0, 1]], "soft_labels": []}
+MEDRECT = {
+    "sample_id": "a",
+    "sentences": "1. x",
+    "error_flag": 0,
+    "error_type": None,
+    "error_sentence_id": None,
+    "error_sentence": None,
+    "corrected_sentence": None,
+    "corrected_text": None,
+}
+MUSHROOM = {
+    "id": "1",
+    "lang": "EN",
+    "model_input": "q",
+    "model_output_text": "a",
+    "hard_labels": [[0, 1]],
+    "soft_labels": [],
+}
 SHEET = "Text ID,Target locale,Model,Rater ID,Overall\nt1,ja-JP,m,r1,2\n"
 
 
@@ -36,7 +49,9 @@ def test_long_csv_line(cli, tmp_path: Path, monkeypatch) -> None:
 def test_deep_json(cli, tmp_path: Path) -> None:
     path = tmp_path / "d.json"
     path.write_text("[" * 5000 + "]" * 5000)
-    code, _, err = cli("medrect", "convert", str(path), "--to", "medec-csv", "--out", str(tmp_path / "o.csv"))
+    code, _, err = cli(
+        "medrect", "convert", str(path), "--to", "medec-csv", "--out", str(tmp_path / "o.csv")
+    )
     assert code == 3 and "deeper than 64 levels" in one_line(err)
 
 
@@ -70,7 +85,9 @@ def test_unwritable_out(cli, tmp_path: Path, monkeypatch, exc) -> None:
 def test_out_under_a_file(cli, tmp_path: Path) -> None:
     sheet = tmp_path / "r.csv"
     sheet.write_text(SHEET)
-    code, _, err = cli("cultural", "convert", str(sheet), "--to", "wide-csv", "--out", str(sheet / "x.csv"))
+    code, _, err = cli(
+        "cultural", "convert", str(sheet), "--to", "wide-csv", "--out", str(sheet / "x.csv")
+    )
     assert code == 3 and "r.csv" in one_line(err)
 
 
@@ -79,13 +96,21 @@ def test_medrect_convert_refuses_mushroom(cli, tmp_path: Path) -> None:
     path.write_text(json.dumps([MUSHROOM] * 3))
     out = tmp_path / "o.csv"
     code, _, err = cli("medrect", "convert", str(path), "--to", "medec-csv", "--out", str(out))
-    assert code == 3 and "looks like Mu-SHROOM items (model_input, model_output_text)" in one_line(err)
+    assert code == 3 and "looks like Mu-SHROOM items (model_input, model_output_text)" in one_line(
+        err
+    )
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args", [("psiloqa", "stats"), ("medrect", "stats"),
-                                  ("check", "hygiene", "--field", "text"),
-                                  ("check", "dedup", "--field", "text")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("psiloqa", "stats"),
+        ("medrect", "stats"),
+        ("check", "hygiene", "--field", "text"),
+        ("check", "dedup", "--field", "text"),
+    ],
+)
 def test_unreadable_file_fails_stats_and_checks(cli, tmp_path: Path, args) -> None:
     path = tmp_path / "junk.jsonl"
     path.write_bytes(b"\xff\xfe garbage\nnot json either\n")
@@ -105,8 +130,14 @@ def test_wikidata_empty_and_foreign_and_truncated(tmp_path: Path) -> None:
     foreign.write_text(json.dumps(MUSHROOM) + "\n")
     with pytest.raises(InputError, match="not a Wikidata JSON dump"):
         list(iter_entities(foreign))
-    lines = b"[\n" + b"".join(json.dumps({"type": "item", "id": f"Q{n}", "x": "y" * 200}).encode() + b",\n"
-                              for n in range(1, 6000)) + b"]\n"
+    lines = (
+        b"[\n"
+        + b"".join(
+            json.dumps({"type": "item", "id": f"Q{n}", "x": "y" * 200}).encode() + b",\n"
+            for n in range(1, 6000)
+        )
+        + b"]\n"
+    )
     data = bz2.compress(lines)
     cut = tmp_path / "c.json.bz2"
     cut.write_bytes(data[: len(data) // 2])

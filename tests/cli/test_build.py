@@ -34,15 +34,18 @@ def test_build_then_resume_skips_finished_stages(cli, tmp_path, toy_as_psiloqa):
 def test_changed_settings_refused_then_new_or_overwrite(cli, tmp_path, toy_as_psiloqa):
     run = tmp_path / "run"
     assert cli("psiloqa", "build", "-o", str(run), "--option", "n=20", "--no-progress")[0] == 0
-    code, _, err = cli("psiloqa", "build", "-o", str(run), "--option", "n=21", "--seed", "3",
-                       "--no-progress")
+    code, _, err = cli(
+        "psiloqa", "build", "-o", str(run), "--option", "n=21", "--seed", "3", "--no-progress"
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "DSB201" in lines[0]
     assert "seed" in lines[0] and "--new" in lines[0] and "--overwrite" in lines[0]
 
     code, out, _ = cli("psiloqa", "build", "-o", str(run), "--seed", "3", "--new", "--no-progress")
     assert code == 0 and (tmp_path / "run-2" / "records.jsonl").exists()
-    code, _, _ = cli("psiloqa", "build", "-o", str(run), "--seed", "3", "--overwrite", "--no-progress")
+    code, _, _ = cli(
+        "psiloqa", "build", "-o", str(run), "--seed", "3", "--overwrite", "--no-progress"
+    )
     assert code == 0
     assert json.loads((run / "fingerprint.json").read_text())["config"]["seed"] == 3
 
@@ -53,8 +56,17 @@ def test_secrets_never_reach_any_file_of_a_run(cli, tmp_path, monkeypatch, toy_a
     cfg = tmp_path / "settings.yaml"
     cfg.write_text("api_key: sk-from-the-yaml-s3cret\nhf_token: hf_from_yaml_s3cret\nseed: 2\n")
     run = tmp_path / "run"
-    code, out, err = cli("psiloqa", "build", "--config", str(cfg), "-o", str(run),
-                         "--option", "n=25", "--no-progress")
+    code, out, err = cli(
+        "psiloqa",
+        "build",
+        "--config",
+        str(cfg),
+        "-o",
+        str(run),
+        "--option",
+        "n=25",
+        "--no-progress",
+    )
     assert code == 0, err
     needles = [*SECRETS.values(), "sk-from-the-yaml-s3cret", "hf_from_yaml_s3cret"]
     files = [p for p in run.rglob("*") if p.is_file()]
@@ -66,4 +78,6 @@ def test_secrets_never_reach_any_file_of_a_run(cli, tmp_path, monkeypatch, toy_a
     for needle in needles:
         assert needle not in out and needle not in err
     config_yaml = (run / "config.yaml").read_text()
-    assert "api_key" not in config_yaml and "hf_token" not in config_yaml and "seed: 2" in config_yaml
+    assert (
+        "api_key" not in config_yaml and "hf_token" not in config_yaml and "seed: 2" in config_yaml
+    )

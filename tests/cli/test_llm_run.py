@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from dsbuild.llm.types import BackendError
 from dsbuild.testing import FakeLLM, installed
 
@@ -17,10 +16,17 @@ def write_requests(path, n=12, bad_line_at=None):
         if i == bad_line_at:
             lines.append("{not json")
             continue
-        req = {"id": f"q{i}", "messages": [{"role": "user", "content": f"Question {i}?"}],
-               "temperature": 0, "max_tokens": 32}
+        req = {
+            "id": f"q{i}",
+            "messages": [{"role": "user", "content": f"Question {i}?"}],
+            "temperature": 0,
+            "max_tokens": 32,
+        }
         if i % 3 == 0:
-            req["response_format"] = {"type": "json_schema", "json_schema": {"name": "a", "schema": SCHEMA}}
+            req["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "a", "schema": SCHEMA},
+            }
         lines.append(json.dumps(req))
     path.write_text("\n".join(lines) + "\n")
 
@@ -30,9 +36,20 @@ def results(path):
 
 
 def llm_run(cli, tmp_path, *extra):
-    return cli("llm", "run", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out.jsonl"),
-               "--model", "fake:default", "--cache-dir", str(tmp_path / "cache"), "--no-progress",
-               "--json", *extra)
+    return cli(
+        "llm",
+        "run",
+        str(tmp_path / "in.jsonl"),
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--model",
+        "fake:default",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-progress",
+        "--json",
+        *extra,
+    )
 
 
 def test_one_result_per_line_in_input_order_with_errors_inline(cli, tmp_path):
@@ -82,13 +99,17 @@ def test_cache_only_miss_fails_clearly(cli, tmp_path):
 def test_transient_failures_retried_then_reported_per_line(cli, tmp_path, monkeypatch):
     monkeypatch.setattr("dsbuild.llm.limits.backoff_delay", lambda *a, **k: 0.0)
     monkeypatch.setattr("dsbuild.llm.engine.backoff_delay", lambda *a, **k: 0.0)
-    (tmp_path / "in.jsonl").write_text("".join(
-        json.dumps({"id": f"q{i}", "messages": [{"role": "user", "content": f"Q{i}"}]}) + "\n"
-        for i in range(2)))
+    (tmp_path / "in.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "messages": [{"role": "user", "content": f"Q{i}"}]}) + "\n"
+            for i in range(2)
+        )
+    )
     fake = FakeLLM().enqueue(
         BackendError("rate_limited", "429", transient=True, retry_after=0),
         "answer to the first",
-        *[BackendError("server_error", "HTTP 500", transient=True)] * 3)
+        *[BackendError("server_error", "HTTP 500", transient=True)] * 3,
+    )
     with installed(fake):
         code, out, err = llm_run(cli, tmp_path, "--concurrency", "1", "--max-retries", "2")
     rows = results(tmp_path / "out.jsonl")
@@ -118,8 +139,9 @@ def test_max_cost_stops_with_exit_5_and_resumes_with_a_larger_budget(cli, tmp_pa
     prices.write_text("fake-model: {input: 10000.0, output: 10000.0}\n")
     fake = FakeLLM()
     with installed(fake):
-        code, _, err = llm_run(cli, tmp_path, "--max-cost", "1.0", "--prices", str(prices),
-                               "--concurrency", "4")
+        code, _, err = llm_run(
+            cli, tmp_path, "--max-cost", "1.0", "--prices", str(prices), "--concurrency", "4"
+        )
         assert code == 5 and "DSB501" in err and "--max-cost" in err
         run_json = json.loads((tmp_path / "out.jsonl.run" / "run.json").read_text())
         assert 0 < run_json["cost_usd"] <= 1.0

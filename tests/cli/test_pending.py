@@ -17,9 +17,13 @@ import pytest
 
 from dsbuild.testing.fake_llm import example_for_schema
 
-VALIDATION = {"error": {"message": "1 validation error for ChatCompletionRequest: "
-                                   "messages.0.role: Input should be 'system' or 'user'",
-                        "type": "BadRequestError"}}
+VALIDATION = {
+    "error": {
+        "message": "1 validation error for ChatCompletionRequest: "
+        "messages.0.role: Input should be 'system' or 'user'",
+        "type": "BadRequestError",
+    }
+}
 
 
 class StubServer:
@@ -64,8 +68,13 @@ class StubServer:
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, {"object": "list", "data": [
-                        {"id": "served-model", "object": "model", "owned_by": "stub"}]})
+                    self._send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": "served-model", "object": "model", "owned_by": "stub"}],
+                        },
+                    )
                 else:
                     self._send(404, {"error": {"message": "not found"}})
 
@@ -75,8 +84,11 @@ class StubServer:
                     stub.chat_requests += 1
                     n = stub.chat_requests
                     failing = stub.fail_with
-                    if failing is None and stub.fail_after is not None \
-                            and stub.answered >= stub.fail_after:
+                    if (
+                        failing is None
+                        and stub.fail_after is not None
+                        and stub.answered >= stub.fail_after
+                    ):
                         failing = (503, {"error": {"message": f"overloaded (request {n})"}})
                     if failing is None:
                         stub.answered += 1
@@ -86,13 +98,27 @@ class StubServer:
                     return
                 rf = body.get("response_format") or {}
                 schema = (rf.get("json_schema") or {}).get("schema")
-                content = (json.dumps(example_for_schema(schema, f"s{n}")) if schema
-                           else f"answer to {body['messages'][-1]['content']}")
-                self._send(200, {
-                    "id": f"c{n}", "object": "chat.completion", "model": body["model"],
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
+                content = (
+                    json.dumps(example_for_schema(schema, f"s{n}"))
+                    if schema
+                    else f"answer to {body['messages'][-1]['content']}"
+                )
+                self._send(
+                    200,
+                    {
+                        "id": f"c{n}",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": content},
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+                    },
+                )
 
         return Handler
 
@@ -128,15 +154,38 @@ def no_wait(monkeypatch):
 
 
 def write_requests(path, n: int) -> None:
-    path.write_text("".join(json.dumps({"id": f"q{i}", "messages": [
-        {"role": "user", "content": f"Question {i}?"}], "max_tokens": 16}) + "\n"
-        for i in range(n)))
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"q{i}",
+                    "messages": [{"role": "user", "content": f"Question {i}?"}],
+                    "max_tokens": 16,
+                }
+            )
+            + "\n"
+            for i in range(n)
+        )
+    )
 
 
 def llm_run(cli, tmp_path, url: str, *extra: str):
-    return cli("llm", "run", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "out.jsonl"),
-               "--base-url", url, "--cache-dir", str(tmp_path / "cache"), "--no-progress",
-               "--json", "--max-retries", "1", *extra)
+    return cli(
+        "llm",
+        "run",
+        str(tmp_path / "in.jsonl"),
+        "--out",
+        str(tmp_path / "out.jsonl"),
+        "--base-url",
+        url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-progress",
+        "--json",
+        "--max-retries",
+        "1",
+        *extra,
+    )
 
 
 def rows(path) -> list[dict]:
@@ -163,7 +212,8 @@ def test_llm_run_endpoint_down_then_up(cli, tmp_path, servers):
 
 
 def test_llm_run_outage_in_the_middle_leaves_lines_pending_and_the_rerun_retries_them(
-        cli, tmp_path, servers):
+    cli, tmp_path, servers
+):
     write_requests(tmp_path / "in.jsonl", 30)
     server = servers()
     server.fail_after = 12  # then every request gets a 503 (an outage, shorter than 10 s)
@@ -172,8 +222,9 @@ def test_llm_run_outage_in_the_middle_leaves_lines_pending_and_the_rerun_retries
     first = rows(tmp_path / "out.jsonl")
     assert len(first) == 30  # every line written, in input order
     failed = [r["id"] for r in first if r["error"]]
-    assert len(failed) == 18 and all(r["error"]["reason"] == "server_error"
-                                     for r in first if r["error"])
+    assert len(failed) == 18 and all(
+        r["error"]["reason"] == "server_error" for r in first if r["error"]
+    )
     run_json = json.loads((tmp_path / "out.jsonl.run" / "run.json").read_text())
     assert run_json["status"] == "incomplete" and run_json["stages"][-1]["n_pending"] == 18
     server.fail_after = None
@@ -195,8 +246,9 @@ def test_systematic_validation_error_stops_after_a_few_requests(cli, tmp_path, s
     write_requests(tmp_path / "in.jsonl", 200)
     server = servers()
     server.fail_with = (500, VALIDATION)
-    code, out, err = llm_run(cli, tmp_path, server.url, "--model", "m", "--concurrency", "4",
-                             "--max-retries", "6")
+    code, out, err = llm_run(
+        cli, tmp_path, server.url, "--model", "m", "--concurrency", "4", "--max-retries", "6"
+    )
     line = err.strip().splitlines()[-1]
     assert code == 4 and "DSB403" in line, err
     assert server.url in line and "model m" in line and "Input should be 'system' or 'user'" in line
@@ -229,8 +281,9 @@ def test_llm_run_without_model_uses_the_first_model_the_server_lists(cli, tmp_pa
 def test_credentials_in_the_base_url_are_not_shown(cli, tmp_path):
     write_requests(tmp_path / "in.jsonl", 8)
     port = free_port()
-    code, out, err = llm_run(cli, tmp_path, f"http://alice:s3cret@127.0.0.1:{port}/v1?api-key=k3y",
-                             "--model", "m")
+    code, out, err = llm_run(
+        cli, tmp_path, f"http://alice:s3cret@127.0.0.1:{port}/v1?api-key=k3y", "--model", "m"
+    )
     assert code == 4 and "DSB403" in err
     assert "s3cret" not in err and "k3y" not in err and "127.0.0.1" in err
 
@@ -241,8 +294,11 @@ def test_build_endpoint_down_then_up_completes_every_record(cli, tmp_path, serve
 
     async def ask(record, ctx):
         engine = ctx.llm.get()
-        result = await engine.complete(engine.request(
-            [{"role": "user", "content": record["text"]}], sampling={"max_tokens": 8}))
+        result = await engine.complete(
+            engine.request(
+                [{"role": "user", "content": record["text"]}], sampling={"max_tokens": 8}
+            )
+        )
         if not result.ok:
             return result.rejection("ask")
         return {**record, "answer": result.content}
@@ -257,8 +313,19 @@ def test_build_endpoint_down_then_up_completes_every_record(cli, tmp_path, serve
     port = free_port()
 
     def build(url):
-        return cli("psiloqa", "build", "-o", str(run), "--base-url", url, "--model", "m",
-                   "--cache-dir", str(tmp_path / "cache"), "--no-progress")
+        return cli(
+            "psiloqa",
+            "build",
+            "-o",
+            str(run),
+            "--base-url",
+            url,
+            "--model",
+            "m",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--no-progress",
+        )
 
     code, out, err = build(f"http://127.0.0.1:{port}/v1")
     assert code == 4 and "DSB403" in err, err

@@ -58,7 +58,9 @@ class TestHandComputed:
         # Ordinal weights on 0..3: 1, 5/6, 1/2, 0 for distance 0..3; T_w = 11.
         # pa = (8/9 + 8/9 + 1 + 5/6)/4 = 65/72; pi = (7/30, 1/6, 4/15, 1/3);
         # pe = 11/12 * 662/900; AC2 = (65/72 - pe)/(1 - pe) = 1234/1759.
-        assert gwet_ac2(SMALL, "ordinal", na="zero", categories=range(4)) == pytest.approx(1234 / 1759)
+        assert gwet_ac2(SMALL, "ordinal", na="zero", categories=range(4)) == pytest.approx(
+            1234 / 1759
+        )
 
     def test_ordinal_weights(self):
         w = weight_matrix([0, 1, 2, 3], "ordinal")
@@ -68,12 +70,18 @@ class TestHandComputed:
 
     def test_missing_is_not_na(self):
         as_missing = [[None if v == "NA" else v for v in row] for row in SMALL]
-        assert krippendorff_alpha(as_missing, "nominal") != pytest.approx(krippendorff_alpha(SMALL, "nominal"))
+        assert krippendorff_alpha(as_missing, "nominal") != pytest.approx(
+            krippendorff_alpha(SMALL, "nominal")
+        )
         # ordinal with NA excluded is the same as NA never given
-        assert krippendorff_alpha(as_missing, "ordinal") == pytest.approx(krippendorff_alpha(SMALL, "ordinal", na="exclude"))
+        assert krippendorff_alpha(as_missing, "ordinal") == pytest.approx(
+            krippendorff_alpha(SMALL, "ordinal", na="exclude")
+        )
 
     def test_degenerate_tables(self):
-        assert krippendorff_alpha([[2, 2], [2, 2]], "ordinal") != krippendorff_alpha([[2, 2], [2, 2]], "ordinal")  # NaN
+        assert krippendorff_alpha([[2, 2], [2, 2]], "ordinal") != krippendorff_alpha(
+            [[2, 2], [2, 2]], "ordinal"
+        )  # NaN
         assert math.isnan(fleiss_kappa([[1, None], [None, 2]]))
         assert krippendorff_alpha([[0, 0], [3, 3], [1, 1]], "ordinal") == 1.0
         assert fleiss_kappa([[0, 0], [3, 3], [1, 1]]) == 1.0
@@ -107,8 +115,18 @@ class TestPublishedExamples:
 
     def test_fleiss_1971_style_example(self):
         # The 10 subjects x 14 raters x 5 categories table used to illustrate Fleiss' kappa: 0.210.
-        counts = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-                  [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]]
+        counts = [
+            [0, 0, 0, 0, 14],
+            [0, 2, 6, 4, 2],
+            [0, 0, 3, 5, 6],
+            [0, 3, 9, 2, 0],
+            [2, 2, 8, 1, 1],
+            [7, 7, 0, 0, 0],
+            [3, 2, 6, 3, 0],
+            [2, 5, 3, 2, 2],
+            [6, 5, 2, 1, 0],
+            [0, 2, 2, 3, 7],
+        ]
         units = [[c for c, k in enumerate(row, 1) for _ in range(k)] for row in counts]
         assert fleiss_kappa(units) == pytest.approx(0.210, abs=5e-4)
 
@@ -128,20 +146,37 @@ def test_alpha_matches_the_krippendorff_package(seed):
     krippendorff = pytest.importorskip("krippendorff")
     np = pytest.importorskip("numpy")
     rng = random.Random(seed)
-    table = _random_table(rng, units=rng.randint(10, 60), raters=rng.randint(2, 6), na=seed % 2 == 0)
+    table = _random_table(
+        rng, units=rng.randint(10, 60), raters=rng.randint(2, 6), na=seed % 2 == 0
+    )
 
     def matrix(mapping):  # the package wants raters x units, NaN for missing
-        return np.array([[np.nan if v is None else mapping(v) for v in unit] for unit in table], dtype=float).T
+        return np.array(
+            [[np.nan if v is None else mapping(v) for v in unit] for unit in table], dtype=float
+        ).T
 
     ours_nominal = krippendorff_alpha(table, "nominal")
-    theirs_nominal = krippendorff.alpha(reliability_data=matrix(lambda v: 9 if v == "NA" else v),
-                                        level_of_measurement="nominal")
+    theirs_nominal = krippendorff.alpha(
+        reliability_data=matrix(lambda v: 9 if v == "NA" else v), level_of_measurement="nominal"
+    )
     assert ours_nominal == pytest.approx(theirs_nominal, abs=1e-9)
     for level in ("ordinal", "interval"):
-        for na, mapping in (("zero", lambda v: 0 if v == "NA" else v), ("exclude", lambda v: np.nan if v == "NA" else v)):
-            theirs = krippendorff.alpha(reliability_data=matrix(mapping), level_of_measurement=level)
-            assert krippendorff_alpha(table, level, na=na) == pytest.approx(theirs, abs=1e-9), (level, na)
-    shifted = [[v if v in (None, "NA") else v + 1 for v in unit] for unit in table]  # ratio wants 1..4
-    theirs = krippendorff.alpha(reliability_data=matrix(lambda v: np.nan if v == "NA" else v + 1),
-                                level_of_measurement="ratio")
+        for na, mapping in (
+            ("zero", lambda v: 0 if v == "NA" else v),
+            ("exclude", lambda v: np.nan if v == "NA" else v),
+        ):
+            theirs = krippendorff.alpha(
+                reliability_data=matrix(mapping), level_of_measurement=level
+            )
+            assert krippendorff_alpha(table, level, na=na) == pytest.approx(theirs, abs=1e-9), (
+                level,
+                na,
+            )
+    shifted = [
+        [v if v in (None, "NA") else v + 1 for v in unit] for unit in table
+    ]  # ratio wants 1..4
+    theirs = krippendorff.alpha(
+        reliability_data=matrix(lambda v: np.nan if v == "NA" else v + 1),
+        level_of_measurement="ratio",
+    )
     assert krippendorff_alpha(shifted, "ratio", na="exclude") == pytest.approx(theirs, abs=1e-9)

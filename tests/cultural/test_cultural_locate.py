@@ -15,7 +15,7 @@ from dsbuild.cultural.locate import (
 
 def span(text: str, surface: str, **kw):
     m = locate(text, surface, **kw)
-    return None if m is None else (m.start, m.end, m.how, text[m.start:m.end])
+    return None if m is None else (m.start, m.end, m.how, text[m.start : m.end])
 
 
 def test_exact_match_gives_code_point_offsets():
@@ -39,7 +39,7 @@ def test_curly_quotes_case_and_whitespace_map_back_to_the_original_text():
     s, e, how, found = span(text, "it's raining cats and dogs")
     assert how == "normalized" and found == "it\u2019s RAINING cats and\n   dogs"
     assert text[s - 1] == "\u201c" and text[e] == "\u201d"
-    assert span(text, '"it\'s')[3] == "\u201cit\u2019s"
+    assert span(text, "\"it's")[3] == "\u201cit\u2019s"
     assert span(text, "- really")[3] == "\u2014 really"
 
 
@@ -104,13 +104,27 @@ def C(start, end, origin, category="idiom"):
 
 
 def test_merge_prefers_given_then_lexicon_then_llm_and_is_deterministic():
-    cands = [C(0, 10, "llm"), C(5, 12, "lexicon"), C(11, 20, "given"), C(30, 35, "llm"),
-             C(30, 35, "llm"), C(21, 29, "lexicon"), C(22, 25, "given")]
+    cands = [
+        C(0, 10, "llm"),
+        C(5, 12, "lexicon"),
+        C(11, 20, "given"),
+        C(30, 35, "llm"),
+        C(30, 35, "llm"),
+        C(21, 29, "lexicon"),
+        C(22, 25, "given"),
+    ]
     kept, dropped = merge_segments(cands)
     assert [(c.start, c.end, c.origin) for c in kept] == [
-        (0, 10, "llm"), (11, 20, "given"), (22, 25, "given"), (30, 35, "llm")]
-    assert sorted((c.start, c.origin) for c in dropped) == [(5, "lexicon"), (21, "lexicon"),
-                                                           (30, "llm")]
+        (0, 10, "llm"),
+        (11, 20, "given"),
+        (22, 25, "given"),
+        (30, 35, "llm"),
+    ]
+    assert sorted((c.start, c.origin) for c in dropped) == [
+        (5, "lexicon"),
+        (21, "lexicon"),
+        (30, "llm"),
+    ]
     again, _ = merge_segments(list(reversed(cands)))
     assert again == kept
 
@@ -121,12 +135,15 @@ def test_merge_same_origin_prefers_earlier_then_longer():
     assert len(dropped) == 2
 
 
-@pytest.mark.parametrize("text,surface", [
-    ("¡Feliz Día de Muertos! 💀", "Día de Muertos"),
-    ("С Новым годом, Алматы!", "новым годом"),
-    ("שנה טובה ומתוקה", "טובה"),
-    ("  leading spaces then idiom", "then idiom"),
-])
+@pytest.mark.parametrize(
+    "text,surface",
+    [
+        ("¡Feliz Día de Muertos! 💀", "Día de Muertos"),
+        ("С Новым годом, Алматы!", "новым годом"),
+        ("שנה טובה ומתוקה", "טובה"),
+        ("  leading spaces then idiom", "then idiom"),
+    ],
+)
 def test_any_script_round_trips(text, surface):
     m = locate(text, surface)
-    assert m is not None and normalize(text[m.start:m.end]).text == normalize(surface).text
+    assert m is not None and normalize(text[m.start : m.end]).text == normalize(surface).text

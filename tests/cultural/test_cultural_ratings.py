@@ -5,7 +5,6 @@ from collections import Counter
 
 import polars as pl
 import pytest
-from dsbuild.schemas.cultural import CulturalRecord, RatingRow
 
 from dsbuild.cultural.ratings import (
     COLUMNS,
@@ -22,6 +21,7 @@ from dsbuild.cultural.synthetic import (
     load_emails,
 )
 from dsbuild.errors import InputError
+from dsbuild.schemas.cultural import CulturalRecord, RatingRow
 
 BASE = {"text_id": "t1", "target": "ja-JP", "model": "m1", "rater": "r1"}
 
@@ -33,14 +33,17 @@ class TestEmbeddedEmails:
         for email in emails:
             assert 4 <= len(email["nuances"]) <= 6
             for n in email["nuances"]:
-                assert email["text"][n["start"]:n["end"]] == n["surface"]
+                assert email["text"][n["start"] : n["end"]] == n["surface"]
                 assert n["note"]
             CulturalRecord.model_validate(email)
 
     def test_offsets_count_code_points_not_utf16_units(self):
         email = next(e for e in load_emails() if "🎃" in e["text"])
         first = email["nuances"][0]
-        assert first["start"] == 2 and email["text"][first["start"]:first["end"]] == "Trick or treat yourself"
+        assert (
+            first["start"] == 2
+            and email["text"][first["start"] : first["end"]] == "Trick or treat yourself"
+        )
 
     def test_all_four_categories(self):
         cats = Counter(n["category"] for e in load_emails() for n in e["nuances"])
@@ -60,14 +63,18 @@ class TestSyntheticSample:
         assert per_locale["rater"].to_list() == [3, 3, 3]
         seg = df.filter(pl.col("segment").is_not_null())
         assert seg["na"].sum() > 0
-        assert seg.filter(pl.col("score").is_null() & ~pl.col("na")).height > 0  # some missing ratings
+        assert (
+            seg.filter(pl.col("score").is_null() & ~pl.col("na")).height > 0
+        )  # some missing ratings
         assert df.height == 5 * 3 * 3 * 3 * 6
         assert generate(seed=8) != rows
 
 
 class TestRatingRow:
     def test_na_spellings(self):
-        row = RatingRow.model_validate({**BASE, "segment": 1, "category": "idiom", "surface": "x", "score": "NA"})
+        row = RatingRow.model_validate(
+            {**BASE, "segment": 1, "category": "idiom", "surface": "x", "score": "NA"}
+        )
         assert (row.score, row.na) == (None, True)
 
     def test_full_text_row_rules(self):
@@ -75,7 +82,9 @@ class TestRatingRow:
             RatingRow.model_validate({**BASE, "na": True})
         with pytest.raises(ValueError, match="segment rows"):
             RatingRow.model_validate({**BASE, "score": 2})
-        assert RatingRow.model_validate({**BASE, "overall": 3, "rater_meta": {"age": 34, "native": True}}).rater_meta == {"age": "34", "native": "true"}
+        assert RatingRow.model_validate(
+            {**BASE, "overall": 3, "rater_meta": {"age": 34, "native": True}}
+        ).rater_meta == {"age": "34", "native": "true"}
 
     def test_segment_row_rules(self):
         seg = {**BASE, "segment": 1, "category": "pun", "surface": "in-tents"}
@@ -107,20 +116,32 @@ class TestFiles:
         assert list(df.columns) == list(COLUMNS)
 
     def test_duplicate_rating_is_named(self, tmp_path):
-        rows = [{**BASE, "overall": 2}, {**BASE, "segment": 1, "category": "pun", "surface": "x", "score": 1},
-                {**BASE, "overall": 3}]
+        rows = [
+            {**BASE, "overall": 2},
+            {**BASE, "segment": 1, "category": "pun", "surface": "x", "score": 1},
+            {**BASE, "overall": 3},
+        ]
         with pytest.raises(InputError) as info:
             frame_from_rows(rows, origin="f.jsonl")
-        assert info.value.code == "DSB303" and "f.jsonl:row 3" in str(info.value) and "full text" in str(info.value)
+        assert (
+            info.value.code == "DSB303"
+            and "f.jsonl:row 3" in str(info.value)
+            and "full text" in str(info.value)
+        )
 
     def test_segment_must_mean_the_same_thing_in_every_row(self):
-        rows = [{**BASE, "segment": 1, "category": "pun", "surface": "x"},
-                {**BASE, "rater": "r2", "segment": 1, "category": "idiom", "surface": "x"}]
+        rows = [
+            {**BASE, "segment": 1, "category": "pun", "surface": "x"},
+            {**BASE, "rater": "r2", "segment": 1, "category": "idiom", "surface": "x"},
+        ]
         with pytest.raises(InputError, match="different categories"):
             frame_from_rows(rows)
 
     def test_one_metadata_set_per_rater(self):
-        rows = [{**BASE, "overall": 1, "rater_meta": {"a": "1"}}, {**BASE, "model": "m2", "overall": 1}]
+        rows = [
+            {**BASE, "overall": 1, "rater_meta": {"a": "1"}},
+            {**BASE, "model": "m2", "overall": 1},
+        ]
         with pytest.raises(InputError, match="rater r1 has different `rater_meta`"):
             frame_from_rows(rows)
 

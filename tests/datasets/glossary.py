@@ -38,14 +38,22 @@ class GlossaryRecord(RecordModel):
     source: str | None = None
 
 
-FORMAT = FormatSpec(NAME, NAME, GlossaryRecord, "id", "Glossary rows: a term and its definition",
-                    frozenset({"term", "definition"}))
+FORMAT = FormatSpec(
+    NAME,
+    NAME,
+    GlossaryRecord,
+    "id",
+    "Glossary rows: a term and its definition",
+    frozenset({"term", "definition"}),
+)
 
 
 class Options(BuilderOptions):
     gate_names: ClassVar[tuple[str, ...]] = ("hygiene_definition",)
 
-    terms: list[str] = Field(["ledger", "quorum", "estuary"], min_length=1, description="terms to define")
+    terms: list[str] = Field(
+        ["ledger", "quorum", "estuary"], min_length=1, description="terms to define"
+    )
     max_words: int = Field(40, ge=1, description="longest definition kept, in words")
 
 
@@ -56,9 +64,13 @@ def _terms(ctx):
 
 async def _define(record: dict, ctx) -> Any:
     engine = ctx.llm.get()
-    result = await engine.complete(engine.request(
-        [{"role": "user", "content": f"Define the term {record['term']!r} in one sentence."}],
-        sampling={"max_tokens": 60, "seed": ctx.seed}, id=record["id"]))
+    result = await engine.complete(
+        engine.request(
+            [{"role": "user", "content": f"Define the term {record['term']!r} in one sentence."}],
+            sampling={"max_tokens": 60, "seed": ctx.seed},
+            id=record["id"],
+        )
+    )
     if not result.ok:
         return result.rejection("define")
     definition = (result.content or "").strip()
@@ -72,12 +84,22 @@ def make_builder(settings) -> Builder:
     from dsbuild.gates.stage import gate_stage
 
     SPEC.validate_options(settings.options)
-    return Builder(NAME, "1", (
-        source_stage("terms", _terms, description="the terms to define"),
-        map_stage("define", _define, 4, description="an LLM defines each term"),
-        gate_stage("hygiene_definition", HygieneGate, field="definition", lang_field="lang",
-                   description="hygiene of the definitions"),
-    ), description="A glossary (test dataset)")
+    return Builder(
+        NAME,
+        "1",
+        (
+            source_stage("terms", _terms, description="the terms to define"),
+            map_stage("define", _define, 4, description="an LLM defines each term"),
+            gate_stage(
+                "hygiene_definition",
+                HygieneGate,
+                field="definition",
+                lang_field="lang",
+                description="hygiene of the definitions",
+            ),
+        ),
+        description="A glossary (test dataset)",
+    )
 
 
 class GlossaryExport(DatasetExport):
@@ -87,7 +109,9 @@ class GlossaryExport(DatasetExport):
     def features(self) -> Any:
         import datasets
 
-        return datasets.Features({k: datasets.Value("string") for k in ("id", "lang", "term", "definition")})
+        return datasets.Features(
+            {k: datasets.Value("string") for k in ("id", "lang", "term", "definition")}
+        )
 
     def rows(self, record: Mapping[str, Any], index: int):
         yield {k: str(record[k]) for k in ("id", "lang", "term", "definition")}
@@ -103,16 +127,22 @@ class GlossaryRounds(AnnotationRounds):
         root = start(lines)
         add_text(root, "Term", "term", "$term")
         add_text(root, "Definition", "definition", "$definition")
-        add_choices(root, "verdict", "definition", {"right": "right", "wrong": "wrong"}, required="true")
+        add_choices(
+            root, "verdict", "definition", {"right": "right", "wrong": "wrong"}, required="true"
+        )
         return finish(NAME, root, lines)
 
     def task(self, unit: Unit):
         return {"term": unit.record["term"], "definition": unit.record["definition"]}, []
 
-    def parse_result(self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str) -> dict[str, Any]:
+    def parse_result(
+        self, unit: Unit, result: Sequence[Mapping[str, Any]], where: str
+    ) -> dict[str, Any]:
         from dsbuild.labelstudio.results import choice_of
 
-        return {"verdict": next((choice_of(i) for i in result if i.get("from_name") == "verdict"), None)}
+        return {
+            "verdict": next((choice_of(i) for i in result if i.get("from_name") == "verdict"), None)
+        }
 
     def reconcile(self, unit: Unit, values: Values, method: str):
         from dsbuild.labelstudio.reconcile import majority_vote
@@ -122,8 +152,12 @@ class GlossaryRounds(AnnotationRounds):
 
 
 def _tables(records: list[dict]) -> dict[str, dict]:
-    return {"Terms": {"columns": ["term", "words"],
-                      "rows": [[r["term"], len(r["definition"].split())] for r in records]}}
+    return {
+        "Terms": {
+            "columns": ["term", "words"],
+            "rows": [[r["term"], len(r["definition"].split())] for r in records],
+        }
+    }
 
 
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
@@ -146,7 +180,9 @@ SPEC = DatasetSpec(
     export=GlossaryExport(),
     annotation=GlossaryRounds(),
     stats=DatasetStats({NAME: FormatStats(_tables)}),
-    build_options=(BuildOption("--terms", "terms", "comma-separated terms to define", "list", "LIST"),),
+    build_options=(
+        BuildOption("--terms", "terms", "comma-separated terms to define", "list", "LIST"),
+    ),
 )
 
 

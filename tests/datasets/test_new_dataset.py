@@ -8,8 +8,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).parent))
 
 import glossary  # noqa: E402
@@ -18,21 +16,40 @@ from glossary_fixtures import Definer  # noqa: E402
 from dsbuild.testing import installed  # noqa: E402
 
 
-def test_the_fifth_dataset_builds_validates_exports_and_states_its_stages(cli, registered, tmp_path):
+def test_the_fifth_dataset_builds_validates_exports_and_states_its_stages(
+    cli, registered, tmp_path
+):
     run = tmp_path / "run"
     with installed(Definer()):
-        code, out, err = cli("glossary", "build", "-o", str(run), "--model", "fake:default", "--no-progress",
-                             "--terms", "ledger,quorum,estuary", "--option", "max_words=12")
+        code, out, err = cli(
+            "glossary",
+            "build",
+            "-o",
+            str(run),
+            "--model",
+            "fake:default",
+            "--no-progress",
+            "--terms",
+            "ledger,quorum,estuary",
+            "--option",
+            "max_words=12",
+        )
     assert code == 0, err
     rows = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines()]
     assert [r["term"] for r in rows] == ["ledger", "estuary"]
-    assert [json.loads(line)["reason"] for line in (run / "rejects.jsonl").read_text().splitlines()] == ["too_long"]
+    assert [
+        json.loads(line)["reason"] for line in (run / "rejects.jsonl").read_text().splitlines()
+    ] == ["too_long"]
     assert (run / "export" / "glossary.jsonl").is_file()  # its own finalize
     # the stage plan comes from the builder; the help and the list show it
     code, out, _ = cli("glossary", "--help")
     assert "Stages: terms, define, hygiene_definition." in out
     code, out, _ = cli("list", "--json")
-    assert [s["name"] for s in json.loads(out)["glossary"]["stages"]] == ["terms", "define", "hygiene_definition"]
+    assert [s["name"] for s in json.loads(out)["glossary"]["stages"]] == [
+        "terms",
+        "define",
+        "hygiene_definition",
+    ]
     # validate, stats
     code, out, _ = cli("glossary", "validate", str(run), "--json")
     assert code == 0 and json.loads(out)[0]["valid"] == 2
@@ -45,7 +62,11 @@ def test_the_fifth_dataset_builds_validates_exports_and_states_its_stages(cli, r
     code, out, err = cli("glossary", "export", str(run), "--out", str(tmp_path / "hf"))
     assert code == 0, err
     card = (tmp_path / "hf" / "README.md").read_text()
-    assert card.startswith("---") and "Glossary of terms (dsbuild test dataset)" in card and "2 rows" in card
+    assert (
+        card.startswith("---")
+        and "Glossary of terms (dsbuild test dataset)" in card
+        and "2 rows" in card
+    )
     import datasets
 
     loaded = datasets.load_dataset("parquet", data_dir=str(tmp_path / "hf" / "data"))

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
 from dsbuild.cli.app import app
 
 ROWS = [
@@ -11,15 +12,21 @@ ROWS = [
     {"id": "b", "lang": "de", "text": "The city lies on the bank of the river and is very old."},
     {"id": "c", "lang": "fr", "text": "Paris"},
     {"id": "d", "lang": "de", "text": "die stadt liegt am ufer des flusses und ist sehr alt"},
-    {"id": "e", "lang": "fr", "text": "CafÃ© <b>près</b> de la gare du Nord, ouvert tous les jours"},
+    {
+        "id": "e",
+        "lang": "fr",
+        "text": "CafÃ© <b>près</b> de la gare du Nord, ouvert tous les jours",
+    },
 ]
 
 
 @pytest.fixture
 def jsonl(tmp_path):
     path = tmp_path / "rows.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS)
-                    + "{not json\n", encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS) + "{not json\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -32,7 +39,11 @@ def _json(args):
 def test_check_langid_json(jsonl):
     data = _json(["langid", str(jsonl), "--field", "text", "--lang-field", "lang"])
     assert {k: data[k] for k in ("total", "kept", "rejected", "by_reason")} == {
-        "total": 5, "kept": 4, "rejected": 1, "by_reason": {"wrong_language": 1}}
+        "total": 5,
+        "kept": 4,
+        "rejected": 1,
+        "by_reason": {"wrong_language": 1},
+    }
     assert data["per_language"]["de"] == {"n": 3, "agree": 2, "kept": 2, "rejected": 1}
     assert data["per_language"]["fr"]["n"] == 2 and data["abstained"] == 1
     assert data["unreadable"] == 1
@@ -41,8 +52,20 @@ def test_check_langid_json(jsonl):
 
 
 def test_check_langid_with_one_language_and_threshold(jsonl):
-    data = _json(["langid", str(jsonl), "--field", "text", "--lang", "de",
-                  "--threshold", "de=0.99", "--min-chars", "1"])
+    data = _json(
+        [
+            "langid",
+            str(jsonl),
+            "--field",
+            "text",
+            "--lang",
+            "de",
+            "--threshold",
+            "de=0.99",
+            "--min-chars",
+            "1",
+        ]
+    )
     assert data["rejected"] >= 2
 
 
@@ -57,8 +80,18 @@ def test_check_dedup_json_and_reference(jsonl, tmp_path):
     assert [r["duplicate_of"] for r in data["records"] if r["status"] == "rejected"] == ["a"]
     ref = tmp_path / "ref.csv"
     ref.write_text("id,question\nr1,The city lies on the bank of the river and is very old\n")
-    data = _json(["dedup", str(jsonl), "--field", "text", "--reference", str(ref),
-                  "--reference-field", "question"])
+    data = _json(
+        [
+            "dedup",
+            str(jsonl),
+            "--field",
+            "text",
+            "--reference",
+            str(ref),
+            "--reference-field",
+            "question",
+        ]
+    )
     assert data["rejected"] == 2
     assert {r.get("duplicate_of") for r in data["records"]} >= {"ref:r1", "a"}
 
@@ -68,8 +101,9 @@ def test_check_hygiene_json_and_table(jsonl):
     assert data["by_reason"] == {"leftover_markup": 1}
     data = _json(["hygiene", str(jsonl), "--field", "text", "--allow-markup", "html"])
     assert data["rejected"] == 0 and data["repairs"] == {"mojibake": 1}
-    result = CliRunner().invoke(app, ["check", "hygiene", str(jsonl), "--field", "text",
-                                      "--allow-markup", "html"])
+    result = CliRunner().invoke(
+        app, ["check", "hygiene", str(jsonl), "--field", "text", "--allow-markup", "html"]
+    )
     assert result.exit_code == 0 and "Totals" in result.output and "mojibake" in result.output
 
 

@@ -58,14 +58,18 @@ def test_reference_texts_are_duplicates_but_not_judged():
     d.add_references([("q1", BASE), ("q2", "Wie heißt die Hauptstadt von Finnland?")])
     assert d.check("x", BASE.lower()).duplicate_of == "ref:q1"
     assert d.check("y", "Wie heisst die Hauptstadt von Finnland").reason in (
-        "duplicate_exact", "near_duplicate")
+        "duplicate_exact",
+        "near_duplicate",
+    )
 
 
 def test_chinese_without_spaces_is_compared_by_characters():
     d = Deduplicator()
     d.check("a", "北京是中华人民共和国的首都，也是全国的政治和文化中心。")
-    assert d.check("b", "北京是中华人民共和国的首都，也是全国的政治与文化中心。").reason == \
-        "near_duplicate"
+    assert (
+        d.check("b", "北京是中华人民共和国的首都，也是全国的政治与文化中心。").reason
+        == "near_duplicate"
+    )
 
 
 def test_datasketch_backend_agrees_on_the_same_cases():

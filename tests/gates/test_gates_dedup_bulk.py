@@ -12,11 +12,21 @@ BASE = "Which river flows through the old town of Tübingen in southern Germany?
 
 
 def test_exact_and_near_duplicates_with_first_ids():
-    items = [("a", BASE), ("b", BASE.upper() + "!"), ("c", BASE.replace("southern", "south")),
-             ("d", "Who wrote the first grammar of the Finnish language?"), ("e", "")]
+    items = [
+        ("a", BASE),
+        ("b", BASE.upper() + "!"),
+        ("c", BASE.replace("southern", "south")),
+        ("d", "Who wrote the first grammar of the Finnish language?"),
+        ("e", ""),
+    ]
     verdicts = dedup_all(items)
     assert [(v.reason, v.duplicate_of) for v in verdicts] == [
-        ("", None), ("duplicate_exact", "a"), ("near_duplicate", "a"), ("", None), ("", None)]
+        ("", None),
+        ("duplicate_exact", "a"),
+        ("near_duplicate", "a"),
+        ("", None),
+        ("", None),
+    ]
 
 
 def test_repeat_of_a_dropped_text_points_at_the_kept_one():
@@ -27,14 +37,16 @@ def test_repeat_of_a_dropped_text_points_at_the_kept_one():
 
 
 def test_references_count_as_seen_first():
-    verdicts = dedup_all([("x", BASE.lower()), ("y", "Something else entirely, really.")],
-                         references=[("q1", BASE)])
+    verdicts = dedup_all(
+        [("x", BASE.lower()), ("y", "Something else entirely, really.")], references=[("q1", BASE)]
+    )
     assert verdicts[0].duplicate_of == "ref:q1" and verdicts[1].keep
 
 
 def test_exact_only():
-    verdicts = dedup_all([("a", BASE), ("b", BASE.replace("southern", "south")), ("c", BASE)],
-                         near=False)
+    verdicts = dedup_all(
+        [("a", BASE), ("b", BASE.replace("southern", "south")), ("c", BASE)], near=False
+    )
     assert [v.reason for v in verdicts] == ["", "", "duplicate_exact"]
 
 
@@ -53,9 +65,11 @@ def test_same_verdicts_as_the_streaming_deduplicator():
     expected = [stream.check(rid, text) for rid, text in items]
     got = dedup_all(items)
     assert sum(not v.keep for v in got) > 100
-    mismatches = [(e.reason, e.duplicate_of, g.reason, g.duplicate_of)
-                  for e, g in zip(expected, got) if (e.reason, e.duplicate_of) !=
-                  (g.reason, g.duplicate_of)]
+    mismatches = [
+        (e.reason, e.duplicate_of, g.reason, g.duplicate_of)
+        for e, g in zip(expected, got)
+        if (e.reason, e.duplicate_of) != (g.reason, g.duplicate_of)
+    ]
     assert len(mismatches) <= 2, mismatches  # only repeats of dropped texts may differ
 
 

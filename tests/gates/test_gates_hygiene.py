@@ -48,8 +48,9 @@ def test_too_short_and_too_long():
 
 def test_truncated_generation_from_provenance_or_record():
     gate = HygieneGate()
-    record = {"provenance": {"qa": {"finish_reason": "stop"},
-                             "answer": {"finish_reason": "length"}}}
+    record = {
+        "provenance": {"qa": {"finish_reason": "stop"}, "answer": {"finish_reason": "length"}}
+    }
     verdict = gate.check("an answer that stops in the", record=record)
     assert verdict.reason == "truncated_generation" and "answer" in verdict.detail
     assert gate.check("fine", record={"finish_reason": "length"}).reason == "truncated_generation"
@@ -58,11 +59,16 @@ def test_truncated_generation_from_provenance_or_record():
     assert finish_reasons(record) == {"qa": "stop", "answer": "length"}
 
 
-@pytest.mark.parametrize("text,kind", [
-    ("Paris is <b>big</b>", "html"), ("x &amp; y", "html"),
-    ("```json\n{}\n```", "fence"), ("Paris [HAL]was founded[/HAL] in 1900", "bracket_tag"),
-    ("ASSISTANT: Paris", "role_prefix"),
-])
+@pytest.mark.parametrize(
+    "text,kind",
+    [
+        ("Paris is <b>big</b>", "html"),
+        ("x &amp; y", "html"),
+        ("```json\n{}\n```", "fence"),
+        ("Paris [HAL]was founded[/HAL] in 1900", "bracket_tag"),
+        ("ASSISTANT: Paris", "role_prefix"),
+    ],
+)
 def test_leftover_markup(text, kind):
     verdict = HygieneGate().check(text)
     assert verdict.reason == "leftover_markup" and verdict.detail.startswith(kind)

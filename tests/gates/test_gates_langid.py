@@ -36,8 +36,9 @@ def test_uncertain_language_rejected_when_nothing_is_confident():
     mixed = "Der Hund und the cat et le chien sind friends avec les oiseaux ja ystävät."
     verdict = LangIdGate(thresholds={"*": 0.95}, other_threshold=0.95).check(mixed, lang="de")
     assert verdict.reason == "uncertain_language"
-    kept = LangIdGate(thresholds={"*": 0.95}, other_threshold=0.95,
-                      reject_uncertain=False).check(mixed, lang="de")
+    kept = LangIdGate(thresholds={"*": 0.95}, other_threshold=0.95, reject_uncertain=False).check(
+        mixed, lang="de"
+    )
     assert kept.status == "kept"
 
 
@@ -80,13 +81,25 @@ def test_unknown_detector_is_a_config_error():
         get_detector("nope")
 
 
-@pytest.mark.parametrize("label,lang,ok", [
-    ("Москва", "ru", True), ("東京", "ja", True), ("とうきょう", "ja", True),
-    ("서울", "ko", True), ("नई दिल्ली", "hi", True), ("القاهرة", "ar", True),
-    ("Αθήνα", "el", True), ("München", "de", True), ("Beograd", "sr", True),
-    ("Tokyo", "ja", False), ("Moscow", "ru", False), ("Москва", "de", False),
-    ("東京", "ko", True), ("Париж", "hi", False),
-])
+@pytest.mark.parametrize(
+    "label,lang,ok",
+    [
+        ("Москва", "ru", True),
+        ("東京", "ja", True),
+        ("とうきょう", "ja", True),
+        ("서울", "ko", True),
+        ("नई दिल्ली", "hi", True),
+        ("القاهرة", "ar", True),
+        ("Αθήνα", "el", True),
+        ("München", "de", True),
+        ("Beograd", "sr", True),
+        ("Tokyo", "ja", False),
+        ("Moscow", "ru", False),
+        ("Москва", "de", False),
+        ("東京", "ko", True),
+        ("Париж", "hi", False),
+    ],
+)
 def test_label_script_plausibility(label, lang, ok):
     verdict = ScriptGate().check(label, lang=lang)
     assert verdict.keep is ok
@@ -118,5 +131,5 @@ def test_mushroom_accuracy_and_gate_false_rejects(shared_fixtures):
                 ok += detector.predict(text, 1)[0][0] == lang
                 rejected += not gate.check(text, lang=lang).keep
     assert n == 998
-    assert ok / n > 0.97          # measured 0.988
-    assert rejected / n < 0.02    # measured 5 of 998, all genuinely off-language or mixed
+    assert ok / n > 0.97  # measured 0.988
+    assert rejected / n < 0.02  # measured 5 of 998, all genuinely off-language or mixed

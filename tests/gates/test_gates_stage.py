@@ -11,10 +11,22 @@ from dsbuild.runs.runner import run_builder
 from dsbuild.stages import Builder, StageContext, source_stage
 
 ROWS = [
-    {"id": "1", "lang": "de", "question": "Wie viele Einwohner hat die Stadt Tübingen heute ungefähr?"},
+    {
+        "id": "1",
+        "lang": "de",
+        "question": "Wie viele Einwohner hat die Stadt Tübingen heute ungefähr?",
+    },
     {"id": "2", "lang": "de", "question": "How many people live in the town of Tübingen today?"},
-    {"id": "3", "lang": "de", "question": "Wie viele Einwohner hat die Stadt Tübingen heute ungefähr?!"},
-    {"id": "4", "lang": "fi", "question": "Kuinka monta asukasta Tampereella on nykyään suunnilleen?"},
+    {
+        "id": "3",
+        "lang": "de",
+        "question": "Wie viele Einwohner hat die Stadt Tübingen heute ungefähr?!",
+    },
+    {
+        "id": "4",
+        "lang": "fi",
+        "question": "Kuinka monta asukasta Tampereella on nykyään suunnilleen?",
+    },
     {"id": "5", "lang": "fi", "question": "CafÃ© Tampere?"},
     {"id": "6", "lang": "xx", "question": "Some words in a language no detector knows about."},
 ]
@@ -45,7 +57,8 @@ def test_gate_stages_in_a_real_run(tmp_path):
     # repaired, and the repair recorded; short text abstained; unknown language unchecked
     assert kept["5"]["question"] == "Café Tampere?"
     assert kept["5"]["provenance"]["gates"]["hygiene_q"] == {
-        "repairs": [{"field": "question", "kind": "mojibake"}]}
+        "repairs": [{"field": "question", "kind": "mojibake"}]
+    }
     assert kept["5"]["provenance"]["gates"]["langid_q"] == {"abstained": ["question"]}
     assert kept["6"]["provenance"]["gates"]["langid_q"] == {"unchecked": ["question"]}
     assert "provenance" not in kept["1"]
@@ -101,17 +114,24 @@ def test_stage_counts_per_language():
 def test_dedup_stage_against_a_reference_file(tmp_path):
     ref = tmp_path / "published.jsonl"
     ref.write_text(json.dumps({"id": "p7", "q": ROWS[3]["question"].upper()}) + "\n")
-    builder = _builder(dedup_stage("dedup_q", field="question", reference=str(ref),
-                                   reference_field="q"))
+    builder = _builder(
+        dedup_stage("dedup_q", field="question", reference=str(ref), reference_field="q")
+    )
     run_builder(builder, tmp_path / "run", {"dataset": "t"})
     rejects = {r["id"]: r for r in _rejects(tmp_path / "run")}
     assert rejects["4"]["reason"] == "duplicate_exact" and "ref:p7" in rejects["4"]["detail"]
 
 
 def test_entitycs_label_script_stage():
-    row = {"id": "s1-ja", "language": "ja", "cs_sentence": "<ja>東京</ja> and <ja>Osaka</ja>",
-           "entities": [{"language": "ja", "cs_start": 4, "cs_end": 6},
-                        {"language": "ja", "cs_start": 20, "cs_end": 25}]}
+    row = {
+        "id": "s1-ja",
+        "language": "ja",
+        "cs_sentence": "<ja>東京</ja> and <ja>Osaka</ja>",
+        "entities": [
+            {"language": "ja", "cs_start": 4, "cs_end": 6},
+            {"language": "ja", "cs_start": 20, "cs_end": 25},
+        ],
+    }
     assert entitycs_labels(row) == [("東京", "ja"), ("Osaka", "ja")]
     stage = gate_stage("label_script", ScriptGate(), texts=entitycs_labels)
     verdict = stage.fn(row, StageContext(config={}))
@@ -123,4 +143,6 @@ def test_set_field_copies_nested_containers():
     out = set_field(record, "translations.1.text", "B")
     assert out["translations"][1]["text"] == "B" and record["translations"][1]["text"] == "b"
     assert set_field({"id": "1"}, "provenance.gates", {"x": 1}) == {
-        "id": "1", "provenance": {"gates": {"x": 1}}}
+        "id": "1",
+        "provenance": {"gates": {"x": 1}},
+    }

@@ -16,16 +16,24 @@ def test_size_categories():
 
 
 def test_hub_languages_are_base_codes_once():
-    assert hub_languages(["ja-JP", "es-MX", "zh-hant", "zh", "en", "EN"]) == ["en", "es", "ja", "zh"]
+    assert hub_languages(["ja-JP", "es-MX", "zh-hant", "zh", "en", "EN"]) == [
+        "en",
+        "es",
+        "ja",
+        "zh",
+    ]
 
 
-@pytest.mark.parametrize("markers, expected", [
-    (["sample"], "apache-2.0"),
-    (["dump", "sample"], "cc-by-sa-4.0"),
-    (["api"], "cc-by-sa-4.0"),
-    (["file", "dump"], "other"),
-    ([None], "other"),
-])
+@pytest.mark.parametrize(
+    "markers, expected",
+    [
+        (["sample"], "apache-2.0"),
+        (["dump", "sample"], "cc-by-sa-4.0"),
+        (["api"], "cc-by-sa-4.0"),
+        (["file", "dump"], "other"),
+        ([None], "other"),
+    ],
+)
 def test_psiloqa_licence_from_row_sources(markers, expected):
     rows = [{"source": m} for m in markers]
     assert combined_license(dataset_sources("psiloqa", rows, {})) == expected
@@ -43,8 +51,17 @@ def test_entitycs_always_credits_wikidata():
 def test_every_template_has_metadata_and_the_sections(dataset):
     meta, body = card_template(dataset)
     assert meta["pretty_name"] and meta["task_categories"]
-    for slot in ("build", "models", "prompts", "statistics", "rejects", "agreement", "license",
-                 "configs", "files"):
+    for slot in (
+        "build",
+        "models",
+        "prompts",
+        "statistics",
+        "rejects",
+        "agreement",
+        "license",
+        "configs",
+        "files",
+    ):
         assert "{{ " + slot + " }}" in body, slot
     assert "## Limitations" in body and "## Citation" in body
 

@@ -20,7 +20,11 @@ def test_upload_creates_the_repo_and_commits_every_file(folder, fake_hub):
     plan = publish_folder(folder, "alice/psiloqa-test", token=fake_hub.TOKEN, private=True)
     assert plan.user == "alice" and plan.created is True
     assert fake_hub.repos["alice/psiloqa-test"] == {
-        "name": "psiloqa-test", "organization": "alice", "visibility": "private", "type": "dataset"}
+        "name": "psiloqa-test",
+        "organization": "alice",
+        "visibility": "private",
+        "type": "dataset",
+    }
     assert len(fake_hub.commits) == 1
     commit = fake_hub.commits[0]
     expected = {p for p, _ in plan_upload(folder)}
@@ -108,23 +112,37 @@ def test_refuses_a_bad_repo_id(folder):
         publish_folder(folder, "just-a-name", token="t")
 
 
-def test_cli_publish_with_hf_token_from_the_environment(psiloqa_run, fake_hub, monkeypatch, tmp_path):
+def test_cli_publish_with_hf_token_from_the_environment(
+    psiloqa_run, fake_hub, monkeypatch, tmp_path
+):
     from click.testing import CliRunner
 
     from dsbuild.cli.app import app
 
     monkeypatch.setenv("HF_TOKEN", fake_hub.TOKEN)
     out = tmp_path / "hf"
-    result = CliRunner().invoke(app, ["psiloqa", "publish", str(psiloqa_run), "--repo",
-                                      "alice/cli-ds", "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "psiloqa",
+            "publish",
+            str(psiloqa_run),
+            "--repo",
+            "alice/cli-ds",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert plan["repo"] == "alice/cli-ds" and plan["created"] is True
     assert set(fake_hub.files["alice/cli-ds"]) == {f["path"] for f in plan["files"]}
 
 
-def test_cli_publish_refusals_are_one_line_with_exit_codes(psiloqa_run, fake_hub, tmp_path,
-                                                         capsys, monkeypatch):
+def test_cli_publish_refusals_are_one_line_with_exit_codes(
+    psiloqa_run, fake_hub, tmp_path, capsys, monkeypatch
+):
     from click.testing import CliRunner
 
     from dsbuild.cli import main
@@ -147,6 +165,8 @@ def test_cli_publish_refusals_are_one_line_with_exit_codes(psiloqa_run, fake_hub
     assert fake_hub.commits == []
     shard.write_bytes(good)
     fake_hub.requests.clear()
-    dry = CliRunner().invoke(app, ["psiloqa", "publish", str(out), "--repo", "alice/x", "--dry-run"])
+    dry = CliRunner().invoke(
+        app, ["psiloqa", "publish", str(out), "--repo", "alice/x", "--dry-run"]
+    )
     assert dry.exit_code == 0 and "README.md" in dry.output and "Dry run" in dry.output
     assert fake_hub.requests == []

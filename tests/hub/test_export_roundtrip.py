@@ -22,8 +22,10 @@ def _expected(dataset: str, run: Path) -> dict[str, list[dict]]:
 
     rows = rows_for(dataset, read_run(run).records)
     parts = split_rows(dataset, rows, parse_proportions(None), seed=0)
-    return {s: hf.Dataset.from_list(p, features=features_for(dataset)).to_list()
-            for s, p in parts.items()}
+    return {
+        s: hf.Dataset.from_list(p, features=features_for(dataset)).to_list()
+        for s, p in parts.items()
+    }
 
 
 def _load(data_dir: Path, cache: Path):
@@ -40,12 +42,15 @@ def _card(folder: Path):
     return card, card.data.to_dict()
 
 
-def _assert_roundtrip(dataset: str, run: Path, data_dir: Path, cache: Path,
-                      language: str | None = None) -> None:
+def _assert_roundtrip(
+    dataset: str, run: Path, data_dir: Path, cache: Path, language: str | None = None
+) -> None:
     loaded = _load(data_dir, cache)
     expected = _expected(dataset, run)
     if language is not None:
-        expected = {s: [r for r in rows if r["language"] == language] for s, rows in expected.items()}
+        expected = {
+            s: [r for r in rows if r["language"] == language] for s, rows in expected.items()
+        }
         expected = {s: rows for s, rows in expected.items() if rows}
     assert set(loaded) == set(expected)
     for split, rows in expected.items():
@@ -71,8 +76,13 @@ def test_round_trip_with_a_language_column(dataset, request, tmp_path):
     _assert_roundtrip(dataset, run, folder / "data", tmp_path / "cache")
     _assert_no_leak(dataset, folder, "jsonl/*.jsonl")
     card, meta = _card(folder)
-    assert meta["configs"] == [{"config_name": "default", "default": True, "data_files": [
-        {"split": s, "path": f"data/{s}-*.parquet"} for s in result.splits]}]
+    assert meta["configs"] == [
+        {
+            "config_name": "default",
+            "default": True,
+            "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in result.splits],
+        }
+    ]
     assert meta["license"] and meta["language"] and meta["size_categories"] == ["n<1K"]
     assert meta["pretty_name"] and meta["task_categories"]
     for split in result.splits:
@@ -90,7 +100,10 @@ def test_psiloqa_original_format_and_card(psiloqa_run, tmp_path):
         path = result.folder / "mushroom" / f"{split}.jsonl"
         report = validate_path(path, "psiloqa", "mushroom")
         assert report.invalid == 0 and report.valid == result.splits[split]
-        assert validate_path(result.folder / "jsonl" / f"{split}.jsonl", "psiloqa", "psiloqa").invalid == 0
+        assert (
+            validate_path(result.folder / "jsonl" / f"{split}.jsonl", "psiloqa", "psiloqa").invalid
+            == 0
+        )
     card, meta = _card(result.folder)
     assert meta["language"] == ["de", "en"] and meta["multilinguality"] == "multilingual"
     # passages from a user's file: the licence cannot be known, so the card says so
@@ -124,7 +137,9 @@ def test_entitycs_one_config_per_language(entitycs_run, tmp_path):
     languages = sorted(c["config_name"] for c in result.configs)
     assert "en" in languages and set(languages) <= {"en", "de", "fr", "ja"}
     for lang in languages:
-        _assert_roundtrip("entitycs", entitycs_run, folder / "data" / lang, tmp_path / "cache", lang)
+        _assert_roundtrip(
+            "entitycs", entitycs_run, folder / "data" / lang, tmp_path / "cache", lang
+        )
     _assert_no_leak("entitycs", folder, "jsonl/*/*.jsonl")
     _, meta = _card(folder)
     assert {c["config_name"] for c in meta["configs"]} == set(languages)
@@ -142,7 +157,9 @@ def test_entitycs_from_a_wikipedia_dump_is_cc_by_sa(entitycs_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(entitycs_run, run)
     config = (run / "config.yaml").read_text("utf-8")
-    (run / "config.yaml").write_text(config.replace("options: {}", "options:\n  wikipedia: enwiki.xml.bz2"))
+    (run / "config.yaml").write_text(
+        config.replace("options: {}", "options:\n  wikipedia: enwiki.xml.bz2")
+    )
     result = export_run("entitycs", run, tmp_path / "hf")
     _, meta = _card(result.folder)
     assert meta["license"] == "cc-by-sa-4.0"
@@ -218,9 +235,16 @@ def test_a_human_round_file_goes_into_the_card(medrect_run, tmp_path):
     for n, alpha in (("001", 0.5), ("002", 0.71), ("003", 0.9)):
         pull = run / "annotation" / "pulls" / n
         pull.mkdir(parents=True)
-        (pull / "agreement.json").write_text(json.dumps(
-            {"annotators": 3, "units": 40, "units_with_2plus": 38,
-             "fields": {"error_flag": {"alpha_nominal": alpha, "units": 38}}}))
+        (pull / "agreement.json").write_text(
+            json.dumps(
+                {
+                    "annotators": 3,
+                    "units": 40,
+                    "units_with_2plus": 38,
+                    "fields": {"error_flag": {"alpha_nominal": alpha, "units": 38}},
+                }
+            )
+        )
         if n != "003":  # pull 003 never finished: not quoted
             (pull / "done.json").write_text("{}")
     result = export_run("medrect", run, tmp_path / "hf")

@@ -12,8 +12,11 @@ from dsbuild.hub.splits import assign_split, parse_proportions, split_rows
 
 
 def _rows(n_groups: int = 300, per_group: int = 3):
-    return [{"id": f"{g}-{i}", "passage_id": f"p{g}", "lang": "en"}
-            for g in range(n_groups) for i in range(per_group)]
+    return [
+        {"id": f"{g}-{i}", "passage_id": f"p{g}", "lang": "en"}
+        for g in range(n_groups)
+        for i in range(per_group)
+    ]
 
 
 def test_groups_never_straddle_splits_and_shares_are_close():
@@ -32,8 +35,9 @@ def test_same_seed_same_split_in_any_order_other_seed_differs():
     shuffled = rows[:]
     random.Random(1).shuffle(shuffled)
     again = split_rows("psiloqa", shuffled, (0.8, 0.1, 0.1), seed=0)
-    assert {s: sorted(r["id"] for r in v) for s, v in first.items()} == \
-           {s: sorted(r["id"] for r in v) for s, v in again.items()}
+    assert {s: sorted(r["id"] for r in v) for s, v in first.items()} == {
+        s: sorted(r["id"] for r in v) for s, v in again.items()
+    }
     other = split_rows("psiloqa", rows, (0.8, 0.1, 0.1), seed=1)
     assert {r["id"] for r in other["test"]} != {r["id"] for r in first["test"]}
 

@@ -52,8 +52,10 @@ def ls_server() -> tuple[str, str]:
     url = os.environ.get("DSBUILD_TEST_LABEL_STUDIO_URL")
     token = os.environ.get("DSBUILD_TEST_LABEL_STUDIO_TOKEN")
     if not url or not token:
-        pytest.skip("no Label Studio test server (run `make test`, which starts one, or set "
-                    "DSBUILD_TEST_LABEL_STUDIO_URL and DSBUILD_TEST_LABEL_STUDIO_TOKEN)")
+        pytest.skip(
+            "no Label Studio test server (run `make test`, which starts one, or set "
+            "DSBUILD_TEST_LABEL_STUDIO_URL and DSBUILD_TEST_LABEL_STUDIO_TOKEN)"
+        )
     from dsbuild.errors import ServiceError
     from dsbuild.labelstudio.client import LabelStudioClient
 
@@ -77,4 +79,6 @@ def annotators(ls_server) -> dict[str, int]:
     from dsbuild.labelstudio.client import LabelStudioClient
 
     client = LabelStudioClient(*ls_server)
-    return {email: client.ensure_user(email) for email in ("ann-a@dsbuild.test", "ann-b@dsbuild.test")}
+    return {
+        email: client.ensure_user(email) for email in ("ann-a@dsbuild.test", "ann-b@dsbuild.test")
+    }

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from dsbuild.schemas import CulturalRecord, EntityCSRecord, MedRECTRecord, PsiloQARecord
 
 from dsbuild.errors import ServiceError
 from dsbuild.labelstudio.interfaces import interface_for
@@ -17,6 +16,7 @@ from dsbuild.labelstudio.pull import annotator_status, pull_run
 from dsbuild.labelstudio.push import push_run
 from dsbuild.labelstudio.state import AnnotationState
 from dsbuild.labelstudio.tasks import DATASETS, to_task, units_of
+from dsbuild.schemas import CulturalRecord, EntityCSRecord, MedRECTRecord, PsiloQARecord
 from dsbuild.spans import to_utf16_offset
 
 pytestmark = pytest.mark.labelstudio
@@ -27,9 +27,17 @@ def _read(path) -> list[dict]:
 
 
 def _label(text: str, start: int, end: int) -> dict:
-    return {"from_name": "hallucination", "to_name": "answer", "type": "labels",
-            "value": {"start": to_utf16_offset(text, start), "end": to_utf16_offset(text, end),
-                      "text": text[start:end], "labels": ["Hallucination"]}}
+    return {
+        "from_name": "hallucination",
+        "to_name": "answer",
+        "type": "labels",
+        "value": {
+            "start": to_utf16_offset(text, start),
+            "end": to_utf16_offset(text, end),
+            "text": text[start:end],
+            "labels": ["Hallucination"],
+        },
+    }
 
 
 def _choice(name: str, value: str, to: str) -> dict:
@@ -39,8 +47,11 @@ def _choice(name: str, value: str, to: str) -> dict:
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_interface_is_accepted_with_the_sample_tasks(dataset, ls_client, samples) -> None:
     interface = interface_for(dataset)
-    project = ls_client.create_project(f"interface {dataset}", interface.label_config,
-                                       instructions_html=interface.instructions_html)
+    project = ls_client.create_project(
+        f"interface {dataset}",
+        interface.label_config,
+        instructions_html=interface.instructions_html,
+    )
     tasks = [to_task(u, dataset) for u in units_of(samples(dataset), dataset)]
     ids = ls_client.import_tasks(project, tasks)
     assert len(ids) == len(tasks)
@@ -55,7 +66,11 @@ def test_psiloqa_full_round(ls_client, annotators, samples, make_run_dir) -> Non
     first = push_run(run, "psiloqa", ls_client, overlap=2, batch_size=4)
     assert first.created_project and first.imported == len(records) and first.batches == 2
     again = push_run(run, "psiloqa", ls_client)
-    assert again.imported == 0 and again.already_there == len(records) and again.project == first.project
+    assert (
+        again.imported == 0
+        and again.already_there == len(records)
+        and again.project == first.project
+    )
     keys = ls_client.task_keys(first.project)
     assert len(keys) == len(records)
     logged = {row["key"]: row["task"] for row in _read(AnnotationState(run).pushed_log)}
@@ -83,7 +98,9 @@ def test_psiloqa_full_round(ls_client, annotators, samples, make_run_dir) -> Non
         assert record["annotations"][alice] == original["labels"]
         assert record["model_labels"] == original["labels"]
         assert {a["annotator"] for a in record["annotation"]["annotators"]} == {alice, bob}
-        assert all(a["created_at"] and a["annotation_id"] for a in record["annotation"]["annotators"])
+        assert all(
+            a["created_at"] and a["annotation_id"] for a in record["annotation"]["annotators"]
+        )
     stats = json.loads((folder / "agreement.json").read_text())["fields"]["labels (characters)"]
     assert stats["characters"] == sum(len(r["llm_answer"]) for r in records)
     assert -1 <= stats["alpha_nominal"] <= 1
@@ -91,8 +108,10 @@ def test_psiloqa_full_round(ls_client, annotators, samples, make_run_dir) -> Non
 
     status = annotator_status(run, "psiloqa", ls_client)
     assert status["tasks"] == len(records) and status["tasks_complete"] == len(records)
-    assert {r["annotator"]: r["annotated"] for r in status["annotators"]} == {alice: len(records),
-                                                                              bob: len(records)}
+    assert {r["annotator"]: r["annotated"] for r in status["annotators"]} == {
+        alice: len(records),
+        bob: len(records),
+    }
     assert status["annotators"][0]["mean_lead_time_s"] in (12.5, 20.0)
 
     second = pull_run(run, "psiloqa", ls_client, method="union")  # never overwrites the first
@@ -111,9 +130,17 @@ def test_cultural_full_round(ls_client, annotators, samples, make_run_dir) -> No
         n = len(units[key].record["nuances"])
         for user, scores in ((a_id, ["3", "NA", "1"]), (b_id, ["3", "2", "1"])):
             result = [_choice(f"seg_score_{i}", scores[i % 3], f"seg_tr_{i}") for i in range(n)]
-            result += [_choice(c, "2", "translation") for c in ("content", "style", "audience", "overall")]
-            result.append({"from_name": "comment", "to_name": "translation", "type": "textarea",
-                           "value": {"text": [f"comment by {user}"]}})
+            result += [
+                _choice(c, "2", "translation") for c in ("content", "style", "audience", "overall")
+            ]
+            result.append(
+                {
+                    "from_name": "comment",
+                    "to_name": "translation",
+                    "type": "textarea",
+                    "value": {"text": [f"comment by {user}"]},
+                }
+            )
             ls_client.create_annotation(task["id"], result, completed_by=user)
 
     summary = pull_run(run, "cultural", ls_client)
@@ -141,10 +168,18 @@ def test_medrect_and_entitycs_rounds(ls_client, annotators, samples, make_run_di
     run = make_run_dir(med, "medrect")
     pushed = push_run(run, "medrect", ls_client, overlap=2)
     for key, task in ls_client.task_keys(pushed.project).items():
-        ls_client.create_annotation(task["id"], [_choice("error_flag", "error", "text"),
-                                                 _choice("error_sentence", "2", "text"),
-                                                 _choice("error_type", "diagnosis", "text")], completed_by=a_id)
-        ls_client.create_annotation(task["id"], [_choice("error_flag", "no_error", "text")], completed_by=b_id)
+        ls_client.create_annotation(
+            task["id"],
+            [
+                _choice("error_flag", "error", "text"),
+                _choice("error_sentence", "2", "text"),
+                _choice("error_type", "diagnosis", "text"),
+            ],
+            completed_by=a_id,
+        )
+        ls_client.create_annotation(
+            task["id"], [_choice("error_flag", "no_error", "text")], completed_by=b_id
+        )
     summary = pull_run(run, "medrect", ls_client)
     assert summary.problems == 0 and summary.records_annotated == len(med)
     for record in _read(AnnotationState(run).pulls / "001" / "records.jsonl"):
@@ -156,7 +191,10 @@ def test_medrect_and_entitycs_rounds(ls_client, annotators, samples, make_run_di
     pushed = push_run(run, "entitycs", ls_client)
     units = {u.key: u for u in units_of(ent, "entitycs")}
     for key, task in ls_client.task_keys(pushed.project).items():
-        result = [_choice(f"verdict_{j}", "correct", f"ent_{j}") for j in range(len(units[key].extra["entities"]))]
+        result = [
+            _choice(f"verdict_{j}", "correct", f"ent_{j}")
+            for j in range(len(units[key].extra["entities"]))
+        ]
         ls_client.create_annotation(task["id"], result, completed_by=a_id)
     summary = pull_run(run, "entitycs", ls_client)
     assert summary.problems == 0 and summary.units_annotated == len(units)
@@ -174,42 +212,67 @@ MULTILINGUAL_ANSWERS = [
 ]
 
 
-def test_multilingual_spans_survive_the_real_server(ls_client, annotators, samples, make_run_dir) -> None:
+def test_multilingual_spans_survive_the_real_server(
+    ls_client, annotators, samples, make_run_dir
+) -> None:
     base = samples("psiloqa")[0]
     records = []
     for i, answer in enumerate(MULTILINGUAL_ANSWERS):
         body = answer.strip()
         start = answer.index(body)
         spans = [[start, start + 4], [start + 10, start + len(body) - 1]]
-        records.append({**base, "id": f"ml-{i}", "llm_answer": answer, "labels": spans, "annotated_span": None})
+        records.append(
+            {**base, "id": f"ml-{i}", "llm_answer": answer, "labels": spans, "annotated_span": None}
+        )
     run = make_run_dir(records)
     pushed = push_run(run, "psiloqa", ls_client)
     keys = ls_client.task_keys(pushed.project)
-    exported = {t["data"]["dsbuild_key"]: t for t in ls_client.export_snapshot(pushed.project, only_annotated=False)}
+    exported = {
+        t["data"]["dsbuild_key"]: t
+        for t in ls_client.export_snapshot(pushed.project, only_annotated=False)
+    }
     mismatches = 0
     (alice, a_id), _ = annotators.items()
     for record in records:
         task = exported[record["id"]]
-        assert task["data"]["answer"] == record["llm_answer"]  # whitespace and marks kept by the server
-        [prediction] = ls_client._raw("GET", "api/predictions/", what="list predictions",
-                                      params={"task": keys[record["id"]]["id"]})
-        stored = [(r["value"]["start"], r["value"]["end"], r["value"]["text"]) for r in prediction["result"]]
+        assert (
+            task["data"]["answer"] == record["llm_answer"]
+        )  # whitespace and marks kept by the server
+        [prediction] = ls_client._raw(
+            "GET",
+            "api/predictions/",
+            what="list predictions",
+            params={"task": keys[record["id"]]["id"]},
+        )
+        stored = [
+            (r["value"]["start"], r["value"]["end"], r["value"]["text"])
+            for r in prediction["result"]
+        ]
         text = record["llm_answer"]
-        expected = [(to_utf16_offset(text, s), to_utf16_offset(text, e), text[s:e]) for s, e in record["labels"]]
+        expected = [
+            (to_utf16_offset(text, s), to_utf16_offset(text, e), text[s:e])
+            for s, e in record["labels"]
+        ]
         mismatches += stored != expected
         result = [_label(record["llm_answer"], s, e) for s, e in record["labels"]]
         ls_client.create_annotation(keys[record["id"]]["id"], result, completed_by=a_id)
     pull = pull_run(run, "psiloqa", ls_client)
-    pulled = {r["id"]: r for r in _read(AnnotationState(run).pulls / f"{pull.pull:03d}" / "records.jsonl")}
+    pulled = {
+        r["id"]: r for r in _read(AnnotationState(run).pulls / f"{pull.pull:03d}" / "records.jsonl")
+    }
     for record in records:
         got = pulled[record["id"]]["annotations"][alice]
         text = record["llm_answer"]
-        if [text[s:e] for s, e in got] != [text[s:e] for s, e in record["labels"]] or got != record["labels"]:
+        if [text[s:e] for s, e in got] != [text[s:e] for s, e in record["labels"]] or got != record[
+            "labels"
+        ]:
             mismatches += 1
     assert mismatches == 0
 
 
-def test_failures_are_clear_and_lose_nothing(ls_client, ls_server, annotators, samples, make_run_dir) -> None:
+def test_failures_are_clear_and_lose_nothing(
+    ls_client, ls_server, annotators, samples, make_run_dir
+) -> None:
     from dsbuild.labelstudio.client import LabelStudioClient
 
     records = samples("psiloqa")
@@ -219,7 +282,9 @@ def test_failures_are_clear_and_lose_nothing(ls_client, ls_server, annotators, s
     (_, a_id), _ = annotators.items()
     by_id = {r["id"]: r for r in records}
     for key, task in keys.items():
-        ls_client.create_annotation(task["id"], [_label(by_id[key]["llm_answer"], 0, 3)], completed_by=a_id)
+        ls_client.create_annotation(
+            task["id"], [_label(by_id[key]["llm_answer"], 0, 3)], completed_by=a_id
+        )
     first = pull_run(run, "psiloqa", ls_client)
     assert first.problems == 0
 
@@ -228,11 +293,16 @@ def test_failures_are_clear_and_lose_nothing(ls_client, ls_server, annotators, s
     task = keys[edited_key]["id"]
     data = next(t["data"] for t in ls_client.export_snapshot(pushed.project) if t["id"] == task)
     ls_client.update_task_data(task, {**data, "answer": data["answer"] + " (edited)"})
-    [stranger] = ls_client.import_tasks(pushed.project, [{"data": {"passage": "p", "question": "q",
-                                                                    "golden_answer": "g", "answer": "a b c"}}])
+    [stranger] = ls_client.import_tasks(
+        pushed.project,
+        [{"data": {"passage": "p", "question": "q", "golden_answer": "g", "answer": "a b c"}}],
+    )
     ls_client.create_annotation(stranger, [], completed_by=a_id)
     second = pull_run(run, "psiloqa", ls_client)
-    reasons = {p["reason"]: p["message"] for p in _read(AnnotationState(run).pulls / "002" / "problems.jsonl")}
+    reasons = {
+        p["reason"]: p["message"]
+        for p in _read(AnnotationState(run).pulls / "002" / "problems.jsonl")
+    }
     assert set(reasons) == {"task_edited", "not_pushed"}
     assert f"task {task} of project {pushed.project}" in reasons["task_edited"]
     assert f"task {stranger} of project {pushed.project}" in reasons["not_pushed"]
@@ -244,7 +314,9 @@ def test_failures_are_clear_and_lose_nothing(ls_client, ls_server, annotators, s
 
     # the project deleted in the UI: a clear error, the earlier pulls kept
     ls_client.delete_project(pushed.project)
-    with pytest.raises(ServiceError, match=f"project {pushed.project} does not exist.*--new-project"):
+    with pytest.raises(
+        ServiceError, match=f"project {pushed.project} does not exist.*--new-project"
+    ):
         pull_run(run, "psiloqa", ls_client)
     assert len(AnnotationState(run).finished_pulls()) == 2
     fresh = push_run(run, "psiloqa", ls_client, new_project=True)
@@ -284,7 +356,6 @@ def test_serve_command_starts_a_ready_server(tmp_path, ls_server, capsys) -> Non
     from pathlib import Path
 
     from dsbuild.cli import main
-
     from dsbuild.labelstudio.client import LabelStudioClient
     from dsbuild.labelstudio.server import free_port, read_account, stop_server
 
@@ -294,7 +365,10 @@ def test_serve_command_starts_a_ready_server(tmp_path, ls_server, capsys) -> Non
     data = tmp_path / "data"
     shutil.copytree(template, data)
     port = free_port()
-    assert main(["labelstudio", "serve", "--data-dir", str(data), "--port", str(port), "--detach"]) == 0
+    assert (
+        main(["labelstudio", "serve", "--data-dir", str(data), "--port", str(port), "--detach"])
+        == 0
+    )
     out = capsys.readouterr().out
     pid = int(out.split("as pid ")[1].split(";")[0])
     try:
@@ -305,15 +379,33 @@ def test_serve_command_starts_a_ready_server(tmp_path, ls_server, capsys) -> Non
         stop_server(pid)
 
 
-def test_cli_push_sample_then_all_pull_and_status(ls_server, ls_client, annotators, samples, make_run_dir,
-                                                  capsys) -> None:
+def test_cli_push_sample_then_all_pull_and_status(
+    ls_server, ls_client, annotators, samples, make_run_dir, capsys
+) -> None:
     from dsbuild.cli import main
 
     url, token = ls_server
     records = samples("psiloqa")
     run = str(make_run_dir(records))
     server = ["--url", url, "--api-key", token, "--json"]
-    assert main(["psiloqa", "annotate", "push", run, "--sample", "3", "--seed", "7", "--overlap", "2", *server]) == 0
+    assert (
+        main(
+            [
+                "psiloqa",
+                "annotate",
+                "push",
+                run,
+                "--sample",
+                "3",
+                "--seed",
+                "7",
+                "--overlap",
+                "2",
+                *server,
+            ]
+        )
+        == 0
+    )
     first = json.loads(capsys.readouterr().out)
     assert first["selected"] == 3 and first["imported"] == 3 and first["predictions"] >= 1
     assert main(["psiloqa", "annotate", "push", run, *server]) == 0

@@ -28,9 +28,23 @@ def test_the_fifth_dataset_pushes_to_a_real_server(cli, glossary_registered, tmp
     url, token = ls_server
     run = tmp_path / "run"
     with installed(Definer()):
-        assert cli("glossary", "build", "-o", str(run), "--model", "fake:default", "--no-progress",
-                   "--terms", "ledger,estuary")[0] == 0
-    code, out, err = cli("glossary", "annotate", "push", str(run), "--url", url, "--api-key", token, "--json")
+        assert (
+            cli(
+                "glossary",
+                "build",
+                "-o",
+                str(run),
+                "--model",
+                "fake:default",
+                "--no-progress",
+                "--terms",
+                "ledger,estuary",
+            )[0]
+            == 0
+        )
+    code, out, err = cli(
+        "glossary", "annotate", "push", str(run), "--url", url, "--api-key", token, "--json"
+    )
     assert code == 0, err
     pushed = json.loads(out)
     assert pushed["imported"] == 2, pushed

@@ -22,7 +22,7 @@ MULTILINGUAL = {
 
 
 def _utf16_slice(text: str, s16: int, e16: int) -> str:
-    return text.encode("utf-16-le")[2 * s16: 2 * e16].decode("utf-16-le")
+    return text.encode("utf-16-le")[2 * s16 : 2 * e16].decode("utf-16-le")
 
 
 @pytest.mark.parametrize("name", sorted(MULTILINGUAL))
@@ -60,9 +60,18 @@ def test_surface_mismatch_names_the_span() -> None:
 
 
 def _psiloqa_record(rid: str, answer: str, labels: list[list[int]]) -> dict:
-    return {"id": rid, "lang": "xx", "wiki_title": "T", "wiki_url": "https://example.org", "llm_checkpoint": "m",
-            "wiki_passage": "  passage\nwith  spaces ", "question": "q?", "golden_answer": "g",
-            "llm_answer": answer, "labels": labels}
+    return {
+        "id": rid,
+        "lang": "xx",
+        "wiki_title": "T",
+        "wiki_url": "https://example.org",
+        "llm_checkpoint": "m",
+        "wiki_passage": "  passage\nwith  spaces ",
+        "question": "q?",
+        "golden_answer": "g",
+        "llm_answer": answer,
+        "labels": labels,
+    }
 
 
 def test_pre_annotations_and_results_round_trip_through_task_payloads() -> None:
@@ -79,7 +88,9 @@ def test_pre_annotations_and_results_round_trip_through_task_payloads() -> None:
         result = task["predictions"][0]["result"]
         for item in result:
             value = item["value"]
-            assert _utf16_slice(task["data"]["answer"], value["start"], value["end"]) == value["text"]
+            assert (
+                _utf16_slice(task["data"]["answer"], value["start"], value["end"]) == value["text"]
+            )
         values = parse_result("psiloqa", unit, result)
         if values["spans"] != sorted(unit.record["labels"]):
             mismatches += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from dsbuild.schemas import CulturalRecord, PsiloQARecord
 
 from dsbuild.errors import InputError
 from dsbuild.labelstudio.agreement import round_agreement
@@ -15,6 +14,7 @@ from dsbuild.labelstudio.reconcile import (
 )
 from dsbuild.labelstudio.results import annotator_of, parse_result
 from dsbuild.labelstudio.tasks import units_of
+from dsbuild.schemas import CulturalRecord, PsiloQARecord
 
 
 def test_span_reconciliation() -> None:
@@ -44,16 +44,27 @@ def test_annotator_identity_from_snapshot_or_id() -> None:
 def _span(text: str, s: int, e: int) -> dict:
     from dsbuild.spans import to_utf16_offset as u
 
-    return {"from_name": "hallucination", "to_name": "answer", "type": "labels",
-            "value": {"start": u(text, s), "end": u(text, e), "text": text[s:e], "labels": ["Hallucination"]}}
+    return {
+        "from_name": "hallucination",
+        "to_name": "answer",
+        "type": "labels",
+        "value": {
+            "start": u(text, s),
+            "end": u(text, e),
+            "text": text[s:e],
+            "labels": ["Hallucination"],
+        },
+    }
 
 
 def test_psiloqa_unit_round(samples) -> None:
     record = samples("psiloqa")[0]
     unit = units_of([record], "psiloqa")[0]
     text = record["llm_answer"]
-    values = {"a": parse_result("psiloqa", unit, [_span(text, 17, 35), _span(text, 64, 69)]),
-              "b": parse_result("psiloqa", unit, [_span(text, 23, 35)])}
+    values = {
+        "a": parse_result("psiloqa", unit, [_span(text, 17, 35), _span(text, 64, 69)]),
+        "b": parse_result("psiloqa", unit, [_span(text, 23, 35)]),
+    }
     out, disagreements = reconcile_unit("psiloqa", unit, values, {"task": 1}, method="majority")
     PsiloQARecord.model_validate(out)
     assert out["labels"] == [[23, 35]] and out["model_labels"] == record["labels"]
@@ -82,9 +93,18 @@ def _choice(name: str, value: str, to: str = "x") -> dict:
 def test_cultural_unit_round_appends_schema_ratings(samples) -> None:
     record = samples("cultural")[0]
     unit = units_of([record], "cultural")[1]
-    a = parse_result("cultural", unit, [_choice("seg_score_0", "NA"), _choice("overall", "2"),
-                                         _choice("content", "3"), _choice("style", "1"), _choice("audience", "2"),
-                                         {"from_name": "comment", "type": "textarea", "value": {"text": ["lost"]}}])
+    a = parse_result(
+        "cultural",
+        unit,
+        [
+            _choice("seg_score_0", "NA"),
+            _choice("overall", "2"),
+            _choice("content", "3"),
+            _choice("style", "1"),
+            _choice("audience", "2"),
+            {"from_name": "comment", "type": "textarea", "value": {"text": ["lost"]}},
+        ],
+    )
     b = parse_result("cultural", unit, [_choice("seg_score_0", "1"), _choice("overall", "2")])
     assert a["segments"] == {0: "NA"} and a["comment"] == "lost"
     out, disagreements = reconcile_unit("cultural", unit, {"a@x": a, "b@x": b}, {"task": 5})
@@ -92,7 +112,11 @@ def test_cultural_unit_round_appends_schema_ratings(samples) -> None:
     tr = out["translations"][1]
     mine = [r for r in tr["ratings"] if r["annotator"] in ("a@x", "b@x")]
     assert {(r["annotator"], r["nuance"], r["score"]) for r in mine} == {
-        ("a@x", 0, "NA"), ("b@x", 0, 1), ("a@x", None, 2), ("b@x", None, 2)}
+        ("a@x", 0, "NA"),
+        ("b@x", 0, 1),
+        ("a@x", None, 2),
+        ("b@x", None, 2),
+    }
     assert tr["annotation_result"]["full_text"]["overall"]["majority"] == 2
     assert tr["annotation"]["task"] == 5
     assert [d["field"] for d in disagreements] == ["segment 1"]
@@ -109,10 +133,16 @@ def test_cultural_score_for_a_missing_segment_is_refused(samples) -> None:
 def test_medrect_unit_round(samples) -> None:
     record = next(r for r in samples("medrect") if r["error_flag"] == 1)
     unit = units_of([record], "medrect")[0]
-    yes = [_choice("error_flag", "error"), _choice("error_sentence", "4"), _choice("error_type", "diagnosis"),
-           {"from_name": "corrected_sentence", "type": "textarea", "value": {"text": ["fixed."]}}]
+    yes = [
+        _choice("error_flag", "error"),
+        _choice("error_sentence", "4"),
+        _choice("error_type", "diagnosis"),
+        {"from_name": "corrected_sentence", "type": "textarea", "value": {"text": ["fixed."]}},
+    ]
     a = parse_result("medrect", unit, yes)
-    b = parse_result("medrect", unit, [_choice("error_flag", "no_error"), _choice("error_sentence", "2")])
+    b = parse_result(
+        "medrect", unit, [_choice("error_flag", "no_error"), _choice("error_sentence", "2")]
+    )
     assert a["error_sentence_id"] == 4 and b["error_sentence_id"] is None  # hidden answer dropped
     out, disagreements = reconcile_unit("medrect", unit, {"a": a, "b": b}, {})
     assert out["annotation_result"]["error_flag"]["majority"] is None  # 1 vs 1
@@ -129,7 +159,10 @@ def test_entitycs_unit_round(samples) -> None:
     b = parse_result("entitycs", unit, [_choice("verdict_0", "wrong_inflection")])
     out, disagreements = reconcile_unit("entitycs", unit, {"a": a, "b": b}, {})
     verdict = out["annotation_result"]["entities"][0]
-    assert verdict["index"] == first and verdict["votes"] == {"a": "correct", "b": "wrong_inflection"}
+    assert verdict["index"] == first and verdict["votes"] == {
+        "a": "correct",
+        "b": "wrong_inflection",
+    }
     assert len(disagreements) == 1
     stats = round_agreement("entitycs", [(unit.extra["entities"], {"a": a, "b": b})])
     assert stats["fields"]["verdict"]["units"] == 1

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 from click.testing import CliRunner
+
 from dsbuild.cli import main
 from dsbuild.cli.app import app
-
 from dsbuild.errors import ServiceError, UsageError
 from dsbuild.labelstudio.client import LabelStudioClient
 from dsbuild.labelstudio.server import (
@@ -26,8 +26,17 @@ from dsbuild.labelstudio.server import (
 
 def test_server_env_drops_stray_variables_and_turns_telemetry_off() -> None:
     account = AdminAccount("admin@x.org", "pw", "tok")
-    env = server_env(account, {"HOST": "0.0.0.0", "PORT": "9", "USERNAME": "me", "PASSWORD": "p",
-                               "DEBUG": "1", "PATH": "/bin"})
+    env = server_env(
+        account,
+        {
+            "HOST": "0.0.0.0",
+            "PORT": "9",
+            "USERNAME": "me",
+            "PASSWORD": "p",
+            "DEBUG": "1",
+            "PATH": "/bin",
+        },
+    )
     assert not {"HOST", "PORT", "USERNAME", "PASSWORD", "DEBUG"} & set(env)
     assert env["PATH"] == "/bin"
     assert env["DJANGO_DB"] == "sqlite" and env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == "true"
@@ -99,27 +108,51 @@ def _run_with_record(tmp_path, samples):
 
 def test_pull_before_push_says_what_to_do(tmp_path, samples, capsys) -> None:
     run = _run_with_record(tmp_path, samples)
-    code = main(["psiloqa", "annotate", "pull", str(run), "--url", "http://127.0.0.1:1", "--api-key", "x"])
+    code = main(
+        ["psiloqa", "annotate", "pull", str(run), "--url", "http://127.0.0.1:1", "--api-key", "x"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "has not been pushed" in err and "annotate push" in err
 
 
 def test_push_of_a_folder_without_records(tmp_path, capsys) -> None:
-    code = main(["psiloqa", "annotate", "push", str(tmp_path), "--url", f"http://127.0.0.1:{free_port()}",
-                 "--api-key", "x"])
+    code = main(
+        [
+            "psiloqa",
+            "annotate",
+            "push",
+            str(tmp_path),
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--api-key",
+            "x",
+        ]
+    )
     assert code == 2 and "no records.jsonl" in capsys.readouterr().err
 
 
 def test_push_to_a_server_that_is_down(tmp_path, samples, capsys) -> None:
     run = _run_with_record(tmp_path, samples)
-    code = main(["psiloqa", "annotate", "push", str(run), "--url", f"http://127.0.0.1:{free_port()}",
-                 "--api-key", "x"])
+    code = main(
+        [
+            "psiloqa",
+            "annotate",
+            "push",
+            str(run),
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+            "--api-key",
+            "x",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 4 and "cannot reach Label Studio" in err and len(err.strip().splitlines()) == 1
     assert not (run / "annotation" / "project.json").exists()
 
 
-def test_makefile_start_without_a_server_program_leaves_a_skip_reason(tmp_path, monkeypatch) -> None:
+def test_makefile_start_without_a_server_program_leaves_a_skip_reason(
+    tmp_path, monkeypatch
+) -> None:
     from dsbuild.labelstudio.server import _main
 
     monkeypatch.setenv("PATH", str(tmp_path))

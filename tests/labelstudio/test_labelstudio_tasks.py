@@ -21,11 +21,16 @@ from dsbuild.labelstudio.tasks import (
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-def test_every_sample_record_becomes_tasks_whose_variables_the_interface_uses(dataset, samples) -> None:
+def test_every_sample_record_becomes_tasks_whose_variables_the_interface_uses(
+    dataset, samples
+) -> None:
     interface = interface_for(dataset)
     root = ET.fromstring(interface.label_config)
-    variables = {el.get("value")[1:].split("[")[0] for el in root.iter()
-                 if (el.get("value") or "").startswith("$")}
+    variables = {
+        el.get("value")[1:].split("[")[0]
+        for el in root.iter()
+        if (el.get("value") or "").startswith("$")
+    }
     variables |= {el.get("on")[1:] for el in root.iter("Repeater")}
     units = units_of(samples(dataset), dataset)
     assert units
@@ -41,11 +46,21 @@ def test_interfaces_carry_instructions_and_their_controls(dataset) -> None:
     interface = interface_for(dataset)
     root = ET.fromstring(interface.label_config)
     names = {el.get("name") for el in root.iter() if el.get("name")}
-    expected = {"psiloqa": {"hallucination", "answer", "passage", "question", "gold", "comment"},
-                "medrect": {"error_flag", "error_sentence", "corrected_sentence", "error_type", "text"},
-                "cultural": {"seg_score_{{idx}}", "seg_src_{{idx}}", "seg_tr_{{idx}}", "content", "style",
-                             "audience", "overall", "comment"},
-                "entitycs": {"verdict_{{idx}}", "ent_{{idx}}", "en", "cs"}}[dataset]
+    expected = {
+        "psiloqa": {"hallucination", "answer", "passage", "question", "gold", "comment"},
+        "medrect": {"error_flag", "error_sentence", "corrected_sentence", "error_type", "text"},
+        "cultural": {
+            "seg_score_{{idx}}",
+            "seg_src_{{idx}}",
+            "seg_tr_{{idx}}",
+            "content",
+            "style",
+            "audience",
+            "overall",
+            "comment",
+        },
+        "entitycs": {"verdict_{{idx}}", "ent_{{idx}}", "en", "cs"},
+    }[dataset]
     assert expected <= names
     headers = " ".join(el.get("value", "") for el in root.iter("Header"))
     assert "How to annotate" in headers and interface.instructions[0][:30] in headers
@@ -72,7 +87,9 @@ def test_keys_per_dataset(samples) -> None:
     assert any("|" in u.key for u in cultural)  # several translations: target and system in the key
     entity_units = units_of(samples("entitycs"), "entitycs")
     assert all(u.key.endswith("|" + u.record["language"]) for u in entity_units)
-    assert all(u.record["language"] != "en" for u in entity_units)  # nothing switched, nothing to judge
+    assert all(
+        u.record["language"] != "en" for u in entity_units
+    )  # nothing switched, nothing to judge
     medrect = units_of(samples("medrect"), "medrect")
     assert [u.key for u in medrect] == [r["sample_id"] for r in samples("medrect")]
 
@@ -94,11 +111,18 @@ def test_sample_is_stable_and_seeded() -> None:
 def test_model_version_comes_from_provenance(samples) -> None:
     record = dict(samples("psiloqa")[0])
     assert model_version_of(record, "psiloqa") == record["llm_checkpoint"]
-    record["provenance"] = {"annotate": {"model_answered": "gpt-4o-mini-2024", "template_id": "psiloqa.annotate",
-                                         "template_hash": "abcdef0123456789"}}
+    record["provenance"] = {
+        "annotate": {
+            "model_answered": "gpt-4o-mini-2024",
+            "template_id": "psiloqa.annotate",
+            "template_hash": "abcdef0123456789",
+        }
+    }
     assert model_version_of(record, "psiloqa") == "gpt-4o-mini-2024 psiloqa.annotate@abcdef01"
     unit = units_of([record], "psiloqa")[0]
-    assert to_task(unit, "psiloqa")["predictions"][0]["model_version"].startswith("gpt-4o-mini-2024")
+    assert to_task(unit, "psiloqa")["predictions"][0]["model_version"].startswith(
+        "gpt-4o-mini-2024"
+    )
 
 
 def test_check_changes_when_displayed_text_changes(samples) -> None:

@@ -53,8 +53,9 @@ def _expected(key: str, tag: str, i: int) -> dict:
 
 def _spawn(path: Path, tag: str, n: int, *, wait_for_go: bool = False) -> subprocess.Popen:
     args = [sys.executable, "-c", CHILD, str(path), tag, str(n)] + (["go"] if wait_for_go else [])
-    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def _ready(proc: subprocess.Popen) -> subprocess.Popen:
@@ -169,6 +170,7 @@ def test_unwritable_cache_folder_is_a_config_error(tmp_path):
 def test_threads_share_one_cache(tmp_path):
     errors: list[BaseException] = []
     with ResponseCache(tmp_path / "c.sqlite3") as cache:
+
         def work(t: int) -> None:
             try:
                 for i in range(200):

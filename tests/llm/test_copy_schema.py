@@ -27,20 +27,30 @@ def _raw(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
-@pytest.mark.parametrize("tagged", [
-    TEXT,
-    "[HAL]Paris[/HAL]" + TEXT[5:],
-    TEXT.replace("(1.5)", "[HAL](1.5)[/HAL]"),
-    TEXT.replace("東京", "[HAL]東京[/HAL]"),
-])
+@pytest.mark.parametrize(
+    "tagged",
+    [
+        TEXT,
+        "[HAL]Paris[/HAL]" + TEXT[5:],
+        TEXT.replace("(1.5)", "[HAL](1.5)[/HAL]"),
+        TEXT.replace("東京", "[HAL]東京[/HAL]"),
+    ],
+)
 def test_pattern_accepts_tagged_copies(tagged):
     assert re.fullmatch(_pattern(), _raw(tagged))
 
 
-@pytest.mark.parametrize("other", [
-    TEXT[:-1], TEXT + " ", TEXT.replace("big", "large"), TEXT.replace("Paris", "Pa[HAL]ris"),
-    TEXT.replace("\n", " "), "[X]" + TEXT,
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        TEXT[:-1],
+        TEXT + " ",
+        TEXT.replace("big", "large"),
+        TEXT.replace("Paris", "Pa[HAL]ris"),
+        TEXT.replace("\n", " "),
+        "[X]" + TEXT,
+    ],
+)
 def test_pattern_refuses_anything_else(other):
     assert not re.fullmatch(_pattern(), _raw(other))
 
@@ -55,9 +65,18 @@ def test_local_backend_grammar_compiles_the_pattern():
     pytest.importorskip("llama_cpp")
     from dsbuild.llm.backends.local import chat_kwargs
 
-    kwargs = chat_kwargs({"messages": [{"role": "user", "content": "x"}], "response_format": {
-        "type": "json_schema", "json_schema": {"name": "t", "schema": _schema()}}})
-    gbnf = kwargs["grammar"]._grammar  # the copy-of pattern became the rule of `a`: the text, marks between
+    kwargs = chat_kwargs(
+        {
+            "messages": [{"role": "user", "content": "x"}],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "t", "schema": _schema()},
+            },
+        }
+    )
+    gbnf = kwargs[
+        "grammar"
+    ]._grammar  # the copy-of pattern became the rule of `a`: the text, marks between
     rule = next(line for line in gbnf.splitlines() if line.startswith("a ::= "))
     assert rule.startswith('a ::= "\\"" ("[HAL]" | "[/HAL]")? "Pari" "s" ("[HAL]" | "[/HAL]")? " "')
     assert '"東" "京" ("[HAL]" | "[/HAL]")? " "' in rule and rule.endswith('"\\"" space')
@@ -66,8 +85,13 @@ def test_local_backend_grammar_compiles_the_pattern():
 def test_openai_backend_strips_the_extension():
     from dsbuild.llm.backends.openai_compat import _plain_schema
 
-    payload = {"model": "m", "response_format": {"type": "json_schema", "json_schema": {
-        "name": "t", "schema": _schema()}}}
+    payload = {
+        "model": "m",
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "t", "schema": _schema()},
+        },
+    }
     sent = _plain_schema(payload)
     assert COPY_OF not in json.dumps(sent) and COPY_OF in json.dumps(payload)
     assert _plain_schema({"model": "m"}) == {"model": "m"}
@@ -79,8 +103,10 @@ def test_the_local_backend_expands_grammar_patterns_only_so_copy_requests_keep_t
     the same payload (and cache key) as before grammar patterns existed."""
     from dsbuild.llm.structured import GRAMMAR_PATTERN, expand_grammar_patterns, grammar_pattern
 
-    schema = {"type": "object", "properties": {"a": copy_of("Paris", ["[HAL]"]),
-                                               "b": grammar_pattern("^x$")}}
+    schema = {
+        "type": "object",
+        "properties": {"a": copy_of("Paris", ["[HAL]"]), "b": grammar_pattern("^x$")},
+    }
     out = expand_grammar_patterns(schema)
     assert out["properties"]["a"] == schema["properties"]["a"]
     assert out["properties"]["b"] == {"type": "string", "pattern": "^x$"}

@@ -11,9 +11,14 @@ from dsbuild.llm.engine import LLMEngine
 from dsbuild.llm.types import BackendError, ChatRequest
 from dsbuild.testing import FakeLLM
 
-SCHEMA = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"},
-                                                     "minItems": 3, "maxItems": 3}},
-          "required": ["items"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "items": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 3}
+    },
+    "required": ["items"],
+    "additionalProperties": False,
+}
 RF = {"type": "json_schema", "json_schema": {"name": "three", "schema": SCHEMA}}
 
 
@@ -87,7 +92,8 @@ def test_transient_errors_are_retried_with_counts_by_cause():
         BackendError("rate_limited", "slow", transient=True, retry_after=1.0),
         BackendError("server_error", "500", transient=True),
         BackendError("timeout", "t", transient=True),
-        "finally")
+        "finally",
+    )
     eng = engine(fake, max_retries=5)
     no_sleep.total = 0.0
     result = run(eng.complete(req()))
@@ -140,8 +146,9 @@ class FlatPrice:
 
 
 def test_budget_stops_before_exceeding(monkeypatch):
-    monkeypatch.setattr("dsbuild.llm.engine.LLMEngine._cost",
-                        lambda self, usage: usage.total_tokens * 0.001)
+    monkeypatch.setattr(
+        "dsbuild.llm.engine.LLMEngine._cost", lambda self, usage: usage.total_tokens * 0.001
+    )
     fake = FakeLLM()
     eng = engine(fake, price=FlatPrice(), max_cost=0.5)
     spent_before = []
@@ -151,7 +158,9 @@ def test_budget_stops_before_exceeding(monkeypatch):
             spent_before.append(eng.stats.cost_usd)
     assert info.value.exit_code == 5 and "--max-cost" in info.value.one_line()
     assert eng.stats.cost_usd <= 0.5
-    assert 0.5 - eng.stats.cost_usd <= eng.estimate_cost(req("question 999", sampling={"max_tokens": 20}))
+    assert 0.5 - eng.stats.cost_usd <= eng.estimate_cost(
+        req("question 999", sampling={"max_tokens": 20})
+    )
 
 
 def test_usage_estimated_and_marked_when_provider_does_not_report():
@@ -167,8 +176,9 @@ def test_provenance_names_models_template_and_request_hash():
     class Tpl:
         id, hash = "psiloqa/generate_qa@1", "abc123"
 
-    r = eng.request([{"role": "user", "content": "q"}], sampling={"temperature": 0, "seed": 3},
-                    template=Tpl())
+    r = eng.request(
+        [{"role": "user", "content": "q"}], sampling={"temperature": 0, "seed": 3}, template=Tpl()
+    )
     prov = run(eng.complete(r)).provenance()
     assert prov["model_requested"] == "fake-model" and prov["model_answered"] == "fake-model"
     assert prov["template_id"] == "psiloqa/generate_qa@1" and prov["template_hash"] == "abc123"

@@ -26,19 +26,23 @@ def engine(fake: FakeLLM, **kw) -> LLMEngine:
 
 def ask(eng: LLMEngine, text: str = "hi", schema: dict | None = None):
     rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}} if schema else None
-    return asyncio.run(eng.complete(eng.request([{"role": "user", "content": text}],
-                                                response_format=rf)))
+    return asyncio.run(
+        eng.complete(eng.request([{"role": "user", "content": text}], response_format=rf))
+    )
 
 
-@pytest.mark.parametrize("error", [
-    BackendError("connection", "refused", transient=True),
-    BackendError("timeout", "slow", transient=True),
-    BackendError("rate_limited", "429", transient=True),
-    BackendError("server_error", "HTTP 503", transient=True),
-    BackendError("bad_response", "unreadable body", transient=True),
-    BackendError("auth", "HTTP 401", transient=False),
-    BackendError("not_found", "HTTP 404", transient=False),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        BackendError("connection", "refused", transient=True),
+        BackendError("timeout", "slow", transient=True),
+        BackendError("rate_limited", "429", transient=True),
+        BackendError("server_error", "HTTP 503", transient=True),
+        BackendError("bad_response", "unreadable body", transient=True),
+        BackendError("auth", "HTTP 401", transient=False),
+        BackendError("not_found", "HTTP 404", transient=False),
+    ],
+)
 def test_world_failures_are_pending_not_rejects(error):
     eng = engine(FakeLLM().enqueue(*[error] * 3), max_retries=2)
     result = ask(eng)
@@ -48,35 +52,50 @@ def test_world_failures_are_pending_not_rejects(error):
     assert caught.value.reason == f"llm_{error.kind}" and caught.value.detail.startswith("judge: ")
 
 
-@pytest.mark.parametrize("enqueued, reason", [
-    ([BackendError("bad_request", "context too long", transient=False)], "bad_request"),
-    ([BackendError("context_length", "too long", transient=False)], "context_length"),
-    (["not json", "still not", "nope"], "invalid_json"),
-    ([{"a": "x"}, {"a": "y"}, {"b": 1}], "schema_mismatch"),
-])
+@pytest.mark.parametrize(
+    "enqueued, reason",
+    [
+        ([BackendError("bad_request", "context too long", transient=False)], "bad_request"),
+        ([BackendError("context_length", "too long", transient=False)], "context_length"),
+        (["not json", "still not", "nope"], "invalid_json"),
+        ([{"a": "x"}, {"a": "y"}, {"b": 1}], "schema_mismatch"),
+    ],
+)
 def test_content_failures_are_rejects(enqueued, reason):
     eng = engine(FakeLLM().enqueue(*enqueued))
     result = ask(eng, schema=SCHEMA)
     assert not result.ok and not result.pending and result.error["reason"] == reason
-    assert isinstance(result.rejection(), Rejection) and result.rejection().reason == f"llm_{reason}"
+    assert (
+        isinstance(result.rejection(), Rejection) and result.rejection().reason == f"llm_{reason}"
+    )
     result.raise_if_pending()  # no-op
 
 
 def test_one_requests_retries_alone_never_trip_the_watch():
-    eng = engine(FakeLLM().enqueue(*[BackendError("server_error", "HTTP 503", transient=True)] * 10),
-                 max_retries=9)
+    eng = engine(
+        FakeLLM().enqueue(*[BackendError("server_error", "HTTP 503", transient=True)] * 10),
+        max_retries=9,
+    )
     result = ask(eng)
     assert result.pending and eng.stats.requests_sent == 10
 
 
 def test_first_requests_failing_the_same_way_stop_the_engine():
-    fake = FakeLLM().enqueue(*[BackendError("server_error", "HTTP 500: bad field 'x' (req 123)",
-                                            transient=True, status=500)] * 100)
+    fake = FakeLLM().enqueue(
+        *[
+            BackendError(
+                "server_error", "HTTP 500: bad field 'x' (req 123)", transient=True, status=500
+            )
+        ]
+        * 100
+    )
 
     async def many():
         eng = engine(fake, concurrency=4, max_retries=6)
-        results = await asyncio.gather(*(eng.complete(eng.request(
-            [{"role": "user", "content": f"q{i}"}])) for i in range(20)), return_exceptions=True)
+        results = await asyncio.gather(
+            *(eng.complete(eng.request([{"role": "user", "content": f"q{i}"}])) for i in range(20)),
+            return_exceptions=True,
+        )
         return eng, results
 
     eng, results = asyncio.run(many())
@@ -121,5 +140,8 @@ def test_numbers_and_ids_do_not_make_failures_different():
 
 
 def test_redact_url():
-    assert redact_url("https://u:p@host:8000/v1?api_key=abc&x=1") == "https://u:***@host:8000/v1?api_key=***&x=1"
+    assert (
+        redact_url("https://u:p@host:8000/v1?api_key=abc&x=1")
+        == "https://u:***@host:8000/v1?api_key=***&x=1"
+    )
     assert redact_url("http://127.0.0.1:9/v1") == "http://127.0.0.1:9/v1"

@@ -6,8 +6,13 @@ import time
 
 import pytest
 
-from dsbuild.llm.limits import (AdaptiveLimiter, RateLimiter, backoff_delay, parse_retry_after,
-                                pause_from_headers)
+from dsbuild.llm.limits import (
+    AdaptiveLimiter,
+    RateLimiter,
+    backoff_delay,
+    parse_retry_after,
+    pause_from_headers,
+)
 
 
 def test_aimd_halves_once_per_burst_and_regrows_by_one_per_window():
@@ -89,16 +94,32 @@ def test_backoff_is_bounded_jittered_and_honours_retry_after():
     assert 2.0 <= backoff_delay(1, retry_after=2.0, rng=rng) <= 2.2
 
 
-@pytest.mark.parametrize(("headers", "expected"), [
-    ({"retry-after": "3"}, 3.0), ({"retry-after-ms": "250"}, 0.25), ({"retry-after": "soon"}, None), ({}, None)])
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
 def test_parse_retry_after(headers, expected):
     assert parse_retry_after(headers) == expected
 
 
 def test_pause_from_rate_limit_headers():
-    assert pause_from_headers({"x-ratelimit-remaining-requests": "0",
-                               "x-ratelimit-reset-requests": "6m0s"}) == 360.0
-    assert pause_from_headers({"x-ratelimit-remaining-tokens": "0",
-                               "x-ratelimit-reset-tokens": "120ms"}) == pytest.approx(0.12)
-    assert pause_from_headers({"x-ratelimit-remaining-requests": "5",
-                               "x-ratelimit-reset-requests": "1s"}) is None
+    assert (
+        pause_from_headers(
+            {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "6m0s"}
+        )
+        == 360.0
+    )
+    assert pause_from_headers(
+        {"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "120ms"}
+    ) == pytest.approx(0.12)
+    assert (
+        pause_from_headers(
+            {"x-ratelimit-remaining-requests": "5", "x-ratelimit-reset-requests": "1s"}
+        )
+        is None
+    )

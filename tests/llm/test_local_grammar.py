@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-SCHEMA = json.dumps({"type": "object", "properties": {"a": {"type": "string"}},
-                     "required": ["a"]})
+SCHEMA = json.dumps({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]})
 
 
 def test_strings_exclude_control_characters():
@@ -21,8 +20,11 @@ def test_strings_exclude_control_characters():
     ours = json_schema_gbnf(SCHEMA, json_schema_to_gbnf)
     char = next(line for line in ours.splitlines() if line.startswith("char ::="))
     assert "\\x00-\\x1f" in char and char != next(
-        line for line in stock.splitlines() if line.startswith("char ::="))
-    assert _grammar(SCHEMA)._grammar == ours  # the grammar llama.cpp gets is ours, not the stock one
+        line for line in stock.splitlines() if line.startswith("char ::=")
+    )
+    assert (
+        _grammar(SCHEMA)._grammar == ours
+    )  # the grammar llama.cpp gets is ours, not the stock one
 
 
 def test_a_changed_converter_is_refused_loudly():

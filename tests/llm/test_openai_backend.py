@@ -15,9 +15,19 @@ httpx = pytest.importorskip("httpx2")  # the HTTP library of the installed opena
 
 
 def completion(content, model="served-model", usage=True):
-    body = {"id": "c1", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}]}
+    body = {
+        "id": "c1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+    }
     if usage:
         body["usage"] = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
     return body
@@ -40,12 +50,21 @@ def test_success_reads_content_usage_model_and_sends_the_payload():
         seen["body"] = json.loads(request.content)
         seen["auth"] = request.headers["authorization"]
         seen["path"] = request.url.path
-        return httpx.Response(200, json=completion("Bonjour"),
-                              headers={"x-ratelimit-remaining-requests": "99"})
+        return httpx.Response(
+            200, json=completion("Bonjour"), headers={"x-ratelimit-remaining-requests": "99"}
+        )
 
     rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}
-    reply = call(backend_with(handler), {"model": "m", "messages": [{"role": "user", "content": "hi"}],
-                                         "response_format": rf, "temperature": 0.2, "seed": 4})
+    reply = call(
+        backend_with(handler),
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "response_format": rf,
+            "temperature": 0.2,
+            "seed": 4,
+        },
+    )
     assert reply.content == "Bonjour" and reply.model == "served-model"
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (11, 7)
     assert seen["body"]["response_format"] == rf and seen["body"]["temperature"] == 0.2
@@ -57,14 +76,40 @@ def test_success_reads_content_usage_model_and_sends_the_payload():
 @pytest.mark.parametrize(
     ("response", "kind", "transient", "retry_after"),
     [
-        (lambda: httpx.Response(429, json={"error": {"message": "Rate limit reached"}},
-                                headers={"retry-after": "1"}), "rate_limited", True, 1.0),
-        (lambda: httpx.Response(500, json={"error": {"message": "boom"}}), "server_error", True, None),
+        (
+            lambda: httpx.Response(
+                429, json={"error": {"message": "Rate limit reached"}}, headers={"retry-after": "1"}
+            ),
+            "rate_limited",
+            True,
+            1.0,
+        ),
+        (
+            lambda: httpx.Response(500, json={"error": {"message": "boom"}}),
+            "server_error",
+            True,
+            None,
+        ),
         (lambda: httpx.Response(503, text="unavailable"), "server_error", True, None),
         (lambda: httpx.Response(401, json={"error": {"message": "bad key"}}), "auth", False, None),
-        (lambda: httpx.Response(400, json={"error": {"message": "context length"}}), "bad_request", False, None),
-        (lambda: httpx.Response(404, json={"error": {"message": "no model"}}), "not_found", False, None),
-        (lambda: httpx.Response(200, content=b'{"id": "c1", "choices": [{"mess'), "bad_response", True, None),
+        (
+            lambda: httpx.Response(400, json={"error": {"message": "context length"}}),
+            "bad_request",
+            False,
+            None,
+        ),
+        (
+            lambda: httpx.Response(404, json={"error": {"message": "no model"}}),
+            "not_found",
+            False,
+            None,
+        ),
+        (
+            lambda: httpx.Response(200, content=b'{"id": "c1", "choices": [{"mess'),
+            "bad_response",
+            True,
+            None,
+        ),
     ],
 )
 def test_http_failures_are_classified(response, kind, transient, retry_after):
@@ -74,8 +119,14 @@ def test_http_failures_are_classified(response, kind, transient, retry_after):
     assert (err.kind, err.transient, err.retry_after) == (kind, transient, retry_after)
 
 
-@pytest.mark.parametrize(("exc", "kind"), [("ReadTimeout", "timeout"), ("ConnectError", "connection"),
-                                           ("RemoteProtocolError", "connection")])
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        ("ReadTimeout", "timeout"),
+        ("ConnectError", "connection"),
+        ("RemoteProtocolError", "connection"),
+    ],
+)
 def test_transport_failures_are_transient(exc, kind):
     def handler(request):
         raise getattr(httpx, exc)("simulated", request=request)
@@ -94,14 +145,27 @@ def test_engine_over_the_sdk_retries_then_succeeds_and_never_lets_the_sdk_retry(
         status = next(statuses)
         if status == 200:
             return httpx.Response(200, json=completion('{"ok": true}'))
-        return httpx.Response(status, json={"error": {"message": "nope"}}, headers={"retry-after": "0"})
+        return httpx.Response(
+            status, json={"error": {"message": "nope"}}, headers={"retry-after": "0"}
+        )
 
     async def no_sleep(_):
         return None
 
-    engine = LLMEngine(backend_with(handler), model="m", spec="openai:m", max_retries=4, sleep=no_sleep)
-    rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object",
-          "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}}}
+    engine = LLMEngine(
+        backend_with(handler), model="m", spec="openai:m", max_retries=4, sleep=no_sleep
+    )
+    rf = {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "x",
+            "schema": {
+                "type": "object",
+                "properties": {"ok": {"type": "boolean"}},
+                "required": ["ok"],
+            },
+        },
+    }
     req = ChatRequest(model="m", messages=({"role": "user", "content": "hi"},), response_format=rf)
     result = asyncio.run(engine.complete(req))
     assert result.ok and result.json == {"ok": True} and len(hits) == 3
@@ -110,11 +174,16 @@ def test_engine_over_the_sdk_retries_then_succeeds_and_never_lets_the_sdk_retry(
 
 def test_rate_limit_headers_pause_new_requests():
     def handler(request):
-        return httpx.Response(200, json=completion("x"), headers={
-            "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s"})
+        return httpx.Response(
+            200,
+            json=completion("x"),
+            headers={"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2s"},
+        )
 
     engine = LLMEngine(backend_with(handler), model="m", spec="openai:m")
-    asyncio.run(engine.complete(ChatRequest(model="m", messages=({"role": "user", "content": "a"},))))
+    asyncio.run(
+        engine.complete(ChatRequest(model="m", messages=({"role": "user", "content": "a"},)))
+    )
     import time
 
     assert 1.5 < engine.limiter.paused_until - time.monotonic() <= 2.0
@@ -123,7 +192,19 @@ def test_rate_limit_headers_pause_new_requests():
 def test_default_model_is_the_first_the_server_lists():
     def handler(request):
         assert request.url.path == "/v1/models"
-        return httpx.Response(200, json={"object": "list", "data": [
-            {"id": "Qwen/Qwen2.5-7B-Instruct", "object": "model", "created": 0, "owned_by": "vllm"}]})
+        return httpx.Response(
+            200,
+            json={
+                "object": "list",
+                "data": [
+                    {
+                        "id": "Qwen/Qwen2.5-7B-Instruct",
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "vllm",
+                    }
+                ],
+            },
+        )
 
     assert asyncio.run(backend_with(handler).default_model()) == "Qwen/Qwen2.5-7B-Instruct"

@@ -7,32 +7,55 @@ import json
 import pytest
 
 from dsbuild.errors import ConfigError
-from dsbuild.llm.pricing import (BUILTIN_PRICES, BUILTIN_PRICES_DATE, Price, PriceTable,
-                                 cost_usd, load_price_file, split_spec)
+from dsbuild.llm.pricing import (
+    BUILTIN_PRICES,
+    BUILTIN_PRICES_DATE,
+    Price,
+    PriceTable,
+    cost_usd,
+    load_price_file,
+    split_spec,
+)
 from dsbuild.llm.types import Usage
 
-ASKED = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini",
-         "o4-mini", "gpt-5", "gpt-5-mini", "gpt-5-nano")
+ASKED = (
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "o3-mini",
+    "o4-mini",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+)
 
 
 def test_builtin_table_covers_the_common_models_and_is_dated():
     assert all(name in BUILTIN_PRICES for name in ASKED)
-    assert all(p.input_per_m > 0 and p.output_per_m >= p.input_per_m
-               for name, p in BUILTIN_PRICES.items() if name in ASKED)
+    assert all(
+        p.input_per_m > 0 and p.output_per_m >= p.input_per_m
+        for name, p in BUILTIN_PRICES.items()
+        if name in ASKED
+    )
     assert BUILTIN_PRICES_DATE[:4].isdigit()
     assert BUILTIN_PRICES["gpt-4o-mini"] == Price(0.15, 0.60)
 
 
-@pytest.mark.parametrize(("spec", "expected"), [
-    ("openai:gpt-4o-mini", "gpt-4o-mini"),                # provider prefix dropped
-    ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),            # dated: longest prefix, not gpt-4o
-    ("openai:gpt-4o-2024-08-06", "gpt-4o"),
-    ("gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),           # exact beats prefix
-    ("gpt-4.1-nano-2025-04-14", "gpt-4.1-nano"),
-    ("o3-mini-2025-01-31", "o3-mini"),
-    ("gpt-5-pro-2025-10-06", "gpt-5-pro"),                # costly variant not priced as gpt-5
-    ("GPT-5-Mini", "gpt-5-mini"),                         # case-insensitive
-])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("openai:gpt-4o-mini", "gpt-4o-mini"),  # provider prefix dropped
+        ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),  # dated: longest prefix, not gpt-4o
+        ("openai:gpt-4o-2024-08-06", "gpt-4o"),
+        ("gpt-4o-2024-05-13", "gpt-4o-2024-05-13"),  # exact beats prefix
+        ("gpt-4.1-nano-2025-04-14", "gpt-4.1-nano"),
+        ("o3-mini-2025-01-31", "o3-mini"),
+        ("gpt-5-pro-2025-10-06", "gpt-5-pro"),  # costly variant not priced as gpt-5
+        ("GPT-5-Mini", "gpt-5-mini"),  # case-insensitive
+    ],
+)
 def test_price_for_resolves_specs(spec, expected):
     assert PriceTable().price_for(spec) == BUILTIN_PRICES[expected]
 
@@ -48,11 +71,12 @@ def test_local_models_are_free_and_unknown_models_have_no_price():
 
 
 def test_overrides_win_and_may_use_wildcards():
-    table = PriceTable({"gpt-4o-mini": Price(1, 2), "vllm:*": Price(0, 0),
-                        "openai:gpt-4o": Price(3, 4)})
+    table = PriceTable(
+        {"gpt-4o-mini": Price(1, 2), "vllm:*": Price(0, 0), "openai:gpt-4o": Price(3, 4)}
+    )
     assert table.price_for("gpt-4o-mini-2024-07-18") == Price(1, 2)
     assert table.price_for("vllm:qwen2.5-7b") == Price(0, 0)
-    assert table.price_for("openai:gpt-4o") == Price(3, 4)      # exact spec first
+    assert table.price_for("openai:gpt-4o") == Price(3, 4)  # exact spec first
     assert table.price_for("azure:gpt-4o") == BUILTIN_PRICES["gpt-4o"]
     assert PriceTable({"x": Price(1, 1)}, builtin=False).price_for("gpt-4o") is None
 
@@ -79,17 +103,20 @@ def test_load_price_file_yaml_and_json(tmp_path):
     assert PriceTable(prices).price_for("openai:gpt-5") == Price(1.0, 9.0)
 
 
-@pytest.mark.parametrize(("text", "code", "words"), [
-    ("gpt-x: {input: 1}\n", "DSB103", ["gpt-x", "'output'"]),
-    ("gpt-x: {input: -1, output: 1}\n", "DSB103", ["gpt-x", "'input'"]),
-    ("gpt-x: {input: one, output: 1}\n", "DSB103", ["gpt-x", "'input'"]),
-    ("gpt-x: {input: true, output: 1}\n", "DSB103", ["gpt-x", "'input'"]),
-    ("gpt-x: {input: 1, output: 1, cached: 0.5}\n", "DSB104", ["gpt-x", "'cached'"]),
-    ("gpt-x: 3\n", "DSB103", ["gpt-x"]),
-    ("- a\n- b\n", "DSB102", ["mapping"]),
-    ("", "DSB102", ["mapping"]),
-    ("gpt-x: {input: [1, output: 1}\n", "DSB102", ["not valid"]),
-])
+@pytest.mark.parametrize(
+    ("text", "code", "words"),
+    [
+        ("gpt-x: {input: 1}\n", "DSB103", ["gpt-x", "'output'"]),
+        ("gpt-x: {input: -1, output: 1}\n", "DSB103", ["gpt-x", "'input'"]),
+        ("gpt-x: {input: one, output: 1}\n", "DSB103", ["gpt-x", "'input'"]),
+        ("gpt-x: {input: true, output: 1}\n", "DSB103", ["gpt-x", "'input'"]),
+        ("gpt-x: {input: 1, output: 1, cached: 0.5}\n", "DSB104", ["gpt-x", "'cached'"]),
+        ("gpt-x: 3\n", "DSB103", ["gpt-x"]),
+        ("- a\n- b\n", "DSB102", ["mapping"]),
+        ("", "DSB102", ["mapping"]),
+        ("gpt-x: {input: [1, output: 1}\n", "DSB102", ["not valid"]),
+    ],
+)
 def test_bad_price_files_are_one_line_config_errors(tmp_path, text, code, words):
     path = tmp_path / "prices.yaml"
     path.write_text(text)

@@ -8,8 +8,13 @@ from pathlib import Path
 import pytest
 
 from dsbuild.errors import ConfigError
-from dsbuild.llm.prompts import (PromptTemplate, list_prompts, load_prompts, load_template,
-                                 package_prompts_dir)
+from dsbuild.llm.prompts import (
+    PromptTemplate,
+    list_prompts,
+    load_prompts,
+    load_template,
+    package_prompts_dir,
+)
 
 GOOD = """---
 id: demo/ask
@@ -43,8 +48,12 @@ def test_packaged_echo_template_loads_and_renders():
     templates = load_prompts("llm")
     echo = templates["echo"]
     assert isinstance(echo, PromptTemplate)
-    assert (echo.id, echo.version, echo.inputs, echo.overridden) == ("llm/echo", "1",
-                                                                     ("text",), False)
+    assert (echo.id, echo.version, echo.inputs, echo.overridden) == (
+        "llm/echo",
+        "1",
+        ("text",),
+        False,
+    )
     assert echo.path == package_prompts_dir() / "llm" / "echo.md"
     assert echo.hash == hashlib.sha256(echo.path.read_bytes()).hexdigest()
     messages = echo.render(text="héllo {not a field}")
@@ -76,8 +85,9 @@ def test_body_without_sections_is_one_user_message(pkg):
 
 def test_overrides_flat_and_grouped(pkg, tmp_path):
     user = tmp_path / "user"
-    flat = _write(user / "ask.md", GOOD.replace("version: 2", "version: 3")
-                  .replace("{text}", "Text: {text}"))
+    flat = _write(
+        user / "ask.md", GOOD.replace("version: 2", "version: 3").replace("{text}", "Text: {text}")
+    )
     templates = load_prompts("demo", override_dir=user, package_root=pkg)
     ask = templates["ask"]
     assert ask.overridden and ask.path == flat and ask.version == "3"
@@ -85,21 +95,28 @@ def test_overrides_flat_and_grouped(pkg, tmp_path):
     assert ask.render(text="x", language="en")[1]["content"] == "Text: x"
     assert not templates["plain"].overridden
 
-    grouped = _write(user / "demo" / "ask.md", "---\nid: demo/ask\nversion: 4\n"
-                     "inputs: [text]\n---\nOnly {text}\n")  # fewer inputs is fine
+    grouped = _write(
+        user / "demo" / "ask.md",
+        "---\nid: demo/ask\nversion: 4\ninputs: [text]\n---\nOnly {text}\n",
+    )  # fewer inputs is fine
     ask = load_prompts("demo", override_dir=user, package_root=pkg)["ask"]
     assert ask.path == grouped and ask.render(text="t", language="ignored") == [
-        {"role": "user", "content": "Only t"}]
+        {"role": "user", "content": "Only t"}
+    ]
 
     rows = list_prompts("demo", override_dir=user, package_root=pkg)
     assert [(r["name"], r["version"], r["overridden"]) for r in rows] == [
-        ("ask", "4", True), ("plain", "1", False)]
+        ("ask", "4", True),
+        ("plain", "1", False),
+    ]
     assert rows[0]["hash"] == ask.hash[:12] and rows[0]["path"] == str(grouped)
 
 
 def test_override_needing_an_input_the_builder_does_not_give_is_refused(pkg, tmp_path):
-    bad = _write(tmp_path / "user" / "ask.md",
-                 "---\nid: demo/ask\nversion: 9\ninputs: [text, mood]\n---\n{text} {mood}\n")
+    bad = _write(
+        tmp_path / "user" / "ask.md",
+        "---\nid: demo/ask\nversion: 9\ninputs: [text, mood]\n---\n{text} {mood}\n",
+    )
     with pytest.raises(ConfigError) as info:
         load_prompts("demo", override_dir=tmp_path / "user", package_root=pkg)
     assert str(bad) in str(info.value) and "'mood'" in str(info.value)
@@ -123,28 +140,35 @@ def test_unknown_group_and_missing_override_dir(pkg, tmp_path):
 FRONT = "---\nid: t/x\nversion: 1\ninputs: [a]\n---\n"
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("no front matter {a}\n", ["does not start with"]),
-    ("---\nid: t/x\nversion: 1\n{a}\n", ["no closing"]),
-    ("---\nid: [t/x\n---\nhi\n", ["not valid YAML", "line 2"]),
-    ("---\n- id\n---\nhi\n", ["not a mapping"]),
-    ("---\nid: t/x\nversion: 1\ninput: [a]\n---\nhi\n", ["unknown front matter key 'input'"]),
-    ("---\nversion: 1\n---\nhi\n", ["lacks `id`"]),
-    ("---\nid: t/x\n---\nhi\n", ["lacks `version`"]),
-    ("---\nid: t/x\nversion: 1\ninputs: a\n---\nhi\n", ["`inputs`"]),
-    ("---\nid: t/x\nversion: 1\ninputs: [a, a]\n---\n{a}\n", ["twice"]),
-    (FRONT + "Hello {b}\n", ["'{b}'", "not declared"]),
-    (FRONT + "## system\nx\n## user\nend: {a} }\n", ["user section", "stray brace"]),
-    (FRONT + "JSON: {\"k\": {a}}\n", ["'{\"k\"}'", "double literal braces"]),
-    (FRONT + "Positional {}\n", ["not a name"]),
-    (FRONT + "intro\n## user\n{a}\n", ["before its first"]),
-    (FRONT + "## system\n\n## user\n{a}\n", ["`## system` is empty"]),
-    (FRONT + "\n\n", ["no prompt text"]),
-    (FRONT.replace("inputs: [a]", "inputs: [a]\nresponse_schema: [1]") + "{a}",
-     ["`response_schema` must be"]),
-    (FRONT.replace("inputs: [a]", "inputs: [a]\nresponse_schema: {type: 12}") + "{a}",
-     ["not a valid JSON Schema"]),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("no front matter {a}\n", ["does not start with"]),
+        ("---\nid: t/x\nversion: 1\n{a}\n", ["no closing"]),
+        ("---\nid: [t/x\n---\nhi\n", ["not valid YAML", "line 2"]),
+        ("---\n- id\n---\nhi\n", ["not a mapping"]),
+        ("---\nid: t/x\nversion: 1\ninput: [a]\n---\nhi\n", ["unknown front matter key 'input'"]),
+        ("---\nversion: 1\n---\nhi\n", ["lacks `id`"]),
+        ("---\nid: t/x\n---\nhi\n", ["lacks `version`"]),
+        ("---\nid: t/x\nversion: 1\ninputs: a\n---\nhi\n", ["`inputs`"]),
+        ("---\nid: t/x\nversion: 1\ninputs: [a, a]\n---\n{a}\n", ["twice"]),
+        (FRONT + "Hello {b}\n", ["'{b}'", "not declared"]),
+        (FRONT + "## system\nx\n## user\nend: {a} }\n", ["user section", "stray brace"]),
+        (FRONT + 'JSON: {"k": {a}}\n', ["'{\"k\"}'", "double literal braces"]),
+        (FRONT + "Positional {}\n", ["not a name"]),
+        (FRONT + "intro\n## user\n{a}\n", ["before its first"]),
+        (FRONT + "## system\n\n## user\n{a}\n", ["`## system` is empty"]),
+        (FRONT + "\n\n", ["no prompt text"]),
+        (
+            FRONT.replace("inputs: [a]", "inputs: [a]\nresponse_schema: [1]") + "{a}",
+            ["`response_schema` must be"],
+        ),
+        (
+            FRONT.replace("inputs: [a]", "inputs: [a]\nresponse_schema: {type: 12}") + "{a}",
+            ["not a valid JSON Schema"],
+        ),
+    ],
+)
 def test_malformed_templates_are_one_line_errors_naming_the_file(tmp_path, text, words):
     path = _write(tmp_path / "x.md", text)
     with pytest.raises(ConfigError) as info:

@@ -24,12 +24,18 @@ from dsbuild.llm.types import BackendError, BackendReply, ChatRequest
 
 httpx = pytest.importorskip("httpx2")  # the HTTP library of the installed openai SDK
 
-SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
-          "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}},
+    "required": ["name"],
+    "additionalProperties": False,
+}
 RF = {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}
-LLAMA_CPP_REFUSAL = ("1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
-                     "'response_format', 'type'), 'msg': \"Input should be 'text' or "
-                     "'json_object'\", 'input': 'json_schema'}")
+LLAMA_CPP_REFUSAL = (
+    "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+    "'response_format', 'type'), 'msg': \"Input should be 'text' or "
+    "'json_object'\", 'input': 'json_schema'}"
+)
 
 
 def payload(rf=RF, messages=None):
@@ -40,10 +46,20 @@ def payload(rf=RF, messages=None):
 
 
 def completion(content, model="m"):
-    return {"id": "c", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+    return {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": content},
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
 
 
 def mode_of(body):
@@ -57,9 +73,21 @@ def mode_of(body):
 class Server:
     """A fake OpenAI-compatible server taking `takes` modes; refuses or ignores the rest."""
 
-    def __init__(self, takes, *, refuse=("json_schema",), refusal=LLAMA_CPP_REFUSAL, status=500,
-                 answer='{"name": "Ada"}'):
-        self.takes, self.refuse, self.refusal, self.status = set(takes), set(refuse), refusal, status
+    def __init__(
+        self,
+        takes,
+        *,
+        refuse=("json_schema",),
+        refusal=LLAMA_CPP_REFUSAL,
+        status=500,
+        answer='{"name": "Ada"}',
+    ):
+        self.takes, self.refuse, self.refusal, self.status = (
+            set(takes),
+            set(refuse),
+            refusal,
+            status,
+        )
         self.answer = answer
         self.seen: list[dict] = []
         self.fail_next: list = []  # responses to give first, whatever the mode
@@ -71,8 +99,10 @@ class Server:
             return self.fail_next.pop(0)
         mode = mode_of(body)
         if mode in self.refuse:
-            return httpx.Response(self.status, json={"error": {"message": self.refusal,
-                                                               "type": "internal_server_error"}})
+            return httpx.Response(
+                self.status,
+                json={"error": {"message": self.refusal, "type": "internal_server_error"}},
+            )
         if mode in self.takes or mode == "prompt":
             return httpx.Response(200, json=completion(self.answer))
         return httpx.Response(200, json=completion("Sure! Ada Lovelace was a mathematician."))
@@ -86,8 +116,9 @@ def engine_for(server, tmp_path, *, cache_only=False, **settings):
     from dsbuild.llm.factory import make_engine
 
     client = httpx.AsyncClient(transport=httpx.MockTransport(server))
-    s = Settings(model="m", base_url="http://test.invalid/v1", cache_dir=tmp_path, max_retries=2,
-                 **settings)
+    s = Settings(
+        model="m", base_url="http://test.invalid/v1", cache_dir=tmp_path, max_retries=2, **settings
+    )
     engine = make_engine(s, http_client=client, cache_only=cache_only)
 
     async def no_sleep(_):
@@ -99,8 +130,12 @@ def engine_for(server, tmp_path, *, cache_only=False, **settings):
 
 def ask(engine, n=1, rf=RF):
     async def go():
-        reqs = [engine.request([{"role": "user", "content": f"Name someone ({i})."}],
-                               response_format=rf) for i in range(n)]
+        reqs = [
+            engine.request(
+                [{"role": "user", "content": f"Name someone ({i})."}], response_format=rf
+            )
+            for i in range(n)
+        ]
         results = await asyncio.gather(*(engine.complete(r) for r in reqs))
         await engine.aclose()
         return results
@@ -109,6 +144,7 @@ def ask(engine, n=1, rf=RF):
 
 
 # -- the payload of each mode --------------------------------------------------------------
+
 
 def test_json_schema_mode_sends_the_canonical_format_without_dsbuild_extensions():
     schema = {"type": "object", "properties": {"a": copy_of("x y", ["[M]"])}}
@@ -135,11 +171,16 @@ def test_prompt_mode_writes_the_schema_into_the_system_message():
     body = shape_payload(payload(), "prompt")
     assert "response_format" not in body and "guided_json" not in body
     system, user = body["messages"]
-    assert system["role"] == "system" and json.dumps(SCHEMA, separators=(",", ":")) in system["content"]
+    assert (
+        system["role"] == "system"
+        and json.dumps(SCHEMA, separators=(",", ":")) in system["content"]
+    )
     assert user == payload()["messages"][0]
     # An existing system message gets the schema appended, not a second system message.
-    msgs = [{"role": "system", "content": "You write questions."},
-            {"role": "user", "content": "Go."}]
+    msgs = [
+        {"role": "system", "content": "You write questions."},
+        {"role": "user", "content": "Go."},
+    ]
     body = shape_payload(payload(messages=msgs), "prompt")
     assert len(body["messages"]) == 2
     assert body["messages"][0]["content"].startswith("You write questions.\n\n")
@@ -149,8 +190,10 @@ def test_prompt_mode_writes_the_schema_into_the_system_message():
 
 def test_every_mode_strips_copy_of_and_json_object_input_is_understood():
     schema = {"type": "object", "properties": {"a": copy_of("x", ["[M]"])}}
-    for rf in ({"type": "json_object", "schema": schema},
-               {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}}):
+    for rf in (
+        {"type": "json_object", "schema": schema},
+        {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}},
+    ):
         for mode in MODES:
             assert COPY_OF not in json.dumps(shape_payload(payload(rf), mode)), mode
     plain = payload(rf=None)
@@ -159,16 +202,19 @@ def test_every_mode_strips_copy_of_and_json_object_input_is_understood():
     assert shape_payload(text, "prompt") is text
 
 
-@pytest.mark.parametrize(("status", "kind", "detail", "refused"), [
-    (500, "server_error", f"HTTP 500: {LLAMA_CPP_REFUSAL}", True),
-    (400, "bad_request", "HTTP 400: Unrecognized request argument supplied: guided_json", True),
-    (400, "bad_request", "HTTP 400: response_format json_schema is not supported", True),
-    (422, "bad_request", "HTTP 422: Extra inputs are not permitted", True),
-    (400, "bad_request", "HTTP 400: This model's maximum context length is 4096 tokens", False),
-    (500, "server_error", "HTTP 500: boom", False),
-    (503, "server_error", "HTTP 503: schema service overloaded", False),
-    (None, "timeout", "the request timed out", False),
-])
+@pytest.mark.parametrize(
+    ("status", "kind", "detail", "refused"),
+    [
+        (500, "server_error", f"HTTP 500: {LLAMA_CPP_REFUSAL}", True),
+        (400, "bad_request", "HTTP 400: Unrecognized request argument supplied: guided_json", True),
+        (400, "bad_request", "HTTP 400: response_format json_schema is not supported", True),
+        (422, "bad_request", "HTTP 422: Extra inputs are not permitted", True),
+        (400, "bad_request", "HTTP 400: This model's maximum context length is 4096 tokens", False),
+        (500, "server_error", "HTTP 500: boom", False),
+        (503, "server_error", "HTTP 503: schema service overloaded", False),
+        (None, "timeout", "the request timed out", False),
+    ],
+)
 def test_refusals_of_the_format_are_told_from_other_failures(status, kind, detail, refused):
     err = BackendError(kind, detail, transient=kind != "bad_request", status=status)
     assert refuses_format(err) is refused
@@ -194,6 +240,7 @@ def test_raw_line_breaks_inside_strings_are_read_locally():
 
 # -- auto: the fallback order, memory, cache -------------------------------------------------
 
+
 def test_auto_picks_json_object_on_a_llama_cpp_like_server_and_remembers_it(tmp_path):
     server = Server(takes={"json_object"})
     (result,) = ask(engine_for(server, tmp_path))
@@ -211,15 +258,24 @@ def test_auto_picks_json_object_on_a_llama_cpp_like_server_and_remembers_it(tmp_
     server3 = Server(takes={"json_object"})
     engine = engine_for(server3, tmp_path)
     assert engine.backend.structured_mode("m") == "json_object"
-    (r,) = ask(engine, rf={"type": "json_schema", "json_schema": {"name": "p", "schema": {
-        **SCHEMA, "description": "another request"}}})
+    (r,) = ask(
+        engine,
+        rf={
+            "type": "json_schema",
+            "json_schema": {"name": "p", "schema": {**SCHEMA, "description": "another request"}},
+        },
+    )
     assert r.ok and server3.modes == ["json_object"]
     assert r.provenance()["structured_mode"] == "json_object"
 
 
 def test_the_fallback_order_ends_at_the_prompt_mode(tmp_path):
-    server = Server(takes=set(), refuse={"json_schema", "json_object"}, status=400,
-                    refusal="Unrecognized response_format type")
+    server = Server(
+        takes=set(),
+        refuse={"json_schema", "json_object"},
+        status=400,
+        refusal="Unrecognized response_format type",
+    )
     (result,) = ask(engine_for(server, tmp_path))
     # json_schema and json_object refused, guided_json ignored (prose), prompt works.
     assert server.modes == ["json_schema", "json_object", "guided_json", "prompt"]
@@ -231,10 +287,13 @@ def test_the_fallback_order_ends_at_the_prompt_mode(tmp_path):
     assert ModeMemory(tmp_path / MODES_FILENAME).get("http://test.invalid/v1/", "m") == "prompt"
 
 
-@pytest.mark.parametrize(("takes", "expected"), [
-    ({"json_schema", "json_object"}, ["json_schema"]),
-    ({"guided_json"}, ["json_schema", "json_object", "guided_json"]),
-])
+@pytest.mark.parametrize(
+    ("takes", "expected"),
+    [
+        ({"json_schema", "json_object"}, ["json_schema"]),
+        ({"guided_json"}, ["json_schema", "json_object", "guided_json"]),
+    ],
+)
 def test_auto_stops_at_the_first_mode_that_works(tmp_path, takes, expected):
     server = Server(takes=takes, refuse={"json_schema", "json_object"} - takes)
     (result,) = ask(engine_for(server, tmp_path))
@@ -251,8 +310,10 @@ def test_concurrent_first_requests_probe_once(tmp_path):
 
 def test_a_transient_failure_while_probing_is_retried_and_probing_resumes(tmp_path):
     server = Server(takes={"json_object"})
-    server.fail_next = [httpx.Response(500, json={"error": {"message": LLAMA_CPP_REFUSAL}}),
-                        httpx.Response(503, json={"error": {"message": "loading model"}})]
+    server.fail_next = [
+        httpx.Response(500, json={"error": {"message": LLAMA_CPP_REFUSAL}}),
+        httpx.Response(503, json={"error": {"message": "loading model"}}),
+    ]
     (result,) = ask(engine_for(server, tmp_path))
     # json_schema refused, then json_object met a 503 (retried by the engine), then it worked
     # without asking json_schema again.
@@ -265,7 +326,9 @@ def test_a_remembered_mode_that_is_refused_now_is_chosen_again(tmp_path):
     server = Server(takes={"json_object"})
     (result,) = ask(engine_for(server, tmp_path))
     assert result.ok and server.modes == ["json_schema", "json_object"]
-    assert ModeMemory(tmp_path / MODES_FILENAME).get("http://test.invalid/v1/", "m") == "json_object"
+    assert (
+        ModeMemory(tmp_path / MODES_FILENAME).get("http://test.invalid/v1/", "m") == "json_object"
+    )
 
 
 def test_the_mode_is_part_of_the_cache_key_and_a_replay_hits(tmp_path):
@@ -310,6 +373,7 @@ def test_requests_without_a_schema_are_sent_as_asked(tmp_path):
 
 # -- a fixed mode ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mode", ["json_object", "guided_json", "prompt"])
 def test_a_fixed_mode_is_sent_without_probing(tmp_path, mode):
     server = Server(takes={mode}, refuse=set())
@@ -327,8 +391,11 @@ def test_a_fixed_mode_the_server_refuses_leaves_records_pending_then_stops(tmp_p
         out = []
         try:
             for i in range(6):
-                out.append(await engine.complete(engine.request(
-                    [{"role": "user", "content": f"q{i}"}], response_format=RF)))
+                out.append(
+                    await engine.complete(
+                        engine.request([{"role": "user", "content": f"q{i}"}], response_format=RF)
+                    )
+                )
         except ServiceError as exc:
             out.append(exc)
         await engine.aclose()
@@ -346,6 +413,7 @@ def test_a_fixed_mode_the_server_refuses_leaves_records_pending_then_stops(tmp_p
 
 # -- settings ----------------------------------------------------------------------------------
 
+
 def test_the_setting_reaches_the_backend_and_rejects_unknown_modes(tmp_path):
     from dsbuild.config import resolve_settings
     from dsbuild.errors import ConfigError
@@ -362,6 +430,7 @@ def test_the_setting_reaches_the_backend_and_rejects_unknown_modes(tmp_path):
 
 def test_the_cli_flag_is_offered(tmp_path):
     from click.testing import CliRunner
+
     from dsbuild.cli.app import app
 
     out = CliRunner().invoke(app, ["psiloqa", "build", "--help"], env={"COLUMNS": "200"}).output

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from dsbuild.llm.tokens import (MESSAGE_OVERHEAD_TOKENS, REPLY_PRIMING_TOKENS,
-                                estimate_prompt_tokens, estimate_tokens, estimate_usage)
+from dsbuild.llm.tokens import (
+    MESSAGE_OVERHEAD_TOKENS,
+    REPLY_PRIMING_TOKENS,
+    estimate_prompt_tokens,
+    estimate_tokens,
+    estimate_usage,
+)
 from dsbuild.llm.types import Usage
 
 
@@ -37,10 +42,17 @@ def test_mixed_text_adds_up():
 
 
 def test_prompt_tokens_add_per_message_overhead_and_parts():
-    msgs = [{"role": "system", "content": "abcd" * 5},
-            {"role": "user", "content": [{"type": "text", "text": "abcd" * 3},
-                                         {"type": "image_url", "image_url": {"url": "x"}}]},
-            {"role": "assistant", "content": None}]
+    msgs = [
+        {"role": "system", "content": "abcd" * 5},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "abcd" * 3},
+                {"type": "image_url", "image_url": {"url": "x"}},
+            ],
+        },
+        {"role": "assistant", "content": None},
+    ]
     assert estimate_prompt_tokens(msgs) == REPLY_PRIMING_TOKENS + 3 * MESSAGE_OVERHEAD_TOKENS + 8
     with_schema = estimate_prompt_tokens(msgs, response_format={"type": "json_object"})
     assert with_schema > estimate_prompt_tokens(msgs)

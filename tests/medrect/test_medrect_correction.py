@@ -4,8 +4,8 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from dsbuild.cli.app import app
 
+from dsbuild.cli.app import app
 from dsbuild.metrics.correction import (
     EvalItem,
     evaluate,
@@ -17,7 +17,14 @@ from dsbuild.metrics.correction import (
 
 
 def test_tokenize_scripts():
-    assert tokenize("Culture grows E. coli, 3.0 mg!") == ["culture", "grows", "e", "coli", "3.0", "mg"]
+    assert tokenize("Culture grows E. coli, 3.0 mg!") == [
+        "culture",
+        "grows",
+        "e",
+        "coli",
+        "3.0",
+        "mg",
+    ]
     assert tokenize("ＣＲＰは陰性。") == ["crp", "は", "陰", "性"]
 
 
@@ -47,19 +54,22 @@ def test_evaluate_by_hand():
     }
     pred = {
         "1": EvalItem(1, 3, "the cat sat on the mat"),  # right flag and sentence, R1 5/6
-        "2": EvalItem(0, None, None),                    # missed error -> FN, correction 0
-        "3": EvalItem(1, 2, "something"),               # false alarm -> FP, correction 0
-        "4": EvalItem(0, None, None),                    # right, both NA -> 1
+        "2": EvalItem(0, None, None),  # missed error -> FN, correction 0
+        "3": EvalItem(1, 2, "something"),  # false alarm -> FP, correction 0
+        "4": EvalItem(0, None, None),  # right, both NA -> 1
         # "5" missing -> counts wrong everywhere
     }
     result = evaluate(pred, gold, model_metrics=False)
     s = result["scores"]
     assert s["error_flag_accuracy"] == pytest.approx(2 / 5)
-    assert (s["error_flag_precision"], s["error_flag_recall"]) == (pytest.approx(1 / 2), pytest.approx(1 / 3))
+    assert (s["error_flag_precision"], s["error_flag_recall"]) == (
+        pytest.approx(1 / 2),
+        pytest.approx(1 / 3),
+    )
     assert s["error_flag_f1"] == pytest.approx(2 * 1 / (2 * 1 + 1 + 2))
-    assert s["error_sentence_accuracy"] == pytest.approx(2 / 5)          # items 1 and 4
+    assert s["error_sentence_accuracy"] == pytest.approx(2 / 5)  # items 1 and 4
     assert s["error_sentence_accuracy_on_errors"] == pytest.approx(1 / 3)
-    assert s["rouge1_subset"] == pytest.approx(5 / 6)                     # one pair
+    assert s["rouge1_subset"] == pytest.approx(5 / 6)  # one pair
     assert s["rouge1_composite"] == pytest.approx((5 / 6 + 1) / 5)
     assert s["aggregate_composite"] == pytest.approx((5 / 6 + 1) / 5)
     assert s["bertscore_subset"] is None and set(result["skipped"]) == {"bertscore", "bleurt"}
@@ -71,7 +81,9 @@ def test_perfect_against_itself():
     gold = {"a": EvalItem(1, 2, "抗菌薬を投与した。"), "b": EvalItem(0, None, None)}
     s = evaluate(gold, gold, model_metrics=False)["scores"]
     scored = {k: v for k, v in s.items() if v is not None}
-    assert set(s) - set(scored) == {f"{m}_{v}" for m in ("bertscore", "bleurt") for v in ("subset", "composite")}
+    assert set(s) - set(scored) == {
+        f"{m}_{v}" for m in ("bertscore", "bleurt") for v in ("subset", "composite")
+    }
     assert len(scored) == 14 and set(scored.values()) == {1.0}  # flags, sentences, ROUGE, aggregate
 
 
@@ -80,19 +92,25 @@ def _write(path, records):
 
 
 def _record(i, flag):
-    return {"sample_id": f"r{i}", "sentences": "1. A boy has strep throat.\n2. He is given ciprofloxacin.",
-            "error_flag": flag, "error_type": "medication_selection" if flag else None,
-            "error_sentence_id": 2 if flag else None,
-            "error_sentence": "He is given ciprofloxacin." if flag else None,
-            "corrected_sentence": "He is given amoxicillin." if flag else None,
-            "corrected_text": "A boy has strep throat. He is given amoxicillin." if flag else None}
+    return {
+        "sample_id": f"r{i}",
+        "sentences": "1. A boy has strep throat.\n2. He is given ciprofloxacin.",
+        "error_flag": flag,
+        "error_type": "medication_selection" if flag else None,
+        "error_sentence_id": 2 if flag else None,
+        "error_sentence": "He is given ciprofloxacin." if flag else None,
+        "corrected_sentence": "He is given amoxicillin." if flag else None,
+        "corrected_text": "A boy has strep throat. He is given amoxicillin." if flag else None,
+    }
 
 
 def test_cli_eval_and_convert(tmp_path):
     gold = tmp_path / "gold.json"
     _write(gold, [_record(0, 1), _record(1, 0)])
     pred = tmp_path / "pred.json"
-    _write(pred, [{**_record(0, 1), "corrected_sentence": "He is given penicillin."}, _record(1, 0)])
+    _write(
+        pred, [{**_record(0, 1), "corrected_sentence": "He is given penicillin."}, _record(1, 0)]
+    )
     runner = CliRunner()
     out = runner.invoke(app, ["medrect", "eval", str(pred), str(gold), "--json"])
     assert out.exit_code == 0, out.output
@@ -105,11 +123,16 @@ def test_cli_eval_and_convert(tmp_path):
     table = runner.invoke(app, ["medrect", "eval", str(gold), str(gold)])
     assert table.exit_code == 0 and "skipped" in table.output
     csv_out = tmp_path / "gold.csv"
-    conv = runner.invoke(app, ["medrect", "convert", str(gold), "--to", "medec-csv", "--out", str(csv_out)])
+    conv = runner.invoke(
+        app, ["medrect", "convert", str(gold), "--to", "medec-csv", "--out", str(csv_out)]
+    )
     assert conv.exit_code == 0, conv.output
     from dsbuild.medrect.formats import read_medec
 
-    assert [(r["Text ID"], r["Error Sentence ID"]) for r in read_medec(csv_out)] == [("r0", "1"), ("r1", "-1")]
+    assert [(r["Text ID"], r["Error Sentence ID"]) for r in read_medec(csv_out)] == [
+        ("r0", "1"),
+        ("r1", "-1"),
+    ]
     # MEDEC CSV predictions against MedRECT JSON gold: ids and numbering line up
     again = runner.invoke(app, ["medrect", "eval", str(csv_out), str(gold), "--json"])
     assert json.loads(again.output)["error_sentence_accuracy"] == 1.0
@@ -120,7 +143,6 @@ def test_cli_eval_no_common_ids(tmp_path):
     _write(gold, [_record(0, 1)])
     _write(pred, [{**_record(0, 1), "sample_id": "zzz"}])
     from dsbuild.cli import main
-
     from dsbuild.errors import InputError
 
     out = CliRunner().invoke(app, ["medrect", "eval", str(pred), str(gold)])

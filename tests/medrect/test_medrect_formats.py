@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from dsbuild.schemas import MEDECRecord, MedRECTRecord
 
 from dsbuild.errors import ConfigError, InputError
 from dsbuild.medrect.formats import (
@@ -15,20 +14,29 @@ from dsbuild.medrect.formats import (
     read_medec,
     read_medrect,
 )
+from dsbuild.schemas import MEDECRecord, MedRECTRecord
 
 # A small MEDEC file written for this test: CR LF rows, LF inside cells, quoted cells with
 # commas, literal NA, and no final newline (the MEDEC release's layout).
-HEADER = ("Text ID,Text,Sentences,Error Flag,Error Type,Error Sentence ID,Error Sentence,"
-          "Corrected Sentence,Corrected Text")
+HEADER = (
+    "Text ID,Text,Sentences,Error Flag,Error Type,Error Sentence ID,Error Sentence,"
+    "Corrected Sentence,Corrected Text"
+)
 ROWS = [
-    ('ex-0,"A man, 60, has chest pain. He is given aspirin and clopidogrel.","0 A man, 60, has chest pain.\n'
-    '1 He is given aspirin and clopidogrel.",0,NA,-1,NA,NA,NA'),
-    ('ex-1,A girl has strep throat. Ciprofloxacin is given.,"0 A girl has strep throat. \n1 Ciprofloxacin is '
-    'given.",1,pharmacotherapy,1,Ciprofloxacin is given.,Amoxicillin is given.,A girl has strep throat. '
-    'Amoxicillin is given.'),
-    ('ex-2,A culture grows E. coli. The cause is Candida.,"0 A culture grows E. coli.\n1 The cause is Candida.",'
-    '1,causalOrganism,1,The cause is Candida.,The cause is Escherichia coli.,'
-    'A culture grows E. coli. The cause is Escherichia coli.'),
+    (
+        'ex-0,"A man, 60, has chest pain. He is given aspirin and clopidogrel.","0 A man, 60, has chest pain.\n'
+        '1 He is given aspirin and clopidogrel.",0,NA,-1,NA,NA,NA'
+    ),
+    (
+        'ex-1,A girl has strep throat. Ciprofloxacin is given.,"0 A girl has strep throat. \n1 Ciprofloxacin is '
+        'given.",1,pharmacotherapy,1,Ciprofloxacin is given.,Amoxicillin is given.,A girl has strep throat. '
+        "Amoxicillin is given."
+    ),
+    (
+        'ex-2,A culture grows E. coli. The cause is Candida.,"0 A culture grows E. coli.\n1 The cause is Candida.",'
+        "1,causalOrganism,1,The cause is Candida.,The cause is Escherichia coli.,"
+        "A culture grows E. coli. The cause is Escherichia coli."
+    ),
 ]
 MEDEC_TEXT = "\r\n".join([HEADER, *ROWS])
 
@@ -55,13 +63,18 @@ def test_detect(medec_file, tmp_path):
 def test_row_to_medrect_maps_ids_types_and_na(medec_file):
     rows = read_medec(medec_file)
     clean, wrong_drug, organism = (medec_row_to_medrect(r, i) for i, r in enumerate(rows))
-    assert clean["sentences"] == "1. A man, 60, has chest pain.\n2. He is given aspirin and clopidogrel."
+    assert (
+        clean["sentences"]
+        == "1. A man, 60, has chest pain.\n2. He is given aspirin and clopidogrel."
+    )
     assert clean["error_sentence_id"] is None and clean["corrected_text"] is None
     assert wrong_drug["error_sentence_id"] == 2
     assert wrong_drug["error_type"] == "medication_selection"
     assert wrong_drug["metadata"]["raw_sentences"].startswith("0 A girl has strep throat. \n")
     assert organism["error_type"] == "diagnosis"
-    assert organism["metadata"]["medec_cells"] == {"Error Type": {"derived": "diagnosis", "cell": "causalOrganism"}}
+    assert organism["metadata"]["medec_cells"] == {
+        "Error Type": {"derived": "diagnosis", "cell": "causalOrganism"}
+    }
     for record in (clean, wrong_drug, organism):
         MedRECTRecord.model_validate(record)
 
@@ -77,8 +90,10 @@ def test_needless_quotes_round_trip_cell_by_cell(tmp_path):
     # Python's csv writer quotes only where needed, so a file quoting every cell comes back
     # with the same cells but fewer quotes: byte identity holds for minimally quoted files.
     src = tmp_path / "quoted.csv"
-    lines = [",".join(f'"{c}"' for c in HEADER.split(",")),
-             '"q-0","A.","0 A.","0","NA","-1","NA","NA","NA"']
+    lines = [
+        ",".join(f'"{c}"' for c in HEADER.split(",")),
+        '"q-0","A.","0 A.","0","NA","-1","NA","NA","NA"',
+    ]
     src.write_bytes("\r\n".join(lines).encode("utf-8"))
     convert_file(src, "medrect-json", tmp_path / "q.json")
     convert_file(tmp_path / "q.json", "medec-csv", tmp_path / "q.csv")
@@ -121,9 +136,18 @@ def test_medrect_to_medec_without_metadata_is_valid_medec():
 
 def test_keep_extra_json_round_trip(tmp_path):
     records = [
-        {"sample_id": "s1", "sentences": "1. A.\n2. B.", "error_flag": 0, "error_type": None,
-         "error_sentence_id": None, "error_sentence": None, "corrected_sentence": None,
-         "corrected_text": None, "metadata": {"source": "x"}, "screening_results": None},
+        {
+            "sample_id": "s1",
+            "sentences": "1. A.\n2. B.",
+            "error_flag": 0,
+            "error_type": None,
+            "error_sentence_id": None,
+            "error_sentence": None,
+            "corrected_sentence": None,
+            "corrected_text": None,
+            "metadata": {"source": "x"},
+            "screening_results": None,
+        },
     ]
     src = tmp_path / "in.json"
     src.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -131,7 +155,9 @@ def test_keep_extra_json_round_trip(tmp_path):
     convert_file(tmp_path / "mid.csv", "medrect-json", tmp_path / "out.json")
     assert (tmp_path / "out.json").read_bytes() == src.read_bytes()
     convert_file(src, "medec-csv", tmp_path / "plain.csv")
-    assert read_medrect(src) != [medec_row_to_medrect(r, 0) for r in read_medec(tmp_path / "plain.csv")]
+    assert read_medrect(src) != [
+        medec_row_to_medrect(r, 0) for r in read_medec(tmp_path / "plain.csv")
+    ]
 
 
 def test_convert_errors(medec_file, tmp_path):

@@ -14,12 +14,22 @@ from dsbuild.medrect.jmle import (
     question_from_item,
 )
 
-CHOICES = {"a": "アモキシシリン", "b": "アシクロビル", "c": "オセルタミビル", "d": "ミノサイクリン", "e": "プレドニゾロン"}
+CHOICES = {
+    "a": "アモキシシリン",
+    "b": "アシクロビル",
+    "c": "オセルタミビル",
+    "d": "ミノサイクリン",
+    "e": "プレドニゾロン",
+}
 
 
 def _item(**changes):
-    item = {"id": "120A1", "question": "28歳の女性。発熱と咽頭痛がある。適切な治療薬はどれか。",
-            "choices": dict(CHOICES), "answer": ["a"]}
+    item = {
+        "id": "120A1",
+        "question": "28歳の女性。発熱と咽頭痛がある。適切な治療薬はどれか。",
+        "choices": dict(CHOICES),
+        "answer": ["a"],
+    }
     item.update(changes)
     return item
 
@@ -46,9 +56,15 @@ def test_usable_jmle_item():
         ({"answer": ["a", "c"]}, "multiple_answers"),
         ({"answer": ["f"]}, "answer_not_a_choice"),
         ({"choices": {"a": "1", "b": "2", "c": "3", "d": "4", "e": "5"}}, "numeric_choices"),
-        ({"choices": {"a": "0.5 mg", "b": "1 mg", "c": "2 mg", "d": "5 mg", "e": "10 mg"}}, "numeric_choices"),
+        (
+            {"choices": {"a": "0.5 mg", "b": "1 mg", "c": "2 mg", "d": "5 mg", "e": "10 mg"}},
+            "numeric_choices",
+        ),
         ({"question": "胸部エックス線写真(別冊No. 3)を別に示す。診断はどれか。"}, "needs_figure"),
-        ({"question": "皮膚の写真(A)と病理組織H-E染色標本(B)を示す。診断はどれか。"}, "needs_figure"),
+        (
+            {"question": "皮膚の写真(A)と病理組織H-E染色標本(B)を示す。診断はどれか。"},
+            "needs_figure",
+        ),
         ({"question": "A rash is shown in the image. What is the diagnosis?"}, "needs_figure"),
     ],
 )
@@ -57,16 +73,25 @@ def test_skip_reasons(changes, reason):
 
 
 def test_written_findings_are_not_figures():
-    assert needs_figure("胸部エックス線写真で右下肺野に浸潤影を認める。12誘導心電図で異常を認めない。") is None
+    assert (
+        needs_figure("胸部エックス線写真で右下肺野に浸潤影を認める。12誘導心電図で異常を認めない。")
+        is None
+    )
     assert needs_figure("表在リンパ節を触知しない。表情は乏しい。") is None
-    assert not numeric_choices({"a": "1型糖尿病", "b": "2型糖尿病", "c": "MODY", "d": "妊娠糖尿病", "e": "膵性糖尿病"})
+    assert not numeric_choices(
+        {"a": "1型糖尿病", "b": "2型糖尿病", "c": "MODY", "d": "妊娠糖尿病", "e": "膵性糖尿病"}
+    )
 
 
 def test_medqa_jsonl_and_duplicates(tmp_path):
     lines = [
-        {"question": "A 30-year-old man has fever. Which drug?", "answer": "Amoxicillin",
-         "options": {"A": "Amoxicillin", "B": "Aspirin", "C": "Insulin", "D": "Heparin"},
-         "meta_info": "step1", "answer_idx": "A"},
+        {
+            "question": "A 30-year-old man has fever. Which drug?",
+            "answer": "Amoxicillin",
+            "options": {"A": "Amoxicillin", "B": "Aspirin", "C": "Insulin", "D": "Heparin"},
+            "meta_info": "step1",
+            "answer_idx": "A",
+        },
         {"question": "Which test?", "answer": "ECG", "options": {"A": "ECG", "B": "CT"}},
     ]
     path = tmp_path / "medqa.jsonl"
@@ -104,5 +129,8 @@ def test_real_jmle_pool(shared_fixtures):
     assert summary["total"] == 1183
     assert summary["usable"] == 933
     assert summary["skipped_by_reason"] == {
-        "missing_choices": 2, "multiple_answers": 148, "numeric_choices": 39, "needs_figure": 61,
+        "missing_choices": 2,
+        "multiple_answers": 148,
+        "numeric_choices": 39,
+        "needs_figure": 61,
     }

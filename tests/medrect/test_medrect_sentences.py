@@ -43,7 +43,9 @@ def test_replace_sentence_takes_its_continuation_lines():
     assert replace_sentence(MEDRECT, 3, "120/70 mm Hg.") == (
         "1. A woman has fever.\n2. Her blood pressure is\n3. 120/70 mm Hg.\n4. She is given aspirin."
     )
-    assert replace_sentence(MEDEC, 3, "She is given heparin.", "medec").endswith("3 She is given heparin.")
+    assert replace_sentence(MEDEC, 3, "She is given heparin.", "medec").endswith(
+        "3 She is given heparin."
+    )
     with pytest.raises(KeyError):
         replace_sentence(MEDRECT, 9, "x")
 
@@ -78,11 +80,23 @@ def _codes(record):
 
 def test_verify_sound_records():
     assert verify_record(_error_record()) == []
-    clean = {"sentences": "1. A.\n2. B.", "error_flag": 0, "error_type": None, "error_sentence_id": None,
-             "error_sentence": None, "corrected_sentence": None, "corrected_text": None}
+    clean = {
+        "sentences": "1. A.\n2. B.",
+        "error_flag": 0,
+        "error_type": None,
+        "error_sentence_id": None,
+        "error_sentence": None,
+        "corrected_sentence": None,
+        "corrected_text": None,
+    }
     assert verify_record(clean) == []
     # layout is not content: a line break inside the corrected text is fine
-    assert verify_record(_error_record(corrected_text="A boy has strep\nthroat. He is given amoxicillin.")) == []
+    assert (
+        verify_record(
+            _error_record(corrected_text="A boy has strep\nthroat. He is given amoxicillin.")
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -91,12 +105,18 @@ def test_verify_sound_records():
         ({"error_sentence_id": 5}, "error_sentence_id_out_of_range"),
         ({"error_sentence": "He is given penicillin."}, "error_sentence_mismatch"),
         ({"corrected_sentence": "He is given ciprofloxacin."}, "correction_unchanged"),
-        ({"corrected_text": "A boy has strep throat. He is given penicillin."}, "corrected_text_mismatch"),
+        (
+            {"corrected_text": "A boy has strep throat. He is given penicillin."},
+            "corrected_text_mismatch",
+        ),
         ({"error_type": None}, "error_field_missing"),
         ({"error_type": "spelling"}, "error_type_unknown"),
         ({"error_flag": 0}, "clean_has_error_fields"),
         ({"error_flag": 2}, "error_flag_invalid"),
-        ({"sentences": "1. A boy has strep throat.\n3. He is given ciprofloxacin."}, "numbering_gap"),
+        (
+            {"sentences": "1. A boy has strep throat.\n3. He is given ciprofloxacin."},
+            "numbering_gap",
+        ),
         ({"sentences": ""}, "no_sentences"),
     ],
 )

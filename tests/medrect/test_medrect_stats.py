@@ -9,10 +9,20 @@ import pytest
 from dsbuild.medrect.stats import POSITION_BINS, medrect_chart, medrect_stats
 
 
-def _record(sentences: list[str], error_id: int | None = None, kind: str | None = None, lang: str | None = None):
+def _record(
+    sentences: list[str],
+    error_id: int | None = None,
+    kind: str | None = None,
+    lang: str | None = None,
+):
     text = "\n".join(f"{i}. {s}" for i, s in enumerate(sentences, 1))
-    record = {"sample_id": "x", "sentences": text, "error_flag": 1 if error_id else 0, "error_type": kind,
-              "error_sentence_id": error_id}
+    record = {
+        "sample_id": "x",
+        "sentences": text,
+        "error_flag": 1 if error_id else 0,
+        "error_type": kind,
+        "error_sentence_id": error_id,
+    }
     if lang:
         record["metadata"] = {"lang": lang}
     return record
@@ -22,7 +32,9 @@ RECORDS = [
     _record(["A.", "B.", "C.", "D.", "E."], 1, "diagnosis", "en"),
     _record(["A.", "B.", "C.", "D.", "E."], 5, "diagnosis", "en"),
     _record(["A.", "B.", "C."], 2, "medication_dosage"),
-    _record(["患者は発熱した。", "診断は肺炎である。", "抗菌薬を開始した。"]),  # language detected: ja
+    _record(
+        ["患者は発熱した。", "診断は肺炎である。", "抗菌薬を開始した。"]
+    ),  # language detected: ja
 ]
 
 
@@ -34,8 +46,10 @@ def test_counts_share_types_positions_and_languages():
     assert stats["error_sentence_position"]["by_id"] == {"1": 1, "2": 1, "5": 1}
     # sentence 1 of 5 -> 0%, 5 of 5 -> 100%, 2 of 3 -> 50%
     assert stats["error_sentence_position"]["relative"] == dict(zip(POSITION_BINS, [1, 0, 1, 0, 1]))
-    assert stats["languages"] == {"en": {"records": 3, "error_records": 3, "error_share": 1.0},
-                                  "ja": {"records": 1, "error_records": 0, "error_share": 0.0}}
+    assert stats["languages"] == {
+        "en": {"records": 3, "error_records": 3, "error_share": 1.0},
+        "ja": {"records": 1, "error_records": 0, "error_share": 0.0},
+    }
     assert stats["sentences_per_record"] == {"mean": 4.0, "min": 3, "max": 5}
     json.dumps(stats)  # plain JSON data
 

@@ -3,10 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from dsbuild.schemas import MushroomRecord, PsiloQARecord
 
 from dsbuild.errors import InputError, UsageError
-from dsbuild.span_labels import chars_of, hard_from_soft
 from dsbuild.psiloqa.mushroom import (
     convert_file,
     mushroom_to_row,
@@ -14,6 +12,8 @@ from dsbuild.psiloqa.mushroom import (
     row_to_mushroom,
     write_jsonl,
 )
+from dsbuild.schemas import MushroomRecord, PsiloQARecord
+from dsbuild.span_labels import chars_of, hard_from_soft
 
 ITEM = {
     "id": "val-xx-1",
@@ -30,8 +30,12 @@ ITEM = {
     "model_output_logits": [-1.5, -2.25],
     "model_output_tokens": ["Pet", "ra"],
     "wikipedia_url": "https://en.wikipedia.org/wiki/Petra_M%C3%BCller",
-    "annotations": {"a1": [[20, 26], [30, 34], [9, 9]], "a2": [[20, 34]], "a3": [[20, 26], [30, 34]],
-                    "a4": [[20, 26], [33, 33]]},
+    "annotations": {
+        "a1": [[20, 26], [30, 34], [9, 9]],
+        "a2": [[20, 34]],
+        "a3": [[20, 26], [30, 34]],
+        "a4": [[20, 26], [33, 33]],
+    },
 }
 
 
@@ -105,16 +109,30 @@ def test_edited_labels_never_bring_back_stale_soft_labels():
 
 def test_psiloqa_row_round_trip_keeps_row_only_fields():
     row = {
-        "id": 7, "lang": "zh", "wiki_title": "长城", "wiki_url": "https://zh.wikipedia.org/wiki/长城",
-        "llm_checkpoint": "qwen", "wiki_passage": "长城是……", "question": "长城有多长？",
-        "golden_answer": "两万多公里", "llm_answer": "长城长约一万公里。", "annotated_span": None,
-        "complexity": "hard", "labels": [[3, 7]], "source": "unit-test",
+        "id": 7,
+        "lang": "zh",
+        "wiki_title": "长城",
+        "wiki_url": "https://zh.wikipedia.org/wiki/长城",
+        "llm_checkpoint": "qwen",
+        "wiki_passage": "长城是……",
+        "question": "长城有多长？",
+        "golden_answer": "两万多公里",
+        "llm_answer": "长城长约一万公里。",
+        "annotated_span": None,
+        "complexity": "hard",
+        "labels": [[3, 7]],
+        "source": "unit-test",
     }
     PsiloQARecord.model_validate(row)
     item = row_to_mushroom(row)
     assert item["lang"] == "ZH" and item["hard_labels"] == [[3, 7]]
-    assert item["psiloqa"] == {"wiki_passage": "长城是……", "golden_answer": "两万多公里",
-                               "annotated_span": None, "complexity": "hard", "source": "unit-test"}
+    assert item["psiloqa"] == {
+        "wiki_passage": "长城是……",
+        "golden_answer": "两万多公里",
+        "annotated_span": None,
+        "complexity": "hard",
+        "source": "unit-test",
+    }
     back = mushroom_to_row(item)
     assert {k: v for k, v in back.items() if k != "mushroom"} == row
     assert "psiloqa" not in row_to_mushroom(row, keep_row_fields=False)
@@ -125,7 +143,10 @@ def test_files_detect_format_and_convert(tmp_path):
     write_jsonl(src, [ITEM])
     assert "Zürich" in src.read_text("utf-8")  # written unescaped
     assert convert_file(src, "psiloqa", tmp_path / "rows.jsonl") == ("mushroom", 1)
-    assert convert_file(tmp_path / "rows.jsonl", "mushroom", tmp_path / "back.jsonl") == ("psiloqa", 1)
+    assert convert_file(tmp_path / "rows.jsonl", "mushroom", tmp_path / "back.jsonl") == (
+        "psiloqa",
+        1,
+    )
     assert read_labelled(tmp_path / "back.jsonl") == ("mushroom", [ITEM])
     with pytest.raises(UsageError, match="already in mushroom"):
         convert_file(src, "mushroom", tmp_path / "x.jsonl")

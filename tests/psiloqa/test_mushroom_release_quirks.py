@@ -8,6 +8,7 @@ import json
 import math
 
 import pytest
+
 from dsbuild.psiloqa.mushroom import convert_file, read_labelled
 from dsbuild.quirks import Warnings
 from dsbuild.schemas._common import list_from_string
@@ -20,9 +21,15 @@ LOGITS = [16.01, 19.12, -3.5, 0.0, 1e-05, 2.0]
 def item(i: int, *, as_strings: bool) -> dict:
     text = "Kaspíisk es una ciutat."
     record = {
-        "id": f"tst-ca-{i}", "lang": "CA", "model_input": "On és Kaspíisk?", "model_output_text": text,
-        "model_id": "m", "soft_labels": [{"start": 0, "prob": 1.0, "end": 8}], "hard_labels": [[0, 8]],
-        "model_output_tokens": TOKENS, "model_output_logits": LOGITS,
+        "id": f"tst-ca-{i}",
+        "lang": "CA",
+        "model_input": "On és Kaspíisk?",
+        "model_output_text": text,
+        "model_id": "m",
+        "soft_labels": [{"start": 0, "prob": 1.0, "end": 8}],
+        "hard_labels": [[0, 8]],
+        "model_output_tokens": TOKENS,
+        "model_output_logits": LOGITS,
     }
     if as_strings:  # as Python's str(list) writes them, which is what the release holds
         record["model_output_tokens"] = str(TOKENS)
@@ -31,17 +38,22 @@ def item(i: int, *, as_strings: bool) -> dict:
 
 
 def write(path, records):
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
     return path
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    (str(TOKENS), TOKENS),
-    (str(LOGITS), LOGITS),
-    (json.dumps(TOKENS), TOKENS),
-    ("[]", []),
-    ("  [1, -2, [3, 'x'], None, True]  ", [1, -2, [3, "x"], None, True]),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (str(TOKENS), TOKENS),
+        (str(LOGITS), LOGITS),
+        (json.dumps(TOKENS), TOKENS),
+        ("[]", []),
+        ("  [1, -2, [3, 'x'], None, True]  ", [1, -2, [3, "x"], None, True]),
+    ],
+)
 def test_list_from_string(text, value):
     assert list_from_string(text) == value
 
@@ -51,7 +63,9 @@ def test_list_from_string_reads_nan_and_inf():
     assert value[0] == 1.5 and math.isnan(value[1]) and value[2:] == [-math.inf, math.inf]
 
 
-@pytest.mark.parametrize("text", ["not a list", "[1, foo]", "[__import__('os')]", "[1, 2", "{'a': 1}", "[1+2]"])
+@pytest.mark.parametrize(
+    "text", ["not a list", "[1, foo]", "[__import__('os')]", "[1, 2", "{'a': 1}", "[1+2]"]
+)
 def test_list_from_string_refuses_anything_but_literals(text):
     assert list_from_string(text) is None
 
@@ -82,12 +96,25 @@ def test_read_convert_and_eval_equal_clean_lists(tmp_path, cli):
     assert (warnings.records, warnings.by_reason["list_as_string"]) == (3, 6)
     for src in (quirky, clean):
         convert_file(src, "psiloqa", tmp_path / f"{src.stem}.rows.jsonl")
-    assert (tmp_path / "quirky.rows.jsonl").read_bytes() == (tmp_path / "clean.rows.jsonl").read_bytes()
-    scores = [json.loads(cli("psiloqa", "eval", str(p), str(clean), "--json")[1]) for p in (quirky, clean)]
+    assert (tmp_path / "quirky.rows.jsonl").read_bytes() == (
+        tmp_path / "clean.rows.jsonl"
+    ).read_bytes()
+    scores = [
+        json.loads(cli("psiloqa", "eval", str(p), str(clean), "--json")[1]) for p in (quirky, clean)
+    ]
     assert scores[0] == scores[1]
     code, _, err = cli("psiloqa", "eval", str(quirky), str(clean), "--json")
     assert code == 0 and "list_as_string x6" in err
-    code, _, _ = cli("psiloqa", "convert", str(quirky), "--to", "psiloqa", "--out", str(tmp_path / "x.jsonl"), "--strict")
+    code, _, _ = cli(
+        "psiloqa",
+        "convert",
+        str(quirky),
+        "--to",
+        "psiloqa",
+        "--out",
+        str(tmp_path / "x.jsonl"),
+        "--strict",
+    )
     assert code == 3 and not (tmp_path / "x.jsonl").exists()
 
 

@@ -46,28 +46,66 @@ C_ITEMS = [
 
 
 def _psiloqa_row(rid, answer, marked):
-    return {"id": rid, "lang": "en", "wiki_title": "T", "wiki_url": "https://en.wikipedia.org/wiki/T",
-            "llm_checkpoint": "m1", "wiki_passage": "p", "question": f"q {rid}?", "golden_answer": "g",
-            "llm_answer": answer, "annotated_span": marked, "complexity": None, "labels": []}
+    return {
+        "id": rid,
+        "lang": "en",
+        "wiki_title": "T",
+        "wiki_url": "https://en.wikipedia.org/wiki/T",
+        "llm_checkpoint": "m1",
+        "wiki_passage": "p",
+        "question": f"q {rid}?",
+        "golden_answer": "g",
+        "llm_answer": answer,
+        "annotated_span": marked,
+        "complexity": None,
+        "labels": [],
+    }
 
 
 @pytest.fixture
 def synthetic(tmp_path) -> list[str]:
     a = tmp_path / "a.jsonl"
-    a.write_text("".join(json.dumps(_psiloqa_row(*r), ensure_ascii=False) + "\n" for r in A_ROWS), "utf-8")
+    a.write_text(
+        "".join(json.dumps(_psiloqa_row(*r), ensure_ascii=False) + "\n" for r in A_ROWS), "utf-8"
+    )
     b = tmp_path / "b.csv"  # the published study's shape: no llm_answer, no lang
     with open(b, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["id", "wiki_title", "wiki_url", "wiki_passage", "llm_checkpoint", "question",
-                    "golden_answer", "annotated_span", "meta"])
+        w.writerow(
+            [
+                "id",
+                "wiki_title",
+                "wiki_url",
+                "wiki_passage",
+                "llm_checkpoint",
+                "question",
+                "golden_answer",
+                "annotated_span",
+                "meta",
+            ]
+        )
         for rid, marked in B_ROWS:
             w.writerow([rid, "T", "", "p", "m1", f"q {rid}?", "g", marked, ""])
     c = tmp_path / "c.jsonl"
-    c.write_text("".join(json.dumps({"id": rid, "lang": "EN", "model_input": f"q {rid}?",
-                                     "model_output_text": text, "model_id": "m1",
-                                     "soft_labels": [{"start": s, "end": e, "prob": 1.0} for s, e in hard],
-                                     "hard_labels": hard}, ensure_ascii=False) + "\n"
-                         for rid, text, hard in C_ITEMS), "utf-8")
+    c.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": rid,
+                    "lang": "EN",
+                    "model_input": f"q {rid}?",
+                    "model_output_text": text,
+                    "model_id": "m1",
+                    "soft_labels": [{"start": s, "end": e, "prob": 1.0} for s, e in hard],
+                    "hard_labels": hard,
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+            for rid, text, hard in C_ITEMS
+        ),
+        "utf-8",
+    )
     return [str(a), str(b), str(c)]
 
 
@@ -142,7 +180,13 @@ def _alpha_table(texts, marks):
 def test_alpha_equals_the_library_on_the_synthetic_sources(synthetic):
     report = measure(load_sources(synthetic))
     # the characters each source counts for (None: absent or left out), in order a, b, c
-    texts = {"i1": "abcdefghij", "i2": "no spans", "i3": EMOJI, "i4": "hello world", "i5": "oops bad"}
+    texts = {
+        "i1": "abcdefghij",
+        "i2": "no spans",
+        "i3": EMOJI,
+        "i4": "hello world",
+        "i5": "oops bad",
+    }
     marks = {
         "i1": [{2, 3, 4, 5}, {4, 5, 6, 7}, {0, 1, 2}],
         "i2": [set(), set(), {0, 1}],
@@ -169,7 +213,9 @@ def test_binary_alpha_equals_the_library_on_random_tables():
     rng = random.Random(7)
     for _ in range(30):
         coders = rng.randint(2, 5)
-        table = [[rng.choice([0, 1, 1, None]) for _ in range(coders)] for _ in range(rng.randint(3, 40))]
+        table = [
+            [rng.choice([0, 1, 1, None]) for _ in range(coders)] for _ in range(rng.randint(3, 40))
+        ]
         expected = krippendorff_alpha(table, "nominal")
         got = binary_alpha(table)
         assert got == pytest.approx(expected, nan_ok=True)
@@ -183,12 +229,15 @@ def test_binary_alpha_against_the_krippendorff_package():
     table = [[rng.choice([0, 1, None]) for _ in range(4)] for _ in range(60)]
     data = np.array([[np.nan if v is None else v for v in row] for row in table]).T
     assert binary_alpha(table) == pytest.approx(
-        krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+        krippendorff.alpha(reliability_data=data, level_of_measurement="nominal")
+    )
 
 
 def test_soft_labels_file_validates(synthetic, tmp_path):
     out = tmp_path / "soft.jsonl"
-    result = CliRunner().invoke(app, ["psiloqa", "agreement", *synthetic, "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        app, ["psiloqa", "agreement", *synthetic, "--out", str(out), "--json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["out"] == {"path": str(out), "items": 5}
     items = {i["id"]: i for i in map(json.loads, out.read_text("utf-8").splitlines())}
@@ -196,14 +245,20 @@ def test_soft_labels_file_validates(synthetic, tmp_path):
     # counts per character over a, b, c: 0:1 1:1 2:2 3:1 4:2 5:2 6:1 7:1
     third, two_thirds = 1 / 3, 2 / 3
     assert one["soft_labels"] == [
-        {"start": 0, "end": 2, "prob": third}, {"start": 2, "end": 3, "prob": two_thirds},
-        {"start": 3, "end": 4, "prob": third}, {"start": 4, "end": 6, "prob": two_thirds},
-        {"start": 6, "end": 8, "prob": third}]
+        {"start": 0, "end": 2, "prob": third},
+        {"start": 2, "end": 3, "prob": two_thirds},
+        {"start": 3, "end": 4, "prob": third},
+        {"start": 4, "end": 6, "prob": two_thirds},
+        {"start": 6, "end": 8, "prob": third},
+    ]
     assert one["hard_labels"] == [[2, 3], [4, 6]]
     assert one["annotations"] == {"a": [[2, 6]], "b": [[4, 8]], "c": [[0, 3]]}
     assert one["lang"] == "EN" and one["model_input"] == "q i1?" and one["model_id"] == "m1"
     # i3: a and b only; 🐍 marked by both (1.0), " is" by a alone (0.5, not a hard label)
-    assert items["i3"]["soft_labels"] == [{"start": 3, "end": 4, "prob": 1.0}, {"start": 4, "end": 7, "prob": 0.5}]
+    assert items["i3"]["soft_labels"] == [
+        {"start": 3, "end": 4, "prob": 1.0},
+        {"start": 4, "end": 7, "prob": 0.5},
+    ]
     assert items["i3"]["hard_labels"] == [[3, 4]] and items["i3"]["model_output_text"] == EMOJI
     assert items["i4"]["annotations"] == {"a": [[6, 11]], "c": [[6, 11]]}
     result = CliRunner().invoke(app, ["psiloqa", "validate", str(out)])
@@ -299,13 +354,20 @@ def test_cli_on_the_published_excerpts(shared_fixtures):
     marks = {}
     for name, path in zip(STUDY, paths):
         with open(path, encoding="utf-8", newline="") as f:
-            marks[f"{name}.excerpt10"] = {r["id"]: _regex_chars(r["annotated_span"]) for r in csv.DictReader(f)}
+            marks[f"{name}.excerpt10"] = {
+                r["id"]: _regex_chars(r["annotated_span"]) for r in csv.DictReader(f)
+            }
     result = CliRunner().invoke(app, ["psiloqa", "agreement", *map(str, paths), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert out["items"] == 10 and out["complete"] == 10 and not out["problems"] and not out["missing"]
+    assert (
+        out["items"] == 10 and out["complete"] == 10 and not out["problems"] and not out["missing"]
+    )
     per_item = {i["id"]: {(p["a"], p["b"]): p["iou"] for p in i["iou"]} for i in out["per_item"]}
-    for rid in ("psiloqa_ServiceNow-AI/Apriel-5B-Instruct_5332", "psiloqa_tiiuae/falcon-7b-instruct_16567"):
+    for rid in (
+        "psiloqa_ServiceNow-AI/Apriel-5B-Instruct_5332",
+        "psiloqa_tiiuae/falcon-7b-instruct_16567",
+    ):
         for a, b in combinations(marks, 2):
             assert per_item[rid][a, b] == pytest.approx(_regex_iou(marks[a][rid], marks[b][rid]))
     # the falcon item, by hand: gpt marks "Clinical child and adolescent psychology" (0-39),

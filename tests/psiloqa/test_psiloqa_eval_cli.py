@@ -4,25 +4,57 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
 from dsbuild.cli import main
 from dsbuild.cli.app import app
-
 from dsbuild.errors import InputError
 
 GOLD = [
-    {"id": "a", "lang": "EN", "model_input": "q", "model_output_text": "hello world", "model_id": "m",
-     "soft_labels": [{"start": 6, "end": 11, "prob": 1.0}], "hard_labels": [[6, 11]]},
-    {"id": "b", "lang": "EN", "model_input": "q", "model_output_text": "fine", "model_id": "m",
-     "soft_labels": [], "hard_labels": []},
-    {"id": "c", "lang": "ZH", "model_input": "q", "model_output_text": "你好世界", "model_id": "m",
-     "soft_labels": [{"start": 2, "end": 4, "prob": 0.75}], "hard_labels": [[2, 4]]},
+    {
+        "id": "a",
+        "lang": "EN",
+        "model_input": "q",
+        "model_output_text": "hello world",
+        "model_id": "m",
+        "soft_labels": [{"start": 6, "end": 11, "prob": 1.0}],
+        "hard_labels": [[6, 11]],
+    },
+    {
+        "id": "b",
+        "lang": "EN",
+        "model_input": "q",
+        "model_output_text": "fine",
+        "model_id": "m",
+        "soft_labels": [],
+        "hard_labels": [],
+    },
+    {
+        "id": "c",
+        "lang": "ZH",
+        "model_input": "q",
+        "model_output_text": "你好世界",
+        "model_id": "m",
+        "soft_labels": [{"start": 2, "end": 4, "prob": 0.75}],
+        "hard_labels": [[2, 4]],
+    },
 ]
 
 
 def _row(rid, lang, text, labels):
-    return {"id": rid, "lang": lang, "wiki_title": "", "wiki_url": "", "llm_checkpoint": "m",
-            "wiki_passage": "", "question": "q", "golden_answer": "", "llm_answer": text,
-            "annotated_span": None, "complexity": None, "labels": labels}
+    return {
+        "id": rid,
+        "lang": lang,
+        "wiki_title": "",
+        "wiki_url": "",
+        "llm_checkpoint": "m",
+        "wiki_passage": "",
+        "question": "q",
+        "golden_answer": "",
+        "llm_answer": text,
+        "annotated_span": None,
+        "complexity": None,
+        "labels": labels,
+    }
 
 
 def _write(path, records, jsonl=True):
@@ -36,9 +68,15 @@ def _write(path, records, jsonl=True):
 def test_eval_psiloqa_rows_against_mushroom_gold_json(tmp_path):
     gold = _write(tmp_path / "gold.jsonl", GOLD)
     # a PsiloQA JSON list: "a" exact, "b" a false alarm, "c" half of the span
-    pred = _write(tmp_path / "pred.json", [_row("a", "en", "hello world", [[6, 11]]),
-                                           _row("b", "en", "fine", [[0, 2]]),
-                                           _row("c", "zh", "你好世界", [[3, 4]])], jsonl=False)
+    pred = _write(
+        tmp_path / "pred.json",
+        [
+            _row("a", "en", "hello world", [[6, 11]]),
+            _row("b", "en", "fine", [[0, 2]]),
+            _row("c", "zh", "你好世界", [[3, 4]]),
+        ],
+        jsonl=False,
+    )
     result = CliRunner().invoke(app, ["psiloqa", "eval", pred, gold, "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
@@ -47,7 +85,7 @@ def test_eval_psiloqa_rows_against_mushroom_gold_json(tmp_path):
     #    AP: at 1.0 {3}: P=1, R=.5; at 0: all 4, P=.5 -> .5 + .25 = .75
     assert out["per_language"]["en"] == {"iou": 0.5, "cor": 0.5, "ap": 1.0, "n": 2, "n_ap": 1}
     zh = out["per_language"]["zh"]
-    assert zh["iou"] == 0.5 and zh["cor"] == pytest.approx(2 / 12 ** 0.5) and zh["ap"] == 0.75
+    assert zh["iou"] == 0.5 and zh["cor"] == pytest.approx(2 / 12**0.5) and zh["ap"] == 0.75
     assert out["overall"]["n"] == 3 and out["overall"]["iou"] == pytest.approx(1.5 / 3)
     assert out["missing"] == 0 and out["extra"] == 0
 
@@ -85,12 +123,20 @@ def test_convert_both_ways(tmp_path):
     result = runner.invoke(app, ["psiloqa", "convert", gold, "--to", "psiloqa", "--out", str(rows)])
     assert result.exit_code == 0 and "converted 3 mushroom record(s)" in result.output
     first = json.loads(rows.read_text("utf-8").splitlines()[0])
-    assert first["llm_answer"] == "hello world" and first["annotated_span"] == "hello [HAL]world[/HAL]"
+    assert (
+        first["llm_answer"] == "hello world" and first["annotated_span"] == "hello [HAL]world[/HAL]"
+    )
     assert "你好世界" in rows.read_text("utf-8")
-    result = runner.invoke(app, ["psiloqa", "convert", str(rows), "--to", "mushroom", "--out", str(back),
-                                 "--json"])
-    assert json.loads(result.output) == {"in": str(rows), "from": "psiloqa", "to": "mushroom",
-                                         "out": str(back), "records": 3}
+    result = runner.invoke(
+        app, ["psiloqa", "convert", str(rows), "--to", "mushroom", "--out", str(back), "--json"]
+    )
+    assert json.loads(result.output) == {
+        "in": str(rows),
+        "from": "psiloqa",
+        "to": "mushroom",
+        "out": str(back),
+        "records": 3,
+    }
     assert [json.loads(line) for line in back.read_text("utf-8").splitlines()] == GOLD
 
 
@@ -102,8 +148,23 @@ def test_help_lists_the_verbs():
 @pytest.mark.fixtures
 def test_eval_fixture_gold_against_itself(shared_fixtures, tmp_path):
     gold = tmp_path / "gold.jsonl"
-    gold.write_bytes(b"".join(p.read_bytes() for p in sorted((shared_fixtures / "mushroom").glob("*-val.*.jsonl"))))
+    gold.write_bytes(
+        b"".join(
+            p.read_bytes() for p in sorted((shared_fixtures / "mushroom").glob("*-val.*.jsonl"))
+        )
+    )
     result = CliRunner().invoke(app, ["psiloqa", "eval", str(gold), str(gold), "--json"])
     out = json.loads(result.output)
     assert out["overall"] == {"iou": 1.0, "cor": 1.0, "ap": 1.0, "n": 499, "n_ap": 478}
-    assert sorted(out["per_language"]) == ["ar", "de", "en", "es", "fi", "fr", "hi", "it", "sv", "zh"]
+    assert sorted(out["per_language"]) == [
+        "ar",
+        "de",
+        "en",
+        "es",
+        "fi",
+        "fr",
+        "hi",
+        "it",
+        "sv",
+        "zh",
+    ]

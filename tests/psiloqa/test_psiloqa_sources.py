@@ -15,12 +15,16 @@ PARA = "A sentence of filler text that is long enough. " * 4  # 188 characters
 
 def test_lead_only_or_chunks():
     text = "\n\n".join(f"{i} {PARA}" for i in range(5))
-    lead = list(page_passages(lang="en", title="T x", text=text, source="t", min_chars=100,
-                              max_chars=500))
+    lead = list(
+        page_passages(lang="en", title="T x", text=text, source="t", min_chars=100, max_chars=500)
+    )
     assert [p["id"] for p in lead] == ["en:T_x"]
     assert lead[0]["text"].count("\n\n") == 1 and lead[0]["url"].endswith("/wiki/T_x")
-    chunks = list(page_passages(lang="en", title="T x", text=text, source="t", min_chars=100,
-                                max_chars=500, chunk=True))
+    chunks = list(
+        page_passages(
+            lang="en", title="T x", text=text, source="t", min_chars=100, max_chars=500, chunk=True
+        )
+    )
     assert [p["id"] for p in chunks] == ["en:T_x", "en:T_x#2", "en:T_x#3"]
     assert [p["text"] for p in chunks][-1] == f"4 {PARA}".strip()
     assert sum(p["text"].count("\n\n") + 1 for p in chunks) == 5  # every paragraph, once
@@ -33,8 +37,11 @@ def test_short_pages_are_rejected_with_the_passage_id():
 
 
 def test_headings_are_not_passages():
-    out = list(page_passages(lang="en", title="H", text=f"== History ==\n\n{PARA}", source="t",
-                             min_chars=50))
+    out = list(
+        page_passages(
+            lang="en", title="H", text=f"== History ==\n\n{PARA}", source="t", min_chars=50
+        )
+    )
     assert out[0]["text"] == PARA.strip()
 
 
@@ -60,15 +67,18 @@ def _row(question="Where is Lyon?", answer="In France.", lang="en"):
     return {"lang": lang, "question": question, "llm_answer": answer, "golden_answer": "France"}
 
 
-@pytest.mark.parametrize("row, reason", [
-    (_row(answer="I'm not sure, sorry."), "refusal"),
-    (_row(answer="Je ne sais pas.", lang="fr"), "refusal"),
-    (_row(answer="我不知道。", lang="zh"), "refusal"),
-    (_row(question="According to the passage, where is Lyon?"), "question_mentions_passage"),
-    (_row(question="Wo liegt die Stadt im Text?", lang="de"), "question_mentions_passage"),
-    (_row(question="文中提到的城市在哪里？", lang="zh"), "question_mentions_passage"),
-    (_row(answer="x" * 2000), "answer_too_long"),
-])
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        (_row(answer="I'm not sure, sorry."), "refusal"),
+        (_row(answer="Je ne sais pas.", lang="fr"), "refusal"),
+        (_row(answer="我不知道。", lang="zh"), "refusal"),
+        (_row(question="According to the passage, where is Lyon?"), "question_mentions_passage"),
+        (_row(question="Wo liegt die Stadt im Text?", lang="de"), "question_mentions_passage"),
+        (_row(question="文中提到的城市在哪里？", lang="zh"), "question_mentions_passage"),
+        (_row(answer="x" * 2000), "answer_too_long"),
+    ],
+)
 def test_heuristic_filters(row, reason):
     assert run_filters(row)[0] == reason
 

@@ -11,13 +11,32 @@ from dsbuild.cli.app import app
 
 def _rows(tmp_path):
     rows = [
-        {"id": "a", "lang": "en", "wiki_title": "T", "wiki_url": "u", "llm_checkpoint": "m",
-         "wiki_passage": "p", "question": "q?", "golden_answer": "g",
-         "llm_answer": "Paris was founded in 1850 by Napoleon.", "complexity": "easy",
-         "labels": [[21, 25], [29, 37]]},
-        {"id": "b", "lang": "de", "wiki_title": "T", "wiki_url": "u", "llm_checkpoint": "m",
-         "wiki_passage": "p", "question": "q?", "golden_answer": "g", "llm_answer": "Ja.",
-         "complexity": "hard", "labels": []},
+        {
+            "id": "a",
+            "lang": "en",
+            "wiki_title": "T",
+            "wiki_url": "u",
+            "llm_checkpoint": "m",
+            "wiki_passage": "p",
+            "question": "q?",
+            "golden_answer": "g",
+            "llm_answer": "Paris was founded in 1850 by Napoleon.",
+            "complexity": "easy",
+            "labels": [[21, 25], [29, 37]],
+        },
+        {
+            "id": "b",
+            "lang": "de",
+            "wiki_title": "T",
+            "wiki_url": "u",
+            "llm_checkpoint": "m",
+            "wiki_passage": "p",
+            "question": "q?",
+            "golden_answer": "g",
+            "llm_answer": "Ja.",
+            "complexity": "hard",
+            "labels": [],
+        },
     ]
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

@@ -49,7 +49,9 @@ class TestSpearman:
     def test_ties_by_hand(self):
         # ranks x = [1, 2.5, 2.5, 4], y = [1, 3, 2, 4]; both means 2.5
         # sum dx*dy = 2.25 + 0 + 0 + 2.25 = 4.5; sum dx^2 = 4.5; sum dy^2 = 5
-        assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(4.5 / math.sqrt(4.5 * 5), abs=1e-15)
+        assert spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(
+            4.5 / math.sqrt(4.5 * 5), abs=1e-15
+        )
 
     def test_perfect_and_reversed_and_constant(self):
         assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
@@ -162,8 +164,13 @@ class TestEvaluate:
         assert (scores["c"].iou, scores["c"].cor, scores["c"].ap) == (0.0, 0.0, 0.5)  # 2 of 4 chars
         out = result.to_dict()
         assert out["missing"] == 2 and out["extra"] == 1
-        assert out["overall"] == {"iou": pytest.approx(2 / 3), "cor": pytest.approx(2 / 3),
-                                  "ap": pytest.approx(0.75), "n": 3, "n_ap": 2}
+        assert out["overall"] == {
+            "iou": pytest.approx(2 / 3),
+            "cor": pytest.approx(2 / 3),
+            "ap": pytest.approx(0.75),
+            "n": 3,
+            "n_ap": 2,
+        }
         assert out["per_language"]["en"] == {"iou": 1.0, "cor": 1.0, "ap": 1.0, "n": 2, "n_ap": 1}
         assert out["per_language"]["zh"]["n"] == 1
 
@@ -185,11 +192,22 @@ def _perturb(items):
     for k, it in enumerate(items):
         n = len(it["model_output_text"])
         hard = [[min(s + 2, n), min(e + 2, n)] for s, e in it["hard_labels"]]
-        soft = [{"start": min(x["start"] + 2, n), "end": min(x["end"] + 2, n),
-                 "prob": 0.0 if k % 5 == 0 else x["prob"]} for x in it["soft_labels"]]
-        out.append({"id": it["id"], "model_output_text": it["model_output_text"],
-                    "hard_labels": [h for h in hard if h[0] < h[1]],
-                    "soft_labels": [x for x in soft if x["start"] < x["end"]]})
+        soft = [
+            {
+                "start": min(x["start"] + 2, n),
+                "end": min(x["end"] + 2, n),
+                "prob": 0.0 if k % 5 == 0 else x["prob"],
+            }
+            for x in it["soft_labels"]
+        ]
+        out.append(
+            {
+                "id": it["id"],
+                "model_output_text": it["model_output_text"],
+                "hard_labels": [h for h in hard if h[0] < h[1]],
+                "soft_labels": [x for x in soft if x["start"] < x["end"]],
+            }
+        )
     return out
 
 

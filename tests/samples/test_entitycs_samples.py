@@ -285,7 +285,9 @@ def test_wikidata_entities_are_well_formed():
         assert re.fullmatch(r"[QP][1-9][0-9]*", e["id"])
         for lang, label in e["labels"].items():
             assert label == {"language": lang, "value": label["value"]}
-            assert isinstance(label["value"], str) and label["value"].strip() == label["value"] != ""
+            assert (
+                isinstance(label["value"], str) and label["value"].strip() == label["value"] != ""
+            )
         for key in ("descriptions", "aliases", "claims"):
             assert isinstance(e[key], dict)
         if e["type"] == "item":
@@ -299,7 +301,11 @@ def test_every_link_resolves_to_an_entity_with_enough_labels():
     assert sum(linked.values()) >= 300
     missing = sorted(t for t in linked if t not in index)
     assert not missing, missing
-    poor = {t: len(_label_languages(index[t])) for t in linked if len(_label_languages(index[t])) < MIN_LANGUAGES}
+    poor = {
+        t: len(_label_languages(index[t]))
+        for t in linked
+        if len(_label_languages(index[t])) < MIN_LANGUAGES
+    }
     assert not poor, poor
     for title in linked:
         entity = index[title]
@@ -329,5 +335,7 @@ def test_wikidata_has_unrelated_entities_and_mul_labels():
 
 
 def test_enwiki_titles_are_unique():
-    titles = [e["sitelinks"]["enwiki"]["title"] for e in _entities() if "enwiki" in e.get("sitelinks", {})]
+    titles = [
+        e["sitelinks"]["enwiki"]["title"] for e in _entities() if "enwiki" in e.get("sitelinks", {})
+    ]
     assert len(titles) == len(set(titles))

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-PASSAGES = Path(__file__).resolve().parents[2] / "dsbuild" / "samples" / "psiloqa" / "passages.jsonl"
+PASSAGES = (
+    Path(__file__).resolve().parents[2] / "dsbuild" / "samples" / "psiloqa" / "passages.jsonl"
+)
 FIELDS = {"id", "lang", "title", "url", "text"}
 # Bounds on passage length: words for space-separated languages, characters for Chinese.
 WORD_BOUNDS = (70, 160)
@@ -82,7 +84,9 @@ def test_text_is_a_clean_single_paragraph(index: int) -> None:
     assert "  " not in text, row["id"]
     assert "[" not in text and "]" not in text, f"{row['id']}: citation markers or markup"
     for field in ("title", "text"):
-        assert unicodedata.normalize("NFC", row[field]) == row[field], f"{row['id']}: {field} not NFC"
+        assert unicodedata.normalize("NFC", row[field]) == row[field], (
+            f"{row['id']}: {field} not NFC"
+        )
 
 
 @pytest.mark.parametrize("index", range(30))
@@ -103,4 +107,6 @@ def test_script_matches_language(index: int) -> None:
     letters = [ch for ch in row["text"] if ch.isalpha()]
     counts = Counter(_script(ch) for ch in letters)
     share = counts[_expected_script(row["lang"])] / len(letters)
-    assert share >= SCRIPT_SHARE, f"{row['id']}: {share:.2f} of letters in the expected script ({counts})"
+    assert share >= SCRIPT_SHARE, (
+        f"{row['id']}: {share:.2f} of letters in the expected script ({counts})"
+    )

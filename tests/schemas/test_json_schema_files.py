@@ -24,12 +24,19 @@ def test_rendering_is_deterministic_sorted_and_newline_terminated():
     assert first == second
     for text in first.values():
         assert text.endswith("}\n")
-        assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        assert (
+            text
+            == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        )
 
 
 def test_schemas_name_their_format_and_keep_aliases():
     rendered = {name: json.loads(render_schemas()[f"{name}.schema.json"]) for name in FORMATS}
-    assert rendered["psiloqa"]["x-dsbuild"] == {"format": "psiloqa", "dataset": "psiloqa", "id_field": "id"}
+    assert rendered["psiloqa"]["x-dsbuild"] == {
+        "format": "psiloqa",
+        "dataset": "psiloqa",
+        "id_field": "id",
+    }
     assert "Text ID" in rendered["medec"]["properties"]
     assert rendered["psiloqa"]["additionalProperties"] is True
     assert "labels" in rendered["psiloqa"]["required"]
@@ -39,7 +46,9 @@ def test_check_reports_a_stale_file(tmp_path):
     assert main(["--out", str(tmp_path)]) == 0
     assert stale_schemas(tmp_path) == []
     target = tmp_path / "psiloqa.schema.json"
-    target.write_text(target.read_text(encoding="utf-8").replace('"labels"', '"label"'), encoding="utf-8")
+    target.write_text(
+        target.read_text(encoding="utf-8").replace('"labels"', '"label"'), encoding="utf-8"
+    )
     assert stale_schemas(tmp_path) == ["psiloqa.schema.json"]
     assert main(["--check", "--out", str(tmp_path)]) == 1
     (tmp_path / "medec.schema.json").unlink()

@@ -64,7 +64,12 @@ class TestRegistry:
 
     @pytest.mark.parametrize(
         ("file", "fmt"),
-        [("psiloqa.jsonl", "psiloqa"), ("entitycs.jsonl", "entitycs"), ("medrect.json", "medrect"), ("cultural.jsonl", "cultural")],
+        [
+            ("psiloqa.jsonl", "psiloqa"),
+            ("entitycs.jsonl", "entitycs"),
+            ("medrect.json", "medrect"),
+            ("cultural.jsonl", "cultural"),
+        ],
     )
     def test_detect_format_on_samples(self, file, fmt):
         records = sample(file)
@@ -74,13 +79,31 @@ class TestRegistry:
             assert detect_format(record) == fmt
 
     def test_detect_format_other_formats(self):
-        assert detect_format({"id": 1, "model_input": "q", "model_output_text": "a"}, ["psiloqa", "mushroom"]) == "mushroom"
-        assert detect_format({"Text ID": "x", "Sentences": "0 a", "Error Flag": "0"}, ["medrect", "medec"]) == "medec"
-        assert detect_format({"id": "1", "question": "q", "choices": {}, "answer": []}, ["medrect", "medec", "jmle"]) == "jmle"
+        assert (
+            detect_format(
+                {"id": 1, "model_input": "q", "model_output_text": "a"}, ["psiloqa", "mushroom"]
+            )
+            == "mushroom"
+        )
+        assert (
+            detect_format(
+                {"Text ID": "x", "Sentences": "0 a", "Error Flag": "0"}, ["medrect", "medec"]
+            )
+            == "medec"
+        )
+        assert (
+            detect_format(
+                {"id": "1", "question": "q", "choices": {}, "answer": []},
+                ["medrect", "medec", "jmle"],
+            )
+            == "jmle"
+        )
 
     def test_detect_format_none_when_nothing_fits(self):
         assert detect_format({"foo": 1}, list(FORMATS)) is None
-        assert detect_format({"llm_answer": "a", "question": "q", "labels": []}, ["entitycs"]) is None
+        assert (
+            detect_format({"llm_answer": "a", "question": "q", "labels": []}, ["entitycs"]) is None
+        )
 
     def test_partial_matches_on_request(self):
         record = {"llm_answer": "a", "question": "q"}
@@ -88,11 +111,16 @@ class TestRegistry:
         assert detect_format(record, list(FORMATS), min_share=0.5) == "psiloqa"
 
     def test_the_psiloqa_detector_does_not_claim_jmle_rows(self):
-        assert detect_format({"question": "q", "choices": {}, "answer": ["a"]}, list(FORMATS)) == "jmle"
+        assert (
+            detect_format({"question": "q", "choices": {}, "answer": ["a"]}, list(FORMATS))
+            == "jmle"
+        )
 
     def test_import_is_cheap(self):
         code = "import sys, dsbuild.schemas; print('polars' in sys.modules)"
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip() == "False"
 
     def test_every_model_keeps_unknown_fields(self):
@@ -171,7 +199,11 @@ def mushroom_row() -> dict:
         "model_input": "What did Petra win?",
         "model_output_text": text,
         "model_id": "some/model",
-        "soft_labels": [{"start": 0, "end": 5, "prob": 0.2}, {"start": 12, "end": 18, "prob": 0.9}, {"start": 28, "end": 32, "prob": 0.6}],
+        "soft_labels": [
+            {"start": 0, "end": 5, "prob": 0.2},
+            {"start": 12, "end": 18, "prob": 0.9},
+            {"start": 28, "end": 32, "prob": 0.6},
+        ],
         "hard_labels": [[12, 18], [28, 32]],
         "annotations": {"a1": [[12, 18], [28, 32]], "a2": [[12, 12], [12, 18]], "a3": []},
     }
@@ -234,9 +266,9 @@ class TestEntityCS:
     def test_sample_offsets_index_the_text_inside_tags(self):
         row = next(r for r in sample("entitycs.jsonl") if r["language"] == "ru")
         e = row["entities"][1]
-        assert row["cs_sentence"][e["cs_start"]:e["cs_end"]] == "Варшава"
-        assert row["cs_sentence"][e["cs_start"] - 4:e["cs_start"]] == "<ru>"
-        assert row["en_sentence"][e["en_start"]:e["en_end"]] == "Warsaw"
+        assert row["cs_sentence"][e["cs_start"] : e["cs_end"]] == "Варшава"
+        assert row["cs_sentence"][e["cs_start"] - 4 : e["cs_start"]] == "<ru>"
+        assert row["en_sentence"][e["en_start"] : e["en_end"]] == "Warsaw"
 
     def test_offsets_must_point_inside_the_tags(self, entity_row):
         entity_row["entities"][1]["cs_start"] += 1
@@ -261,11 +293,18 @@ class TestEntityCS:
 
     def test_bad_qid(self, entity_row):
         entity_row["entities"][0]["qid"] = "X7186"
-        assert errors(EntityCSRecord, entity_row) == {("entities[0].qid", "string_pattern_mismatch")}
+        assert errors(EntityCSRecord, entity_row) == {
+            ("entities[0].qid", "string_pattern_mismatch")
+        }
 
     def test_a_sentence_without_entities_is_invalid(self):
-        row = {"id": "x", "language": "de", "en_sentence": "No tags here.", "cs_sentence": "No tags here.",
-               "entities": []}
+        row = {
+            "id": "x",
+            "language": "de",
+            "en_sentence": "No tags here.",
+            "cs_sentence": "No tags here.",
+            "entities": [],
+        }
         assert errors(EntityCSRecord, row) == {("en_sentence", "no_entities")}
 
 
@@ -285,23 +324,33 @@ class TestEntityCSMarkers:
         assert errors(EntityCSRecord, marker_row()) == set()
 
     def test_e_markers_are_accepted(self):
-        row = marker_row(cs_sentence="<e>Marie Curie</e> was born in <e>Warschau</e>, then a <b>city</b> of Russia.")
+        row = marker_row(
+            cs_sentence="<e>Marie Curie</e> was born in <e>Warschau</e>, then a <b>city</b> of Russia."
+        )
         assert errors(EntityCSRecord, row) == set()
 
     def test_unclosed_marker(self):
-        row = marker_row(en_sentence="<en>Marie Curie was born in <en>Warsaw</en>, then a <b>city</b> of Russia.")
+        row = marker_row(
+            en_sentence="<en>Marie Curie was born in <en>Warsaw</en>, then a <b>city</b> of Russia."
+        )
         assert errors(EntityCSRecord, row) == {("en_sentence", "markers_unbalanced")}
 
     def test_mismatched_closing_tag(self):
-        row = marker_row(cs_sentence="<en>Marie Curie</en> was born in <de>Warschau</en>, then a <b>city</b> of Russia.")
+        row = marker_row(
+            cs_sentence="<en>Marie Curie</en> was born in <de>Warschau</en>, then a <b>city</b> of Russia."
+        )
         assert errors(EntityCSRecord, row) == {("cs_sentence", "markers_unbalanced")}
 
     def test_entity_counts_differ(self):
-        row = marker_row(cs_sentence="Marie Curie was born in <de>Warschau</de>, then a <b>city</b> of Russia.")
+        row = marker_row(
+            cs_sentence="Marie Curie was born in <de>Warschau</de>, then a <b>city</b> of Russia."
+        )
         assert errors(EntityCSRecord, row) == {("cs_sentence", "entity_count_mismatch")}
 
     def test_text_between_entities_differs(self):
-        row = marker_row(cs_sentence="<en>Marie Curie</en> wurde in <de>Warschau</de>, then a <b>city</b> of Russia.")
+        row = marker_row(
+            cs_sentence="<en>Marie Curie</en> wurde in <de>Warschau</de>, then a <b>city</b> of Russia."
+        )
         assert errors(EntityCSRecord, row) == {("cs_sentence", "context_mismatch")}
 
 
@@ -331,8 +380,12 @@ class TestMedRECT:
         assert errors(MedRECTRecord, medrect_item()) == set()
 
     def test_error_sentence_compared_without_layout(self):
-        item = medrect_item(error_sentence_id=2, error_sentence="His ECG shows ST elevation in leads II,\r\nIII and aVF.",
-                            corrected_sentence="His ECG is normal.", corrected_text="His ECG is normal.")
+        item = medrect_item(
+            error_sentence_id=2,
+            error_sentence="His ECG shows ST elevation in leads II,\r\nIII and aVF.",
+            corrected_sentence="His ECG is normal.",
+            corrected_text="His ECG is normal.",
+        )
         assert errors(MedRECTRecord, item) == set()
 
     def test_numbering_gap(self):
@@ -340,11 +393,15 @@ class TestMedRECT:
         assert errors(MedRECTRecord, item) == {("sentences", "numbering_gap")}
 
     def test_unnumbered_first_line(self):
-        item = medrect_item(sentences="A man has chest pain.\n1. His ECG.\n2. More.\n3. He is sent home.")
+        item = medrect_item(
+            sentences="A man has chest pain.\n1. His ECG.\n2. More.\n3. He is sent home."
+        )
         assert errors(MedRECTRecord, item) == {("sentences", "sentence_unnumbered")}
 
     def test_missing_error_type(self):
-        assert errors(MedRECTRecord, medrect_item(error_type=None)) == {("error_type", "error_field_missing")}
+        assert errors(MedRECTRecord, medrect_item(error_type=None)) == {
+            ("error_type", "error_field_missing")
+        }
 
     def test_type_outside_the_scheme_is_a_warning_not_an_error(self):
         # It was an error (error_type_unknown); a release may use its own names (issue 14).
@@ -354,14 +411,18 @@ class TestMedRECT:
 
     def test_sentence_id_out_of_range(self):
         item = medrect_item(error_sentence_id=7)
-        assert errors(MedRECTRecord, item) == {("error_sentence_id", "error_sentence_id_out_of_range")}
+        assert errors(MedRECTRecord, item) == {
+            ("error_sentence_id", "error_sentence_id_out_of_range")
+        }
 
     def test_error_sentence_must_be_the_numbered_sentence(self):
         item = medrect_item(error_sentence_id=1)
         assert errors(MedRECTRecord, item) == {("error_sentence", "error_sentence_mismatch")}
 
     def test_correction_must_change_something(self):
-        item = medrect_item(corrected_sentence="He is sent  home.", corrected_text="A man. He is sent home.")
+        item = medrect_item(
+            corrected_sentence="He is sent  home.", corrected_text="A man. He is sent home."
+        )
         assert errors(MedRECTRecord, item) == {("corrected_sentence", "correction_unchanged")}
 
     def test_corrected_text_must_hold_the_correction(self):
@@ -369,11 +430,19 @@ class TestMedRECT:
         assert errors(MedRECTRecord, item) == {("corrected_text", "corrected_text_mismatch")}
 
     def test_clean_item_has_no_error_fields(self):
-        item = medrect_item(error_flag=0, error_sentence_id=None, error_sentence=None, corrected_sentence=None, corrected_text=None)
+        item = medrect_item(
+            error_flag=0,
+            error_sentence_id=None,
+            error_sentence=None,
+            corrected_sentence=None,
+            corrected_text=None,
+        )
         assert errors(MedRECTRecord, item) == {("error_type", "clean_has_error_fields")}
 
     def test_flag_must_be_0_or_1(self):
-        assert errors(MedRECTRecord, medrect_item(error_flag=2)) == {("error_flag", "literal_error")}
+        assert errors(MedRECTRecord, medrect_item(error_flag=2)) == {
+            ("error_flag", "literal_error")
+        }
 
 
 def medec_row(**changes) -> dict:
@@ -399,33 +468,51 @@ class TestMEDEC:
         assert (record.error_flag, record.error_sentence_id) == (1, 1)
 
     def test_clean_row_with_na(self):
-        row = medec_row(**{"Error Flag": "0", "Error Type": "NA", "Error Sentence ID": "-1", "Error Sentence": "NA",
-                           "Corrected Sentence": "NA", "Corrected Text": "NA"})
+        row = medec_row(
+            **{
+                "Error Flag": "0",
+                "Error Type": "NA",
+                "Error Sentence ID": "-1",
+                "Error Sentence": "NA",
+                "Corrected Sentence": "NA",
+                "Corrected Text": "NA",
+            }
+        )
         assert errors(MEDECRecord, row) == set()
         row["Error Sentence ID"] = "1"
         assert errors(MEDECRecord, row) == {("Error Sentence ID", "clean_has_error_fields")}
 
     def test_error_row_needs_a_sentence_id(self):
-        assert errors(MEDECRecord, medec_row(**{"Error Sentence ID": "-1"})) == {("Error Sentence ID", "error_field_missing")}
+        assert errors(MEDECRecord, medec_row(**{"Error Sentence ID": "-1"})) == {
+            ("Error Sentence ID", "error_field_missing")
+        }
 
     def test_error_types_ignore_case(self):
         assert errors(MEDECRecord, medec_row(**{"Error Type": "CausalOrganism"})) == set()
         assert errors(MEDECRecord, medec_row(**{"Error Type": "surgery"})) == set()
         assert warnings_of(MEDECRecord, medec_row(**{"Error Type": "surgery"})) == [
-            ("Error Type", "error_type_outside_scheme")]
+            ("Error Type", "error_type_outside_scheme")
+        ]
 
     def test_numbering_starts_at_zero(self):
         row = medec_row(Sentences="1 A woman has a cough.\r\n2 She is given amoxicillin.")
         assert ("Sentences", "numbering_gap") in errors(MEDECRecord, row)
 
     def test_bad_flag_text(self):
-        assert errors(MEDECRecord, medec_row(**{"Error Flag": "yes"})) == {("Error Flag", "literal_error")}
+        assert errors(MEDECRecord, medec_row(**{"Error Flag": "yes"})) == {
+            ("Error Flag", "literal_error")
+        }
 
 
 class TestJMLE:
     def question(self, **changes) -> dict:
-        q = {"id": "119A16", "question": "Which finding?", "choices": {"a": "x", "b": "y", "c": "z"}, "answer": ["b"],
-             "case_classification": {"type": "definite_case", "confidence": "high", "score": 10}}
+        q = {
+            "id": "119A16",
+            "question": "Which finding?",
+            "choices": {"a": "x", "b": "y", "c": "z"},
+            "answer": ["b"],
+            "case_classification": {"type": "definite_case", "confidence": "high", "score": 10},
+        }
         q.update(changes)
         return q
 
@@ -433,13 +520,19 @@ class TestJMLE:
         assert errors(JMLEQuestion, self.question()) == set()
 
     def test_empty_choice(self):
-        assert errors(JMLEQuestion, self.question(choices={"a": "x", "b": " "})) == {("choices.b", "choice_empty")}
+        assert errors(JMLEQuestion, self.question(choices={"a": "x", "b": " "})) == {
+            ("choices.b", "choice_empty")
+        }
 
     def test_answer_not_a_choice(self):
-        assert errors(JMLEQuestion, self.question(answer=["b", "f"])) == {("answer[1]", "answer_not_a_choice")}
+        assert errors(JMLEQuestion, self.question(answer=["b", "f"])) == {
+            ("answer[1]", "answer_not_a_choice")
+        }
 
     def test_choice_letters_in_order(self):
-        assert errors(JMLEQuestion, self.question(choices={"a": "x", "c": "y"}, answer=["a"])) == {("choices", "choice_letters")}
+        assert errors(JMLEQuestion, self.question(choices={"a": "x", "c": "y"}, answer=["a"])) == {
+            ("choices", "choice_letters")
+        }
 
     def test_id_pattern(self):
         assert errors(JMLEQuestion, self.question(id="A16")) == {("id", "string_pattern_mismatch")}
@@ -471,32 +564,47 @@ class TestCultural:
 
     def test_score_range(self, segment):
         segment["translations"][0]["ratings"][0]["score"] = 4
-        assert errors(CulturalRecord, segment) == {("translations[0].ratings[0].score", "literal_error")}
+        assert errors(CulturalRecord, segment) == {
+            ("translations[0].ratings[0].score", "literal_error")
+        }
 
     def test_na_means_not_translated_so_only_segments_take_it(self, segment):
         segment["translations"][0]["ratings"][1]["score"] = "NA"
         assert errors(CulturalRecord, segment) == set()
         segment["translations"][0]["ratings"][0]["score"] = "NA"
-        assert errors(CulturalRecord, segment) == {("translations[0].ratings[0].score", "na_on_full_text")}
+        assert errors(CulturalRecord, segment) == {
+            ("translations[0].ratings[0].score", "na_on_full_text")
+        }
 
     def test_full_text_criteria_and_rater_metadata(self, segment):
         rating = segment["translations"][1]["ratings"][1]
         assert (rating["content"], rating["style"], rating["audience"]) == (2, 3, 2)
-        assert CulturalRecord.model_validate(segment).translations[1].ratings[1].rater_meta["locale"] == "en-GB"
+        assert (
+            CulturalRecord.model_validate(segment).translations[1].ratings[1].rater_meta["locale"]
+            == "en-GB"
+        )
         rating["style"] = 4
-        assert errors(CulturalRecord, segment) == {("translations[1].ratings[1].style", "less_than_equal")}
+        assert errors(CulturalRecord, segment) == {
+            ("translations[1].ratings[1].style", "less_than_equal")
+        }
         rating["style"] = 3
         segment["translations"][0]["ratings"][1]["content"] = 1
-        assert errors(CulturalRecord, segment) == {("translations[0].ratings[1].content", "criterion_on_segment")}
+        assert errors(CulturalRecord, segment) == {
+            ("translations[0].ratings[1].content", "criterion_on_segment")
+        }
 
     def test_rating_of_a_missing_nuance(self, segment):
         segment["translations"][0]["ratings"][1]["nuance"] = 3
-        assert errors(CulturalRecord, segment) == {("translations[0].ratings[1].nuance", "nuance_index_out_of_range")}
+        assert errors(CulturalRecord, segment) == {
+            ("translations[0].ratings[1].nuance", "nuance_index_out_of_range")
+        }
 
     def test_duplicate_rating(self, segment):
         ratings = segment["translations"][1]["ratings"]
         ratings.append(dict(ratings[0]))
-        assert errors(CulturalRecord, segment) == {("translations[1].ratings[2]", "duplicate_rating")}
+        assert errors(CulturalRecord, segment) == {
+            ("translations[1].ratings[2]", "duplicate_rating")
+        }
 
     def test_duplicate_translation_and_same_language(self, segment):
         segment["translations"].append(dict(segment["translations"][0], ratings=[]))

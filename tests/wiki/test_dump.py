@@ -45,7 +45,7 @@ def page_xml(title, page_id, text, *, ns=0, redirect=None, prefix="", with_ns=Tr
         parts.append(f"    <{p}redirect title={quoteattr(redirect)} />\n")
     parts.append(
         f"    <{p}revision>\n      <{p}id>9{page_id}</{p}id>\n"
-        f"      <{p}text bytes=\"{len(text)}\" xml:space=\"preserve\">{escape(text)}</{p}text>\n"
+        f'      <{p}text bytes="{len(text)}" xml:space="preserve">{escape(text)}</{p}text>\n'
         f"    </{p}revision>\n  </{p}page>\n"
     )
     return "".join(parts)
@@ -53,8 +53,8 @@ def page_xml(title, page_id, text, *, ns=0, redirect=None, prefix="", with_ns=Tr
 
 def dump_xml(pages, *, siteinfo=True, close=True):
     head = f'<mediawiki xmlns="{NS11}" version="0.11" xml:lang="en">\n'
-    return head + (SITEINFO if siteinfo else "") + "".join(pages) + (
-        "</mediawiki>\n" if close else ""
+    return (
+        head + (SITEINFO if siteinfo else "") + "".join(pages) + ("</mediawiki>\n" if close else "")
     )
 
 
@@ -97,18 +97,24 @@ class TestFormats:
             path = write(tmp_path, "d.xml.gz", gzip.compress(raw))
         elif kind == "multistream":  # header, pages in groups, footer: one bz2 stream each
             head = dump_xml([], close=False).encode()
-            streams = [head, "".join(PAGES[:2]).encode(), "".join(PAGES[2:]).encode(),
-                       b"</mediawiki>\n"]
-            path = write(tmp_path, "d-multistream.xml.bz2",
-                         b"".join(bz2.compress(s) for s in streams))
+            streams = [
+                head,
+                "".join(PAGES[:2]).encode(),
+                "".join(PAGES[2:]).encode(),
+                b"</mediawiki>\n",
+            ]
+            path = write(
+                tmp_path, "d-multistream.xml.bz2", b"".join(bz2.compress(s) for s in streams)
+            )
         else:
             path = write(tmp_path, "d.txt", bz2.compress(raw))
         items = read(path)
         assert titles(items) == ["Alpha", "Beta", "Gamma", "Delta"]
         assert rejects(items) == []
         alpha = items[0]
-        assert alpha == Page("1", "Alpha", 0, None,
-                             "'''Alpha''' is [[Beta|the second]] & <b>more</b>.")
+        assert alpha == Page(
+            "1", "Alpha", 0, None, "'''Alpha''' is [[Beta|the second]] & <b>more</b>."
+        )
         assert items[1].text == "Beta text 😀 東京 שלום."
 
     def test_open_stream_is_accepted(self):
@@ -182,13 +188,15 @@ def multistream(tmp_path, groups):
         data += bz2.compress("".join(group).encode())
     data += bz2.compress(b"</mediawiki>\n")
     dump = write(tmp_path, "wiki-multistream.xml.bz2", data)
-    return dump, write(tmp_path, "wiki-multistream-index.txt.bz2",
-                       bz2.compress("".join(index).encode()))
+    return dump, write(
+        tmp_path, "wiki-multistream-index.txt.bz2", bz2.compress("".join(index).encode())
+    )
 
 
 class TestShards:
-    GROUPS = [[page_xml(f"P{g}{i}", 10 * g + i, f"Text {g} {i}.") for i in range(3)]
-              for g in range(1, 6)]
+    GROUPS = [
+        [page_xml(f"P{g}{i}", 10 * g + i, f"Text {g} {i}.") for i in range(3)] for g in range(1, 6)
+    ]
 
     def test_ranges_cover_every_page_once(self, tmp_path):
         dump, index = multistream(tmp_path, self.GROUPS)
@@ -199,8 +207,9 @@ class TestShards:
             assert len(ranges) == min(shards, 5)
             assert ranges[0][0] == 0 and ranges[-1][1] is None
             assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
-            items = [item for start, end in ranges
-                     for item in iter_pages(dump, start=start, end=end)]
+            items = [
+                item for start, end in ranges for item in iter_pages(dump, start=start, end=end)
+            ]
             assert titles(items) == expected and not rejects(items), shards
 
     def test_a_range_not_at_stream_starts_ends_truncated(self, tmp_path):
@@ -237,17 +246,23 @@ class TestNamespacesAndRedirects:
         documents = [p.title for p in items if p.redirect is None]
         assert documents == ["Alpha", "Beta", "Delta", "Eta"]
         assert list(iter_redirects(io.BytesIO(raw))) == [
-            ("Gamma", "Alpha"), ("Epsilon", "Delta page"), ("Zeta", "Epsilon"),
+            ("Gamma", "Alpha"),
+            ("Epsilon", "Delta page"),
+            ("Zeta", "Epsilon"),
         ]
         assert redirect_map(io.BytesIO(raw)) == {
-            "Gamma": "Alpha", "Epsilon": "Delta page", "Zeta": "Delta page",
+            "Gamma": "Alpha",
+            "Epsilon": "Delta page",
+            "Zeta": "Delta page",
         }
 
     def test_redirect_cycles_end(self):
-        raw = dump_xml([
-            page_xml("A", 1, "#REDIRECT [[B]]", redirect="B"),
-            page_xml("B", 2, "#REDIRECT [[A]]", redirect="A"),
-        ]).encode()
+        raw = dump_xml(
+            [
+                page_xml("A", 1, "#REDIRECT [[B]]", redirect="B"),
+                page_xml("B", 2, "#REDIRECT [[A]]", redirect="A"),
+            ]
+        ).encode()
         assert redirect_map(io.BytesIO(raw)) == {"A": "A", "B": "B"}
 
 
@@ -290,8 +305,7 @@ class TestBrokenInput:
         cut = raw[: raw.index(b"Last [[page")]
         items = read(io.BytesIO(cut))
         assert titles(items) == ["Alpha", "Beta", "Gamma"]
-        assert items[-1] == PageReject("5", "Delta", "truncated",
-                                       "the file ends inside a <page>")
+        assert items[-1] == PageReject("5", "Delta", "truncated", "the file ends inside a <page>")
 
     def test_truncated_between_pages(self):
         raw = dump_xml(PAGES[:2], close=False).encode()
@@ -368,8 +382,9 @@ def test_memory_stays_bounded(monkeypatch):
     monkeypatch.setattr(dump_module, "_BLOCK", 64 * 1024)
     page = page_xml("Page", 1, "Some [[text]] here. " * 200).encode()
     count = 16_000_000 // len(page)
-    parts = (part for part in [dump_xml([], close=False).encode()] + [page] * count
-             + [b"</mediawiki>"])
+    parts = (
+        part for part in [dump_xml([], close=False).encode()] + [page] * count + [b"</mediawiki>"]
+    )
     kept, peak = traced_peak(iter_pages(Generated(parts)))
     assert kept == [("Page", "Page")] * count
     assert peak < 3_000_000 + count * 100  # the list of results this test keeps
@@ -379,12 +394,17 @@ def test_oversized_page_is_not_held(monkeypatch):
     monkeypatch.setattr(dump_module, "MAX_PAGE_BYTES", 1_000_000)
     monkeypatch.setattr(dump_module, "_BLOCK", 64 * 1024)
     line = b"x" * 1000 + b"\n"
-    parts = (part for part in (
-        [dump_xml([], close=False).encode(),
-         b"<page><title>Huge</title><ns>0</ns><id>1</id><revision><text>"]
-        + [line] * 16_000
-        + [b"</text></revision></page>", PAGES[0].encode(), b"</mediawiki>"]
-    ))
+    parts = (
+        part
+        for part in (
+            [
+                dump_xml([], close=False).encode(),
+                b"<page><title>Huge</title><ns>0</ns><id>1</id><revision><text>",
+            ]
+            + [line] * 16_000
+            + [b"</text></revision></page>", PAGES[0].encode(), b"</mediawiki>"]
+        )
+    )
     kept, peak = traced_peak(iter_pages(Generated(parts)))
     assert kept == [("PageReject", "Huge"), ("Page", "Alpha")]
     assert peak < 3_000_000
@@ -402,7 +422,12 @@ class TestRealDumps:
         assert items[0].title == "AccessibleComputing"
         assert items[0].redirect == "Computer accessibility"
         assert {p.title for p in items if p.redirect is None} == {
-            "Anarchism", "Albedo", "A", "Alabama", "Achilles", "Abraham Lincoln",
+            "Anarchism",
+            "Albedo",
+            "A",
+            "Alabama",
+            "Achilles",
+            "Abraham Lincoln",
         }
         assert dict(iter_redirects(path))["AfghanistanHistory"] == "History of Afghanistan"
 
@@ -418,7 +443,8 @@ class TestRealDumps:
     def test_real_files_concatenated_are_a_multistream_dump(self, shared_fixtures, tmp_path):
         folder = shared_fixtures / "wikipedia"
         data = (folder / "enwiki-20250201-tiny70.xml.bz2").read_bytes() + (
-            folder / "enwiki-table-markup-gensim.xml.bz2").read_bytes()
+            folder / "enwiki-table-markup-gensim.xml.bz2"
+        ).read_bytes()
         items = read(write(tmp_path, "both.xml.bz2", data))
         assert len(items) == 75 and not rejects(items)
         first = len((folder / "enwiki-20250201-tiny70.xml.bz2").read_bytes())

@@ -21,8 +21,11 @@ def fake_api(calls, *, fail_first=0, status=503, error=None):
         calls.append(request)
         if len(calls) <= fail_first:
             if error:
-                return httpx.Response(200, json={"error": {"code": error, "info": "lag"}},
-                                      headers={"Retry-After": "0"})
+                return httpx.Response(
+                    200,
+                    json={"error": {"code": error, "info": "lag"}},
+                    headers={"Retry-After": "0"},
+                )
             return httpx.Response(status, headers={"Retry-After": "0"})
         params = request.url.params
         assert params["action"] == "query" and params["formatversion"] == "2"
@@ -33,8 +36,14 @@ def fake_api(calls, *, fail_first=0, status=503, error=None):
                 pages.append({"title": title, "invalid": True, "invalidreason": "bad"})
             elif title in WIKI:
                 page_id, text = WIKI[title]
-                pages.append({"pageid": page_id, "ns": 0, "title": title,
-                              "revisions": [{"slots": {"main": {"content": text}}}]})
+                pages.append(
+                    {
+                        "pageid": page_id,
+                        "ns": 0,
+                        "title": title,
+                        "revisions": [{"slots": {"main": {"content": text}}}],
+                    }
+                )
             else:
                 pages.append({"ns": 0, "title": title, "missing": True})
         return httpx.Response(200, json={"batchcomplete": True, "query": {"pages": pages}})
@@ -49,8 +58,13 @@ def no_sleep(monkeypatch):
 
 def test_pages_redirects_and_missing():
     calls = []
-    items = list(fetch_pages(["lutetia", "Nowhere", "<Bad>"], client=fake_api(calls),
-                             user_agent="test/1 (me@example.org)"))
+    items = list(
+        fetch_pages(
+            ["lutetia", "Nowhere", "<Bad>"],
+            client=fake_api(calls),
+            user_agent="test/1 (me@example.org)",
+        )
+    )
     assert items == [
         Page("1", "Lutetia", 0, "Paris", WIKI["Lutetia"][1]),
         PageReject(None, "Nowhere", "missing", "no such page"),
@@ -102,15 +116,25 @@ def test_continuation_is_followed():
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         if "rvcontinue" not in request.url.params:
-            page = {"pageid": 22989, "ns": 0, "title": "Paris",
-                    "revisions": [{"slots": {"main": {"content": "P"}}}]}
-            return httpx.Response(200, json={"continue": {"rvcontinue": "5843419|1",
-                                                          "continue": "||"},
-                                             "query": {"pages": [page, {"pageid": 5843419,
-                                                                        "ns": 0,
-                                                                        "title": "France"}]}})
-        page = {"pageid": 5843419, "ns": 0, "title": "France",
-                "revisions": [{"slots": {"main": {"content": "F"}}}]}
+            page = {
+                "pageid": 22989,
+                "ns": 0,
+                "title": "Paris",
+                "revisions": [{"slots": {"main": {"content": "P"}}}],
+            }
+            return httpx.Response(
+                200,
+                json={
+                    "continue": {"rvcontinue": "5843419|1", "continue": "||"},
+                    "query": {"pages": [page, {"pageid": 5843419, "ns": 0, "title": "France"}]},
+                },
+            )
+        page = {
+            "pageid": 5843419,
+            "ns": 0,
+            "title": "France",
+            "revisions": [{"slots": {"main": {"content": "F"}}}],
+        }
         return httpx.Response(200, json={"query": {"pages": [page]}})
 
     client = httpx.Client(transport=httpx.MockTransport(handler))
@@ -150,9 +174,15 @@ def test_psiloqa_online_passages_keep_their_titles_for_a_resume(tmp_path):
         seen.append(params.get("list") or params.get("prop"))
         if params.get("list") == "random":
             return httpx.Response(200, json={"query": {"random": [{"title": "Lutetia"}]}})
-        pages = [{"pageid": WIKI_LONG[t][0], "ns": 0, "title": t,
-                  "revisions": [{"slots": {"main": {"content": WIKI_LONG[t][1]}}}]}
-                 for t in params["titles"].split("|")]
+        pages = [
+            {
+                "pageid": WIKI_LONG[t][0],
+                "ns": 0,
+                "title": t,
+                "revisions": [{"slots": {"main": {"content": WIKI_LONG[t][1]}}}],
+            }
+            for t in params["titles"].split("|")
+        ]
         return httpx.Response(200, json={"query": {"pages": pages}})
 
     client = httpx.Client(transport=httpx.MockTransport(handler))

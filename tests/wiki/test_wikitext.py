@@ -87,8 +87,9 @@ class TestLinks:
         assert plain("[[bus]]<nowiki/>es") == "buses"
 
     def test_pipe_trick(self):
-        assert links("[[Seattle, Washington|]] [[Yours, Mine and Ours (1968 film)|]] "
-                     "[[Pipe (computing)|]]") == [
+        assert links(
+            "[[Seattle, Washington|]] [[Yours, Mine and Ours (1968 film)|]] [[Pipe (computing)|]]"
+        ) == [
             ("Seattle", "Seattle, Washington"),
             ("Yours, Mine and Ours", "Yours, Mine and Ours (1968 film)"),
             ("Pipe", "Pipe (computing)"),
@@ -176,14 +177,32 @@ class TestLinks:
         assert normalize_title("Foo%20bar\u00a0baz") == "Foo bar baz"
 
     def test_link_kinds(self):
-        kinds = {t: link_kind(t) for t in [
-            "de:Foo", "zh-yue:Foo", "Star Wars: Episode I", "wikt:x", ":Category:X", "FILE :x",
-            "Help:x", "Datei:x.png", "Re: Foo", "Paris",
-        ]}
+        kinds = {
+            t: link_kind(t)
+            for t in [
+                "de:Foo",
+                "zh-yue:Foo",
+                "Star Wars: Episode I",
+                "wikt:x",
+                ":Category:X",
+                "FILE :x",
+                "Help:x",
+                "Datei:x.png",
+                "Re: Foo",
+                "Paris",
+            ]
+        }
         assert kinds == {
-            "de:Foo": "language", "zh-yue:Foo": "language", "Star Wars: Episode I": None,
-            "wikt:x": "interwiki", ":Category:X": "category", "FILE :x": "file",
-            "Help:x": "namespace", "Datei:x.png": "file", "Re: Foo": None, "Paris": None,
+            "de:Foo": "language",
+            "zh-yue:Foo": "language",
+            "Star Wars: Episode I": None,
+            "wikt:x": "interwiki",
+            ":Category:X": "category",
+            "FILE :x": "file",
+            "Help:x": "namespace",
+            "Datei:x.png": "file",
+            "Re: Foo": None,
+            "Paris": None,
         }
 
     def test_redirect_target(self):
@@ -208,7 +227,7 @@ class TestRemoval:
 
     def test_nested_tables(self):
         text = (
-            "Before [[A]].\n{| class=\"wikitable\" style=\"x\"\n|-\n! H1 !! H2\n|-\n| [[B]] || "
+            'Before [[A]].\n{| class="wikitable" style="x"\n|-\n! H1 !! H2\n|-\n| [[B]] || '
             "c\n|-\n|\n{|\n| inner [[C]]\n|}\n|}\nAfter [[D]].\n:{|\n|x\n|}\nEnd."
         )
         parsed = parse_wikitext(text)
@@ -228,7 +247,7 @@ class TestRemoval:
     def test_refs(self):
         text = (
             'Fact.<ref name="a">{{cite|[[Src]]}} [[Src2]]</ref> More<ref name=b/> '
-            "text<ref name=\"c\" /> and [[E]]<REF group=n>x</REF>.\n<references/>\n"
+            'text<ref name="c" /> and [[E]]<REF group=n>x</REF>.\n<references/>\n'
             "<references>\n<ref name=z>q</ref>\n</references>"
         )
         parsed = parse_wikitext(text)
@@ -248,8 +267,13 @@ class TestRemoval:
         assert parsed.links == []
 
     def test_formatting_tags_keep_their_text(self):
-        assert plain("<b>bold</b> <small>s</small> x<sup>2</sup> <span style=\"a\">y</span>"
-                     " a<br/>b <Foo> 3 < 4") == "bold s x2 y a\n\nb <Foo> 3 < 4"
+        assert (
+            plain(
+                '<b>bold</b> <small>s</small> x<sup>2</sup> <span style="a">y</span>'
+                " a<br/>b <Foo> 3 < 4"
+            )
+            == "bold s x2 y a\n\nb <Foo> 3 < 4"
+        )
 
     def test_bold_italic(self):
         assert plain("'''Bold''' ''it'' '''''both''''' l''''x'''' it's") == (
@@ -257,10 +281,10 @@ class TestRemoval:
         )
 
     def test_external_links(self):
-        assert plain("See [https://example.org the site] and [http://x.org] or "
-                     "https://bare.example now [//proto.rel rel].") == (
-            "See the site and or https://bare.example now rel."
-        )
+        assert plain(
+            "See [https://example.org the site] and [http://x.org] or "
+            "https://bare.example now [//proto.rel rel]."
+        ) == ("See the site and or https://bare.example now rel.")
 
     def test_entities(self):
         assert plain("5&nbsp;km &ndash; &lt;tag&gt; &#91;1&#93; AT&T") == "5 km – <tag> [1] AT&T"
@@ -286,7 +310,13 @@ class TestParagraphs:
         parsed = parse_wikitext(text)
         check(parsed)
         assert parsed.text.split("\n\n") == [
-            "Intro:", "one A", "two", "three", "term : def", "indented", "After.",
+            "Intro:",
+            "one A",
+            "two",
+            "three",
+            "term : def",
+            "indented",
+            "After.",
         ]
 
     def test_table_remnant_lines_are_dropped(self):
@@ -300,13 +330,65 @@ class TestParagraphs:
 
 
 PIECES = [
-    "[[A]]", "[[b|B b]]", "[[c]]s", "[[D|]]", "[[E (x)|]]", "{{t|[[F]]}}", "{{", "}}", "[[",
-    "]]", "[[G]", "[", "]", "'''", "''", "<ref>[[H]]</ref>", "<ref name=x/>", "<!--", "-->",
-    "\n", "\n\n", "\n== H ==\n", "\n* ", "\n{|\n| [[I]]\n|}\n", "{|", "|}", "&amp;", "&nbsp;",
-    " ", "  ", "x", "yz ", "😀", "東京", "שלום", "[[File:f.jpg|thumb|[[J]] cap]]",
-    "[[Category:K]]", "[http://e.org lab]", "<b>", "</b>", "<nowiki>[[N]]</nowiki>", "|",
-    "[[:L|l]]", "[[wikt:m|m]]", "[[#frag|f]]", "\ufdd0", "\ufdd1", "{{{1}}}", "<br>", "#",
-    "&#xfdd0;", "\ufdd3", "[[O|'' '']]", "\t", "\xa0", " (", ")", ";", "<math>{{</math>",
+    "[[A]]",
+    "[[b|B b]]",
+    "[[c]]s",
+    "[[D|]]",
+    "[[E (x)|]]",
+    "{{t|[[F]]}}",
+    "{{",
+    "}}",
+    "[[",
+    "]]",
+    "[[G]",
+    "[",
+    "]",
+    "'''",
+    "''",
+    "<ref>[[H]]</ref>",
+    "<ref name=x/>",
+    "<!--",
+    "-->",
+    "\n",
+    "\n\n",
+    "\n== H ==\n",
+    "\n* ",
+    "\n{|\n| [[I]]\n|}\n",
+    "{|",
+    "|}",
+    "&amp;",
+    "&nbsp;",
+    " ",
+    "  ",
+    "x",
+    "yz ",
+    "😀",
+    "東京",
+    "שלום",
+    "[[File:f.jpg|thumb|[[J]] cap]]",
+    "[[Category:K]]",
+    "[http://e.org lab]",
+    "<b>",
+    "</b>",
+    "<nowiki>[[N]]</nowiki>",
+    "|",
+    "[[:L|l]]",
+    "[[wikt:m|m]]",
+    "[[#frag|f]]",
+    "\ufdd0",
+    "\ufdd1",
+    "{{{1}}}",
+    "<br>",
+    "#",
+    "&#xfdd0;",
+    "\ufdd3",
+    "[[O|'' '']]",
+    "\t",
+    "\xa0",
+    " (",
+    ")",
+    ";",
+    "<math>{{</math>",
 ]
 
 
@@ -358,8 +440,10 @@ def test_an_external_link_never_swallows_a_wikilink_sentinel():
     stray U+FDD1 and gave the next link the wrong target."""
     page = parse_wikitext("[http://x[[Foo bar]]] and [[Baz]] z")
     assert "\ufdd1" not in page.text and "\ufdd0" not in page.text
-    assert [(page.text[l.start:l.end], l.target) for l in page.links] == [
-        ("Foo bar", "Foo bar"), ("Baz", "Baz")]
+    assert [(page.text[l.start : l.end], l.target) for l in page.links] == [
+        ("Foo bar", "Foo bar"),
+        ("Baz", "Baz"),
+    ]
     page = parse_wikitext("See [http://x.org the [[Foo]] site] and [[Baz]].")
     assert page.text == "See the Foo site and Baz."
     assert [l.target for l in page.links] == ["Foo", "Baz"]

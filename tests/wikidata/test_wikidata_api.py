@@ -16,10 +16,15 @@ LANGS = ["en", "de", "fr", "mul"]
 
 
 def make_item(n: int) -> dict:
-    return {"type": "item", "id": f"Q{n}",
-            "labels": {lang: {"language": lang, "value": f"{lang}-{n}"} for lang in LANGS},
-            "sitelinks": {"enwiki": {"site": "enwiki", "title": f"Page {n}", "badges": []},
-                          "dewiki": {"site": "dewiki", "title": f"Seite {n}", "badges": []}}}
+    return {
+        "type": "item",
+        "id": f"Q{n}",
+        "labels": {lang: {"language": lang, "value": f"{lang}-{n}"} for lang in LANGS},
+        "sitelinks": {
+            "enwiki": {"site": "enwiki", "title": f"Page {n}", "badges": []},
+            "dewiki": {"site": "dewiki", "title": f"Seite {n}", "badges": []},
+        },
+    }
 
 
 class FakeWikidata:
@@ -51,8 +56,11 @@ class FakeWikidata:
             if len(ids) > 50:
                 return httpx2.Response(200, json={"error": {"code": "too-many", "info": ">50"}})
             for i in ids:
-                out[i] = self._shape(self.items[i], langs, sites) if i in self.items else {
-                    "id": i, "missing": ""}
+                out[i] = (
+                    self._shape(self.items[i], langs, sites)
+                    if i in self.items
+                    else {"id": i, "missing": ""}
+                )
         else:
             titles = params["titles"].split("|")
             if len(titles) > 50:
@@ -92,16 +100,19 @@ def test_batches_of_fifty_with_filters(fake: FakeWikidata, tmp_path: Path) -> No
     assert [len(p["ids"].split("|")) for p in fake.params] == [50, 50, 20]
     assert MAX_PER_REQUEST == 50
     assert list(got) == ids
-    assert got["Q42"]["labels"] == {"de": {"language": "de", "value": "de-42"},
-                                    "fr": {"language": "fr", "value": "fr-42"}}
+    assert got["Q42"]["labels"] == {
+        "de": {"language": "de", "value": "de-42"},
+        "fr": {"language": "fr", "value": "fr-42"},
+    }
     assert set(got["Q42"]["sitelinks"]) == {"enwiki"}
     for p in fake.params:
         assert p["maxlag"] == "5" and p["props"] == "labels|sitelinks"
         assert p["languages"] == "de|fr" and p["sitefilter"] == "enwiki"
 
 
-def test_user_agent_names_dsbuild_and_contact(fake: FakeWikidata, tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_user_agent_names_dsbuild_and_contact(
+    fake: FakeWikidata, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DSBUILD_CONTACT", raising=False)
     with client(fake, tmp_path, contact="ops@example.org") as c:
         c.entities(["Q1"])
@@ -112,8 +123,10 @@ def test_user_agent_names_dsbuild_and_contact(fake: FakeWikidata, tmp_path: Path
 
 def test_maxlag_is_retried_after_retry_after(fake: FakeWikidata, tmp_path: Path) -> None:
     lagged = {"error": {"code": "maxlag", "info": "Waiting for db: 7 seconds lagged", "lag": 7}}
-    fake.fail = [httpx2.Response(200, json=lagged, headers={"Retry-After": "7"}),
-                 httpx2.Response(200, json=lagged, headers={"Retry-After": "3"})]
+    fake.fail = [
+        httpx2.Response(200, json=lagged, headers={"Retry-After": "7"}),
+        httpx2.Response(200, json=lagged, headers={"Retry-After": "3"}),
+    ]
     waits: list[float] = []
     with client(fake, tmp_path, sleep=waits.append) as c:
         got = c.entities(["Q5"])
@@ -133,8 +146,10 @@ def test_maxlag_gives_up_after_bounded_retries(fake: FakeWikidata, tmp_path: Pat
 
 
 def test_http_429_and_5xx_are_retried(fake: FakeWikidata, tmp_path: Path) -> None:
-    fake.fail = [httpx2.Response(429, headers={"Retry-After": "2"}, text="slow down"),
-                 httpx2.Response(503, text="busy")]
+    fake.fail = [
+        httpx2.Response(429, headers={"Retry-After": "2"}, text="slow down"),
+        httpx2.Response(503, text="busy"),
+    ]
     waits: list[float] = []
     with client(fake, tmp_path, sleep=waits.append) as c:
         assert "Q9" in c.entities(["Q9"])
@@ -184,10 +199,17 @@ def test_titles_missing_and_redirects(fake: FakeWikidata, tmp_path: Path) -> Non
     with client(fake, tmp_path) as c:
         got = c.entities_by_titles(titles, languages=["de"])
     assert {t: e["id"] for t, e in got.items()} == {
-        "Page 3": "Q3", "page_4": "Q4", "Redirect to 7": "Q7"}
+        "Page 3": "Q3",
+        "page_4": "Q4",
+        "Redirect to 7": "Q7",
+    }
     first = fake.params[0]
     assert first["sites"] == "enwiki" and first["titles"].split("|") == [
-        "Page 3", "Page 4", "No such page", "Redirect to 7"]
+        "Page 3",
+        "Page 4",
+        "No such page",
+        "Redirect to 7",
+    ]
     # The redirect could not be paired in the batch: asked alone once.
     assert fake.params[1]["titles"] == "Redirect to 7" and len(fake.requests) == 2
     with client(fake, tmp_path) as c:
@@ -196,8 +218,9 @@ def test_titles_missing_and_redirects(fake: FakeWikidata, tmp_path: Path) -> Non
     assert again == got
 
 
-def test_titles_in_batches_of_fifty_and_long_ones_posted(fake: FakeWikidata,
-                                                         tmp_path: Path) -> None:
+def test_titles_in_batches_of_fifty_and_long_ones_posted(
+    fake: FakeWikidata, tmp_path: Path
+) -> None:
     titles = [f"Page {i}" for i in range(1, 131)]
     with client(fake, tmp_path, cache=False) as c:
         got = c.entities_by_titles(titles)

