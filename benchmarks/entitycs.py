@@ -124,7 +124,8 @@ def main() -> None:
         for workers, engine in ((1, "local"), (2, "local"), (2, "ray")):
             r = build(dump, work / f"check-{workers}-{engine}", workers, engine)
             print(
-                f"--workers {workers} --engine {engine}: records sha256 {sha256(r['records'])[:16]} "
+                f"--workers {workers} --engine {engine}: "
+                f"records sha256 {sha256(r['records'])[:16]} "
                 f"text stage {r['stages']['read_wikipedia']['seconds']:.2f}s"
             )
 

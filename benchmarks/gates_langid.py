@@ -118,7 +118,7 @@ def main() -> None:
     print("| detector | " + " | ".join(langs) + " | all | texts/s | load s |")
     print("|---" * (len(langs) + 4) + "|")
     for r in results:
-        cells = [f"{r['per_language'][l]['accuracy']:.3f}" for l in langs]
+        cells = [f"{r['per_language'][lang]['accuracy']:.3f}" for lang in langs]
         print(
             f"| {r['detector']} | "
             + " | ".join(cells)
@@ -126,15 +126,15 @@ def main() -> None:
         )
     print("\nquestions only (short texts):")
     for r in results:
-        cells = [f"{l} {r['per_language'][l]['accuracy_questions']:.2f}" for l in langs]
+        cells = [f"{lang} {r['per_language'][lang]['accuracy_questions']:.2f}" for lang in langs]
         print(f"  {r['detector']:10s} " + "  ".join(cells))
     print("\nP(true language) 5th percentile / texts below 0.5 / most common confusions:")
     for r in results:
         print(f"  {r['detector']}")
-        for l in langs:
-            s = r["per_language"][l]
+        for lang in langs:
+            s = r["per_language"][lang]
             print(
-                f"    {l}: p05={s['p_true_p05']:.3f} below_0.5={s['below_0.5']} "
+                f"    {lang}: p05={s['p_true_p05']:.3f} below_0.5={s['below_0.5']} "
                 f"confused={s['confused_with']}"
             )
     if gate:

@@ -183,7 +183,8 @@ def main() -> None:
                 r = raw_run(server, a.n, a.concurrency, a.latency_ms)
                 raw_rates.append(r["req_per_s"])
                 print(
-                    f"  raw loop #{k + 1}: {r['req_per_s']:.1f} req/s ({r['fraction_of_ideal']:.2f} of ideal), lost {r['rows_lost']}"
+                    f"  raw loop #{k + 1}: {r['req_per_s']:.1f} req/s "
+                    f"({r['fraction_of_ideal']:.2f} of ideal), lost {r['rows_lost']}"
                 )
             if "clean" in only or "cached" in only:
                 server.reset()
@@ -194,13 +195,15 @@ def main() -> None:
                 clean_rates.append(rate)
                 clean_secs.append(r["seconds"])
                 print(
-                    f"  dsbuild  #{k + 1}: {rate:.1f} req/s ({rate / ideal:.2f} of ideal), server saw {sent}, errors {r['errors']}"
+                    f"  dsbuild  #{k + 1}: {rate:.1f} req/s ({rate / ideal:.2f} of ideal), "
+                    f"server saw {sent}, errors {r['errors']}"
                 )
         if raw_rates and clean_rates:
             print(
                 f"clean: dsbuild median {statistics.median(clean_rates):.1f} req/s = "
                 f"{statistics.median(clean_rates) / ideal:.3f} of ideal; raw median "
-                f"{statistics.median(raw_rates):.1f} req/s; ratio {statistics.median(clean_rates) / statistics.median(raw_rates):.2f}x"
+                f"{statistics.median(raw_rates):.1f} req/s; ratio "
+                f"{statistics.median(clean_rates) / statistics.median(raw_rates):.2f}x"
             )
         if "cached" in only:
             server.reset()
@@ -270,9 +273,10 @@ def main() -> None:
                 costs = [json.loads(line)["out"][0]["cost_usd"] for line in f if line.strip()]
             one = statistics.median(costs) if costs else float("nan")
             print(
-                f"budget: exit {r['rc']} ({r['stderr'][:120]}); spent ${spent:.4f} of ${budget:.2f} "
-                f"(run.json); one request ~${one:.5f}; under budget by {(budget - spent) / one:.2f} "
-                f"requests; server saw {server.stats().get('requests')}"
+                f"budget: exit {r['rc']} ({r['stderr'][:120]}); spent ${spent:.4f} "
+                f"of ${budget:.2f} (run.json); one request ~${one:.5f}; under budget by "
+                f"{(budget - spent) / one:.2f} requests; "
+                f"server saw {server.stats().get('requests')}"
             )
         finally:
             server.stop()

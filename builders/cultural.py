@@ -11,10 +11,11 @@ translations by several models for several locales, and their alignment, ready f
                `not_located` (the quote is not in the translation: kept, offsets null)
 
 Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a call failed for its content
-rejects its record with `llm_<reason>`, one failed because of the endpoint leaves it pending. Offsets are always computed here, never taken from a model: a
-surface is looked up exactly, then after normalisation (case, whitespace, quotes), see
-`dsbuild.cultural.locate`. The translator is not shown the segments, so the ratings measure
-how a model handles cultural material on its own.
+rejects its record with `llm_<reason>`, one failed because of the endpoint leaves it pending.
+Offsets are always computed here, never taken from a model: a surface is looked up exactly,
+then after normalisation (case, whitespace, quotes), see `dsbuild.cultural.locate`. The
+translator is not shown the segments, so the ratings measure how a model handles cultural
+material on its own.
 
 Records of the run are `CulturalRecord`s (one translation each, with `alignments`);
 `finalize` merges them per source text into `cultural.jsonl` and writes the rating sheet
@@ -526,7 +527,10 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
 SPEC = DatasetSpec(
     name="cultural",
     title="Cultural-nuance translation segments",
-    description="Idioms, puns, holidays and cultural concepts in source texts, localised by several models for several locales, aligned, and rated 0-3 or NA by native speakers.",
+    description=(
+        "Idioms, puns, holidays and cultural concepts in source texts, localised by several "
+        "models for several locales, aligned, and rated 0-3 or NA by native speakers."
+    ),
     method='"Be My Cheese?" cultural nuance in localisation (Van Doren et al., 2026)',
     formats=("cultural",),
     options="dsbuild.cultural.options:Options",
@@ -541,7 +545,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--sources",
             "sources",
-            "JSONL/CSV of texts {id, text, lang, segments: [{surface, category}]} [default: the 5 embedded emails]",
+            "JSONL/CSV of texts {id, text, lang, segments: [{surface, category}]} "
+            "[default: the 5 embedded emails]",
             "path",
             "FILE",
         ),
@@ -555,7 +560,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--models",
             "models",
-            "comma-separated roster of translating models; SPEC@URL for another endpoint [default: --model]",
+            "comma-separated roster of translating models; SPEC@URL for another endpoint "
+            "[default: --model]",
             "list",
             "LIST",
         ),
@@ -583,7 +589,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--out",
             "settings.out",
-            "folder for cultural.jsonl and the rating sheet (rating-sheet.jsonl/.csv/.xlsx) [default: RUN/export]",
+            "folder for cultural.jsonl and the rating sheet (rating-sheet.jsonl/.csv/.xlsx) "
+            "[default: RUN/export]",
             "path",
             "DIR",
         ),

@@ -238,7 +238,7 @@ def _sentences(page, text: str, links: list, splitter, opts: dict) -> Iterator[d
     min_chars, max_tokens = opts["min_chars"], opts["max_tokens"]
     for para_start, para_end, para_links in _link_paragraphs(text, links):
         para = text[para_start:para_end]
-        spans = [(l.start - para_start, l.end - para_start) for l in para_links]
+        spans = [(link.start - para_start, link.end - para_start) for link in para_links]
         count = len(spans)
         k = 0
         for sent in splitter.split(para, spans, count=False):
@@ -271,7 +271,7 @@ def _sentences(page, text: str, links: list, splitter, opts: dict) -> Iterator[d
                 "kind": "sentence",
                 "page": title,
                 "text": s_text,
-                "links": [[s, e, l.target] for (s, e), l in zip(inside, targets)],
+                "links": [[s, e, link.target] for (s, e), link in zip(inside, targets)],
             }
 
 
@@ -407,7 +407,7 @@ def _link_entities(record: dict, ctx) -> Any:
         "id": record["id"],
         "page": record["page"],
         "text": record["text"],
-        "links": [[l.start, l.end, l.title, l.qid] for l in links],
+        "links": [[link.start, link.end, link.title, link.qid] for link in links],
         "languages": chosen,
         "labels": {q: {lang: lab[lang] for lang in chosen} for q, lab in labels.items()},
     }
@@ -487,7 +487,10 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
 SPEC = DatasetSpec(
     name="entitycs",
     title="EntityCS entity code-switched corpora",
-    description="English Wikipedia sentences whose wikilinked entities are replaced by their Wikidata labels in other languages.",
+    description=(
+        "English Wikipedia sentences whose wikilinked entities are replaced by their Wikidata "
+        "labels in other languages."
+    ),
     method="Whitehouse et al., 2022 (EntityCS)",
     formats=("entitycs",),
     options="dsbuild.entitycs.options:Options",

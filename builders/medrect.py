@@ -258,9 +258,9 @@ def _intended(record: dict) -> str:
     if record["error_flag"] != 1:
         return f"no error; the record states the correct answer ({meta['answer_text']})."
     return (
-        f"exactly one error, in sentence {record['error_sentence_id']} ({record['error_type']}): it states "
-        f"{meta['choice_text']!r} where the correct answer is {meta['answer_text']!r}; corrected, it reads: "
-        f"{record['corrected_sentence']}"
+        f"exactly one error, in sentence {record['error_sentence_id']} ({record['error_type']}): "
+        f"it states {meta['choice_text']!r} where the correct answer is "
+        f"{meta['answer_text']!r}; corrected, it reads: {record['corrected_sentence']}"
     )
 
 
@@ -359,7 +359,8 @@ def make_builder(settings: Settings) -> Builder:
             source_stage(
                 "sources", _sources, description="clinical questions (file or embedded vignettes)"
             ),
-            # serial exam questions share one vignette: near-duplicate sources make near-duplicate records
+            # serial exam questions share one vignette: near-duplicate sources make
+            # near-duplicate records
             dedup_stage("dedup_sources", field="question", lang_field="lang", per_language=True),
             map_stage(
                 "synthesize",
@@ -435,7 +436,8 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
 SPEC = DatasetSpec(
     name="medrect",
     title="MedRECT/MEDEC-style medical error texts",
-    description="Clinical records with exactly one erroneous sentence (or none), for error detection, localisation and correction.",
+    description="Clinical records with exactly one erroneous sentence (or none), for error "
+    "detection, localisation and correction.",
     method="MEDEC (Ben Abacha et al., 2024); MedRECT (2025)",
     formats=("medrect", "medec", "jmle"),
     options="dsbuild.medrect.options:Options",
@@ -450,7 +452,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--questions",
             "questions",
-            "JMLE-style JSON or MedQA-style JSONL of clinical questions [default: the 12 embedded vignettes, 1 per language]",
+            "JMLE-style JSON or MedQA-style JSONL of clinical questions "
+            "[default: the 12 embedded vignettes, 1 per language]",
             "path",
             "FILE",
         ),
@@ -464,7 +467,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--models",
             "models",
-            "comma-separated synthesis models; each question is synthesised by each, dedup alternates [default: --model]",
+            "comma-separated synthesis models; each question is synthesised by each, "
+            "dedup alternates [default: --model]",
             "list",
             "LIST",
         ),
@@ -495,7 +499,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--max-mislocated-share",
             "max_mislocated_share",
-            "drop records where more than this share of the panel flags an error in the wrong sentence [default: 1.0, off]",
+            "drop records where more than this share of the panel flags an error in the "
+            "wrong sentence [default: 1.0, off]",
             "float",
             "P",
         ),

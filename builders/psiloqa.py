@@ -11,10 +11,10 @@
 
 Every LLM call goes through the run's `ModelPool` (`ctx.llm`): cached, budgeted, retried; a
 call that fails for its content rejects its record with `llm_<reason>`; one that fails
-because of the endpoint leaves it pending for the next run (`LLMResult.rejection`). Prompts are the `psiloqa`
-templates (`dsbuild psiloqa prompts`); their hashes are part of the stage versions, so an
-edited prompt never resumes an old run. Output rows have the PsiloQA fields plus
-`provenance` (model, prompt id and hash, sampling, request hash per LLM step).
+because of the endpoint leaves it pending for the next run (`LLMResult.rejection`). Prompts
+are the `psiloqa` templates (`dsbuild psiloqa prompts`); their hashes are part of the stage
+versions, so an edited prompt never resumes an old run. Output rows have the PsiloQA fields
+plus `provenance` (model, prompt id and hash, sampling, request hash per LLM step).
 """
 
 from __future__ import annotations
@@ -404,7 +404,10 @@ def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, in
 SPEC = DatasetSpec(
     name="psiloqa",
     title="PsiloQA span-level hallucination data",
-    description="Wikipedia passages -> QA pairs -> closed-book answers -> hallucinated spans (character offsets) marked by an annotator LLM, filtered.",
+    description=(
+        "Wikipedia passages -> QA pairs -> closed-book answers -> hallucinated spans "
+        "(character offsets) marked by an annotator LLM, filtered."
+    ),
     method="Rykov et al., 2025 (PsiloQA); compatible with Mu-SHROOM (SemEval-2025 Task 3)",
     formats=("psiloqa", "mushroom"),
     options="dsbuild.psiloqa.options:Options",
@@ -419,7 +422,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--passages",
             "passages",
-            "JSONL of passages {id, lang, title, url, text} [default: the embedded sample, 6 languages]",
+            "JSONL of passages {id, lang, title, url, text} "
+            "[default: the embedded sample, 6 languages]",
             "path",
             "FILE",
         ),
@@ -447,7 +451,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--answer-models",
             "answer_models",
-            "comma-separated roster of answer models; SPEC@URL for another endpoint [default: --model]",
+            "comma-separated roster of answer models; SPEC@URL for another endpoint "
+            "[default: --model]",
             "list",
             "LIST",
         ),

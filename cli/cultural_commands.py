@@ -26,10 +26,10 @@ def _columns_option(f):
         metavar="FIELD=HEADER,...",
         help="Read a sheet of another layout: which header holds which field, e.g. "
         '--columns text_id="Email id",model=Model,language=Language,overall="Overall quality",'
-        'rating="Segment {n} rating". Fields: text_id, model, target, language, locale, rater, unit, '
-        "content, style, audience, overall, comment, final_comment, segment_id, segment, category, "
-        'segment_translation, rating, segment_comment, meta.<key>. The published "Be My Cheese?" sheet '
-        "and our own wide sheet are detected without it.",
+        'rating="Segment {n} rating". Fields: text_id, model, target, language, locale, rater, '
+        "unit, content, style, audience, overall, comment, final_comment, segment_id, segment, "
+        "category, segment_translation, rating, segment_comment, meta.<key>. The published "
+        '"Be My Cheese?" sheet and our own wide sheet are detected without it.',
     )(f)
 
 
@@ -42,7 +42,8 @@ def _strict_option(f):
 
 
 def _read(path: Path, columns: tuple[str, ...], strict: bool):
-    """Read ratings in any layout; print warnings and exclusions on stderr; --strict fails on them."""
+    """Read ratings in any layout; print warnings and exclusions on stderr; --strict fails
+    on them."""
     from dsbuild.cli.output import print_warnings
     from dsbuild.cultural.layouts import parse_columns
     from dsbuild.cultural.ratings import read_ratings
@@ -139,16 +140,19 @@ def _print_analysis(result: dict, seconds: float) -> None:
     out = console()
     c = result["counts"]
     out.print(
-        f"[bold]{result['input']}[/bold]: {c['rows']} rows, {c['texts']} texts, {c['models']} models, "
-        f"{c['languages']} languages, {c['raters']} raters; {c['segment_ratings']} segment ratings "
+        f"[bold]{result['input']}[/bold]: {c['rows']} rows, {c['texts']} texts, "
+        f"{c['models']} models, {c['languages']} languages, {c['raters']} raters; "
+        f"{c['segment_ratings']} segment ratings "
         f"({c['na_ratings']} NA, {c['missing_segment_ratings']} missing)"
     )
     rd = result["read"]
     if rd.get("rows_read") is not None:
         reasons = ", ".join(f"{k} {v}" for k, v in rd["excluded_by_reason"].items())
         out.print(
-            f"read ({rd['layout']}): {rd['rows_read']} rows, {rd['empty_rows_skipped']} empty rows skipped, "
-            f"{rd['excluded']} excluded{f' ({reasons})' if reasons else ''}; {rd['raters']} raters, "
+            f"read ({rd['layout']}): {rd['rows_read']} rows, "
+            f"{rd['empty_rows_skipped']} empty rows skipped, "
+            f"{rd['excluded']} excluded{f' ({reasons})' if reasons else ''}; "
+            f"{rd['raters']} raters, "
             f"{rd['units']['full_text']} full-text and {rd['units']['segments']} segment units"
         )
     out.print(

@@ -50,7 +50,8 @@ def make_dataset_group(name: str) -> click.Group:
     @click.option(
         "--show-config",
         is_flag=True,
-        help="Print the resolved settings (secrets masked) and where each came from; build nothing.",
+        help="Print the resolved settings (secrets masked) and where each came from; "
+        "build nothing.",
     )
     @click.option(
         "--new",

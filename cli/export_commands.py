@@ -80,8 +80,8 @@ def _publish_command(dataset: str) -> click.Command:
     @click.command(
         name="publish",
         help=(
-            f"Export the {dataset} run RUN (or take an exported folder) and upload it to the Hugging "
-            "Face Hub as a dataset repo.\n\n"
+            f"Export the {dataset} run RUN (or take an exported folder) and upload it to the "
+            "Hugging Face Hub as a dataset repo.\n\n"
             "The token comes from HF_TOKEN (or hf_token in --config), else from `hf auth login`. "
             "The repo must be yours or one of your organisations'; it is created if missing. "
             "Refuses without a token, on someone else's repo, or when the folder fails "

@@ -33,7 +33,7 @@ __all__ = [
     "validate_options",
 ]
 
-O = TypeVar("O", bound="BuilderOptions")
+OptionsT = TypeVar("OptionsT", bound="BuilderOptions")
 
 
 class BuilderOptions(BaseModel):
@@ -108,8 +108,11 @@ def _allowed(model: type[BuilderOptions], key: str) -> str:
     return f"{text}; {field.description}" if field.description else text
 
 
-def validate_options(model: type[O], raw: Mapping[str, Any] | None, *, dataset: str = "") -> O:
-    """The options `raw` as `model`, or a one-line ConfigError naming the key and what is allowed."""
+def validate_options(
+    model: type[OptionsT], raw: Mapping[str, Any] | None, *, dataset: str = ""
+) -> OptionsT:
+    """The options `raw` as `model`, or a one-line ConfigError naming the key and what is
+    allowed."""
     raw = dict(raw or {})
     where = f"{dataset} " if dataset else ""
     for key, value in raw.items():
@@ -140,7 +143,7 @@ def validate_options(model: type[O], raw: Mapping[str, Any] | None, *, dataset: 
         ) from None
 
 
-def options_of(ctx: Any, model: type[O]) -> O:
+def options_of(ctx: Any, model: type[OptionsT]) -> OptionsT:
     """The run's options as `model`, parsed once per stage context (`ctx.options` holds the
     options the user gave, as stored in the run's config)."""
     cache = ctx.__dict__.setdefault("_builder_options", {})

@@ -188,15 +188,15 @@ def english_row(sentence_id: str, text: str, links: Sequence[EntityLink]) -> dic
     en_sentence, spans = _tagged(text, links, lambda link: ("en", text[link.start : link.end]))
     entities = [
         {
-            "qid": l.qid,
-            "title": l.title,
+            "qid": link.qid,
+            "title": link.title,
             "language": "en",
             "en_start": s,
             "en_end": e,
             "cs_start": s,
             "cs_end": e,
         }
-        for l, (s, e) in zip(links, spans)
+        for link, (s, e) in zip(links, spans)
     ]
     return {
         "id": f"{sentence_id}-en",
@@ -222,7 +222,7 @@ def switch(
 
     Entities without a QID, and those left out by `fraction`, stay English inside <en> tags.
     """
-    switched = [bool(l.qid) for l in links]
+    switched = [bool(link.qid) for link in links]
     if fraction < 1.0:
         rng = _rng(seed, f"{sentence_id}\x1f{language}")
         switched = [s and rng.random() < fraction for s in switched]
@@ -237,15 +237,15 @@ def switch(
     cs_sentence, cs_spans = _tagged(text, links, replace)
     entities = [
         {
-            "qid": l.qid,
-            "title": l.title,
+            "qid": link.qid,
+            "title": link.title,
             "language": language if sw else "en",
             "en_start": es,
             "en_end": ee,
             "cs_start": cs,
             "cs_end": ce,
         }
-        for l, sw, (es, ee), (cs, ce) in zip(links, switched, en_spans, cs_spans)
+        for link, sw, (es, ee), (cs, ce) in zip(links, switched, en_spans, cs_spans)
     ]
     return {
         "id": f"{sentence_id}-{language}",

@@ -31,8 +31,8 @@ WARNING_CODES: dict[str, str] = {
     "store token lists); it is parsed",
     "error_type_outside_scheme": "an error type outside the 8-class scheme, kept verbatim (never "
     "dropped or guessed)",
-    "error_sentence_partial": "the error sentence quotes a part of the numbered sentence (a numbered "
-    "line holding several sentences); read as the erroneous part of that line",
+    "error_sentence_partial": "the error sentence quotes a part of the numbered sentence (a "
+    "numbered line holding several sentences); read as the erroneous part of that line",
     "trailing_separator": "a separator or blank line after the last numbered sentence; kept in "
     "the text, not part of any sentence",
     "empty_row": "a spreadsheet row with no cell filled; skipped",

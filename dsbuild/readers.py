@@ -70,7 +70,8 @@ _PARQUET_BATCH = 10_000
 _CHUNK = 1024 * 1024
 
 MAX_FIELD_BYTES = 16 * 1024 * 1024
-"""Longest line, JSON item or CSV record (bytes) any reader holds; `DSBUILD_MAX_FIELD_BYTES` overrides."""
+"""Longest line, JSON item or CSV record (bytes) any reader holds; `DSBUILD_MAX_FIELD_BYTES`
+overrides."""
 MAX_JSON_DEPTH = 64
 """Deepest nesting of JSON arrays and objects read (deeper would exhaust Python's stack)."""
 
@@ -260,7 +261,8 @@ def require_readable(path: str | Path, items: list[ReadItem]) -> None:
     raise InputError(
         f"no record of {path} can be read ({len(items)} unreadable; the first, {first.locator}: "
         f"{first.problem.message})",
-        f"check that it is the file you meant; `dsbuild <dataset> validate {path}` lists every problem",
+        f"check that it is the file you meant; `dsbuild <dataset> validate {path}` "
+        "lists every problem",
         code="DSB302",
     )
 
@@ -318,8 +320,8 @@ def _open(path: Path):
 def _encoding_problem(where: str, bad: int, offset: int, detail: str = "") -> ReadProblem:
     return ReadProblem(
         "encoding",
-        f"{where} is not valid UTF-8: byte 0x{bad:02x} at byte offset {offset} of the file{detail}; "
-        "re-save the file as UTF-8",
+        f"{where} is not valid UTF-8: byte 0x{bad:02x} at byte offset {offset} "
+        f"of the file{detail}; re-save the file as UTF-8",
     )
 
 
@@ -502,8 +504,8 @@ def _read_json_list(
                     loc,
                     problem=ReadProblem(
                         "json_syntax",
-                        f"item {n} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}; "
-                        "the items after it cannot be read",
+                        f"item {n} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                        f"column {exc.colno}; the items after it cannot be read",
                     ),
                 )
             return
@@ -520,7 +522,8 @@ def _read_json_list(
                 f"{path}:item {n + 1}",
                 problem=ReadProblem(
                     "json_syntax",
-                    f"expected ',' or ']' after item {n} at line {line}; the items after it cannot be read",
+                    f"expected ',' or ']' after item {n} at line {line}; "
+                    "the items after it cannot be read",
                 ),
             )
             return

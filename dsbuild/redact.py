@@ -38,7 +38,8 @@ def redact_text(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """A copy of JSON-like data (dicts, lists, strings) with every string passed through `redact_text`."""
+    """A copy of JSON-like data (dicts, lists, strings) with every string passed through
+    `redact_text`."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):

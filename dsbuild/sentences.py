@@ -495,7 +495,8 @@ def _stanza_pipeline(lang: str):
     except Exception as exc:
         raise ConfigError(
             f"no stanza tokenizer model for '{lang}' on this machine ({exc.__class__.__name__})",
-            f"download it once: python -c \"import stanza; stanza.download('{lang}', processors='tokenize')\"",
+            "download it once: python -c "
+            f"\"import stanza; stanza.download('{lang}', processors='tokenize')\"",
             code="DSB103",
         ) from None
 

@@ -128,7 +128,8 @@ class ValidationReport:
         }
 
     def as_warnings(self) -> Warnings:
-        """The report's warnings as a `dsbuild.quirks.Warnings` (for readers' and converters' output)."""
+        """The report's warnings as a `dsbuild.quirks.Warnings` (for readers' and converters'
+        output)."""
         out = Warnings()
         for p in self.warnings:
             out.add(Quirk(p.locator, p.record_id, p.field, p.reason, p.message))
@@ -145,7 +146,8 @@ class ValidationReport:
                 for code, n in (self.by_reason + self.warnings_by_reason).most_common(5)
             )
             raise InvalidRecordsError(
-                f"--strict: {self.path} has {self.invalid} invalid record(s) and {self.warned} with "
+                f"--strict: {self.path} has {self.invalid} invalid record(s) "
+                f"and {self.warned} with "
                 f"warnings ({counts}); first: {first.locator} [{first.reason}] {first.message}",
                 "drop --strict to convert records as they are, or fix them first",
             )

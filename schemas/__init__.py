@@ -74,7 +74,8 @@ FORMATS: dict[str, FormatSpec] = {
             "psiloqa",
             MushroomRecord,
             "id",
-            "Mu-SHROOM (SemEval-2025 Task 3) JSONL: model output with soft and hard hallucination labels",
+            "Mu-SHROOM (SemEval-2025 Task 3) JSONL: model output with soft and hard "
+            "hallucination labels",
             frozenset({"model_output_text", "model_input"}),
         ),
         FormatSpec(
@@ -82,7 +83,8 @@ FORMATS: dict[str, FormatSpec] = {
             "entitycs",
             EntityCSRecord,
             "id",
-            "EntityCS rows: English sentence, code-switched sentence, entity offsets (or <en> markers)",
+            "EntityCS rows: English sentence, code-switched sentence, entity offsets "
+            "(or <en> markers)",
             frozenset({"en_sentence", "cs_sentence"}),
             unique_key=("id", "language"),
         ),
@@ -91,7 +93,8 @@ FORMATS: dict[str, FormatSpec] = {
             "medrect",
             MedRECTRecord,
             "sample_id",
-            "MedRECT JSON: numbered clinical sentences (from 1) with at most one error and its correction",
+            "MedRECT JSON: numbered clinical sentences (from 1) with at most one error and its "
+            "correction",
             frozenset({"sample_id", "sentences", "error_flag"}),
         ),
         FormatSpec(
@@ -99,7 +102,8 @@ FORMATS: dict[str, FormatSpec] = {
             "medrect",
             MEDECRecord,
             "Text ID",
-            "MEDEC CSV: numbered clinical sentences (from 0), error flag, sentence id (-1 when clean)",
+            "MEDEC CSV: numbered clinical sentences (from 0), error flag, sentence id "
+            "(-1 when clean)",
             frozenset({"Text ID", "Sentences", "Error Flag"}),
         ),
         FormatSpec(
@@ -115,7 +119,8 @@ FORMATS: dict[str, FormatSpec] = {
             "cultural",
             CulturalRecord,
             "id",
-            "Cultural-nuance segments: source text, nuance spans, translations, native-speaker ratings",
+            "Cultural-nuance segments: source text, nuance spans, translations, "
+            "native-speaker ratings",
             frozenset({"text", "lang", "nuances"}),
         ),
     )

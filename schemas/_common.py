@@ -58,7 +58,8 @@ class Problems:
         self.items.append(InitErrorDetails(type=error, loc=loc, input=value))
 
     def warn(self, loc: Loc, code: str, message: str) -> None:
-        """Record a release quirk at `loc` (a warning, see `dsbuild.quirks`): the record stays valid."""
+        """Record a release quirk at `loc` (a warning, see `dsbuild.quirks`): the record stays
+        valid."""
         from dsbuild.quirks import warn_in
 
         warn_in(self.context, field_path(loc), code, message)

@@ -63,7 +63,8 @@ FULL_TEXT_CRITERIA: dict[str, str] = {
 
 
 def _meta_to_str(value: Any) -> Any:
-    """Rater metadata values are strings (so they survive a spreadsheet); numbers are read as text."""
+    """Rater metadata values are strings (so they survive a spreadsheet); numbers are read as
+    text."""
     if isinstance(value, dict):
         return {
             k: str(v).lower()
@@ -166,7 +167,8 @@ class CulturalRecord(RecordModel):
                     problems.add(
                         (*loc, "nuance"),
                         "nuance_index_out_of_range",
-                        f"there are {len(self.nuances)} nuances, so there is no nuance {rating.nuance}",
+                        f"there are {len(self.nuances)} nuances, "
+                        f"so there is no nuance {rating.nuance}",
                         rating.nuance,
                     )
                 if rating.nuance is None and rating.score == "NA":
@@ -229,7 +231,8 @@ class RatingRow(BaseModel):
     )
     translation: str | None = Field(
         default=None,
-        description="Segment rows: the segment's counterpart; full-text rows: the whole translation.",
+        description="Segment rows: the segment's counterpart; "
+        "full-text rows: the whole translation.",
     )
     score: Grade | None = Field(
         default=None, description="Segment rows: 0-3 (null when NA or not rated)."
@@ -248,11 +251,13 @@ class RatingRow(BaseModel):
     comment: str | None = None
     final_comment: str | None = Field(
         default=None,
-        description="Full-text rows, optional: a last free comment (a study's `any parting thoughts?`).",
+        description="Full-text rows, optional: a last free comment "
+        "(a study's `any parting thoughts?`).",
     )
     language: str | None = Field(
         default=None,
-        description="Optional: the target language as the study names it (e.g. Spanish); analyses group by it.",
+        description="Optional: the target language as the study names it (e.g. Spanish); "
+        "analyses group by it.",
     )
     locale: str | None = Field(
         default=None,
@@ -260,13 +265,13 @@ class RatingRow(BaseModel):
     )
     unit: str | None = Field(
         default=None,
-        description="Optional: the study's id of the rated translation (text x model x locale), the "
-        "agreement unit of full-text ratings; default: text_id, target and model.",
+        description="Optional: the study's id of the rated translation (text x model x locale), "
+        "the agreement unit of full-text ratings; default: text_id, target and model.",
     )
     segment_id: str | None = Field(
         default=None,
-        description="Segment rows, optional: the study's id of the rated segment, the agreement unit of "
-        "segment ratings; default: the full-text unit and `segment`.",
+        description="Segment rows, optional: the study's id of the rated segment, the agreement "
+        "unit of segment ratings; default: the full-text unit and `segment`.",
     )
 
     @model_validator(mode="before")
@@ -303,7 +308,8 @@ class RatingRow(BaseModel):
                     problems.add(
                         (name,),
                         "criterion_on_segment",
-                        f"`{name}` belongs to full-text rows; use `score` and `comment` on segment rows",
+                        f"`{name}` belongs to full-text rows; "
+                        "use `score` and `comment` on segment rows",
                     )
             if self.category is None:
                 problems.add(("category",), "missing", "segment rows need the segment's category")
@@ -323,7 +329,10 @@ class RatingRow(BaseModel):
                 and self.surface
                 and self.end - self.start != len(self.surface)
             ):
-                message = f"[{self.start}, {self.end}) covers {self.end - self.start} characters, the surface has {len(self.surface)}"
+                message = (
+                    f"[{self.start}, {self.end}) covers {self.end - self.start} characters, "
+                    f"the surface has {len(self.surface)}"
+                )
                 problems.add(("end",), "span_length_mismatch", message)
         problems.raise_if_any()
         return self

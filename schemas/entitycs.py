@@ -83,13 +83,15 @@ def _check_entities(row: EntityCSRecord, en: tuple, cs: tuple, problems: Problem
             problems.add(
                 ("entities", i, "en_start"),
                 "span_misaligned",
-                f"the entity's text is at [{es}, {ee}) of en_sentence, not [{e.en_start}, {e.en_end})",
+                f"the entity's text is at [{es}, {ee}) of en_sentence, "
+                f"not [{e.en_start}, {e.en_end})",
             )
         if (e.cs_start, e.cs_end) != (cs_s, cs_e):
             problems.add(
                 ("entities", i, "cs_start"),
                 "span_misaligned",
-                f"the entity's text is at [{cs_s}, {cs_e}) of cs_sentence, not [{e.cs_start}, {e.cs_end})",
+                f"the entity's text is at [{cs_s}, {cs_e}) of cs_sentence, "
+                f"not [{e.cs_start}, {e.cs_end})",
             )
         if e.language.lower() not in (row.language.lower(), "en") or cs_tag not in (
             e.language.lower(),
@@ -170,7 +172,10 @@ def _check_markers(en: tuple, cs: tuple, problems: Problems) -> None:
             problems.add(
                 ("cs_sentence",),
                 "context_mismatch",
-                f"the text before entity {i + 1} differs between the sentences: {a[-40:]!r} vs {b[-40:]!r}"
+                (
+                    f"the text before entity {i + 1} differs between the sentences: "
+                    f"{a[-40:]!r} vs {b[-40:]!r}"
+                )
                 if i < en_count
                 else f"the text after the last entity differs: {a[:40]!r} vs {b[:40]!r}",
             )

@@ -207,7 +207,8 @@ def _check_error_fields(
                 problems.warn(
                     (fields["error_sentence"],),
                     "error_sentence_partial",
-                    f"{fields['error_sentence']} quotes a part of sentence {number}, which reads {actual!r}",
+                    f"{fields['error_sentence']} quotes a part of sentence {number}, "
+                    f"which reads {actual!r}",
                 )
             else:
                 message = (

@@ -53,13 +53,15 @@ class PsiloQARecord(RecordModel):
     llm_answer: str = Field(description="The model's answer, written without the passage.")
     annotated_span: str | None = Field(
         default=None,
-        description="`llm_answer` with each labelled span wrapped in [HAL]...[/HAL]; null if not kept.",
+        description="`llm_answer` with each labelled span wrapped in [HAL]...[/HAL]; "
+        "null if not kept.",
     )
     complexity: Complexity | None = Field(
         default=None, description="Question difficulty, when known."
     )
     labels: list[SpanPair] = Field(
-        description="Hallucinated spans of `llm_answer`: [start, end) code points, sorted, non-overlapping."
+        description="Hallucinated spans of `llm_answer`: [start, end) code points, sorted, "
+        "non-overlapping."
     )
 
     @model_validator(mode="after")

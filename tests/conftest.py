@@ -45,7 +45,8 @@ def cli(capsys, monkeypatch):
 @pytest.fixture
 def stand_in():
     """`stand_in(name, builder, models=())`: dataset `name` builds with `builder` instead of
-    its own (flags and CLI unchanged; any option accepted; nothing exported), until the test ends."""
+    its own (flags and CLI unchanged; any option accepted; nothing exported), until the test
+    ends."""
     import dataclasses
 
     from pydantic import ConfigDict

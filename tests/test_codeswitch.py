@@ -98,7 +98,7 @@ def test_offsets_count_code_points(text):
     shift = 2
     links = [
         EntityLink(s + shift, e + shift, t, q)
-        for s, e, t, q in ((l.start, l.end, l.title, l.qid) for l in LINKS)
+        for s, e, t, q in ((link.start, link.end, link.title, link.qid) for link in LINKS)
     ]
     row = switch("s", text, links, LABELS, "de")
     assert (

@@ -90,7 +90,8 @@ LAYERS = {
     "dsbuild.builder_kit": "kit",  # helpers every builder and its dataset helpers use
     "dsbuild.datasets": "builders",  # the registry of specs: builders register into it
     "dsbuild.testing": "builders",  # test doubles: a toy builder, a fake LLM backend
-    "dsbuild.hub": "front",  # the export to the Hugging Face Hub (not `export`: dsbuild.export() is the API)
+    # the export to the Hugging Face Hub (not `export`: dsbuild.export() is the API)
+    "dsbuild.hub": "front",
     "dsbuild.labelstudio": "front",
     "dsbuild.stats": "front",
     # A dataset's hooks for the export and annotation layers are plugins of those layers:

@@ -129,7 +129,8 @@ def test_soft_labels_from_the_shipped_annotations_match_only_83_items(shared_fix
 def test_val_en_2_shows_trimmed_edges_and_a_smaller_denominator(shared_fixtures):
     item = next(i for i in _mushroom_items(shared_fixtures) if i["id"] == "val-en-2")
     text = item["model_output_text"]
-    # an annotator selected "Elysiphale " with its trailing space; the file's soft span stops before it
+    # an annotator selected "Elysiphale " with its trailing space; the file's soft span stops
+    # before it
     assert any([4, 15] in spans for spans in item["annotations"].values())
     assert (
         text[4:15] == "Elysiphale " and {"start": 4, "prob": 0.2, "end": 14} in item["soft_labels"]

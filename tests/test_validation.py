@@ -167,7 +167,8 @@ class TestFormats:
     def test_medec_csv_is_detected(self, tmp_path):
         path = tmp_path / "m.csv"
         path.write_bytes(
-            b"Text ID,Text,Sentences,Error Flag,Error Type,Error Sentence ID,Error Sentence,Corrected Sentence,Corrected Text\r\n"
+            b"Text ID,Text,Sentences,Error Flag,Error Type,Error Sentence ID,Error Sentence,"
+            b"Corrected Sentence,Corrected Text\r\n"
             b'ms-1,A. B.,"0 A.\r\n1 B.",0,NA,-1,NA,NA,NA\r\n'
             b'ms-2,A. B.,"0 A.\r\n1 B.",1,diagnosis,1,B.,C.,A. C.\r\n'
             b'ms-3,A. B.,"0 A.\r\n1 B.",1,diagnosis,5,B.,C.,A. C.\r\n'
@@ -252,7 +253,8 @@ REAL_DEFECTS = {
         49,
         {("val-en-34", "annotations.annotator_1fbf607dd218221a[5]", "span_out_of_range")},
     ),
-    # ms-test-568 and ms-test-582: error_flag 1 but error_type null (MedRECT's reassignment gave none).
+    # ms-test-568 and ms-test-582: error_flag 1 but error_type null (MedRECT's reassignment
+    # gave none).
     "medrect/medrect-en-accepted.json": (
         456,
         {
@@ -271,7 +273,8 @@ REAL_DEFECTS = {
         },
     ),
     "medrect/MEDEC-MS-ValidationSet-with-GroundTruth-and-ErrorType.csv": (574, set()),
-    # 113D25 and 113E46: the five options are a table inside the question text; choices a-e are empty.
+    # 113D25 and 113E46: the five options are a table inside the question text; choices a-e
+    # are empty.
     "medrect/jmle-2018-2025-source-questions.json": (
         1181,
         {("113D25", f"choices.{c}", "choice_empty") for c in "abcde"}

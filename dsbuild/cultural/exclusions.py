@@ -15,9 +15,11 @@ from typing import Any
 __all__ = ["EXCLUSION_REASONS", "Excluded", "Exclusions"]
 
 EXCLUSION_REASONS: dict[str, str] = {
-    "category_outside_scheme": "a segment category that is not idiom, pun, holiday, cultural concept or other "
-    "(after normalising case, spaces, hyphens and plurals); the segment block is left out",
-    "rating_out_of_range": "a rating that is not 0-3 (or NA, for segments); that rating is left out",
+    "category_outside_scheme": "a segment category that is not idiom, pun, holiday, "
+    "cultural concept or other (after normalising case, spaces, hyphens and plurals); "
+    "the segment block is left out",
+    "rating_out_of_range": "a rating that is not 0-3 (or NA, for segments); "
+    "that rating is left out",
     "missing_category": "a segment block with a rating but no category; left out",
     "missing_segment": "a segment block filled in without its source segment; left out",
     "missing_id": "a row without a text id, model or target language; the row is left out",

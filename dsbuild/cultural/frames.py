@@ -132,7 +132,8 @@ def _check_table(df: pl.DataFrame, origin: str) -> None:
             "give each rater one set of metadata (it describes the rater, not the rating)",
             code="DSB303",
         )
-    # Rows with a study's own `segment_id` are left to the study (its ids say what is the same segment).
+    # Rows with a study's own `segment_id` are left to the study (its ids say what is the same
+    # segment).
     seg = df.filter(pl.col("segment").is_not_null() & pl.col("segment_id").is_null())
     clash = (
         seg.group_by("text_id", "segment", maintain_order=True)
@@ -142,7 +143,9 @@ def _check_table(df: pl.DataFrame, origin: str) -> None:
     if clash.height:
         t, s = clash.row(0)[:2]
         raise InputError(
-            f"{origin}: segment {s} of text {t} has different categories or surfaces in different rows",
-            "give every row of one segment the same `category` and `surface` (check the spreadsheet's column order)",
+            f"{origin}: segment {s} of text {t} has different categories or surfaces in "
+            "different rows",
+            "give every row of one segment the same `category` and `surface` (check the "
+            "spreadsheet's column order)",
             code="DSB303",
         )

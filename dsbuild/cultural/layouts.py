@@ -105,10 +105,10 @@ PUBLISHED = ColumnMap(
         "content": "Is the translation faithful to the content of the original?",
         "style": "Is the translation faithful to the style of the original?",
         "audience": "Is the translation appropriate to the intended audience?",
-        "overall": "Considering both the overall translation, and the specific segments evaluated, what is the "
-        "overall quality of this translation?",
-        "comment": "Do you have any overall comments or thoughts on the content, tone, or audience for this "
-        "localized email?",
+        "overall": "Considering both the overall translation, and the specific segments "
+        "evaluated, what is the overall quality of this translation?",
+        "comment": "Do you have any overall comments or thoughts on the content, tone, or "
+        "audience for this localized email?",
         "final_comment": "any parting thoughts?",
     },
     segments={
@@ -246,8 +246,8 @@ def resolve(header: Sequence[str], columns: Mapping[str, str] | None, origin: st
     kind = detect(header)
     if kind is None and not columns:
         raise InputError(
-            f"{origin}: the header is neither the published 'Be My Cheese?' layout (no 'Unit id', 'Email id') nor "
-            "ours (no 'Text ID', 'Target locale', 'Rater ID')",
+            f"{origin}: the header is neither the published 'Be My Cheese?' layout "
+            "(no 'Unit id', 'Email id') nor ours (no 'Text ID', 'Target locale', 'Rater ID')",
             'map your columns: --columns text_id="<header>",model="<header>",language="<header>",'
             'overall="<header>",rating="<header with {n}>" (see dsbuild.cultural.layouts)',
             code="DSB302",

@@ -90,8 +90,8 @@ def _fold_char(ch: str) -> str:
 
 
 def normalize(text: str) -> Normalized:
-    """`text` decomposed (NFKD) and case-folded, quotes/dashes as ASCII, whitespace runs as one space,
-    with the map back to the original offsets."""
+    """`text` decomposed (NFKD) and case-folded, quotes/dashes as ASCII, whitespace runs as one
+    space, with the map back to the original offsets."""
     out: list[str] = []
     index: list[int] = []
     first: list[bool] = []

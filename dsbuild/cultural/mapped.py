@@ -41,7 +41,8 @@ class MappedSheet:
 
 
 def category_name(value: str) -> str | None:
-    """The scheme's name for a category as a sheet writes it (`holidays `, `Cultural-Concepts`), or None."""
+    """The scheme's name for a category as a sheet writes it (`holidays `,
+    `Cultural-Concepts`), or None."""
     from dsbuild.schemas.cultural import NUANCE_CATEGORIES
 
     name = "_".join(value.strip().lower().replace("-", " ").replace("_", " ").split())
@@ -59,7 +60,8 @@ def _text(value: Any) -> str | None:
 
 
 def sheet_rows(path: Path) -> tuple[list[str | None], Iterator[tuple[int, list[str | None]]]]:
-    """The header and (sheet row number, cells as text) of a .csv or .xlsx; trailing empty rows dropped.
+    """The header and (sheet row number, cells as text) of a .csv or .xlsx; trailing empty
+    rows dropped.
 
     XLSX: the first sheet whose header is a known layout, else the first sheet.
     """
@@ -269,8 +271,8 @@ def _rows_of(
             excluded.add(
                 at("category"),
                 "category_outside_scheme",
-                f"category {value['category']!r} is not idiom, pun, holiday, cultural concept or other; "
-                "segment left out",
+                f"category {value['category']!r} is not idiom, pun, holiday, cultural concept "
+                "or other; segment left out",
             )
             continue
         score, na, problem = _grade(value.get("rating"), na_ok=True)

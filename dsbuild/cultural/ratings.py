@@ -61,7 +61,8 @@ class RatingsRead:
     exclusions: Exclusions = field(default_factory=Exclusions)
 
     def counts(self) -> dict[str, Any]:
-        """Reading counts for the report: layout, rows read, empty rows skipped, exclusions by reason."""
+        """Reading counts for the report: layout, rows read, empty rows skipped, exclusions by
+        reason."""
         return {
             "layout": self.layout,
             "rows_read": self.rows_read,
@@ -110,7 +111,8 @@ def read_ratings(path: str | Path, columns: Mapping[str, str] | None = None) -> 
         df = frame_from_rows(sheet.rows, origin=str(path))
         if df.height == 0:
             raise InputError(
-                f"{path} holds no ratings ({sheet.exclusions.summary() if sheet.exclusions else 'no rows'})",
+                f"{path} holds no ratings "
+                f"({sheet.exclusions.summary() if sheet.exclusions else 'no rows'})",
                 "check that you gave the right file",
                 code="DSB304",
             )
@@ -133,7 +135,8 @@ def _wide_rows(df: pl.DataFrame) -> int:
 
 
 def _sheet_kind(path: Path) -> str | None:
-    """`published`, `wide`, `unknown` (a sheet of no known layout) or None (a long CSV) by the header."""
+    """`published`, `wide`, `unknown` (a sheet of no known layout) or None (a long CSV) by the
+    header."""
     from dsbuild.cultural.layouts import detect
     from dsbuild.cultural.mapped import sheet_header
 
@@ -150,7 +153,8 @@ def _sheet_kind(path: Path) -> str | None:
 
 
 def load_ratings(path: str | Path) -> pl.DataFrame:
-    """Read a long ratings file (.jsonl, .csv, .parquet) or a wide spreadsheet (.xlsx, wide .csv)."""
+    """Read a long ratings file (.jsonl, .csv, .parquet) or a wide spreadsheet (.xlsx, wide
+    .csv)."""
     import polars as pl
 
     path = Path(path)
@@ -185,7 +189,8 @@ def load_ratings(path: str | Path) -> pl.DataFrame:
             raw = pl.read_csv(path, infer_schema=False)
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError(
-                f"{path} is not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+                f"{path} is not a readable CSV "
+                f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
                 "save it as UTF-8 CSV with one header row",
                 code="DSB302",
             ) from None

@@ -4,7 +4,8 @@
 writes `heatmap.png` (model x language mean overall rating), `categories.png` (mean segment
 rating per category and model), `omission.png` (share of NA by category and by model) and
 `report.html` (every figure as a table too: by model, language and locale, by category under
-both NA conventions, agreement under both, and the reading counts). matplotlib (Agg backend, no display needed) is imported only here.
+both NA conventions, agreement under both, and the reading counts). matplotlib (Agg backend,
+no display needed) is imported only here.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ def render_html(result: dict[str, Any], images: dict[str, Path], title: str) -> 
         units = read.get("units") or {}
         read_line = (
             f"<p>Read as {html.escape(str(read.get('layout')))}: {read['rows_read']} rows read, "
-            f"{read.get('empty_rows_skipped', 0)} empty rows skipped, {read.get('excluded', 0)} ratings or "
+            f"{read.get('empty_rows_skipped', 0)} empty rows skipped, "
+            f"{read.get('excluded', 0)} ratings or "
             f"rows excluded{f' ({reasons})' if reasons else ''}; {read.get('raters')} raters; "
             f"{units.get('full_text')} full-text units, {units.get('segments')} segment units.</p>"
         )
@@ -166,13 +168,15 @@ def render_html(result: dict[str, Any], images: dict[str, Path], title: str) -> 
         f"<h1>{html.escape(title)}</h1>",
         read_line,
         (
-            f"<p>{counts['rows']} rows: {counts['texts']} texts, {counts['models']} models, {counts['languages']} "
-            f"languages, {counts['raters']} raters; {counts['full_text_ratings']} full-text and "
+            f"<p>{counts['rows']} rows: {counts['texts']} texts, {counts['models']} models, "
+            f"{counts['languages']} languages, {counts['raters']} raters; "
+            f"{counts['full_text_ratings']} full-text and "
             f"{counts['segment_ratings']} segment ratings ({counts['na_ratings']} NA), "
             f"{counts['missing_segment_ratings']} missing segment ratings.</p>"
         ),
         (
-            f"<p><b>Mean overall quality: {overall} / 3.</b> Segment means: {html.escape(result['na_convention'])}; "
+            f"<p><b>Mean overall quality: {overall} / 3.</b> Segment means: "
+            f"{html.escape(result['na_convention'])}; "
             "omission rates (share of NA) are shown separately.</p>"
         ),
     ]
@@ -252,17 +256,19 @@ def render_html(result: dict[str, Any], images: dict[str, Path], title: str) -> 
         )
     )
     parts.append(
-        "<p>Nominal statistics treat NA as a category; ordinal and interval ones follow the NA convention "
-        "of their row (NA as 0, or NA excluded). Units rated by fewer than two raters are not pairable "
-        "and are left out.</p>"
+        "<p>Nominal statistics treat NA as a category; ordinal and interval ones follow the NA "
+        "convention of their row (NA as 0, or NA excluded). Units rated by fewer than two raters "
+        "are not pairable and are left out.</p>"
     )
     style = (
         "body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .6em;"
+        "table{border-collapse:collapse;margin:.5em 0}"
+        "td,th{border:1px solid #ccc;padding:.25em .6em;"
         "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
     )
     return (
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
         f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
     )
 

@@ -90,7 +90,8 @@ def _norm(name: str) -> str:
 
 
 def is_wide_header(columns: Sequence[str]) -> bool:
-    """True for a wide sheet's header (it names a rater and a first segment or the overall rating)."""
+    """True for a wide sheet's header (it names a rater and a first segment or the overall
+    rating)."""
     names = {_norm(c) for c in columns}
     return _norm(RATER) in names and (_norm("Segment 1") in names or _norm("Overall") in names)
 
@@ -248,7 +249,8 @@ def _rating_text(score: int | None, na: bool | None = False) -> str | None:
 
 
 def long_to_wide(df: pl.DataFrame) -> pl.DataFrame:
-    """The wide sheet of a long table (all columns text; empty cells null), rows in first-seen order."""
+    """The wide sheet of a long table (all columns text; empty cells null), rows in first-seen
+    order."""
     import polars as pl
 
     meta_keys = sorted({k for m in df["rater_meta"].to_list() for k in json.loads(m or "{}")})
@@ -310,7 +312,8 @@ def read_wide(path: str | Path) -> pl.DataFrame:
             df = pl.read_csv(path, infer_schema=False, encoding="utf8")
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError(
-                f"{path} is not a readable CSV ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+                f"{path} is not a readable CSV "
+                f"({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
                 "save the sheet as UTF-8 CSV with one header row",
                 code="DSB302",
             ) from None

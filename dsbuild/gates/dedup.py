@@ -8,10 +8,11 @@
                            run must not repeat (a published set), ids prefixed `ref:`
 
 Near duplicates: character 5-grams of the normalised text (bigrams for text that is mostly
-CJK, kana or hangul, where a character carries about a word; works without word boundaries), MinHash signatures and LSH find candidates; the exact Jaccard similarity of
-the two 5-gram sets must then reach `threshold` (so a flag is never a MinHash estimate's
-error; the normalised texts of kept records are held for this, ~100 bytes each). Backend `rensa` (Rust; chosen by measurement, see
-benchmarks/gates_dedup.py) or `datasketch` (pure Python/numpy).
+CJK, kana or hangul, where a character carries about a word; works without word boundaries),
+MinHash signatures and LSH find candidates; the exact Jaccard similarity of the two 5-gram
+sets must then reach `threshold` (so a flag is never a MinHash estimate's error; the
+normalised texts of kept records are held for this, ~100 bytes each). Backend `rensa` (Rust;
+chosen by measurement, see benchmarks/gates_dedup.py) or `datasketch` (pure Python/numpy).
 """
 
 from __future__ import annotations

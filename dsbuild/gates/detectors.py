@@ -113,7 +113,7 @@ class LinguaDetector:
         self._detector = builder.build()
         from lingua import Language
 
-        self.languages = frozenset(l.iso_code_639_1.name.lower() for l in Language.all())
+        self.languages = frozenset(lang.iso_code_639_1.name.lower() for lang in Language.all())
 
     def predict(self, text: str, k: int = 3) -> list[tuple[str, float]]:
         values = self._detector.compute_language_confidence_values(text)

@@ -117,8 +117,10 @@ def _build_text(run: RunData) -> str:
             f"{info.get('status', '?')}, finished {info.get('finished_at') or '?'}"
         ),
         (
-            f"- seed {run.config.get('seed', '?')}; LLM tokens: {tokens.get('prompt', 0):,} prompt + "
-            f"{tokens.get('completion', 0):,} completion; cost ${float(info.get('cost_usd') or 0):.4f}"
+            f"- seed {run.config.get('seed', '?')}; "
+            f"LLM tokens: {tokens.get('prompt', 0):,} prompt + "
+            f"{tokens.get('completion', 0):,} completion; "
+            f"cost ${float(info.get('cost_usd') or 0):.4f}"
         ),
     ]
     table = Table("Stages", ["stage", "in", "out", "rejected"], stage_rows)
@@ -166,7 +168,10 @@ def _license_text(sources, license_id: str, *, llm_text: bool) -> str:
             "whole is CC BY-SA 4.0; keep these attributions when you redistribute it."
         )
     if license_id == "other":
-        head += " some texts came from a file whose licence dsbuild does not know: state it here before publishing."
+        head += (
+            " some texts came from a file whose licence dsbuild does not know: state it here "
+            "before publishing."
+        )
     text = head + "\n\n" + "\n".join(lines)
     if llm_text:
         text += (

@@ -86,8 +86,8 @@ class LabelStudioClient:
         except (httpx.ConnectError, httpx.RemoteProtocolError, ConnectionError) as exc:
             raise ServiceError(
                 f"cannot reach {where} to {what}{subject} ({exc.__class__.__name__})",
-                "start the server (`dsbuild labelstudio serve`) or set LABEL_STUDIO_URL to its address; "
-                "nothing already pushed or pulled is lost — run the same command again",
+                "start the server (`dsbuild labelstudio serve`) or set LABEL_STUDIO_URL to its "
+                "address; nothing already pushed or pulled is lost — run the same command again",
             ) from None
         except httpx.TimeoutException:
             raise ServiceError(

@@ -119,7 +119,8 @@ def pull_run(
                 key,
                 "not_pushed",
                 f"{where} is not a task dsbuild pushed from {run_dir} "
-                f"({'no dsbuild_key' if key is None else f'unknown key {key!r}'}); its annotations were left out",
+                f"({'no dsbuild_key' if key is None else f'unknown key {key!r}'}); "
+                "its annotations were left out",
             )
             continue
         pushed_check = data.get("dsbuild_check")
@@ -139,8 +140,8 @@ def pull_run(
                 task_id,
                 key,
                 "record_changed",
-                f"record {unit.record_id} changed in {run_dir} since {where} was pushed; left out — "
-                "push the changed record to a new project (--new-project)",
+                f"record {unit.record_id} changed in {run_dir} since {where} was pushed; "
+                "left out — push the changed record to a new project (--new-project)",
             )
             continue
         values: dict[str, dict] = {}

@@ -425,7 +425,8 @@ class LLMEngine:
                 raise BudgetExceededError(
                     f"budget reached: spent ${budget.spent:.4f} of --max-cost "
                     f"${budget.max_cost:g}; the next request (about ${estimate:.4f}) would pass it",
-                    "run the same command again with a larger --max-cost to resume where it stopped",
+                    "run the same command again with a larger --max-cost to resume where it "
+                    "stopped",
                     code="DSB501",
                 )
             await asyncio.sleep(0.005)

@@ -155,10 +155,11 @@ class FailureWatch:
     Each attempt's outcome is recorded: a success, or a failure's signature. 429s are left
     out (a rate limit is what backoff is for), and a streak must span at least `min_requests`
     distinct requests (one request's retries alone are no pattern). It trips when the first
-    `first` attempts all failed with one signature and none succeeded (a server that is down, a wrong URL, key or
-    model, a body the server refuses), or, once something succeeded (or for timeouts, which
-    may be load), when the last `window` attempts did over at least `min_span_s` seconds (an outage that outlasts the retries,
-    not a blip the retries ride out). Once tripped it stays tripped.
+    `first` attempts all failed with one signature and none succeeded (a server that is down,
+    a wrong URL, key or model, a body the server refuses), or, once something succeeded (or
+    for timeouts, which may be load), when the last `window` attempts did over at least
+    `min_span_s` seconds (an outage that outlasts the retries, not a blip the retries ride
+    out). Once tripped it stays tripped.
     """
 
     def __init__(

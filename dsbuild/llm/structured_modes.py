@@ -95,6 +95,30 @@ def schema_of(payload: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+_MAX_ENUM = 256
+
+
+def small_ranges_as_enums(schema: Any) -> Any:
+    """Integers bounded by `minimum`/`maximum` (at most 256 values) also as an `enum`:
+    llama.cpp's server grammar ignores integer bounds (a sentence id of 423897605 against a
+    maximum of 9 was seen) but keeps to an enum. The bounds stay, for validation."""
+    if isinstance(schema, list):
+        return [small_ranges_as_enums(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: small_ranges_as_enums(v) for k, v in schema.items()}
+    low, high = out.get("minimum"), out.get("maximum")
+    if (
+        out.get("type") == "integer"
+        and "enum" not in out
+        and isinstance(low, int)
+        and isinstance(high, int)
+        and 0 <= high - low < _MAX_ENUM
+    ):
+        out["enum"] = list(range(low, high + 1))
+    return out
+
+
 def shape_payload(payload: dict[str, Any], mode: str) -> dict[str, Any]:
     """The request body to send in `mode` for a canonical payload; dsbuild's schema
     extensions (`copy_of`, grammar patterns) become `pattern`s where the server decodes with a
@@ -105,7 +129,10 @@ def shape_payload(payload: dict[str, Any], mode: str) -> dict[str, Any]:
     name, schema = found
     # servers that take a schema beside json_object, or guided_json, decode with a grammar:
     # they get dsbuild's extensions as patterns; plain JSON-Schema endpoints get none
-    schema = expand_copy(schema) if mode in ("json_object", "guided_json") else without_copy(schema)
+    if mode in ("json_object", "guided_json"):
+        schema = small_ranges_as_enums(expand_copy(schema))
+    else:
+        schema = without_copy(schema)
     body = {k: v for k, v in payload.items() if k != "response_format"}
     if mode == "json_schema":
         rf = payload["response_format"]

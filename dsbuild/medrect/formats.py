@@ -327,7 +327,8 @@ def medec_csv_text(rows: Iterable[Mapping[str, str]], *, final_newline: bool = F
 def write_medec(
     rows: Iterable[Mapping[str, str]], path: str | Path, *, final_newline: bool = False
 ) -> int:
-    """Write MEDEC CSV rows atomically (no final newline, as the MEDEC release); returns the count."""
+    """Write MEDEC CSV rows atomically (no final newline, as the MEDEC release); returns the
+    count."""
     from dsbuild.runs.jsonl import atomic_write_bytes
 
     rows = list(rows)

@@ -147,7 +147,10 @@ def decide(
         )
         return ("ambiguous_location", detail)
     if n_correct < bounds.min_correct:
-        detail = f"{n_correct} of {panel} validators got it completely right (at least {bounds.min_correct} needed)"
+        detail = (
+            f"{n_correct} of {panel} validators got it completely right "
+            f"(at least {bounds.min_correct} needed)"
+        )
         return ("too_hard", detail)
     if n_correct > upper:
         return (

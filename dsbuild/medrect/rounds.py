@@ -53,8 +53,9 @@ class MedrectRounds(AnnotationRounds):
                 "(a wrong diagnosis, drug, dose, finding, test reading or management step)."
             ),
             (
-                "Say whether there is an error. If there is, choose the sentence that holds it, write "
-                "that sentence corrected (change only what is wrong), and choose the error type."
+                "Say whether there is an error. If there is, choose the sentence that holds it, "
+                "write that sentence corrected (change only what is wrong), "
+                "and choose the error type."
             ),
             "A pre-filled answer comes from a model: check it and change what is wrong.",
         ]

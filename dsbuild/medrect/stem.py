@@ -106,7 +106,8 @@ def question_sentences(question: str) -> list[str]:
 
 
 def tokens_per_char(sample: str) -> float:
-    """Tokens per character of a text in this script, by `dsbuild.llm.tokens` (CJK ~1, Latin ~0.25)."""
+    """Tokens per character of a text in this script, by `dsbuild.llm.tokens` (CJK ~1,
+    Latin ~0.25)."""
     from dsbuild.llm.tokens import estimate_tokens
 
     return estimate_tokens(sample) / max(1, len(sample)) if sample else 0.25

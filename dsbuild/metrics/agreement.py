@@ -105,7 +105,8 @@ def _sorted_values(values: Iterable[Any]) -> list[Any]:
 
 
 def krippendorff_alpha(table: Table, level: str = "ordinal", *, na: str = "zero") -> float:
-    """Krippendorff's alpha of a units x raters table at `level` (nominal, ordinal, interval, ratio)."""
+    """Krippendorff's alpha of a units x raters table at `level` (nominal, ordinal, interval,
+    ratio)."""
     if level not in LEVELS:
         raise ConfigError(
             f"level={level!r} is not a Krippendorff level", f"use one of: {', '.join(LEVELS)}"
@@ -215,7 +216,7 @@ def _chance_corrected(
         r = sum(counts.values())
         total = 0.0
         for k, r_k in counts.items():
-            r_star = sum(w[index[k]][index[l]] * r_l for l, r_l in counts.items())
+            r_star = sum(w[index[k]][index[other]] * r_other for other, r_other in counts.items())
             total += r_k * (r_star - 1)
         pa += total / (r * (r - 1))
     pa /= len(paired)

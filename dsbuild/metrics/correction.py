@@ -21,8 +21,9 @@ flat scores by name:
 Tokens for ROUGE (our choice, the task's `rouge` package splits on spaces only): the text
 is NFKC-normalised and case-folded; every Han, kana or Hangul character is one token
 (Japanese has no spaces; character ROUGE is the usual choice for it); other letters and
-digits form word tokens (a decimal number is one token); punctuation is dropped. With no n-grams on either side (a
-one-word sentence for ROUGE-2), the score is 1 if the token lists are equal, else 0.
+digits form word tokens (a decimal number is one token); punctuation is dropped. With no
+n-grams on either side (a one-word sentence for ROUGE-2), the score is 1 if the token lists
+are equal, else 0.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ class PsiloqaExport(DatasetExport):
     split_key = "passage_id"
     json_columns = ("provenance",)
     original_formats: ClassVar[Mapping[str, str]] = {
-        "mushroom": "Mu-SHROOM (SemEval-2025 Task 3) JSONL: `model_output_text`, hard and soft labels",
+        "mushroom": "Mu-SHROOM (SemEval-2025 Task 3) JSONL: `model_output_text`, "
+        "hard and soft labels",
     }
 
     def features(self) -> Any:

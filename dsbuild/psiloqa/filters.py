@@ -2,9 +2,9 @@
 
 Each filter takes a row and returns None (keep) or `(reason, detail)`, datatrove style.
 (Hygiene, language, copying and duplicates are the shared gates of `dsbuild.gates`, which
-the builder runs as stages of their own.) The phrase lists cover the languages of the embedded sample and a few more; a language
-without a list is simply not checked by that filter. The LLM judge (`judge` prompt) catches
-what phrase lists miss.
+the builder runs as stages of their own.) The phrase lists cover the languages of the
+embedded sample and a few more; a language without a list is simply not checked by that
+filter. The LLM judge (`judge` prompt) catches what phrase lists miss.
 """
 
 from __future__ import annotations

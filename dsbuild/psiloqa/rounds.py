@@ -39,12 +39,14 @@ class PsiloqaRounds(AnnotationRounds):
         lines = [
             "Read the passage, the question and the gold answer written from the passage.",
             (
-                "Then select, in the model answer, every stretch of text that the passage contradicts "
-                "or does not support: wrong numbers, names, dates, places, invented details."
+                "Then select, in the model answer, every stretch of text that the passage "
+                "contradicts or does not support: wrong numbers, names, dates, places, invented "
+                "details."
             ),
             (
-                "Select as little as needed (a wrong number, not the whole sentence); leave correct "
-                "and merely vague wording unmarked. If nothing is wrong, submit with no span."
+                "Select as little as needed (a wrong number, not the whole sentence); leave "
+                "correct and merely vague wording unmarked. If nothing is wrong, submit with no "
+                "span."
             ),
             "Pre-selected spans come from a model: delete or resize them when they are wrong.",
         ]

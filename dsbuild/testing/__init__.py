@@ -1,8 +1,8 @@
 """Test helpers that run the real code paths with only the expensive parts swapped.
 
 `toy` holds a deterministic builder exercising every stage kind (`toy_builder`);
-`fake_llm` a fake LLM backend for offline tests (`FakeLLM`, `installed`). Names are imported lazily, so
-`python -m dsbuild.testing.toy` does not import its module twice.
+`fake_llm` a fake LLM backend for offline tests (`FakeLLM`, `installed`). Names are imported
+lazily, so `python -m dsbuild.testing.toy` does not import its module twice.
 """
 
 from __future__ import annotations

@@ -41,11 +41,11 @@ def _plain_sentences(page, text, links, splitter, opts):
         if not para_links:
             continue
         para = text[para_start:para_end]
-        spans = [(l.start - para_start, l.end - para_start) for l in para_links]
+        spans = [(link.start - para_start, link.end - para_start) for link in para_links]
         for sent in splitter.split(para, spans):
             inside = [
-                (s - sent.start, e - sent.start, l)
-                for (s, e), l in zip(spans, para_links)
+                (s - sent.start, e - sent.start, link)
+                for (s, e), link in zip(spans, para_links)
                 if s >= sent.start and e <= sent.end
             ]
             s_text = para[sent.start : sent.end]
@@ -60,7 +60,7 @@ def _plain_sentences(page, text, links, splitter, opts):
                 "kind": "sentence",
                 "page": page.title,
                 "text": s_text,
-                "links": [[s, e, l.target] for s, e, l in inside],
+                "links": [[s, e, link.target] for s, e, link in inside],
             }
 
 

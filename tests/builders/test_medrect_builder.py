@@ -251,7 +251,8 @@ def test_sources_from_files_reject_unusable_questions_with_reasons(tmp_path):
     jmle = [
         {
             "id": "118A1",
-            "question": "52歳の男性。3日前からの発熱と咳嗽を主訴に来院した。体温38.5 °C。診断はどれか。",
+            "question": "52歳の男性。3日前からの発熱と咳嗽を主訴に来院した。"
+            "体温38.5 °C。診断はどれか。",
             "choices": {"a": "肺炎", "b": "気管支喘息", "c": "心不全", "d": "肺癌", "e": "気胸"},
             "answer": ["a"],
         },
@@ -286,8 +287,8 @@ def test_sources_from_files_reject_unusable_questions_with_reasons(tmp_path):
     medqa.write_text(
         json.dumps(
             {
-                "question": "A 30-year-old man has a fever of 39.0 C for 2 days. He aches all over. "
-                "Which is the most likely diagnosis?",
+                "question": "A 30-year-old man has a fever of 39.0 C for 2 days. "
+                "He aches all over. Which is the most likely diagnosis?",
                 "options": {"A": "Influenza", "B": "Gout"},
                 "answer_idx": "A",
             }
@@ -458,7 +459,10 @@ def test_endpoint_failure_leaves_the_question_pending_and_the_rerun_completes_it
 def test_stem_sentences_drop_the_question_in_english_and_japanese():
     from dsbuild.medrect.stem import question_sentences, split_sentences, stem_sentences
 
-    en = "A 4-year-old boy has a temperature of 38.0 C. Dr. Smith sees him (approx. 2 a.m.). Which is the best treatment?"
+    en = (
+        "A 4-year-old boy has a temperature of 38.0 C. Dr. Smith sees him (approx. 2 a.m.). "
+        "Which is the best treatment?"
+    )
     assert stem_sentences(en) == [
         "A 4-year-old boy has a temperature of 38.0 C.",
         "Dr. Smith sees him (approx. 2 a.m.).",

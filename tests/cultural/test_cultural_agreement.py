@@ -35,7 +35,8 @@ class TestHandComputed:
 
     def test_ordinal_alpha_na_as_zero(self):
         # NA -> 0: n = {0:3, 1:2, 2:3, 3:2}; delta^2: 01=6.25 02=25 03=56.25 12=6.25 13=25 23=6.25.
-        # Observed 2*2*6.25 + 2*1*6.25 = 37.5; expected 2*775 = 1550; alpha = 1 - 9*37.5/1550 = 97/124.
+        # Observed 2*2*6.25 + 2*1*6.25 = 37.5; expected 2*775 = 1550;
+        # alpha = 1 - 9*37.5/1550 = 97/124.
         assert krippendorff_alpha(SMALL, "ordinal", na="zero") == pytest.approx(97 / 124)
 
     def test_ordinal_alpha_na_excluded(self):

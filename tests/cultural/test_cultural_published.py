@@ -76,7 +76,8 @@ FIXTURE = (
 
 
 def row(lang, locale, model, unit, email, full, seg1, seg2, overall, parting=None):
-    """One sheet row; seg = (id, surface, category, rating) with the `Segment 2` / `Segment 2 ID` swap."""
+    """One sheet row; seg = (id, surface, category, rating) with the `Segment 2` /
+    `Segment 2 ID` swap."""
     c, s, a = full
     return [
         "31-45",
@@ -277,7 +278,8 @@ class TestPublishedLayout:
         r = analyze(read_ratings(sheet).frame)
         zero, excl = r["agreement_by_na"]["zero"], r["agreement_by_na"]["exclude"]
         assert r["agreement"] == zero
-        # unit 1_1: overall 3 and 2; segment 11: 3 and 2; segment 12: NA and NA (segment numbers differ)
+        # unit 1_1: overall 3 and 2; segment 11: 3 and 2; segment 12: NA and NA
+        # (segment numbers differ)
         assert (zero["full_text"]["overall"]["units"], zero["full_text"]["overall"]["ratings"]) == (
             1,
             2,
@@ -287,8 +289,9 @@ class TestPublishedLayout:
             5 / 6, abs=1e-4
         )  # NA as 0: {3,2},{0,0}
         assert excl["segments"]["all"]["alpha_ordinal"] == 0.0  # NA left out: only {3,2}
-        # Fleiss (Gwet's form: chance from every rated unit): P_a = (0 + 1) / 2; category shares over the six
-        # units 3: 1/12, 2: 1/4, 1: 1/3, NA: 1/3, P_e = 42/144; kappa = (1/2 - 42/144) / (1 - 42/144) = 5/17
+        # Fleiss (Gwet's form: chance from every rated unit): P_a = (0 + 1) / 2; category
+        # shares over the six units 3: 1/12, 2: 1/4, 1: 1/3, NA: 1/3, P_e = 42/144;
+        # kappa = (1/2 - 42/144) / (1 - 42/144) = 5/17
         assert zero["segments"]["all"]["fleiss_kappa"] == pytest.approx(5 / 17, abs=1e-4)
         assert excl["segments"]["all"]["fleiss_kappa"] == pytest.approx(
             5 / 17, abs=1e-4

@@ -37,11 +37,11 @@ def _builder(*stages) -> Builder:
 
 
 def _records(run_dir) -> list[dict]:
-    return [json.loads(l) for l in (run_dir / "records.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (run_dir / "records.jsonl").read_text().splitlines()]
 
 
 def _rejects(run_dir) -> list[dict]:
-    return [json.loads(l) for l in (run_dir / "rejects.jsonl").read_text().splitlines()]
+    return [json.loads(line) for line in (run_dir / "rejects.jsonl").read_text().splitlines()]
 
 
 def test_gate_stages_in_a_real_run(tmp_path):

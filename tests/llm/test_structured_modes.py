@@ -462,3 +462,30 @@ def test_memory_writes_are_atomic_and_survive_a_bad_file(tmp_path):
     assert memory.get("u", "m") == "guided_json"
     memory.put("u", "m", None)
     assert memory.get("u", "m") is None
+
+
+def test_grammar_servers_get_small_integer_ranges_as_enums():
+    from dsbuild.llm.structured_modes import shape_payload, small_ranges_as_enums
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer", "minimum": 1, "maximum": 4},
+            "big": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "open": {"type": "integer", "minimum": 0},
+        },
+    }
+    out = small_ranges_as_enums(schema)["properties"]
+    assert out["id"]["enum"] == [1, 2, 3, 4] and out["id"]["maximum"] == 4
+    assert "enum" not in out["big"] and "enum" not in out["open"]
+    payload = {
+        "model": "m",
+        "messages": [],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+    }
+    shaped = shape_payload(payload, "json_object")["response_format"]["schema"]
+    assert shaped["properties"]["id"]["enum"] == [1, 2, 3, 4]
+    sent = shape_payload(payload, "json_schema")["response_format"]["json_schema"]["schema"]
+    assert (
+        "enum" not in sent["properties"]["id"]
+    )  # OpenAI-style endpoints enforce bounds themselves

@@ -24,16 +24,20 @@ HEADER = (
 )
 ROWS = [
     (
-        'ex-0,"A man, 60, has chest pain. He is given aspirin and clopidogrel.","0 A man, 60, has chest pain.\n'
+        'ex-0,"A man, 60, has chest pain. He is given aspirin and clopidogrel.",'
+        '"0 A man, 60, has chest pain.\n'
         '1 He is given aspirin and clopidogrel.",0,NA,-1,NA,NA,NA'
     ),
     (
-        'ex-1,A girl has strep throat. Ciprofloxacin is given.,"0 A girl has strep throat. \n1 Ciprofloxacin is '
-        'given.",1,pharmacotherapy,1,Ciprofloxacin is given.,Amoxicillin is given.,A girl has strep throat. '
+        "ex-1,A girl has strep throat. Ciprofloxacin is given.,"
+        '"0 A girl has strep throat. \n1 Ciprofloxacin is '
+        'given.",1,pharmacotherapy,1,Ciprofloxacin is given.,Amoxicillin is given.,'
+        "A girl has strep throat. "
         "Amoxicillin is given."
     ),
     (
-        'ex-2,A culture grows E. coli. The cause is Candida.,"0 A culture grows E. coli.\n1 The cause is Candida.",'
+        "ex-2,A culture grows E. coli. The cause is Candida.,"
+        '"0 A culture grows E. coli.\n1 The cause is Candida.",'
         "1,causalOrganism,1,The cause is Candida.,The cause is Escherichia coli.,"
         "A culture grows E. coli. The cause is Escherichia coli."
     ),

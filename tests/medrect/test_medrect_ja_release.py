@@ -31,7 +31,8 @@ def ja_record(**changes) -> dict:
         "error_sentence_id": 3,
         "error_sentence": "鉄欠乏性貧血と診断した。",
         "corrected_sentence": "再生不良性貧血と診断した。",
-        "corrected_text": "68歳の男性が来院した。血圧は120/80 mmHgである。再生不良性貧血と診断した。",
+        "corrected_text": "68歳の男性が来院した。血圧は120/80 mmHgである。"
+        "再生不良性貧血と診断した。",
         "metadata": {"jmle_question_id": "118A1", "choice": "b"},
         "source_model": "model",
     }
@@ -179,7 +180,8 @@ def test_round_trip_keeps_every_field_with_separators(tmp_path):
     before, after = round_trip(tmp_path, write(tmp_path, records), keep_extra=False)
     assert [r["sentences"] for r in after] == [r["sentences"] for r in before]
     assert renumber(SENTENCES, "medrect", "medec") == (
-        "0 68歳の男性が来院した。\r\n1 血圧は120/80 mmHgである。\r\n2 鉄欠乏性貧血と診断した。  \r\n\r\n***"
+        "0 68歳の男性が来院した。\r\n1 血圧は120/80 mmHgである。\r\n"
+        "2 鉄欠乏性貧血と診断した。  \r\n\r\n***"
     )
 
 

@@ -12,8 +12,14 @@ from dsbuild.medrect.sentences import (
     verify_record,
 )
 
-MEDEC = "0 A woman has fever. \r\n1 Her blood pressure is\r\n2 120/70 mm\r\nHg today.\r\n\r\n3 She is given aspirin."
-MEDRECT = "1. A woman has fever.\n2. Her blood pressure is\n3. 120/70 mm\nHg today.\n4. She is given aspirin."
+MEDEC = (
+    "0 A woman has fever. \r\n1 Her blood pressure is\r\n2 120/70 mm\r\nHg today.\r\n\r\n"
+    "3 She is given aspirin."
+)
+MEDRECT = (
+    "1. A woman has fever.\n2. Her blood pressure is\n3. 120/70 mm\nHg today.\n"
+    "4. She is given aspirin."
+)
 
 
 def test_renumber_medec_to_medrect_strips_and_keeps_continuations():
@@ -22,7 +28,8 @@ def test_renumber_medec_to_medrect_strips_and_keeps_continuations():
 
 def test_renumber_back_uses_crlf_and_zero_base():
     assert renumber(MEDRECT, "medrect", "medec") == (
-        "0 A woman has fever.\r\n1 Her blood pressure is\r\n2 120/70 mm\r\nHg today.\r\n3 She is given aspirin."
+        "0 A woman has fever.\r\n1 Her blood pressure is\r\n2 120/70 mm\r\nHg today.\r\n"
+        "3 She is given aspirin."
     )
 
 
@@ -41,7 +48,8 @@ def test_number_sentences():
 
 def test_replace_sentence_takes_its_continuation_lines():
     assert replace_sentence(MEDRECT, 3, "120/70 mm Hg.") == (
-        "1. A woman has fever.\n2. Her blood pressure is\n3. 120/70 mm Hg.\n4. She is given aspirin."
+        "1. A woman has fever.\n2. Her blood pressure is\n3. 120/70 mm Hg.\n"
+        "4. She is given aspirin."
     )
     assert replace_sentence(MEDEC, 3, "She is given heparin.", "medec").endswith(
         "3 She is given heparin."

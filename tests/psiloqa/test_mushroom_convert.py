@@ -181,7 +181,8 @@ def test_round_trip_on_all_499_validation_items(shared_fixtures):
             assert back == item
             assert back["hard_labels"] == item["hard_labels"]
             assert chars_of(back["hard_labels"]) == chars_of(hard_from_soft(back["soft_labels"]))
-            # without the kept Mu-SHROOM fields, the hard labels still come back as the same characters
+            # without the kept Mu-SHROOM fields, the hard labels still come back as the same
+            # characters
             bare = row_to_mushroom({k: v for k, v in row.items() if k != "mushroom"})
             assert chars_of(bare["hard_labels"]) == chars_of(item["hard_labels"])
             assert bare["hard_labels"] == item["hard_labels"]

@@ -117,7 +117,8 @@ class TestScoreItem:
         pred = _item("g", text, [[2, 4]], [(2, 4, 0.7)])
         s = score_item(pred, gold)
         assert s.iou == pytest.approx(1 / 3)  # {1,2} vs {2,3}
-        # binary vectors: both=1 (idx 2), gold only=1, pred only=1, neither=3 -> phi=(1*3-1*1)/sqrt(2*4*2*4)
+        # binary vectors: both=1 (idx 2), gold only=1, pred only=1, neither=3
+        # -> phi=(1*3-1*1)/sqrt(2*4*2*4)
         assert s.cor == pytest.approx(0.25)
         # at 0.7: {2,3}, 1 hit, P=.5 R=.5; at 0: all 6, P=2/6 R=1
         assert s.ap == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 6)
@@ -225,7 +226,8 @@ def test_perturbed_prediction_scores_checked_by_hand(shared_fixtures):
     items = _fixture_items(shared_fixtures)
     result = evaluate(_perturb(items), items)
     scores = {s.id: s for s in result.items}
-    # val-ar-17 "يوم الأحد.": gold [4,9) p=1.0, pred [6,10) p=1.0 -> IoU 3/6; phi (3*4-2*1)/sqrt(5*5*4*6)
+    # val-ar-17 "يوم الأحد.": gold [4,9) p=1.0, pred [6,10) p=1.0 -> IoU 3/6;
+    # phi (3*4-2*1)/sqrt(5*5*4*6)
     s = scores["val-ar-17"]
     assert (s.iou, s.cor, s.ap) == (0.5, pytest.approx(10 / math.sqrt(600)), pytest.approx(0.65))
     # val-en-37 " Häfen\n": pred soft zeroed -> constant vs varying gold -> Cor 0; AP = 5/7

@@ -312,8 +312,12 @@ def marker_row(**changes) -> dict:
     row = {
         "id": 19,
         "language": "de",
-        "en_sentence": "<en>Marie Curie</en> was born in <en>Warsaw</en>, then a <b>city</b> of Russia.",
-        "cs_sentence": "<en>Marie Curie</en> was born in <de>Warschau</de>, then a <b>city</b> of Russia.",
+        "en_sentence": (
+            "<en>Marie Curie</en> was born in <en>Warsaw</en>, then a <b>city</b> of Russia."
+        ),
+        "cs_sentence": (
+            "<en>Marie Curie</en> was born in <de>Warschau</de>, then a <b>city</b> of Russia."
+        ),
     }
     row.update(changes)
     return row
@@ -325,7 +329,8 @@ class TestEntityCSMarkers:
 
     def test_e_markers_are_accepted(self):
         row = marker_row(
-            cs_sentence="<e>Marie Curie</e> was born in <e>Warschau</e>, then a <b>city</b> of Russia."
+            cs_sentence="<e>Marie Curie</e> was born in <e>Warschau</e>, "
+            "then a <b>city</b> of Russia."
         )
         assert errors(EntityCSRecord, row) == set()
 
@@ -337,7 +342,8 @@ class TestEntityCSMarkers:
 
     def test_mismatched_closing_tag(self):
         row = marker_row(
-            cs_sentence="<en>Marie Curie</en> was born in <de>Warschau</en>, then a <b>city</b> of Russia."
+            cs_sentence="<en>Marie Curie</en> was born in <de>Warschau</en>, "
+            "then a <b>city</b> of Russia."
         )
         assert errors(EntityCSRecord, row) == {("cs_sentence", "markers_unbalanced")}
 
@@ -349,7 +355,8 @@ class TestEntityCSMarkers:
 
     def test_text_between_entities_differs(self):
         row = marker_row(
-            cs_sentence="<en>Marie Curie</en> wurde in <de>Warschau</de>, then a <b>city</b> of Russia."
+            cs_sentence="<en>Marie Curie</en> wurde in <de>Warschau</de>, "
+            "then a <b>city</b> of Russia."
         )
         assert errors(EntityCSRecord, row) == {("cs_sentence", "context_mismatch")}
 
@@ -357,13 +364,19 @@ class TestEntityCSMarkers:
 def medrect_item(**changes) -> dict:
     item = {
         "sample_id": "t-1",
-        "sentences": "1. A man has chest pain.\n2. His ECG shows ST elevation\nin leads II, III and aVF.\n3. He is sent home.",
+        "sentences": (
+            "1. A man has chest pain.\n2. His ECG shows ST elevation\nin leads II, III and aVF.\n"
+            "3. He is sent home."
+        ),
         "error_flag": 1,
         "error_type": "monitoring_management",
         "error_sentence_id": 3,
         "error_sentence": "He is sent home.",
         "corrected_sentence": "He is taken for coronary angiography.",
-        "corrected_text": "A man has chest pain. His ECG shows ST elevation in leads II, III and aVF. He is taken for coronary angiography.",
+        "corrected_text": (
+            "A man has chest pain. His ECG shows ST elevation in leads II, III and aVF. "
+            "He is taken for coronary angiography."
+        ),
     }
     item.update(changes)
     return item

@@ -440,10 +440,10 @@ def test_an_external_link_never_swallows_a_wikilink_sentinel():
     stray U+FDD1 and gave the next link the wrong target."""
     page = parse_wikitext("[http://x[[Foo bar]]] and [[Baz]] z")
     assert "\ufdd1" not in page.text and "\ufdd0" not in page.text
-    assert [(page.text[l.start : l.end], l.target) for l in page.links] == [
+    assert [(page.text[link.start : link.end], link.target) for link in page.links] == [
         ("Foo bar", "Foo bar"),
         ("Baz", "Baz"),
     ]
     page = parse_wikitext("See [http://x.org the [[Foo]] site] and [[Baz]].")
     assert page.text == "See the Foo site and Baz."
-    assert [l.target for l in page.links] == ["Foo", "Baz"]
+    assert [link.target for link in page.links] == ["Foo", "Baz"]
