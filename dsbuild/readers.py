@@ -48,6 +48,7 @@ __all__ = [
     "loads_json",
     "max_field_bytes",
     "read_records",
+    "records_or_fail",
     "require_readable",
     "sniff_kind",
     "too_long_error",
@@ -224,6 +225,21 @@ class ReadItem:
     locator: str
     record: dict[str, Any] | None = None
     problem: ReadProblem | None = None
+
+
+def records_or_fail(
+    path: str | Path, kind: str | None = None, *, what: str = ""
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(locator, record) of every record, for readers that cannot skip a bad one: the first
+    unreadable record is an InputError (DSB303) naming it (`what` prefixes the locator)."""
+    for item in read_records(path, kind):
+        if item.problem is not None:
+            raise InputError(
+                f"{what}{item.locator}: {item.problem.message}",
+                "fix or remove that record",
+                code="DSB303",
+            )
+        yield item.locator, item.record or {}
 
 
 def read_records(path: str | Path, kind: str | None = None) -> Iterator[ReadItem]:

@@ -168,17 +168,11 @@ def load_ratings(path: str | Path) -> pl.DataFrame:
 
         return wide_to_long(read_wide(path), origin=str(path))
     if suffix in (".jsonl", ".ndjson"):
-        from dsbuild.readers import read_records
+        from dsbuild.readers import records_or_fail
 
         def records():
-            for item in read_records(path, "jsonl"):
-                if item.problem is not None:
-                    raise InputError(
-                        f"{item.locator}: {item.problem.message}",
-                        "fix or remove that line",
-                        code="DSB302",
-                    )
-                yield item.record
+            for _, record in records_or_fail(path, "jsonl"):
+                yield record
 
         df = frame_from_rows(records(), origin=str(path))
     elif suffix == ".csv":

@@ -208,17 +208,10 @@ def _records(path: Path, warnings: Any = None) -> tuple[str, list[dict[str, Any]
     release quirks (lists stored as strings) and reports them to `warnings`.
     """
     from dsbuild.psiloqa.mushroom import read_labelled
-    from dsbuild.readers import read_records
+    from dsbuild.readers import records_or_fail
 
     first: dict[str, Any] | None = None
-    for item in read_records(path):
-        if item.problem is not None:
-            raise InputError(
-                f"{item.locator}: {item.problem.message}",
-                "fix or remove that record",
-                code="DSB303",
-            )
-        first = item.record or {}
+    for _, first in records_or_fail(path):
         break
     if first is None:
         raise InputError(
@@ -235,17 +228,10 @@ def _records(path: Path, warnings: Any = None) -> tuple[str, list[dict[str, Any]
             code="DSB302",
         )
     records = []
-    for item in read_records(path):
-        if item.problem is not None:
-            raise InputError(
-                f"{item.locator}: {item.problem.message}",
-                "fix or remove that record",
-                code="DSB303",
-            )
-        record = item.record or {}
+    for locator, record in records_or_fail(path):
         if record.get("id") in (None, ""):
             raise InputError(
-                f"{item.locator}: the record has no id", "give every record an id", code="DSB303"
+                f"{locator}: the record has no id", "give every record an id", code="DSB303"
             )
         records.append(record)
     return "psiloqa", records

@@ -108,21 +108,13 @@ def _rejected(pid: str, reason: str, detail: str) -> Reject:
 
 def file_passages(path: Path, *, source: str = "file", **limits: Any) -> Iterator[dict | Reject]:
     """Passages from a JSONL file of `{id, lang, title, url?, text}` objects (e.g. the sample)."""
-    from dsbuild.readers import read_records
+    from dsbuild.readers import records_or_fail
 
-    for item in read_records(Path(path)):
-        if item.problem is not None:
-            raise InputError(
-                f"passages file {path}, {item.locator}: {item.problem.message}",
-                "fix or remove that record",
-                code="DSB303",
-            )
-        record = item.record or {}
+    for locator, record in records_or_fail(Path(path), what=f"passages file {path}, "):
         missing = [k for k in _FIELDS if not isinstance(record.get(k), str) or not record.get(k)]
         if missing:
             raise InputError(
-                f"passages file {path}, {item.locator}: field '{missing[0]}' is "
-                "missing or not a string",
+                f"passages file {path}, {locator}: field '{missing[0]}' is missing or not a string",
                 f"give every line the fields {', '.join(_FIELDS)} (url optional)",
                 code="DSB303",
             )

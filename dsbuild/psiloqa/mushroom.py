@@ -176,24 +176,17 @@ def read_labelled(
     parsed) and added to `warnings`.
     """
     from dsbuild.quirks import collecting, found
-    from dsbuild.readers import read_records
+    from dsbuild.readers import records_or_fail
     from dsbuild.schemas.psiloqa import unstring_lists
 
     path = Path(path)
     fmt: str | None = None
     records: list[dict[str, Any]] = []
-    for item in read_records(path):
-        if item.problem is not None:
-            raise InputError(
-                f"{item.locator}: {item.problem.message}",
-                "fix or remove that record",
-                code="DSB303",
-            )
-        record = item.record or {}
+    for locator, record in records_or_fail(path):
         kind = format_of(record)
         if kind is None:
             raise InputError(
-                f"{item.locator}: the record is neither Mu-SHROOM (no model_output_text) nor "
+                f"{locator}: the record is neither Mu-SHROOM (no model_output_text) nor "
                 "PsiloQA (no llm_answer)",
                 "give Mu-SHROOM items or PsiloQA rows",
                 code="DSB302",
@@ -202,19 +195,19 @@ def read_labelled(
             fmt = kind
         elif kind != fmt:
             raise InputError(
-                f"{item.locator}: a {kind} record in a file of {fmt} records",
+                f"{locator}: a {kind} record in a file of {fmt} records",
                 "keep one format per file",
                 code="DSB303",
             )
         if record.get("id") is None:
             raise InputError(
-                f"{item.locator}: the record has no id", "give every record an id", code="DSB303"
+                f"{locator}: the record has no id", "give every record an id", code="DSB303"
             )
         if kind == "mushroom":
             context = collecting()
             record = unstring_lists(record, context)
             if warnings is not None:
-                warnings.add_record(found(context), item.locator, str(record["id"]))
+                warnings.add_record(found(context), locator, str(record["id"]))
         records.append(record)
     if fmt is None:
         raise InputError(
