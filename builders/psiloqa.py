@@ -78,7 +78,9 @@ def _contexts(ctx: StageContext):
 
     opts = _options(ctx)
     languages = list(ctx.config.get("languages") or [])
-    items = configured_passages(opts, languages, Path(ctx.run_info.path).parent)
+    if opts.online:
+        ctx.workdir.mkdir(parents=True, exist_ok=True)  # the drawn titles, kept for a resume
+    items = configured_passages(opts, languages, ctx.workdir)
     per_lang = opts.passages_per_language
     if per_lang is None and not (opts.wikipedia or opts.online or opts.passages):
         per_lang = SAMPLE_PER_LANGUAGE

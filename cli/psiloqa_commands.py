@@ -182,7 +182,7 @@ def agreement_cmd(
     report = measure(loaded)
     written = None
     if out is not None:
-        from dsbuild.psiloqa.mushroom import write_jsonl
+        from dsbuild.runs.jsonl import write_jsonl
 
         written = write_jsonl(out, soft_items(report, loaded, lang=lang))
     if as_json:

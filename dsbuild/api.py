@@ -91,12 +91,10 @@ def _features(dataset: str) -> Any:
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+    from dsbuild.runs.jsonl import iter_jsonl
+
+    if path.is_file():
+        yield from iter_jsonl(path)
 
 
 def open_run(path: str | Path) -> Run:

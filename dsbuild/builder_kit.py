@@ -191,13 +191,6 @@ def read_records(path: str | Path) -> list[dict]:
 def write_records(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
     """Rows as UTF-8 JSON Lines (characters unescaped, keys in row order), written
     atomically; returns the count."""
-    import json
+    from dsbuild.runs.jsonl import write_jsonl
 
-    from dsbuild.runs.jsonl import AtomicWriter
-
-    n = 0
-    with AtomicWriter(Path(path)) as f:
-        for row in rows:
-            f.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
-            n += 1
-    return n
+    return write_jsonl(path, rows)

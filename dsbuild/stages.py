@@ -9,9 +9,9 @@ them records, checkpoints what they return and resumes after a kill. Three kinds
     batch_stage(name, fn)    fn(records, ctx) -> (records, rejects)   whole-dataset work
 
 A map function returns one record dict, a list of record dicts (0..n outputs), `True`
-(keep the input unchanged), or a rejection: `reject(reason, detail)`, datatrove-style
-`(False, reason)`, or bare `False`. Every record is a JSON-serialisable dict with a string
-`id`; a rejection is recorded against the input record's id.
+(keep the input unchanged), or a rejection, always `reject(reason, detail)` (one way to say
+it; a reason code is required). Every record is a JSON-serialisable dict with a string `id`;
+a rejection is recorded against the input record's id.
 
 A rejection is for a reason about the record's content. When the world failed instead (an
 endpoint down, a timeout, a 5xx after its retries), a map function raises `Pending`: the
@@ -252,10 +252,6 @@ def normalize_map_result(result: Any, record: dict, stage: str) -> list[dict] | 
     record_id = record.get("id", "?")
     if result is True:
         return [record]
-    if result is False:
-        return Rejection("filtered")
-    if isinstance(result, tuple) and len(result) == 2 and result[0] is False:
-        result = Rejection(str(result[1]))
     if isinstance(result, Rejection):
         if not isinstance(result.reason, str) or not result.reason:
             raise DsbuildError(
@@ -270,6 +266,6 @@ def normalize_map_result(result: Any, record: dict, stage: str) -> list[dict] | 
         return [_check_record(r, stage, record_id) for r in result]
     raise DsbuildError(
         f"stage {stage!r} returned {type(result).__name__} for record {record_id!r}",
-        "return a record dict, a list of them, True, (False, reason) or reject(reason)",
+        "return a record dict, a list of them, True (keep it as is) or reject(reason)",
         code="DSB205",
     )

@@ -46,8 +46,6 @@ def _batch(records, ctx):
         ([{"id": "a"}, {"id": "b"}], [{"id": "a"}, {"id": "b"}]),
         ([], []),
         (True, [REC]),
-        (False, Rejection("filtered")),
-        ((False, "too_short"), Rejection("too_short")),
         (reject("lang", "not en"), Rejection("lang", "not en")),
     ],
 )
@@ -56,7 +54,19 @@ def test_normalize_map_result(result, expected):
 
 
 @pytest.mark.parametrize(
-    "bad", [None, "text", 3, {"text": "no id"}, {"id": 5}, [{"id": "a"}, "b"], reject("")]
+    "bad",
+    # one way to reject: reject(reason); bare False and (False, reason) are refused
+    [
+        None,
+        "text",
+        3,
+        {"text": "no id"},
+        {"id": 5},
+        [{"id": "a"}, "b"],
+        reject(""),
+        False,
+        (False, "too_short"),
+    ],
 )
 def test_normalize_rejects_bad_results_with_dsb205(bad):
     with pytest.raises(DsbuildError) as e:

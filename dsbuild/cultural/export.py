@@ -140,7 +140,7 @@ class CulturalExport(DatasetExport):
         """`CulturalRecord`s: each row back to a one-translation record (nulls left out, NA
         scores as "NA"), merged per source text as the builder merges them."""
         from dsbuild.cultural.records import merge_by_text
-        from dsbuild.hub.folder import write_jsonl
+        from dsbuild.runs.jsonl import write_jsonl
 
         single = []
         for r in records:
@@ -171,7 +171,7 @@ class CulturalExport(DatasetExport):
                 }
             )
         rel = f"cultural/{split}.jsonl"
-        return {rel: write_jsonl(merge_by_text(single), out / rel)}
+        return {rel: write_jsonl(out / rel, merge_by_text(single))}
 
     def languages(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         """Source and target languages."""

@@ -32,6 +32,7 @@ from dsbuild.hub.hooks import DatasetExport, hooks_for
 from dsbuild.hub.rows import rows_for
 from dsbuild.hub.rundata import read_run
 from dsbuild.hub.splits import parse_proportions, split_rows
+from dsbuild.runs.jsonl import write_jsonl
 
 __all__ = [
     "MANIFEST",
@@ -39,7 +40,6 @@ __all__ = [
     "check_folder",
     "export_run",
     "validate_folder",
-    "write_jsonl",
 ]
 
 MANIFEST = ".dsbuild-export.json"
@@ -92,15 +92,6 @@ def _write_parquet(
         if not quiet:
             enable_progress_bars()
     return names
-
-
-def write_jsonl(rows: Sequence[Mapping[str, Any]], path: Path) -> int:
-    """Rows as UTF-8 JSON Lines (characters unescaped, keys in row order); returns the count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    return len(rows)
 
 
 def _write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> int:
@@ -254,7 +245,7 @@ def _write_tables(
             layout.setdefault(config, {})[split] = names
             files.update(_shard_counts(f"data/{sub}".rstrip("/"), names, rows, shard_rows))
             files[f"jsonl/{sub}{split}.jsonl"] = write_jsonl(
-                rows, tmp / f"jsonl/{sub}{split}.jsonl"
+                tmp / f"jsonl/{sub}{split}.jsonl", rows
             )
             files[f"csv/{sub}{split}.csv"] = _write_csv(rows, tmp / f"csv/{sub}{split}.csv")
             if not hooks.per_language_configs:

@@ -31,20 +31,9 @@ class RunData:
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path} line {n} is not JSON ({exc.msg})",
-                    "repair or remove that line, or rebuild the run",
-                    code="DSB302",
-                ) from None
-    return rows
+    from dsbuild.readers import records_or_fail
+
+    return [record for _, record in records_or_fail(path, "jsonl")]
 
 
 def read_run(path: str | Path) -> RunData:

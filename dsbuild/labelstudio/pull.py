@@ -19,6 +19,7 @@ from typing import Any
 
 from dsbuild.errors import InputError
 from dsbuild.labelstudio.state import AnnotationState, load_records, now
+from dsbuild.runs.jsonl import write_jsonl
 
 __all__ = ["PullSummary", "annotator_status", "pull_run"]
 
@@ -46,17 +47,6 @@ class PullSummary:
         data = asdict(self)
         data["problem_lines"] = data["problem_lines"][:20]
         return data
-
-
-def _write_jsonl(path: Path, rows) -> int:
-    from dsbuild.runs.jsonl import AtomicWriter, dumps_line
-
-    n = 0
-    with AtomicWriter(path) as f:
-        for row in rows:
-            f.write(dumps_line(row))
-            n += 1
-    return n
 
 
 def pull_run(
@@ -215,10 +205,10 @@ def pull_run(
         annotated.append(current)
 
     agreement = round_agreement(dataset, agreement_units)
-    _write_jsonl(folder / "annotations.jsonl", annotation_rows)
-    _write_jsonl(folder / "records.jsonl", annotated)
-    _write_jsonl(folder / "disagreements.jsonl", disagreements)
-    _write_jsonl(folder / "problems.jsonl", problems)
+    write_jsonl(folder / "annotations.jsonl", annotation_rows, compact=True)
+    write_jsonl(folder / "records.jsonl", annotated, compact=True)
+    write_jsonl(folder / "disagreements.jsonl", disagreements, compact=True)
+    write_jsonl(folder / "problems.jsonl", problems, compact=True)
     atomic_write_json(folder / "agreement.json", agreement)
     annotators_all = sorted({row["annotator"] for row in annotation_rows})
     summary = PullSummary(

@@ -189,9 +189,9 @@ def api_passages(
         )
 
 
-def configured_passages(opts: Any, languages: list[str], run_dir: Path) -> Iterator[dict | Reject]:
+def configured_passages(opts: Any, languages: list[str], workdir: Path) -> Iterator[dict | Reject]:
     """The passages of the source the options name: a dump (`wikipedia`, one language),
-    random API pages (`online`, per language; titles kept in `run_dir`), a passages file, or
+    random API pages (`online`, per language; titles kept in `workdir`), a passages file, or
     the embedded sample."""
     limits = {
         "min_chars": opts.min_passage_chars,
@@ -217,7 +217,7 @@ def configured_passages(opts: Any, languages: list[str], run_dir: Path) -> Itera
             item
             for lang in languages
             for item in api_passages(
-                lang, opts.online, run_dir / f"random-titles-{lang}.json", **limits
+                lang, opts.online, workdir / f"random-titles-{lang}.json", **limits
             )
         )
     if opts.passages:

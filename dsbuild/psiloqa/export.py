@@ -94,7 +94,8 @@ class PsiloqaExport(DatasetExport):
     def write_originals(
         self, split: str, records: Sequence[Mapping[str, Any]], out: Path
     ) -> dict[str, int]:
-        from dsbuild.psiloqa.mushroom import row_to_mushroom, write_jsonl
+        from dsbuild.psiloqa.mushroom import row_to_mushroom
+        from dsbuild.runs.jsonl import write_jsonl
 
         rel = f"mushroom/{split}.jsonl"
         (out / "mushroom").mkdir(exist_ok=True)

@@ -18,13 +18,13 @@ so the reverse is lossless too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from dsbuild.errors import InputError, UsageError
+from dsbuild.runs.jsonl import write_jsonl
 from dsbuild.span_labels import (
     chars_of,
     hard_from_soft,
@@ -45,7 +45,6 @@ __all__ = [
     "mushroom_to_row",
     "read_labelled",
     "row_to_mushroom",
-    "write_jsonl",
 ]
 
 FORMATS = ("mushroom", "psiloqa")
@@ -214,18 +213,6 @@ def read_labelled(
             f"{path} holds no records", "give a file with at least one record", code="DSB304"
         )
     return fmt, records
-
-
-def write_jsonl(path: str | Path, records: Iterable[Mapping[str, Any]]) -> int:
-    """Write records as UTF-8 JSON Lines (characters unescaped), atomically; returns the count."""
-    from dsbuild.runs.jsonl import AtomicWriter
-
-    n = 0
-    with AtomicWriter(Path(path)) as f:
-        for record in records:
-            f.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
-            n += 1
-    return n
 
 
 def _converted(records: list[dict[str, Any]], fmt: str, to: str) -> Iterator[dict[str, Any]]:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+from collections.abc import Iterable
+
 import orjson
 
 from dsbuild.errors import DsbuildError
@@ -27,6 +29,7 @@ __all__ = [
     "iter_jsonl",
     "read_json",
     "truncate_torn_tail",
+    "write_jsonl",
 ]
 
 
@@ -125,6 +128,20 @@ def iter_jsonl(path: Path) -> Iterator[dict]:
                     "--overwrite",
                     code="DSB203",
                 ) from e
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Any], *, compact: bool = False) -> int:
+    """Rows as UTF-8 JSON Lines written atomically; returns the count. The default is the
+    readable layout of exported files (characters unescaped, `json.dumps` spacing, keys in
+    row order); `compact` the checkpoints' (`dumps_line`)."""
+    n = 0
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with AtomicWriter(Path(path)) as f:
+        for row in rows:
+            line = dumps_line(row) if compact else (json.dumps(row, ensure_ascii=False) + "\n").encode()
+            f.write(line)
+            n += 1
+    return n
 
 
 def truncate_torn_tail(path: Path) -> int:

@@ -287,8 +287,10 @@ def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None
         return _summary(stage, "ran", done)
     state = ckpt.recover(None if stage.kind == "source" else n_in)
     status = "resumed" if state.n_lines else "ran"
+    # the stage's own folder for what it keeps between runs (an index, drawn titles): a stage
+    # asks the context for it and knows nothing else about the run directory (made on use)
+    ctx.workdir = ckpt.path / "work"
     if stage.prepare is not None:
-        ctx.workdir = ckpt.path / "work"
         ctx.workdir.mkdir(parents=True, exist_ok=True)
         try:
             stage.prepare(ctx, lambda: (record for _, record in _pending(prev, bytearray())))

@@ -4,7 +4,7 @@
 
 Stages: `generate` (source: n records from the seed), `transform` (async map, concurrency 8,
 a per-record sleep so completion order differs from input order; splits long texts in two
-and rejects blocked words), `min_words` (sync filter, datatrove style), `dedup` (batch).
+and rejects blocked words), `min_words` (sync filter), `dedup` (batch).
 `delay` only slows the stages down (it is passed as `ctx.delay`, not in the config), so the
 output depends on `n` and `seed` alone.
 """
@@ -97,11 +97,11 @@ async def _transform(record: dict, ctx: StageContext) -> Any:
 
 
 def _min_words(record: dict, ctx: StageContext) -> Any:
-    """Keep records of 2+ words (datatrove style: True or (False, reason))."""
+    """Keep records of 2+ words (True keeps the record as it is)."""
     delay = float(getattr(ctx, "delay", 0.0))
     if delay:
         time.sleep(delay / 3)
-    return True if record["n_words"] >= 2 else (False, "too_short")
+    return True if record["n_words"] >= 2 else reject("too_short")
 
 
 def _dedup(records: list[dict], ctx: StageContext) -> tuple[list[dict], list[Reject]]:

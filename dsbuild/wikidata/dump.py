@@ -380,6 +380,9 @@ class DumpReader:
                         if tok in (b"[", b""):
                             continue
                     self._last_unterminated = not raw.endswith(b"\n")
+                    if not seen_entity:  # before the prefilter, which skips a foreign file whole
+                        head = raw.rstrip()
+                        seen_entity = self._check_entity(head[:-1] if head.endswith(b",") else head)
                     if prefilter is not None and not prefilter(raw):
                         st.skipped += 1
                         if self._last_unterminated:
@@ -388,8 +391,6 @@ class DumpReader:
                     line = raw.rstrip()
                     if line.endswith(b","):
                         line = line[:-1]
-                    if not seen_entity:
-                        seen_entity = self._check_entity(line)
                     yielded += 1
                     yield line
             except EOFError as exc:  # the compressed stream itself was cut short

@@ -57,3 +57,28 @@ def test_truncated_wikidata_dump(cli, tmp_path):
     )
     assert code == 3, err
     assert "DSB303" in err and "cut short" in err and "byte" in err
+
+
+def test_a_file_of_another_dataset_is_no_wikidata_dump(cli, tmp_path):
+    """The raw-bytes title prefilter skipped every line of a foreign file, so a Mu-SHROOM
+    file given as --wikidata built 0 labels with exit 0; the first line is checked first."""
+    wiki, _ = sample_paths()
+    foreign = tmp_path / "mushroom.jsonl"
+    foreign.write_text(
+        '{"id": "val-en-1", "lang": "EN", "model_input": "Q?", "model_output_text": "A."}\n'
+    )
+    code, _, err = cli(
+        "entitycs",
+        "build",
+        "-o",
+        str(tmp_path / "run"),
+        "--wikipedia",
+        str(wiki),
+        "--wikidata",
+        str(foreign),
+        "--no-progress",
+        "--lang",
+        "de",
+    )
+    assert code == 3, err
+    assert "DSB302" in err and "is not a Wikidata JSON dump" in err

@@ -10,9 +10,16 @@ from typing import Any
 from dsbuild.stages import Builder, Reject, batch_stage, map_stage, reject, source_stage
 
 
-def make_builder(calls: Counter, *, fail_at: str | None = None, fail_stage: str = "double",
-                 version: str = "1", async_map: bool = False, concurrency: int = 4,
-                 exc: BaseException | None = None) -> Builder:
+def make_builder(
+    calls: Counter,
+    *,
+    fail_at: str | None = None,
+    fail_stage: str = "double",
+    version: str = "1",
+    async_map: bool = False,
+    concurrency: int = 4,
+    exc: BaseException | None = None,
+) -> Builder:
     """source (n records) -> double (map, rejects x%5==0) -> odd3 (filter) -> flip (batch:
     drops the first record, reverses the rest).
 
@@ -46,19 +53,26 @@ def make_builder(calls: Counter, *, fail_at: str | None = None, fail_stage: str 
     def odd3(rec, ctx):
         calls["odd3"] += 1
         boom("odd3", rec["id"])
-        return True if rec["x"] % 3 else (False, "div3")
+        return True if rec["x"] % 3 else reject("div3")
 
     def flip(records, ctx):
         calls["flip"] += 1
         return list(reversed(records[1:])), [Reject(records[0]["id"], "", "first", "dropped")]
 
-    return Builder("testb", version, (
-        source_stage("src", src),
-        map_stage("double", adouble if async_map else double,
-                  concurrency=concurrency if async_map else 1),
-        map_stage("odd3", odd3),
-        batch_stage("flip", flip),
-    ))
+    return Builder(
+        "testb",
+        version,
+        (
+            source_stage("src", src),
+            map_stage(
+                "double",
+                adouble if async_map else double,
+                concurrency=concurrency if async_map else 1,
+            ),
+            map_stage("odd3", odd3),
+            batch_stage("flip", flip),
+        ),
+    )
 
 
 def cfg(n: int = 20, **extra: Any) -> dict[str, Any]:
