@@ -25,7 +25,6 @@ rating cells.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,15 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SPEC", "finalize", "make_builder", "merge_by_text", "rating_rows"]
 
-CATEGORY_HELP = {
-    "idiom": "idioms: fixed phrases whose meaning is not the sum of their words",
-    "pun": "puns and wordplay: words with two meanings, or sounding like other words",
-    "holiday": "holidays, festivals and seasonal occasions",
-    "cultural_concept": "cultural concepts: customs, institutions, events and references "
-    "that people of the source culture know (a shopping day, a tradition)",
-    "other": "other references bound to the source culture",
-}
-
 
 def _opt(ctx: StageContext, key: str) -> Any:
     return getattr(options(ctx, SPEC), key)
@@ -76,131 +66,20 @@ def _sources(ctx: StageContext):
 
 
 # -- segments -----------------------------------------------------------------------------
-@lru_cache(maxsize=8)
-def _lexicon_cached(path: str, mtime_ns: int, size: int) -> tuple[dict, ...]:
-    from dsbuild.cultural.sources import read_lexicon
-
-    return tuple(read_lexicon(Path(path)))
-
-
-def _lexicon(ctx: StageContext) -> tuple[dict, ...]:
-    path = _opt(ctx, "lexicon")
-    if not path:
-        return ()
-    p = Path(path)
-    stat = p.stat() if p.is_file() else None
-    return _lexicon_cached(str(p), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
-
-
-def _given(record: dict, norm) -> tuple[list, Any]:
-    """Candidates for the hand-given segments, or a rejection naming the bad one."""
-    from dsbuild.cultural.locate import Candidate, locate
-    from dsbuild.cultural.sources import category_name
-
-    text = record["text"]
-    out: list[Candidate] = []
-    for i, seg in enumerate(record.get("given") or [], 1):
-        surface = seg.get("surface")
-        label = f"given segment {i} ({surface!r})"
-        if not isinstance(surface, str) or not surface.strip():
-            return [], reject("given_segment_empty", f"given segment {i} has no surface")
-        category = category_name(seg.get("category"))
-        if category is None:
-            return [], reject(
-                "given_segment_bad_category",
-                f"{label}: category {seg.get('category')!r} is not one of idiom, "
-                "pun, holiday, cultural_concept, other",
-            )
-        if "start" in seg or "end" in seg:
-            try:
-                start, end = int(seg["start"]), int(seg["end"])
-            except (KeyError, TypeError, ValueError):
-                return [], reject(
-                    "given_segment_mismatch",
-                    f"{label}: give both start and end as integers, or neither",
-                )
-            if not 0 <= start < end <= len(text) or text[start:end] != surface:
-                found = text[start:end] if 0 <= start < end <= len(text) else "(out of range)"
-                return [], reject(
-                    "given_segment_mismatch",
-                    f"{label}: text[{start}:{end}] is {found!r}, not the surface",
-                )
-            how = "offsets"
-        else:
-            match = locate(text, surface, taken=[(c.start, c.end) for c in out], normalized=norm)
-            if match is None:
-                return [], reject("given_segment_not_found", f"{label} is not in the text")
-            start, end, how = match.start, match.end, match.how
-        out.append(Candidate(start, end, category, "given", seg.get("note"), how))
-    return out, None
-
-
-def _located(items: list, text: str, norm, categories: list[str], stats: dict[str, Any]) -> list:
-    """Candidates for the LLM's proposed segments that are in the text (each span once);
-    `stats` counts the proposed, not found, repeated and off-category ones."""
-    from dsbuild.cultural.locate import Candidate, locate
-    from dsbuild.cultural.sources import category_name
-
-    out: list[Candidate] = []
-    taken: list[tuple[int, int]] = []
-    missing: list[str] = []
-    for item in items:
-        stats["llm_proposed"] += 1
-        surface = str(item.get("surface") or "")
-        category = category_name(item.get("category"))
-        if category not in categories:  # only with an overriding template's schema
-            stats["llm_bad_category"] = stats.get("llm_bad_category", 0) + 1
-            continue
-        match = locate(text, surface, taken=taken, normalized=norm)
-        if match is None:
-            stats["llm_not_found"] += 1
-            missing.append(surface)
-            continue
-        if (match.start, match.end) in taken:
-            stats["llm_repeated"] += 1
-            continue
-        taken.append((match.start, match.end))
-        out.append(
-            Candidate(
-                match.start,
-                match.end,
-                category,
-                "llm",
-                (item.get("note") or "").strip() or None,
-                match.how,
-            )
-        )
-    if missing:
-        stats["llm_not_found_surfaces"] = missing
-    return out
-
-
 def make_segments(template):
     async def segments(record: dict, ctx: StageContext) -> Any:
         """Given, lexicon and LLM segments, located and merged (given > lexicon > LLM)."""
-        from dsbuild.cultural.locate import Candidate, find_all, merge_segments, normalize
+        from dsbuild.cultural import segments as seg
+        from dsbuild.cultural.locate import normalize
         from dsbuild.languages import language_name
 
         text = record["text"]
         norm = normalize(text)
-        candidates, failed = _given(record, norm)
+        candidates, failed = seg.given_candidates(record, norm)
         if failed is not None:
             return failed
-        stats: dict[str, Any] = {
-            "given": len(candidates),
-            "lexicon_matches": 0,
-            "llm_proposed": 0,
-            "llm_not_found": 0,
-            "llm_repeated": 0,
-        }
-        for entry in _lexicon(ctx):
-            for m in find_all(text, entry["surface"], normalized=norm):
-                candidates.append(
-                    Candidate(
-                        m.start, m.end, entry["category"], "lexicon", entry.get("note"), m.how
-                    )
-                )
-                stats["lexicon_matches"] += 1
+        stats = seg.new_stats(len(candidates))
+        candidates += seg.lexicon_candidates(text, seg.lexicon(_opt(ctx, "lexicon")), norm, stats)
         provenance = dict(record.get("provenance") or {})
         if _opt(ctx, "llm_segments"):
             categories = _opt(ctx, "categories")
@@ -209,7 +88,7 @@ def make_segments(template):
                 template,
                 language=language_name(record["lang"]),
                 text=text,
-                categories="\n".join(f"- {c}: {CATEGORY_HELP[c]}" for c in categories),
+                categories=seg.category_listing(categories),
                 # the categories asked for, where the schema has a category enum
                 response_format=response_format(
                     template, {"segments.items.category": {"enum": categories}}
@@ -220,26 +99,9 @@ def make_segments(template):
             if not result.ok:
                 return result.rejection()
             provenance["segments"] = result.provenance()
-            candidates += _located(result.json.get("segments") or [], text, norm, categories, stats)
-        kept, dropped = merge_segments(candidates)
-        stats["overlaps_dropped"] = len(dropped)
-        stats["kept"] = {o: sum(c.origin == o for c in kept) for o in ("given", "lexicon", "llm")}
-        if not kept:
-            return reject("no_segments", "no segment was given, matched or found in the text")
-        nuances = [
-            {
-                "start": c.start,
-                "end": c.end,
-                "category": c.category,
-                "surface": text[c.start : c.end],
-                "note": c.note,
-                "origin": c.origin,
-                "match": c.how,
-            }
-            for c in kept
-        ]
-        out = {k: v for k, v in record.items() if k != "given"}
-        return {**out, "nuances": nuances, "segment_stats": stats, "provenance": provenance}
+            items = result.json.get("segments") or []
+            candidates += seg.llm_candidates(items, text, norm, categories, stats)
+        return seg.segment_record(record, candidates, stats, provenance)
 
     return segments
 
@@ -337,7 +199,7 @@ def make_translate(template):
 def make_align(template):
     async def align(record: dict, ctx: StageContext) -> Any:
         """Each segment's counterpart in the translation: located, omitted or not located."""
-        from dsbuild.cultural.locate import locate, normalize
+        from dsbuild.cultural.segments import align_counterparts
         from dsbuild.cultural.sources import locale_parts
         from dsbuild.languages import language_name
 
@@ -370,36 +232,7 @@ def make_align(template):
             return reject(
                 "align_count_mismatch", f"{len(answers)} counterparts for {len(nuances)} segments"
             )
-        norm = normalize(translation)
-        claimed: list[tuple[int, int]] = []
-        alignments, counts = [], {"aligned": 0, "omitted": 0, "not_located": 0}
-        for i, (nuance, answer) in enumerate(zip(nuances, answers)):
-            entry: dict[str, Any] = {
-                "nuance": i,
-                "surface": nuance["surface"],
-                "category": nuance["category"],
-                "counterpart": None,
-                "start": None,
-                "end": None,
-            }
-            quote = answer.strip() if isinstance(answer, str) else ""
-            if not quote:
-                entry["status"] = "omitted"
-            else:
-                match = locate(translation, quote, taken=claimed, normalized=norm)
-                if match is None:
-                    entry.update(status="not_located", counterpart=quote)
-                else:
-                    claimed.append((match.start, match.end))
-                    entry.update(
-                        status="aligned",
-                        counterpart=translation[match.start : match.end],
-                        start=match.start,
-                        end=match.end,
-                        match=match.how,
-                    )
-            counts[entry["status"]] += 1
-            alignments.append(entry)
+        alignments, counts = align_counterparts(nuances, answers, translation)
         provenance = dict(record.get("provenance") or {})
         segment_provenance = provenance.pop("segments", None)
         tr = {

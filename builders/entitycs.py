@@ -25,15 +25,25 @@ min_chars (20), max_tokens (128). `languages` (settings) defaults to the 93 XLM-
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from dsbuild.codeswitch import XLMR_LANGUAGES, EntityLink, candidate_languages, choose_languages
 from dsbuild.datasets import BuildOption, DatasetSpec
-from dsbuild.errors import ConfigError, InputError
-from dsbuild.stages import Builder, Reject, map_stage, reject, source_stage
+from dsbuild.entitycs.text import (
+    STAGE_READ,
+    chunk_records,
+    chunks,
+    dump_problem,
+    entity_links,
+    link_targets,
+    pool,
+    sentence_filter,
+    sentence_splitter,
+    whole_pages,
+)
+from dsbuild.stages import Builder, map_stage, reject, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
@@ -46,8 +56,8 @@ __all__ = [
     "sentence_filter",
 ]  # and DEFAULTS, lazily
 
-STAGE_READ = "read_wikipedia"
-_REMNANTS = ("|", "{{", "}}", "[[", "]]", "{|", "|}", "thumb", "px|")
+# the text stage's helpers under the names benchmarks/wiki_text.py imports from here
+_chunk_records, _chunks, _splitter = chunk_records, chunks, sentence_splitter
 
 
 def __getattr__(name: str) -> Any:
@@ -82,38 +92,6 @@ def _options(ctx) -> dict[str, Any]:
     return opts
 
 
-def sentence_filter(
-    text: str, links: list[tuple[int, int]], n_tokens: int, opts: dict
-) -> str | None:
-    """The paper's sentence filter: None to keep, else the reason code."""
-    if not opts["min_links"] <= len(links) <= opts["max_links"]:
-        return "link_count"
-    if len(text) <= opts["min_chars"]:
-        return "too_short"
-    if n_tokens > opts["max_tokens"]:
-        return "too_long"
-    if _has_remnant(text):
-        return "markup_remnant"
-    size = len(text)
-    for s, e in links:
-        if (e - s) * 2 > size:
-            return "dominant_link"
-    return None
-
-
-def _has_remnant(text: str) -> bool:
-    """Whether `text` holds one of `_REMNANTS` ("{|", "|}" and "px|" hold "|"): chained
-    `in` tests, the fastest way to ask (measured)."""
-    return (
-        "|" in text
-        or "{{" in text
-        or "}}" in text
-        or "[[" in text
-        or "]]" in text
-        or "thumb" in text
-    )
-
-
 def _read_wikipedia(ctx) -> Iterator[dict]:
     """Redirect records, then sentence records with their links (offsets in the sentence).
 
@@ -125,208 +103,12 @@ def _read_wikipedia(ctx) -> Iterator[dict]:
     opts = _options(ctx)
     workers = int(ctx.runtime.get("workers") or 1)
     engine = ctx.runtime.get("engine") or "local"
-    chunks = _chunks(_whole(iter_pages(Path(opts["wikipedia"])), opts["wikipedia"]), 64)
-    job = partial(_chunk_records, opts=opts)
-    with _pool(workers, engine) as pool:
-        for records in pool.imap(job, chunks) if pool is not None else map(job, chunks):
+    pages = chunks(whole_pages(iter_pages(Path(opts["wikipedia"])), opts["wikipedia"]), 64)
+    job = partial(chunk_records, opts=opts)  # pickled by module path for the workers
+    with pool(workers, engine) as workers_pool:
+        batches = workers_pool.imap(job, pages) if workers_pool is not None else map(job, pages)
+        for records in batches:
             yield from records
-
-
-def _whole(items, path: str) -> Iterator:
-    """The dump's pages; a compressed dump cut short is an error, not a last reject: the
-    corpus would silently miss the rest of Wikipedia."""
-    from dsbuild.wiki import PageReject
-
-    for item in items:
-        if (
-            isinstance(item, PageReject)
-            and item.reason == "truncated"
-            and "compressed stream" in item.detail
-        ):
-            raise InputError(
-                f"the Wikipedia dump {path} is cut short: {item.detail}",
-                "download the dump again (or check it with bzip2 -t / gzip -t)",
-                code="DSB303",
-            )
-        yield item
-
-
-def _chunks(items, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-@contextmanager
-def _pool(workers: int, engine: str):
-    if engine == "ray":
-        try:
-            from ray.util.multiprocessing import Pool as RayPool
-        except ImportError:
-            raise ConfigError(
-                "--engine ray needs Ray, which is not installed",
-                "pip install 'dsbuild[ray]'",
-                code="DSB103",
-            ) from None
-        pool = RayPool(processes=workers)
-    elif workers > 1:
-        import multiprocessing
-
-        pool = multiprocessing.get_context("spawn").Pool(workers)
-    else:
-        yield None
-        return
-    try:
-        yield pool
-    finally:
-        pool.terminate()
-
-
-def _chunk_records(pages: list, opts: dict) -> list[dict]:
-    """Records of a chunk of pages (runs in a worker process)."""
-    from dsbuild.wiki import Page, parse_wikitext
-
-    splitter = _splitter(opts["splitter"])
-    out: list[dict] = []
-    for item in pages:
-        if not isinstance(item, Page):  # a malformed page: kept as a reject, reading goes on
-            out.append(
-                Reject(
-                    f"page:{item.page_id or item.title or 'unknown'}",
-                    STAGE_READ,
-                    "page_" + item.reason,
-                    item.detail,
-                )
-            )
-            continue
-        if item.redirect:
-            out.append(
-                {
-                    "id": f"redirect:{item.title}",
-                    "kind": "redirect",
-                    "title": item.title,
-                    "target": item.redirect,
-                }
-            )
-            continue
-        parsed = parse_wikitext(item.text)
-        out.extend(_sentences(item, parsed.text, parsed.links, splitter, opts))
-    return out
-
-
-@lru_cache(maxsize=4)
-def _splitter(engine: str):
-    from dsbuild.sentences import SentenceSplitter
-
-    return SentenceSplitter("en", engine)
-
-
-def _sentences(page, text: str, links: list, splitter, opts: dict) -> Iterator[dict | Reject]:
-    """Sentence records (and rejects) of the paragraphs of `text` that hold a link; the
-    n-th sentence of those paragraphs gets id `PAGE-n`. A sentence's links are those wholly
-    inside it; links (as `parse_wikitext` gives them) and sentences are sorted and disjoint,
-    so each sentence's links are the next run of the paragraph's."""
-    n = 0
-    title = page.title
-    prefix = f"{page.id}-"
-    min_links, max_links = opts["min_links"], opts["max_links"]
-    min_chars, max_tokens = opts["min_chars"], opts["max_tokens"]
-    for para_start, para_end, para_links in _link_paragraphs(text, links):
-        para = text[para_start:para_end]
-        spans = [(link.start - para_start, link.end - para_start) for link in para_links]
-        count = len(spans)
-        k = 0
-        for sent in splitter.split(para, spans, count=False):
-            start, end = sent.start, sent.end
-            while k < count and spans[k][0] < start:
-                k += 1
-            j = k
-            while j < count and spans[j][1] <= end:
-                j += 1
-            inside = [(s - start, e - start) for s, e in spans[k:j]]
-            targets = para_links[k:j]
-            s_text = para[start:end]
-            sid = prefix + str(n)
-            n += 1
-            n_tokens = sent.n_tokens
-            if n_tokens < 0:  # not counted: count only where the filter's answer hangs on it
-                n_tokens = len(s_text)  # tokens <= characters: decides alike when that fits
-                if (
-                    min_links <= len(inside) <= max_links
-                    and min_chars < n_tokens
-                    and n_tokens > max_tokens
-                ):
-                    n_tokens = splitter.count_tokens(para, sent)
-            reason = sentence_filter(s_text, inside, n_tokens, opts)
-            if reason:
-                yield Reject(sid, STAGE_READ, reason)
-                continue
-            yield {
-                "id": sid,
-                "kind": "sentence",
-                "page": title,
-                "text": s_text,
-                "links": [[s, e, link.target] for (s, e), link in zip(inside, targets)],
-            }
-
-
-def _link_paragraphs(text: str, links: list) -> Iterator[tuple[int, int, list]]:
-    """(start, end, links) of each paragraph (see `_paragraphs`) holding a link wholly.
-
-    Found from the links, not by walking every paragraph: paragraph ends are the `\\n\\n`
-    around a link, which is the same as `_paragraphs` unless a newline run longer than two
-    occurs (never in `parse_wikitext` output; then `_paragraphs` is walked)."""
-    if "\n\n\n" in text:
-        yield from _link_paragraphs_walk(text, links)
-        return
-    li = 0
-    size = len(text)
-    count = len(links)
-    while li < count:
-        link = links[li]
-        start = text.rfind("\n\n", 0, link.start)
-        start = 0 if start < 0 else start + 2
-        end = text.find("\n\n", start)
-        if end < 0:
-            end = size
-        if link.start < start or link.end > end or not text[start:end].strip():
-            li += 1  # not wholly in a (non-blank) paragraph: no paragraph takes it
-            continue
-        lj = li
-        while lj < count and links[lj].end <= end:
-            lj += 1
-        yield start, end, links[li:lj]
-        li = lj
-        while li < count and links[li].start < end + 2:  # straddling the end: dropped
-            li += 1
-
-
-def _link_paragraphs_walk(text: str, links: list) -> Iterator[tuple[int, int, list]]:
-    li = 0
-    for para_start, para_end in _paragraphs(text):
-        while li < len(links) and links[li].start < para_start:
-            li += 1
-        lj = li
-        while lj < len(links) and links[lj].end <= para_end:
-            lj += 1
-        if lj > li:
-            yield para_start, para_end, links[li:lj]
-
-
-def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
-    start = 0
-    while start < len(text):
-        end = text.find("\n\n", start)
-        if end < 0:
-            end = len(text)
-        if text[start:end].strip():
-            yield start, end
-        start = end + 2
 
 
 def _prepare_links(ctx, records) -> None:
@@ -334,15 +116,7 @@ def _prepare_links(ctx, records) -> None:
     from dsbuild.wikidata import LabelStore, build_label_store
 
     opts = _options(ctx)
-    redirects: dict[str, str] = {}
-    titles: set[str] = set()
-    for rec in records():
-        if rec.get("kind") == "redirect":
-            redirects[rec["title"]] = rec["target"]
-        else:
-            titles.update(link[2] for link in rec["links"])
-    resolved = {_resolve(t, redirects) for t in titles}
-    ctx.redirects = redirects
+    ctx.redirects, resolved = link_targets(records())
     store_path = ctx.workdir / "labels.sqlite3"
     languages = list(ctx.config.get("languages") or XLMR_LANGUAGES)
     if not (ctx.workdir / "labels.done").exists():
@@ -352,7 +126,7 @@ def _prepare_links(ctx, records) -> None:
             store_path,
             titles=sorted(resolved),
             languages=["en", *languages],
-            on_problem=partial(_dump_problem, opts["wikidata"]),
+            on_problem=partial(dump_problem, opts["wikidata"]),
         )
         (ctx.workdir / "labels.done").write_text("ok\n")
     # Looked up per sentence through the store's bounded cache, not loaded whole: the
@@ -361,40 +135,12 @@ def _prepare_links(ctx, records) -> None:
     ctx.languages = languages
 
 
-def _dump_problem(path: str, problem) -> None:
-    """A Wikidata dump whose compressed stream is cut short stops the build (labels of the
-    rest would be missing); other dump problems are counted by the store, as before."""
-    if problem.kind == "truncated" and "compressed stream" in problem.detail:
-        raise InputError(
-            f"the Wikidata dump {path} is cut short: {problem.detail}",
-            "download the dump again (or check it with bzip2 -t / gzip -t)",
-            code="DSB303",
-        )
-
-
-def _resolve(title: str, redirects: dict[str, str]) -> str:
-    seen = set()
-    while title in redirects and title not in seen:
-        seen.add(title)
-        title = redirects[title]
-    return title
-
-
 def _link_entities(record: dict, ctx) -> Any:
     """QIDs for the sentence's links; the languages to switch to, with their labels."""
     if record.get("kind") == "redirect":
         return []
     opts = _options(ctx)
-    links = []
-    labels: dict[str, dict[str, str]] = {}
-    titles = [_resolve(target, ctx.redirects) for _, _, target in record["links"]]
-    entities = ctx.store.labels_for_titles(titles)
-    for (s, e, _), title in zip(record["links"], titles):
-        found = entities.get(title)
-        qid = found[0] if found else None
-        if qid:
-            labels[qid] = found[1]
-        links.append(EntityLink(s, e, title, qid))
+    links, labels = entity_links(record["links"], ctx.redirects, ctx.store)
     if not labels:
         return reject("no_entity", "no link of the sentence has a Wikidata item")
     langs = candidate_languages(links, labels, ctx.languages)

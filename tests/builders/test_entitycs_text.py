@@ -10,18 +10,14 @@ import pytest
 
 pytest.importorskip("spacy")
 
-from dsbuild.builders.entitycs import (
-    _REMNANTS,
-    DEFAULTS,
-    _has_remnant,
-    _link_paragraphs,
-    _link_paragraphs_walk,
-    _paragraphs,
-    _sentences,
-    _splitter,
-    sample_paths,
-    sentence_filter,
-)
+from dsbuild.builders.entitycs import DEFAULTS, sample_paths, sentence_filter
+from dsbuild.entitycs.text import REMNANTS as _REMNANTS
+from dsbuild.entitycs.text import has_remnant as _has_remnant
+from dsbuild.entitycs.text import link_paragraphs as _link_paragraphs
+from dsbuild.entitycs.text import link_paragraphs_walk as _link_paragraphs_walk
+from dsbuild.entitycs.text import paragraphs as _paragraphs
+from dsbuild.entitycs.text import sentence_splitter as _splitter
+from dsbuild.entitycs.text import sentences as _sentences
 from dsbuild.stages import Reject
 from dsbuild.wiki import Link, Page, iter_pages, parse_wikitext
 
