@@ -154,7 +154,10 @@ def roster_for(lang: str, roster: Any, default: str) -> list[str]:
 
 def _roster(record: dict, ctx: StageContext) -> Any:
     """One record per answer model drawn for the question (seeded by the question id)."""
-    models = roster_for(record["lang"], _opt(ctx, "answer_models"), ctx.llm.spec_label(None))
+    models = [
+        ctx.llm.spec_label(m)
+        for m in roster_for(record["lang"], _opt(ctx, "answer_models"), ctx.llm.spec_label(None))
+    ]
     k = min(_opt(ctx, "answers_per_question"), len(models))
     picked = sorted(ctx.rng(record["id"]).sample(range(len(models)), k))
     return [{**record, "id": f"{record['id']}/m{i}", "answer_model": models[i]} for i in picked]

@@ -44,3 +44,14 @@ def test_settings_written_to_a_run_hold_no_credentials():
         text = repr(data)
         assert not any(secret in text for secret in ("s3cret", "pw2", "pw3", "pw4"))
         assert data["base_url"] == "http://user:***@host/v1"
+
+
+def test_model_labels_in_records_hide_credentials_and_still_reach_the_endpoint():
+    from dsbuild.llm.pool import ModelPool
+
+    pool = ModelPool(Settings(model="local:smollm2"))
+    spec = "vllm:m@http://me:s3cret@gpu1:8000/v1"
+    pool.check([spec])
+    label = pool.spec_label(spec)
+    assert label == "vllm:m@http://me:***@gpu1:8000/v1"
+    assert pool._raw(label) == spec  # the engine is made from the real spec

@@ -44,6 +44,7 @@ class ModelPool:
         self.settings = settings
         self.cache_only, self.max_cost, self.http_client = cache_only, max_cost, http_client
         self.engines: dict[str, LLMEngine] = {}
+        self._unredacted: dict[str, str] = {}  # label with masked credentials -> the spec
         self.run_info: Any = None
         self._cache: Any = None
         self._budget: Any = None
@@ -54,13 +55,25 @@ class ModelPool:
         for engine in self.engines.values():
             engine.bind_run_info(run_info)
 
+    def _raw(self, spec: str | None) -> str:
+        """The spec as given (credentials in its URL included), from a label or a spec."""
+        raw = self.settings.model_spec if not spec else spec.strip()
+        return self._unredacted.get(raw, raw)
+
     def spec_label(self, spec: str | None) -> str:
-        """The canonical name of a spec (the default model when None)."""
-        return self.settings.model_spec if not spec else spec.strip()
+        """The name of a spec to write into records (the default model when None): its URL's
+        credentials masked (`dsbuild.redact`); `get` takes the label back."""
+        from dsbuild.redact import redact_text
+
+        raw = self._raw(spec)
+        label = redact_text(raw)
+        if label != raw:
+            self._unredacted[label] = raw
+        return label
 
     def get(self, spec: str | None = None) -> LLMEngine:
-        """The engine for `spec`, made on first use."""
-        label = self.spec_label(spec)
+        """The engine for `spec` (a spec or a label), made on first use."""
+        label = self._raw(spec)
         engine = self.engines.get(label)
         if engine is None:
             engine = self.engines[label] = self._make(label)
@@ -81,7 +94,8 @@ class ModelPool:
         from dsbuild.llm.factory import check_endpoint, model_spec_of
 
         for spec in specs:
-            settings = self._settings_for(self.spec_label(spec))
+            self.spec_label(spec)  # learns the label of a spec whose URL holds credentials
+            settings = self._settings_for(self._raw(spec))
             check_endpoint(model_spec_of(settings), settings)
 
     def _make(self, label: str) -> LLMEngine:
@@ -115,8 +129,11 @@ class ModelPool:
         return self._budget
 
     def usage(self) -> dict[str, dict[str, Any]]:
-        """Each engine's statistics (requests, cache hits, failures, tokens, cost) by spec."""
-        return {label: engine.stats.to_dict() for label, engine in self.engines.items()}
+        """Each engine's statistics (requests, cache hits, failures, tokens, cost) by spec
+        (credentials in a spec's URL masked)."""
+        return {
+            self.spec_label(spec): engine.stats.to_dict() for spec, engine in self.engines.items()
+        }
 
     async def aclose(self) -> None:
         """Close every engine's client and the shared cache."""
