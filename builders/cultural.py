@@ -29,18 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsbuild.builder_kit import (
-    ask,
     options,
     per_language,
     prompt_version,
-    read_records,
-    response_format,
     spec_list,
-    write_records,
 )
 from dsbuild.cultural.records import merge_by_text, rating_rows
 from dsbuild.datasets import BuildOption, DatasetSpec
-from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
+from dsbuild.stages import Builder, StageContext, map_stage, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
@@ -69,39 +65,17 @@ def _sources(ctx: StageContext):
 def make_segments(template):
     async def segments(record: dict, ctx: StageContext) -> Any:
         """Given, lexicon and LLM segments, located and merged (given > lexicon > LLM)."""
-        from dsbuild.cultural import segments as seg
-        from dsbuild.cultural.locate import normalize
-        from dsbuild.languages import language_name
+        from dsbuild.cultural.segments import find_segments
 
-        text = record["text"]
-        norm = normalize(text)
-        candidates, failed = seg.given_candidates(record, norm)
-        if failed is not None:
-            return failed
-        stats = seg.new_stats(len(candidates))
-        candidates += seg.lexicon_candidates(text, seg.lexicon(_opt(ctx, "lexicon")), norm, stats)
-        provenance = dict(record.get("provenance") or {})
-        if _opt(ctx, "llm_segments"):
-            categories = _opt(ctx, "categories")
-            result = await ask(
-                ctx.llm.get(None),
-                template,
-                language=language_name(record["lang"]),
-                text=text,
-                categories=seg.category_listing(categories),
-                # the categories asked for, where the schema has a category enum
-                response_format=response_format(
-                    template, {"segments.items.category": {"enum": categories}}
-                ),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 600},
-                id=record["id"],
-            )
-            if not result.ok:
-                return result.rejection()
-            provenance["segments"] = result.provenance()
-            items = result.json.get("segments") or []
-            candidates += seg.llm_candidates(items, text, norm, categories, stats)
-        return seg.segment_record(record, candidates, stats, provenance)
+        return await find_segments(
+            record,
+            template,
+            llm=ctx.llm,
+            lexicon_path=_opt(ctx, "lexicon"),
+            llm_segments=_opt(ctx, "llm_segments"),
+            categories=_opt(ctx, "categories"),
+            seed=ctx.seed,
+        )
 
     return segments
 
@@ -126,71 +100,18 @@ def _targets(record: dict, ctx: StageContext) -> Any:
 
 
 # -- translate ----------------------------------------------------------------------------
-def _clean_translation(content: str) -> str:
-    """The reply without a code fence or quotation marks wrapped around all of it."""
-    import re
-
-    text = (content or "").strip()
-    fenced = re.fullmatch(r"```[\w-]*\n(.*?)\n?```", text, re.DOTALL)
-    if fenced:
-        text = fenced.group(1).strip()
-    for a, b in (('"', '"'), ("\u201c", "\u201d"), ("\u00ab", "\u00bb"), ("\u300c", "\u300d")):
-        if (
-            len(text) > 2
-            and text.startswith(a)
-            and text.endswith(b)
-            and a not in text[1:-1]
-            and b not in text[1:-1]
-        ):
-            text = text[1:-1].strip()
-    return text
-
-
 def make_translate(template):
     async def translate(record: dict, ctx: StageContext) -> Any:
         """The model localises the source text for its locale."""
-        from dsbuild.cultural.locate import normalize
-        from dsbuild.cultural.sources import locale_parts
-        from dsbuild.languages import language_name
+        from dsbuild.cultural.translation import translate_record
 
-        language, region = locale_parts(record["target_lang"])
-        engine = ctx.llm.get(record["system"])
-        text = record["text"]
-        sampling = {
-            "temperature": _opt(ctx, "temperature"),
-            "seed": ctx.seed,
-            "max_tokens": min(4096, 64 + 3 * len(text) // 2),
-        }
-        if "\n\n" not in text.strip():
-            # One paragraph in, one out: a blank line ends the translation (what follows is
-            # a translator's note, or a small model running on).
-            sampling["stop"] = ["\n\n"]
-        result = await ask(
-            engine,
+        return await translate_record(
+            record,
+            ctx.llm.get(record["system"]),
             template,
-            source_language=language_name(record["lang"]),
-            language=language,
-            region=region,
-            locale=record["target_lang"],
-            text=text,
-            sampling=sampling,
-            id=record["id"],
+            temperature=_opt(ctx, "temperature"),
+            seed=ctx.seed,
         )
-        if not result.ok:
-            return result.rejection()
-        translation = _clean_translation(result.content or "")
-        if not translation:
-            return reject("empty_translation", f"{record['system']} returned no text")
-        if normalize(translation).text == normalize(text).text:
-            return reject(
-                "same_as_source", f"{record['system']} returned the source text unchanged"
-            )
-        return {
-            **record,
-            "translation": translation,
-            "model_answered": result.model_answered or engine.model or record["system"],
-            "provenance": {**record.get("provenance", {}), "translate": result.provenance()},
-        }
 
     return translate
 
@@ -199,59 +120,9 @@ def make_translate(template):
 def make_align(template):
     async def align(record: dict, ctx: StageContext) -> Any:
         """Each segment's counterpart in the translation: located, omitted or not located."""
-        from dsbuild.cultural.segments import align_counterparts
-        from dsbuild.cultural.sources import locale_parts
-        from dsbuild.languages import language_name
+        from dsbuild.cultural.alignment import align_translation
 
-        nuances, translation = record["nuances"], record["translation"]
-        language, _ = locale_parts(record["target_lang"])
-        listing = "\n".join(
-            f"{i}. [{n['category']}] {n['surface']}" for i, n in enumerate(nuances, 1)
-        )
-        count = len(nuances)
-        result = await ask(
-            ctx.llm.get(None),
-            template,
-            source_language=language_name(record["lang"]),
-            language=language,
-            source=record["text"],
-            translation=translation,
-            segments=listing,
-            count=count,
-            # exactly one counterpart per segment, where the schema describes their items
-            response_format=response_format(
-                template, {"counterparts": {"minItems": count, "maxItems": count}}
-            ),
-            sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 48 + 40 * count},
-            id=record["id"],
-        )
-        if not result.ok:
-            return result.rejection()
-        answers = list(result.json.get("counterparts") or [])
-        if len(answers) != len(nuances):
-            return reject(
-                "align_count_mismatch", f"{len(answers)} counterparts for {len(nuances)} segments"
-            )
-        alignments, counts = align_counterparts(nuances, answers, translation)
-        provenance = dict(record.get("provenance") or {})
-        segment_provenance = provenance.pop("segments", None)
-        tr = {
-            "system": record["system"],
-            "target_lang": record["target_lang"],
-            "text": translation,
-            "model_answered": record.get("model_answered"),
-            "alignments": alignments,
-            "align_stats": counts,
-            "provenance": {**provenance, "align": result.provenance()},
-        }
-        out = {
-            k: v
-            for k, v in record.items()
-            if k not in ("system", "target_lang", "translation", "model_answered", "provenance")
-        }
-        out["translations"] = [tr]
-        out["provenance"] = {"segments": segment_provenance} if segment_provenance else {}
-        return out
+        return await align_translation(record, ctx.llm.get(None), template, seed=ctx.seed)
 
     return align
 
@@ -324,37 +195,12 @@ def make_builder(settings: Settings) -> Builder:
 
 
 # -- export -------------------------------------------------------------------------------
-def _raters(run_dir: Path) -> list[str]:
-    import yaml
-
-    path = Path(run_dir) / "config.yaml"
-    options = {}
-    if path.is_file():
-        options = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("options") or {}
-    return SPEC.validate_options(options).raters
-
-
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """`cultural.jsonl` (one record per source text, all translations and alignments) and
     the rating sheet: `rating-sheet.jsonl` (long) and `rating-sheet.csv`/`.xlsx` (wide)."""
-    from dsbuild.cultural.ratings import frame_from_rows, save_ratings
-    from dsbuild.cultural.spreadsheet import long_to_wide, write_wide
+    from dsbuild.cultural.records import write_outputs
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    records = merge_by_text(read_records(result.records_path))
-    write_records(out_dir / "cultural.jsonl", records)
-    table = frame_from_rows(rating_rows(records, _raters(result.run_dir)), origin="rating sheet")
-    save_ratings(table, out_dir / "rating-sheet.jsonl")
-    wide = long_to_wide(table)
-    write_wide(wide, out_dir / "rating-sheet.csv")
-    write_wide(wide, out_dir / "rating-sheet.xlsx")
-    return {
-        "cultural.jsonl": len(records),
-        "rating-sheet.jsonl": table.height,
-        "rating-sheet.csv": wide.height,
-        "rating-sheet.xlsx": wide.height,
-    }
+    return write_outputs(result.records_path, result.run_dir, out_dir)
 
 
 SPEC = DatasetSpec(

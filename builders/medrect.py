@@ -18,8 +18,8 @@
     screen      an LLM judge flags ambiguous errors, extra elements, multiple errors,
                 numerical errors and inconsistent synthesis; any flag rejects
 
-`dsbuild.medrect.synthesizer` says how a record keeps the question's numbers and differs
-from the correct one in exactly one sentence (the grammar-bounded closing sentence).
+Each stage's logic is a module of `dsbuild.medrect`: `synthesizer` (how a record keeps the
+question's numbers), `check`, `difficulty` (with `panel`), `dedup`, `screening`, `rows`.
 
 Every LLM call goes through the run's `ModelPool` (`ctx.llm`); a call failed for its content
 rejects its record with `llm_<reason>`, one failed because of the endpoint leaves the question
@@ -32,13 +32,14 @@ clean) plus `id`, `metadata` (question, choice, source model, validator answers)
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dsbuild.builder_kit import ask, options, per_language, prompt_version, read_records, spec_list
+from dsbuild.builder_kit import options, per_language, prompt_version, read_records, spec_list
 from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.medrect import MEDRECT_KEYS
+from dsbuild.medrect.rows import medrect_rows
+from dsbuild.medrect.screening import SCREEN_FLAGS
 from dsbuild.stages import (
     Builder,
     Reject,
@@ -53,15 +54,6 @@ if TYPE_CHECKING:
     from dsbuild.config import Settings
 
 __all__ = ["MEDRECT_KEYS", "SPEC", "SCREEN_FLAGS", "finalize", "make_builder", "medrect_rows"]
-
-REASON_CHARS = 160  # the screen judge's reason, at most
-SCREEN_FLAGS = (
-    "ambiguous_error",
-    "extra_elements",
-    "multiple_errors",
-    "numerical_error",
-    "inconsistent_synthesis",
-)
 
 
 def _opt(ctx: StageContext, key: str) -> Any:
@@ -90,7 +82,7 @@ def _sources(ctx: StageContext):
         yield Reject(skip.id, "sources", skip.reason, skip.detail)
 
 
-# -- synthesize ---------------------------------------------------------------------------
+# -- synthesize, check, difficulty, dedup, screen: dsbuild.medrect.<concept> ---------------
 def make_synthesize(record_t, conclude_t, inject_t):
     """One record per choice (and per synthesis model): `dsbuild.medrect.synthesizer`."""
     from dsbuild.medrect.synthesizer import Synthesizer
@@ -98,234 +90,37 @@ def make_synthesize(record_t, conclude_t, inject_t):
     return Synthesizer(record_t, conclude_t, inject_t)
 
 
-# -- check --------------------------------------------------------------------------------
 def _check(record: dict, ctx: StageContext) -> Any:
-    """Structure (verify_record), then content (numbers, the choice stated, no signposts)."""
-    from dsbuild.medrect.sentences import verify_record
-    from dsbuild.medrect.stem import stem_sentences
-    from dsbuild.medrect.synthesis import content_problems
+    """Structure, then content: `dsbuild.medrect.check`."""
+    from dsbuild.medrect.check import check_record
 
-    failed = record.get("synthesis_error")
-    if failed:
-        return reject(
-            failed.get("code") or f"llm_{failed['reason']}", f"{failed['step']}: {failed['detail']}"
-        )
-    problems = verify_record(record)
-    if not problems:
-        meta = record["metadata"]
-        problems = content_problems(
-            record,
-            question=meta["question"],
-            stem=" ".join(stem_sentences(meta["question"])),
-            choice_text=meta["choice_text"],
-            answer_text=meta["answer_text"],
-            min_sentences=_opt(ctx, "min_sentences"),
-            min_numbers_kept=_opt(ctx, "min_numbers_kept"),
-            min_choice_overlap=_opt(ctx, "min_choice_overlap"),
-        )
-    if problems:
-        return reject(
-            problems[0][0], "; ".join(f"{code}: {detail}" for code, detail in problems)[:600]
-        )
-    return True
+    verdict = check_record(record, options(ctx, SPEC))
+    return True if verdict is None else reject(*verdict)
 
 
-# -- difficulty ---------------------------------------------------------------------------
 def make_difficulty(template):
     async def difficulty(record: dict, ctx: StageContext) -> Any:
-        """The validator panel answers the record; keep it within the configured bounds."""
-        from dsbuild.languages import language_name
-        from dsbuild.medrect.panel import (
-            decide,
-            parse_by_type,
-            score_answer,
-            thresholds_for,
-        )
-        from dsbuild.medrect.sentences import sentence_texts
-        from dsbuild.medrect.stem import token_budget
-        from dsbuild.medrect.synthesizer import bounded_format
+        """The validator panel: `dsbuild.medrect.difficulty`."""
+        from dsbuild.medrect.difficulty import run_panel
 
-        meta = record["metadata"]
-        texts = sentence_texts(record["sentences"])
-        n = len(texts)
-        limit = min(300, int(max(map(len, texts), default=80) * 1.2) + 10)
-        budget = token_budget(meta["question"], limit)
-
-        async def answer(spec: str | None):
-            fmt = bounded_format(template, lengths={"corrected_sentence": limit}, max_id=n)
-            res = await ask(
-                ctx.llm.get(spec),
-                template,
-                language=language_name(meta["lang"]),
-                record=record["sentences"],
-                response_format=fmt,
-                id=record["id"],
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": budget},
-            )
-            return ctx.llm.spec_label(spec), res
-
-        answers = await asyncio.gather(
-            *(answer(spec) for spec in spec_list(_opt(ctx, "validators")))
-        )
-        for label, res in answers:
-            if not res.ok:
-                return res.rejection(f"validator {label}")
-        min_rouge = _opt(ctx, "correction_min_rouge")
-        scored = [
-            {
-                "model": label,
-                **score_answer(
-                    record,
-                    res.json,
-                    correction_min_rouge=min_rouge,
-                    answer_text=meta["answer_text"],
-                ),
-            }
-            for label, res in answers
-        ]
-        bounds = thresholds_for(
-            record.get("error_type"),
-            {k: _opt(ctx, k) for k in ("min_correct", "max_correct", "max_mislocated_share")},
-            parse_by_type(_opt(ctx, "difficulty_by_type")),
-        )
-        verdict = decide(record, scored, bounds)
-        if verdict is not None:
-            return reject(*verdict)
-        detected = sum(s["detected"] for s in scored)
-        summary = {
-            "panel": len(scored),
-            "correct": sum(s["correct"] for s in scored),
-            "detected": detected,
-            "mislocated": sum(s["detected"] and not s["located"] for s in scored)
-            if record["error_flag"] == 1
-            else 0,
-        }
-        return {
-            **record,
-            "metadata": {**meta, "validators": scored, "difficulty": summary},
-            "provenance": {
-                **record.get("provenance", {}),
-                "validators": [res.provenance() for _, res in answers],
-            },
-        }
+        return await run_panel(record, template, ctx, options(ctx, SPEC))
 
     return difficulty
 
 
-# -- dedup --------------------------------------------------------------------------------
 def _dedup(records: list[dict], ctx: StageContext) -> tuple[list[dict], list[Reject]]:
-    """One record per (question, choice): the k-th pair prefers the k-th synthesis model in
-    turn (next in the roster when it has none); then one record per distinct text."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    models: list[str] = []
-    for r in records:
-        meta = r["metadata"]
-        groups.setdefault((meta["question_id"], meta["choice"]), []).append(r)
-        if meta["source_model"] not in models:
-            models.append(meta["source_model"])
-    kept: list[dict] = []
-    rejects: list[Reject] = []
-    texts: dict[str, str] = {}
-    for k, group in enumerate(groups.values()):
-        pick = group[0]
-        if len(group) > 1:
-            order = models[k % len(models) :] + models[: k % len(models)]
-            pick = min(group, key=lambda r: order.index(r["metadata"]["source_model"]))
-            for r in group:
-                if r is not pick:
-                    rejects.append(
-                        Reject(
-                            r["id"],
-                            "dedup",
-                            "duplicate_choice",
-                            f"kept {pick['id']} from {pick['metadata']['source_model']}",
-                        )
-                    )
-        key = " ".join(pick["sentences"].split())
-        if key in texts:
-            rejects.append(
-                Reject(pick["id"], "dedup", "duplicate_text", f"same text as {texts[key]}")
-            )
-            continue
-        texts[key] = pick["id"]
-        kept.append(pick)
-    return kept, rejects
+    """One record per (question, choice), models alternating: `dsbuild.medrect.dedup`."""
+    from dsbuild.medrect.dedup import dedup_records
 
-
-# -- screen -------------------------------------------------------------------------------
-def _intended(record: dict) -> str:
-    meta = record["metadata"]
-    if record["error_flag"] != 1:
-        return f"no error; the record states the correct answer ({meta['answer_text']})."
-    return (
-        f"exactly one error, in sentence {record['error_sentence_id']} ({record['error_type']}): "
-        f"it states {meta['choice_text']!r} where the correct answer is "
-        f"{meta['answer_text']!r}; corrected, it reads: {record['corrected_sentence']}"
-    )
-
-
-def _row(record: dict, screening: dict | None) -> dict:
-    """The output row: id, the MedRECT fields, metadata, screening_results, provenance."""
-    row = {"id": record["id"], **{k: record.get(k) for k in MEDRECT_KEYS}}
-    row.update(
-        metadata=record["metadata"],
-        screening_results=screening,
-        provenance=record.get("provenance", {}),
-    )
-    return row
+    return dedup_records(records)
 
 
 def make_screen(template):
     async def screen(record: dict, ctx: StageContext) -> Any:
-        """The judge's five flags; any "yes" rejects as screen_<flag>, the reason kept."""
-        from dsbuild.languages import language_name
-        from dsbuild.medrect.stem import token_budget
-        from dsbuild.medrect.synthesizer import bounded_format
+        """The LLM judge's flags: `dsbuild.medrect.screening`."""
+        from dsbuild.medrect.screening import screen_record
 
-        if not _opt(ctx, "screen"):
-            return _row(record, None)
-        meta = record["metadata"]
-        spec = _opt(ctx, "judge_model")
-        res = await ask(
-            ctx.llm.get(spec),
-            template,
-            language=language_name(meta["lang"]),
-            question=meta["question"],
-            answer=meta["answer_text"],
-            record=record["sentences"],
-            intended=_intended(record),
-            response_format=bounded_format(template, lengths={"reason": REASON_CHARS}),
-            sampling={
-                "temperature": 0.0,
-                "seed": ctx.seed,
-                "max_tokens": token_budget(meta["question"], REASON_CHARS, overhead=80),
-            },
-            id=record["id"],
-        )
-        if not res.ok:
-            return res.rejection("judge")
-        verdict = res.json
-        flags = {
-            f: str(verdict.get(f, "no")).strip().lower() in ("yes", "true", "1")
-            for f in SCREEN_FLAGS
-        }
-        raised = [f for f in SCREEN_FLAGS if flags[f]]
-        reason = str(verdict.get("reason") or "").strip()
-        if raised:
-            return reject(
-                f"screen_{raised[0]}", f"flags: {', '.join(raised)}; judge: {reason}"[:600]
-            )
-        screening = {
-            "is_valid": True,
-            "total_issues": 0,
-            "flags": flags,
-            "reason": reason,
-            "model": ctx.llm.spec_label(spec),
-        }
-        return _row(
-            {**record, "provenance": {**record.get("provenance", {}), "screen": res.provenance()}},
-            screening,
-        )
+        return await screen_record(record, template, ctx, options(ctx, SPEC))
 
     return screen
 
@@ -401,24 +196,6 @@ def make_builder(settings: Settings) -> Builder:
 
 
 # -- export -------------------------------------------------------------------------------
-def medrect_rows(rows: list[dict]) -> list[dict]:
-    """Output rows as MedRECT records: the MedRECT fields, `metadata` (with `provenance`
-    moved into it) and `screening_results`; the run's `id` is `sample_id`'s variant and dropped."""
-    out = []
-    for r in rows:
-        meta = dict(r.get("metadata") or {})
-        if r.get("provenance"):
-            meta["provenance"] = r["provenance"]
-        out.append(
-            {
-                **{k: r.get(k) for k in MEDRECT_KEYS},
-                "metadata": meta,
-                "screening_results": r.get("screening_results"),
-            }
-        )
-    return out
-
-
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """The rows as `medrect.json` (MedRECT JSON) and `medec.csv` (MEDEC CSV); the option
     `labels` (en, ja) names the error types in that language (MedRECT-ja writes Japanese)."""

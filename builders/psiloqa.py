@@ -15,40 +15,33 @@ because of the endpoint leaves it pending for the next run (`LLMResult.rejection
 are the `psiloqa` templates (`dsbuild psiloqa prompts`); their hashes are part of the stage
 versions, so an edited prompt never resumes an old run. Output rows have the PsiloQA fields
 plus `provenance` (model, prompt id and hash, sampling, request hash per LLM step).
+
+The stage bodies live in `dsbuild.psiloqa.stage_*` (qa, roster, answers, annotate, filter;
+`stage_context`: options, engines, sampling) and the gate stages in `dsbuild.psiloqa.gates`;
+this module is the stage list and the `SPEC`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from dsbuild.builder_kit import (
-    ask,
-    options,
-    per_language,
-    prompt_version,
-    read_records,
-    response_format,
-    spec_list,
-    write_records,
-)
+from dsbuild.builder_kit import per_language, prompt_version, read_records, spec_list, write_records
 from dsbuild.datasets import BuildOption, DatasetSpec
-from dsbuild.stages import Builder, StageContext, map_stage, reject, source_stage
+from dsbuild.psiloqa.gates import answer_gates, question_gates
+from dsbuild.psiloqa.stage_annotate import make_annotate
+from dsbuild.psiloqa.stage_answers import make_answers, row_id
+from dsbuild.psiloqa.stage_context import run_options
+from dsbuild.psiloqa.stage_filter import make_filter
+from dsbuild.psiloqa.stage_qa import make_qa
+from dsbuild.psiloqa.stage_roster import draw_roster, roster_for
+from dsbuild.stages import Builder, StageContext, map_stage, source_stage
 
 if TYPE_CHECKING:
     from dsbuild.config import Settings
 
+# roster_for and row_id: the stage helpers' old home, for existing imports
 __all__ = ["SPEC", "finalize", "make_builder", "roster_for", "row_id"]
-
-
-def _options(ctx: StageContext):
-    return options(ctx, SPEC)
-
-
-def _opt(ctx: StageContext, key: str) -> Any:
-    return getattr(_options(ctx), key)
-
 
 # The embedded sample has 5 passages per language; with the local model (~50 tokens/s) one
 # per language keeps the no-argument build to a few minutes. --passages-per-language N
@@ -56,27 +49,11 @@ def _opt(ctx: StageContext, key: str) -> Any:
 SAMPLE_PER_LANGUAGE = 1
 
 
-def _engine(ctx: StageContext, key: str):
-    """The pool's engine for option `key` (a model spec; None: the run's --model)."""
-    return ctx.llm.get(_opt(ctx, key))
-
-
-def _sampling(ctx: StageContext, **extra: Any) -> dict[str, Any]:
-    return {"temperature": _opt(ctx, "temperature"), "seed": ctx.seed, **extra}
-
-
-def row_id(lang: str, passage: str, question: str, model: str, answer: str) -> str:
-    """A stable id from the content that makes a row (same content, same id)."""
-    key = "\x1f".join((lang, passage, question, model, answer)).encode()
-    return f"psiloqa-{lang}-{hashlib.sha256(key).hexdigest()[:16]}"
-
-
-# -- contexts -----------------------------------------------------------------------------
 def _contexts(ctx: StageContext):
     """Passages per language from the configured source."""
     from dsbuild.psiloqa.contexts import configured_passages
 
-    opts = _options(ctx)
+    opts = run_options(ctx)
     languages = list(ctx.config.get("languages") or [])
     if opts.online:
         ctx.workdir.mkdir(parents=True, exist_ok=True)  # the drawn titles, kept for a resume
@@ -85,246 +62,6 @@ def _contexts(ctx: StageContext):
     if per_lang is None and not (opts.wikipedia or opts.online or opts.passages):
         per_lang = SAMPLE_PER_LANGUAGE
     yield from per_language(items, languages, per_lang, ctx.config.get("limit"))
-
-
-# -- qa -----------------------------------------------------------------------------------
-def _plan(ctx: StageContext, passage_id: str) -> list[tuple[str, str]]:
-    """(complexity, answer length) per question to write; lengths drawn with the seed."""
-    rng = ctx.rng(passage_id)
-    share = _opt(ctx, "long_answer_share")
-    return [(c, "long" if rng.random() < share else "short") for c in _opt(ctx, "complexities")]
-
-
-def make_qa(template):
-    async def qa(passage: dict, ctx: StageContext) -> Any:
-        """Question/answer pairs of graded complexity from the passage."""
-        from dsbuild.languages import language_name
-
-        plan = _plan(ctx, passage["id"])
-        lines = "\n".join(f"{i}. {c} question, {n} answer" for i, (c, n) in enumerate(plan, 1))
-        result = await ask(
-            _engine(ctx, "qa_model"),
-            template,
-            language=language_name(passage["lang"]),
-            title=passage["title"],
-            passage=passage["text"],
-            plan=lines,
-            response_format=template.response_format(),
-            sampling=_sampling(ctx, max_tokens=900),
-            id=passage["id"],
-        )
-        if not result.ok:
-            return result.rejection()
-        out, seen = [], set()
-        for i, pair in enumerate(result.json["pairs"][: len(plan)], 1):
-            question, answer = pair["question"].strip(), pair["answer"].strip()
-            if not question or not answer or question.casefold() in seen:
-                continue
-            seen.add(question.casefold())
-            out.append(
-                {
-                    "id": f"{passage['id']}/q{i}",
-                    "passage_id": passage["id"],
-                    "lang": passage["lang"],
-                    "wiki_title": passage["title"],
-                    "wiki_url": passage["url"],
-                    "wiki_passage": passage["text"],
-                    "source": passage.get("source"),
-                    "question": question,
-                    "golden_answer": answer,
-                    "complexity": pair["complexity"],
-                    "answer_length": plan[i - 1][1],
-                    "provenance": {"qa": result.provenance()},
-                }
-            )
-        return out or reject("no_questions", "the model's pairs were all empty or repeated")
-
-    return qa
-
-
-# -- roster -------------------------------------------------------------------------------
-def roster_for(lang: str, roster: Any, default: str) -> list[str]:
-    """The answer models for `lang`: a list applies to every language; a mapping gives
-    per-language lists with `*` as the fallback; None means the run's model."""
-    if isinstance(roster, dict):
-        chosen = roster.get(lang) or roster.get(lang.split("-")[0]) or roster.get("*")
-        return list(chosen) if chosen else [default]
-    return spec_list(roster, default)  # type: ignore[return-value]
-
-
-def _roster(record: dict, ctx: StageContext) -> Any:
-    """One record per answer model drawn for the question (seeded by the question id)."""
-    models = [
-        ctx.llm.spec_label(m)
-        for m in roster_for(record["lang"], _opt(ctx, "answer_models"), ctx.llm.spec_label(None))
-    ]
-    k = min(_opt(ctx, "answers_per_question"), len(models))
-    picked = sorted(ctx.rng(record["id"]).sample(range(len(models)), k))
-    return [{**record, "id": f"{record['id']}/m{i}", "answer_model": models[i]} for i in picked]
-
-
-# -- answers ------------------------------------------------------------------------------
-def make_answers(template):
-    async def answers(record: dict, ctx: StageContext) -> Any:
-        """The answer model answers the question without the passage."""
-        from dsbuild.languages import language_name
-
-        engine = ctx.llm.get(record["answer_model"])
-        result = await ask(
-            engine,
-            template,
-            language=language_name(record["lang"]),
-            question=record["question"],
-            id=record["id"],
-            sampling=_sampling(ctx, max_tokens=_opt(ctx, "answer_max_tokens")),
-        )
-        if not result.ok:
-            return result.rejection()
-        answer = (result.content or "").strip()
-        checkpoint = result.model_answered or engine.model or record["answer_model"]
-        return {
-            **record,
-            "id": row_id(
-                record["lang"],
-                record["wiki_passage"],
-                record["question"],
-                record["answer_model"],
-                answer,
-            ),
-            "llm_checkpoint": checkpoint,
-            "llm_answer": answer,
-            "provenance": {**record["provenance"], "answer": result.provenance()},
-        }
-
-    return answers
-
-
-# -- annotate -----------------------------------------------------------------------------
-def make_annotate(template):
-    async def annotate(record: dict, ctx: StageContext) -> Any:
-        """Inline [HAL] tags from the annotator, parsed strictly into character offsets."""
-        from dsbuild.languages import language_name
-        from dsbuild.llm.structured import copy_of
-        from dsbuild.psiloqa.annotation import AnnotationError, parse_annotation
-        from dsbuild.spans import HAL_CLOSE, HAL_OPEN, insert_markers
-
-        if not record["llm_answer"]:
-            return reject("empty_answer", "the answer model returned no text")
-        answer = record["llm_answer"]
-        # Grammar backends (the local model) can only copy the answer with tags between its
-        # pieces; endpoints get the plain schema and the strict parser checks the copy.
-        copy = copy_of(answer, (HAL_OPEN, HAL_CLOSE))
-        result = await ask(
-            _engine(ctx, "annotator_model"),
-            template,
-            language=language_name(record["lang"]),
-            passage=record["wiki_passage"],
-            question=record["question"],
-            golden_answer=record["golden_answer"],
-            answer=answer,
-            response_format=response_format(template, replace={"annotated_answer": copy}),
-            # room for the copy (a CJK character can be a token) and a few tags
-            sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 64 + len(answer)},
-            id=record["id"],
-        )
-        if not result.ok:
-            return result.rejection()
-        try:
-            labels = parse_annotation(result.json["annotated_answer"], record["llm_answer"])
-        except AnnotationError as exc:
-            return reject(exc.reason, exc.detail)
-        return {
-            **record,
-            "labels": [list(s) for s in labels],
-            "annotated_span": insert_markers(record["llm_answer"], labels),
-            "provenance": {**record["provenance"], "annotate": result.provenance()},
-        }
-
-    return annotate
-
-
-# -- filter -------------------------------------------------------------------------------
-def make_filter(template):
-    async def filter_(record: dict, ctx: StageContext) -> Any:
-        """Heuristic filters, then the LLM judge; keeps the row in the PsiloQA layout."""
-        from dsbuild.languages import language_name
-        from dsbuild.psiloqa.filters import run_filters
-        from dsbuild.psiloqa.mushroom import PSILOQA_FIELDS
-
-        verdict = run_filters(record, max_answer_chars=_opt(ctx, "max_answer_chars"))
-        if verdict is not None:
-            return reject(*verdict)
-        provenance = dict(record["provenance"])
-        if _opt(ctx, "llm_filter"):
-            result = await ask(
-                _engine(ctx, "judge_model"),
-                template,
-                language=language_name(record["lang"]),
-                question=record["question"],
-                answer=record["llm_answer"],
-                response_format=template.response_format(),
-                sampling={"temperature": 0.0, "seed": ctx.seed, "max_tokens": 200},
-                id=record["id"],
-            )
-            if not result.ok:
-                return result.rejection()
-            judged = result.json
-            for flag, reason in (
-                ("incomplete_question", "incomplete_question"),
-                ("subjective_question", "subjective_question"),
-                ("refusal", "judged_refusal"),
-            ):
-                if judged.get(flag):
-                    return reject(reason, f"judge: {judged.get('reason', '')}".strip())
-            provenance["judge"] = result.provenance()
-        row = {key: record.get(key) for key in PSILOQA_FIELDS}
-        row.update(
-            passage_id=record["passage_id"],
-            answer_model=record["answer_model"],
-            answer_length=record["answer_length"],
-            source=record["source"],
-            provenance=provenance,
-        )
-        return row
-
-    return filter_
-
-
-def _question_gates():
-    """Quality gates on the written questions (each switchable: `--option gate.NAME=false`)."""
-    from dsbuild.gates.copying import CopiedFromPassage
-    from dsbuild.gates.hygiene import HygieneGate
-    from dsbuild.gates.langid import LangIdGate
-    from dsbuild.gates.stage import dedup_stage, gate_stage
-
-    return (
-        gate_stage("hygiene_question", HygieneGate, field="question", lang_field="lang"),
-        gate_stage("langid_question", LangIdGate, field="question", lang_field="lang"),
-        gate_stage("copied_question", CopiedFromPassage, field="question"),
-        dedup_stage("dedup_questions", field="question", lang_field="lang", per_language=True),
-    )
-
-
-def _answer_gates(opts):
-    """Quality gates on the closed-book answers (the answer-length limit is the option's,
-    as in the filter)."""
-    from functools import partial
-
-    from dsbuild.gates.copying import AnswerRepeatsQuestion
-    from dsbuild.gates.hygiene import HygieneGate
-    from dsbuild.gates.langid import LangIdGate
-    from dsbuild.gates.stage import gate_stage
-
-    return (
-        gate_stage(
-            "hygiene_answer",
-            partial(HygieneGate, max_chars=opts.max_answer_chars),
-            field="llm_answer",
-            lang_field="lang",
-        ),
-        gate_stage("langid_answer", LangIdGate, field="llm_answer", lang_field="lang"),
-        gate_stage("answer_repeats_question", AnswerRepeatsQuestion, field="llm_answer"),
-    )
 
 
 def model_specs(settings: Settings) -> list[str | None]:
@@ -362,8 +99,8 @@ def make_builder(settings: Settings) -> Builder:
                 version=version("qa"),
                 description="LLM writes easy/medium/hard QA pairs from each passage",
             ),
-            *_question_gates(),
-            map_stage("roster", _roster, description="answer models per question (seeded)"),
+            *question_gates(),
+            map_stage("roster", draw_roster, description="answer models per question (seeded)"),
             map_stage(
                 "answers",
                 make_answers(prompts["answer"]),
@@ -371,7 +108,7 @@ def make_builder(settings: Settings) -> Builder:
                 version=version("answer"),
                 description="answers without the passage",
             ),
-            *_answer_gates(opts),
+            *answer_gates(opts),
             map_stage(
                 "annotate",
                 make_annotate(prompts["annotate"]),

@@ -4,8 +4,8 @@ Segments come from three origins, each located in the text with `dsbuild.cultura
 (offsets are always computed here, never taken from a model): the hand-given ones of the
 source record (checked: a bad one rejects the text), a user lexicon matched everywhere, and
 the LLM's list. `segment_record` merges them by origin (given > lexicon > LLM) into the
-record's `nuances`; `align_counterparts` locates the quotes an LLM gives for each segment in
-the translation.
+record's `nuances`; `find_segments` does all of it for one source text (the segments stage).
+`align_counterparts` locates the quotes an LLM gives for each segment in the translation.
 """
 
 from __future__ import annotations
@@ -14,18 +14,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from dsbuild.builder_kit import ask, response_format
 from dsbuild.cultural.locate import Candidate, find_all, locate, merge_segments, normalize
+from dsbuild.languages import language_name
 from dsbuild.stages import reject
 
 __all__ = [
     "CATEGORY_HELP",
     "align_counterparts",
     "category_listing",
+    "find_segments",
     "given_candidates",
     "lexicon",
     "lexicon_candidates",
     "llm_candidates",
     "new_stats",
+    "segment_listing",
     "segment_record",
 ]
 
@@ -42,6 +46,11 @@ CATEGORY_HELP = {
 def category_listing(categories: list[str]) -> str:
     """The categories for the segment finder's prompt, one `- name: help` line each."""
     return "\n".join(f"- {c}: {CATEGORY_HELP[c]}" for c in categories)
+
+
+def segment_listing(nuances: list[dict]) -> str:
+    """The segments as the align prompt lists them: `N. [category] surface`, one a line."""
+    return "\n".join(f"{i}. [{n['category']}] {n['surface']}" for i, n in enumerate(nuances, 1))
 
 
 @lru_cache(maxsize=8)
@@ -183,6 +192,48 @@ def segment_record(record: dict, candidates: list, stats: dict[str, Any], proven
     ]
     out = {k: v for k, v in record.items() if k != "given"}
     return {**out, "nuances": nuances, "segment_stats": stats, "provenance": provenance}
+
+
+async def find_segments(
+    record: dict,
+    template: Any,
+    *,
+    llm: Any,
+    lexicon_path: str | None,
+    llm_segments: bool,
+    categories: list[str],
+    seed: Any,
+) -> Any:
+    """The source record with its given, lexicon and (with `llm_segments`, from the run's
+    model in the pool `llm`) LLM segments, located and merged; or a rejection."""
+    text = record["text"]
+    norm = normalize(text)
+    candidates, failed = given_candidates(record, norm)
+    if failed is not None:
+        return failed
+    stats = new_stats(len(candidates))
+    candidates += lexicon_candidates(text, lexicon(lexicon_path), norm, stats)
+    provenance = dict(record.get("provenance") or {})
+    if llm_segments:
+        result = await ask(
+            llm.get(None),
+            template,
+            language=language_name(record["lang"]),
+            text=text,
+            categories=category_listing(categories),
+            # the categories asked for, where the schema has a category enum
+            response_format=response_format(
+                template, {"segments.items.category": {"enum": categories}}
+            ),
+            sampling={"temperature": 0.0, "seed": seed, "max_tokens": 600},
+            id=record["id"],
+        )
+        if not result.ok:
+            return result.rejection()
+        provenance["segments"] = result.provenance()
+        items = result.json.get("segments") or []
+        candidates += llm_candidates(items, text, norm, categories, stats)
+    return segment_record(record, candidates, stats, provenance)
 
 
 def align_counterparts(

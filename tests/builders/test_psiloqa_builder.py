@@ -269,8 +269,8 @@ def test_roster_for_lists_mappings_and_the_default():
 
 
 def test_roster_draws_answer_models_per_question_with_the_seed():
-    from dsbuild.builders.psiloqa import _roster
     from dsbuild.llm.pool import ModelPool
+    from dsbuild.psiloqa.stage_roster import draw_roster as _roster
     from dsbuild.stages import StageContext
 
     def draw(seed: int, qid: str) -> list[str]:
