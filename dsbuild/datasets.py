@@ -19,7 +19,7 @@ built-in datasets are found by name). See the README's "Adding a dataset".
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "BuildOption",
     "DatasetSpec",
     "StagePlan",
+    "each",
     "get",
     "names",
     "register",
@@ -84,7 +85,7 @@ class DatasetSpec:
     the build will ask (checked before any stage runs); `finalize(result, out_dir, options)`
     writes the dataset's own files after a build. `export`, `annotation` and `stats` are the
     hook objects of those layers (their protocols are in `dsbuild.hub.hooks`,
-    `dsbuild.labelstudio.hooks` and `dsbuild.stats`); `commands(group)` adds the dataset's
+    `dsbuild.labelstudio.hooks` and `dsbuild.tables`); `commands(group)` adds the dataset's
     own CLI verbs. Any of them may be a lazy `"module:attribute"` reference.
     """
 
@@ -178,11 +179,3 @@ def get(name: str) -> DatasetSpec:
 def each() -> list[DatasetSpec]:
     """Every dataset's spec, in `names()` order."""
     return [get(n) for n in names()]
-
-
-def call(hook: Any, *args: Any, default: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
-    """Call a hook (resolved) with the arguments, or `default` when the dataset has none."""
-    fn = resolve(hook)
-    if fn is None:
-        return default(*args, **kwargs) if default is not None else None
-    return fn(*args, **kwargs)
