@@ -105,6 +105,13 @@ def llm() -> None:
     flag_value="overwrite",
     help="If the run directory holds another input or settings, replace it.",
 )
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="Send the requests that miss the cache through the OpenAI Batch API (half price, "
+    "answers within 24 h); the batch ids are kept in the run directory: killed and run "
+    "again, it re-attaches to its batches.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(
@@ -121,6 +128,7 @@ def run(
     dry_run: bool,
     run_dir: Path | None,
     mode: str | None,
+    batch: bool,
     no_progress: bool,
     as_json: bool,
     **flags,
@@ -164,6 +172,7 @@ def run(
             max_repairs=max_repairs,
             progress=make_progress(not no_progress),
             use_cache=not no_cache,
+            batch=batch,
         )
     except RunIncompleteError as e:  # every line written; some to retry: summary, then exit 4
         if getattr(e, "summary", None) is not None:

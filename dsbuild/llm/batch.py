@@ -25,7 +25,7 @@ from typing import Any
 
 from dsbuild.llm.types import SAMPLING_KEYS
 
-__all__ = ["BatchSummary", "batch_builder", "dry_run", "read_requests", "run_batch"]
+__all__ = ["BatchRounds", "BatchSummary", "batch_builder", "dry_run", "read_requests", "run_batch"]
 
 
 def _file_sha256(path: Path) -> str:
@@ -66,8 +66,102 @@ def read_requests(path: Path):
         yield out
 
 
-def batch_builder(in_path: Path, default_sampling: dict[str, Any], concurrency: int = 16):
-    """Two stages: read the requests (deterministic source), then complete each (async)."""
+def _request_of(engine, record: dict, default_sampling: dict[str, Any]):
+    sampling = {**default_sampling, **{k: record[k] for k in SAMPLING_KEYS if k in record}}
+    return engine.request(
+        record["messages"],
+        response_format=record.get("response_format"),
+        sampling=sampling,
+        sample_index=int(record.get("sample_index", 0)),
+        id=record["id"],
+    )
+
+
+class BatchRounds:
+    """`--batch`: before the first line is completed, every request of the input that
+    misses the cache goes through Batch API rounds (`dsbuild.llm.batch_api`); the batch state
+    (file and batch ids) lives in the run directory, so a killed run re-attaches to its live
+    batches. The lines then take their result from here; lines left unanswered fall back to
+    the engine (the cache)."""
+
+    def __init__(
+        self,
+        in_path: Path,
+        default_sampling: dict[str, Any],
+        *,
+        max_rounds: int = 4,
+        poll_interval_s: float = 5.0,
+        **runner_options: Any,
+    ) -> None:
+        self.in_path, self.default_sampling = in_path, default_sampling
+        self.max_rounds, self.poll_interval_s = max_rounds, poll_interval_s
+        self.runner_options = runner_options
+        self.results: dict[str, Any] | None = None
+        self.stats: dict[str, int] = {}
+        self._lock: Any = None
+
+    def request(self, engine, record: dict):
+        """The request of a line as the batch sends it: in the structured output mode the
+        endpoint is known to take, else the canonical `json_schema` one."""
+        req = engine.with_structured_mode(_request_of(engine, record, self.default_sampling))
+        if req.structured_mode is None and req.json_schema is not None:
+            from dataclasses import replace
+
+            req = replace(req, structured_mode="json_schema")
+        return req
+
+    async def ensure(self, ctx) -> dict[str, Any]:
+        import asyncio
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self.results is None:
+                self.results = await self._run(ctx)
+        return self.results
+
+    async def _run(self, ctx) -> dict[str, Any]:
+        from dsbuild.llm.batch_api import BatchAPIClient, BatchRunner
+        from dsbuild.llm.pricing import batch_price
+
+        engine = ctx.llm
+        run_dir = Path(ctx.run_info.path).parent
+        log = ctx.logger
+
+        def progress(batch_id: str, done: int, failed: int, total: int) -> None:
+            log.info("batch %s: %d of %d lines done, %d failed", batch_id, done, total, failed)
+
+        runner = BatchRunner(
+            BatchAPIClient(engine.backend.client),
+            run_dir,
+            cache=engine.cache,
+            price=batch_price(engine.price),
+            max_repairs=engine.max_repairs,
+            max_rounds=self.max_rounds,
+            poll_interval_s=self.poll_interval_s,
+            on_charge=engine.account,
+            progress=progress,
+            seed=ctx.seed,
+            **self.runner_options,
+        )
+        reqs = [
+            self.request(engine, rec)
+            for rec in read_requests(self.in_path)
+            if "_bad_input" not in rec
+        ]
+        results = await runner.run(reqs)
+        self.stats = runner.stats.to_dict()
+        return {k: r for k, r in results.items() if not r.cached}
+
+
+def batch_builder(
+    in_path: Path,
+    default_sampling: dict[str, Any],
+    concurrency: int = 16,
+    batch: BatchRounds | None = None,
+):
+    """Two stages: read the requests (deterministic source), then complete each (async).
+    With `batch`, the requests missing from the cache are answered by Batch API rounds."""
     from dsbuild.stages import Builder, map_stage, source_stage
 
     def read(ctx):
@@ -83,16 +177,19 @@ def batch_builder(in_path: Path, default_sampling: dict[str, Any], concurrency: 
                 "provenance": None,
                 "error": {"reason": "bad_input", "detail": record["_bad_input"]},
             }
-        sampling = {**default_sampling, **{k: record[k] for k in SAMPLING_KEYS if k in record}}
         engine = ctx.llm
-        req = engine.request(
-            record["messages"],
-            response_format=record.get("response_format"),
-            sampling=sampling,
-            sample_index=int(record.get("sample_index", 0)),
-            id=record["id"],
-        )
-        result = await engine.complete(req)
+        result = None
+        if batch is not None:
+            req = batch.request(engine, record)
+            result = (await batch.ensure(ctx)).get(req.key())
+            if result is not None:
+                from dataclasses import replace
+
+                result = replace(result, request=replace(result.request, id=record["id"]))
+                if result.ok:
+                    engine.stats.completed += 1
+        if result is None:
+            result = await engine.complete(_request_of(engine, record, default_sampling))
         line = {
             "id": record["id"],
             "content": result.content,
@@ -159,8 +256,14 @@ def run_batch(
     progress=None,
     use_cache: bool = True,
     http_client: Any = None,
+    batch: bool = False,
+    batch_options: dict[str, Any] | None = None,
 ) -> BatchSummary:
-    """Run every request of `in_path` through the engine; write results to `out_path`."""
+    """Run every request of `in_path` through the engine; write results to `out_path`.
+
+    `batch`: the requests that miss the cache go through OpenAI Batch API rounds
+    (`BatchRounds`; `batch_options` are `BatchRounds` / `BatchRunner` keyword arguments) at
+    the batch price, instead of online calls."""
     import asyncio
     import json
 
@@ -194,7 +297,13 @@ def run_batch(
             default_sampling = {"seed": settings.seed}
             # Twice as many workers as requests allowed in flight: a request sleeping before a
             # retry holds a worker but no connection, and must not leave the connection idle.
-            builder = batch_builder(in_path, default_sampling, 2 * max(1, settings.concurrency))
+            rounds = None
+            if batch:
+                _check_batch(engine, cache_only=cache_only, max_cost=max_cost)
+                rounds = BatchRounds(in_path, default_sampling, **(batch_options or {}))
+            builder = batch_builder(
+                in_path, default_sampling, 2 * max(1, settings.concurrency), rounds
+            )
             config = _config(in_path, settings, engine, max_repairs)
             t0 = time.monotonic()
             incomplete: RunIncompleteError | None = None
@@ -230,6 +339,29 @@ def run_batch(
         incomplete.summary = summary  # type: ignore[attr-defined]
         raise incomplete
     return summary
+
+
+def _check_batch(engine, *, cache_only: bool, max_cost: float | None) -> None:
+    from dsbuild.errors import ConfigError, NotAvailableError
+
+    if getattr(getattr(engine.backend, "client", None), "batches", None) is None:
+        raise ConfigError(
+            f"--batch needs an OpenAI-compatible endpoint with the Batch API; model "
+            f"{engine.spec} has none",
+            "use an openai: model (or --base-url of a server serving /v1/batches), or drop --batch",
+            code="DSB103",
+        )
+    if cache_only:
+        raise ConfigError(
+            "--batch sends requests and --cache-only forbids it",
+            "drop one of the two",
+            code="DSB103",
+        )
+    if max_cost is not None:
+        raise NotAvailableError(
+            "--max-cost is not checked in --batch mode yet",
+            "drop --max-cost, or run without --batch",
+        )
 
 
 def _close(engine, loop=None) -> None:

@@ -336,6 +336,12 @@ class LLMEngine:
     def _charge(self, usage: Usage) -> float:
         """Count a sent request's tokens and cost in the engine's and the run's totals."""
         cost = self._cost(usage)
+        self.account(usage, cost)
+        return cost
+
+    def account(self, usage: Usage, cost: float) -> None:
+        """Count an answer's tokens and `cost` in the engine's and the run's totals (also for
+        answers received another way, e.g. from a Batch API round)."""
         s = self.stats
         s.prompt_tokens += usage.prompt_tokens
         s.completion_tokens += usage.completion_tokens
@@ -346,7 +352,6 @@ class LLMEngine:
         self._max_completion = max(self._max_completion, usage.completion_tokens)
         if self.on_usage:
             self.on_usage(usage.prompt_tokens, usage.completion_tokens, cost)
-        return cost
 
     def _cost(self, usage: Usage) -> float:
         if self.price is None:

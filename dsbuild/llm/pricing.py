@@ -13,6 +13,9 @@ one table, overrides winning on equal keys):
 3. the name without its `provider:` prefix (`gpt-4o-mini`);
 4. the longest known name that the bare name extends with a `-` suffix, for dated or
    variant names (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`, never `gpt-4o`).
+
+Batch API requests (`dsbuild.llm.batch_api`) cost `BATCH_DISCOUNT` (half) of the online
+price by default; a price file entry may give its own `batch_input` / `batch_output`.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from dsbuild.errors import ConfigError
 from dsbuild.llm.types import Usage
 
 __all__ = [
+    "BATCH_DISCOUNT",
     "BUILTIN_PRICES",
     "BUILTIN_PRICES_DATE",
     "Price",
     "PriceTable",
+    "batch_price",
     "cost_usd",
     "load_price_file",
     "split_spec",
@@ -43,6 +48,28 @@ class Price:
 
     input_per_m: float
     output_per_m: float
+    # Batch API prices per 1M tokens when they are not BATCH_DISCOUNT times the above.
+    batch_input_per_m: float | None = None
+    batch_output_per_m: float | None = None
+
+
+# The Batch API's price as a share of the online price (OpenAI: half).
+BATCH_DISCOUNT = 0.5
+
+
+def batch_price(price: Price | None, discount: float = BATCH_DISCOUNT) -> Price | None:
+    """The price of a Batch API request: the entry's own batch prices, else `discount` times
+    the online prices."""
+    if price is None:
+        return None
+    return Price(
+        price.batch_input_per_m
+        if price.batch_input_per_m is not None
+        else price.input_per_m * discount,
+        price.batch_output_per_m
+        if price.batch_output_per_m is not None
+        else price.output_per_m * discount,
+    )
 
 
 BUILTIN_PRICES_DATE = "2025-08"
@@ -126,8 +153,12 @@ class PriceTable:
         return isinstance(model_spec, str) and self.price_for(model_spec) is not None
 
 
+_BATCH_FIELDS = ("batch_input", "batch_output")
+
+
 def load_price_file(path: Path) -> dict[str, Price]:
-    """Read a YAML or JSON mapping `model: {input: <USD/1M>, output: <USD/1M>}`."""
+    """Read a YAML or JSON mapping `model: {input: <USD/1M>, output: <USD/1M>}`, each entry
+    optionally with `batch_input` / `batch_output` (Batch API prices; default: half)."""
     import yaml
 
     path = Path(path)
@@ -167,16 +198,19 @@ def load_price_file(path: Path) -> dict[str, Price]:
                 "give both prices in USD per 1M tokens",
                 code="DSB103",
             )
-        extra = sorted(set(map(str, entry)) - {"input", "output"})
+        extra = sorted(set(map(str, entry)) - {"input", "output", *_BATCH_FIELDS})
         if extra:
             raise ConfigError(
                 f"price file {path}: model '{model}' has unknown field '{extra[0]}'",
-                "use only `input` and `output`",
+                "use only `input` and `output` (and `batch_input`, `batch_output`)",
                 code="DSB104",
             )
         values = []
-        for field in ("input", "output"):
+        for field in ("input", "output", *_BATCH_FIELDS):
             value = entry.get(field)
+            if field in _BATCH_FIELDS and value is None:
+                values.append(None)
+                continue
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
@@ -191,5 +225,5 @@ def load_price_file(path: Path) -> dict[str, Price]:
                     code="DSB103",
                 )
             values.append(float(value))
-        prices[model.strip()] = Price(*values)
+        prices[model.strip()] = Price(*values)  # type: ignore[arg-type]
     return prices

@@ -233,6 +233,7 @@ class LLMResult:
     error: dict[str, str] | None = None  # {"reason", "detail"} when it failed for good
     finish_reason: str | None = None  # "length" means the answer was cut at max_tokens
     pending: bool = False  # it failed because of the world (see WORLD_KINDS): retry later
+    batch_id: str | None = None  # the Batch API batch that answered (`batch_api`), if any
 
     @property
     def ok(self) -> bool:
@@ -275,4 +276,5 @@ class LLMResult:
             "cached": self.cached,
             "finish_reason": self.finish_reason,
             "structured_mode": self.request.structured_mode,
+            **({"batch_id": self.batch_id} if self.batch_id is not None else {}),
         }
