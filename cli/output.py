@@ -298,7 +298,18 @@ def print_dry_run(plan: dict, *, as_json: bool = False) -> None:
         ),
         ("estimated cost (upper bound)", cost),
     ]
-    console().print(_table("Dry run: nothing sent", ["", ""], rows))
+    title = "Dry run: nothing sent"
+    if plan.get("batch"):  # --batch: the batches, and the cost at batch prices
+        rows.insert(
+            5,
+            (
+                "Batch API batches",
+                f"{plan['batches']:,} ({plan['batch_lines']:,} lines)",
+            ),
+        )
+        rows[-1] = ("estimated cost at batch prices (upper bound)", cost)
+        title = "Dry run (Batch API): nothing sent"
+    console().print(_table(title, ["", ""], rows))
 
 
 def print_prompts(group: str, rows: list[dict], *, as_json: bool = False) -> None:

@@ -98,12 +98,19 @@ class BatchRounds:
         self.runner_options = runner_options
         self.results: dict[str, Any] | None = None
         self.stats: dict[str, int] = {}
+        self.stopped: Exception | None = None  # the budget stopped the rounds
+        self.unanswered: set[str] = set()  # then: the keys of the requests left unanswered
         self._lock: Any = None
 
     def request(self, engine, record: dict):
         """The request of a line as the batch sends it: in the structured output mode the
         endpoint is known to take, else the canonical `json_schema` one."""
-        req = engine.with_structured_mode(_request_of(engine, record, self.default_sampling))
+        return self.as_batched(engine, _request_of(engine, record, self.default_sampling))
+
+    @staticmethod
+    def as_batched(engine, request):
+        """`request` as a batch sends it (see `request`)."""
+        req = engine.with_structured_mode(request)
         if req.structured_mode is None and req.json_schema is not None:
             from dataclasses import replace
 
@@ -121,6 +128,7 @@ class BatchRounds:
         return self.results
 
     async def _run(self, ctx) -> dict[str, Any]:
+        from dsbuild.errors import BudgetExceededError
         from dsbuild.llm.batch_api import BatchAPIClient, BatchRunner
         from dsbuild.llm.pricing import batch_price
 
@@ -131,17 +139,21 @@ class BatchRounds:
         def progress(batch_id: str, done: int, failed: int, total: int) -> None:
             log.info("batch %s: %d of %d lines done, %d failed", batch_id, done, total, failed)
 
+        price = batch_price(engine.price)
         runner = BatchRunner(
             BatchAPIClient(engine.backend.client),
             run_dir,
             cache=engine.cache,
-            price=batch_price(engine.price),
+            price=price,
             max_repairs=engine.max_repairs,
             max_rounds=self.max_rounds,
             poll_interval_s=self.poll_interval_s,
             on_charge=engine.account,
             progress=progress,
             seed=ctx.seed,
+            # --max-cost: checked before each batch is submitted, at batch prices
+            reserve=lambda reqs: engine.reserve_batch(reqs, price),
+            release=engine.release,
             **self.runner_options,
         )
         reqs = [
@@ -149,7 +161,11 @@ class BatchRounds:
             for rec in read_requests(self.in_path)
             if "_bad_input" not in rec
         ]
-        results = await runner.run(reqs)
+        try:
+            results = await runner.run(reqs)
+        except BudgetExceededError as exc:  # lines answered so far are written, then it stops
+            self.stopped, results = exc, getattr(exc, "results", {})
+            self.unanswered = {r.key() for r in reqs} - set(results)
         self.stats = runner.stats.to_dict()
         return {k: r for k, r in results.items() if not r.cached}
 
@@ -188,6 +204,8 @@ def batch_builder(
                 result = replace(result, request=replace(result.request, id=record["id"]))
                 if result.ok:
                     engine.stats.completed += 1
+            elif batch.stopped is not None and req.key() in batch.unanswered:
+                raise batch.stopped  # not sent: the budget stopped the batch rounds
         if result is None:
             result = await engine.complete(_request_of(engine, record, default_sampling))
         line = {
@@ -342,7 +360,7 @@ def run_batch(
 
 
 def _check_batch(engine, *, cache_only: bool, max_cost: float | None) -> None:
-    from dsbuild.errors import ConfigError, NotAvailableError
+    from dsbuild.errors import ConfigError
 
     if getattr(getattr(engine.backend, "client", None), "batches", None) is None:
         raise ConfigError(
@@ -356,11 +374,6 @@ def _check_batch(engine, *, cache_only: bool, max_cost: float | None) -> None:
             "--batch sends requests and --cache-only forbids it",
             "drop one of the two",
             code="DSB103",
-        )
-    if max_cost is not None:
-        raise NotAvailableError(
-            "--max-cost is not checked in --batch mode yet",
-            "drop --max-cost, or run without --batch",
         )
 
 
@@ -378,23 +391,55 @@ def _close(engine, loop=None) -> None:
         engine.cache.close()
 
 
-def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict[str, Any]:
-    """How many requests a run would send (after cache hits) and their estimated cost."""
+def dry_run(
+    in_path: Path,
+    settings,
+    *,
+    prices_file: Path | None = None,
+    batch_api: bool = False,
+    max_lines: int | None = None,
+    max_bytes: int | None = None,
+) -> dict[str, Any]:
+    """How many requests a run would send (after cache hits) and their estimated cost.
+
+    `batch_api` (`--batch`): also how many Batch API input files (batches) the lines to send
+    make (split at `max_lines` lines or `max_bytes`, the Batch API's limits by default), and
+    the cost at batch prices."""
+    from dsbuild.llm.batch_api import MAX_BATCH_BYTES, MAX_BATCH_LINES, batch_line
     from dsbuild.llm.factory import make_engine
+    from dsbuild.llm.pricing import batch_price
 
     engine = make_engine(settings, prices_file=prices_file)
+    if batch_api:
+        try:
+            _check_batch(engine, cache_only=False, max_cost=None)
+        except BaseException:
+            _close(engine)
+            raise
     engine.model = engine.model or "(server default)"
+    price = batch_price(engine.price) if batch_api else None
+    max_lines = max(1, max_lines or MAX_BATCH_LINES)
+    max_bytes = max_bytes or MAX_BATCH_BYTES
     n = bad = hits = 0
     cost = 0.0
     prompt_tokens = completion_tokens = 0
+    batches = lines_in_batch = bytes_in_batch = 0
+    batched: set[str] = set()  # a request asked twice goes into a batch once
     from dsbuild.llm.engine import DEFAULT_COMPLETION_ESTIMATE
     from dsbuild.llm.tokens import estimate_prompt_tokens
 
+    rounds = BatchRounds(in_path, {}) if batch_api else None
     batch: list = []
+
+    def as_sent(r):
+        if rounds is None:
+            return engine.with_structured_mode(r)  # the mode is in the key
+        return rounds.as_batched(engine, r)
 
     def flush() -> None:
         nonlocal hits, cost, prompt_tokens, completion_tokens
-        batch[:] = [engine.with_structured_mode(r) for r in batch]  # the mode is in the key
+        nonlocal batches, lines_in_batch, bytes_in_batch
+        batch[:] = [as_sent(r) for r in batch]
         found = (
             engine.cache.contains_many([r.key() for r in batch])
             if engine.cache is not None
@@ -408,7 +453,18 @@ def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict
             c = int(r.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE)
             prompt_tokens += p
             completion_tokens += c
-            cost += engine.estimate_cost(r)
+            cost += engine.estimate_cost(r, price)
+            if rounds is not None and r.key() not in batched:  # as BatchRunner._chunks does
+                batched.add(r.key())
+                size = len(batch_line(r))
+                if lines_in_batch and (
+                    lines_in_batch >= max_lines or bytes_in_batch + size > max_bytes
+                ):
+                    lines_in_batch = bytes_in_batch = 0
+                if lines_in_batch == 0:
+                    batches += 1
+                lines_in_batch += 1
+                bytes_in_batch += size
         batch.clear()
 
     for rec in read_requests(in_path):
@@ -430,7 +486,11 @@ def dry_run(in_path: Path, settings, *, prices_file: Path | None = None) -> dict
             flush()
     flush()
     _close(engine)
+    extra: dict[str, Any] = {}
+    if rounds is not None:
+        extra = {"batch": True, "batches": batches, "batch_lines": len(batched)}
     return {
+        **extra,
         "model": engine.spec,
         "requests": n,
         "bad_input": bad,

@@ -48,7 +48,9 @@ __all__ = [
     "BatchAPIClient",
     "BatchRunStats",
     "BatchRunner",
+    "batch_line",
     "custom_id",
+    "state_dir_of",
 ]
 
 BATCH_ENDPOINT = "/v1/chat/completions"
@@ -62,6 +64,52 @@ TERMINAL = frozenset({"completed", "expired", "cancelled", "failed"})
 def custom_id(request: ChatRequest) -> str:
     """The batch line id of a request: its hash (the cache key) and its sample index."""
     return f"{request.key()}-{request.sample_index}"
+
+
+def _body_of(request: ChatRequest) -> dict[str, Any]:
+    """The chat completion body of a request, shaped for its structured output mode."""
+    from dsbuild.llm.types import KEYED_MODES
+
+    payload = request.payload()
+    if request.structured_mode in KEYED_MODES and request.json_schema is not None:
+        from dsbuild.llm.structured_modes import shape_payload
+
+        return shape_payload(payload, request.structured_mode)
+    return payload
+
+
+def batch_line(request: ChatRequest) -> bytes:
+    """The batch input file line of a request."""
+    return (
+        json.dumps(
+            {
+                "custom_id": custom_id(request),
+                "method": "POST",
+                "url": BATCH_ENDPOINT,
+                "body": _body_of(request),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        + "\n"
+    ).encode()
+
+
+def state_dir_of(run: Path) -> Path:
+    """The folder holding a run's batch state: `run` itself, or `run.run` when `run` names
+    the output file; a one-line `UsageError` (DSB103) when neither holds a state file."""
+    from dsbuild.errors import UsageError
+
+    run = Path(run)
+    for folder in (run, run.with_name(run.name + ".run")):
+        if (folder / STATE_FILENAME).is_file():
+            return folder
+    what = "does not exist" if not run.exists() else f"holds no batch state ({STATE_FILENAME})"
+    raise UsageError(
+        f"{run} {what}",
+        "give the run directory of a `dsbuild llm run --batch` (by default OUT.run)",
+        code="DSB103",
+    )
 
 
 class BatchAPIClient:
@@ -127,6 +175,7 @@ class _Entry:
     round: int
     collected: bool = False
     status: str | None = None
+    reserved: float = 0.0  # budget set aside until its answers are charged (not recorded)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +210,11 @@ class BatchRunner:
 
     `price`: the *batch* price (`pricing.batch_price`), or None (cost 0). `on_charge(usage,
     cost)` is called once per answer received (not for cache hits). `progress(batch_id,
-    done, failed, total)` is fed by each poll's `request_counts`."""
+    done, failed, total)` is fed by each poll's `request_counts`. `reserve(requests)` is
+    called before each batch is submitted: it returns the budget it sets aside for them, or
+    raises `BudgetExceededError`, which stops the submitting (the batches already submitted
+    are collected, then the error is raised with the answers so far as its `results`);
+    `release(amount)` gives the amount back once the batch is collected."""
 
     def __init__(
         self,
@@ -181,6 +234,8 @@ class BatchRunner:
         progress: Callable[[str, int, int, int], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         seed: int = 0,
+        reserve: Callable[[list[ChatRequest]], float] | None = None,
+        release: Callable[[float], None] | None = None,
     ) -> None:
         self.api, self.cache, self.price = api, cache, price
         self.state_path = Path(state_dir) / STATE_FILENAME
@@ -189,6 +244,7 @@ class BatchRunner:
         self.poll_interval_s, self.poll_max_s = poll_interval_s, poll_max_s
         self.max_poll_errors = max_poll_errors
         self.on_charge, self.progress, self.sleep = on_charge, progress, sleep
+        self.reserve, self.release = reserve, release
         self.rng = random.Random(seed)
         self.stats = BatchRunStats()
         self._entries: list[_Entry] = self._load_state()
@@ -225,6 +281,52 @@ class BatchRunner:
             self.state_path, {"version": 1, "batches": [e.to_dict() for e in self._entries]}
         )
 
+    # -- status and cancel (`dsbuild llm batches`) ------------------------------------------
+    async def status(self) -> list[dict[str, Any]]:
+        """Each recorded batch as the endpoint reports it now (the state file is not
+        changed: the run that owns it re-attaches to its batches)."""
+        rows = []
+        for e in self._entries:
+            batch = await self._call(
+                lambda e=e: self.api.retrieve(e.batch_id), f"get batch {e.batch_id}", e.batch_id
+            )
+            rows.append(self._row(e, batch))
+        return rows
+
+    async def cancel(self) -> list[dict[str, Any]]:
+        """Cancel the recorded batches still live; each batch's row says whether it was
+        cancelled here. A later run of the command collects what they answered and sends
+        their unfinished lines again."""
+        rows = []
+        for e in self._entries:
+            batch = await self._call(
+                lambda e=e: self.api.retrieve(e.batch_id), f"get batch {e.batch_id}", e.batch_id
+            )
+            cancelled = False
+            if not e.collected and batch.status in LIVE - {"cancelling"}:
+                batch = await self._call(
+                    lambda e=e: self.api.cancel(e.batch_id),
+                    f"cancel batch {e.batch_id}",
+                    e.batch_id,
+                )
+                cancelled = True
+            rows.append({**self._row(e, batch), "cancelled_now": cancelled})
+        return rows
+
+    @staticmethod
+    def _row(entry: _Entry, batch: Any) -> dict[str, Any]:
+        counts = getattr(batch, "request_counts", None)
+        return {
+            "batch_id": entry.batch_id,
+            "round": entry.round,
+            "status": batch.status,
+            "lines": len(entry.custom_ids),
+            "total": getattr(counts, "total", None),
+            "completed": getattr(counts, "completed", None),
+            "failed": getattr(counts, "failed", None),
+            "collected": entry.collected,
+        }
+
     @property
     def live_batches(self) -> list[str]:
         """Ids of the recorded batches not collected yet."""
@@ -241,6 +343,7 @@ class BatchRunner:
         for item in items.values():
             self._from_cache(item)
         await self._reattach(items)
+        stopped: Exception | None = None
         for round_ in range(1, self.max_rounds + 1):
             todo = [i for i in items.values() if not i.done]
             for item in todo:
@@ -249,9 +352,14 @@ class BatchRunner:
             if not todo:
                 break
             self.stats.rounds += 1
-            entries = await self._submit(todo, round_)
             by_cid = {custom_id(i.current): i for i in todo}
+            entries, stopped = await self._submit(todo, round_, by_cid)
             await asyncio.gather(*(self._collect(e, by_cid) for e in entries))
+            if stopped is not None:
+                break
+        if stopped is not None:  # the budget: what was answered stays, the rest waits
+            stopped.results = {k: i.result for k, i in items.items() if i.done}  # type: ignore[attr-defined]
+            raise stopped
         for item in items.values():
             if not item.done:
                 reason, detail = item.last_error or ("batch_unfinished", "no answer")
@@ -346,14 +454,7 @@ class BatchRunner:
     # -- submitting ----------------------------------------------------------------------
     @staticmethod
     def _body(request: ChatRequest) -> dict[str, Any]:
-        from dsbuild.llm.types import KEYED_MODES
-
-        payload = request.payload()
-        if request.structured_mode in KEYED_MODES and request.json_schema is not None:
-            from dsbuild.llm.structured_modes import shape_payload
-
-            return shape_payload(payload, request.structured_mode)
-        return payload
+        return _body_of(request)
 
     def _chunks(self, todo: list[_Item]) -> list[tuple[list[str], bytes]]:
         chunks: list[tuple[list[str], bytes]] = []
@@ -362,19 +463,7 @@ class BatchRunner:
         size = 0
         for item in todo:
             cid = custom_id(item.current)
-            line = (
-                json.dumps(
-                    {
-                        "custom_id": cid,
-                        "method": "POST",
-                        "url": BATCH_ENDPOINT,
-                        "body": self._body(item.current),
-                    },
-                    ensure_ascii=False,
-                    separators=(",", ":"),
-                )
-                + "\n"
-            ).encode()
+            line = batch_line(item.current)
             if lines and (len(lines) >= self.max_lines or size + len(line) > self.max_bytes):
                 chunks.append((ids, b"".join(lines)))
                 ids, lines, size = [], [], 0
@@ -385,21 +474,42 @@ class BatchRunner:
             chunks.append((ids, b"".join(lines)))
         return chunks
 
-    async def _submit(self, todo: list[_Item], round_: int) -> list[_Entry]:
+    async def _submit(
+        self, todo: list[_Item], round_: int, by_cid: dict[str, _Item]
+    ) -> tuple[list[_Entry], Exception | None]:
+        """Submit the round's batches; stop before one the budget cannot take (returned)."""
+        from dsbuild.errors import BudgetExceededError
+
         entries = []
         for n, (ids, data) in enumerate(self._chunks(todo), start=1):
-            file_id = await self._call(
-                lambda data=data, n=n: self.api.upload(data, f"dsbuild-r{round_}-{n}.jsonl"),
-                "upload a batch input file",
-            )
-            batch = await self._call(lambda f=file_id: self.api.create(f), "create a batch")
-            entry = _Entry(batch.id, file_id, ids, round_, status=batch.status)
-            self._entries.append(entry)
-            self._save_state()  # before polling: a killed run re-attaches to it
-            self.stats.batches += 1
-            self.stats.lines_sent += len(ids)
+            held = 0.0
+            if self.reserve is not None:
+                try:
+                    held = self.reserve([by_cid[c].current for c in ids])
+                except BudgetExceededError as exc:
+                    return entries, exc
+            try:
+                entry = await self._submit_one(ids, data, round_, n)
+            except BaseException:
+                if self.release is not None:
+                    self.release(held)
+                raise
+            entry.reserved = held
             entries.append(entry)
-        return entries
+        return entries, None
+
+    async def _submit_one(self, ids: list[str], data: bytes, round_: int, n: int) -> _Entry:
+        file_id = await self._call(
+            lambda data=data, n=n: self.api.upload(data, f"dsbuild-r{round_}-{n}.jsonl"),
+            "upload a batch input file",
+        )
+        batch = await self._call(lambda f=file_id: self.api.create(f), "create a batch")
+        entry = _Entry(batch.id, file_id, ids, round_, status=batch.status)
+        self._entries.append(entry)
+        self._save_state()  # before polling: a killed run re-attaches to it
+        self.stats.batches += 1
+        self.stats.lines_sent += len(ids)
+        return entry
 
     async def _call(self, make: Callable[[], Awaitable[Any]], doing: str, batch_id: str = ""):
         """One Batch API call, retried with backoff on HTTP 429/5xx, timeouts, connections."""
@@ -451,6 +561,16 @@ class BatchRunner:
 
     async def _collect(
         self, entry: _Entry, by_cid: dict[str, _Item], *, reattached: bool = False
+    ) -> None:
+        try:
+            await self._collect_answers(entry, by_cid, reattached=reattached)
+        finally:
+            if entry.reserved and self.release is not None:
+                self.release(entry.reserved)
+            entry.reserved = 0.0
+
+    async def _collect_answers(
+        self, entry: _Entry, by_cid: dict[str, _Item], *, reattached: bool
     ) -> None:
         batch = await self._poll(entry)
         if batch.status == "failed":

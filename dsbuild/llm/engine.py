@@ -360,16 +360,56 @@ class LLMEngine:
 
         return cost_usd(usage, self.price)
 
-    def estimate_cost(self, request: ChatRequest) -> float:
+    def estimate_cost(self, request: ChatRequest, price: Any = None) -> float:
         """A guess of one request's cost, used to keep within the budget: the prompt's
         estimated tokens plus `max_tokens` completion tokens, or, once 20 answers were seen,
-        1.25 x the longest answer so far if that is less."""
+        1.25 x the longest answer so far if that is less. `price`: another price than the
+        engine's (the Batch API's)."""
         from dsbuild.llm.tokens import estimate_prompt_tokens
 
         completion = int(request.sampling.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE)
         if self._completions_seen >= 20:
             completion = min(completion, int(1.25 * self._max_completion) + 1)
-        return self._cost(Usage(estimate_prompt_tokens(list(request.messages)), completion, True))
+        usage = Usage(estimate_prompt_tokens(list(request.messages)), completion, True)
+        if price is None:
+            return self._cost(usage)
+        from dsbuild.llm.pricing import cost_usd
+
+        return cost_usd(usage, price)
+
+    def _budget_error(self, what: str) -> BudgetExceededError:
+        budget = self.budget
+        held = (
+            f" (and about ${budget.reserved:.4f} set aside for work in flight)"
+            if budget.reserved > 1e-12
+            else ""
+        )
+        return BudgetExceededError(
+            f"budget reached: spent ${budget.spent:.4f} of --max-cost "
+            f"${budget.max_cost:g}{held}; {what} would pass it",
+            "run the same command again with a larger --max-cost to resume where it stopped",
+            code="DSB501",
+        )
+
+    def reserve_batch(self, requests: list[ChatRequest], price: Any = None) -> float:
+        """Before a batch of `requests` is sent another way (a Batch API batch at `price`):
+        set aside its estimated cost, or raise `BudgetExceededError` (DSB501) when it cannot
+        fit the budget. Returns what was set aside; give it back with `release` once the
+        batch's answers are charged."""
+        budget = self.budget
+        if budget.max_cost is None:
+            return 0.0
+        estimate = sum(self.estimate_cost(r, price) for r in requests)
+        if budget.spent + budget.reserved + estimate > budget.max_cost:
+            raise self._budget_error(
+                f"the next batch ({len(requests)} lines, about ${estimate:.4f} at batch prices)"
+            )
+        budget.reserved += estimate
+        return estimate
+
+    def release(self, amount: float) -> None:
+        """Give back what `reserve_batch` set aside."""
+        self.budget.reserved = max(0.0, self.budget.reserved - amount)
 
     # -- one reply: cache, budget, limits, retries ----------------------------------------
     async def _reply(self, request: ChatRequest) -> tuple[BackendReply, bool, float]:
@@ -427,13 +467,7 @@ class LLMEngine:
                 budget.reserved += estimate
                 return estimate
             if budget.reserved <= 1e-12:
-                raise BudgetExceededError(
-                    f"budget reached: spent ${budget.spent:.4f} of --max-cost "
-                    f"${budget.max_cost:g}; the next request (about ${estimate:.4f}) would pass it",
-                    "run the same command again with a larger --max-cost to resume where it "
-                    "stopped",
-                    code="DSB501",
-                )
+                raise self._budget_error(f"the next request (about ${estimate:.4f})")
             await asyncio.sleep(0.005)
 
     async def _send(self, request: ChatRequest) -> BackendReply:
