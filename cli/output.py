@@ -156,9 +156,7 @@ def print_validation(reports, *, max_problems: int | None = None, as_json: bool 
         if max_problems is not None and shown >= max_problems:
             break
         shown += 1
-        rid = f" id={p.record_id}" if p.record_id is not None else ""
-        field = f" field={p.field}" if p.field else ""
-        click.echo(f"{prefix}{p.locator}{rid}{field} [{p.reason}] {p.message}")
+        click.echo(f"{prefix}{p.line()}")
     if max_problems is not None and len(lines) > shown:
         click.echo(f"... {len(lines) - shown} more line(s) not shown (raise --max-problems)")
 

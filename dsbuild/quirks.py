@@ -22,7 +22,7 @@ from typing import Any
 
 from dsbuild.errors import InvalidRecordsError
 
-__all__ = ["WARNING_CODES", "Quirk", "Warnings", "collecting", "found", "warn_in"]
+__all__ = ["WARNING_CODES", "Finding", "Quirk", "Warnings", "collecting", "found", "warn_in"]
 
 # Every warning code, with what it means. A test keeps this table, the code and the README
 # in step.
@@ -42,8 +42,9 @@ _KEY = "dsbuild_warnings"
 
 
 @dataclass(frozen=True, slots=True)
-class Quirk:
-    """One quirk: where, which record and field, its code and a message."""
+class Finding:
+    """One thing a check found, a defect or a quirk: where, which record and field, its
+    code and a message (`dsbuild.validation.Problem` is the same class)."""
 
     locator: str
     record_id: str | None
@@ -55,6 +56,10 @@ class Quirk:
         rid = f" id={self.record_id}" if self.record_id is not None else ""
         fld = f" field={self.field}" if self.field else ""
         return f"{self.locator}{rid}{fld} [{self.reason}] {self.message}"
+
+
+Quirk = Finding
+"""A release quirk read faithfully (a warning)."""
 
 
 @dataclass

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from dsbuild.errors import ConfigError, InputError, InvalidRecordsError
-from dsbuild.quirks import Quirk, Warnings, collecting, found
+from dsbuild.quirks import Finding, Warnings, collecting, found
 from dsbuild.readers import EXTENSIONS, ReadItem, read_records
 from dsbuild.schemas._common import field_path
 
@@ -51,15 +51,8 @@ __all__ = [
 DETECT_SAMPLE = 50
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One defect: where it is, in which record and field, its reason code and a message."""
-
-    locator: str
-    record_id: str | None
-    field: str | None
-    reason: str
-    message: str
+Problem = Finding
+"""One defect: where it is, in which record and field, its reason code and a message."""
 
 
 @dataclass
@@ -132,7 +125,7 @@ class ValidationReport:
         output)."""
         out = Warnings()
         for p in self.warnings:
-            out.add(Quirk(p.locator, p.record_id, p.field, p.reason, p.message))
+            out.add(p)
         out.records = self.warned
         return out
 
