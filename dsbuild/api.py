@@ -67,27 +67,24 @@ class Run:
     def to_dataset(self, splits: str | None = None) -> Any:
         """The records as a `datasets.DatasetDict` with the dataset's typed features and its
         seeded, grouped splits (as `export` writes them)."""
-        import tempfile
-
         import datasets
 
-        with tempfile.TemporaryDirectory(prefix="dsbuild-dataset-") as tmp:
-            result = export(self, Path(tmp) / "hf", splits=splits)
-            features = _features(self.dataset)
-            parts = {}
-            for split in result.splits:
-                files = sorted(str(p) for p in result.folder.rglob(f"{split}-*.parquet"))
-                if files:
-                    parts[split] = datasets.Dataset.from_parquet(
-                        files, features=features, keep_in_memory=True
-                    )
-            return datasets.DatasetDict(parts)
+        from dsbuild.hub.folder import run_splits
+        from dsbuild.hub.hooks import hooks_for
+        from dsbuild.hub.rundata import read_run
+        from dsbuild.hub.splits import parse_proportions
 
-
-def _features(dataset: str) -> Any:
-    from dsbuild.hub.features import features_for
-
-    return features_for(dataset)
+        run = read_run(self.path)
+        seed = int(run.config.get("seed") or 0)
+        parts = run_splits(self.dataset, run, parse_proportions(splits), seed)
+        hooks = hooks_for(self.dataset)
+        features = hooks.features()
+        if hooks.per_language_configs:  # the export's files run language by language
+            lang = hooks.language_field
+            parts = {s: sorted(p, key=lambda r: f"{r[lang]}/") for s, p in parts.items()}
+        return datasets.DatasetDict(
+            {s: datasets.Dataset.from_list(p, features=features) for s, p in parts.items()}
+        )
 
 
 def _jsonl(path: Path) -> Iterator[dict[str, Any]]:

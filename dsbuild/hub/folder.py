@@ -30,7 +30,7 @@ from typing import Any
 from dsbuild.errors import InputError, UsageError
 from dsbuild.hub.hooks import DatasetExport, hooks_for
 from dsbuild.hub.rows import rows_for
-from dsbuild.hub.rundata import read_run
+from dsbuild.hub.rundata import RunData, read_run
 from dsbuild.hub.splits import parse_proportions, split_rows
 from dsbuild.runs.jsonl import write_jsonl
 
@@ -39,6 +39,7 @@ __all__ = [
     "ExportResult",
     "check_folder",
     "export_run",
+    "run_splits",
     "validate_folder",
 ]
 
@@ -161,9 +162,7 @@ def export_run(
     proportions = parse_proportions(splits)
     seed = int(run.config.get("seed") or 0) if seed is None else seed
     hooks = hooks_for(dataset)
-    rows = rows_for(dataset, run.records)
-    _check_unique(dataset, hooks.unique_key, rows)
-    parts = split_rows(dataset, rows, proportions, seed)
+    parts = run_splits(dataset, run, proportions, seed)
     features = hooks.features()
     tmp = _prepare_out(out)
     files: dict[str, int] = {}
@@ -202,6 +201,15 @@ def export_run(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ExportResult(out, dataset, {s: len(p) for s, p in parts.items()}, files, configs)
+
+
+def run_splits(
+    dataset: str, run: RunData, proportions: Sequence[float], seed: int
+) -> dict[str, list[Mapping[str, Any]]]:
+    """The run's exported rows (ids checked unique) by split, as `export_run` writes them."""
+    rows = rows_for(dataset, run.records)
+    _check_unique(dataset, hooks_for(dataset).unique_key, rows)
+    return split_rows(dataset, rows, proportions, seed)
 
 
 def _check_unique(dataset: str, key: str, rows: Sequence[Mapping[str, Any]]) -> None:

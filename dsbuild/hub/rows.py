@@ -3,8 +3,8 @@ type per column, so every row of a dataset fits one Arrow schema.
 
 The conversion is the dataset's export hook (`rows(record, index)`): fields a record may
 lack become null; nested provenance and metadata become JSON strings (canonical: sorted
-keys, `hooks.json_text`), which `record_of` decodes again for the original formats. One
-record may give several rows (e.g. one per translation).
+keys, `hooks.json_text`), which the hook's `record_of` decodes again for the original
+formats. One record may give several rows (e.g. one per translation).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from dsbuild.errors import InputError
 from dsbuild.hub.hooks import hooks_for
 
-__all__ = ["record_of", "rows_for"]
+__all__ = ["rows_for"]
 
 
 def rows_for(dataset: str, records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -33,9 +33,3 @@ def rows_for(dataset: str, records: Iterable[Mapping[str, Any]]) -> list[dict[st
                 code="DSB303",
             ) from exc
     return rows
-
-
-def record_of(dataset: str, row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row with its JSON columns decoded (nulls dropped): the record the original formats
-    are written from."""
-    return hooks_for(dataset).record_of(row)
