@@ -317,7 +317,7 @@ def run_batch(
             # retry holds a worker but no connection, and must not leave the connection idle.
             rounds = None
             if batch:
-                _check_batch(engine, cache_only=cache_only, max_cost=max_cost)
+                _check_batch(engine, cache_only=cache_only)
                 rounds = BatchRounds(in_path, default_sampling, **(batch_options or {}))
             builder = batch_builder(
                 in_path, default_sampling, 2 * max(1, settings.concurrency), rounds
@@ -359,7 +359,7 @@ def run_batch(
     return summary
 
 
-def _check_batch(engine, *, cache_only: bool, max_cost: float | None) -> None:
+def _check_batch(engine, *, cache_only: bool) -> None:
     from dsbuild.errors import ConfigError
 
     if getattr(getattr(engine.backend, "client", None), "batches", None) is None:
@@ -412,7 +412,7 @@ def dry_run(
     engine = make_engine(settings, prices_file=prices_file)
     if batch_api:
         try:
-            _check_batch(engine, cache_only=False, max_cost=None)
+            _check_batch(engine, cache_only=False)
         except BaseException:
             _close(engine)
             raise
@@ -472,16 +472,7 @@ def dry_run(
         if "_bad_input" in rec:
             bad += 1
             continue
-        sampling = {"seed": settings.seed, **{k: rec[k] for k in SAMPLING_KEYS if k in rec}}
-        batch.append(
-            engine.request(
-                rec["messages"],
-                response_format=rec.get("response_format"),
-                sampling=sampling,
-                sample_index=int(rec.get("sample_index", 0)),
-                id=rec["id"],
-            )
-        )
+        batch.append(_request_of(engine, rec, {"seed": settings.seed}))
         if len(batch) >= 500:
             flush()
     flush()

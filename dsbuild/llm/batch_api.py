@@ -452,10 +452,6 @@ class BatchRunner:
         return cost_usd(usage, self.price)
 
     # -- submitting ----------------------------------------------------------------------
-    @staticmethod
-    def _body(request: ChatRequest) -> dict[str, Any]:
-        return _body_of(request)
-
     def _chunks(self, todo: list[_Item]) -> list[tuple[list[str], bytes]]:
         chunks: list[tuple[list[str], bytes]] = []
         ids: list[str] = []

@@ -223,3 +223,51 @@ def _multipart_file(request) -> str:
         if b'name="file"' in head:
             return data[: -2 if data.endswith(b"\r\n") else None].decode()
     raise AssertionError("no file in the upload")
+
+
+# -- shared setup of the `dsbuild llm run --batch` tests -----------------------------------
+
+PRICES = "m: {input: 2.0, output: 4.0}\n"
+
+
+def use_fake_endpoint(monkeypatch) -> FakeBatchAPI:
+    """Every OpenAI-compatible backend the factory makes talks to one in-process fake."""
+    import dsbuild.llm.factory as factory
+
+    fake = FakeBatchAPI()
+    make = factory.make_backend
+    monkeypatch.setattr(
+        factory,
+        "make_backend",
+        lambda spec, settings, http_client=None: make(
+            spec, settings, http_client=fake.http_client()
+        ),
+    )
+    return fake
+
+
+def llm_run(cli, tmp_path, *extra, out="out.jsonl", cache="cache"):
+    """`dsbuild llm run IN.jsonl` against model openai:m of the fake endpoint, at `PRICES`."""
+    (tmp_path / "prices.yaml").write_text(PRICES)
+    return cli(
+        "llm",
+        "run",
+        str(tmp_path / "in.jsonl"),
+        "--out",
+        str(tmp_path / out),
+        "--model",
+        "openai:m",
+        "--base-url",
+        "http://test.invalid/v1",
+        "--cache-dir",
+        str(tmp_path / cache),
+        "--prices",
+        str(tmp_path / "prices.yaml"),
+        "--no-progress",
+        "--json",
+        *extra,
+    )
+
+
+def rows(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import batch_fake
 import pytest
-from batch_fake import FakeBatchAPI
+from batch_fake import FakeBatchAPI, rows, use_fake_endpoint
 
 from dsbuild.errors import ServiceError
 from dsbuild.llm.batch_api import STATE_FILENAME, BatchAPIClient, BatchRunner, custom_id
@@ -227,19 +228,7 @@ def test_batch_cost_is_half_the_online_price(tmp_path):
 
 @pytest.fixture
 def fake_endpoint(monkeypatch):
-    """Every OpenAI-compatible backend the factory makes talks to one in-process fake."""
-    import dsbuild.llm.factory as factory
-
-    fake = FakeBatchAPI()
-    make = factory.make_backend
-    monkeypatch.setattr(
-        factory,
-        "make_backend",
-        lambda spec, settings, http_client=None: make(
-            spec, settings, http_client=fake.http_client()
-        ),
-    )
-    return fake
+    return use_fake_endpoint(monkeypatch)
 
 
 def write_input(path, n=8):
@@ -257,29 +246,7 @@ def write_input(path, n=8):
 
 
 def llm_run(cli, tmp_path, name, cache, *extra):
-    (tmp_path / "prices.yaml").write_text("m: {input: 2.0, output: 4.0}\n")
-    return cli(
-        "llm",
-        "run",
-        str(tmp_path / "in.jsonl"),
-        "--out",
-        str(tmp_path / f"{name}.jsonl"),
-        "--model",
-        "openai:m",
-        "--base-url",
-        "http://test.invalid/v1",
-        "--cache-dir",
-        str(tmp_path / cache),
-        "--prices",
-        str(tmp_path / "prices.yaml"),
-        "--no-progress",
-        "--json",
-        *extra,
-    )
-
-
-def rows(path):
-    return [json.loads(x) for x in path.read_text().splitlines()]
+    return batch_fake.llm_run(cli, tmp_path, *extra, out=f"{name}.jsonl", cache=cache)
 
 
 def test_llm_run_batch_output_equals_online_at_half_the_cost(cli, tmp_path, fake_endpoint):

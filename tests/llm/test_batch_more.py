@@ -7,7 +7,7 @@ import asyncio
 import json
 
 import pytest
-from batch_fake import FakeBatchAPI
+from batch_fake import PRICES, FakeBatchAPI, llm_run, rows, use_fake_endpoint
 
 from dsbuild.errors import BudgetExceededError
 from dsbuild.llm import batch_api
@@ -15,26 +15,13 @@ from dsbuild.llm.batch_api import STATE_FILENAME, BatchAPIClient, BatchRunner
 from dsbuild.llm.cache import ResponseCache
 from dsbuild.llm.types import ChatRequest
 
-# batch prices of model m: half the online 2.0 / 4.0 per 1M tokens
-PRICES = "m: {input: 2.0, output: 4.0}\n"
+# batch prices of model m (`PRICES`): half the online 2.0 / 4.0 per 1M tokens
 MAX_TOKENS = 100
 
 
 @pytest.fixture
 def fake_endpoint(monkeypatch):
-    """Every OpenAI-compatible backend the factory makes talks to one in-process fake."""
-    import dsbuild.llm.factory as factory
-
-    fake = FakeBatchAPI()
-    make = factory.make_backend
-    monkeypatch.setattr(
-        factory,
-        "make_backend",
-        lambda spec, settings, http_client=None: make(
-            spec, settings, http_client=fake.http_client()
-        ),
-    )
-    return fake
+    return use_fake_endpoint(monkeypatch)
 
 
 @pytest.fixture
@@ -62,38 +49,12 @@ def write_input(path, n=8):
     path.write_text("\n".join(rows) + "\n")
 
 
-def llm_run(cli, tmp_path, *extra, out="out.jsonl"):
-    (tmp_path / "prices.yaml").write_text(PRICES)
-    return cli(
-        "llm",
-        "run",
-        str(tmp_path / "in.jsonl"),
-        "--out",
-        str(tmp_path / out),
-        "--model",
-        "openai:m",
-        "--base-url",
-        "http://test.invalid/v1",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--prices",
-        str(tmp_path / "prices.yaml"),
-        "--no-progress",
-        "--json",
-        *extra,
-    )
-
-
 def line_estimate(content: str) -> float:
     """What the engine estimates for one input line, at batch prices (1.0 / 2.0)."""
     from dsbuild.llm.tokens import estimate_prompt_tokens
 
     p = estimate_prompt_tokens([{"role": "user", "content": content}])
     return (p * 1.0 + MAX_TOKENS * 2.0) / 1_000_000
-
-
-def rows(path):
-    return [json.loads(x) for x in path.read_text().splitlines()]
 
 
 # -- 1. --max-cost with --batch -----------------------------------------------------------
