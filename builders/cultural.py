@@ -25,12 +25,12 @@ rating cells.
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsbuild.builder_kit import (
     options,
-    per_language,
     prompt_version,
     spec_list,
 )
@@ -54,11 +54,10 @@ def _sources(ctx: StageContext):
     from dsbuild.cultural.sources import read_sources
 
     path = _opt(ctx, "sources")
-    yield from per_language(
-        read_sources(Path(path) if path else None),
-        limit=ctx.config.get("limit"),
-        lang_of=lambda record: "",
-    )  # every text counts, whatever its language
+    limit = ctx.config.get("limit")  # every text counts, whatever its language
+    yield from islice(
+        read_sources(Path(path) if path else None), None if limit is None else int(limit)
+    )
 
 
 # -- segments -----------------------------------------------------------------------------
