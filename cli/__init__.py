@@ -33,10 +33,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from dsbuild.cli.app import app
     from dsbuild.errors import EXIT_CODES, DsbuildError
+    from dsbuild.outcomes import Detached
 
     debug = bool(os.environ.get("DSBUILD_DEBUG"))
     try:
         rv = app.main(args=argv, prog_name="dsbuild", standalone_mode=False)
+    except Detached as exc:  # work handed off (--detach, --batch offline): not an error
+        click.echo(f"dsbuild: {exc.message}")
+        return EXIT_CODES["ok"]
     except click.exceptions.Abort:
         click.echo("dsbuild: interrupted", err=True)
         return EXIT_CODES["interrupted"]

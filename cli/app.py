@@ -77,7 +77,7 @@ def _add_root_groups() -> None:
     import importlib
     import importlib.util
 
-    for module_name in ("labelstudio_group", "check_group"):
+    for module_name in ("labelstudio_group", "check_group", "batches_group"):
         full = f"dsbuild.cli.{module_name}"
         if importlib.util.find_spec(full) is not None:
             app.add_command(importlib.import_module(full).group)

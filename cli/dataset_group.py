@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from dsbuild.cli.checks import AMOUNT, refuse_test_models
-from dsbuild.cli.options import flags_to_settings, settings_options
+from dsbuild.cli.options import batch_options, batch_settings, flags_to_settings, settings_options
 from dsbuild.datasets import get
 
 __all__ = ["make_dataset_group"]
@@ -80,6 +80,7 @@ def make_dataset_group(name: str) -> click.Group:
         is_flag=True,
         help="Send no LLM request: answer from the cache or fail (DSB107).",
     )
+    @batch_options
     def build(
         config_file: str | None,
         show_config: bool,
@@ -87,11 +88,16 @@ def make_dataset_group(name: str) -> click.Group:
         no_progress: bool,
         max_cost: float | None,
         cache_only: bool,
+        batch_mode: str | None,
+        detach: bool,
+        batch_fallback: str | None,
+        batch_results: tuple[Path, ...],
         **flags: Any,
     ) -> None:
         from dsbuild.cli.output import print_config
         from dsbuild.config import resolve_settings
 
+        batch = batch_settings(batch_mode, detach, batch_fallback, batch_results)
         extra = {k: flags.pop(k) for k in list(flags) if k.startswith(_PREFIX)}
         settings_flags = flags_to_settings(name, **flags)
         _apply_dataset_options(info, extra, settings_flags)
@@ -110,6 +116,7 @@ def make_dataset_group(name: str) -> click.Group:
             progress=not no_progress,
             max_cost=max_cost,
             cache_only=cache_only,
+            batch=batch,
         )
 
     @group.command(
@@ -235,16 +242,25 @@ def build_dataset(
     progress: bool = True,
     max_cost: float | None = None,
     cache_only: bool = False,
+    batch: Any = None,
 ):
     """Run the dataset's builder into `run_dir` (`dsbuild.api.run_settings`), print its
-    summary and model usage (also when it ends with records pending), and what it exported."""
+    summary and model usage (also when it ends with records pending or its batches were
+    left in flight), and what it exported. `batch`: a `BatchSettings` (`--batch`)."""
     from dsbuild.api import run_settings
-    from dsbuild.cli.output import print_exported, print_model_usage, print_run_summary
+    from dsbuild.cli.output import (
+        print_batch_usage,
+        print_exported,
+        print_model_usage,
+        print_run_summary,
+    )
 
     def summary(result, pool) -> None:
-        print_run_summary(result)
+        if result is not None:
+            print_run_summary(result)
         if pool.engines:
             print_model_usage(pool.usage())
+            print_batch_usage(pool.usage())
 
     from dsbuild import builders
 
@@ -257,6 +273,7 @@ def build_dataset(
         max_cost=max_cost,
         cache_only=cache_only,
         on_finish=summary,
+        batch=batch,
     )
     exported = builders.finalize_run(name, result, settings)
     if exported is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dsbuild.cli.checks import AMOUNT, COUNT, RATE, refuse_test_models
+from dsbuild.cli.options import batch_options, batch_settings
 
 __all__ = ["llm"]
 
@@ -106,13 +107,7 @@ def llm() -> None:
     flag_value="overwrite",
     help="If the run directory holds another input or settings, replace it.",
 )
-@click.option(
-    "--batch",
-    is_flag=True,
-    help="Send the requests that miss the cache through the OpenAI Batch API (half price, "
-    "answers within 24 h); the batch ids are kept in the run directory: killed and run "
-    "again, it re-attaches to its batches.",
-)
+@batch_options
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(
@@ -129,7 +124,10 @@ def run(
     dry_run: bool,
     run_dir: Path | None,
     mode: str | None,
-    batch: bool,
+    batch_mode: str | None,
+    detach: bool,
+    batch_fallback: str | None,
+    batch_results: tuple[Path, ...],
     no_progress: bool,
     as_json: bool,
     **flags,
@@ -153,10 +151,10 @@ def run(
 
     settings, _ = resolve_settings({**flags, "dataset": "llm"}, config_file)
     refuse_test_models([settings.model])
+    batch = batch_settings(batch_mode, detach, batch_fallback, batch_results)
     if dry_run:
-        print_dry_run(
-            plan(in_path, settings, prices_file=prices_file, batch_api=batch), as_json=as_json
-        )
+        estimate = plan(in_path, settings, prices_file=prices_file, batch=batch)
+        print_dry_run(estimate, as_json=as_json)
         return
     from dsbuild.runs.runner import RunIncompleteError
 
@@ -182,91 +180,3 @@ def run(
             print_batch_summary(e.summary, as_json=as_json)
         raise
     print_batch_summary(summary, as_json=as_json)
-
-
-@llm.group(short_help="Show or cancel the Batch API batches of a run (`llm run --batch`).")
-def batches() -> None:
-    """Show or cancel the Batch API batches a `dsbuild llm run --batch` recorded in its run
-    directory (RUN: the run directory, by default OUT.run, or the output file OUT)."""
-
-
-def _batch_options(f):
-    f = click.option("--json", "as_json", is_flag=True, help="Print the batches as JSON.")(f)
-    f = click.option(
-        "--config",
-        "config_file",
-        type=click.Path(dir_okay=False),
-        help="YAML settings file (flags override it; it overrides env vars).",
-    )(f)
-    f = click.option("--base-url", help="OpenAI-compatible endpoint (env OPENAI_BASE_URL).")(f)
-    return click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))(f)
-
-
-def _with_batches(run_dir: Path, base_url: str | None, config_file: str | None, what: str):
-    """Run `what` (a `BatchRunner` method name) on the batches recorded in RUN."""
-    import asyncio
-
-    from dsbuild.config import resolve_settings
-    from dsbuild.llm import factory
-    from dsbuild.llm.batch_api import BatchAPIClient, BatchRunner, state_dir_of
-    from dsbuild.llm.spec import ModelSpec
-
-    state_dir = state_dir_of(run_dir)
-    settings, _ = resolve_settings({"base_url": base_url, "dataset": "llm"}, config_file)
-    backend = factory.make_backend(ModelSpec("openai", None), settings)
-
-    async def go():
-        try:
-            runner = BatchRunner(BatchAPIClient(backend.client), state_dir)
-            return await getattr(runner, what)()
-        finally:
-            await backend.aclose()
-
-    return state_dir, asyncio.run(go())
-
-
-def _print_batches(state_dir: Path, rows: list[dict], as_json: bool, cancel: bool) -> None:
-    import json
-
-    if as_json:
-        click.echo(json.dumps({"run": str(state_dir), "batches": rows}))
-        return
-    if not rows:
-        click.echo(f"{state_dir}: no batches recorded.")
-        return
-    click.echo(f"Batches of {state_dir}:")
-    for r in rows:
-        counts = (
-            f"{r['completed']}/{r['total']} done, {r['failed']} failed"
-            if r["total"] is not None
-            else "no counts"
-        )
-        state = "collected" if r["collected"] else "not collected yet"
-        line = f"  {r['batch_id']}  round {r['round']}  {r['status']:<11} {counts}  ({state})"
-        if cancel:
-            line += "  cancelled now" if r["cancelled_now"] else "  not live: left alone"
-        click.echo(line)
-    if cancel:
-        n = sum(r["cancelled_now"] for r in rows)
-        click.echo(
-            f"{n} batch(es) cancelled. Run the same `dsbuild llm run --batch` again to collect "
-            "what they answered and send their unfinished lines again."
-        )
-
-
-@batches.command("status")
-@_batch_options
-def batches_status(run_dir: Path, base_url: str | None, config_file: str | None, as_json: bool):
-    """Show each batch recorded in RUN: id, status and request counts, as the endpoint
-    reports them now."""
-    state_dir, rows = _with_batches(run_dir, base_url, config_file, "status")
-    _print_batches(state_dir, rows, as_json, cancel=False)
-
-
-@batches.command("cancel")
-@_batch_options
-def batches_cancel(run_dir: Path, base_url: str | None, config_file: str | None, as_json: bool):
-    """Cancel the batches recorded in RUN that are still live (validating, in progress,
-    finalizing); the others are left alone."""
-    state_dir, rows = _with_batches(run_dir, base_url, config_file, "cancel")
-    _print_batches(state_dir, rows, as_json, cancel=True)

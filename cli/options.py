@@ -1,12 +1,13 @@
-"""Shared click options: the settings every building command accepts."""
+"""Shared click options: the settings every building command accepts, and `--batch`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-__all__ = ["settings_options", "flags_to_settings"]
+__all__ = ["batch_options", "batch_settings", "flags_to_settings", "settings_options"]
 
 
 def _parse_option(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
@@ -95,3 +96,87 @@ def flags_to_settings(dataset: str, **flags: Any) -> dict[str, Any]:
     if "languages" in out:
         out["languages"] = list(out["languages"])
     return out
+
+
+_BATCH_OPTIONS: list[Callable] = [
+    click.option(
+        "--batch",
+        "batch_mode",
+        type=click.Choice(["api", "offline"]),
+        is_flag=False,
+        flag_value="api",
+        default=None,
+        help="Send the LLM requests that miss the cache as Batch API batches (half price, "
+        "answers within 24 h) instead of one by one; their ids are kept in the run "
+        "directory, so a killed run re-attaches to them. `--batch offline` writes the batch "
+        "input files for a self-hosted tool (vllm run-batch) and stops.",
+    ),
+    click.option(
+        "--detach",
+        is_flag=True,
+        help="With --batch: submit the batches and exit (0); the same command run again "
+        "collects what has ended and goes on.",
+    ),
+    click.option(
+        "--batch-fallback",
+        type=click.Choice(["online"]),
+        help="With --batch: send what the batch rounds leave unanswered online, instead of "
+        "leaving it pending for the next run.",
+    ),
+    click.option(
+        "--batch-results",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="With --batch offline: the output files of the offline tool to take the "
+        "answers from (repeatable; lines matched by custom_id).",
+    ),
+]
+
+
+def batch_options(fn: Callable) -> Callable:
+    """Decorate a command with --batch, --detach, --batch-fallback, --batch-results."""
+    for option in reversed(_BATCH_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def batch_settings(
+    batch_mode: str | None,
+    detach: bool = False,
+    batch_fallback: str | None = None,
+    batch_results: tuple[Path, ...] = (),
+    **options: Any,
+):
+    """The `BatchSettings` of the batch flags (None without --batch); a usage error (DSB103)
+    for a flag that needs another. `options`: `BatchRunner` keyword arguments."""
+    from dsbuild.errors import UsageError
+
+    if batch_results and batch_mode is None:
+        batch_mode = "offline"  # results of offline batches: that is the offline mode
+    if batch_mode is None:
+        given = [f for f, v in (("--detach", detach), ("--batch-fallback", batch_fallback)) if v]
+        if given:
+            raise UsageError(
+                f"{given[0]} needs --batch", f"add --batch or drop {given[0]}", code="DSB103"
+            )
+        return None
+    if batch_results and batch_mode != "offline":
+        raise UsageError(
+            "--batch-results is for --batch offline", "use --batch offline", code="DSB103"
+        )
+    if batch_mode == "offline" and batch_fallback:
+        raise UsageError(
+            "--batch-fallback online does not go with --batch offline",
+            "drop one of the two",
+            code="DSB103",
+        )
+    from dsbuild.llm.batch_queue import BatchSettings
+
+    return BatchSettings(
+        mode=batch_mode,
+        detach=detach,
+        fallback=batch_fallback,
+        results=tuple(batch_results),
+        options=options,
+    )

@@ -271,6 +271,10 @@ def print_batch_summary(summary, *, as_json: bool = False) -> None:
         ("cost (this run)", f"${s['cost_usd']:.4f}"),
         ("time", f"{summary.seconds:.2f}s ({rate:,.1f} results/s)"),
     ]
+    if s.get("batch"):  # --batch: its rounds, batches and polls
+        from dsbuild.cli.batch_output import batch_rows
+
+        rows += [(f"batch {label}", value) for label, value in batch_rows(s["batch"])]
     console().print(_table("LLM run", ["", ""], rows))
 
 
@@ -340,3 +344,16 @@ def print_exported(folder, counts: dict[str, int]) -> None:
     rows = [(name, f"{n:,}") for name, n in counts.items()]
     rows.append(("total", f"{sum(counts.values()):,}"))
     console().print(_table(f"Exported to {folder}", ["file", "rows"], rows))
+
+
+def print_batch_usage(usage: dict[str, dict]) -> None:
+    """One row per model that ran with --batch: rounds, batches, lines, polls, in flight."""
+    from dsbuild.cli.batch_output import BATCH_FIELDS, batch_rows
+
+    rows = [
+        (spec, *(value for _, value in batch_rows(st["batch"])))
+        for spec, st in usage.items()
+        if st.get("batch")
+    ]
+    if rows:
+        console().print(_table("Batch API", ["model", *(label for label, _ in BATCH_FIELDS)], rows))

@@ -149,14 +149,18 @@ def run_settings(
     max_cost: float | None = None,
     cache_only: bool = False,
     on_finish: Any = None,
+    batch: Any = None,
 ):
     """Run the dataset's builder with resolved `Settings`: its LLM stages reach their models
     through one `ModelPool`, made here and closed on the run's own event loop. `on_finish`
-    (result, pool) is called once the run has ended, finished or not."""
+    (result, pool) is called once the run has ended, finished or not (None for the result
+    of a run whose batches were left in flight). `batch`: a `BatchSettings` (`--batch`):
+    the requests that miss the cache go through Batch API rounds."""
     import asyncio
 
     from dsbuild.datasets import get
     from dsbuild.llm.pool import ModelPool
+    from dsbuild.outcomes import Detached
     from dsbuild.progress import make_progress
     from dsbuild.runs import run_builder
     from dsbuild.runs.runner import RunIncompleteError
@@ -164,7 +168,7 @@ def run_settings(
     spec = get(dataset)
     run_dir = Path(run_dir or settings.run_dir or Path("runs") / dataset)
     builder = spec.builder(settings)
-    pool = ModelPool(settings, cache_only=cache_only, max_cost=max_cost)
+    pool = ModelPool(settings, cache_only=cache_only, max_cost=max_cost, batch=batch)
     pool.check(spec.models(settings))
     with asyncio.Runner() as loop:
         try:
@@ -180,6 +184,10 @@ def run_settings(
         except RunIncompleteError as exc:  # records left pending: what was done, then re-raise
             if on_finish is not None:
                 on_finish(exc.result, pool)
+            raise
+        except Detached:  # batches left in flight (--detach): the models' usage, then re-raise
+            if on_finish is not None:
+                on_finish(None, pool)
             raise
         finally:
             loop.run(pool.aclose())

@@ -25,7 +25,7 @@ from typing import Any
 
 from dsbuild.llm.types import SAMPLING_KEYS
 
-__all__ = ["BatchRounds", "BatchSummary", "batch_builder", "dry_run", "read_requests", "run_batch"]
+__all__ = ["BatchSummary", "batch_builder", "dry_run", "read_requests", "run_batch"]
 
 
 def _file_sha256(path: Path) -> str:
@@ -77,107 +77,10 @@ def _request_of(engine, record: dict, default_sampling: dict[str, Any]):
     )
 
 
-class BatchRounds:
-    """`--batch`: before the first line is completed, every request of the input that
-    misses the cache goes through Batch API rounds (`dsbuild.llm.batch_api`); the batch state
-    (file and batch ids) lives in the run directory, so a killed run re-attaches to its live
-    batches. The lines then take their result from here; lines left unanswered fall back to
-    the engine (the cache)."""
-
-    def __init__(
-        self,
-        in_path: Path,
-        default_sampling: dict[str, Any],
-        *,
-        max_rounds: int = 4,
-        poll_interval_s: float = 5.0,
-        **runner_options: Any,
-    ) -> None:
-        self.in_path, self.default_sampling = in_path, default_sampling
-        self.max_rounds, self.poll_interval_s = max_rounds, poll_interval_s
-        self.runner_options = runner_options
-        self.results: dict[str, Any] | None = None
-        self.stats: dict[str, int] = {}
-        self.stopped: Exception | None = None  # the budget stopped the rounds
-        self.unanswered: set[str] = set()  # then: the keys of the requests left unanswered
-        self._lock: Any = None
-
-    def request(self, engine, record: dict):
-        """The request of a line as the batch sends it: in the structured output mode the
-        endpoint is known to take, else the canonical `json_schema` one."""
-        return self.as_batched(engine, _request_of(engine, record, self.default_sampling))
-
-    @staticmethod
-    def as_batched(engine, request):
-        """`request` as a batch sends it (see `request`)."""
-        req = engine.with_structured_mode(request)
-        if req.structured_mode is None and req.json_schema is not None:
-            from dataclasses import replace
-
-            req = replace(req, structured_mode="json_schema")
-        return req
-
-    async def ensure(self, ctx) -> dict[str, Any]:
-        import asyncio
-
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self.results is None:
-                self.results = await self._run(ctx)
-        return self.results
-
-    async def _run(self, ctx) -> dict[str, Any]:
-        from dsbuild.errors import BudgetExceededError
-        from dsbuild.llm.batch_api import BatchAPIClient, BatchRunner
-        from dsbuild.llm.pricing import batch_price
-
-        engine = ctx.llm
-        run_dir = Path(ctx.run_info.path).parent
-        log = ctx.logger
-
-        def progress(batch_id: str, done: int, failed: int, total: int) -> None:
-            log.info("batch %s: %d of %d lines done, %d failed", batch_id, done, total, failed)
-
-        price = batch_price(engine.price)
-        runner = BatchRunner(
-            BatchAPIClient(engine.backend.client),
-            run_dir,
-            cache=engine.cache,
-            price=price,
-            max_repairs=engine.max_repairs,
-            max_rounds=self.max_rounds,
-            poll_interval_s=self.poll_interval_s,
-            on_charge=engine.account,
-            progress=progress,
-            seed=ctx.seed,
-            # --max-cost: checked before each batch is submitted, at batch prices
-            reserve=lambda reqs: engine.reserve_batch(reqs, price),
-            release=engine.release,
-            **self.runner_options,
-        )
-        reqs = [
-            self.request(engine, rec)
-            for rec in read_requests(self.in_path)
-            if "_bad_input" not in rec
-        ]
-        try:
-            results = await runner.run(reqs)
-        except BudgetExceededError as exc:  # lines answered so far are written, then it stops
-            self.stopped, results = exc, getattr(exc, "results", {})
-            self.unanswered = {r.key() for r in reqs} - set(results)
-        self.stats = runner.stats.to_dict()
-        return {k: r for k, r in results.items() if not r.cached}
-
-
-def batch_builder(
-    in_path: Path,
-    default_sampling: dict[str, Any],
-    concurrency: int = 16,
-    batch: BatchRounds | None = None,
-):
+def batch_builder(in_path: Path, default_sampling: dict[str, Any], concurrency: int = 16):
     """Two stages: read the requests (deterministic source), then complete each (async).
-    With `batch`, the requests missing from the cache are answered by Batch API rounds."""
+    With `--batch` the engine answers the requests missing from the cache by Batch API
+    rounds (`dsbuild.llm.batch_queue`); the stage does not know."""
     from dsbuild.stages import Builder, map_stage, source_stage
 
     def read(ctx):
@@ -194,20 +97,7 @@ def batch_builder(
                 "error": {"reason": "bad_input", "detail": record["_bad_input"]},
             }
         engine = ctx.llm
-        result = None
-        if batch is not None:
-            req = batch.request(engine, record)
-            result = (await batch.ensure(ctx)).get(req.key())
-            if result is not None:
-                from dataclasses import replace
-
-                result = replace(result, request=replace(result.request, id=record["id"]))
-                if result.ok:
-                    engine.stats.completed += 1
-            elif batch.stopped is not None and req.key() in batch.unanswered:
-                raise batch.stopped  # not sent: the budget stopped the batch rounds
-        if result is None:
-            result = await engine.complete(_request_of(engine, record, default_sampling))
+        result = await engine.complete(_request_of(engine, record, default_sampling))
         line = {
             "id": record["id"],
             "content": result.content,
@@ -238,7 +128,7 @@ def batch_builder(
 @dataclass
 class BatchSummary:
     run: Any  # RunResult
-    engine_stats: dict[str, Any]
+    engine_stats: dict[str, Any]  # with --batch, its rounds, batches, polls under "batch"
     out_path: Path
     seconds: float
     errors: dict[str, int]
@@ -274,14 +164,12 @@ def run_batch(
     progress=None,
     use_cache: bool = True,
     http_client: Any = None,
-    batch: bool = False,
-    batch_options: dict[str, Any] | None = None,
+    batch: Any = None,
 ) -> BatchSummary:
     """Run every request of `in_path` through the engine; write results to `out_path`.
 
-    `batch`: the requests that miss the cache go through OpenAI Batch API rounds
-    (`BatchRounds`; `batch_options` are `BatchRounds` / `BatchRunner` keyword arguments) at
-    the batch price, instead of online calls."""
+    `batch` (a `batch_queue.BatchSettings`): the requests that miss the cache go through
+    OpenAI Batch API rounds at the batch price, instead of online calls."""
     import asyncio
     import json
 
@@ -315,13 +203,9 @@ def run_batch(
             default_sampling = {"seed": settings.seed}
             # Twice as many workers as requests allowed in flight: a request sleeping before a
             # retry holds a worker but no connection, and must not leave the connection idle.
-            rounds = None
-            if batch:
-                _check_batch(engine, cache_only=cache_only)
-                rounds = BatchRounds(in_path, default_sampling, **(batch_options or {}))
-            builder = batch_builder(
-                in_path, default_sampling, 2 * max(1, settings.concurrency), rounds
-            )
+            if batch is not None:
+                engine.use_batch(batch)
+            builder = batch_builder(in_path, default_sampling, 2 * max(1, settings.concurrency))
             config = _config(in_path, settings, engine, max_repairs)
             t0 = time.monotonic()
             incomplete: RunIncompleteError | None = None
@@ -352,29 +236,14 @@ def run_batch(
             err = json.loads(line).get("error")
             if err:
                 errors[err["reason"]] = errors.get(err["reason"], 0) + 1
-    summary = BatchSummary(result, engine.stats.to_dict(), out_path, seconds, errors, n)
+    stats = engine.stats.to_dict()
+    if engine.batch is not None:
+        stats["batch"] = engine.batch.stats.to_dict()
+    summary = BatchSummary(result, stats, out_path, seconds, errors, n)
     if incomplete is not None:
         incomplete.summary = summary  # type: ignore[attr-defined]
         raise incomplete
     return summary
-
-
-def _check_batch(engine, *, cache_only: bool) -> None:
-    from dsbuild.errors import ConfigError
-
-    if getattr(getattr(engine.backend, "client", None), "batches", None) is None:
-        raise ConfigError(
-            f"--batch needs an OpenAI-compatible endpoint with the Batch API; model "
-            f"{engine.spec} has none",
-            "use an openai: model (or --base-url of a server serving /v1/batches), or drop --batch",
-            code="DSB103",
-        )
-    if cache_only:
-        raise ConfigError(
-            "--batch sends requests and --cache-only forbids it",
-            "drop one of the two",
-            code="DSB103",
-        )
 
 
 def _close(engine, loop=None) -> None:
@@ -396,28 +265,29 @@ def dry_run(
     settings,
     *,
     prices_file: Path | None = None,
-    batch_api: bool = False,
+    batch: Any = None,
     max_lines: int | None = None,
     max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """How many requests a run would send (after cache hits) and their estimated cost.
 
-    `batch_api` (`--batch`): also how many Batch API input files (batches) the lines to send
-    make (split at `max_lines` lines or `max_bytes`, the Batch API's limits by default), and
-    the cost at batch prices."""
+    `batch` (`--batch`, a `batch_queue.BatchSettings`): also how many Batch API input files
+    (batches) the lines to send make (split at `max_lines` lines or `max_bytes`, the Batch
+    API's limits by default), and the cost at batch prices."""
     from dsbuild.llm.batch_api import MAX_BATCH_BYTES, MAX_BATCH_LINES, batch_line
+    from dsbuild.llm.batch_queue import as_batched, check_backend
     from dsbuild.llm.factory import make_engine
     from dsbuild.llm.pricing import batch_price
 
     engine = make_engine(settings, prices_file=prices_file)
-    if batch_api:
+    if batch is not None:
         try:
-            _check_batch(engine, cache_only=False)
+            check_backend(engine, batch)
         except BaseException:
             _close(engine)
             raise
     engine.model = engine.model or "(server default)"
-    price = batch_price(engine.price) if batch_api else None
+    price = batch_price(engine.price) if batch is not None else None
     max_lines = max(1, max_lines or MAX_BATCH_LINES)
     max_bytes = max_bytes or MAX_BATCH_BYTES
     n = bad = hits = 0
@@ -428,24 +298,22 @@ def dry_run(
     from dsbuild.llm.engine import DEFAULT_COMPLETION_ESTIMATE
     from dsbuild.llm.tokens import estimate_prompt_tokens
 
-    rounds = BatchRounds(in_path, {}) if batch_api else None
-    batch: list = []
+    chunk: list = []  # requests read, looked up in the cache 500 at a time
 
     def as_sent(r):
-        if rounds is None:
-            return engine.with_structured_mode(r)  # the mode is in the key
-        return rounds.as_batched(engine, r)
+        r = engine.with_structured_mode(r)  # the mode is in the key
+        return as_batched(r) if batch is not None else r
 
     def flush() -> None:
         nonlocal hits, cost, prompt_tokens, completion_tokens
         nonlocal batches, lines_in_batch, bytes_in_batch
-        batch[:] = [as_sent(r) for r in batch]
+        chunk[:] = [as_sent(r) for r in chunk]
         found = (
-            engine.cache.contains_many([r.key() for r in batch])
+            engine.cache.contains_many([r.key() for r in chunk])
             if engine.cache is not None
             else set()
         )
-        for r in batch:
+        for r in chunk:
             if r.key() in found:
                 hits += 1
                 continue
@@ -454,7 +322,7 @@ def dry_run(
             prompt_tokens += p
             completion_tokens += c
             cost += engine.estimate_cost(r, price)
-            if rounds is not None and r.key() not in batched:  # as BatchRunner._chunks does
+            if batch is not None and r.key() not in batched:  # as BatchRunner._chunks does
                 batched.add(r.key())
                 size = len(batch_line(r))
                 if lines_in_batch and (
@@ -465,20 +333,20 @@ def dry_run(
                     batches += 1
                 lines_in_batch += 1
                 bytes_in_batch += size
-        batch.clear()
+        chunk.clear()
 
     for rec in read_requests(in_path):
         n += 1
         if "_bad_input" in rec:
             bad += 1
             continue
-        batch.append(_request_of(engine, rec, {"seed": settings.seed}))
-        if len(batch) >= 500:
+        chunk.append(_request_of(engine, rec, {"seed": settings.seed}))
+        if len(chunk) >= 500:
             flush()
     flush()
     _close(engine)
     extra: dict[str, Any] = {}
-    if rounds is not None:
+    if batch is not None:
         extra = {"batch": True, "batches": batches, "batch_lines": len(batched)}
     return {
         **extra,

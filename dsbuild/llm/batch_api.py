@@ -9,9 +9,10 @@
 2. the misses are written as batch input lines `{"custom_id", "method", "url", "body"}`
    (`custom_id` = request hash + sample index), split at `max_lines` lines or `max_bytes`,
    uploaded (`purpose=batch`) and submitted (`completion_window` 24h);
-3. the file and batch ids go to `batches.json` in the state directory (atomically) *before*
+3. the input file id goes to the state file (`batches.json` in the state directory, or the
+   `.json` file named) *before* the batch is created, its batch id right after and before
    polling, so a killed run re-attaches to its live batches on the next start and never
-   submits their lines again;
+   submits their lines again (killed between the two, the batch is found by its input file);
 4. polling backs off; HTTP errors while polling are retried (the batch id is never
    forgotten: it is in the state file);
 5. output and error files are downloaded and matched by `custom_id`; every answer goes into
@@ -23,7 +24,9 @@
    input file was rejected: one `ServiceError` naming the line and the reason).
 
 Rounds are bounded (`max_rounds`); what is still unanswered after them fails with its last
-reason and is *pending* (a failure of the world: a re-run retries it).
+reason and is *pending* (a failure of the world: a re-run retries it). `run(..., wait=False)`
+(`--detach`, offline batches) submits one round and returns without polling; a later run
+collects the batches that have ended and leaves the live ones in flight.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ __all__ = [
     "BatchRunner",
     "batch_line",
     "custom_id",
-    "state_dir_of",
+    "read_state",
 ]
 
 BATCH_ENDPOINT = "/v1/chat/completions"
@@ -95,21 +98,26 @@ def batch_line(request: ChatRequest) -> bytes:
     ).encode()
 
 
-def state_dir_of(run: Path) -> Path:
-    """The folder holding a run's batch state: `run` itself, or `run.run` when `run` names
-    the output file; a one-line `UsageError` (DSB103) when neither holds a state file."""
-    from dsbuild.errors import UsageError
-
-    run = Path(run)
-    for folder in (run, run.with_name(run.name + ".run")):
-        if (folder / STATE_FILENAME).is_file():
-            return folder
-    what = "does not exist" if not run.exists() else f"holds no batch state ({STATE_FILENAME})"
-    raise UsageError(
-        f"{run} {what}",
-        "give the run directory of a `dsbuild llm run --batch` (by default OUT.run)",
-        code="DSB103",
-    )
+def read_state(path: Path) -> dict[str, Any]:
+    """A batch state file's content ({} when there is none); one `ServiceError` (DSB401)
+    when it cannot be read."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ServiceError(
+            f"batch state file {path} cannot be read: {exc}",
+            "restore it if batches are in flight (their ids are in it), else delete it",
+            code="DSB401",
+        ) from None
+    if not isinstance(data, dict):
+        raise ServiceError(
+            f"batch state file {path} is not a JSON object",
+            "restore it if batches are in flight (their ids are in it), else delete it",
+            code="DSB401",
+        )
+    return data
 
 
 class BatchAPIClient:
@@ -137,6 +145,13 @@ class BatchAPIClient:
     async def cancel(self, batch_id: str) -> Any:
         return await self.client.batches.cancel(batch_id)
 
+    async def find(self, input_file_id: str) -> Any:
+        """The batch made from `input_file_id`, or None (the most recent batches are listed)."""
+        async for batch in self.client.batches.list(limit=100):
+            if batch.input_file_id == input_file_id:
+                return batch
+        return None
+
 
 @dataclass
 class BatchRunStats:
@@ -148,11 +163,18 @@ class BatchRunStats:
     lines_sent: int = 0
     polls: int = 0
     poll_errors: int = 0
+    in_flight: int = 0  # batches left live (`wait=False`)
+    fallback_online: int = 0  # requests sent online after the rounds (`BatchQueue`)
     cache_hits: int = 0
     repairs: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
+
+    def add(self, other: BatchRunStats) -> None:
+        """Add `other`'s counts to these (`in_flight` is taken as it is now)."""
+        for name, value in other.__dict__.items():
+            setattr(self, name, value if name == "in_flight" else getattr(self, name) + value)
 
 
 @dataclass
@@ -214,13 +236,17 @@ class BatchRunner:
     called before each batch is submitted: it returns the budget it sets aside for them, or
     raises `BudgetExceededError`, which stops the submitting (the batches already submitted
     are collected, then the error is raised with the answers so far as its `results`);
-    `release(amount)` gives the amount back once the batch is collected."""
+    `release(amount)` gives the amount back once the batch is collected.
+
+    `state`: the state file, or the folder holding it as `batches.json`; `meta` is written
+    into it (e.g. the model, so `dsbuild batches status` knows which endpoint to ask)."""
 
     def __init__(
         self,
         api: BatchAPIClient,
-        state_dir: Path,
+        state: Path,
         *,
+        meta: dict[str, Any] | None = None,
         cache: Any = None,
         price: Any = None,
         max_repairs: int = 2,
@@ -238,7 +264,9 @@ class BatchRunner:
         release: Callable[[float], None] | None = None,
     ) -> None:
         self.api, self.cache, self.price = api, cache, price
-        self.state_path = Path(state_dir) / STATE_FILENAME
+        state = Path(state)
+        self.state_path = state if state.suffix == ".json" else state / STATE_FILENAME
+        self.meta = dict(meta or {})
         self.max_repairs, self.max_rounds = max_repairs, max(1, max_rounds)
         self.max_lines, self.max_bytes = max(1, max_lines), max_bytes
         self.poll_interval_s, self.poll_max_s = poll_interval_s, poll_max_s
@@ -251,16 +279,10 @@ class BatchRunner:
 
     # -- state file ----------------------------------------------------------------------
     def _load_state(self) -> list[_Entry]:
-        try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError) as exc:
-            raise ServiceError(
-                f"batch state file {self.state_path} cannot be read: {exc}",
-                "restore it if batches are in flight (their ids are in it), else delete it",
-                code="DSB401",
-            ) from None
+        data = read_state(self.state_path)
+        for key, value in data.items():  # what the file says of itself, unless given
+            if key not in ("version", "batches"):
+                self.meta.setdefault(key, value)
         return [
             _Entry(
                 e["batch_id"],
@@ -278,7 +300,8 @@ class BatchRunner:
 
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
-            self.state_path, {"version": 1, "batches": [e.to_dict() for e in self._entries]}
+            self.state_path,
+            {"version": 1, **self.meta, "batches": [e.to_dict() for e in self._entries]},
         )
 
     # -- status and cancel (`dsbuild llm batches`) ------------------------------------------
@@ -287,6 +310,9 @@ class BatchRunner:
         changed: the run that owns it re-attaches to its batches)."""
         rows = []
         for e in self._entries:
+            if not e.batch_id:  # killed before the batch was recorded: the run finds it
+                rows.append(self._row(e, None))
+                continue
             batch = await self._call(
                 lambda e=e: self.api.retrieve(e.batch_id), f"get batch {e.batch_id}", e.batch_id
             )
@@ -299,6 +325,9 @@ class BatchRunner:
         their unfinished lines again."""
         rows = []
         for e in self._entries:
+            if not e.batch_id:
+                rows.append({**self._row(e, None), "cancelled_now": False})
+                continue
             batch = await self._call(
                 lambda e=e: self.api.retrieve(e.batch_id), f"get batch {e.batch_id}", e.batch_id
             )
@@ -317,9 +346,9 @@ class BatchRunner:
     def _row(entry: _Entry, batch: Any) -> dict[str, Any]:
         counts = getattr(batch, "request_counts", None)
         return {
-            "batch_id": entry.batch_id,
+            "batch_id": entry.batch_id or f"(not recorded; input file {entry.input_file_id})",
             "round": entry.round,
-            "status": batch.status,
+            "status": batch.status if batch is not None else "unknown",
             "lines": len(entry.custom_ids),
             "total": getattr(counts, "total", None),
             "completed": getattr(counts, "completed", None),
@@ -333,18 +362,27 @@ class BatchRunner:
         return [e.batch_id for e in self._entries if not e.collected]
 
     # -- the run -------------------------------------------------------------------------
-    async def run(self, requests: Iterable[ChatRequest]) -> dict[str, LLMResult]:
+    async def run(
+        self, requests: Iterable[ChatRequest], *, wait: bool = True
+    ) -> dict[str, LLMResult]:
         """The result of every request, by its cache key (`request.key()`): an answer, or a
-        failure with its reason (`pending` when the world failed, not the request)."""
+        failure with its reason (`pending` when the world failed, not the request).
+
+        `wait=False`: collect the recorded batches that have ended, and unless some are still
+        live, submit one round for the rest; return without polling. The result then holds
+        only the requests answered (`stats.in_flight` counts the batches left live)."""
         items: dict[str, _Item] = {}
         for r in requests:
             if r.key() not in items:
                 items[r.key()] = _Item(r, r, LLMResult(request=r, cached=True))
         for item in items.values():
             self._from_cache(item)
-        await self._reattach(items)
+        await self._name_unnamed()
+        await self._reattach(items, wait=wait)
         stopped: Exception | None = None
-        for round_ in range(1, self.max_rounds + 1):
+        first = max((e.round for e in self._entries), default=0) + 1
+        rounds = self.max_rounds if wait else (0 if self.live_batches else 1)
+        for round_ in range(first, first + rounds):
             todo = [i for i in items.values() if not i.done]
             for item in todo:
                 self._from_cache(item)
@@ -354,12 +392,16 @@ class BatchRunner:
             self.stats.rounds += 1
             by_cid = {custom_id(i.current): i for i in todo}
             entries, stopped = await self._submit(todo, round_, by_cid)
-            await asyncio.gather(*(self._collect(e, by_cid) for e in entries))
+            if wait:
+                await asyncio.gather(*(self._collect(e, by_cid) for e in entries))
             if stopped is not None:
                 break
+        self.stats.in_flight = len(self.live_batches)
         if stopped is not None:  # the budget: what was answered stays, the rest waits
             stopped.results = {k: i.result for k, i in items.items() if i.done}  # type: ignore[attr-defined]
             raise stopped
+        if not wait:
+            return {k: i.result for k, i in items.items() if i.done}
         for item in items.values():
             if not item.done:
                 reason, detail = item.last_error or ("batch_unfinished", "no answer")
@@ -371,15 +413,40 @@ class BatchRunner:
                 )
         return {k: i.result for k, i in items.items()}
 
-    async def _reattach(self, items: dict[str, _Item]) -> None:
-        """Collect the recorded batches not collected yet (a killed run's): their lines are
-        answered by them, never submitted again."""
+    async def _name_unnamed(self) -> None:
+        """A run killed between uploading an input file and recording its batch: find the
+        batch made from that file, or make it now (the file's lines go out once)."""
+        for e in self._entries:
+            if e.batch_id:
+                continue
+            batch = await self._call(
+                lambda e=e: self.api.find(e.input_file_id), f"find the batch of {e.input_file_id}"
+            )
+            if batch is None:
+                batch = await self._call(
+                    lambda e=e: self.api.create(e.input_file_id), "create a batch"
+                )
+                self.stats.batches += 1
+                self.stats.lines_sent += len(e.custom_ids)
+            e.batch_id, e.status = batch.id, batch.status
+            self._save_state()
+
+    async def _reattach(self, items: dict[str, _Item], *, wait: bool = True) -> None:
+        """Collect the recorded batches not collected yet (a killed or detached run's):
+        their lines are answered by them, never submitted again. `wait=False`: only those
+        that have ended; the others stay live."""
         pending = [e for e in self._entries if not e.collected]
         if not pending:
             return
         by_cid = {custom_id(i.current): i for i in items.values() if not i.done}
         self.stats.reattached += len(pending)
-        await asyncio.gather(*(self._collect(e, by_cid, reattached=True) for e in pending))
+        if wait:
+            await asyncio.gather(*(self._collect(e, by_cid, reattached=True) for e in pending))
+            return
+        for e in pending:
+            batch = await self._poll(e, once=True)
+            if batch.status in TERMINAL:
+                await self._collect(e, by_cid, reattached=True, batch=batch)
 
     # -- cache and answers ---------------------------------------------------------------
     def _from_cache(self, item: _Item) -> None:
@@ -499,9 +566,11 @@ class BatchRunner:
             lambda data=data, n=n: self.api.upload(data, f"dsbuild-r{round_}-{n}.jsonl"),
             "upload a batch input file",
         )
-        batch = await self._call(lambda f=file_id: self.api.create(f), "create a batch")
-        entry = _Entry(batch.id, file_id, ids, round_, status=batch.status)
+        entry = _Entry("", file_id, ids, round_)
         self._entries.append(entry)
+        self._save_state()  # before creating: killed now, the batch is found by its file
+        batch = await self._call(lambda f=file_id: self.api.create(f), "create a batch")
+        entry.batch_id, entry.status = batch.id, batch.status
         self._save_state()  # before polling: a killed run re-attaches to it
         self.stats.batches += 1
         self.stats.lines_sent += len(ids)
@@ -537,7 +606,7 @@ class BatchRunner:
                 await self.sleep(backoff_delay(errors, rng=self.rng))
 
     # -- polling and collecting ----------------------------------------------------------
-    async def _poll(self, entry: _Entry) -> Any:
+    async def _poll(self, entry: _Entry, *, once: bool = False) -> Any:
         interval = self.poll_interval_s
         while True:
             batch = await self._call(
@@ -550,25 +619,30 @@ class BatchRunner:
             counts = batch.request_counts
             if self.progress is not None and counts is not None:
                 self.progress(entry.batch_id, counts.completed, counts.failed, counts.total)
-            if batch.status in TERMINAL:
+            if batch.status in TERMINAL or once:
                 return batch
             await self.sleep(interval)
             interval = min(self.poll_max_s, interval * 1.5)
 
     async def _collect(
-        self, entry: _Entry, by_cid: dict[str, _Item], *, reattached: bool = False
+        self,
+        entry: _Entry,
+        by_cid: dict[str, _Item],
+        *,
+        reattached: bool = False,
+        batch: Any = None,
     ) -> None:
         try:
-            await self._collect_answers(entry, by_cid, reattached=reattached)
+            await self._collect_answers(entry, by_cid, reattached=reattached, batch=batch)
         finally:
             if entry.reserved and self.release is not None:
                 self.release(entry.reserved)
             entry.reserved = 0.0
 
     async def _collect_answers(
-        self, entry: _Entry, by_cid: dict[str, _Item], *, reattached: bool
+        self, entry: _Entry, by_cid: dict[str, _Item], *, reattached: bool, batch: Any = None
     ) -> None:
-        batch = await self._poll(entry)
+        batch = batch if batch is not None else await self._poll(entry)
         if batch.status == "failed":
             entry.collected = True
             self._save_state()
@@ -640,6 +714,7 @@ class BatchRunner:
             cost = self._cost(reply.usage)
             if self.on_charge is not None:
                 self.on_charge(reply.usage, cost)
+            item.result.batch_line = cid
             self._answer(item, reply, cached=False, cost=cost, batch_id=batch_id)
             return
         if isinstance(body, dict) and isinstance(body.get("error"), dict):

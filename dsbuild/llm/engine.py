@@ -91,6 +91,10 @@ class Budget:
     reserved: float = 0.0
 
 
+class _NotSent(Exception):
+    """A cache miss while requests go to a batch queue instead of the endpoint."""
+
+
 class _Failed(Exception):
     def __init__(self, reason: str, detail: str, world: bool = False) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -155,6 +159,15 @@ class LLMEngine:
         self._completions_seen = 0
         self._max_completion = 0
         self._model_lock = asyncio.Lock()
+        self.batch: Any = None  # a `batch_queue.BatchQueue` with --batch: misses go there
+
+    def use_batch(self, settings: Any) -> None:
+        """Answer cache misses through Batch API rounds (`settings`: a `BatchSettings`); the
+        batch ids are kept in the run directory. See `dsbuild.llm.batch_queue`."""
+        from dsbuild.llm.batch_queue import BatchQueue, check_backend
+
+        check_backend(self, settings, cache_only=self.cache_only)
+        self.batch = BatchQueue(self, settings)
 
     def bind_run_info(self, run_info: Any) -> None:
         """Add this engine's tokens and cost to a run's `run.json` totals (once per run)."""
@@ -216,19 +229,37 @@ class LLMEngine:
         """Answer `request`; failures come back in `result.error`, never as empty answers.
 
         Raises `BudgetExceededError` when starting the request could exceed `max_cost`, and
-        `UsageError` (DSB107) on a cache miss in cache-only mode.
+        `UsageError` (DSB107) on a cache miss in cache-only mode. With a batch queue
+        (`use_batch`), a miss is queued and `dsbuild.outcomes.Deferred` raised instead; once
+        the queue is flushed, the same call returns the answer.
         """
+        return await self._complete(request, self.batch)
+
+    async def complete_online(self, request: ChatRequest) -> LLMResult:
+        """`complete` through the endpoint's online path, whether or not a batch queue is on."""
+        return await self._complete(request, None)
+
+    async def _complete(self, request: ChatRequest, queue: Any) -> LLMResult:
         if not request.model:
             request = replace(request, model=await self.resolve_model())
         request = self.with_structured_mode(request)
+        if queue is not None:
+            from dsbuild.llm.batch_queue import as_batched
+
+            request = as_batched(request)
+            done = queue.answer(request)
+            if done is not None:
+                return self._counted(done)
         result = LLMResult(request=request, cached=True)
         schema = request.json_schema
         current = request
         for round_ in range(self.max_repairs + 1):
             try:
-                reply, cached, cost = await self._reply(current)
+                reply, cached, cost = await self._reply(current, send=queue is None)
             except _Failed as failed:
                 return self._fail(result, failed.reason, failed.detail, pending=failed.world)
+            except _NotSent:
+                raise queue.defer(request) from None
             if (
                 reply.structured_mode is not None
                 and reply.structured_mode != current.structured_mode
@@ -258,6 +289,15 @@ class LLMEngine:
                 ),
             )
         self.stats.completed += 1
+        return result
+
+    def _counted(self, result: LLMResult) -> LLMResult:
+        """Count a result another way got (a batch round) in this engine's statistics."""
+        if result.error is None:
+            self.stats.completed += 1
+        else:
+            self.stats.failures[result.error["reason"]] += 1
+            self.stats.pending += result.pending
         return result
 
     def with_structured_mode(self, request: ChatRequest) -> ChatRequest:
@@ -412,8 +452,10 @@ class LLMEngine:
         self.budget.reserved = max(0.0, self.budget.reserved - amount)
 
     # -- one reply: cache, budget, limits, retries ----------------------------------------
-    async def _reply(self, request: ChatRequest) -> tuple[BackendReply, bool, float]:
-        """(reply, served from cache, cost charged)."""
+    async def _reply(
+        self, request: ChatRequest, *, send: bool = True
+    ) -> tuple[BackendReply, bool, float]:
+        """(reply, served from cache, cost charged); `send=False`: a miss raises `_NotSent`."""
         key = request.key()
         if self.cache is not None:
             for candidate in self._cache_candidates(request):
@@ -434,6 +476,8 @@ class LLMEngine:
                 "run without --cache-only, or point --cache-dir at the cache that holds it",
                 code="DSB107",
             )
+        if not send:
+            raise _NotSent
         estimate = await self._reserve(request)
         try:
             reply = await self._send(request)

@@ -40,9 +40,11 @@ class ModelPool:
         cache_only: bool = False,
         max_cost: float | None = None,
         http_client: Any = None,
+        batch: Any = None,
     ) -> None:
         self.settings = settings
         self.cache_only, self.max_cost, self.http_client = cache_only, max_cost, http_client
+        self.batch = batch  # a `batch_queue.BatchSettings` with --batch: every engine uses it
         self.engines: dict[str, LLMEngine] = {}
         self._unredacted: dict[str, str] = {}  # label with masked credentials -> the spec
         self.run_info: Any = None
@@ -97,6 +99,10 @@ class ModelPool:
             self.spec_label(spec)  # learns the label of a spec whose URL holds credentials
             settings = self._settings_for(self._raw(spec))
             check_endpoint(model_spec_of(settings), settings)
+            if self.batch is not None:  # --batch: each model's endpoint must take batches
+                from dsbuild.llm.batch_queue import check_backend
+
+                check_backend(self.get(spec), self.batch, cache_only=self.cache_only)
 
     def _make(self, label: str) -> LLMEngine:
         from dsbuild.llm.factory import make_engine
@@ -112,6 +118,8 @@ class ModelPool:
         )
         if self.run_info is not None:
             engine.bind_run_info(self.run_info)
+        if self.batch is not None:
+            engine.use_batch(self.batch)
         return engine
 
     def _shared_cache(self) -> Any:
@@ -129,11 +137,16 @@ class ModelPool:
         return self._budget
 
     def usage(self) -> dict[str, dict[str, Any]]:
-        """Each engine's statistics (requests, cache hits, failures, tokens, cost) by spec
-        (credentials in a spec's URL masked)."""
-        return {
-            self.spec_label(spec): engine.stats.to_dict() for spec, engine in self.engines.items()
-        }
+        """Each engine's statistics (requests, cache hits, failures, tokens, cost; with
+        --batch its rounds, batches and polls under "batch") by spec (credentials in a
+        spec's URL masked)."""
+        usage = {}
+        for spec, engine in self.engines.items():
+            stats = engine.stats.to_dict()
+            if engine.batch is not None:
+                stats["batch"] = engine.batch.stats.to_dict()
+            usage[self.spec_label(spec)] = stats
+        return usage
 
     async def aclose(self) -> None:
         """Close every engine's client and the shared cache."""

@@ -234,6 +234,7 @@ class LLMResult:
     finish_reason: str | None = None  # "length" means the answer was cut at max_tokens
     pending: bool = False  # it failed because of the world (see WORLD_KINDS): retry later
     batch_id: str | None = None  # the Batch API batch that answered (`batch_api`), if any
+    batch_line: str | None = None  # and the `custom_id` of the line that answered
 
     @property
     def ok(self) -> bool:
@@ -276,5 +277,9 @@ class LLMResult:
             "cached": self.cached,
             "finish_reason": self.finish_reason,
             "structured_mode": self.request.structured_mode,
-            **({"batch_id": self.batch_id} if self.batch_id is not None else {}),
+            **(
+                {"batch_id": self.batch_id, "batch_line": self.batch_line}
+                if self.batch_id is not None
+                else {}
+            ),
         }

@@ -12,6 +12,11 @@ then the stage ends *incomplete* (no `done.json`, later stages do not run) and
 `run_builder` raises `RunIncompleteError` (exit 4): the same command retries exactly the
 pending items. A `ServiceError` raised by a stage (an endpoint failing systematically)
 stops the stage at once; the items in flight are logged, the rest stay pending.
+
+A map function that raises `Deferred` (its work was queued across items: a Batch API round)
+is run again once the pass has ended and the queue's `flush` has answered (see
+`_run_map_async`); a flush that raises `Detached` stops the run cleanly (what is done is kept,
+the same command goes on later).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dsbuild.runs.fingerprint import compute_fingerprint, fingerprint_payload, r
 from dsbuild.runs.jsonl import AppendLog, AtomicWriter, dumps_line, loads
 from dsbuild.runs.rundir import Mode, RunDir, open_run_dir
 from dsbuild.runs.runinfo import RunInfo
+from dsbuild.outcomes import Deferred, Detached
 from dsbuild.stages import (
     Builder,
     Pending,
@@ -211,6 +217,10 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
         raise
     except RunIncompleteError:
         raise
+    except Detached as e:  # work handed off (--detach): the same command goes on later
+        info.write(status="detached", finished_at=utc_now(), error=None, detached=e.message)
+        log.info("run detached: %s", e.message)
+        raise
     except ServiceError as e:  # a service failed systematically: the stage stopped early
         info.write(status="incomplete", finished_at=utc_now(), error=e.one_line())
         log.error("run stopped: %s", e)
@@ -306,7 +316,8 @@ def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None
         if stage.kind == "source":
             _run_source(stage, ctx, state.n_lines, state.last, out, task)
         elif stage.is_async:
-            loop.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task, pending))
+            loop.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task, pending,
+                                    progress))
         else:
             _run_map_sync(stage, ctx, _pending(prev, state.done), out, task, pending)
     if pending.reasons:
@@ -458,13 +469,43 @@ def _run_map_sync(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, di
         task.advance(1)
 
 
+# Passes over one stage's deferred records (each pass answers what the last one queued).
+MAX_DEFERRED_PASSES = 50
+
+
 async def _run_map_async(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, dict]],
-                         out: AppendLog, task: Task, pending: _PendingLog) -> None:
+                         out: AppendLog, task: Task, pending: _PendingLog,
+                         progress: Progress | None = None) -> None:
     """`stage.concurrency` workers take items in input order; each result is logged as it
     completes, a `Pending` item counted (and its placeholder logged). After the first
     failure no new item starts; the calls in flight finish and are logged (they may have
-    cost money), then the failure is raised."""
+    cost money), then the failure is raised.
+
+    Items that raise `Deferred` (their work was queued, e.g. into a Batch API round) are
+    kept; once the pass has ended, each queue's `flush` is awaited and those items run
+    again, until none is deferred (`dsbuild.outcomes`)."""
+    for _ in range(MAX_DEFERRED_PASSES):
+        deferred, flushes = await _map_pass(stage, ctx, items, out, task, pending)
+        if not deferred:
+            return
+        for _ in range(3):  # sibling calls of a deferred item (a gather) queue theirs too
+            await asyncio.sleep(0)
+        with (progress or NullProgress()).task(f"{stage.name}: batch",
+                                              total=len(deferred)) as batch_task:
+            await asyncio.gather(*(flush(batch_task) for flush in flushes))
+        items = iter(sorted(deferred, key=lambda item: item[0]))
+    raise DsbuildError(
+        f"stage {stage.name!r} still had records waiting for queued work after "
+        f"{MAX_DEFERRED_PASSES} passes", "report this with the command you ran", code="DSB205")
+
+
+async def _map_pass(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, dict]],
+                    out: AppendLog, task: Task, pending: _PendingLog
+                    ) -> tuple[list[tuple[int, dict]], list[Any]]:
+    """One pass of `_run_map_async`: (the items deferred, the distinct flushes to await)."""
     failures: list[BaseException] = []
+    deferred: list[tuple[int, dict]] = []
+    flushes: list[Any] = []
 
     async def worker() -> None:
         while not failures:
@@ -477,6 +518,11 @@ async def _run_map_async(stage: Stage, ctx: StageContext, items: Iterator[tuple[
                 if inspect.isawaitable(raw):
                     raw = await raw
                 result = normalize_map_result(raw, record, stage.name)
+            except Deferred as d:
+                deferred.append(item)
+                if d.flush not in flushes:
+                    flushes.append(d.flush)
+                continue
             except Pending as p:
                 _log_pending(stage, index, record, p, out, pending)
                 task.advance(1)
@@ -493,6 +539,7 @@ async def _run_map_async(stage: Stage, ctx: StageContext, items: Iterator[tuple[
     await asyncio.gather(*(worker() for _ in range(stage.concurrency)))
     if failures:
         raise failures[0]
+    return deferred, flushes
 
 
 def _run_batch(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint, n_in: int,

@@ -11,6 +11,7 @@ from batch_fake import FakeBatchAPI, rows, use_fake_endpoint
 
 from dsbuild.errors import ServiceError
 from dsbuild.llm.batch_api import STATE_FILENAME, BatchAPIClient, BatchRunner, custom_id
+from dsbuild.llm.batch_queue import state_files
 from dsbuild.llm.cache import ResponseCache
 from dsbuild.llm.pricing import Price, batch_price
 from dsbuild.llm.types import ChatRequest
@@ -269,13 +270,16 @@ def test_llm_run_batch_output_equals_online_at_half_the_cost(cli, tmp_path, fake
             assert a == b
             continue
         assert b["provenance"].pop("batch_id") == "batch_0002"
+        line = b["provenance"].pop("batch_line")  # the custom_id of the line that answered
+        assert line == f"{b['provenance']['request_hash']}-{b['provenance']['sample_index']}"
         assert not b["provenance"].pop("cached") and not a["provenance"].pop("cached")
         assert b.pop("cost_usd") * 2 == a.pop("cost_usd") > 0
         assert a == b
     assert batch_summary["cost_usd"] * 2 == online_summary["cost_usd"] > 0
     assert batch_summary["requests_sent"] == 0 and batch_summary["completed"] == 8
-    state_file = tmp_path / "batched.jsonl.run" / STATE_FILENAME
-    assert json.loads(state_file.read_text())["batches"][0]["batch_id"] == "batch_0002"
+    (state_file,) = state_files(tmp_path / "batched.jsonl")  # RUN/batches/<model>.json
+    state = json.loads(state_file.read_text())
+    assert state["model"] == "openai:m" and state["batches"][0]["batch_id"] == "batch_0002"
     code, _, err = llm_run(cli, tmp_path, "batched", "cache-batch", "--batch")  # resumes
     assert code == 0 and fake_endpoint.calls["create"] == 1, err
 

@@ -1,4 +1,4 @@
-"""`--max-cost` and `--dry-run` with `--batch`, and `dsbuild llm batches status|cancel`,
+"""`--max-cost` and `--dry-run` with `--batch`, and `dsbuild batches status|cancel`,
 against the in-process fake of the Batch API (`batch_fake`)."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from batch_fake import PRICES, FakeBatchAPI, llm_run, rows, use_fake_endpoint
 
 from dsbuild.errors import BudgetExceededError
 from dsbuild.llm import batch_api
-from dsbuild.llm.batch_api import STATE_FILENAME, BatchAPIClient, BatchRunner
+from dsbuild.llm.batch_api import BatchAPIClient, BatchRunner
+from dsbuild.llm.batch_queue import STATE_FOLDER, state_file, state_files
 from dsbuild.llm.cache import ResponseCache
 from dsbuild.llm.types import ChatRequest
 
@@ -71,7 +72,8 @@ def test_max_cost_stops_before_a_batch_that_does_not_fit_and_resumes(
     assert "DSB501" in err and "--max-cost" in err and "next batch (2 lines" in err
     assert fake_endpoint.calls["create"] == 2 and fake_endpoint.calls["online"] == 0
     assert fake_endpoint.calls["upload"] == 2  # the third batch was never uploaded
-    state = json.loads((tmp_path / "out.jsonl.run" / STATE_FILENAME).read_text())
+    (path,) = state_files(tmp_path / "out.jsonl.run")
+    state = json.loads(path.read_text())
     assert [len(b["custom_ids"]) for b in state["batches"]] == [3, 3]
     assert all(b["collected"] for b in state["batches"])  # what was answered stays
     run_json = json.loads((tmp_path / "out.jsonl.run" / "run.json").read_text())
@@ -212,11 +214,11 @@ def test_dry_run_batch_refuses_a_backend_without_batch_api(cli, tmp_path):
     assert code == 2 and "--batch needs an OpenAI-compatible endpoint" in err
 
 
-# -- 3. dsbuild llm batches status|cancel ---------------------------------------------------
+# -- 3. dsbuild batches status|cancel -------------------------------------------------------
 
 
 def batches_cmd(cli, what, run, *extra):
-    return cli("llm", "batches", what, str(run), "--base-url", "http://test.invalid/v1", *extra)
+    return cli("batches", what, str(run), "--base-url", "http://test.invalid/v1", *extra)
 
 
 def test_batches_status_shows_each_batch_after_a_retrieve(cli, tmp_path, fake_endpoint):
@@ -225,7 +227,9 @@ def test_batches_status_shows_each_batch_after_a_retrieve(cli, tmp_path, fake_en
     polls = fake_endpoint.calls["poll"]
     code, out, err = batches_cmd(cli, "status", tmp_path / "out.jsonl.run", "--json")
     assert code == 0, err
-    shown = json.loads(out)["batches"]
+    (model,) = json.loads(out)
+    assert model["model"] == "openai:m"
+    shown = model["batches"]
     assert fake_endpoint.calls["poll"] == polls + 1  # retrieved, not taken from the file
     assert shown == [
         {
@@ -259,7 +263,11 @@ def live_batch(tmp_path, fake):
     ]
     cache = ResponseCache(tmp_path / "c.sqlite3")
     r = BatchRunner(
-        BatchAPIClient(fake.client()), tmp_path / "run", cache=cache, sleep=killed_while_polling
+        BatchAPIClient(fake.client()),
+        state_file(tmp_path / "run", "openai:m"),
+        meta={"model": "openai:m"},
+        cache=cache,
+        sleep=killed_while_polling,
     )
     with pytest.raises(Killed):
         asyncio.run(r.run(reqs))
@@ -273,14 +281,14 @@ def test_batches_cancel_cancels_the_live_batches_and_a_rerun_resubmits(
     reqs, cache = live_batch(tmp_path, fake_endpoint)
     code, out, err = batches_cmd(cli, "status", tmp_path / "run", "--json")
     assert code == 0, err
-    (row,) = json.loads(out)["batches"]
+    ((row,),) = [m["batches"] for m in json.loads(out)]
     assert row["status"] == "in_progress" and not row["collected"] and row["total"] == 3
     code, out, err = batches_cmd(cli, "cancel", tmp_path / "run")
     assert code == 0, err
     assert fake_endpoint.calls["cancel"] == 1
     assert "batch_0002" in out and "cancelled now" in out and "1 batch(es) cancelled" in out
     # the state file is the run's: still recorded, a rerun collects and resubmits
-    state = json.loads((tmp_path / "run" / STATE_FILENAME).read_text())
+    state = json.loads(state_file(tmp_path / "run", "openai:m").read_text())
     assert state["batches"][0]["collected"] is False
 
     async def nosleep(_s):
@@ -288,14 +296,17 @@ def test_batches_cancel_cancels_the_live_batches_and_a_rerun_resubmits(
 
     fake_endpoint.polls_to_finish = 1
     r = BatchRunner(
-        BatchAPIClient(fake_endpoint.client()), tmp_path / "run", cache=cache, sleep=nosleep
+        BatchAPIClient(fake_endpoint.client()),
+        state_file(tmp_path / "run", "openai:m"),
+        cache=cache,
+        sleep=nosleep,
     )
     out = asyncio.run(r.run(reqs))
     assert all(x.ok for x in out.values()) and fake_endpoint.calls["create"] == 2
     # a second cancel leaves the finished batches alone
     code, out, err = batches_cmd(cli, "cancel", tmp_path / "run", "--json")
     assert code == 0, err
-    rows = json.loads(out)["batches"]
+    (rows,) = [m["batches"] for m in json.loads(out)]
     assert [x["status"] for x in rows] == ["cancelled", "completed"]
     assert not any(x["cancelled_now"] for x in rows) and fake_endpoint.calls["cancel"] == 1
 
@@ -308,10 +319,10 @@ def test_batches_commands_on_a_folder_without_state_are_one_line_errors(
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
     (tmp_path / "empty").mkdir()
     code, _, err = batches_cmd(cli, what, tmp_path / "empty")
-    assert code == 2 and f"holds no batch state ({STATE_FILENAME})" in err
+    assert code == 2 and f"holds no batch state ({STATE_FOLDER}/)" in err
     assert len(err.strip().splitlines()) == 1
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / STATE_FILENAME).write_text("{not json")
+    (tmp_path / "bad" / STATE_FOLDER).mkdir(parents=True)
+    (tmp_path / "bad" / STATE_FOLDER / "m.json").write_text("{not json")
     code, _, err = batches_cmd(cli, what, tmp_path / "bad")
     assert code == 4 and "DSB401" in err and len(err.strip().splitlines()) == 1
     assert sum(fake_endpoint.calls.values()) == 0
