@@ -1,7 +1,7 @@
 """`dsbuild llm run --batch` (OpenAI Batch API rounds) against a local fake OpenAI server.
 
     .venv/bin/python benchmarks/llm_batch.py [--n 2000] [--batch-seconds 2] [--latency-ms 50]
-                                            [--only batch,kill,expire]
+                                            [--only batch,kill,expire,psiloqa]
 
 Needs ../shared/tools/fake_openai.py (and aiohttp, which it uses). Every server listens on
 127.0.0.1 only. Prints figures as a table, then the commands; asserts nothing. Runs:
@@ -13,6 +13,9 @@ Needs ../shared/tools/fake_openai.py (and aiohttp, which it uses). Every server 
           command again: batches the server created, results
   expire  a fake started with --batch-expire-share 0.1: its first batch expires with 10% of
           the lines unfinished; results after the next round, lines lost
+  psiloqa `dsbuild psiloqa build` on the embedded samples, online and with --batch (own
+          fresh caches): every stage's records and rejects compared (batch marks in the
+          provenance aside), online requests, batches, rounds, polls
 """
 
 from __future__ import annotations
@@ -61,12 +64,48 @@ def n_differ(a: dict[str, dict], b: dict[str, dict]) -> int:
 
 
 def batch_state(out: Path) -> list[dict]:
-    """The batches the run directory's state file records (round, status, custom_ids)."""
-    try:
-        data = json.loads((out.with_name(out.name + ".run") / "batches.json").read_text())
-    except (OSError, ValueError):
-        return []
-    return data.get("batches", [])
+    """The batches the run directory's state files record (round, status, custom_ids): RUN
+    itself, or OUT.run for the output file OUT of `llm run`."""
+    run = out if out.is_dir() else out.with_name(out.name + ".run")
+    batches = []
+    for path in sorted((run / "batches").glob("*.json")):
+        try:
+            batches += json.loads(path.read_text()).get("batches", [])
+        except (OSError, ValueError):
+            pass
+    return batches
+
+
+BATCH_MARKS = {"batch_id", "batch_line", "cached"}
+
+
+def _unmarked(value):
+    if isinstance(value, dict):
+        return {k: _unmarked(v) for k, v in value.items() if k not in BATCH_MARKS}
+    if isinstance(value, list):
+        return [_unmarked(v) for v in value]
+    return value
+
+
+def stage_outputs(run: Path) -> dict[str, tuple[list, list]]:
+    """Each stage's records and rejects, batch marks aside (a reject's detail may name the
+    batch that answered)."""
+    import re
+
+    out = {}
+    if not (run / "stages").is_dir():
+        return out
+    for stage in sorted((run / "stages").iterdir()):
+
+        def rows(name):
+            path = stage / name
+            if not path.is_file():
+                return []
+            text = re.sub(r"batch \S+: ", "", path.read_text())
+            return [_unmarked(json.loads(x)) for x in text.splitlines()]
+
+        out[stage.name] = (rows("records.jsonl"), rows("rejects.jsonl"))
+    return out
 
 
 def rounds_of(out: Path) -> str:
@@ -248,6 +287,63 @@ class Bench:
             )
         self.row(s, "seconds", "-", f"{secs:.1f}")
 
+    # -- 4. a multi-stage build, online and with --batch ----------------------------------
+    def psiloqa(self, server: FakeServer) -> None:
+        s = "4 psiloqa"
+        runs = {}
+        for tag, extra in (("online", []), ("batch", ["--batch"])):
+            server.reset()
+            run = self.work / f"psiloqa-{tag}"
+            cmd = [
+                DSBUILD,
+                "psiloqa",
+                "build",
+                "--model",
+                "openai:fake-model",
+                "--base-url",
+                server.url,
+                "--run-dir",
+                str(run),
+                "--cache-dir",
+                str(self.work / f"cache-psiloqa-{tag}"),
+                "--no-progress",
+                *extra,
+            ]
+            self.note(f"4 psiloqa build ({tag})", cmd)
+            t0 = time.monotonic()
+            p = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+            runs[tag] = (p, run, server.stats(), time.monotonic() - t0)
+            if p.returncode != 0:
+                print(
+                    f"  [psiloqa {tag}] exit {p.returncode}: {p.stderr.strip()[-400:]}",
+                    file=sys.stderr,
+                )
+        (po, ro, so, to), (pb, rb, sb, tb) = runs["online"], runs["batch"]
+        self.row(s, "exit code (batch / online)", "0 / 0", f"{pb.returncode} / {po.returncode}")
+        a, b = stage_outputs(ro), stage_outputs(rb)
+        same = sum(1 for k in a if a.get(k) == b.get(k))
+        self.row(s, "stages whose records and rejects equal online's", f"{len(a)}", f"{same}")
+        n_rec = sum(len(v[0]) for v in a.values())
+        n_rej = sum(len(v[1]) for v in a.values())
+        self.row(s, "stage records / rejects compared", "-", f"{n_rec} / {n_rej}")
+        final = len(a[max(a)][0]) if a else "-"
+        self.row(s, "final rows (online)", "-", final)
+        self.row(s, "online requests (online run)", "-", so.get("requests"))
+        self.row(s, "online requests (batch run)", "0", sb.get("requests"))
+        self.row(
+            s,
+            "batches created / lines",
+            "-",
+            f"{sb.get('batches_created')} / {sb.get('batch_lines')}",
+        )
+        self.row(
+            s,
+            "rounds / polls",
+            "-",
+            f"{len({x['round'] for x in batch_state(rb)})} / {sb.get('batch_polls')}",
+        )
+        self.row(s, "seconds (batch / online)", "-", f"{tb:.1f} / {to:.1f}")
+
     def print(self) -> None:
         head = ("scenario", "figure", "target", "measured")
         w = [max(len(r[i]) for r in [head, *self.rows]) for i in range(4)]
@@ -266,7 +362,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--batch-seconds", type=float, default=2.0)
     ap.add_argument("--latency-ms", type=float, default=50.0)
-    ap.add_argument("--only", default="batch,kill,expire")
+    ap.add_argument("--only", default="batch,kill,expire,psiloqa")
     a = ap.parse_args()
     only = set(a.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="dsbuild-bench-batch-"))
@@ -276,6 +372,14 @@ def main() -> None:
         f"price fake-model in/out={PRICE_IN:g}/{PRICE_OUT:g} USD per 1M tokens"
     )
     t0 = time.monotonic()
+    try:
+        run_all(bench, a, only)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\ntotal {time.monotonic() - t0:.0f}s")
+
+
+def run_all(bench: Bench, a: argparse.Namespace, only: set[str]) -> None:
     online_rows = None
     server = FakeServer(a.latency_ms, ["--batch-seconds", str(a.batch_seconds)])
     try:
@@ -283,6 +387,8 @@ def main() -> None:
             online_rows = bench.batch_vs_online(server)
         if "kill" in only:
             bench.kill_and_rerun(server, online_rows)
+        if "psiloqa" in only:
+            bench.psiloqa(server)
     finally:
         server.stop()
     if "expire" in only:
@@ -295,8 +401,6 @@ def main() -> None:
         finally:
             server.stop()
     bench.print()
-    print(f"\ntotal {time.monotonic() - t0:.0f}s")
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

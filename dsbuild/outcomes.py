@@ -52,14 +52,16 @@ class Pending(Exception):
 
 class Deferred(Pending):
     """Raised by a map function whose record waits for work queued across records (a
-    request added to a Batch API round). `flush` is an async callable taking no argument
-    that does the queued work; the runner calls each distinct `flush` once the pass over
-    the stage has ended, then runs the deferred records again (see the module docstring).
+    request added to a Batch API round). `flush(task)` is an async callable that does the
+    queued work (`task`: a progress task it may advance, or None); the runner calls each
+    distinct `flush` once the pass over the stage has ended, then runs the deferred records
+    again (see the module docstring). `release()`, if given, is called once the stage has
+    no record waiting any more: what the queue kept for the stage's records can go.
     """
 
-    def __init__(self, reason: str, flush, detail: str = "") -> None:
+    def __init__(self, reason: str, flush, detail: str = "", *, release=None) -> None:
         super().__init__(reason, detail)
-        self.flush = flush
+        self.flush, self.release = flush, release
 
 
 class Detached(Exception):

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from dsbuild.errors import ServiceError
-from dsbuild.llm.structured import check_structured, repair_message
+from dsbuild.llm.structured import check_structured, repair_turn
 from dsbuild.llm.types import BackendReply, ChatRequest, LLMResult, Usage, is_world_failure
 
 __all__ = [
@@ -70,15 +70,15 @@ def custom_id(request: ChatRequest) -> str:
 
 
 def _body_of(request: ChatRequest) -> dict[str, Any]:
-    """The chat completion body of a request, shaped for its structured output mode."""
-    from dsbuild.llm.types import KEYED_MODES
-
+    """The chat completion body of a request: what the online path sends for it, shaped for
+    its structured output mode (`json_schema` by default), dsbuild's schema extensions
+    turned into patterns or removed as that mode needs (`structured_modes.shape_payload`)."""
     payload = request.payload()
-    if request.structured_mode in KEYED_MODES and request.json_schema is not None:
-        from dsbuild.llm.structured_modes import shape_payload
+    if request.json_schema is None:
+        return payload
+    from dsbuild.llm.structured_modes import shape_payload
 
-        return shape_payload(payload, request.structured_mode)
-    return payload
+    return shape_payload(payload, request.structured_mode or "json_schema")
 
 
 def batch_line(request: ChatRequest) -> bytes:
@@ -106,18 +106,16 @@ def read_state(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ServiceError(
-            f"batch state file {path} cannot be read: {exc}",
-            "restore it if batches are in flight (their ids are in it), else delete it",
-            code="DSB401",
-        ) from None
-    if not isinstance(data, dict):
-        raise ServiceError(
-            f"batch state file {path} is not a JSON object",
-            "restore it if batches are in flight (their ids are in it), else delete it",
-            code="DSB401",
-        )
-    return data
+        problem = f"cannot be read: {exc}"
+    else:
+        if isinstance(data, dict):
+            return data
+        problem = "is not a JSON object"
+    raise ServiceError(
+        f"batch state file {path} {problem}",
+        "restore it if batches are in flight (their ids are in it), else delete it",
+        code="DSB401",
+    )
 
 
 class BatchAPIClient:
@@ -474,13 +472,7 @@ class BatchRunner:
         result.cost_usd += cost
         if batch_id is not None:
             result.batch_id = batch_id
-        usage = reply.usage or Usage()
-        prev = result.usage or Usage()
-        result.usage = Usage(
-            prev.prompt_tokens + usage.prompt_tokens,
-            prev.completion_tokens + usage.completion_tokens,
-            prev.estimated or usage.estimated,
-        )
+        result.add_usage(reply.usage or Usage())
         schema = item.original.json_schema
         if schema is None:
             item.done = True
@@ -495,14 +487,7 @@ class BatchRunner:
             return
         item.repairs += 1
         self.stats.repairs += 1
-        item.current = replace(
-            item.current,
-            messages=(
-                *item.current.messages,
-                {"role": "assistant", "content": reply.content or ""},
-                repair_message(message),
-            ),
-        )
+        item.current = repair_turn(item.current, reply.content, message)
 
     @staticmethod
     def _fail(item: _Item, reason: str, detail: str, *, pending: bool = False) -> None:

@@ -103,7 +103,16 @@ class BatchQueue:
         from dsbuild.outcomes import Deferred
 
         self.queued.setdefault(request.key(), request)
-        return Deferred("batch_queued", self.flush, f"request {request.id or request.key()[:12]}")
+        return Deferred(
+            "batch_queued",
+            self.flush,
+            f"request {request.id or request.key()[:12]}",
+            release=self.release,
+        )
+
+    def release(self) -> None:
+        """The stage is over: forget its results (the answers are in the cache)."""
+        self.results.clear()
 
     # -- called by the runner between passes -------------------------------------------------
     async def flush(self, task: Any = None) -> None:

@@ -31,7 +31,7 @@ from dsbuild.llm.limits import (
     backoff_delay,
     pause_from_headers,
 )
-from dsbuild.llm.structured import check_structured, repair_message
+from dsbuild.llm.structured import check_structured, repair_turn
 from dsbuild.llm.types import (
     Backend,
     BackendError,
@@ -270,7 +270,7 @@ class LLMEngine:
             result.content, result.model_answered = reply.content, reply.model
             result.finish_reason = reply.finish_reason
             result.cost_usd += cost
-            self._add_usage(result, reply.usage or Usage())
+            result.add_usage(reply.usage or Usage())
             if schema is None:
                 break
             value, reason, message = check_structured(reply.content, schema)
@@ -280,14 +280,7 @@ class LLMEngine:
             if round_ == self.max_repairs:
                 return self._fail(result, reason, f"{message} (after {round_} repair turns)")
             self.stats.repairs += 1
-            current = replace(
-                current,
-                messages=(
-                    *current.messages,
-                    {"role": "assistant", "content": reply.content or ""},
-                    repair_message(message),
-                ),
-            )
+            current = repair_turn(current, reply.content, message)
         self.stats.completed += 1
         return result
 
@@ -363,15 +356,6 @@ class LLMEngine:
     def _check_stopped(self) -> None:
         if self._stopped is not None:
             raise ServiceError(self._stopped.what, self._stopped.fix, code="DSB403")
-
-    @staticmethod
-    def _add_usage(result: LLMResult, usage: Usage) -> None:
-        prev = result.usage or Usage()
-        result.usage = Usage(
-            prev.prompt_tokens + usage.prompt_tokens,
-            prev.completion_tokens + usage.completion_tokens,
-            prev.estimated or usage.estimated,
-        )
 
     def _charge(self, usage: Usage) -> float:
         """Count a sent request's tokens and cost in the engine's and the run's totals."""

@@ -21,6 +21,7 @@ __all__ = [
     "expand_grammar_patterns",
     "grammar_pattern",
     "repair_message",
+    "repair_turn",
     "without_copy",
 ]
 
@@ -86,6 +87,21 @@ def repair_message(problem: str) -> dict[str, str]:
             "exactly matching the required schema, and nothing else."
         ),
     }
+
+
+def repair_turn(request: Any, content: str | None, problem: str) -> Any:
+    """`request` (a `ChatRequest`) followed by the answer that failed and the turn asking
+    again (`repair_message`): the next request of a structured call."""
+    from dataclasses import replace
+
+    return replace(
+        request,
+        messages=(
+            *request.messages,
+            {"role": "assistant", "content": content or ""},
+            repair_message(problem),
+        ),
+    )
 
 
 def copy_of(text: str, marks: list[str] | tuple[str, ...], **extra: Any) -> dict[str, Any]:

@@ -240,6 +240,15 @@ class LLMResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def add_usage(self, usage: Usage) -> None:
+        """Count one more reply's tokens in this result (a repair turn adds to the first)."""
+        prev = self.usage or Usage()
+        self.usage = Usage(
+            prev.prompt_tokens + usage.prompt_tokens,
+            prev.completion_tokens + usage.completion_tokens,
+            prev.estimated or usage.estimated,
+        )
+
     def raise_if_pending(self, where: str = "", *, output: Any = None) -> None:
         """Raise `dsbuild.outcomes.Pending` when the request failed because of the world, so
         the runner leaves the record for the next run instead of rejecting it."""

@@ -77,12 +77,16 @@ class StageCheckpoint:
         """The finished stage's `done.json`, checked against its `records.jsonl`."""
         done = read_json(self.done_json)
         if not isinstance(done, dict) or not self.records.is_file() or not self.rejects.is_file():
-            raise DsbuildError(f"finished stage {self.stage!r} in {self.path} is incomplete",
-                               _FIX, code="DSB203")
+            raise DsbuildError(
+                f"finished stage {self.stage!r} in {self.path} is incomplete", _FIX, code="DSB203"
+            )
         if self.records.stat().st_size != done.get("records_bytes"):
             raise DsbuildError(
                 f"{self.records} changed after stage {self.stage!r} finished (size differs "
-                "from done.json)", _FIX, code="DSB203")
+                "from done.json)",
+                _FIX,
+                code="DSB203",
+            )
         return done
 
     def damaged(self, what: str) -> DsbuildError:
@@ -110,8 +114,9 @@ class StageCheckpoint:
                     i = self._index(line, n_lines)
                     if n_in is None:
                         if i != n_lines - 1:
-                            raise self.damaged(f"line {n_lines} has index {i}, expected "
-                                               f"{n_lines - 1}")
+                            raise self.damaged(
+                                f"line {n_lines} has index {i}, expected {n_lines - 1}"
+                            )
                     else:
                         if i >= n_in or done[i]:
                             raise self.damaged(f"line {n_lines} has a bad or repeated index {i}")
@@ -166,17 +171,29 @@ class StageCheckpoint:
                         if "reject" in item:
                             rej = item["reject"]
                             reasons[rej["reason"]] += 1
-                            rej_f.write(dumps_line({"id": rej["id"], "stage": self.stage,
-                                                    "reason": rej["reason"],
-                                                    "detail": rej["detail"]}))
+                            rej_f.write(
+                                dumps_line(
+                                    {
+                                        "id": rej["id"],
+                                        "stage": self.stage,
+                                        "reason": rej["reason"],
+                                        "detail": rej["detail"],
+                                    }
+                                )
+                            )
                             continue
                         for record in item.get("out") or ():
                             rec_f.write(dumps_line(record))
                             n_out += i not in pending
         n_done = sum(1 for o in offsets if o != -1) - len(pending)
-        return {"stage": self.stage, "n_in": n_in, "n_out": n_out,
-                "n_rejected": sum(reasons.values()),
-                "rejects_by_reason": dict(sorted(reasons.items())), "n_pending": n_in - n_done}
+        return {
+            "stage": self.stage,
+            "n_in": n_in,
+            "n_out": n_out,
+            "n_rejected": sum(reasons.values()),
+            "rejects_by_reason": dict(sorted(reasons.items())),
+            "n_pending": n_in - n_done,
+        }
 
     def open_log(self, *, source: bool = False) -> AppendLog:
         """The stage's append log. A source's lines may wait in the buffer (up to 256 lines or
@@ -185,8 +202,9 @@ class StageCheckpoint:
         re-encoding, while a flush per line was a large part of a dump-scale source's time."""
         self.path.mkdir(parents=True, exist_ok=True)
         if source:
-            return AppendLog(self.log, flush_lines=256, flush_s=0.1, fsync_lines=1 << 62,
-                             fsync_s=1.0)
+            return AppendLog(
+                self.log, flush_lines=256, flush_s=0.1, fsync_lines=1 << 62, fsync_s=1.0
+            )
         return AppendLog(self.log)
 
     def finalize(self, *, kind: str, n_in: int | None, seconds: float) -> dict:
@@ -230,7 +248,7 @@ class StageCheckpoint:
             for line in f:
                 m = _SOURCE_OUT_RE.match(line)
                 if m is not None and line.endswith(b"}]}\n"):
-                    yield line[m.end():-3] + b"\n"
+                    yield line[m.end() : -3] + b"\n"
                     continue
                 try:
                     yield loads(line)
@@ -244,10 +262,12 @@ class StageCheckpoint:
             if in_order:
                 reader = iter(f)
             else:
+
                 def reader_fn():
                     for off in offsets:
                         f.seek(off)
                         yield f.readline()
+
                 reader = reader_fn()
             for line in reader:
                 try:
@@ -255,8 +275,9 @@ class StageCheckpoint:
                 except ValueError as e:
                     raise self.damaged(f"a line is not valid JSON: {e}") from e
 
-    def _write_outputs(self, items: Iterable[dict | bytes], *, kind: str, n_in: int,
-                       seconds: float) -> dict:
+    def _write_outputs(
+        self, items: Iterable[dict | bytes], *, kind: str, n_in: int, seconds: float
+    ) -> dict:
         """`items`: decoded log lines, or a record's encoded line (see `_source_lines`)."""
         sha = hashlib.sha256()
         n_out = n_bytes = 0
@@ -272,8 +293,16 @@ class StageCheckpoint:
                 if "reject" in item:
                     rej = item["reject"]
                     reasons[rej["reason"]] += 1
-                    rej_f.write(dumps_line({"id": rej["id"], "stage": self.stage,
-                                            "reason": rej["reason"], "detail": rej["detail"]}))
+                    rej_f.write(
+                        dumps_line(
+                            {
+                                "id": rej["id"],
+                                "stage": self.stage,
+                                "reason": rej["reason"],
+                                "detail": rej["detail"],
+                            }
+                        )
+                    )
                     continue
                 for record in item["out"]:
                     line = dumps_line(record)
@@ -297,11 +326,11 @@ class StageCheckpoint:
         self.log.unlink(missing_ok=True)
         return done
 
-    def write_batch(self, records: list[dict], rejects: list[dict], *, n_in: int,
-                    seconds: float) -> dict:
+    def write_batch(
+        self, records: list[dict], rejects: list[dict], *, n_in: int, seconds: float
+    ) -> dict:
         """Finish a batch stage in one go: its outputs in the order the function gave them."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.log.unlink(missing_ok=True)
         items = [{"reject": r} for r in rejects] + [{"out": records}]
         return self._write_outputs(items, kind="batch", n_in=n_in, seconds=seconds)
-

@@ -71,8 +71,10 @@ def _jsonable(obj: Any, where: str) -> Any:
         out = {}
         for k, v in obj.items():
             if not isinstance(k, str):
-                raise ConfigError(f"configuration key {k!r} under {where or 'the top level'} "
-                                  "is not a string", "use string keys")
+                raise ConfigError(
+                    f"configuration key {k!r} under {where or 'the top level'} is not a string",
+                    "use string keys",
+                )
             out[k] = _jsonable(v, f"{where}.{k}" if where else k)
         return out
     if isinstance(obj, (list, tuple)):

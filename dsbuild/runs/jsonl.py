@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any, Iterator
-
-from collections.abc import Iterable
 
 import orjson
 
@@ -138,7 +137,11 @@ def write_jsonl(path: str | Path, rows: Iterable[Any], *, compact: bool = False)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with AtomicWriter(Path(path)) as f:
         for row in rows:
-            line = dumps_line(row) if compact else (json.dumps(row, ensure_ascii=False) + "\n").encode()
+            line = (
+                dumps_line(row)
+                if compact
+                else (json.dumps(row, ensure_ascii=False) + "\n").encode()
+            )
             f.write(line)
             n += 1
     return n
@@ -182,8 +185,15 @@ class AppendLog:
     many lines or seconds, checked at each write): for logs whose lines are cheap to redo,
     e.g. a source stage's, which a resume re-reads from its start anyway."""
 
-    def __init__(self, path: Path, *, fsync_lines: int = 200, fsync_s: float = 0.2,
-                 flush_lines: int = 1, flush_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync_lines: int = 200,
+        fsync_s: float = 0.2,
+        flush_lines: int = 1,
+        flush_s: float = 0.0,
+    ) -> None:
         self.path = Path(path)
         self.file: IO[bytes] = open(self.path, "ab")
         self.fsync_lines, self.fsync_s = fsync_lines, fsync_s

@@ -140,8 +140,9 @@ def claim_new_run_dir(path: Path) -> Path:
             return candidate
         except FileExistsError:
             continue
-    raise UsageError(f"no free run directory name beside {path}", "choose another --run-dir",
-                     code="DSB204")
+    raise UsageError(
+        f"no free run directory name beside {path}", "choose another --run-dir", code="DSB204"
+    )
 
 
 def _not_a_run(path: Path) -> UsageError:
@@ -163,8 +164,9 @@ def _clear(run: RunDir) -> None:
             child.unlink()
 
 
-def open_run_dir(path: Path, mode: Mode, fingerprint: str, payload: dict,
-                 config: dict) -> tuple[RunDir, RunLock, bool]:
+def open_run_dir(
+    path: Path, mode: Mode, fingerprint: str, payload: dict, config: dict
+) -> tuple[RunDir, RunLock, bool]:
     """Pick and lock the run directory for `mode`; return (run, lock, resumed).
 
     `resumed` is True when an existing run with the same fingerprint is continued. Raises
@@ -175,8 +177,9 @@ def open_run_dir(path: Path, mode: Mode, fingerprint: str, payload: dict,
         raise UsageError(f"unknown run mode {mode!r}", f"use one of {', '.join(MODES)}")
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise UsageError(f"{path} is a file, not a run directory", "choose another --run-dir",
-                         code="DSB204")
+        raise UsageError(
+            f"{path} is a file, not a run directory", "choose another --run-dir", code="DSB204"
+        )
     if mode == "new":
         path = claim_new_run_dir(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -193,14 +196,18 @@ def open_run_dir(path: Path, mode: Mode, fingerprint: str, payload: dict,
         elif not _is_empty(path):
             raise _not_a_run(path)
         if not resumed:
-            atomic_write_json(run.fingerprint, {
-                "fingerprint": fingerprint, "version": FINGERPRINT_VERSION,
-                "builder": payload["builder"], "config": payload["config"],
-            })
+            atomic_write_json(
+                run.fingerprint,
+                {
+                    "fingerprint": fingerprint,
+                    "version": FINGERPRINT_VERSION,
+                    "builder": payload["builder"],
+                    "config": payload["config"],
+                },
+            )
         import yaml  # only when a run starts: keeps `import dsbuild.runs` light
 
-        atomic_write_text(run.config, yaml.safe_dump(config, sort_keys=False,
-                                                     allow_unicode=True))
+        atomic_write_text(run.config, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
         return run, lock, resumed
     except BaseException:
         lock.release()
@@ -210,12 +217,17 @@ def open_run_dir(path: Path, mode: Mode, fingerprint: str, payload: dict,
 def _check_same_run(run: RunDir, fingerprint: str, payload: dict) -> None:
     stored = read_json(run.fingerprint)
     if not isinstance(stored, dict) or "fingerprint" not in stored:
-        raise DsbuildError(f"{run.fingerprint} is not a fingerprint file",
-                           "re-run with --overwrite to replace the run", code="DSB203")
+        raise DsbuildError(
+            f"{run.fingerprint} is not a fingerprint file",
+            "re-run with --overwrite to replace the run",
+            code="DSB203",
+        )
     if stored["fingerprint"] == fingerprint:
         return
-    keys = diff_keys({"builder": stored.get("builder"), "config": stored.get("config")},
-                     {"builder": payload["builder"], "config": payload["config"]})
+    keys = diff_keys(
+        {"builder": stored.get("builder"), "config": stored.get("config")},
+        {"builder": payload["builder"], "config": payload["config"]},
+    )
     if stored.get("version") != FINGERPRINT_VERSION:
         keys = [f"fingerprint version {stored.get('version')} -> {FINGERPRINT_VERSION}"] + keys
     differ = ", ".join(keys) or "unknown"

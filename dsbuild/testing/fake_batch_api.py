@@ -80,6 +80,21 @@ class FakeBatchAPI:
             base_url="http://test.invalid/v1", api_key="sk-test", max_retries=0, http_client=http
         )
 
+    def serve_every_endpoint(self, monkeypatch) -> FakeBatchAPI:
+        """Make every OpenAI-compatible backend dsbuild's factory builds from now on (until
+        the test ends: `monkeypatch` is pytest's) talk to this fake."""
+        import dsbuild.llm.factory as factory
+
+        make = factory.make_backend
+        monkeypatch.setattr(
+            factory,
+            "make_backend",
+            lambda spec, settings, http_client=None: make(
+                spec, settings, http_client=self.http_client()
+            ),
+        )
+        return self
+
     def http_client(self):
         httpx = _httpx()
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))

@@ -24,18 +24,9 @@ BATCH_ONLY = {"batch_id", "batch_line", "cached"}  # provenance that says how it
 def endpoint(monkeypatch):
     """Every OpenAI-compatible backend made in the test talks to one fake, which answers
     each prompt as the routed fake of the PsiloQA builder tests does."""
-    import dsbuild.llm.factory as factory
-
     router = RoutedFake()
     fake = FakeBatchAPI(responder=router._deterministic)
-    make = factory.make_backend
-    monkeypatch.setattr(
-        factory,
-        "make_backend",
-        lambda spec, settings, http_client=None: make(
-            spec, settings, http_client=fake.http_client()
-        ),
-    )
+    fake.serve_every_endpoint(monkeypatch)
     return fake
 
 

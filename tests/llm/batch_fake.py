@@ -21,18 +21,7 @@ PRICES = "m: {input: 2.0, output: 4.0}\n"
 
 def use_fake_endpoint(monkeypatch, fake: FakeBatchAPI | None = None) -> FakeBatchAPI:
     """Every OpenAI-compatible backend the factory makes talks to one in-process fake."""
-    import dsbuild.llm.factory as factory
-
-    fake = fake or FakeBatchAPI()
-    make = factory.make_backend
-    monkeypatch.setattr(
-        factory,
-        "make_backend",
-        lambda spec, settings, http_client=None: make(
-            spec, settings, http_client=fake.http_client()
-        ),
-    )
-    return fake
+    return (fake or FakeBatchAPI()).serve_every_endpoint(monkeypatch)
 
 
 def llm_run(cli, tmp_path, *extra, out="out.jsonl", cache="cache"):

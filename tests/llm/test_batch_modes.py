@@ -184,3 +184,42 @@ def test_a_run_killed_between_upload_and_record_finds_its_batch(tmp_path):
     )
     assert all(r.ok for r in out.values())
     assert fake2.calls["upload"] == 1 and fake2.calls["create"] == 1
+
+
+def test_a_batch_line_body_is_what_the_online_path_sends(tmp_path, monkeypatch):
+    """dsbuild's schema extensions (copy-with-tags) are sent as a plain JSON-Schema endpoint
+    takes them, online and in a batch line alike: so the answers are the same."""
+    from dsbuild.llm.batch_api import batch_line
+    from dsbuild.llm.structured import COPY_OF, copy_of
+    from dsbuild.testing import FakeBatchAPI
+
+    fake = use_fake_endpoint(monkeypatch, FakeBatchAPI())
+    from dsbuild.config import Settings
+    from dsbuild.llm.factory import make_engine
+
+    settings = Settings(
+        dataset="llm",
+        model="openai:m",
+        base_url="http://test.invalid/v1",
+        cache_dir=tmp_path / "c",
+    )
+    engine = make_engine(settings)
+    schema = {
+        "type": "object",
+        "properties": {"annotated": copy_of("Paris is in France.", ["[HAL]", "[/HAL]"])},
+        "required": ["annotated"],
+    }
+    rf = {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}}
+    req = engine.request([{"role": "user", "content": "mark it"}], response_format=rf)
+
+    async def online():
+        try:
+            return await engine.complete(req)
+        finally:
+            await engine.aclose()
+
+    asyncio.run(online())
+    sent = fake.online_bodies[0]  # (the fake's answer fails the schema: repair turns follow)
+    line = json.loads(batch_line(engine.with_structured_mode(req)))
+    assert COPY_OF not in json.dumps(line)
+    assert line["body"] == sent

@@ -22,12 +22,16 @@ class Queue:
         self.queued: list[str] = []
         self.flushes: list[list[str]] = []
         self.detach_at = detach_at  # the flush that hands the work off instead
+        self.released = 0
 
     def ask(self, key: str) -> int:
         if key in self.answers:
             return self.answers[key]
         self.queued.append(key)
-        raise Deferred("queued", self.flush, key)
+        raise Deferred("queued", self.flush, key, release=self.release)
+
+    def release(self) -> None:
+        self.released += 1
 
     async def flush(self, task=None) -> None:
         batch, self.queued = self.queued, []
@@ -79,6 +83,7 @@ def test_deferred_records_run_again_after_each_flush_until_none_waits(tmp_path):
     assert [r["id"] for r in out] == ["r0", "r1", "r2", "r3", "r5"]  # input order
     assert [r["total"] for r in out] == [4, 8, 12, 4, 12]
     assert result.stages[1].n_rejected == 1
+    assert queue.released == 1  # once the stage has no record waiting
 
 
 def test_a_detached_flush_stops_the_run_and_the_same_command_goes_on(tmp_path):

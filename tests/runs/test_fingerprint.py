@@ -18,17 +18,18 @@ from dsbuild.runs.fingerprint import (
     fingerprint_payload,
 )
 
-PARTS = {"name": "toy", "version": "1",
-         "stages": [{"name": "s", "kind": "source", "version": "1"}]}
+PARTS = {"name": "toy", "version": "1", "stages": [{"name": "s", "kind": "source", "version": "1"}]}
 CONFIG = {"n": 300, "seed": 0, "languages": ["de", "ja"], "llm": {"model": "local:smollm2"}}
 
 
 def test_golden_value():
     # Pinned: if this changes, every existing run dir stops resuming. Bump
     # FINGERPRINT_VERSION deliberately and update the text and value.
-    text = ('{"builder":{"name":"toy","stages":[{"kind":"source","name":"s","version":"1"}],'
-            '"version":"1"},"config":{"languages":["de","ja"],"llm":{"model":"local:smollm2"},'
-            '"n":300,"seed":0},"fingerprint_version":1}')
+    text = (
+        '{"builder":{"name":"toy","stages":[{"kind":"source","name":"s","version":"1"}],'
+        '"version":"1"},"config":{"languages":["de","ja"],"llm":{"model":"local:smollm2"},'
+        '"n":300,"seed":0},"fingerprint_version":1}'
+    )
     assert canonical_json(fingerprint_payload(PARTS, CONFIG)) == text
     assert compute_fingerprint(PARTS, CONFIG) == hashlib.sha256(text.encode()).hexdigest()
     assert compute_fingerprint(PARTS, CONFIG) == (
@@ -43,9 +44,23 @@ def test_key_order_and_container_types_do_not_matter():
 
 def test_the_excluded_table_is_explicit():
     assert set(EXCLUDED_KEYS) == {
-        "run_dir", "concurrency", "timeout_s", "max_retries", "cache_dir", "cache_only",
-        "progress", "log_level", "api_key", "label_studio_url", "label_studio_api_key",
-        "hf_token", "dry_run", "max_cost", "workers", "engine", "out",
+        "run_dir",
+        "concurrency",
+        "timeout_s",
+        "max_retries",
+        "cache_dir",
+        "cache_only",
+        "progress",
+        "log_level",
+        "api_key",
+        "label_studio_url",
+        "label_studio_api_key",
+        "hf_token",
+        "dry_run",
+        "max_cost",
+        "workers",
+        "engine",
+        "out",
     }
     assert all(reason for reason in EXCLUDED_KEYS.values())
 
@@ -58,21 +73,30 @@ def test_excluded_keys_do_not_change_the_fingerprint(key):
     assert compute_fingerprint(PARTS, nested) == base
 
 
-@pytest.mark.parametrize("change", [
-    {"n": 301}, {"seed": 1}, {"languages": ["ja", "de"]}, {"llm": {"model": "openai:gpt-4o"}},
-    {"new_key": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"n": 301},
+        {"seed": 1},
+        {"languages": ["ja", "de"]},
+        {"llm": {"model": "openai:gpt-4o"}},
+        {"new_key": None},
+    ],
+)
 def test_output_settings_change_the_fingerprint(change):
     assert compute_fingerprint(PARTS, {**CONFIG, **change}) != compute_fingerprint(PARTS, CONFIG)
 
 
-@pytest.mark.parametrize("parts", [
-    {**PARTS, "name": "other"},
-    {**PARTS, "version": "2"},
-    {**PARTS, "stages": [{"name": "s", "kind": "source", "version": "2"}]},
-    {**PARTS, "stages": [{"name": "t", "kind": "source", "version": "1"}]},
-    {**PARTS, "stages": PARTS["stages"] + [{"name": "m", "kind": "map", "version": "1"}]},
-])
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {**PARTS, "name": "other"},
+        {**PARTS, "version": "2"},
+        {**PARTS, "stages": [{"name": "s", "kind": "source", "version": "2"}]},
+        {**PARTS, "stages": [{"name": "t", "kind": "source", "version": "1"}]},
+        {**PARTS, "stages": PARTS["stages"] + [{"name": "m", "kind": "map", "version": "1"}]},
+    ],
+)
 def test_builder_and_stage_versions_change_the_fingerprint(parts):
     assert compute_fingerprint(parts, CONFIG) != compute_fingerprint(PARTS, CONFIG)
 

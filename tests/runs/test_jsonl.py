@@ -44,13 +44,16 @@ def test_dumps_line_is_compact_utf8_and_never_writes_nan():
         dumps_line({"x": {1, 2}})
 
 
-@pytest.mark.parametrize("content, kept", [
-    (b"", b""),
-    (b'{"i":0}\n', b'{"i":0}\n'),
-    (b'{"i":0}\n{"i":1,"out":[{"id', b'{"i":0}\n'),
-    (b'{"i":0,"out":[{"id', b""),
-    (b'{"i":0}\n' + b"x" * 200_000, b'{"i":0}\n'),  # torn tail longer than one scan block
-])
+@pytest.mark.parametrize(
+    "content, kept",
+    [
+        (b"", b""),
+        (b'{"i":0}\n', b'{"i":0}\n'),
+        (b'{"i":0}\n{"i":1,"out":[{"id', b'{"i":0}\n'),
+        (b'{"i":0,"out":[{"id', b""),
+        (b'{"i":0}\n' + b"x" * 200_000, b'{"i":0}\n'),  # torn tail longer than one scan block
+    ],
+)
 def test_truncate_torn_tail(tmp_path, content, kept):
     path = tmp_path / "log.jsonl"
     path.write_bytes(content)

@@ -27,9 +27,18 @@ ALL_STAGES = LOGGED_STAGES + ("04-dedup",)
 
 def _spawn(run: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "dsbuild.testing.toy", str(run), "--n", str(N),
-         "--delay", str(DELAY)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "dsbuild.testing.toy",
+            str(run),
+            "--n",
+            str(N),
+            "--delay",
+            str(DELAY),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -45,8 +54,12 @@ def _in_progress(run: Path) -> str:
     for stage in ALL_STAGES:
         if not (run / "stages" / stage / "done.json").exists():
             return stage
-    return "publishing" if not (run / "run.json").exists() or json.loads(
-        (run / "run.json").read_text())["status"] != "finished" else "finished"
+    return (
+        "publishing"
+        if not (run / "run.json").exists()
+        or json.loads((run / "run.json").read_text())["status"] != "finished"
+        else "finished"
+    )
 
 
 def _n_in(run: Path, stage: str) -> int:
@@ -92,8 +105,11 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_output(tmp_path, 
             stage, more = arg  # type: ignore[misc]
             # Stay short of the stage's end, so the kill lands inside it.
             target = min(_log_lines(run, stage) + more, _n_in(run, stage) - 15)
-            while (proc.poll() is None and _log_lines(run, stage) < target
-                   and not (run / "stages" / stage / "done.json").exists()):
+            while (
+                proc.poll() is None
+                and _log_lines(run, stage) < target
+                and not (run / "stages" / stage / "done.json").exists()
+            ):
                 time.sleep(0.002)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -101,23 +117,28 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_output(tmp_path, 
         err = proc.stderr.read().decode() if proc.stderr else ""
         assert proc.returncode in (0, -signal.SIGKILL), f"seed {seed}: {err}"
         where = _in_progress(run)
-        kills.append((f"{kind} {arg if kind == 'lines' else round(arg, 2)}", where,  # type: ignore[arg-type]
-                      _log_lines(run, where) if where in LOGGED_STAGES else 0))
+        kills.append(
+            (
+                f"{kind} {arg if kind == 'lines' else round(arg, 2)}",
+                where,  # type: ignore[arg-type]
+                _log_lines(run, where) if where in LOGGED_STAGES else 0,
+            )
+        )
         if where == "finished":
             break
 
     final = _spawn(run)
     _, err = final.communicate(timeout=60)
     assert final.returncode == 0, f"seed {seed}: {err.decode()}"
-    print("kills (planned, stage in progress, its log lines at the kill):",
-          *kills, sep="\n  ")
+    print("kills (planned, stage in progress, its log lines at the kill):", *kills, sep="\n  ")
 
     info = f"seed {seed}, kills {kills}"
     assert (run / "records.jsonl").read_bytes() == (ref / "records.jsonl").read_bytes(), info
     assert (run / "rejects.jsonl").read_bytes() == (ref / "rejects.jsonl").read_bytes(), info
     for stage in ALL_STAGES:
-        assert ((run / "stages" / stage / "records.jsonl").read_bytes()
-                == (ref / "stages" / stage / "records.jsonl").read_bytes()), (stage, info)
+        assert (run / "stages" / stage / "records.jsonl").read_bytes() == (
+            ref / "stages" / stage / "records.jsonl"
+        ).read_bytes(), (stage, info)
     # Every interrupted stage was really hit, and the kills were real (not all after the end).
     hit = {stage for _, stage, _ in kills}
     assert set(LOGGED_STAGES) <= hit, info
@@ -128,14 +149,18 @@ def test_sigkill_at_random_moments_then_resume_gives_identical_output(tmp_path, 
 
     source = ids(run / "stages" / "01-generate" / "records.jsonl")
     assert len(source) == len(set(source)) == N, info
-    out = [i.rsplit("-", 1)[0] if i.endswith(("-a", "-b")) else i
-           for i in ids(run / "stages" / "02-transform" / "records.jsonl")]
+    out = [
+        i.rsplit("-", 1)[0] if i.endswith(("-a", "-b")) else i
+        for i in ids(run / "stages" / "02-transform" / "records.jsonl")
+    ]
     rejected = ids(run / "stages" / "02-transform" / "rejects.jsonl")
     assert sorted(set(out) | set(rejected)) == sorted(source) and not set(out) & set(rejected)
     assert len(rejected) == len(set(rejected)), info
     final_ids = ids(run / "records.jsonl")
     assert len(final_ids) == len(set(final_ids)), info
-    all_rejects = [(r["stage"], r["id"]) for r in map(json.loads, (
-        run / "rejects.jsonl").read_text("utf-8").splitlines())]
+    all_rejects = [
+        (r["stage"], r["id"])
+        for r in map(json.loads, (run / "rejects.jsonl").read_text("utf-8").splitlines())
+    ]
     assert len(all_rejects) == len(set(all_rejects)), info
     assert json.loads((run / "run.json").read_text())["status"] == "finished"

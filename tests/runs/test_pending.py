@@ -13,8 +13,14 @@ from dsbuild.runs.runner import RunIncompleteError
 from dsbuild.stages import Builder, Pending, map_stage, reject, source_stage
 
 
-def builder(down: set[str], calls: Counter, *, async_map: bool = False,
-            placeholder: bool = False, stop_at: str | None = None) -> Builder:
+def builder(
+    down: set[str],
+    calls: Counter,
+    *,
+    async_map: bool = False,
+    placeholder: bool = False,
+    stop_at: str | None = None,
+) -> Builder:
     """src (10 records) -> work (pending for ids in `down`, rejects r3) -> after."""
 
     def src(ctx):
@@ -26,8 +32,11 @@ def builder(down: set[str], calls: Counter, *, async_map: bool = False,
         if rec["id"] == stop_at:
             raise ServiceError("the endpoint fails every request", "start it", code="DSB403")
         if rec["id"] in down:
-            raise Pending("llm_connection", "cannot reach the endpoint",
-                          output={**rec, "error": "connection"} if placeholder else None)
+            raise Pending(
+                "llm_connection",
+                "cannot reach the endpoint",
+                output={**rec, "error": "connection"} if placeholder else None,
+            )
         if rec["id"] == "r3":
             return reject("too_short", "content")
         return {**rec, "y": rec["x"] * 10}
@@ -42,11 +51,15 @@ def builder(down: set[str], calls: Counter, *, async_map: bool = False,
         calls["after"] += 1
         return True
 
-    return Builder("pend", "1", (
-        source_stage("src", src),
-        map_stage("work", awork if async_map else work, concurrency=3 if async_map else 1),
-        map_stage("after", after),
-    ))
+    return Builder(
+        "pend",
+        "1",
+        (
+            source_stage("src", src),
+            map_stage("work", awork if async_map else work, concurrency=3 if async_map else 1),
+            map_stage("after", after),
+        ),
+    )
 
 
 def records(run) -> list[dict]:
@@ -54,7 +67,9 @@ def records(run) -> list[dict]:
 
 
 @pytest.mark.parametrize("async_map", [False, True])
-def test_pending_records_end_the_run_incomplete_and_the_rerun_retries_only_them(tmp_path, async_map):
+def test_pending_records_end_the_run_incomplete_and_the_rerun_retries_only_them(
+    tmp_path, async_map
+):
     calls: Counter = Counter()
     run = tmp_path / "run"
     with pytest.raises(RunIncompleteError) as caught:
@@ -77,7 +92,9 @@ def test_pending_records_end_the_run_incomplete_and_the_rerun_retries_only_them(
     assert result.status == "finished" and result.n_pending == 0
     assert {k: v for k, v in calls.items() if k != "after"} == {"r1": 1, "r7": 1}
     assert [r["id"] for r in records(run)] == [f"r{i}" for i in range(10) if i != 3]
-    assert [json.loads(x)["reason"] for x in (run / "rejects.jsonl").read_text().splitlines()] == ["too_short"]
+    assert [json.loads(x)["reason"] for x in (run / "rejects.jsonl").read_text().splitlines()] == [
+        "too_short"
+    ]
 
 
 def test_still_down_stays_incomplete_and_nothing_done_is_lost(tmp_path):

@@ -27,8 +27,9 @@ def test_different_config_is_refused_naming_keys(tmp_path):
     assert str(run) in err.what
     assert "config.n" in err.what and "config.extra_key" in err.what
     assert "seed" not in err.what
-    assert err.fix == ("pass --new to start a fresh run directory beside it, or --overwrite to "
-                       "replace it")
+    assert err.fix == (
+        "pass --new to start a fresh run directory beside it, or --overwrite to replace it"
+    )
     assert outputs(run) == before
 
 
@@ -36,8 +37,11 @@ def test_stage_version_bump_is_refused(tmp_path):
     run_builder(make_builder(Counter()), tmp_path, cfg(10))
     with pytest.raises(RunConflictError, match="builder.stages") as e:
         b = make_builder(Counter())
-        bumped = Builder(b.name, b.version, (*b.stages[:1], map_stage(
-            "double", b.stages[1].fn, version="2"), *b.stages[2:]))
+        bumped = Builder(
+            b.name,
+            b.version,
+            (*b.stages[:1], map_stage("double", b.stages[1].fn, version="2"), *b.stages[2:]),
+        )
         run_builder(bumped, tmp_path, cfg(10))
     assert e.value.code == "DSB201"
     with pytest.raises(RunConflictError, match="builder.version"):
@@ -47,8 +51,9 @@ def test_stage_version_bump_is_refused(tmp_path):
 def test_excluded_settings_resume_instead_of_conflicting(tmp_path):
     calls = Counter()
     run_builder(make_builder(calls), tmp_path, cfg(10))
-    result = run_builder(make_builder(calls), tmp_path,
-                         cfg(10, concurrency=99, timeout_s=5, log_level="DEBUG"))
+    result = run_builder(
+        make_builder(calls), tmp_path, cfg(10, concurrency=99, timeout_s=5, log_level="DEBUG")
+    )
     assert result.resumed
     assert [s.status for s in result.stages] == ["skipped"] * 4
     assert "concurrency: 99" in (tmp_path / "config.yaml").read_text()
@@ -114,10 +119,18 @@ def test_lock_held_in_this_process_gives_dsb202(tmp_path):
 
 def test_lock_held_by_another_process_gives_dsb202_with_its_pid(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from dsbuild.runs.rundir import RunDir, RunLock;"
-         "lock = RunLock(RunDir(Path(sys.argv[1]))).acquire(); print('locked', flush=True); time.sleep(60)",
-         str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from dsbuild.runs.rundir import RunDir, RunLock; "
+            "lock = RunLock(RunDir(Path(sys.argv[1]))).acquire(); "
+            "print('locked', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunConflictError) as e:

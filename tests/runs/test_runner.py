@@ -38,19 +38,27 @@ def test_layout_counts_and_outputs(tmp_path):
     result = run_builder(make_builder(Counter()), tmp_path, cfg(20, concurrency=3))
     assert result.status == "finished" and result.run_dir == tmp_path and not result.resumed
     assert [p.name for p in sorted((tmp_path / "stages").iterdir())] == [
-        "01-src", "02-double", "03-odd3", "04-flip"]
+        "01-src",
+        "02-double",
+        "03-odd3",
+        "04-flip",
+    ]
     for stage_dir in (tmp_path / "stages").iterdir():
         names = sorted(p.name for p in stage_dir.iterdir())
         assert names == ["done.json", "records.jsonl", "rejects.jsonl"], stage_dir
     assert [r["x"] for r in lines(result.records_path)] == KEPT
-    assert all(r["y"] == 2 * r["x"] and r["text"] == f"é{r['x']}"
-               for r in lines(result.records_path))
+    assert all(
+        r["y"] == 2 * r["x"] and r["text"] == f"é{r['x']}" for r in lines(result.records_path)
+    )
     rejects = lines(result.rejects_path)
     assert rejects[0] == {"id": "r000", "stage": "double", "reason": "div5", "detail": "x=0"}
     assert [(r["stage"], r["reason"]) for r in rejects] == (
-        [("double", "div5")] * 4 + [("odd3", "div3")] * 5 + [("flip", "first")])
-    summary = [(s.name, s.status, s.n_in, s.n_out, s.n_rejected, s.rejects_by_reason)
-               for s in result.stages]
+        [("double", "div5")] * 4 + [("odd3", "div3")] * 5 + [("flip", "first")]
+    )
+    summary = [
+        (s.name, s.status, s.n_in, s.n_out, s.n_rejected, s.rejects_by_reason)
+        for s in result.stages
+    ]
     assert summary == [
         ("src", "ran", 20, 20, 0, {}),
         ("double", "ran", 20, 16, 4, {"div5": 4}),
@@ -61,8 +69,10 @@ def test_layout_counts_and_outputs(tmp_path):
     stage_records = (tmp_path / "stages" / "02-double" / "records.jsonl").read_bytes()
     assert done["records_sha256"] == hashlib.sha256(stage_records).hexdigest()
     assert (done["n_in"], done["n_out"], done["n_rejected"]) == (20, 16, 4)
-    assert result.records_path.read_bytes() == (
-        tmp_path / "stages" / "04-flip" / "records.jsonl").read_bytes()
+    assert (
+        result.records_path.read_bytes()
+        == (tmp_path / "stages" / "04-flip" / "records.jsonl").read_bytes()
+    )
     fingerprint = json.loads((tmp_path / "fingerprint.json").read_text())
     assert fingerprint["fingerprint"] == result.fingerprint and fingerprint["version"] == 1
     assert fingerprint["config"] == cfg(20)  # concurrency is not part of it
@@ -164,12 +174,12 @@ def test_a_source_that_changed_is_detected(tmp_path):
         assert e.value.code == "DSB205"
 
 
-@pytest.mark.parametrize("stage_dir, fail", [("01-src", ("src", "r005")),
-                                             ("02-double", ("double", "r007"))])
+@pytest.mark.parametrize(
+    "stage_dir, fail", [("01-src", ("src", "r005")), ("02-double", ("double", "r007"))]
+)
 def test_torn_last_line_is_cut_on_resume(tmp_path, clean, stage_dir, fail):
     with pytest.raises(DsbuildError):
-        run_builder(make_builder(Counter(), fail_stage=fail[0], fail_at=fail[1]), tmp_path,
-                    cfg(20))
+        run_builder(make_builder(Counter(), fail_stage=fail[0], fail_at=fail[1]), tmp_path, cfg(20))
     log = tmp_path / "stages" / stage_dir / "log.jsonl"
     n_lines = len(lines(log))
     with open(log, "ab") as f:  # what a kill in the middle of a write leaves behind
@@ -216,8 +226,9 @@ def test_async_map_writes_input_order_and_bounds_concurrency(tmp_path):
         completed.append(rec["x"])
         return [{**rec, "part": 1}, {**rec, "id": rec["id"] + "b", "part": 2}]
 
-    b = Builder("order", "1", (source_stage("src", src),
-                               map_stage("slow", slow_first, concurrency=5)))
+    b = Builder(
+        "order", "1", (source_stage("src", src), map_stage("slow", slow_first, concurrency=5))
+    )
     result = run_builder(b, tmp_path, {"n": 40})
     assert live["max"] == 5
     assert completed != sorted(completed)  # completion order really differed
@@ -233,8 +244,9 @@ def test_map_outputs_zero_to_n_records(tmp_path):
     def explode(rec, ctx):
         return [{"id": f"{rec['id']}.{k}"} for k in range(rec["n"])]
 
-    result = run_builder(Builder("x", "1", (source_stage("src", src),
-                                            map_stage("explode", explode))), tmp_path, {})
+    result = run_builder(
+        Builder("x", "1", (source_stage("src", src), map_stage("explode", explode))), tmp_path, {}
+    )
     assert result.stages[1].n_out == 0 + 1 + 2 + 3 + 4 and result.stages[1].n_rejected == 0
     assert [r["id"] for r in lines(result.records_path)][:3] == ["r1.0", "r2.0", "r2.1"]
 
@@ -260,8 +272,9 @@ def test_dsbuild_errors_from_a_stage_pass_through(tmp_path):
 
 def test_interrupt_marks_run_interrupted_and_releases_the_lock(tmp_path, clean):
     with pytest.raises(KeyboardInterrupt):
-        run_builder(make_builder(Counter(), fail_at="r009", exc=KeyboardInterrupt()),
-                    tmp_path, cfg(20))
+        run_builder(
+            make_builder(Counter(), fail_at="r009", exc=KeyboardInterrupt()), tmp_path, cfg(20)
+        )
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "interrupted"
     run_builder(make_builder(Counter()), tmp_path, cfg(20))  # lock released: resumes
     assert outputs(tmp_path) == clean
@@ -272,16 +285,32 @@ def test_context_carries_config_options_seed_and_extras(tmp_path):
     engine = object()
 
     def src(ctx):
-        seen.update(config=ctx.config, options=ctx.options, runtime=ctx.runtime, seed=ctx.seed, stage=ctx.stage,
-                    llm=ctx.llm, logger=ctx.logger.name)
+        seen.update(
+            config=ctx.config,
+            options=ctx.options,
+            runtime=ctx.runtime,
+            seed=ctx.seed,
+            stage=ctx.stage,
+            llm=ctx.llm,
+            logger=ctx.logger.name,
+        )
         yield {"id": "r0"}
 
-    run_builder(Builder("x", "1", (source_stage("src", src),)), tmp_path,
-                {"seed": 5, "n": 1, "concurrency": 8, "options": {"k": 2}},
-                context_extras={"llm": engine})
-    assert seen == {"config": {"seed": 5, "n": 1, "concurrency": 8, "options": {"k": 2}},
-                    "options": {"k": 2}, "runtime": {"concurrency": 8}, "seed": 5, "stage": "src", "llm": engine,
-                    "logger": "dsbuild.stage.src"}
+    run_builder(
+        Builder("x", "1", (source_stage("src", src),)),
+        tmp_path,
+        {"seed": 5, "n": 1, "concurrency": 8, "options": {"k": 2}},
+        context_extras={"llm": engine},
+    )
+    assert seen == {
+        "config": {"seed": 5, "n": 1, "concurrency": 8, "options": {"k": 2}},
+        "options": {"k": 2},
+        "runtime": {"concurrency": 8},
+        "seed": 5,
+        "stage": "src",
+        "llm": engine,
+        "logger": "dsbuild.stage.src",
+    }
 
 
 def test_run_log_collects_stage_logging_and_handler_is_removed(tmp_path):
@@ -342,5 +371,9 @@ def test_a_source_may_yield_rejects_which_resume_like_records(tmp_path):
     assert result.stages[0].n_in == 10 and result.stages[0].n_out == 5
     assert result.stages[0].rejects_by_reason == {"odd": 5}
     assert [r["id"] for r in lines(tmp_path / "rejects.jsonl")] == ["r1", "r3", "r5", "r7", "r9"]
-    assert lines(tmp_path / "rejects.jsonl")[0] == {"id": "r1", "stage": "src", "reason": "odd",
-                                                   "detail": "item 1"}
+    assert lines(tmp_path / "rejects.jsonl")[0] == {
+        "id": "r1",
+        "stage": "src",
+        "reason": "odd",
+        "detail": "item 1",
+    }
