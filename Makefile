@@ -11,7 +11,7 @@ LS_STAMP   := $(LS_VENV)/.installed
 LS_STATE   := build/labelstudio
 LS_VERSION := 1.23.2
 
-.PHONY: setup labelstudio-setup demo lint test test-fast schemas bench clean
+.PHONY: setup labelstudio-setup browser-setup demo lint test test-fast schemas bench clean
 
 # `local` brings llama-cpp-python, which compiles from source the first time (about 5-8
 # minutes on 2 cores); pip keeps the built wheel in its cache, so later set-ups take seconds.
@@ -44,9 +44,21 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The browser test drives Label Studio in Debian's Chromium (Playwright's own browser download
+# is not needed): installed with apt-get when missing, if we can; else that test skips.
+browser-setup:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null 2>&1) \
+	    || echo "chromium could not be installed: the browser test will skip"; \
+	  else echo "no chromium (apt-get as root not available): the browser test will skip"; fi; \
+	fi
+
 test: setup lint
 	@if [ "$(LABEL_STUDIO)" != "0" ]; then $(MAKE) --no-print-directory labelstudio-setup \
-	  || echo "Label Studio could not be installed: its integration tests will skip"; fi
+	  || echo "Label Studio could not be installed: its integration tests will skip"; \
+	  $(MAKE) --no-print-directory browser-setup; fi
 	@lsrv="$(BIN)/python -m dsbuild.labelstudio.server --state $(LS_STATE) --session $$$$"; \
 	trap "$$lsrv stop >/dev/null" EXIT; trap 'exit 130' INT TERM; \
 	if [ "$(LABEL_STUDIO)" != "0" ]; then \

@@ -54,6 +54,7 @@ def _client(run_dir: Path, url: str | None, api_key: str | None, config_file: st
 
 
 def _table(title: str, rows: list[tuple[Any, ...]], columns: tuple[str, ...] = ("", "")) -> None:
+    """A summary table; without column names (the default) it has no header row."""
     from dsbuild.cli.output import _table as make
     from dsbuild.cli.output import console
 
@@ -170,6 +171,18 @@ def add_commands(group: click.Group, dataset: str) -> None:
         show_default=True,
         help="How spans of several annotators become the labels.",
     )
+    @click.option(
+        "--accept-edited",
+        is_flag=True,
+        help="Use annotations another user changed after their annotator submitted them "
+        "(credited to the annotator; reported either way).",
+    )
+    @click.option(
+        "--include-incomplete",
+        is_flag=True,
+        help="Keep tasks with fewer annotations than the overlap in the reconciled records "
+        "(marked incomplete); they are left out by default.",
+    )
     def pull(
         run_dir: Path,
         as_json: bool,
@@ -177,16 +190,25 @@ def add_commands(group: click.Group, dataset: str) -> None:
         url: str | None,
         api_key: str | None,
         method: str,
+        accept_edited: bool,
+        include_incomplete: bool,
     ) -> None:
         from dsbuild.labelstudio.pull import pull_run
 
         client = _client(run_dir, url, api_key, config_file)
-        summary = pull_run(run_dir, dataset, client, method=method)
+        summary = pull_run(
+            run_dir,
+            dataset,
+            client,
+            method=method,
+            accept_edited=accept_edited,
+            include_incomplete=include_incomplete,
+        )
         if as_json:
             click.echo(json.dumps(summary.to_dict()))
             return
         for line in summary.problem_lines[:20]:
-            click.echo(f"left out: {line}")
+            click.echo(f"problem: {line}")
         rows = [
             ("pull folder", summary.folder),
             ("tasks with annotations", f"{summary.tasks_exported:,}"),
@@ -195,8 +217,30 @@ def add_commands(group: click.Group, dataset: str) -> None:
                 f"{summary.annotations:,} by {len(summary.annotators)} annotator(s)",
             ),
             ("records annotated", f"{summary.records_annotated:,}"),
+            (
+                f"incomplete tasks (< {summary.overlap} annotations)",
+                f"{summary.incomplete:,} "
+                + (
+                    "kept, marked incomplete"
+                    if summary.incomplete_kept
+                    else "left out (--include-incomplete keeps them)"
+                )
+                if summary.incomplete
+                else "0",
+            ),
+            (
+                "annotations changed by another user",
+                f"{summary.edited:,} "
+                + (
+                    "used (--accept-edited)"
+                    if summary.edited_accepted
+                    else "left out (--accept-edited uses them)"
+                )
+                if summary.edited
+                else "0",
+            ),
             ("disagreements to adjudicate", f"{summary.disagreements:,}"),
-            ("problems (left out)", f"{summary.problems:,}"),
+            ("problems (see problems.jsonl)", f"{summary.problems:,}"),
         ]
         _table(f"Pulled project {summary.project} from {summary.url}", rows)
         agreement = [

@@ -17,19 +17,74 @@ __all__ = [
 ]
 
 
-def console():
-    from rich.console import Console
+# Width of tables written to a pipe or file when COLUMNS does not say: wide enough that no
+# header or short cell wraps (rich would assume 80 columns), narrow enough to stay readable.
+PIPE_WIDTH = 200
 
-    return Console(highlight=False, soft_wrap=False)
+
+def output_width(stream=None) -> int | None:
+    """Width for tables: None on a terminal (rich measures it); else `COLUMNS` when set to a
+    number, else `PIPE_WIDTH`."""
+    import os
+    import sys
+
+    stream = sys.stdout if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    try:
+        if isatty is not None and isatty():
+            return None
+    except ValueError:  # a closed stream
+        pass
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
+
+
+def console():
+    """The console commands print to. Without a terminal it is `output_width()` wide, and a
+    table wider than that is printed at its natural width rather than squeezed (wrapped
+    headers) or cropped: a pipe or a file has no right edge."""
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    width = output_width()
+
+    class _Console(Console):
+        def print(self, *objects: Any, **kwargs: Any) -> None:
+            tables = [o for o in objects if isinstance(o, Table)]
+            need = max(
+                (
+                    Measurement.get(self, self.options.update_width(10_000), t).maximum
+                    for t in tables
+                ),
+                default=0,
+            )
+            if width is None or need <= self.width:
+                return super().print(*objects, **kwargs)
+            self.width = need
+            try:
+                return super().print(*objects, **kwargs)
+            finally:
+                self.width = width
+
+    return _Console(highlight=False, soft_wrap=False, width=width)
 
 
 def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]):
+    """A table whose headers never wrap (each column at least as wide as its
+    name); no header row when every column name is empty."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left", title_style="bold")
+    columns = list(columns)
+    table = Table(
+        title=title,
+        title_justify="left",
+        title_style="bold",
+        show_header=any(str(c).strip() for c in columns),
+    )
     for i, col in enumerate(columns):
-        table.add_column(col, overflow="fold", no_wrap=i == 0)
+        table.add_column(col, overflow="fold", no_wrap=i == 0, min_width=len(str(col)) or None)
     for row in rows:
         table.add_row(*(Text("" if v is None else str(v)) for v in row))
     return table

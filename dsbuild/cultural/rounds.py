@@ -2,10 +2,14 @@
 
 - Unit: one per translation of a record, keyed by the record id (plus target language and
   system when the record has several translations).
-- Interface: per segment (Repeater over the task's segments) `seg_score_{i}` 0-3 or NA
-  with the source and translated segment highlighted; full-text `content`, `style`,
-  `audience`, `overall` (0-3) and a `comment`. An ordinal scale with NA is `Choices`:
-  `Rating` has no zero and no NA.
+- Interface: the source text and the translation once each; then per segment (Repeater
+  over the task's segments) `seg_score_{i}` 0-3 or NA, under "Segment {i}" (the same
+  number as the field, which is the record's nuance index: a Repeater counts from 0), the
+  segment's note, the source sentence with the segment highlighted and, labelled, the
+  translation's sentence with the counterpart highlighted, or a line saying none was found
+  (the translation is not repeated); full-text `content`, `style`, `audience`, `overall`
+  (0-3) and a `comment`. An ordinal scale with NA is `Choices`: `Rating` has no zero and
+  no NA.
 - Task: no pre-annotation (ratings are human work); a prediction's provenance would be the
   translation's `translate` step (else its `system`).
 - Reconcile: each annotator's ratings join the translation's `ratings` (the schema's
@@ -16,6 +20,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,6 +54,44 @@ _SCORES = {"0": 0, "1": 1, "2": 2, "3": 3, "NA": "NA"}
 _CRITERIA = ("content", "style", "audience", "overall")
 
 
+_SENTENCE_END = re.compile(r"[.!?。！？؟।]+[\"'”’»)]*\s+|\n\s*\n")
+
+
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence (or sentences) of `text` holding [start, end): from the end of the
+    sentence before to the end of the one that holds `end`."""
+    begin, stop = 0, len(text)
+    for m in _SENTENCE_END.finditer(text):
+        if m.end() <= start:
+            begin = m.end()
+        elif m.start() >= end:
+            stop = m.end()
+            break
+    return begin, stop
+
+
+def _in_sentence(text: str, start: int, end: int) -> str:
+    """HTML of the sentence holding [start, end), the span highlighted (whitespace kept)."""
+    from dsbuild.labelstudio.tasks import mark
+
+    begin, stop = _sentence_bounds(text, start, end)
+    sentence = text[begin:stop].rstrip()
+    body = mark(sentence, start - begin, end - begin)
+    prefix = "… " if begin > 0 else ""
+    suffix = " …" if stop < len(text.rstrip()) else ""
+    if prefix or suffix:
+        body = body.replace('pre-wrap">', f'pre-wrap">{prefix}', 1)
+        body = body[: -len("</div>")] + suffix + "</div>"
+    return body
+
+
+def _labelled(label: str, body: str) -> str:
+    """A segment block's line: a bold label above its text."""
+    import html
+
+    return f"<div><b>{html.escape(label)}</b></div>{body}"
+
+
 class CulturalRounds(AnnotationRounds):
     display = ("source_text", "translation_text", "segments")
     prediction_step = "translate"
@@ -71,7 +114,13 @@ class CulturalRounds(AnnotationRounds):
         lines = [
             (
                 "You are a native speaker of the target language. Read the source text and its "
-                "translation; the culture-bound segments are highlighted in both."
+                "translation; below them, each culture-bound segment is shown with why it is "
+                "culturally loaded, highlighted in its source sentence and, where it was found, "
+                "in the translation."
+            ),
+            (
+                "Segments are numbered from 0, as the fields of the export are "
+                "(Segment 0 is seg_score_0)."
             ),
             "Rate each segment: "
             + "; ".join(f"{k} = {v}" for k, v in SCORE_MEANINGS.items())
@@ -112,6 +161,7 @@ class CulturalRounds(AnnotationRounds):
             "seg_tr_{{idx}}",
             {k: f"{k} — {v}" for k, v in SCORE_MEANINGS.items()},
             required="true",
+            requiredMessage="Segment {{idx}} has no rating yet: choose 0-3 or NA.",
         )
         element(root, "Header", value="The whole translation", size="4")
         for name, what in FULL_TEXT_CRITERIA.items():
@@ -127,12 +177,15 @@ class CulturalRounds(AnnotationRounds):
         return finish("cultural", root, lines)
 
     def task(self, unit: Unit) -> tuple[dict, list[dict]]:
+        import html
+
         from dsbuild.errors import InputError
-        from dsbuild.labelstudio.tasks import mark
+        from dsbuild.languages import language_name
 
         r = unit.record
         tr = r["translations"][unit.translation]
         source, translation = r["text"], tr["text"]
+        source_lang, target_lang = r.get("lang", ""), tr.get("target_lang", "")
         aligned = {a.get("nuance"): a for a in tr.get("alignments") or [] if isinstance(a, Mapping)}
         segments = []
         for i, n in enumerate(r.get("nuances") or []):
@@ -149,27 +202,39 @@ class CulturalRounds(AnnotationRounds):
                 "counterpart", translation[begin:end]
             ):
                 begin = end = None
+            note = (
+                f'<div style="color: #555"><b>Why it is culturally loaded:</b> '
+                f"{html.escape(n['note'])}</div>"
+                if n.get("note")
+                else ""
+            )
+            src_label = f"Source ({language_name(source_lang)})" if source_lang else "Source"
+            tr_label = (
+                f"Translation ({language_name(target_lang)})" if target_lang else "Translation"
+            )
             if begin is None:
-                note = (
-                    "the translation seems to leave this segment out"
+                missing = (
+                    "no counterpart: the translation seems to leave this segment out"
                     if a.get("status") == "omitted"
-                    else "find its counterpart in the translation yourself"
+                    else "no counterpart was located: find it in the translation above"
                 )
+                tr_html = _labelled(tr_label, f"<i>{html.escape(missing)}</i>")
             else:
-                note = f"counterpart: “{translation[begin:end]}”"
+                tr_html = _labelled(tr_label, _in_sentence(translation, begin, end))
             segments.append(
                 {
-                    "title": f"Segment {i + 1} · {n['category']}: “{n['surface']}” — {note}",
-                    "source_html": mark(source, n["start"], n["end"]),
-                    "translation_html": mark(translation, begin, end),
+                    "title": f"Segment {i} · {n['category']}: “{n['surface']}”",
+                    "source_html": note
+                    + _labelled(src_label, _in_sentence(source, n["start"], n["end"])),
+                    "translation_html": tr_html,
                 }
             )
         data = {
             "source_text": source,
             "translation_text": translation,
             "segments": segments,
-            "source_lang": r.get("lang", ""),
-            "target_lang": tr.get("target_lang", ""),
+            "source_lang": source_lang,
+            "target_lang": target_lang,
         }
         return data, []
 
@@ -203,7 +268,8 @@ class CulturalRounds(AnnotationRounds):
                 score = _SCORES.get(choice_of(item) or "")
                 if i >= n:
                     raise InputError(
-                        f"{where}: a score for segment {i + 1}, but the record has {n}",
+                        f"{where}: a score for segment {i}, but the record has {n} "
+                        f"(numbered from 0)",
                         "the task no longer matches its record; re-push it",
                         code="DSB303",
                     )
@@ -239,7 +305,7 @@ class CulturalRounds(AnnotationRounds):
                 disagreements.append(
                     disagreement(
                         unit,
-                        f"segment {i + 1}",
+                        f"segment {i}",
                         votes,
                         surface=nuance.get("surface"),
                         translation=tr.get("target_lang"),

@@ -60,6 +60,14 @@ def strip_entity_tags(tagged: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(out), spans
 
 
+def _english_surface(en_sentence: str, entity: Mapping[str, Any]) -> str | None:
+    """The entity's English name as the English sentence has it (its tagged span)."""
+    start, end = entity.get("en_start"), entity.get("en_end")
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(en_sentence):
+        return en_sentence[start:end]
+    return None
+
+
 class EntitycsRounds(AnnotationRounds):
     display = ("en_text", "cs_text", "entities")
 
@@ -111,6 +119,7 @@ class EntitycsRounds(AnnotationRounds):
 
     def task(self, unit: Unit) -> tuple[dict, list[dict]]:
         from dsbuild.labelstudio.tasks import mark
+        from dsbuild.languages import language_name
 
         r = unit.record
         en_text, _ = strip_entity_tags(r["en_sentence"])
@@ -124,12 +133,13 @@ class EntitycsRounds(AnnotationRounds):
                 if begin is not None
                 else r["cs_sentence"][e["cs_start"] : e["cs_end"]]
             )
-            qid = f"{e.get('qid')} " if e.get("qid") else ""
+            english = e.get("title") or _english_surface(r["en_sentence"], e) or "?"
+            qid = f" ({e['qid']})" if e.get("qid") else ""
             entities.append(
                 {
                     "index": i,
-                    "title": f"Entity {j + 1} · {qid}{e.get('title') or ''} → “{label}” "
-                    f"({e.get('language')})",
+                    "title": f"Entity {j + 1} · {english}{qid} → “{label}” in "
+                    f"{language_name(str(e.get('language') or ''))}",
                     "cs_html": mark(cs_text, begin, end),
                 }
             )

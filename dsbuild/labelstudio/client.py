@@ -4,6 +4,11 @@ Every call goes through `_call`, which turns what the SDK raises into a `Service
 (DSB401) naming the server URL and, where known, the project and task, plus what to do:
 server down, token rejected, project deleted, request refused. The SDK is imported when a
 client is made, never at module import.
+
+`check_server` asks the URL's version endpoint (`/api/version`, no token needed) first, so
+that another program on the port is named as such instead of being read as a Label Studio
+that lost the project: push, pull and status call it before anything else, and a 404 on a
+project suggests `--new-project` only once the server is known to be Label Studio.
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ SNAPSHOT_OPTIONS = {
     "drafts": {"only_id": True},
     "predictions": {"only_id": True},
 }
+
+
+# Keeps annotators out of each other's annotations where the server can: Label Studio
+# Enterprise calls this field "Show Data Manager to Annotators" (annotators then reach tasks
+# only through the labelling stream, which gives each one an annotation of their own);
+# Label Studio Community accepts it and has no roles, so every member can still open any
+# task from the Data Manager (see the README, "Human annotation rounds").
+ANNOTATOR_PRIVACY = {"show_annotation_history": False}
 
 
 def _detail(body: Any, limit: int = 200) -> str:
@@ -57,6 +70,7 @@ class LabelStudioClient:
                 code="DSB103",
             )
         self.url = url.rstrip("/")
+        self.version: str | None = None  # set by check_server: the server is Label Studio
         self.sdk = LabelStudio(
             base_url=self.url, api_key=token, timeout=timeout, max_retries=max_retries
         )
@@ -96,6 +110,8 @@ class LabelStudioClient:
             ) from None
         except ApiError as exc:
             status = exc.status_code
+            if status in (401, 403, 404) and self.version is None:
+                self.check_server()  # another program on the port: say so, not its status
             if status in (401, 403):
                 raise ServiceError(
                     f"{where} rejected the API token (HTTP {status}) to {what}{subject}",
@@ -104,7 +120,8 @@ class LabelStudioClient:
                 ) from None
             if status == 404 and project is not None and task is None:
                 raise ServiceError(
-                    f"project {project} does not exist at {self.url} (deleted in the UI?)",
+                    f"project {project} does not exist at Label Studio {self.version} at "
+                    f"{self.url} (deleted in the UI?)",
                     "push again with --new-project to start a new project; pulls already "
                     "written stay in the run's annotation folder",
                 ) from None
@@ -150,6 +167,52 @@ class LabelStudioClient:
 
         return self._call(what, send, project=project, task=task)
 
+    # -- the server ---------------------------------------------------------------------------
+    def check_server(self, timeout: float = 10.0) -> str:
+        """The Label Studio version at the URL (`/api/version`); a ServiceError saying plainly
+        what is there instead when it is not Label Studio (or nothing answers)."""
+        if self.version is not None:
+            return self.version
+        import httpx
+
+        endpoint = f"{self.url}/api/version"
+        try:
+            response = httpx.get(endpoint, timeout=timeout, follow_redirects=False)
+        except (httpx.ConnectError, httpx.RemoteProtocolError, ConnectionError) as exc:
+            raise ServiceError(
+                f"cannot reach Label Studio at {self.url} ({exc.__class__.__name__})",
+                "start the server (`dsbuild labelstudio serve`) or set LABEL_STUDIO_URL to its "
+                "address; nothing already pushed or pulled is lost — run the same command again",
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ServiceError(
+                f"{self.url} did not answer like a Label Studio server ({exc.__class__.__name__})",
+                "check LABEL_STUDIO_URL (the address `dsbuild labelstudio serve` printed)",
+            ) from None
+        version = None
+        if response.status_code == 200:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, Mapping):
+                package = body.get("label-studio-os-package") or {}
+                version = body.get("release") or (
+                    package.get("version") if isinstance(package, Mapping) else None
+                )
+        if not version:
+            kind = response.headers.get("content-type", "no content type").split(";")[0]
+            server = response.headers.get("server")
+            raise ServiceError(
+                f"{self.url} is not a Label Studio server: GET /api/version answered "
+                f"HTTP {response.status_code} ({kind}{', server ' + server if server else ''}) "
+                "instead of Label Studio's version",
+                "another program holds that address; set LABEL_STUDIO_URL (or --url) to the "
+                "Label Studio server (the URL `dsbuild labelstudio serve` printed)",
+            )
+        self.version = str(version)
+        return self.version
+
     # -- account -----------------------------------------------------------------------------
     def whoami(self) -> dict[str, Any]:
         """The token's user (checks that the server is up and the token valid)."""
@@ -178,6 +241,7 @@ class LabelStudioClient:
                 maximum_annotations=overlap,
                 show_overlap_first=overlap > 1,
                 overlap_cohort_percentage=100,
+                **ANNOTATOR_PRIVACY,
             )
 
         return int(self._call(f"create project {title!r}", create).id)

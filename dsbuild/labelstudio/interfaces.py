@@ -6,13 +6,17 @@ open with the annotator instructions (also set as the project's instructions, sh
 the first task), show the record's texts with their whitespace kept, and end with a free
 `comment`. The control names are those the dataset's `parse_result` reads back. An ordinal
 scale with NA is `Choices` (`add_choices`): `Rating` has no zero and no NA.
+
+Instruction lines about pre-annotations (`finish(..., prefilled=...)`) are kept only when
+the pushed tasks carry some (`Interface.for_tasks`): an annotator is never told about
+pre-selected spans that are not there.
 """
 
 from __future__ import annotations
 
 import html
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "Interface",
@@ -34,6 +38,26 @@ class Interface:
     dataset: str
     label_config: str
     instructions: list[str]
+    prefilled: tuple[str, ...] = ()
+    """Instruction lines that hold only when tasks come with pre-annotations."""
+
+    def for_tasks(self, *, prefilled: bool) -> Interface:
+        """This interface for tasks with (or without) pre-annotations: without, the lines
+        about them leave both the instructions and the labelling config's instruction box."""
+        if prefilled or not self.prefilled:
+            return self
+        drop = set(self.prefilled)
+        root = ET.fromstring(self.label_config)
+        box = root[0] if len(root) else None
+        if box is not None:
+            for header in [h for h in box if h.tag == "Header" and h.get("value") in drop]:
+                box.remove(header)
+        return replace(
+            self,
+            label_config=ET.tostring(root, encoding="unicode"),
+            instructions=[line for line in self.instructions if line not in drop],
+            prefilled=(),
+        )
 
     @property
     def instructions_html(self) -> str:
@@ -60,9 +84,12 @@ def start(lines: list[str]) -> ET.Element:
     return root
 
 
-def finish(dataset: str, root: ET.Element, lines: list[str]) -> Interface:
-    """The `Interface` of a finished root."""
-    return Interface(dataset, ET.tostring(root, encoding="unicode"), lines)
+def finish(
+    dataset: str, root: ET.Element, lines: list[str], *, prefilled: tuple[str, ...] = ()
+) -> Interface:
+    """The `Interface` of a finished root; `prefilled`: those of `lines` that speak of
+    pre-annotations (dropped when a push has none)."""
+    return Interface(dataset, ET.tostring(root, encoding="unicode"), lines, tuple(prefilled))
 
 
 def add_text(root: ET.Element, title: str, name: str, value: str) -> None:

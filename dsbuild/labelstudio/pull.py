@@ -7,6 +7,18 @@ this run?), each annotation parsed (UTF-16 spans → code points, surfaces check
 annotators reconciled, and everything written to a new `RUN/annotation/pulls/NNN/`. A
 task or annotation that cannot be used is left out with a one-line reason in
 `problems.jsonl`; earlier pulls are never touched.
+
+Two checks keep a pull honest about who annotated what and how far the round got:
+
+- an annotation changed by another user than its annotator (`updated_by` ≠
+  `completed_by`, e.g. a second annotator who opened the task from the Data Manager got the
+  first one's annotation and saved into it) is a problem naming both user ids, and is left
+  out unless `accept_edited` (then it is used, credited to `completed_by`, and marked). An
+  annotation written by one user for another (a scripted import: `updated_by` is the
+  importer from the moment it was created) is not an edit;
+- a task with fewer usable annotations than the project's overlap is *incomplete*: listed
+  in `incomplete.jsonl` and left out of `records.jsonl` unless `include_incomplete` (then
+  kept, its `annotation` block marked `"incomplete": true`).
 """
 
 from __future__ import annotations
@@ -21,7 +33,11 @@ from dsbuild.errors import InputError
 from dsbuild.labelstudio.state import AnnotationState, load_records, now
 from dsbuild.runs.jsonl import write_jsonl
 
-__all__ = ["PullSummary", "annotator_status", "pull_run"]
+__all__ = ["PullSummary", "annotator_status", "edited_by", "pull_run"]
+
+# An annotation whose `updated_at` is within this of its `created_at` was never changed
+# after it was submitted (a scripted import sets `updated_by` to the importer at creation).
+_SAME_MOMENT_S = 2.0
 
 
 @dataclass
@@ -42,6 +58,13 @@ class PullSummary:
     agreement: dict[str, Any]
     seconds: float
     problem_lines: list[str] = field(default_factory=list)
+    overlap: int = 1
+    incomplete: int = 0
+    """Tasks with fewer usable annotations than the overlap."""
+    incomplete_kept: bool = False
+    edited: int = 0
+    """Annotations changed by another user than their annotator."""
+    edited_accepted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,6 +79,8 @@ def pull_run(
     *,
     method: str = "majority",
     include_predictions_only: bool = False,
+    accept_edited: bool = False,
+    include_incomplete: bool = False,
 ) -> PullSummary:
     """Pull every submitted annotation of the run's project; see the module docstring."""
     from dsbuild.errors import UsageError
@@ -84,7 +109,9 @@ def pull_run(
     units = {u.key: u for u in units_of(records, dataset)}
     rounds = rounds_for(dataset)
 
-    client.get_project(project)  # a deleted project fails here, naming it
+    client.check_server()  # another program on the port is named, not read as a 404
+    details = client.get_project(project)  # a deleted project fails here, naming it
+    overlap = max(1, int(details.get("maximum_annotations") or info.get("overlap") or 1))
     exported = client.export_snapshot(project)
     number, folder = state.new_pull_dir()
     atomic_write_json(folder / "export.json", exported)
@@ -95,6 +122,8 @@ def pull_run(
         problems.append({"task": task, "key": key, "reason": reason, "message": message})
 
     by_record: dict[str, list[tuple[Unit, dict, dict]]] = defaultdict(list)
+    incomplete: list[dict[str, Any]] = []
+    edited = 0
     annotation_rows: list[dict[str, Any]] = []
     agreement_units: list[tuple[Any, dict]] = []
     for task in exported:
@@ -147,6 +176,25 @@ def pull_run(
                 latest[name] = annotation
         for name, annotation in latest.items():
             _, user_id = annotator_of(annotation)
+            editor = edited_by(annotation)
+            if editor is not None:
+                edited += 1
+                problem(
+                    task_id,
+                    key,
+                    "edited_by_other",
+                    f"annotation {annotation.get('id')} on {where} was completed by user "
+                    f"{user_id} ({name}) but last changed by user {editor}: "
+                    + (
+                        f"used as user {user_id}'s (--accept-edited)"
+                        if accept_edited
+                        else "left out — the second annotator probably opened the task from "
+                        "the Data Manager and saved into the first one's annotation; have them "
+                        "annotate through 'Label All Tasks', or pull with --accept-edited"
+                    ),
+                )
+                if not accept_edited:
+                    continue
             try:
                 parsed = parse_result(
                     dataset,
@@ -165,6 +213,8 @@ def pull_run(
                 "updated_at": annotation.get("updated_at"),
                 "lead_time": annotation.get("lead_time"),
             }
+            if editor is not None:
+                meta["edited_by"] = editor
             values[name] = parsed
             annotators.append(meta)
             annotation_rows.append(
@@ -178,6 +228,22 @@ def pull_run(
             )
         if not values:
             continue
+        complete = len(values) >= overlap
+        if not complete:
+            incomplete.append(
+                {
+                    "task": task_id,
+                    "key": unit.key,
+                    "record_id": unit.record_id,
+                    "annotations": len(values),
+                    "overlap": overlap,
+                    "annotators": sorted(values),
+                    "kept": include_incomplete,
+                }
+            )
+        agreement_units.append((rounds.unit_info(unit), values))
+        if not complete and not include_incomplete:
+            continue
         meta = {
             "round": number,
             "project": project,
@@ -187,8 +253,10 @@ def pull_run(
             "pulled_at": now(),
             "annotators": annotators,
         }
+        if not complete:
+            meta["incomplete"] = True
+            meta["overlap"] = overlap
         by_record[unit.record_id].append((unit, values, meta))
-        agreement_units.append((rounds.unit_info(unit), values))
 
     annotated: list[dict[str, Any]] = []
     disagreements: list[dict[str, Any]] = []
@@ -209,6 +277,7 @@ def pull_run(
     write_jsonl(folder / "records.jsonl", annotated, compact=True)
     write_jsonl(folder / "disagreements.jsonl", disagreements, compact=True)
     write_jsonl(folder / "problems.jsonl", problems, compact=True)
+    write_jsonl(folder / "incomplete.jsonl", incomplete, compact=True)
     atomic_write_json(folder / "agreement.json", agreement)
     annotators_all = sorted({row["annotator"] for row in annotation_rows})
     summary = PullSummary(
@@ -226,11 +295,39 @@ def pull_run(
         agreement,
         round(time.monotonic() - started, 3),
         [p["message"] for p in problems],
+        overlap,
+        len(incomplete),
+        include_incomplete,
+        edited,
+        accept_edited,
     )
     atomic_write_json(
         folder / "done.json", {**summary.to_dict(), "method": method, "finished_at": now()}
     )
     return summary
+
+
+def edited_by(annotation: dict[str, Any]) -> int | None:
+    """The id of the user who changed an annotation after its annotator submitted it, or None
+    (`updated_by` is its annotator, unknown, or set when it was created for someone)."""
+    from datetime import datetime
+
+    from dsbuild.labelstudio.results import annotator_of
+
+    editor = annotation.get("updated_by")
+    if isinstance(editor, dict):
+        editor = editor.get("id")
+    _, author = annotator_of(annotation)
+    if editor is None or author is None or int(editor) == int(author):
+        return None
+    try:
+        created = datetime.fromisoformat(str(annotation["created_at"]).replace("Z", "+00:00"))
+        updated = datetime.fromisoformat(str(annotation["updated_at"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return int(editor)  # no times to tell an import from an edit: report it
+    if (updated - created).total_seconds() <= _SAME_MOMENT_S:
+        return None
+    return int(editor)
 
 
 def _jsonable(value: Any) -> Any:
@@ -246,6 +343,7 @@ def annotator_status(run_dir: Path, dataset: str, client) -> dict[str, Any]:
     state = AnnotationState(Path(run_dir))
     info = state.require_project(dataset)
     project = int(info["project"])
+    client.check_server()
     details = client.get_project(project)
     exported = client.export_snapshot(project)
     from dsbuild.labelstudio.results import annotator_of

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dsbuild.errors import UsageError
+from dsbuild.labelstudio.client import ANNOTATOR_PRIVACY
 from dsbuild.labelstudio.state import AnnotationState, load_records, now
 
 __all__ = ["PushSummary", "push_run"]
@@ -84,8 +85,10 @@ def push_run(
     units = units_of(records, dataset)
     chosen = sample_keys([u.key for u in units], sample, seed)
     selected = [u for u in units if u.key in chosen]
-    interface = interface_for(dataset)
+    client.check_server()  # another program on the port is named, not read as a 404
     client.whoami()
+    prefilled = any(task_data(u, dataset)[1] for u in selected)
+    interface = interface_for(dataset).for_tasks(prefilled=prefilled)
 
     if info is not None and info.get("url") != client.url and project is None and not new_project:
         raise UsageError(
@@ -105,6 +108,7 @@ def push_run(
         "maximum_annotations": overlap,
         "show_overlap_first": overlap > 1,
         "overlap_cohort_percentage": 100,
+        **ANNOTATOR_PRIVACY,
     }
     if project_id is None:
         title = title or _title(dataset, run_dir)

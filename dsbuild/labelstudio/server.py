@@ -11,7 +11,14 @@ Facts this module encodes (measured on 1.23.2):
 - it reads stray `HOST`, `PORT`, `USERNAME`, `PASSWORD`, `DEBUG` variables (so we unset
   them) and silently moves to port+1 when the port is busy (so we refuse a busy port);
 - a first start takes 30-50 s (database set-up), a restart of an existing data dir ~4 s:
-  `prepare_data_dir` copies a template made once.
+  `prepare_data_dir` copies a template made once;
+- its logging config sends each `django.*` record to its console handler and again to the
+  root's (every request line twice), so the server runs with a settings module of ours
+  (`DJANGO_SETTINGS_MODULE`, which `label-studio` honours) that imports Label Studio's and
+  stops that propagation: the log has each line once;
+- a server started by `serve` is recorded in `DATA-DIR/dsbuild-server.json` (its pid, URL
+  and the pid of the `serve` that owns it) until it is stopped, so that the next `serve`
+  finds a server a crash left behind (`running_server`).
 
 Also a tiny command line for the Makefile::
 
@@ -47,6 +54,7 @@ __all__ = [
     "free_port",
     "port_is_free",
     "prepare_data_dir",
+    "running_server",
     "server_env",
     "start_server",
     "stop_server",
@@ -155,6 +163,31 @@ def server_env(account: AdminAccount, base: dict[str, str] | None = None) -> dic
         }
     )
     return env
+
+
+# A settings module that is Label Studio's, with `django.*` records logged once (see above).
+_SETTINGS_MODULE = "dsbuild_labelstudio_settings"
+_SETTINGS_SOURCE = """\
+# Written by dsbuild: Label Studio's settings, with django's log records written once.
+# Label Studio's settings module reads django.conf.settings while it is being imported, so
+# it is registered under this module's name too before it runs: those reads see it.
+import importlib.util
+import sys
+
+_spec = importlib.util.find_spec("label_studio.core.settings.label_studio")
+_module = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = sys.modules[__name__] = _module
+_spec.loader.exec_module(_module)
+_module.LOGGING["loggers"].setdefault("django", {})["propagate"] = False
+"""
+
+
+def _settings_env(data_dir: Path) -> dict[str, str]:
+    """Write our settings module under `data_dir` and return the variables that select it."""
+    folder = Path(data_dir) / ".dsbuild"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{_SETTINGS_MODULE}.py").write_text(_SETTINGS_SOURCE, "utf-8")
+    return {"DJANGO_SETTINGS_MODULE": _SETTINGS_MODULE, "PYTHONPATH": str(folder)}
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -274,10 +307,11 @@ def start_server(
         "--data-dir",
         str(data_dir),
     ]
+    env = {**server_env(account), **_settings_env(data_dir)}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command,
-            env=server_env(account),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -328,6 +362,36 @@ def stop_server(pid: int, timeout: float = 20.0) -> bool:
 
 
 _ACCOUNT_FILE = "dsbuild-admin.json"
+_SERVER_FILE = "dsbuild-server.json"
+
+
+def record_server(server: RunningServer, *, owner: int | None) -> None:
+    """Remember a started server in its data dir; `owner`: the pid of the `serve` that stops
+    it (None: detached, nobody will)."""
+    path = Path(server.data_dir) / _SERVER_FILE
+    path.write_text(json.dumps({**server.to_json(), "owner": owner}) + "\n", "utf-8")
+    path.chmod(0o600)
+
+
+def forget_server(data_dir: str | Path) -> None:
+    (Path(data_dir) / _SERVER_FILE).unlink(missing_ok=True)
+
+
+def running_server(data_dir: str | Path) -> dict | None:
+    """The server recorded in `data_dir` if it still runs (a label-studio process on that
+    data dir, not a reused pid), with `owner_alive`: whether the `serve` that started it
+    still runs. None (and the record removed) when it is gone."""
+    path = Path(data_dir) / _SERVER_FILE
+    try:
+        info = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not _is_our_server(int(info["pid"]), str(Path(data_dir).resolve())):
+        path.unlink(missing_ok=True)
+        return None
+    owner = info.get("owner")
+    info["owner_alive"] = bool(owner) and owner != os.getpid() and _alive(int(owner))
+    return info
 
 
 def read_account(data_dir: str | Path) -> AdminAccount | None:
@@ -388,12 +452,19 @@ def prepare_data_dir(
 
 # -- the Makefile's command line ------------------------------------------------------------
 def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, dead but not yet reaped, is not running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("State:"):
+                return "Z" not in line.split()[1]
+    except OSError:
+        pass
     return True
 
 

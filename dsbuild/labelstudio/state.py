@@ -9,6 +9,7 @@ RUN/annotation/
     records.jsonl         the annotated records (the round's new stage)
     disagreements.jsonl   what the annotators disagreed on, for adjudication
     problems.jsonl        tasks and annotations left out, each with the reason
+    incomplete.jsonl      tasks with fewer annotations than the overlap (left out unless kept)
     agreement.json        agreement per field
     done.json             the pull's summary, written last (absent: the pull was cut)
 """

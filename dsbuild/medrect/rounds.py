@@ -29,6 +29,7 @@ from dsbuild.labelstudio.interfaces import (
 __all__ = ["ROUNDS", "MedrectRounds", "numbered_sentences"]
 
 _FIELDS = ("error_flag", "error_sentence_id", "error_type")
+_PREFILLED = "A pre-filled answer comes from a model: check it and change what is wrong."
 
 
 def numbered_sentences(text: str) -> list[tuple[int, str]]:
@@ -57,7 +58,7 @@ class MedrectRounds(AnnotationRounds):
                 "write that sentence corrected (change only what is wrong), "
                 "and choose the error type."
             ),
-            "A pre-filled answer comes from a model: check it and change what is wrong.",
+            _PREFILLED,
         ]
         root = start(lines)
         add_text(root, "Clinical text", "text", "$text")
@@ -99,7 +100,7 @@ class MedrectRounds(AnnotationRounds):
             box, "error_type", "text", {t: t.replace("_", " ") for t in MEDRECT_ERROR_TYPES}
         )
         add_comment(root, "text")
-        return finish("medrect", root, lines)
+        return finish("medrect", root, lines, prefilled=(_PREFILLED,))
 
     def task(self, unit: Unit) -> tuple[dict, list[dict]]:
         r = unit.record

@@ -28,6 +28,8 @@ from dsbuild.labelstudio.interfaces import (
 
 __all__ = ["ROUNDS", "PsiloqaRounds"]
 
+_PREFILLED = "Pre-selected spans come from a model: delete or resize them when they are wrong."
+
 
 class PsiloqaRounds(AnnotationRounds):
     display = ("passage", "question", "golden_answer", "answer")
@@ -48,7 +50,7 @@ class PsiloqaRounds(AnnotationRounds):
                 "correct and merely vague wording unmarked. If nothing is wrong, submit with no "
                 "span."
             ),
-            "Pre-selected spans come from a model: delete or resize them when they are wrong.",
+            _PREFILLED,
         ]
         root = start(lines)
         add_text(
@@ -69,7 +71,7 @@ class PsiloqaRounds(AnnotationRounds):
         element(labels, "Label", value="Hallucination", background="#ff8a80", hotkey="h")
         element(root, "Text", name="answer", value="$answer", granularity="symbol")
         add_comment(root, "answer")
-        return finish("psiloqa", root, lines)
+        return finish("psiloqa", root, lines, prefilled=(_PREFILLED,))
 
     def task(self, unit: Unit) -> tuple[dict, list[dict]]:
         from dsbuild.labelstudio.tasks import span_to_ls

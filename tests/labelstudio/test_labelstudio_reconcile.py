@@ -119,14 +119,14 @@ def test_cultural_unit_round_appends_schema_ratings(samples) -> None:
     }
     assert tr["annotation_result"]["full_text"]["overall"]["majority"] == 2
     assert tr["annotation"]["task"] == 5
-    assert [d["field"] for d in disagreements] == ["segment 1"]
+    assert [d["field"] for d in disagreements] == ["segment 0"]
     agreement = round_agreement("cultural", [(1, {"a@x": a, "b@x": b})])
     assert agreement["fields"]["overall"]["units"] == 1
 
 
 def test_cultural_score_for_a_missing_segment_is_refused(samples) -> None:
     unit = units_of(samples("cultural")[:1], "cultural")[0]
-    with pytest.raises(InputError, match="segment 6"):
+    with pytest.raises(InputError, match="segment 5"):
         parse_result("cultural", unit, [_choice("seg_score_5", "2")])
 
 
