@@ -255,6 +255,7 @@ class ModeChooser:
         self.setting, self.endpoint = setting, endpoint
         self.memory = memory or ModeMemory(None)
         self._chosen: dict[str, str] = {}  # model -> mode (this process)
+        self._unknown_until: dict[str, float] = {}  # model -> when to look in the file again
         self._skip: dict[str, set[str]] = {}  # model -> modes found not to work
         self._locks: dict[str, asyncio.Lock] = {}
         self.probes = 0  # requests sent in a mode that turned out not to work
@@ -264,10 +265,14 @@ class ModeChooser:
         if self.setting != AUTO:
             return self.setting
         mode = self._chosen.get(model)
-        if mode is None:
+        if mode is None and time.monotonic() >= self._unknown_until.get(model, 0.0):
+            # the file is read at most once a second while no mode is known (a batch run
+            # asks for every request and never probes)
             mode = self.memory.get(self.endpoint, model)
             if mode is not None:
                 self._chosen[model] = mode
+            else:
+                self._unknown_until[model] = time.monotonic() + 1.0
         return mode
 
     async def complete(self, payload: dict[str, Any], send: Send) -> BackendReply:
