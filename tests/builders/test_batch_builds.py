@@ -173,3 +173,71 @@ def test_the_batch_options_are_checked_before_anything_runs(cli, tmp_path):
     code, _, err = cli(*base, "--batch", "--model", "local:smollm2")
     assert code == 2 and "--batch needs an OpenAI-compatible endpoint" in err
     assert not (tmp_path / "r").exists()
+
+
+def stage_outputs(run: Path) -> dict[str, tuple]:
+    """Each stage's records and rejects, the marks of how an answer came aside."""
+
+    def rows(path: Path) -> list:
+        if not path.is_file():
+            return []
+        text = re.sub(r"batch \S+: ", "", path.read_text())
+        return [without_batch_marks(json.loads(x)) for x in text.splitlines()]
+
+    return {
+        stage.name: (rows(stage / "records.jsonl"), rows(stage / "rejects.jsonl"))
+        for stage in sorted((run / "stages").iterdir())
+    }
+
+
+def clinical(body: dict):
+    """The medrect builder tests' fake clinician, as a responder of the Batch API fake."""
+    from test_medrect_builder import ClinicalFake
+
+    from dsbuild.testing import FakeLLM
+
+    system = body["messages"][0]["content"]
+    user = next(m["content"] for m in body["messages"] if m["role"] == "user")
+    kinds = {
+        "You write clinical records": "record",
+        "You finish clinical records": "conclude",
+        "You make test items": "inject",
+        "senior physician": "validate",
+        "You check items": "screen",
+    }
+    kind = next((k for marker, k in kinds.items() if marker in system), None)
+    if kind is None:
+        return FakeLLM()._deterministic(body)
+    return getattr(ClinicalFake, f"_{kind}")(user)
+
+
+@pytest.mark.parametrize("dataset", ["medrect", "cultural"])
+def test_every_llm_builder_gives_the_same_stage_outputs_with_batch(tmp_path, monkeypatch, dataset):
+    """The other LLM builders (several calls per record, gathered answers of a roster) on
+    their embedded samples: every stage's records and rejects are the online run's, and
+    nothing is sent online."""
+    from dsbuild.cli.dataset_group import build_dataset
+    from dsbuild.config import Settings
+    from dsbuild.testing import FakeLLM
+
+    responder = clinical if dataset == "medrect" else FakeLLM()._deterministic
+    fake = FakeBatchAPI(responder=responder).serve_every_endpoint(monkeypatch)
+    runs = {}
+    for tag, batch in (("online", None), ("batch", BatchSettings())):
+        settings = Settings(
+            dataset=dataset,
+            model="openai:m",
+            base_url="http://test.invalid/v1",
+            cache_dir=tmp_path / f"cache-{tag}",
+            seed=0,
+        )
+        before = fake.calls["online"]
+        runs[tag] = build_dataset(
+            dataset, settings, tmp_path / tag, progress=False, batch=batch
+        ).run_dir
+        sent = fake.calls["online"] - before
+        assert (sent > 0) if batch is None else (sent == 0 and fake.calls["create"] > 0)
+    batched = stage_outputs(runs["batch"])
+    assert batched == stage_outputs(runs["online"])
+    last = batched[max(batched)]
+    assert last[0], "no record reached the last stage: the test would prove little"
