@@ -18,7 +18,7 @@ LS_VERSION := 1.23.2
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet -e '.[dev,local,ray]'
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(BIN)/python -m pip install --quiet -e '.[dev,local,ray,shards]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -45,14 +45,17 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 # The browser test drives Label Studio in Debian's Chromium (Playwright's own browser download
-# is not needed): installed with apt-get when missing, if we can; else that test skips.
+# is not needed), with CJK and colour-emoji fonts so screenshots show the answers' characters:
+# installed with apt-get when missing, if we can; else that test skips (or draws boxes).
+BROWSER_PACKAGES = chromium fonts-noto-cjk fonts-noto-color-emoji
 browser-setup:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || \
+	   { command -v dpkg >/dev/null 2>&1 && ! dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1; }; then \
 	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y -qq chromium fonts-noto-cjk >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null 2>&1) \
-	    || echo "chromium could not be installed: the browser test will skip"; \
-	  else echo "no chromium (apt-get as root not available): the browser test will skip"; fi; \
+	    (apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq $(BROWSER_PACKAGES)) >/dev/null 2>&1) \
+	    || echo "$(BROWSER_PACKAGES) could not all be installed: the browser test may skip"; \
+	  else echo "no chromium or fonts (apt-get as root not available): the browser test may skip"; fi; \
 	fi
 
 test: setup lint

@@ -17,7 +17,8 @@ Stages (each checkpointed by the runner):
                     tags and entity offsets (see `dsbuild.codeswitch`)
 
 Options (`--option KEY=VALUE`, or the named flags of `dsbuild entitycs build`):
-wikipedia, wikidata (dump paths; default: the embedded samples), max_languages (5),
+wikipedia, wikidata (dump paths; default: the embedded samples), wikipedia_index (a
+multistream dump's index; default: found beside it), ray_address, max_languages (5),
 switch_fraction (1.0), splitter (spacy | stanza), min_links (1), max_links (10),
 min_chars (20), max_tokens (128). `languages` (settings) defaults to the 93 XLM-R languages.
 """
@@ -38,10 +39,8 @@ from dsbuild.entitycs.text import (
     dump_problem,
     entity_links,
     link_targets,
-    pool,
     sentence_filter,
     sentence_splitter,
-    whole_pages,
 )
 from dsbuild.stages import Builder, map_stage, reject, source_stage
 
@@ -92,23 +91,27 @@ def _options(ctx) -> dict[str, Any]:
     return opts
 
 
-def _read_wikipedia(ctx) -> Iterator[dict]:
-    """Redirect records, then sentence records with their links (offsets in the sentence).
+def _read_wikipedia(ctx) -> Iterator[Any]:
+    """Redirect records, then sentence records with their links (offsets in the sentence),
+    and the rejects, in dump order.
 
-    Pages go to `workers` processes (or Ray workers) in chunks; results come back in page
-    order, so the output is the same whatever the number of workers or the engine.
+    The dump is cut into shards by byte range (`dsbuild.entitycs.shards`); `workers`
+    processes (or Ray workers) each read whole shards and write their own output, which is
+    streamed back in shard order: the output is the same whatever the number of workers or
+    the engine, and a killed run keeps the shards it finished.
     """
-    from dsbuild.wiki import iter_pages
+    from dsbuild.entitycs.shards import read_sharded
 
     opts = _options(ctx)
-    workers = int(ctx.runtime.get("workers") or 1)
-    engine = ctx.runtime.get("engine") or "local"
-    pages = chunks(whole_pages(iter_pages(Path(opts["wikipedia"])), opts["wikipedia"]), 64)
-    job = partial(chunk_records, opts=opts)  # pickled by module path for the workers
-    with pool(workers, engine) as workers_pool:
-        batches = workers_pool.imap(job, pages) if workers_pool is not None else map(job, pages)
-        for records in batches:
-            yield from records
+    yield from read_sharded(
+        ctx.workdir,
+        opts,
+        workers=int(ctx.runtime.get("workers") or 1),
+        engine=ctx.runtime.get("engine") or "local",
+        ray_address=opts.get("ray_address"),
+        run_info=getattr(ctx, "run_info", None),
+        stage=STAGE_READ,
+    )
 
 
 def _prepare_links(ctx, records) -> None:
@@ -121,13 +124,27 @@ def _prepare_links(ctx, records) -> None:
     languages = list(ctx.config.get("languages") or XLMR_LANGUAGES)
     if not (ctx.workdir / "labels.done").exists():
         store_path.unlink(missing_ok=True)
-        build_label_store(
-            Path(opts["wikidata"]),
-            store_path,
+        workers = int(ctx.runtime.get("workers") or 1)
+        engine = ctx.runtime.get("engine") or "local"
+        args = dict(
             titles=sorted(resolved),
             languages=["en", *languages],
             on_problem=partial(dump_problem, opts["wikidata"]),
         )
+        if workers > 1 or engine == "ray":  # the same store, the dump scanned in parts
+            from dsbuild.wikidata.parallel import build_label_store_parallel
+
+            build_label_store_parallel(
+                Path(opts["wikidata"]),
+                store_path,
+                workers=workers,
+                engine=engine,
+                ray_address=opts.get("ray_address"),
+                work_dir=ctx.workdir / "label-parts",  # finished parts survive a kill
+                **args,
+            )
+        else:
+            build_label_store(Path(opts["wikidata"]), store_path, **args)
         (ctx.workdir / "labels.done").write_text("ok\n")
     # Looked up per sentence through the store's bounded cache, not loaded whole: the
     # needed entities of a full dump do not fit in memory with all their labels.
@@ -283,6 +300,21 @@ SPEC = DatasetSpec(
         ),
         BuildOption(
             "--engine", "settings.engine", "local or ray [default: local]", "str", "local|ray"
+        ),
+        BuildOption(
+            "--ray-address",
+            "ray_address",
+            "Ray cluster to join with --engine ray: auto or HOST:PORT [default: start a local "
+            "Ray of --workers CPUs]",
+            "str",
+            "ADDR",
+        ),
+        BuildOption(
+            "--wikipedia-index",
+            "wikipedia_index",
+            "index of a multistream dump [default: the …-multistream-index.txt.bz2 beside it]",
+            "path",
+            "INDEX",
         ),
         BuildOption(
             "--out",

@@ -3,16 +3,15 @@
 Pages are parsed to plain text with links (`dsbuild.wiki.parse_wikitext`); the paragraphs
 that hold a link are split into sentences (never inside a link) and each sentence is kept or
 rejected by the paper's filter (`sentence_filter`). `chunk_records` does this for a chunk of
-pages and runs in worker processes (pickled by its module path); `pool` gives those workers.
+pages, in the worker process that reads their shard (`dsbuild.entitycs.shards`).
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Iterator
 
-from dsbuild.errors import ConfigError, InputError
+from dsbuild.errors import InputError
 from dsbuild.stages import Reject
 
 __all__ = [
@@ -27,7 +26,6 @@ __all__ = [
     "link_paragraphs_walk",
     "link_targets",
     "paragraphs",
-    "pool",
     "resolve",
     "sentence_filter",
     "sentences",
@@ -99,32 +97,6 @@ def chunks(items, size: int) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
-
-
-@contextmanager
-def pool(workers: int, engine: str):
-    """A pool of `workers` processes (spawned, or Ray's), or None for one worker."""
-    if engine == "ray":
-        try:
-            from ray.util.multiprocessing import Pool as RayPool
-        except ImportError:
-            raise ConfigError(
-                "--engine ray needs Ray, which is not installed",
-                "pip install 'dsbuild[ray]'",
-                code="DSB103",
-            ) from None
-        workers_pool = RayPool(processes=workers)
-    elif workers > 1:
-        import multiprocessing
-
-        workers_pool = multiprocessing.get_context("spawn").Pool(workers)
-    else:
-        yield None
-        return
-    try:
-        yield workers_pool
-    finally:
-        workers_pool.terminate()
 
 
 def chunk_records(pages: list, opts: dict) -> list[dict]:

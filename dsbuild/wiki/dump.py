@@ -344,10 +344,18 @@ class _Scanner:
     """Cuts a decompressed XML stream into page elements and parses each on its own."""
 
     def __init__(
-        self, stream: BinaryIO, namespaces: Collection[int] | None, *, shard: bool = False
+        self,
+        stream: BinaryIO,
+        namespaces: Collection[int] | None,
+        *,
+        shard: bool = False,
+        stop: int | None = None,
     ) -> None:
         self.stream = stream
         self.shard = shard  # a byte range of a multistream dump: no root end expected
+        # a shard cut by decompressed offsets: the pages that start at offset `stop` of the
+        # stream or later are the next shard's; at the first of them reading ends cleanly
+        self.stop = stop
         self.wanted = None if namespaces is None else frozenset(namespaces)
         self.namespace_ids = dict(_DEFAULT_NAMESPACES)
         self.wrap_open = b""  # a root carrying the dump's prefixed xmlns declarations
@@ -362,6 +370,8 @@ class _Scanner:
         root_open = False
         failure: tuple[str, str] | None = None
         offset = 0  # decompressed bytes read so far
+        base = 0  # the stream offset of buf[0]
+        stop = self.stop
         while True:
             try:
                 block = self.stream.read(_BLOCK)
@@ -380,6 +390,7 @@ class _Scanner:
             offset += len(block)
             keep = start if start is not None else scan
             buf = buf[keep:] + block
+            base += keep
             scan -= keep
             if start is not None:
                 start = 0
@@ -388,6 +399,14 @@ class _Scanner:
                 scan = match.end()
                 if name == b"page":
                     if not closing:
+                        if stop is not None and base + match.start() >= stop:
+                            if start is not None and current == b"page" and not skipping:
+                                yield self._reject(
+                                    buf[start : match.start()],
+                                    "unclosed_page",
+                                    "a <page> starts before this one ended",
+                                )
+                            return  # the next shard's first page: this shard is read
                         if start is not None and current == b"page" and not skipping:
                             yield self._reject(
                                 buf[start : match.start()],
@@ -423,9 +442,15 @@ class _Scanner:
                 )
                 skipping = True
             if skipping:
-                buf, scan, start = buf[scan:], 0, 0
+                buf, base, scan, start = buf[scan:], base + scan, 0, 0
         if failure is not None and failure[0] == "unreadable":
             yield PageReject(None, None, *failure)
+        elif self.shard and failure is None and start is not None and not skipping:
+            # a range of streams ends inside a page: the next range starts with a <page>
+            if current == b"page":
+                yield self._reject(
+                    buf[start:], "unclosed_page", "a <page> starts before this one ended"
+                )
         elif (
             failure is not None
             or (start is not None and not skipping)

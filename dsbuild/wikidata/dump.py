@@ -315,8 +315,12 @@ class DumpReader:
         on_problem: Callable[[DumpProblem], None] | None = None,
         progress: Any = None,
         stats: DumpStats | None = None,
+        part: Any = None,
     ) -> None:
         self.path = Path(path)
+        # a `LinePart` (dsbuild.wikidata.shards): read only its lines, and make only the
+        # checks that belong to it (the start of the file, its end); None: the whole file
+        self.part = part
         self.decompressor = decompressor
         self.on_problem = on_problem
         self.progress = progress
@@ -356,11 +360,16 @@ class DumpReader:
                 task = stack.enter_context(
                     self.progress.task(f"reading {self.path.name}", total=self.path.stat().st_size)
                 )
-            stream, position = stack.enter_context(
-                open_dump(self.path, decompressor=self.decompressor)
-            )
+            part = self.part
+            if part is None:
+                stream, position = stack.enter_context(
+                    open_dump(self.path, decompressor=self.decompressor)
+                )
+            else:
+                stream, position = part.lines(), lambda: 0
             done = 0
-            started = seen_entity = False
+            started = part is not None and not part.first
+            seen_entity = False
             yielded = 0
             try:
                 for raw in stream:
@@ -409,7 +418,9 @@ class DumpReader:
                 ) from exc
             if task is not None:
                 task.advance(max(self.path.stat().st_size - done, 0))
-        if not yielded and not st.skipped and not st.truncated:
+        if self.part is not None and not self.part.last:
+            return  # the end of the file (and its checks) belongs to the last part
+        if self.part is None and not yielded and not st.skipped and not st.truncated:
             raise InputError(
                 f"the Wikidata dump {self.path} holds no entities "
                 f"({'it is empty' if st.bytes == 0 else f'{st.lines} line(s) of framing only'})",

@@ -405,6 +405,10 @@ def build_label_store(
 
     Dump problems (missing `]`, cut last line, malformed lines) do not stop the build: they
     are in `store.info["dump"]` and go to `on_problem`.
+
+
+    `dsbuild.wikidata.parallel.build_label_store_parallel` builds the same store with
+    several workers.
     """
     langs = _check_languages(languages)
     t0 = time.perf_counter()
@@ -413,6 +417,15 @@ def build_label_store(
     reader = DumpReader(
         dump_path, decompressor=decompressor, on_problem=on_problem, progress=progress, stats=stats
     )
+
+    rows = iter_dump_labels(dump_path, needed, langs, reader=reader)
+    return _write(store_path, langs, rows, redir, _meta(dump_path, needed, stats, t0), batch_size)
+
+
+def _meta(
+    dump_path: str | os.PathLike[str], needed: set[str], stats: DumpStats, t0: float
+) -> Callable[[], dict[str, Any]]:
+    """The store's meta of a dump build, read when the rows are all written."""
 
     def meta() -> dict[str, Any]:
         return {
@@ -430,8 +443,7 @@ def build_label_store(
             "seconds": round(time.perf_counter() - t0, 3),
         }
 
-    rows = iter_dump_labels(dump_path, needed, langs, reader=reader)
-    return _write(store_path, langs, rows, redir, meta, batch_size)
+    return meta
 
 
 def build_label_store_from_api(
