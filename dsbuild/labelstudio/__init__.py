@@ -8,7 +8,7 @@ Modules, each small and named for what it holds:
 - `hooks`       the protocol each dataset's annotation rounds implement
                 (`dsbuild.<dataset>.rounds:ROUNDS`, its spec's `annotation` hook)
 - `interfaces`  the labelling config (XML) and annotator instructions: building blocks
-- `tasks`       records → keyed tasks with pre-annotations; UTF-16 offsets at the boundary
+- `tasks`       records → keyed tasks with pre-annotations; spans checked at the boundary
 - `results`     annotation results → one annotator's values
 - `reconcile`   several annotators → reconciled records and disagreements
 - `agreement`   agreement per field for a round

@@ -3,7 +3,7 @@
 One snapshot export (with the annotators' identities) is saved as it came before anything
 is read from it; then each annotated task is mapped back to its unit by `dsbuild_key`,
 checked (task edited in the UI? record changed since the push? task never pushed from
-this run?), each annotation parsed (UTF-16 spans → code points, surfaces checked), the
+this run?), each annotation parsed (spans in code points, bounds and surfaces checked), the
 annotators reconciled, and everything written to a new `RUN/annotation/pulls/NNN/`. A
 task or annotation that cannot be used is left out with a one-line reason in
 `problems.jsonl`; earlier pulls are never touched.

@@ -2,8 +2,8 @@
 
 Each dataset's `AnnotationRounds.parse_result` reads the controls its interface named,
 with the readers here (`choice_of`, `text_of`, `control_index`). Span offsets come back in
-UTF-16 code units and leave in code points (`tasks.span_from_ls`), each checked against
-the surface text Label Studio recorded. A result that cannot be read raises `InputError`
+code points, as Label Studio stores them (`tasks.span_from_ls`), each checked against the
+surface text Label Studio recorded. A result that cannot be read raises `InputError`
 naming the task; pull records it as a problem and keeps going.
 """
 

@@ -7,9 +7,12 @@ skips keys already in the project, pull maps tasks back by key.
 
 Task data carries `dsbuild_key`, `dsbuild_record_id` and `dsbuild_check` (a hash of the
 fields the annotator sees): pull recomputes the hash to notice a task edited in the UI,
-or a record changed since the push. Span offsets cross into Label Studio as UTF-16 code
-units (`dsbuild.spans`), and every converted span is checked both ways:
-`text[start:end] == surface` in code points, and the same surface in UTF-16 units.
+or a record changed since the push. Span offsets cross into Label Studio as they are, in
+code points: Label Studio's Text tag converts the browser's UTF-16 selection to code points
+before it stores `start`/`end` (`fixCodePointsInRange` in its editor; measured in a real
+browser with Label Studio 1.23.2, `tests/labelstudio/test_labelstudio_browser.py`), and
+shows pre-annotations by code points too. Every span is checked: in bounds, and
+`text[start:end] == surface` when Label Studio gives the surface.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from typing import Any
 
 from dsbuild.errors import InputError
 from dsbuild.labelstudio.hooks import Unit, annotated, rounds_for
-from dsbuild.spans import from_utf16_offset, to_utf16_offset
 
 __all__ = [
     "Unit",
@@ -80,36 +82,35 @@ def units_of(records: Iterable[Mapping[str, Any]], dataset: str) -> list[Unit]:
 
 # -- offsets ---------------------------------------------------------------------------------
 def span_to_ls(text: str, start: int, end: int, *, where: str = "span") -> tuple[int, int]:
-    """Code-point span → UTF-16 span, checked both ways (InputError DSB303 on a mismatch)."""
-    s16, e16 = to_utf16_offset(text, start), to_utf16_offset(text, end)
-    surface = text[start:end]
-    units = text.encode("utf-16-le")[2 * s16 : 2 * e16].decode("utf-16-le", errors="strict")
-    if units != surface or (from_utf16_offset(text, s16), from_utf16_offset(text, e16)) != (
-        start,
-        end,
-    ):
+    """Code-point span → Label Studio span (code points too), checked (InputError DSB303)."""
+    if not 0 <= start <= end <= len(text):
         raise InputError(
-            f"{where}: span [{start}, {end}) does not survive the UTF-16 conversion",
-            "report this text; it should not happen",
+            f"{where}: span [{start}, {end}) is not within the text ({len(text)} characters)",
+            "fix the record's span offsets",
             code="DSB303",
         )
-    return s16, e16
+    return start, end
 
 
 def span_from_ls(
-    text: str, start16: int, end16: int, surface: str | None = None, *, where: str = "span"
+    text: str, start: int, end: int, surface: str | None = None, *, where: str = "span"
 ) -> tuple[int, int]:
-    """UTF-16 span (from Label Studio) → code points; checks the surface when given."""
-    start, end = from_utf16_offset(text, start16), from_utf16_offset(text, end16)
+    """Label Studio span (code points) → code points; checks bounds and the surface if given."""
     if start > end:
         raise InputError(
-            f"{where}: span [{start16}, {end16}) ends before it starts",
+            f"{where}: span [{start}, {end}) ends before it starts",
             "re-select the span in Label Studio",
+            code="DSB303",
+        )
+    if not 0 <= start <= end <= len(text):
+        raise InputError(
+            f"{where}: span [{start}, {end}) is not within the text ({len(text)} characters)",
+            "the task text differs from the record (edited in the UI?); re-push the record",
             code="DSB303",
         )
     if surface is not None and text[start:end] != surface:
         raise InputError(
-            f"{where}: UTF-16 span [{start16}, {end16}) covers {text[start:end][:40]!r}, "
+            f"{where}: span [{start}, {end}) covers {text[start:end][:40]!r}, "
             f"but Label Studio says {surface[:40]!r}",
             "the task text differs from the record (edited in the UI?); re-push the record",
             code="DSB303",

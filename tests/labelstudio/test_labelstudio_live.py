@@ -17,7 +17,6 @@ from dsbuild.labelstudio.push import push_run
 from dsbuild.labelstudio.state import AnnotationState
 from dsbuild.labelstudio.tasks import DATASETS, to_task, units_of
 from dsbuild.schemas import CulturalRecord, EntityCSRecord, MedRECTRecord, PsiloQARecord
-from dsbuild.spans import to_utf16_offset
 
 pytestmark = pytest.mark.labelstudio
 
@@ -27,13 +26,14 @@ def _read(path) -> list[dict]:
 
 
 def _label(text: str, start: int, end: int) -> dict:
+    """A span region as Label Studio's editor stores it: offsets in code points."""
     return {
         "from_name": "hallucination",
         "to_name": "answer",
         "type": "labels",
         "value": {
-            "start": to_utf16_offset(text, start),
-            "end": to_utf16_offset(text, end),
+            "start": start,
+            "end": end,
             "text": text[start:end],
             "labels": ["Hallucination"],
         },
@@ -249,10 +249,7 @@ def test_multilingual_spans_survive_the_real_server(
             for r in prediction["result"]
         ]
         text = record["llm_answer"]
-        expected = [
-            (to_utf16_offset(text, s), to_utf16_offset(text, e), text[s:e])
-            for s, e in record["labels"]
-        ]
+        expected = [(s, e, text[s:e]) for s, e in record["labels"]]  # code points
         mismatches += stored != expected
         result = [_label(record["llm_answer"], s, e) for s, e in record["labels"]]
         ls_client.create_annotation(keys[record["id"]]["id"], result, completed_by=a_id)

@@ -1,5 +1,6 @@
-"""Span offsets across the Label Studio boundary (UTF-16): every span of multilingual strings
-survives the round trip with its surface intact, both ways."""
+"""Span offsets across the Label Studio boundary: Label Studio stores a Text region's
+`start`/`end` in code points (measured in a real browser, test_labelstudio_browser.py), so
+every span of multilingual strings crosses as it is, its surface checked, both ways."""
 
 from __future__ import annotations
 
@@ -21,10 +22,6 @@ MULTILINGUAL = {
 }
 
 
-def _utf16_slice(text: str, s16: int, e16: int) -> str:
-    return text.encode("utf-16-le")[2 * s16 : 2 * e16].decode("utf-16-le")
-
-
 @pytest.mark.parametrize("name", sorted(MULTILINGUAL))
 def test_every_span_round_trips_with_zero_mismatches(name: str) -> None:
     text = MULTILINGUAL[name]
@@ -33,25 +30,32 @@ def test_every_span_round_trips_with_zero_mismatches(name: str) -> None:
     for start in range(len(text) + 1):
         for end in range(start, len(text) + 1):
             spans += 1
-            s16, e16 = span_to_ls(text, start, end)
+            ls_start, ls_end = span_to_ls(text, start, end)
             surface = text[start:end]
-            if _utf16_slice(text, s16, e16) != surface:  # what the browser sees
+            if text[ls_start:ls_end] != surface:  # what Label Studio shows
                 mismatches += 1
-            if span_from_ls(text, s16, e16, surface) != (start, end):
+            if span_from_ls(text, ls_start, ls_end, surface) != (start, end):
                 mismatches += 1
     assert spans > 100
     assert mismatches == 0
 
 
-def test_astral_characters_take_two_units() -> None:
+def test_an_astral_character_is_one_offset_as_label_studio_stores_it() -> None:
     text = "a🔥b"
-    assert span_to_ls(text, 2, 3) == (3, 4)
-    assert span_from_ls(text, 3, 4, "b") == (2, 3)
+    assert span_to_ls(text, 2, 3) == (2, 3)
+    assert span_from_ls(text, 2, 3, "b") == (2, 3)
+    # a UTF-16 offset (what a browser's selection counts) would miss the surface: refused
+    with pytest.raises(InputError, match="covers 'c', but Label Studio says 'b'"):
+        span_from_ls(text + "c", 3, 4, "b")
 
 
-def test_offset_inside_a_surrogate_pair_is_refused() -> None:
-    with pytest.raises(InputError, match="surrogate pair"):
-        span_from_ls("a🔥b", 2, 4)
+def test_spans_outside_the_text_are_refused_both_ways() -> None:
+    with pytest.raises(InputError, match=r"span \[2, 5\) is not within the text \(3 characters\)"):
+        span_from_ls("a🔥b", 2, 5)
+    with pytest.raises(InputError, match="fix the record's span offsets"):
+        span_to_ls("a🔥b", 1, 4)
+    with pytest.raises(InputError, match="ends before it starts"):
+        span_from_ls("a🔥b", 2, 1)
 
 
 def test_surface_mismatch_names_the_span() -> None:
@@ -75,7 +79,8 @@ def _psiloqa_record(rid: str, answer: str, labels: list[list[int]]) -> dict:
 
 
 def test_pre_annotations_and_results_round_trip_through_task_payloads() -> None:
-    """Record spans → task prediction (UTF-16) → an annotation with those values → spans."""
+    """Record spans → task prediction (code points) → an annotation with those values →
+    spans."""
     records = []
     for name, text in MULTILINGUAL.items():
         stripped = text.strip()
@@ -88,9 +93,7 @@ def test_pre_annotations_and_results_round_trip_through_task_payloads() -> None:
         result = task["predictions"][0]["result"]
         for item in result:
             value = item["value"]
-            assert (
-                _utf16_slice(task["data"]["answer"], value["start"], value["end"]) == value["text"]
-            )
+            assert task["data"]["answer"][value["start"] : value["end"]] == value["text"]
         values = parse_result("psiloqa", unit, result)
         if values["spans"] != sorted(unit.record["labels"]):
             mismatches += 1

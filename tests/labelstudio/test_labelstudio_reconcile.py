@@ -42,15 +42,14 @@ def test_annotator_identity_from_snapshot_or_id() -> None:
 
 
 def _span(text: str, s: int, e: int) -> dict:
-    from dsbuild.spans import to_utf16_offset as u
-
+    """A span region as Label Studio stores it (code points)."""
     return {
         "from_name": "hallucination",
         "to_name": "answer",
         "type": "labels",
         "value": {
-            "start": u(text, s),
-            "end": u(text, e),
+            "start": s,
+            "end": e,
             "text": text[s:e],
             "labels": ["Hallucination"],
         },
