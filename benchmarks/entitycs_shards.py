@@ -152,7 +152,7 @@ def main() -> None:
     formats = a.formats.split(",")
     with tempfile.TemporaryDirectory(prefix="dsb-shards-") as tmp:
         work = Path(tmp)
-        env = {**os.environ, "RAY_TMPDIR": str(work / "ray"), "TMPDIR": str(work)}
+        env = {**os.environ, "DSBUILD_RAY_TMPDIR": str(work / "ray"), "TMPDIR": str(work)}
         (work / "ray").mkdir()
         print(
             f"{'input':<22} {'run':<9} {'shards':>6} {'text s':>7} {'speed-up':>8} "

@@ -18,7 +18,7 @@ Stages (each checkpointed by the runner):
 
 Options (`--option KEY=VALUE`, or the named flags of `dsbuild entitycs build`):
 wikipedia, wikidata (dump paths; default: the embedded samples), wikipedia_index (a
-multistream dump's index; default: found beside it), ray_address, max_languages (5),
+multistream dump's index; default: found beside it), max_languages (5),
 switch_fraction (1.0), splitter (spacy | stanza), min_links (1), max_links (10),
 min_chars (20), max_tokens (128). `languages` (settings) defaults to the 93 XLM-R languages.
 """
@@ -108,9 +108,10 @@ def _read_wikipedia(ctx) -> Iterator[Any]:
         opts,
         workers=int(ctx.runtime.get("workers") or 1),
         engine=ctx.runtime.get("engine") or "local",
-        ray_address=opts.get("ray_address"),
+        ray_address=ctx.runtime.get("ray_address"),
         run_info=getattr(ctx, "run_info", None),
         stage=STAGE_READ,
+        task=getattr(ctx, "task", None),
     )
 
 
@@ -139,7 +140,7 @@ def _prepare_links(ctx, records) -> None:
                 store_path,
                 workers=workers,
                 engine=engine,
-                ray_address=opts.get("ray_address"),
+                ray_address=ctx.runtime.get("ray_address"),
                 work_dir=ctx.workdir / "label-parts",  # finished parts survive a kill
                 **args,
             )
@@ -303,7 +304,7 @@ SPEC = DatasetSpec(
         ),
         BuildOption(
             "--ray-address",
-            "ray_address",
+            "settings.ray_address",
             "Ray cluster to join with --engine ray: auto or HOST:PORT [default: start a local "
             "Ray of --workers CPUs]",
             "str",

@@ -70,6 +70,9 @@ class Settings(BaseModel):
     hf_token: SecretStr | None = Field(None, description="Hugging Face Hub token")
     workers: int = Field(1, ge=1, le=512, description="processes for CPU-bound stages")
     engine: Literal["local", "ray"] = Field("local", description="local processes or a Ray cluster")
+    ray_address: str | None = Field(
+        None, description="Ray cluster for engine ray: auto or HOST:PORT (default: a local one)"
+    )
     out: Path | None = Field(None, description="folder for the exported dataset files")
     prompts_dir: Path | None = Field(
         None, description="folder of prompt templates overriding the packaged ones"

@@ -1,8 +1,10 @@
 """Progress reporting for long work: rich bars on a terminal, plain log lines otherwise.
 
 Library code receives a `Progress` (or uses `NullProgress`) and calls `task()`; it never
-decides how progress is shown. The CLI picks `make_progress()`, which is a rich bar with
-records, rate and ETA when stderr is a TTY, and a line every few seconds when it is not.
+decides how progress is shown. A task counts units (`advance`) and may carry a short note
+(`note`: e.g. pages and sentences per second of parallel workers, and an ETA). The CLI picks
+`make_progress()`, which is a rich bar with records, rate and ETA when stderr is a TTY, and a
+line every few seconds when it is not.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ log = logging.getLogger("dsbuild")
 class Task(Protocol):
     def advance(self, n: int = 1) -> None: ...
 
+    def note(self, text: str) -> None: ...
+
 
 class Progress(Protocol):
     def task(self, description: str, total: int | None = None, done: int = 0): ...
@@ -28,6 +32,9 @@ class Progress(Protocol):
 
 class _NullTask:
     def advance(self, n: int = 1) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
 
@@ -44,9 +51,17 @@ class _PlainTask:
         self.description, self.total, self.done = description, total, done
         self.start_done, self.t0, self.last = done, time.monotonic(), time.monotonic()
         self.every_s, self.stream = every_s, stream
+        self.text = ""
 
     def advance(self, n: int = 1) -> None:
         self.done += n
+        self._maybe_write()
+
+    def note(self, text: str) -> None:
+        self.text = text
+        self._maybe_write()
+
+    def _maybe_write(self) -> None:
         now = time.monotonic()
         if now - self.last >= self.every_s:
             self.last = now
@@ -63,7 +78,7 @@ class _PlainTask:
                 text += f" ({rate:.1f}/s, ETA {max(self.total - self.done, 0) / rate:.0f}s)"
         elif rate > 0:
             text += f" ({rate:.1f}/s)"
-        return text
+        return f"{text}; {self.text}" if self.text else text
 
 
 class PlainProgress:
@@ -114,10 +129,11 @@ class RichProgress:
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
             console=Console(stderr=True),
         )
         with bar:
-            task_id = bar.add_task(description, total=total, completed=done)
+            task_id = bar.add_task(description, total=total, completed=done, note="")
             yield _RichTask(bar, task_id)
 
 
@@ -127,6 +143,9 @@ class _RichTask:
 
     def advance(self, n: int = 1) -> None:
         self.bar.advance(self.task_id, n)
+
+    def note(self, text: str) -> None:
+        self.bar.update(self.task_id, note=text)
 
 
 def make_progress(enabled: bool = True) -> Progress:

@@ -14,6 +14,25 @@ def _testing_models(monkeypatch):
     monkeypatch.setenv("DSBUILD_TESTING", "1")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _ray_session_files():
+    """A local Ray started by a test keeps its session files in a folder of its own (short:
+    Ray's socket paths must fit 107 bytes), removed at the end: nothing left in /tmp/ray."""
+    import os
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="dsbray-")
+    old = os.environ.get("DSBUILD_RAY_TMPDIR")
+    os.environ["DSBUILD_RAY_TMPDIR"] = folder
+    yield
+    if old is None:
+        os.environ.pop("DSBUILD_RAY_TMPDIR", None)
+    else:
+        os.environ["DSBUILD_RAY_TMPDIR"] = old
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
 def shared_fixtures() -> Path:
     """The real public files in ../shared/fixtures; skip when that folder is absent."""

@@ -27,9 +27,6 @@ class Options(BuilderOptions):
         description="index of a multistream Wikipedia dump (default: the "
         "…-multistream-index.txt.bz2 next to it, when there)",
     )
-    ray_address: str | None = Field(
-        None, description="Ray cluster for --engine ray: auto or HOST:PORT (default: a local one)"
-    )
     max_languages: int = Field(5, ge=1, description="languages a sentence is switched into at most")
     switch_fraction: float = Field(
         1.0, gt=0.0, le=1.0, description="share of a sentence's entities switched"
@@ -47,6 +44,6 @@ class Options(BuilderOptions):
 
 
 DEFAULTS: dict[str, Any] = Options().model_dump(
-    exclude={"gates", "gate", "wikipedia", "wikidata", "wikipedia_index", "ray_address"}
+    exclude={"gates", "gate", "wikipedia", "wikidata", "wikipedia_index"}
 )
 """The sentence filter's defaults, as a plain dict (what `sentence_filter` and workers take)."""

@@ -135,9 +135,12 @@ def read_sharded(
     ray_address: str | None,
     run_info: Any = None,
     stage: str = "read_wikipedia",
+    task: Any = None,
 ) -> Iterator[dict | Reject]:
     """Every record and reject of the dump, in dump order, the shards read by `workers`
-    processes (or Ray); per-worker peak memory goes into `run.json` (`shards.<stage>`)."""
+    processes (or Ray); per-worker peak memory goes into `run.json` (`shards.<stage>`);
+    every worker's pages, sentences and bytes read feed the note of the stage's progress
+    `task` (rates and ETA)."""
     import time
 
     from dsbuild.runs.shards import ShardJob, ShardRun, progress_line
@@ -152,7 +155,7 @@ def read_sharded(
         workers=workers,
         engine=engine,
         ray_address=ray_address,
-        on_report=progress_line(stage, total),
+        on_report=progress_line(stage, total, task=task),
     )
     jobs = [ShardJob(shard.key, shard) for shard in plan]
     for _, path in run.results(text_shard, jobs, opts):

@@ -53,6 +53,7 @@ EXCLUDED_KEYS: Mapping[str, str] = {
     "max_cost": "a budget stop: the run halts, it does not produce other records",
     "workers": "how many processes share the work; output is merged in input order",
     "engine": "local processes or a Ray cluster run the same stages to the same output",
+    "ray_address": "which Ray cluster runs the work, not what it produces",
     "out": "where finished records are exported, not what they are",
 }
 

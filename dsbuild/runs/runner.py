@@ -402,6 +402,7 @@ def _run_stage(
         progress.task(stage.name, total=total, done=state.n_lines) as task,
         ckpt.open_log(source=stage.kind == "source") as out,
     ):
+        ctx.task = task  # the stage's bar: a stage may add a note to it (`Task.note`)
         if stage.kind == "source":
             _run_source(stage, ctx, state.n_lines, state.last, out, task)
         elif stage.is_async:

@@ -260,8 +260,14 @@ class ShardRun:
         if not ray.is_initialized():
             if self.ray_address:
                 ray.init(address=self.ray_address, log_to_driver=False)
-            else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+            else:  # a local instance; its session files in DSBUILD_RAY_TMPDIR if set
+                tmp = os.environ.get("DSBUILD_RAY_TMPDIR")
+                ray.init(
+                    num_cpus=self.workers,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    **({"_temp_dir": tmp} if tmp else {}),
+                )
         task = ray.remote(num_cpus=1)(_run_ray)
         shared_ref = ray.put(shared)
         refs = {task.remote(fn, shared_ref, job.key, job.payload): job for job in todo}
@@ -294,28 +300,39 @@ class ShardRun:
 
 
 def progress_line(
-    name: str, total_bytes: int | None = None, every_s: float = 5.0
+    name: str,
+    total_bytes: int | None = None,
+    every_s: float = 5.0,
+    task: Any = None,
 ) -> Callable[[dict[str, int]], None]:
-    """An `on_report` logging one line for all workers at most every `every_s` seconds:
-    `name: N pages (R/s), M sentences (R/s), P% of the input, ETA S s` (from the counts'
-    `bytes` of input done out of `total_bytes`)."""
+    """An `on_report` for all workers at once: `N pages (R/s), M sentences (R/s), P% of the
+    input, ETA S s` (from the counts' `bytes` of input done out of `total_bytes`), as the
+    note of the stage's progress `task` (at most once a second) and as a log line at most
+    every `every_s` seconds."""
     import logging
 
     log = logging.getLogger("dsbuild.shards")
     t0 = time.monotonic()
-    last = [t0]
+    last = {"log": t0, "note": 0.0}
+    note = getattr(task, "note", None)
 
     def report(counts: dict[str, int]) -> None:
         now = time.monotonic()
-        if now - last[0] < every_s:
+        due_log, due_note = now - last["log"] >= every_s, now - last["note"] >= 1.0
+        if not (due_log or (note is not None and due_note)):
             return
-        last[0] = now
         elapsed = max(now - t0, 1e-9)
         parts = [f"{v:,} {k} ({v / elapsed:,.0f}/s)" for k, v in counts.items() if k != "bytes"]
         done = counts.get("bytes", 0)
         if total_bytes and done:
             share = min(done / total_bytes, 1.0)
             parts.append(f"{share:.0%} of the input, ETA {elapsed * (1 - share) / share:,.0f} s")
-        log.info("%s: %s", name, ", ".join(parts))
+        text = ", ".join(parts)
+        if note is not None and due_note:
+            last["note"] = now
+            note(text)
+        if due_log:
+            last["log"] = now
+            log.info("%s: %s", name, text)
 
     return report

@@ -60,6 +60,7 @@ def test_the_excluded_table_is_explicit():
         "max_cost",
         "workers",
         "engine",
+        "ray_address",
         "out",
     }
     assert all(reason for reason in EXCLUDED_KEYS.values())
