@@ -4,7 +4,7 @@
         [--backends sqlite,duckdb,parquet] [--needed 10pct|all] [--repeat 3]
         [--lookup-entities 1000000] [--lookup-backends sqlite,sqlite-nocache,memory,duckdb,
         parquet,parquet-mem] [--threads 1] [--workdir /tmp/dsbuild-wikidata-bench]
-        [--skip-build] [--skip-lookup]
+        [--skip-build] [--skip-lookup] [--workers 1,2]
 
 Prints figures; asserts nothing. DuckDB (`pip install duckdb`) is needed only for the
 duckdb rows; dsbuild itself does not use it. Repeats are interleaved across the variants
@@ -410,6 +410,28 @@ def all_titles(meta: dict) -> list[str]:
     ]
 
 
+def store_digest(path: Path) -> str:
+    """sha256 of every table of a SQLite label store but its meta (timings), rows sorted."""
+    import hashlib
+    import sqlite3
+
+    h = hashlib.sha256()
+    db = sqlite3.connect(path)
+    try:
+        tables = [
+            r[0]
+            for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")
+            if "meta" not in r[0]
+        ]
+        for table in tables:
+            h.update(table.encode())
+            for row in sorted(db.execute(f"SELECT * FROM {table}"), key=repr):
+                h.update(repr(row).encode())
+    finally:
+        db.close()
+    return h.hexdigest()[:12]
+
+
 def child_build(args: argparse.Namespace) -> dict:
     meta = json.loads(Path(args.meta).read_text())
     titles = meta["needed"] + meta["absent"] + list(meta["redirects"])
@@ -417,20 +439,36 @@ def child_build(args: argparse.Namespace) -> dict:
         titles += all_titles(meta)
     out = Path(args.out)
     t0 = time.perf_counter()
+    extra: dict = {}
     if args.backend == "sqlite":
+        from dsbuild.wikidata.parallel import build_label_store_parallel
         from dsbuild.wikidata.store import build_label_store
 
-        store = build_label_store(
-            args.input,
-            out,
+        kwargs = dict(
             titles=titles,
             languages=LANGS,
             redirects=meta["redirects"],
             decompressor=args.decompressor,
         )
+        workers = int(args.workers)
+        if workers > 1:  # parts scanned by worker processes, merged in dump order
+            work = out.with_name(out.name + "-parts")
+            shutil.rmtree(work, ignore_errors=True)
+            store = build_label_store_parallel(
+                args.input, out, workers=workers, work_dir=work, **kwargs
+            )
+            per_worker: dict[str, float] = {}
+            for counts in (work / "parts").glob("*.json"):
+                c = json.loads(counts.read_text())
+                per_worker[c["worker"]] = max(per_worker.get(c["worker"], 0), c["peak_rss_mb"])
+            extra["worker_rss_mb"] = sorted(per_worker.values())
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            store = build_label_store(args.input, out, **kwargs)
         entities = len(store)
         dump = store.info["dump"]
         store.close()
+        extra["digest"] = store_digest(out)
     else:
         from dsbuild.wikidata.dump import DumpReader
         from dsbuild.wikidata.store import _needed_titles, iter_dump_labels
@@ -455,6 +493,7 @@ def child_build(args: argparse.Namespace) -> dict:
         "rss_mb": _rss_mb(),
         "uncompressed": dump["bytes"],
         "on_disk": Path(args.input).stat().st_size,
+        **extra,
     }
 
 
@@ -578,6 +617,11 @@ def main() -> None:
         "--workdir", default=os.path.join(tempfile.gettempdir(), "dsbuild-wikidata-bench")
     )
     ap.add_argument("--skip-build", action="store_true")
+    ap.add_argument(
+        "--workers",
+        default="1",
+        help="comma list: SQLite builds by that many worker processes (parallel parts)",
+    )
     ap.add_argument("--skip-lookup", action="store_true")
     ap.add_argument("--child", choices=["build", "lookup"])
     ap.add_argument("--input")
@@ -626,22 +670,25 @@ def main() -> None:
             f"decompressor={args.decompressor}, needed={args.needed}"
         )
         print(
-            f"{'backend':12} {'input':6} {'seconds':>22} {'MB/s (uncompr.)':>16} "
-            f"{'MB/s (on disk)':>15} {'store MB':>9} {'entities':>9} {'peak RSS MB':>12}"
+            f"{'backend':12} {'input':6} {'workers':>7} {'seconds':>22} {'speed-up':>8} "
+            f"{'MB/s (uncompr.)':>16} {'MB/s (on disk)':>15} {'store MB':>9} {'entities':>9} "
+            f"{'peak RSS MB':>12} {'per worker':>12} {'store sha256':>13}"
         )
+        worker_counts = [int(w) for w in args.workers.split(",") if w]
         combos = [
-            (kind, path, backend)
+            (kind, path, backend, n)
             for kind, path in inputs.items()
             for backend in backends
+            for n in (worker_counts if backend == "sqlite" else [1])
             if kind == "plain" or backend == "sqlite"
         ]  # the writer ignores compression
-        builds: dict[tuple[str, str], list[dict]] = {(k, b): [] for k, _, b in combos}
+        builds: dict[tuple[str, str, int], list[dict]] = {(k, b, n): [] for k, _, b, n in combos}
         for _ in range(args.repeat):
-            for kind, path, backend in combos:
-                out = work / f"store-{backend}-{kind}"
+            for kind, path, backend, n in combos:
+                out = work / f"store-{backend}-{kind}-w{n}"
                 if out.is_dir():
                     shutil.rmtree(out)
-                builds[kind, backend].append(
+                builds[kind, backend, n].append(
                     run_child(
                         "build",
                         input=path,
@@ -650,17 +697,26 @@ def main() -> None:
                         backend=backend,
                         needed=args.needed,
                         decompressor=args.decompressor,
+                        workers=n,
                     )
                 )
-        for (kind, backend), runs in builds.items():
+        for (kind, backend, n), runs in builds.items():
             secs = [r["seconds"] for r in runs]
+            one = builds.get((kind, backend, 1))
+            speed = (
+                f"{statistics.median(r['seconds'] for r in one) / statistics.median(secs):.2f}x"
+                if one
+                else "-"
+            )
             r = runs[-1]
+            per_worker = ",".join(f"{x:.0f}" for x in r.get("worker_rss_mb", [])) or "-"
             print(
-                f"{backend:12} {kind:6} {med(secs):>22} "
+                f"{backend:12} {kind:6} {n:7} {med(secs):>22} {speed:>8} "
                 f"{r['uncompressed'] / 1e6 / statistics.median(secs):16,.0f} "
                 f"{r['on_disk'] / 1e6 / statistics.median(secs):15,.0f} "
                 f"{r['store_bytes'] / 1e6:9.2f} {r['entities']:9,} "
-                f"{max(x['rss_mb'] for x in runs):12,.0f}"
+                f"{max(x['rss_mb'] for x in runs):12,.0f} {per_worker:>12} "
+                f"{r.get('digest', '-'):>13}"
             )
     if not args.skip_lookup:
         n = args.lookup_entities
