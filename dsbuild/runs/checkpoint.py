@@ -195,13 +195,15 @@ class StageCheckpoint:
             "n_pending": n_in - n_done,
         }
 
-    def open_log(self, *, source: bool = False) -> AppendLog:
-        """The stage's append log. A source's lines may wait in the buffer (up to 256 lines or
-        0.1 s) and are fsynced once a second: a resume re-runs a source from its start and
-        skips the items logged, so a line lost to a kill or power cut costs only its
-        re-encoding, while a flush per line was a large part of a dump-scale source's time."""
+    def open_log(self, *, cheap: bool = False) -> AppendLog:
+        """The stage's append log. The lines of a `cheap` stage (a source, or a map stage
+        that is plain CPU work: no request is paid for) may wait in the buffer (up to 256
+        lines or 0.1 s) and are fsynced once a second: a line lost to a kill or power cut
+        costs only its recomputation (a resume redoes the items not logged), while a flush per
+        line and an fsync per 200 were a large part of a dump-scale stage's time. The other
+        stages (LLM calls) flush every line and fsync every 200 lines or 0.2 s."""
         self.path.mkdir(parents=True, exist_ok=True)
-        if source:
+        if cheap:
             return AppendLog(
                 self.log, flush_lines=256, flush_s=0.1, fsync_lines=1 << 62, fsync_s=1.0
             )

@@ -400,7 +400,7 @@ def _run_stage(
     total = None if stage.kind == "source" else n_in
     with (
         progress.task(stage.name, total=total, done=state.n_lines) as task,
-        ckpt.open_log(source=stage.kind == "source") as out,
+        ckpt.open_log(cheap=stage.kind == "source" or not stage.is_async) as out,
     ):
         ctx.task = task  # the stage's bar: a stage may add a note to it (`Task.note`)
         if stage.kind == "source":
