@@ -71,7 +71,7 @@ def model_specs(settings: Settings) -> list[str | None]:
     answer = (
         [m for ms in roster.values() for m in ms] if isinstance(roster, dict) else spec_list(roster)
     )
-    return [opts.qa_model, opts.annotator_model, opts.judge_model, *answer]
+    return [opts.qa_model, *(opts.annotators or [opts.annotator_model]), opts.judge_model, *answer]
 
 
 def make_builder(settings: Settings) -> Builder:
@@ -130,17 +130,36 @@ def make_builder(settings: Settings) -> Builder:
 
 def finalize(result, out_dir: Path, options: dict | None = None) -> dict[str, int]:
     """The rows as `psiloqa.jsonl` (our layout, with provenance) and `mushroom.jsonl`
-    (Mu-SHROOM layout: hard and soft labels)."""
+    (Mu-SHROOM layout: hard and soft labels; a panel's `annotations` per annotator); with a
+    panel of annotators, `panel-agreement.json` (the `psiloqa agreement` figures)."""
+    import logging
+
     from dsbuild.psiloqa.mushroom import row_to_mushroom
+    from dsbuild.psiloqa.panel import panel_agreement
+    from dsbuild.runs.jsonl import atomic_write_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = read_records(result.records_path)
-    return {
+    written = {
         "psiloqa.jsonl": write_records(out_dir / "psiloqa.jsonl", rows),
         "mushroom.jsonl": write_records(
             out_dir / "mushroom.jsonl", [row_to_mushroom(r, keep_row_fields=False) for r in rows]
         ),
     }
+    report = panel_agreement(rows, result.records_path)
+    if report is not None:
+        path = out_dir / "panel-agreement.json"
+        atomic_write_json(path, report)
+        written["panel-agreement.json"] = report["items"]
+        a = report["alpha"]
+        logging.getLogger("dsbuild.psiloqa").info(
+            "annotation panel of %d: Krippendorff's alpha %s over %d items (%s)",
+            a["sources"],
+            "undefined" if a["value"] is None else f"{a['value']:.3f}",
+            a["items"],
+            path,
+        )
+    return written
 
 
 SPEC = DatasetSpec(
@@ -211,6 +230,14 @@ SPEC = DatasetSpec(
             "model marking spans [default: --model]",
             "str",
             "SPEC",
+        ),
+        BuildOption(
+            "--annotators",
+            "annotators",
+            "comma-separated panel of annotator models: each one's spans kept as its "
+            "annotations, soft labels their share, labels above 0.5, agreement reported",
+            "list",
+            "LIST",
         ),
         BuildOption(
             "--passages-per-language",

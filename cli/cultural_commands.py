@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from dsbuild.cli.model_options import engine_options
+
 __all__ = ["add_commands"]
 
 _FORMATS = {
@@ -63,6 +65,64 @@ def _read(path: Path, columns: tuple[str, ...], strict: bool):
 def add_commands(group: click.Group) -> None:
     group.add_command(analyze)
     group.add_command(convert)
+    group.add_command(rate)
+
+
+@click.command(
+    help="An LLM rates each segment translation 0-3 or NA, and the full text, with reasons.\n\n"
+    "DATA is a ratings table in any layout `analyze` reads (our rating sheet, the published "
+    "'Be My Cheese?' sheet, a sheet with --columns): it gives the units to rate (text x "
+    "target x model), their segments and translations; human ratings in it never reach the "
+    "model. The source text comes from --sources (JSONL/CSV of id, text) or the published "
+    "sheet's Email text. RATINGS is the long format (.jsonl, .csv, .parquet), rater "
+    "`llm:<model>`; `cultural analyze DATA --llm RATINGS` compares it with the humans. "
+    "Cached, budgeted, resumable (OUT.run)."
+)
+@click.argument("data", metavar="DATA", type=click.Path(exists=True, path_type=Path))
+@click.option("--model", help="Rater model spec [default: local:smollm2 without key or URL].")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ratings file to write (.jsonl, .csv or .parquet).",
+)
+@click.option(
+    "--sources",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Source texts: JSONL/JSON/CSV rows with id (or text_id) and text.",
+)
+@_columns_option
+@engine_options
+def rate(
+    data: Path,
+    model: str | None,
+    out: Path,
+    sources: Path | None,
+    columns: tuple[str, ...],
+    **flags,
+) -> None:
+    from dsbuild.cli.model_options import run_model_command
+    from dsbuild.cultural.layouts import parse_columns
+    from dsbuild.cultural.rate import make_task, write_ratings
+
+    if out.suffix.lower() not in _FORMATS["long"]:
+        raise click.UsageError(f"--out {out.name}: write .jsonl, .csv or .parquet")
+
+    def task(settings):
+        t, read = make_task(
+            data,
+            model=model,
+            columns=parse_columns(columns) or None,
+            sources=sources,
+            prompts_dir=settings.prompts_dir,
+            limit=flags.get("limit"),
+        )
+        from dsbuild.cli.output import print_warnings
+
+        print_warnings(read.warnings)
+        return t
+
+    run_model_command("cultural", [model], flags, task, write_ratings, out)
 
 
 @click.command(
@@ -91,6 +151,15 @@ def add_commands(group: click.Group) -> None:
     help="Write PNG charts and a self-contained report.html into this folder.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--llm",
+    "llm_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ratings by an LLM rater (`cultural rate`), reported beside the humans: its means, "
+    "its agreement with the human consensus and its NA calls (repeatable). Rows of raters "
+    "named llm:... in PATH count as LLM raters too.",
+)
 @_columns_option
 @_strict_option
 def analyze(
@@ -98,6 +167,7 @@ def analyze(
     na: str,
     report_dir: Path | None,
     as_json: bool,
+    llm_files: tuple[Path, ...],
     columns: tuple[str, ...],
     strict: bool,
 ) -> None:
@@ -105,10 +175,18 @@ def analyze(
     import time
 
     from dsbuild.cultural.analysis import analyze as analyze_table
+    from dsbuild.cultural.llm_rater import compare, split_raters
 
     started = time.perf_counter()
     read = _read(path, columns, strict)
-    result = {"input": str(path), **analyze_table(read.frame, na=na, read=read.counts())}
+    humans, llms = split_raters(read.frame)
+    if llm_files:
+        import polars as pl
+
+        llms = pl.concat([llms, *(_read(p, (), strict).frame for p in llm_files)])
+    result = {"input": str(path), **analyze_table(humans, na=na, read=read.counts())}
+    if llms.height:
+        result["llm_raters"] = compare(humans, llms, na=na)
     if report_dir is not None:
         from dsbuild.cultural.report import write_report
 
@@ -209,9 +287,50 @@ def _print_analysis(result: dict, seconds: float) -> None:
             [f"NA {conv}: segments {k}", *(v[s] for s in stats)] for k, v in ag["segments"].items()
         ]
     out.print(table("Agreement", ["scope", "α ordinal", "AC2 ordinal", "Fleiss κ", "units"], rows))
+    for rater, llm in result.get("llm_raters", {}).items():
+        _print_llm_rater(out, table, rater, llm)
     if "report" in result:
         out.print("report: " + ", ".join(result["report"].values()))
     out.print(f"analysed in {seconds:.2f}s")
+
+
+def _print_llm_rater(out, table, rater: str, llm: dict) -> None:
+    """The LLM rater beside the humans: its means, agreement with the consensus, NA calls."""
+    out.print(
+        f"[bold]LLM rater {rater}[/bold]: mean overall quality {llm['overall_mean']} / 3 "
+        f"(NA {llm['na_convention']})"
+    )
+    cats = llm["by_category_na"]
+    out.print(
+        table(
+            f"LLM rater {rater}: segment means",
+            ["group", "NA as 0", "NA excluded"],
+            [[f"category {c}", v, cats["exclude"].get(c)] for c, v in cats["zero"].items()]
+            + [[f"model {m}", v, None] for m, v in llm["by_model"].items()],
+        )
+    )
+    ag = llm["agreement_with_humans"]
+    rows = [
+        [f"segments: {k}", v["alpha_ordinal"], v["exact"], v["mean_abs_diff"], v["units"]]
+        for k, v in ag["segments"].items()
+    ] + [
+        [f"full text: {k}", v["alpha_ordinal"], v["exact"], v["mean_abs_diff"], v["units"]]
+        for k, v in ag["full_text"].items()
+    ]
+    out.print(
+        table(
+            f"LLM rater {rater} vs the human consensus (median)",
+            ["scope", "α ordinal", "exact", "mean |diff|", "units"],
+            rows,
+        )
+    )
+    n = llm["na"]
+    out.print(
+        f"NA: humans (majority) {n['humans_na']}, LLM {n['llm_na']}, both {n['both_na']} of "
+        f"{n['segments_compared']} segments; LLM says NA where humans did: {n['na_recall']}; "
+        f"humans did where the LLM says NA: {n['na_precision']}",
+        markup=False,
+    )
 
 
 @click.command(

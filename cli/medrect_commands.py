@@ -9,12 +9,64 @@ from pathlib import Path
 
 import click
 
+from dsbuild.cli.model_options import engine_options
+
 __all__ = ["add_commands"]
 
 
 def add_commands(group: click.Group) -> None:
+    from dsbuild.cli.leaderboard_commands import medrect_leaderboard
+
     group.add_command(convert)
     group.add_command(eval_command)
+    group.add_command(predict)
+    group.add_command(medrect_leaderboard)
+
+
+@click.command(
+    help="Run a model on clinical texts: error flag, erroneous sentence and correction.\n\n"
+    "DATA is a medrect run directory, MedRECT JSON/JSONL or MEDEC CSV (English or Japanese). "
+    "The model sees only the numbered sentences; its answer is one structured object per "
+    "record (the sentence number constrained to the text's numbers). PRED is MedRECT JSON "
+    "(or MEDEC CSV when it ends in .csv), what `medrect eval` and `medrect leaderboard` read. "
+    "Every call goes through the engine (cache, retries, --max-cost); killed and run again, "
+    "it resumes from OUT.run."
+)
+@click.argument("data", metavar="DATA", type=click.Path(exists=True, path_type=Path))
+@click.option("--model", help="Model spec [default: local:smollm2 without key or URL].")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Prediction file to write (.json, or .csv for MEDEC).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["auto", "en", "ja"]),
+    default="auto",
+    show_default=True,
+    help="Language the prompt names (auto: Japanese when the text is).",
+)
+@engine_options
+def predict(data: Path, model: str | None, out: Path, lang: str, **flags) -> None:
+    from dsbuild.cli.model_options import run_model_command
+    from dsbuild.medrect.predict import make_task, write_predictions
+
+    run_model_command(
+        "medrect",
+        [model],
+        flags,
+        lambda settings: make_task(
+            data,
+            model=model,
+            prompts_dir=settings.prompts_dir,
+            language=lang,
+            limit=flags.get("limit"),
+        ),
+        write_predictions,
+        out,
+    )
 
 
 @click.command(

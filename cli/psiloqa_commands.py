@@ -1,5 +1,6 @@
-"""PsiloQA's own verbs: `eval` (Mu-SHROOM span scores), `convert` (Mu-SHROOM <-> PsiloQA) and
-`agreement` (how far several annotators of the same answers agree)."""
+"""PsiloQA's own verbs: `eval` (Mu-SHROOM span scores), `convert` (Mu-SHROOM <-> PsiloQA),
+`agreement` (how far several annotators of the same answers agree), `detect` (models mark
+hallucinated spans) and `leaderboard` (prediction files ranked with baselines)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,107 @@ from pathlib import Path
 
 import click
 
+from dsbuild.cli.model_options import engine_options
+
 __all__ = ["add_commands"]
 
 
 def add_commands(group: click.Group) -> None:
+    from dsbuild.cli.leaderboard_commands import psiloqa_leaderboard
+
     group.add_command(eval_cmd)
     group.add_command(convert_cmd)
     group.add_command(agreement_cmd)
+    group.add_command(detect_cmd)
+    group.add_command(psiloqa_leaderboard)
+
+
+@click.command(name="detect")
+@click.argument(
+    "data", metavar="DATA...", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path)
+)
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Detector model spec (repeat for several: their answers share the soft labels) "
+    "[default: local:smollm2 without key or URL].",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Answers per model (sampled at --temperature when more than one).",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0.0, 2.0),
+    default=0.7,
+    show_default=True,
+    help="Sampling temperature when --samples > 1.",
+)
+@click.option(
+    "--with-context",
+    is_flag=True,
+    help="Show the detector the passage (PsiloQA rows have one; Mu-SHROOM items do not).",
+)
+@click.option("--lang", "languages", multiple=True, help="Only these languages (repeatable).")
+@click.option(
+    "--per-language", type=click.IntRange(1), help="Only the first N items of each language."
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Mu-SHROOM prediction file (JSONL) to write.",
+)
+@engine_options
+def detect_cmd(
+    data: tuple[Path, ...],
+    models: tuple[str, ...],
+    samples: int,
+    temperature: float,
+    with_context: bool,
+    languages: tuple[str, ...],
+    per_language: int | None,
+    out: Path,
+    **flags,
+) -> None:
+    """Mark the hallucinated spans of answers with one or more models.
+
+    DATA: Mu-SHROOM files, PsiloQA rows, folders of them or a psiloqa run directory. Each
+    model copies the answer with [HAL]...[/HAL] around what it finds unsupported (given the
+    question, and the passage with --with-context), as the builder's annotate stage does;
+    the strict parser makes offsets. With --samples K and/or several --model, the soft
+    labels are the share of usable answers marking each character and the hard labels the
+    characters above 0.5. PRED is a Mu-SHROOM prediction file for `psiloqa eval` and
+    `psiloqa leaderboard`. Cached, budgeted, resumable (OUT.run).
+    """
+    from dsbuild.cli.model_options import run_model_command
+    from dsbuild.cli.output import print_warnings
+    from dsbuild.psiloqa.detect import make_task, write_predictions
+    from dsbuild.quirks import Warnings
+
+    warnings = Warnings()
+
+    def task(settings):
+        t = make_task(
+            data,
+            models=list(models) or [None],
+            samples=samples,
+            temperature=temperature,
+            with_context=with_context,
+            prompts_dir=settings.prompts_dir,
+            limit=flags.get("limit"),
+            languages=languages,
+            per_language=per_language,
+            warnings=warnings,
+        )
+        print_warnings(warnings)
+        return t
+
+    run_model_command("psiloqa", list(models) or [None], flags, task, write_predictions, out)
 
 
 def _as_mushroom(path: Path, strict: bool = False) -> list[dict]:

@@ -88,6 +88,7 @@ LAYERS = {
     "dsbuild.cultural": "datasets",
     "dsbuild.builders": "builders",
     "dsbuild.builder_kit": "kit",  # helpers every builder and its dataset helpers use
+    "dsbuild.model_run": "kit",  # a model over a file's records on the runner (predict, rate)
     "dsbuild.datasets": "builders",  # the registry of specs: builders register into it
     "dsbuild.testing": "builders",  # test doubles: a toy builder, a fake LLM backend
     # the export to the Hugging Face Hub (not `export`: dsbuild.export() is the API)

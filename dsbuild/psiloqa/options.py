@@ -51,6 +51,12 @@ class Options(BuilderOptions):
     ] = Field(None, description="roster of answer models (a list, or {lang: [...], '*': [...]})")
     qa_model: str | None = Field(None, description="model writing the QA pairs (default: --model)")
     annotator_model: str | None = Field(None, description="model marking spans (default: --model)")
+    annotators: Annotated[list[str] | None, BeforeValidator(comma_list)] = Field(
+        None,
+        description="panel of annotator models marking spans (instead of annotator_model): "
+        "each one's spans are kept as its annotations, soft labels are the share of them "
+        "marking a character, labels the characters above 0.5",
+    )
     judge_model: str | None = Field(None, description="LLM filter judge (default: --model)")
     llm_filter: bool = Field(True, description="run the LLM judge after the heuristic filters")
     max_answer_chars: int = Field(
@@ -61,6 +67,10 @@ class Options(BuilderOptions):
 
     @model_validator(mode="after")
     def _relations(self) -> Options:
+        if self.annotators is not None and self.annotator_model is not None:
+            raise ValueError("give annotator_model or annotators (a panel), not both")
+        if self.annotators is not None and len(set(self.annotators)) != len(self.annotators):
+            raise ValueError("annotators names a model twice")
         check_relations(
             [
                 (

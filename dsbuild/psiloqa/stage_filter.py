@@ -32,6 +32,8 @@ def final_row(record: dict, provenance: dict) -> dict:
         source=record["source"],
         provenance=provenance,
     )
+    if record.get("annotations") is not None:  # a panel's spans, per annotator
+        row["annotations"] = record["annotations"]
     return row
 
 
