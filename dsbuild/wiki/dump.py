@@ -135,11 +135,9 @@ def open_dump(path: str | os.PathLike[str], *, start: int = 0, end: int | None =
     )
 
 
-def multistream_ranges(index: str | os.PathLike[str], shards: int) -> list[tuple[int, int | None]]:
-    """Up to `shards` contiguous `(start, end)` byte ranges of a multistream dump, cut at
-    stream starts listed in its index (`…-multistream-index.txt[.bz2]`, lines
-    `offset:page_id:title`); the first starts at 0 (the header), the last ends at None (EOF).
-    """
+def stream_offsets(index: str | os.PathLike[str]) -> list[int]:
+    """The sorted stream start offsets listed in a multistream index file
+    (`…-multistream-index.txt[.bz2]`, lines `offset:page_id:title`)."""
     path = Path(index)
     if not path.is_file():
         raise InputError(
@@ -151,7 +149,15 @@ def multistream_ranges(index: str | os.PathLike[str], shards: int) -> list[tuple
             head = line.split(b":", 1)[0]
             if head.strip().isdigit():
                 offsets.add(int(head))
-    starts = sorted(offsets)  # page streams; a header-only stream at 0 joins the first shard
+    return sorted(offsets)
+
+
+def multistream_ranges(index: str | os.PathLike[str], shards: int) -> list[tuple[int, int | None]]:
+    """Up to `shards` contiguous `(start, end)` byte ranges of a multistream dump, cut at
+    stream starts listed in its index (`…-multistream-index.txt[.bz2]`, lines
+    `offset:page_id:title`); the first starts at 0 (the header), the last ends at None (EOF).
+    """
+    starts = stream_offsets(index)  # a header-only stream at 0 joins the first shard
     count = min(shards, len(starts))
     if count <= 1:
         return [(0, None)]

@@ -28,8 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dsbuild.errors import InputError
-from dsbuild.wiki.dump import Page, PageReject, _ReadAhead, _Scanner, open_dump
+from dsbuild.wiki.dump import (
+    Page,
+    PageReject,
+    _ReadAhead,
+    _Scanner,
+    open_dump,
+    stream_offsets,
+)
 from dsbuild.wiki.seekable import Seekable, open_at, seekable
 
 __all__ = [
@@ -69,24 +75,6 @@ class DumpShard:
     def key(self) -> str:
         """A name for the shard's output: its number and byte range."""
         return f"{self.number:05d}-{self.start}-{'eof' if self.end is None else self.end}"
-
-
-def stream_offsets(index: str | os.PathLike[str]) -> list[int]:
-    """The sorted stream start offsets listed in a multistream index file."""
-    from dsbuild.compression import open_decompressed
-
-    path = Path(index)
-    if not path.is_file():
-        raise InputError(
-            f"multistream index {path} does not exist", "check the path", code="DSB301"
-        )
-    offsets: set[int] = set()
-    with open_decompressed(path) as lines:
-        for line in lines:
-            head = line.split(b":", 1)[0]
-            if head.strip().isdigit():
-                offsets.add(int(head))
-    return sorted(offsets)
 
 
 def shard_size(total: int, shard_bytes: int | None, minimum: int = _MIN_SHARD_BYTES) -> int:
