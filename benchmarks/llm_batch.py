@@ -178,8 +178,8 @@ class Bench:
         self.row(s, "files uploaded", "1", st.get("files_uploaded"))
         self.row(s, "batch lines the server processed", str(self.n), st.get("batch_lines"))
         self.row(s, "batch polls", "-", st.get("batch_polls"))
-        self.row(s, "rounds (batches.json)", "1", rounds_of(out))
-        self.row(s, "lines submitted (batches.json)", str(self.n), lines_per_round(out))
+        self.row(s, "rounds (state file)", "1", rounds_of(out))
+        self.row(s, "lines submitted (state file)", str(self.n), lines_per_round(out))
         self.row(
             s,
             "results / lost",
@@ -248,7 +248,7 @@ class Bench:
         self.row(s, "batches created (both runs)", "1", st.get("batches_created"))
         self.row(s, "files uploaded (both runs)", "1", st.get("files_uploaded"))
         self.row(s, "batch lines the server processed", str(self.n), st.get("batch_lines"))
-        self.row(s, "batches recorded (batches.json)", "1", len(batch_state(out)))
+        self.row(s, "batches recorded (state file)", "1", len(batch_state(out)))
         self.row(s, "online requests the server saw", "0", st.get("requests"))
         self.row(s, "results / lost", f"{self.n} / 0", f"{len(rows)} / {n_lost(rows, self.n)}")
         if online_rows:
@@ -272,10 +272,10 @@ class Bench:
         self.row(
             s, "batch lines the server processed", f"{self.n - ten} + {ten}", st.get("batch_lines")
         )
-        self.row(s, "rounds (batches.json)", "2", rounds_of(out))
+        self.row(s, "rounds (state file)", "2", rounds_of(out))
         self.row(
             s,
-            "lines submitted per round (batches.json)",
+            "lines submitted per round (state file)",
             f"{self.n} (expired) + {ten} (completed)",
             lines_per_round(out),
         )
