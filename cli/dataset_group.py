@@ -259,8 +259,9 @@ def build_dataset(
         if result is not None:
             print_run_summary(result)
         if pool.engines:
-            print_model_usage(pool.usage())
-            print_batch_usage(pool.usage())
+            usage = pool.usage()
+            print_model_usage(usage)
+            print_batch_usage(usage)
 
     from dsbuild import builders
 

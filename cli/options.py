@@ -146,10 +146,9 @@ def batch_settings(
     detach: bool = False,
     batch_fallback: str | None = None,
     batch_results: tuple[Path, ...] = (),
-    **options: Any,
 ):
     """The `BatchSettings` of the batch flags (None without --batch); a usage error (DSB103)
-    for a flag that needs another. `options`: `BatchRunner` keyword arguments."""
+    for a flag that needs another."""
     from dsbuild.errors import UsageError
 
     if batch_results and batch_mode is None:
@@ -178,5 +177,4 @@ def batch_settings(
         detach=detach,
         fallback=batch_fallback,
         results=tuple(batch_results),
-        options=options,
     )

@@ -274,7 +274,7 @@ def dry_run(
     `batch` (`--batch`, a `batch_queue.BatchSettings`): also how many Batch API input files
     (batches) the lines to send make (split at `max_lines` lines or `max_bytes`, the Batch
     API's limits by default), and the cost at batch prices."""
-    from dsbuild.llm.batch_api import MAX_BATCH_BYTES, MAX_BATCH_LINES, batch_line
+    from dsbuild.llm.batch_api import MAX_BATCH_BYTES, MAX_BATCH_LINES, BatchSplit, batch_line
     from dsbuild.llm.batch_queue import as_batched, check_backend
     from dsbuild.llm.factory import make_engine
     from dsbuild.llm.pricing import batch_price
@@ -288,12 +288,11 @@ def dry_run(
             raise
     engine.model = engine.model or "(server default)"
     price = batch_price(engine.price) if batch is not None else None
-    max_lines = max(1, max_lines or MAX_BATCH_LINES)
-    max_bytes = max_bytes or MAX_BATCH_BYTES
+    split = BatchSplit(max_lines or MAX_BATCH_LINES, max_bytes or MAX_BATCH_BYTES)
     n = bad = hits = 0
     cost = 0.0
     prompt_tokens = completion_tokens = 0
-    batches = lines_in_batch = bytes_in_batch = 0
+    batches = 0
     batched: set[str] = set()  # a request asked twice goes into a batch once
     from dsbuild.llm.engine import DEFAULT_COMPLETION_ESTIMATE
     from dsbuild.llm.tokens import estimate_prompt_tokens
@@ -306,7 +305,7 @@ def dry_run(
 
     def flush() -> None:
         nonlocal hits, cost, prompt_tokens, completion_tokens
-        nonlocal batches, lines_in_batch, bytes_in_batch
+        nonlocal batches
         chunk[:] = [as_sent(r) for r in chunk]
         found = (
             engine.cache.contains_many([r.key() for r in chunk])
@@ -322,17 +321,9 @@ def dry_run(
             prompt_tokens += p
             completion_tokens += c
             cost += engine.estimate_cost(r, price)
-            if batch is not None and r.key() not in batched:  # as BatchRunner._chunks does
+            if batch is not None and r.key() not in batched:  # cut as BatchRunner cuts
                 batched.add(r.key())
-                size = len(batch_line(r))
-                if lines_in_batch and (
-                    lines_in_batch >= max_lines or bytes_in_batch + size > max_bytes
-                ):
-                    lines_in_batch = bytes_in_batch = 0
-                if lines_in_batch == 0:
-                    batches += 1
-                lines_in_batch += 1
-                bytes_in_batch += size
+                batches += split.starts_new(len(batch_line(r)))
         chunk.clear()
 
     for rec in read_requests(in_path):

@@ -51,6 +51,7 @@ __all__ = [
     "BatchAPIClient",
     "BatchRunStats",
     "BatchRunner",
+    "BatchSplit",
     "batch_line",
     "custom_id",
     "read_state",
@@ -96,6 +97,24 @@ def batch_line(request: ChatRequest) -> bytes:
         )
         + "\n"
     ).encode()
+
+
+class BatchSplit:
+    """Where batch lines are cut into input files: a new file at `max_lines` lines or before
+    `max_bytes` would be passed (the Batch API's limits by default)."""
+
+    def __init__(self, max_lines: int = MAX_BATCH_LINES, max_bytes: int = MAX_BATCH_BYTES) -> None:
+        self.max_lines, self.max_bytes = max(1, max_lines), max_bytes
+        self.lines = self.size = 0
+
+    def starts_new(self, size: int) -> bool:
+        """Whether the next line (`size` bytes) starts a new file; the first one does."""
+        new = self.lines == 0 or self.lines >= self.max_lines or self.size + size > self.max_bytes
+        if new:
+            self.lines = self.size = 0
+        self.lines += 1
+        self.size += size
+        return new
 
 
 def read_state(path: Path) -> dict[str, Any]:
@@ -168,11 +187,6 @@ class BatchRunStats:
 
     def to_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
-
-    def add(self, other: BatchRunStats) -> None:
-        """Add `other`'s counts to these (`in_flight` is taken as it is now)."""
-        for name, value in other.__dict__.items():
-            setattr(self, name, value if name == "in_flight" else getattr(self, name) + value)
 
 
 @dataclass
@@ -508,16 +522,14 @@ class BatchRunner:
         chunks: list[tuple[list[str], bytes]] = []
         ids: list[str] = []
         lines: list[bytes] = []
-        size = 0
+        split = BatchSplit(self.max_lines, self.max_bytes)
         for item in todo:
-            cid = custom_id(item.current)
             line = batch_line(item.current)
-            if lines and (len(lines) >= self.max_lines or size + len(line) > self.max_bytes):
+            if split.starts_new(len(line)) and lines:
                 chunks.append((ids, b"".join(lines)))
-                ids, lines, size = [], [], 0
-            ids.append(cid)
+                ids, lines = [], []
+            ids.append(custom_id(item.current))
             lines.append(line)
-            size += len(line)
         if lines:
             chunks.append((ids, b"".join(lines)))
         return chunks

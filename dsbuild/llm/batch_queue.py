@@ -17,7 +17,7 @@ batch rounds left unanswered through the online path instead of leaving it pendi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """How `--batch` answers: `mode` api|offline, `detach`, `fallback` None|"online",
-    `results` (offline: output files to ingest), and `BatchRunner` keyword `options`
-    (max_rounds, poll_interval_s, max_lines, max_bytes, ...)."""
+    """How `--batch` answers: `mode` api|offline, `detach`, `fallback` None|"online", and
+    `results` (offline: output files to ingest)."""
 
     mode: str = "api"
     detach: bool = False
     fallback: str | None = None
     results: tuple[Path, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def waits(self) -> bool:
@@ -70,9 +68,16 @@ class BatchQueue:
         self.stopped: Exception | None = None  # the budget stopped the rounds
         self.unanswered: set[str] = set()  # then: the requests it left unsent
         self._runner: Any = None
-        from dsbuild.llm.batch_api import BatchRunStats
 
-        self.stats = BatchRunStats()
+    @property
+    def stats(self) -> Any:
+        """What the batch rounds did so far (`BatchRunStats`: its one runner counts them
+        across flushes)."""
+        if self._runner is None:
+            from dsbuild.llm.batch_api import BatchRunStats
+
+            return BatchRunStats()
+        return self._runner.stats
 
     @property
     def state_path(self) -> Path:
@@ -124,14 +129,11 @@ class BatchQueue:
         if not requests:
             return
         runner = self._batch_runner(task)
-        before = replace(runner.stats)
         try:
             results = await runner.run(requests, wait=self.settings.waits)
         except BudgetExceededError as exc:  # what was answered is kept, the rest waits
             self.stopped, results = exc, getattr(exc, "results", {})
             self.unanswered = {r.key() for r in requests} - set(results)
-        finally:
-            self.stats.add(_minus(runner.stats, before))
         if self.settings.fallback == "online":
             results = await self._online(requests, results)
         self.results.update(results)
@@ -165,7 +167,6 @@ class BatchQueue:
                 # --max-cost: checked before each batch is submitted, at batch prices
                 reserve=lambda reqs: engine.reserve_batch(reqs, price),
                 release=engine.release,
-                **self.settings.options,
             )
         self._runner.progress = progress
         return self._runner
@@ -192,7 +193,7 @@ class BatchQueue:
         if not left:
             return results
         answers = await asyncio.gather(*(self.engine.complete_online(r) for r in left))
-        self.stats.fallback_online += len(left)
+        self._runner.stats.fallback_online += len(left)
         return {**results, **{r.key(): a for r, a in zip(left, answers)}}
 
     def _detached(self, runner: Any) -> Exception:
@@ -272,12 +273,3 @@ def check_backend(engine: Any, settings: BatchSettings, *, cache_only: bool = Fa
             "offline to write batch files for a self-hosted tool, or drop --batch",
             code="DSB103",
         )
-
-
-def _minus(now: Any, before: Any) -> Any:
-    from dsbuild.llm.batch_api import BatchRunStats
-
-    out = BatchRunStats()
-    for name, value in now.__dict__.items():
-        setattr(out, name, value if name == "in_flight" else value - getattr(before, name))
-    return out

@@ -291,24 +291,3 @@ def test_llm_run_batch_output_equals_online_at_half_the_cost(cli, tmp_path, fake
     assert fake_endpoint.calls["online"] == sent_online and fake_endpoint.calls["create"] == 1
     replay = rows(tmp_path / "replay.jsonl")
     assert [r["content"] for r in replay] == [r["content"] for r in batched]
-
-
-def test_llm_run_batch_refuses_a_backend_without_batch_api(cli, tmp_path):
-    from dsbuild.testing import FakeLLM, installed
-
-    write_input(tmp_path / "in.jsonl", n=2)
-    with installed(FakeLLM()):
-        code, _, err = cli(
-            "llm",
-            "run",
-            str(tmp_path / "in.jsonl"),
-            "--out",
-            str(tmp_path / "o.jsonl"),
-            "--model",
-            "fake:default",
-            "--cache-dir",
-            str(tmp_path / "c"),
-            "--no-progress",
-            "--batch",
-        )
-    assert code == 2 and "--batch needs an OpenAI-compatible endpoint" in err

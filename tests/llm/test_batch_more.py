@@ -193,7 +193,9 @@ def test_dry_run_batch_table(cli, tmp_path, fake_endpoint):
     assert "Batch API" in out and "1 (4 lines)" in out and "at batch prices" in out
 
 
-def test_dry_run_batch_refuses_a_backend_without_batch_api(cli, tmp_path):
+@pytest.mark.parametrize("how", ["--no-progress", "--dry-run"])
+def test_batch_refuses_a_backend_without_batch_api(cli, tmp_path, how):
+    """A run and a dry run alike, before anything is read or sent."""
     from dsbuild.testing import FakeLLM, installed
 
     write_input(tmp_path / "in.jsonl", n=2)
@@ -208,7 +210,7 @@ def test_dry_run_batch_refuses_a_backend_without_batch_api(cli, tmp_path):
             "fake:default",
             "--cache-dir",
             str(tmp_path / "c"),
-            "--dry-run",
+            how,
             "--batch",
         )
     assert code == 2 and "--batch needs an OpenAI-compatible endpoint" in err
