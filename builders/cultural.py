@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dsbuild.builder_kit import (
+    llm_stage,
     options,
-    prompt_version,
     spec_list,
 )
 from dsbuild.cultural.records import merge_by_text, rating_rows
@@ -157,35 +157,35 @@ def make_builder(settings: Settings) -> Builder:
     prompts = load_prompts("cultural", settings.prompts_dir)
     concurrency = max(1, settings.concurrency)
 
-    def version(name: str) -> str:
-        return prompt_version(prompts, name)
-
     return Builder(
         "cultural",
         "1",
         (
             source_stage("sources", _sources, description="source texts (file or embedded emails)"),
-            map_stage(
+            llm_stage(
                 "segments",
-                make_segments(prompts["segments"]),
-                concurrency,
-                version=version("segments"),
+                make_segments,
+                prompts,
+                "segments",
+                concurrency=concurrency,
                 description="given, lexicon and LLM segments with exact offsets",
             ),
             map_stage("targets", _targets, description="one record per text x model x locale"),
-            map_stage(
+            llm_stage(
                 "translate",
-                make_translate(prompts["translate"]),
-                concurrency,
-                version=version("translate"),
+                make_translate,
+                prompts,
+                "translate",
+                concurrency=concurrency,
                 description="localise for each locale",
             ),
             *_translation_gates(),
-            map_stage(
+            llm_stage(
                 "align",
-                make_align(prompts["align"]),
-                concurrency,
-                version=version("align"),
+                make_align,
+                prompts,
+                "align",
+                concurrency=concurrency,
                 description="each segment's counterpart in the translation, or omitted",
             ),
         ),

@@ -35,7 +35,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dsbuild.builder_kit import options, per_language, prompt_version, read_records, spec_list
+from dsbuild.builder_kit import llm_stage, options, per_language, read_records, spec_list
 from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.medrect import MEDRECT_KEYS
 from dsbuild.medrect.rows import medrect_rows
@@ -144,9 +144,6 @@ def make_builder(settings: Settings) -> Builder:
     prompts = load_prompts("medrect", settings.prompts_dir)
     concurrency = max(1, settings.concurrency)
 
-    def version(*names: str) -> str:
-        return prompt_version(prompts, *names)
-
     return Builder(
         "medrect",
         "1",
@@ -157,11 +154,14 @@ def make_builder(settings: Settings) -> Builder:
             # serial exam questions share one vignette: near-duplicate sources make
             # near-duplicate records
             dedup_stage("dedup_sources", field="question", lang_field="lang", per_language=True),
-            map_stage(
+            llm_stage(
                 "synthesize",
-                make_synthesize(prompts["record"], prompts["conclude"], prompts["inject"]),
-                concurrency,
-                version=version("record", "conclude", "inject"),
+                make_synthesize,
+                prompts,
+                "record",
+                "conclude",
+                "inject",
+                concurrency=concurrency,
                 description="a record per choice: correct or one error",
             ),
             map_stage(
@@ -173,21 +173,23 @@ def make_builder(settings: Settings) -> Builder:
                 "hygiene_record", HygieneGate, field="sentences", lang_field="metadata.lang"
             ),
             gate_stage("langid_record", LangIdGate, field="sentences", lang_field="metadata.lang"),
-            map_stage(
+            llm_stage(
                 "difficulty",
-                make_difficulty(prompts["validate"]),
-                concurrency,
-                version=version("validate"),
+                make_difficulty,
+                prompts,
+                "validate",
+                concurrency=concurrency,
                 description="validator panel; keep records within the difficulty bounds",
             ),
             batch_stage(
                 "dedup", _dedup, description="one record per (question, choice), models alternating"
             ),
-            map_stage(
+            llm_stage(
                 "screen",
-                make_screen(prompts["screen"]),
-                concurrency,
-                version=version("screen"),
+                make_screen,
+                prompts,
+                "screen",
+                concurrency=concurrency,
                 description="LLM judge flags; any flag rejects",
             ),
         ),

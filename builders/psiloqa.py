@@ -26,7 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dsbuild.builder_kit import per_language, prompt_version, read_records, spec_list, write_records
+from dsbuild.builder_kit import llm_stage, per_language, read_records, spec_list, write_records
 from dsbuild.datasets import BuildOption, DatasetSpec
 from dsbuild.psiloqa.gates import answer_gates, question_gates
 from dsbuild.psiloqa.stage_annotate import make_annotate
@@ -84,43 +84,44 @@ def make_builder(settings: Settings) -> Builder:
     prompts = load_prompts("psiloqa", settings.prompts_dir)
     concurrency = max(1, settings.concurrency)
 
-    def version(name: str) -> str:
-        return prompt_version(prompts, name)
-
     return Builder(
         "psiloqa",
         "1",
         (
             source_stage("contexts", _contexts, description="passages per language"),
-            map_stage(
+            llm_stage(
                 "qa",
-                make_qa(prompts["qa"]),
-                concurrency,
-                version=version("qa"),
+                make_qa,
+                prompts,
+                "qa",
+                concurrency=concurrency,
                 description="LLM writes easy/medium/hard QA pairs from each passage",
             ),
             *question_gates(),
             map_stage("roster", draw_roster, description="answer models per question (seeded)"),
-            map_stage(
+            llm_stage(
                 "answers",
-                make_answers(prompts["answer"]),
-                concurrency,
-                version=version("answer"),
+                make_answers,
+                prompts,
+                "answer",
+                concurrency=concurrency,
                 description="answers without the passage",
             ),
             *answer_gates(opts),
-            map_stage(
+            llm_stage(
                 "annotate",
-                make_annotate(prompts["annotate"]),
-                concurrency,
-                version=version("annotate"),
+                make_annotate,
+                prompts,
+                "annotate",
+                concurrency=concurrency,
                 description="hallucinated spans as offsets",
             ),
-            map_stage(
+            llm_stage(
                 "filter",
-                make_filter(prompts["judge"]),
-                concurrency,
-                version=version("judge"),
+                make_filter,
+                prompts,
+                "judge",
+                concurrency=concurrency,
                 description="heuristic and LLM filters",
             ),
         ),

@@ -23,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "ask",
+    "llm_stage",
     "options",
     "per_language",
     "prompt_version",
@@ -157,6 +158,28 @@ def prompt_version(prompts: Mapping[str, Any], *names: str, base: str = "1") -> 
     """A stage version that changes with the text of its prompts (`1+<hash>[+<hash>...]`),
     so a run is never resumed with an edited prompt."""
     return base + "+" + "+".join(prompts[n].hash[:12] for n in names)
+
+
+def llm_stage(
+    name: str,
+    make: Callable[..., Any],
+    prompts: Mapping[str, Any],
+    *names: str,
+    concurrency: int,
+    description: str,
+) -> Any:
+    """A map stage asking an LLM: its function is `make(*templates)` of the prompts `names`,
+    `concurrency` calls are in flight, and its version follows those prompts' text
+    (`prompt_version`)."""
+    from dsbuild.stages import map_stage
+
+    return map_stage(
+        name,
+        make(*(prompts[n] for n in names)),
+        concurrency,
+        version=prompt_version(prompts, *names),
+        description=description,
+    )
 
 
 async def ask(
