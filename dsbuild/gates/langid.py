@@ -259,6 +259,9 @@ SCRIPTS: dict[str, frozenset[str]] = {
 }
 
 
+_MEMO_SIZE = 200_000  # ScriptGate verdicts kept
+
+
 def script_shares(text: str) -> dict[str, float]:
     """Share of the letters of `text` in each script."""
     counts: dict[str, int] = {}
@@ -290,8 +293,20 @@ class ScriptGate:
         self.min_share = min_share
         self.extra = frozenset(extra)
         self.scripts = {**SCRIPTS, **{k: frozenset(v) for k, v in (scripts or {}).items()}}
+        # verdicts by (text, language): the same labels come back sentence after sentence
+        self._memo: dict[tuple[str, str | None], Verdict] = {}
 
     def check(self, text: str, *, lang: str | None = None, record: dict | None = None) -> Verdict:
+        key = (text, lang)
+        verdict = self._memo.get(key)
+        if verdict is None:
+            verdict = self._check(text, lang)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = verdict
+        return verdict
+
+    def _check(self, text: str, lang: str | None) -> Verdict:
         expected = self.scripts.get(base_code(lang or ""))
         if expected is None:
             return Verdict("unchecked", detail=f"no script table for {lang!r}")
