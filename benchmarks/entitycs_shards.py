@@ -10,7 +10,9 @@ XML as one bz2 stream, and as .gz. Each run (the text stage alone, or with `--fu
 whole `entitycs build` against the embedded Wikidata excerpt) is a fresh child process; the
 table shows the text stage's seconds (read_wikipedia, from run.json), its speed-up over one
 worker on the same input, the run's wall time (Python start-up and spaCy load included),
-each worker's peak RSS (run.json `shards`), and the sha256 of the run's records.jsonl. Everything is
+each worker's peak RSS (run.json `shards`), and the sha256 of the run's records.jsonl;
+with `--full`, a line per run gives every stage's seconds, speed-up and largest per-worker
+peak RSS (the stages after the text stage run in parts, `dsbuild.runs.parts`). Everything is
 written under one temporary folder (Ray's session files too), removed at the end.
 Prints figures; asserts nothing.
 """
@@ -130,14 +132,19 @@ def build(dump: Path, run_dir: Path, workers: int, engine: str, env: dict, what:
         sys.exit(f"build failed ({dump.name}, {workers} {engine}):\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
     info = json.loads(Path(result["run_json"]).read_text())
-    text = next(s for s in info["stages"] if s["name"] == "read_wikipedia")
-    shards = info.get("shards", {}).get("read_wikipedia", {})
+    stages = {s["name"]: s["seconds"] for s in info["stages"]}
+    shards = info.get("shards", {})
     digest = hashlib.sha256(Path(result["records"]).read_bytes()).hexdigest()
     return {
         "wall": result["wall"],
-        "text": text["seconds"],
-        "shards": shards.get("shards", 0),
-        "rss": [w["peak_rss_mb"] for w in shards.get("per_worker", [])],
+        "text": stages["read_wikipedia"],
+        "stages": stages,
+        "shards": shards.get("read_wikipedia", {}).get("shards", 0),
+        "rss": [w["peak_rss_mb"] for w in shards.get("read_wikipedia", {}).get("per_worker", [])],
+        "stage_rss": {
+            name: max((w["peak_rss_mb"] for w in s.get("per_worker", [])), default=0)
+            for name, s in shards.items()
+        },
         "sha": digest[:12],
     }
 
@@ -166,6 +173,7 @@ def main() -> None:
             for kind, dump in inputs.items():
                 runs = [(1, "local"), (2, "local")] + ([(2, "ray")] if a.ray else [])
                 base = None
+                base_stages: dict[str, float] = {}
                 for workers, engine in runs:
                     run_dir = work / f"run-{kind}-{mb:g}-{workers}-{engine}"
                     r = build(dump, run_dir, workers, engine, env, "full" if a.full else "text")
@@ -177,6 +185,14 @@ def main() -> None:
                         f"{rss:<24} {r['sha']:<14}",
                         flush=True,
                     )
+                    if a.full:  # every stage: seconds, speed-up, a worker's peak RSS MB
+                        base_stages = base_stages or r["stages"]
+                        cells = [
+                            f"{name} {sec:.2f}s {base_stages[name] / max(sec, 1e-9):.2f}x"
+                            + (f" {r['stage_rss'][name]:.0f}MB" if name in r["stage_rss"] else "")
+                            for name, sec in r["stages"].items()
+                        ]
+                        print(f"{'':<22}   stages: " + ", ".join(cells), flush=True)
                     subprocess.run(["rm", "-rf", str(run_dir)], check=False)
             for path in work.glob("enwiki-*"):
                 path.unlink()

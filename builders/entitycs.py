@@ -92,13 +92,13 @@ def _options(ctx) -> dict[str, Any]:
 
 
 def _read_wikipedia(ctx) -> Iterator[Any]:
-    """Redirect records, then sentence records with their links (offsets in the sentence),
+    """Redirect records and sentence records with their links (offsets in the sentence),
     and the rejects, in dump order.
 
     The dump is cut into shards by byte range (`dsbuild.entitycs.shards`); `workers`
-    processes (or Ray workers) each read whole shards and write their own output, which is
-    streamed back in shard order: the output is the same whatever the number of workers or
-    the engine, and a killed run keeps the shards it finished.
+    processes (or Ray workers) each read whole shards and write their own records and
+    rejects, which the runner joins in shard order (parts): the output is the same whatever
+    the number of workers or the engine, and a killed run keeps the shards it finished.
     """
     from dsbuild.entitycs.shards import read_sharded
 
@@ -213,11 +213,18 @@ def make_builder(settings: Settings | None = None) -> Builder:
         "entitycs",
         "1",
         (
-            source_stage(STAGE_READ, _read_wikipedia, version="1"),
-            map_stage("link_entities", _link_entities, prepare=_prepare_links, version="1"),
-            map_stage("code_switch", _code_switch, version="1"),
+            source_stage(STAGE_READ, _read_wikipedia, version="1", parts=True),
+            # per sentence, plain CPU: in the run's `workers` processes
+            map_stage(
+                "link_entities",
+                _link_entities,
+                prepare=_prepare_links,
+                version="1",
+                processes=True,
+            ),
+            map_stage("code_switch", _code_switch, version="1", processes=True),
             # a switched label in a script its language does not use drops that row only
-            gate_stage("label_script", ScriptGate, texts=entitycs_labels),
+            gate_stage("label_script", ScriptGate, texts=entitycs_labels, processes=True),
         ),
         description=__doc__.splitlines()[0],
     )
@@ -295,7 +302,8 @@ SPEC = DatasetSpec(
         BuildOption(
             "--workers",
             "settings.workers",
-            "processes for the text stage [default: 1]; output is identical for any number",
+            "processes for the text stage, the label store and the per-sentence stages "
+            "[default: 1]; output is identical for any number",
             "int",
             "N",
         ),

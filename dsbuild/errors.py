@@ -31,6 +31,8 @@ __all__ = [
     "RunConflictError",
     "ServiceError",
     "UsageError",
+    "error_from_data",
+    "error_to_data",
 ]
 
 EXIT_CODES = {
@@ -141,3 +143,21 @@ class BudgetExceededError(DsbuildError):
 
     exit_code = EXIT_CODES["budget"]
     default_code = "DSB501"
+
+
+def error_to_data(error: DsbuildError) -> list:
+    """`error` as plain data, to cross a process boundary (a subclass with its own
+    constructor may not unpickle); `error_from_data` raises it again."""
+    return [type(error).__name__, error.what, error.fix, error.code]
+
+
+def error_from_data(data: list) -> DsbuildError:
+    """The error `error_to_data` described: the same class when it takes (what, fix, code)."""
+    name, what, fix, code = data
+    cls = globals().get(name)
+    if not (isinstance(cls, type) and issubclass(cls, DsbuildError)):
+        cls = DsbuildError
+    try:
+        return cls(what, fix, code=code)
+    except TypeError:
+        return DsbuildError(what, fix, code=code)

@@ -27,6 +27,7 @@ import logging
 import random
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, Union
 
 from dsbuild.errors import DsbuildError
@@ -35,6 +36,7 @@ from dsbuild.outcomes import Pending, Rejection, reject
 __all__ = [
     "Builder",
     "MapResult",
+    "Part",
     "Pending",
     "Reject",
     "Rejection",
@@ -78,6 +80,12 @@ class Stage:
     its items: `records()` streams the stage's whole input again, and `ctx.workdir` is a
     folder of the stage's own for what it builds (an index, a lookup store); it must be
     idempotent, since a resumed stage prepares again.
+
+    `processes`: a plain-CPU map stage (sync, no request paid for) whose function needs
+    nothing but the record and the prepared context and keeps nothing another record needs:
+    it runs in parts, by the run's `workers` processes (see `dsbuild.runs.parts`), to the
+    same output. For a source stage: its function does its work in parts itself and yields
+    them (`Part`), in output order, which the runner joins without reading a record.
     """
 
     name: str
@@ -87,6 +95,7 @@ class Stage:
     version: str = "1"
     concurrency: int = 1
     prepare: Callable[..., None] | None = None
+    processes: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -98,6 +107,8 @@ class Stage:
             raise DsbuildError(f"stage {self.name!r} has unknown kind {self.kind!r}")
         if self.concurrency < 1:
             raise DsbuildError(f"stage {self.name!r} has concurrency {self.concurrency} < 1")
+        if self.processes and (self.kind == "batch" or self.is_async):
+            raise DsbuildError(f"stage {self.name!r}: a batch or async stage has no parts")
 
     @property
     def is_async(self) -> bool:
@@ -110,14 +121,34 @@ class Stage:
 
 def source_stage(
     name: str,
-    fn: Callable[[StageContext], Iterable[dict]],
+    fn: Callable[[StageContext], Iterable[Any]],
     *,
     description: str = "",
     version: str = "1",
+    parts: bool = False,
 ) -> Stage:
     """A first stage yielding records; must yield the same sequence for the same config,
-    because a resumed run skips the items it already has."""
-    return Stage(name, "source", fn, description or (fn.__doc__ or "").strip(), version)
+    because a resumed run skips the items it already has. An item is a record dict, a
+    `Reject`, or a record already encoded (`dsbuild.runs.loglines.encode_record`), which the
+    runner logs without decoding it. With `parts=True` it yields `Part`s instead: its
+    output written in pieces by workers, joined in order by the runner; a resumed run calls
+    it again, and it is for the function to keep the parts it finished."""
+    return Stage(
+        name, "source", fn, description or (fn.__doc__ or "").strip(), version, processes=parts
+    )
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of a stage's output: `records` (a file of record JSON lines), `rejects` (a
+    file of `rejects.jsonl` lines), how many input `items` it stands for, `n_out` records,
+    and its rejects by reason."""
+
+    records: Path
+    rejects: Path
+    items: int
+    n_out: int
+    rejects_by_reason: Mapping[str, int]
 
 
 def map_stage(
@@ -128,11 +159,20 @@ def map_stage(
     description: str = "",
     version: str = "1",
     prepare: Callable[..., None] | None = None,
+    processes: bool = False,
 ) -> Stage:
     """A per-record stage; `async def` functions run with up to `concurrency` in flight;
-    `prepare(ctx, records)` runs first (see `Stage`)."""
+    `prepare(ctx, records)` runs first; `processes=True` lets a plain-CPU stage run in the
+    run's `workers` processes (see `Stage`)."""
     return Stage(
-        name, "map", fn, description or (fn.__doc__ or "").strip(), version, concurrency, prepare
+        name,
+        "map",
+        fn,
+        description or (fn.__doc__ or "").strip(),
+        version,
+        concurrency,
+        prepare,
+        processes,
     )
 
 

@@ -15,17 +15,18 @@ import base64
 import json
 import os
 import shutil
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
 from dsbuild.entitycs.text import chunk_records, chunks, whole_pages
-from dsbuild.runs.jsonl import atomic_write_json, dumps_line, loads
-from dsbuild.stages import Reject
+from dsbuild.runs.jsonl import atomic_write_json, dumps_line, read_json
+from dsbuild.stages import Part, Reject
 
 __all__ = ["find_index", "load_plan", "read_sharded", "text_shard"]
 
-_PLAN_VERSION = 1
+_PLAN_VERSION = 2  # 2: a shard's rejects in a file of their own
 
 
 def find_index(dump: str) -> str | None:
@@ -102,28 +103,33 @@ def _span(shard) -> int:
     return max(size - shard.start, 0)
 
 
-def text_shard(opts: dict, shard, out: Path, report) -> dict[str, int]:
-    """Read one shard into `out` (records and rejects, one JSON line each; a reject is
-    `{"reject": [id, stage, reason, detail]}`), written whole or not at all."""
+def text_shard(opts: dict, shard, out: Path, report) -> dict[str, Any]:
+    """Read one shard into `out` (its records, one JSON line each) and its rejects file
+    (`companion(out, ".rejects")`, lines of `rejects.jsonl`), written whole or not at all."""
+    from dsbuild.runs.shards import companion
     from dsbuild.wiki.shards import iter_shard_pages
 
     counts = {"pages": 0, "sentences": 0, "redirects": 0, "rejects": 0, "bytes": 0}
-    tmp = out.with_name(out.name + ".tmp")
+    reasons: Counter[str] = Counter()
+    rejects = companion(out, ".rejects")
+    tmp, tmp_rej = companion(out, ".tmp"), companion(rejects, ".tmp")
     pages = whole_pages(iter_shard_pages(shard), opts["wikipedia"])
-    with open(tmp, "wb") as f:
+    with open(tmp, "wb") as f, open(tmp_rej, "wb") as rej_f:
         for chunk in chunks(pages, 64):
             for item in chunk_records(chunk, opts):
                 if isinstance(item, Reject):
-                    f.write(dumps_line({"reject": [item.id, item.stage, item.reason, item.detail]}))
+                    rej_f.write(dumps_line(item.to_dict()))
                     counts["rejects"] += 1
+                    reasons[item.reason] += 1
                 else:
                     f.write(dumps_line(item))
                     counts["redirects" if item["kind"] == "redirect" else "sentences"] += 1
             counts["pages"] += len(chunk)
             report(**counts)
     counts["bytes"] = _span(shard)
+    os.replace(tmp_rej, rejects)
     os.replace(tmp, out)
-    return counts
+    return {**counts, "rejects_by_reason": dict(reasons)}
 
 
 def read_sharded(
@@ -136,14 +142,14 @@ def read_sharded(
     run_info: Any = None,
     stage: str = "read_wikipedia",
     task: Any = None,
-) -> Iterator[dict | Reject]:
-    """Every record and reject of the dump, in dump order, the shards read by `workers`
-    processes (or Ray); per-worker peak memory goes into `run.json` (`shards.<stage>`);
-    every worker's pages, sentences and bytes read feed the note of the stage's progress
-    `task` (rates and ETA)."""
+) -> Iterator[Part]:
+    """The dump's records and rejects as one `Part` per shard, in dump order, the shards
+    read by `workers` processes (or Ray); per-worker peak memory goes into `run.json`
+    (`shards.<stage>`); every worker's pages, sentences and bytes read feed the note of
+    the stage's progress `task` (rates and ETA)."""
     import time
 
-    from dsbuild.runs.shards import ShardJob, ShardRun, progress_line
+    from dsbuild.runs.shards import ShardJob, ShardRun, companion, progress_line, save_summary
 
     t0 = time.monotonic()
     dump = opts["wikipedia"]
@@ -158,15 +164,13 @@ def read_sharded(
         on_report=progress_line(stage, total, task=task),
     )
     jobs = [ShardJob(shard.key, shard) for shard in plan]
-    for _, path in run.results(text_shard, jobs, opts):
-        with open(path, "rb") as f:
-            for line in f:
-                item = loads(line)
-                if "reject" in item:
-                    yield Reject(*item["reject"])
-                else:
-                    yield item
-    if run_info is not None:
-        shards = dict(run_info.data.get("shards") or {})
-        shards[stage] = run.summary(time.monotonic() - t0)
-        run_info.write(shards=shards)
+    for job, path in run.results(text_shard, jobs, opts):
+        counts = read_json(run.paths(job.key)[1])
+        yield Part(
+            path,
+            companion(path, ".rejects"),
+            counts["sentences"] + counts["redirects"] + counts["rejects"],
+            counts["sentences"] + counts["redirects"],
+            counts["rejects_by_reason"],
+        )
+    save_summary(run_info, stage, run.summary(time.monotonic() - t0))

@@ -129,12 +129,15 @@ def gate_stage(
     annotate: str | None = "provenance.gates",
     version: str = "1",
     description: str = "",
+    processes: bool = False,
 ) -> Stage:
     """A map stage running `gate` over `field` (or the `texts` of each record).
 
     The language of a text comes from `lang_field` (dotted path) or the constant `lang`.
     `gate` may be a gate, or a factory called once per run with the run's overrides
     (`gate.<name>` option mapping). `enabled=False` makes a pass-through stage.
+    `processes=True`: the stage may run in the run's `workers` processes (a cheap gate over
+    many records; each process then counts its own outcomes).
     """
     if (field is None) == (texts is None):
         from dsbuild.errors import ConfigError
@@ -156,10 +159,18 @@ def gate_stage(
             return built[key]
         return gate  # type: ignore[return-value]
 
+    state_key = f"_gate_stage_{name}"
+
     def run(record: dict, ctx: StageContext) -> Any:
-        if not enabled or not gate_enabled(ctx, name):
+        # on or off, and the gate, once per stage context (its options do not change)
+        state = ctx.__dict__.get(state_key)
+        if state is None:
+            on = enabled and gate_enabled(ctx, name)
+            state = (on, get_gate(ctx) if on else None)
+            setattr(ctx, state_key, state)
+        on, g = state
+        if not on:
             return True
-        g = get_gate(ctx)
         rec_lang = (
             lang if lang is not None else (field_value(record, lang_field) if lang_field else None)
         )
@@ -192,7 +203,9 @@ def gate_stage(
 
     run.counts = counts  # type: ignore[attr-defined]
     run.__doc__ = description or f"gate {getattr(gate, 'name', name)} on {field or 'texts'}"
-    return map_stage(name, run, description=run.__doc__, version=f"gate-{version}")
+    return map_stage(
+        name, run, description=run.__doc__, version=f"gate-{version}", processes=processes
+    )
 
 
 def dedup_stage(

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
+import time
 from array import array
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from dsbuild.errors import DsbuildError
 from dsbuild.runs.jsonl import (
@@ -37,17 +39,22 @@ from dsbuild.runs.jsonl import (
     read_json,
     truncate_torn_tail,
 )
+from dsbuild.runs.loglines import record_lines
+from dsbuild.stages import Part
 
 __all__ = ["LogState", "StageCheckpoint", "utc_now"]
 
 _INDEX_RE = re.compile(rb'^\{"i":(\d+),')
 _PENDING_RE = re.compile(rb'^\{"i":\d+,"pending":')
-_SOURCE_OUT_RE = re.compile(rb'\{"i":\d+,"out":\[')  # a source item's line, up to its record
 _FIX = "delete that stage directory to redo the stage, or re-run with --overwrite"
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class _NotInOrder(Exception):
+    """The log is not in input order (an async stage's): finalize indexes it first."""
 
 
 @dataclass
@@ -212,86 +219,81 @@ class StageCheckpoint:
     def finalize(self, *, kind: str, n_in: int | None, seconds: float) -> dict:
         """Write the stage's ordered outputs and `done.json` from its log; return done.json.
 
-        Lines are read by byte offset in input order, so only an offsets array (8 bytes per
-        input item) is held in memory, never the records.
+        A log in input order (a source's, a sync map stage's) is read once, as it is; any
+        other is indexed first and its lines read by byte offset in input order, so only an
+        offsets array (8 bytes per input item) is held in memory, never the records.
         """
+        try:
+            return self._write_outputs(
+                self._lines_if_in_order(n_in), kind=kind, n_in=n_in, seconds=seconds
+            )
+        except _NotInOrder:
+            pass
         offsets = array("q")
-        in_order = True
-        if self.log.exists():
-            with open(self.log, "rb") as f:
-                pos, prev = 0, -1
-                for lineno, line in enumerate(f, 1):
-                    i = self._index(line, lineno)
-                    if i >= len(offsets):
-                        offsets.extend([-1] * (i + 1 - len(offsets)))
-                    if offsets[i] != -1:
-                        raise self.damaged(f"line {lineno} repeats index {i}")
-                    offsets[i] = pos
-                    in_order = in_order and i == prev + 1
-                    prev, pos = i, pos + len(line)
+        with open(self.log, "rb") as f:
+            pos = 0
+            for lineno, line in enumerate(f, 1):
+                i = self._index(line, lineno)
+                if i >= len(offsets):
+                    offsets.extend([-1] * (i + 1 - len(offsets)))
+                if offsets[i] != -1:
+                    raise self.damaged(f"line {lineno} repeats index {i}")
+                offsets[i] = pos
+                pos += len(line)
         n = len(offsets) if n_in is None else n_in
         if len(offsets) != n or -1 in offsets:
-            missing = n - sum(1 for o in offsets if o != -1)
-            raise self.damaged(f"{missing} of {n} input items are missing at the end of the stage")
-        if kind == "source" and in_order:
-            lines = self._source_lines()
-        else:
-            lines = self._lines_in_order(offsets, in_order)
-        return self._write_outputs(lines, kind=kind, n_in=n, seconds=seconds)
+            raise self._missing(n - sum(1 for o in offsets if o != -1), n)
+        return self._write_outputs(
+            self._lines_by_offset(offsets), kind=kind, n_in=n, seconds=seconds
+        )
 
-    def _source_lines(self) -> Iterable[dict | bytes]:
-        """A source's log lines in order, each record as its own JSON line cut out of the
-        log line (`{"i":N,"out":[RECORD]}`: a source item is one record, and orjson writes a
-        nested value exactly as it writes it alone), so records are not decoded and encoded
-        again; rejects and anything else are decoded."""
-        if not self.log.exists():
-            return
+    def _missing(self, missing: int, n: int) -> DsbuildError:
+        return self.damaged(f"{missing} of {n} input items are missing at the end of the stage")
+
+    def _lines_if_in_order(self, n_in: int | None) -> Iterable[bytes]:
+        """The log's lines while they are items 0, 1, 2, ... (`_NotInOrder` at the first
+        that is not); all `n_in` of them are checked to be there."""
+        n = 0
+        if self.log.exists():
+            with open(self.log, "rb") as f:
+                for n, line in enumerate(f, 1):
+                    if self._index(line, n) != n - 1:
+                        raise _NotInOrder
+                    yield line
+        if n_in is not None and n != n_in:
+            raise self._missing(n_in - n, n_in) if n < n_in else _NotInOrder
+
+    def _lines_by_offset(self, offsets: array) -> Iterable[bytes]:
+        """The log's lines at `offsets`, in that order, undecoded."""
         with open(self.log, "rb") as f:
-            for line in f:
-                m = _SOURCE_OUT_RE.match(line)
-                if m is not None and line.endswith(b"}]}\n"):
-                    yield line[m.end() : -3] + b"\n"
-                    continue
-                try:
-                    yield loads(line)
-                except ValueError as e:
-                    raise self.damaged(f"a line is not valid JSON: {e}") from e
-
-    def _lines_in_order(self, offsets: array, in_order: bool) -> Iterable[dict]:
-        if not self.log.exists():
-            return
-        with open(self.log, "rb") as f:
-            if in_order:
-                reader = iter(f)
-            else:
-
-                def reader_fn():
-                    for off in offsets:
-                        f.seek(off)
-                        yield f.readline()
-
-                reader = reader_fn()
-            for line in reader:
-                try:
-                    yield loads(line)
-                except ValueError as e:
-                    raise self.damaged(f"a line is not valid JSON: {e}") from e
+            for off in offsets:
+                f.seek(off)
+                yield f.readline()
 
     def _write_outputs(
-        self, items: Iterable[dict | bytes], *, kind: str, n_in: int, seconds: float
+        self, items: Iterable[dict | bytes], *, kind: str, n_in: int | None, seconds: float
     ) -> dict:
-        """`items`: decoded log lines, or a record's encoded line (see `_source_lines`)."""
+        """`items`: log lines, encoded (their records are cut out, see `record_lines`, or
+        else decoded) or decoded; `n_in` None: as many inputs as items."""
         sha = hashlib.sha256()
-        n_out = n_bytes = 0
+        n_out = n_bytes = n_items = 0
         reasons: Counter[str] = Counter()
         with AtomicWriter(self.records) as rec_f, AtomicWriter(self.rejects) as rej_f:
             for item in items:
+                n_items += 1
                 if type(item) is bytes:
-                    rec_f.write(item)
-                    sha.update(item)
-                    n_out += 1
-                    n_bytes += len(item)
-                    continue
+                    cut = record_lines(item)
+                    if cut is not None:
+                        for line in cut:
+                            rec_f.write(line)
+                            sha.update(line)
+                            n_bytes += len(line)
+                        n_out += len(cut)
+                        continue
+                    try:
+                        item = loads(item)
+                    except ValueError as e:
+                        raise self.damaged(f"a line is not valid JSON: {e}") from e
                 if "reject" in item:
                     rej = item["reject"]
                     reasons[rej["reason"]] += 1
@@ -315,7 +317,7 @@ class StageCheckpoint:
         done = {
             "stage": self.stage,
             "kind": kind,
-            "n_in": n_in,
+            "n_in": n_items if n_in is None else n_in,
             "n_out": n_out,
             "n_rejected": sum(reasons.values()),
             "rejects_by_reason": dict(sorted(reasons.items())),
@@ -324,6 +326,49 @@ class StageCheckpoint:
             "records_bytes": n_bytes,
             "finished_at": utc_now(),
         }
+        atomic_write_json(self.done_json, done)
+        self.log.unlink(missing_ok=True)
+        return done
+
+    def write_parts(
+        self, parts: Iterable[Part], *, kind: str, t0: float, finished: bool = True
+    ) -> dict:
+        """Finish a stage whose output is in parts (`Part`; `dsbuild.runs.parts`):
+        `records.jsonl` and `rejects.jsonl` are the parts' files joined in order, copied
+        by blocks, and the counts are theirs summed. `finished`: write `done.json` (and
+        return it); else the stage is incomplete (parts hold pending placeholders) and the
+        counts so far are returned."""
+        sha = hashlib.sha256()
+        n_bytes = n_in = n_out = 0
+        reasons: Counter[str] = Counter()
+        with AtomicWriter(self.records) as rec_f, AtomicWriter(self.rejects) as rej_f:
+            for part in parts:
+                with open(part.records, "rb") as f:  # read once: hashed, written
+                    for block in iter(lambda: f.read(4 << 20), b""):
+                        sha.update(block)
+                        rec_f.write(block)
+                        n_bytes += len(block)
+                with open(part.rejects, "rb") as f:
+                    shutil.copyfileobj(f, rej_f, 1 << 20)
+                n_in += part.items
+                n_out += part.n_out
+                reasons.update(part.rejects_by_reason)
+        done: dict[str, Any] = {
+            "stage": self.stage,
+            "kind": kind,
+            "n_in": n_in,
+            "n_out": n_out,
+            "n_rejected": sum(reasons.values()),
+            "rejects_by_reason": dict(sorted(reasons.items())),
+        }
+        if not finished:
+            return done
+        done.update(
+            seconds=round(time.monotonic() - t0, 3),
+            records_sha256=sha.hexdigest(),
+            records_bytes=n_bytes,
+            finished_at=utc_now(),
+        )
         atomic_write_json(self.done_json, done)
         self.log.unlink(missing_ok=True)
         return done

@@ -205,9 +205,15 @@ class AppendLog:
         self.write_line(dumps_line(obj))
 
     def write_line(self, line: bytes) -> None:
-        self.file.write(line)
-        self._unsynced += 1
-        self._unflushed += 1
+        self.write_lines(line, 1)
+
+    def write_lines(self, data: bytes, n: int) -> None:
+        """`n` whole lines at once (`data` ends with a newline, or is empty)."""
+        if not n:
+            return
+        self.file.write(data)
+        self._unsynced += n
+        self._unflushed += n
         now = time.monotonic()
         if self._unflushed < self.flush_lines and now - self._last_flush < self.flush_s:
             return

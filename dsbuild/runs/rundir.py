@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Literal
@@ -74,8 +75,25 @@ class RunDir:
         return self.fingerprint.is_file()
 
 
+_HELD: weakref.WeakSet[RunLock] = weakref.WeakSet()
+
+
+def _close_in_child() -> None:
+    """In a forked process (a stage's worker): close the held locks' files without unlocking.
+    An flock belongs to the open file, which a fork shares: a worker outliving a killed run
+    would otherwise keep its run directory locked."""
+    for lock in list(_HELD):
+        if lock.file is not None:
+            lock.file.close()
+            lock.file = None
+
+
+os.register_at_fork(after_in_child=_close_in_child)
+
+
 class RunLock:
-    """An exclusive, non-blocking `flock` on `RUN/.lock`, released on close (or process death)."""
+    """An exclusive, non-blocking `flock` on `RUN/.lock`, released on close (or process death;
+    forked processes do not hold it)."""
 
     def __init__(self, run: RunDir) -> None:
         self.run = run
@@ -101,9 +119,11 @@ class RunLock:
         f.write(f"{os.getpid()}\n")
         f.flush()
         self.file = f
+        _HELD.add(self)
         return self
 
     def release(self) -> None:
+        _HELD.discard(self)
         if self.file is not None:
             fcntl.flock(self.file.fileno(), fcntl.LOCK_UN)
             self.file.close()

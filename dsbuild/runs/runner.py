@@ -37,14 +37,16 @@ from dsbuild.outcomes import Deferred, Detached
 from dsbuild.progress import NullProgress, Progress, Task
 from dsbuild.runs.checkpoint import StageCheckpoint, utc_now
 from dsbuild.runs.fingerprint import compute_fingerprint, fingerprint_payload, runtime_settings
-from dsbuild.runs.jsonl import AppendLog, AtomicWriter, dumps_line, loads
+from dsbuild.runs.jsonl import AppendLog, AtomicWriter, loads
+from dsbuild.runs.loglines import out_line, reject_line
+from dsbuild.runs.mapcall import call_map, item_line, pending_item_line, stage_error
 from dsbuild.runs.rundir import Mode, RunDir, open_run_dir
 from dsbuild.runs.runinfo import RunInfo
 from dsbuild.stages import (
     Builder,
+    Part,
     Pending,
     Reject,
-    Rejection,
     Stage,
     StageContext,
     normalize_map_result,
@@ -53,11 +55,6 @@ from dsbuild.stages import (
 __all__ = ["RunIncompleteError", "RunResult", "StageSummary", "run_builder"]
 
 log = logging.getLogger("dsbuild.runs")
-
-_FIX_STAGE = (
-    "fix the stage or its input, then re-run the same command: finished records are "
-    "kept and the run resumes where it stopped"
-)
 
 
 @dataclass(frozen=True)
@@ -382,6 +379,8 @@ def _run_stage(
             done = _run_batch(stage, ckpt, prev, n_in, ctx, t0)
             task.advance(n_in)
         return _summary(stage, "ran", done)
+    if stage.kind == "source" and stage.processes:
+        return _run_source_parts(stage, ckpt, ctx, progress, t0)
     state = ckpt.recover(None if stage.kind == "source" else n_in)
     status = "resumed" if state.n_lines else "ran"
     # the stage's own folder for what it keeps between runs (an index, drawn titles): a stage
@@ -394,7 +393,9 @@ def _run_stage(
         except DsbuildError:
             raise
         except Exception as e:
-            raise _stage_error(stage, "its preparation", e) from e
+            raise stage_error(stage, "its preparation", e) from e
+    if stage.processes and not state.n_lines:  # (a log: begun in one process by an older dsbuild)
+        return _run_parts(stage, ckpt, prev, n_in, ctx, progress, pending, t0)
     if state.n_lines:
         log.info("stage %s: resuming after %d logged items", stage.name, state.n_lines)
     total = None if stage.kind == "source" else n_in
@@ -433,6 +434,75 @@ def _run_stage(
     return _summary(stage, status, done)
 
 
+def _run_source_parts(
+    stage: Stage, ckpt: StageCheckpoint, ctx: StageContext, progress: Progress, t0: float
+) -> StageSummary:
+    """A source whose function yields its output as `Part`s: joined in order, by blocks."""
+    ctx.workdir = ckpt.path / "work"
+    kept = any(ctx.workdir.iterdir()) if ctx.workdir.is_dir() else False
+
+    def checked(parts: Iterator[Any], task: Task) -> Iterator[Part]:
+        for part in parts:
+            if not isinstance(part, Part):
+                raise DsbuildError(
+                    f"source stage {stage.name!r} (parts=True) yielded a "
+                    f"{type(part).__name__}, not a Part",
+                    "yield dsbuild.stages.Part objects, in output order",
+                    code="DSB205",
+                )
+            task.advance(part.items)
+            yield part
+
+    with progress.task(stage.name) as task:
+        ctx.task = task
+        try:
+            done = ckpt.write_parts(checked(iter(stage.fn(ctx)), task), kind="source", t0=t0)
+        except DsbuildError:
+            raise
+        except Exception as e:
+            raise stage_error(stage, "one of its parts", e) from e
+    return _summary(stage, "resumed" if kept else "ran", done)
+
+
+def _run_parts(
+    stage: Stage,
+    ckpt: StageCheckpoint,
+    prev: StageCheckpoint | None,
+    n_in: int,
+    ctx: StageContext,
+    progress: Progress,
+    pending: _PendingLog,
+    t0: float,
+) -> StageSummary:
+    """A `processes` map stage, run in parts by the run's workers (`dsbuild.runs.parts`)."""
+    from dsbuild.runs.parts import run_parts
+
+    assert prev is not None
+    with progress.task(stage.name, total=n_in) as task:
+        ctx.task = task
+        result = run_parts(stage, ctx, prev.records, ckpt, task, t0)
+    done = result.done
+    if done["n_in"] != n_in:
+        raise ckpt.damaged(f"its parts hold {done['n_in']} input items, not {n_in}")
+    if not result.pending:
+        return _summary(stage, result.status, done)
+    pending.reasons.update(result.pending)
+    for reason, detail in result.details.items():
+        pending.details.setdefault(reason, detail)
+    return StageSummary(
+        stage.name,
+        stage.kind,
+        "incomplete",
+        n_in,
+        done["n_out"],
+        done["n_rejected"],
+        done["rejects_by_reason"],
+        round(time.monotonic() - t0, 3),
+        done["n_pending"],
+        dict(result.pending),
+    )
+
+
 def _summary(stage: Stage, status: str, done: dict) -> StageSummary:
     return StageSummary(
         stage.name,
@@ -446,17 +516,8 @@ def _summary(stage: Stage, status: str, done: dict) -> StageSummary:
     )
 
 
-def _stage_error(stage: Stage, where: str, exc: BaseException) -> DsbuildError:
-    """DSB205 naming the stage and the record (`where`) it failed on."""
-    return DsbuildError(
-        f"stage {stage.name!r} raised on {where}: {type(exc).__name__}: {exc}",
-        _FIX_STAGE,
-        code="DSB205",
-    )
-
-
-def _check_source_item(stage: Stage, item: object, index: int) -> dict | Reject:
-    if isinstance(item, Reject):
+def _check_source_item(stage: Stage, item: object, index: int) -> dict | Reject | bytes:
+    if isinstance(item, (Reject, bytes)):
         return item
     if not isinstance(item, dict) or not isinstance(item.get("id"), str):
         raise DsbuildError(
@@ -468,35 +529,42 @@ def _check_source_item(stage: Stage, item: object, index: int) -> dict | Reject:
     return item
 
 
+def _item_id(item: dict | Reject | bytes | None) -> str | None:
+    if item is None:
+        return None
+    if isinstance(item, Reject):
+        return item.id
+    return (loads(item) if type(item) is bytes else item)["id"]
+
+
 def _run_source(
     stage: Stage, ctx: StageContext, skip: int, last: dict | None, out: AppendLog, task: Task
 ) -> None:
     """Log each yielded record (or `Reject`: a source may drop what it reads, with a
-    reason); on resume skip the first `skip` items of the iterator."""
-    index, record_id = -1, None
+    reason; or `bytes`: a record already encoded, logged without decoding it); on resume
+    skip the first `skip` items of the iterator."""
+    index, item = -1, None
     try:
         for index, item in enumerate(stage.fn(ctx)):
-            record = _check_source_item(stage, item, index)
-            record_id = record.id if isinstance(record, Reject) else record["id"]
+            item = _check_source_item(stage, item, index)
             if index < skip:
-                before = _logged_id(last)
-                if index == skip - 1 and last is not None and before != record_id:
-                    raise DsbuildError(
-                        f"source stage {stage.name!r} is not deterministic: item {index} was "
-                        f"{before!r} before and is {record_id!r} now",
-                        "make the source yield the same records for the same config, or re-run "
-                        "with --overwrite",
-                        code="DSB205",
-                    )
+                if index == skip - 1 and last is not None:
+                    before, now = _logged_id(last), _item_id(item)
+                    if before != now:
+                        raise DsbuildError(
+                            f"source stage {stage.name!r} is not deterministic: item {index} "
+                            f"was {before!r} before and is {now!r} now",
+                            "make the source yield the same records for the same config, or "
+                            "re-run with --overwrite",
+                            code="DSB205",
+                        )
                 continue
-            if isinstance(record, Reject):
-                out.write_line(
-                    _encode(
-                        stage, index, {"id": record.id}, Rejection(record.reason, record.detail)
-                    )
-                )
+            if isinstance(item, Reject):
+                out.write_line(reject_line(index, item.id, item.reason, item.detail))
+            elif type(item) is bytes:
+                out.write_line(out_line(index, [item]))
             else:
-                out.write_line(_encode(stage, index, record, [record]))
+                out.write_line(item_line(stage, index, item, [item]))
             task.advance(1)
         if index + 1 < skip:
             raise DsbuildError(
@@ -509,12 +577,13 @@ def _run_source(
     except DsbuildError:
         raise
     except Exception as e:
+        record_id = _item_id(item)
         where = (
             f"the item after record {record_id!r} (index {index + 1})"
             if record_id
             else "its first item"
         )
-        raise _stage_error(stage, where, e) from e
+        raise stage_error(stage, where, e) from e
 
 
 def _logged_id(line: dict | None) -> str | None:
@@ -534,60 +603,15 @@ def _pending(prev: StageCheckpoint | None, done: bytearray) -> Iterator[tuple[in
             yield index, loads(line)
 
 
-def _encode(stage: Stage, index: int, record: dict, result: list[dict] | Rejection) -> bytes:
-    """The checkpoint line for one input item; non-JSON output is the stage's error."""
-    if isinstance(result, Rejection):
-        obj: dict[str, Any] = {
-            "i": index,
-            "reject": {"id": record["id"], "reason": result.reason, "detail": str(result.detail)},
-        }
-    else:
-        obj = {"i": index, "out": result}
-    try:
-        return dumps_line(obj)
-    except (TypeError, ValueError) as e:
-        raise DsbuildError(
-            f"stage {stage.name!r} returned a record that is not JSON-serialisable for record "
-            f"{record.get('id')!r}: {e}",
-            "return only str, int, float, bool, None, lists and dicts",
-            code="DSB205",
-        ) from e
-
-
-def _call_map(stage: Stage, record: dict, ctx: StageContext) -> Any:
-    try:
-        return stage.fn(record, ctx)
-    except (DsbuildError, Pending):
-        raise
-    except Exception as e:
-        raise _stage_error(stage, f"record {record.get('id')!r}", e) from e
-
-
 def _log_pending(
     stage: Stage, index: int, record: dict, p: Pending, out: AppendLog, pending: _PendingLog
 ) -> None:
     """Count a pending item; log its placeholder output, if it has one, as a `pending` line
     (which the next run's recover drops, so the item is processed again)."""
     pending.add(p)
-    if p.output is None:
-        return
-    placeholder = normalize_map_result(p.output, record, stage.name)
-    if isinstance(placeholder, Rejection):
-        placeholder = []
-    line = {
-        "i": index,
-        "pending": {"id": record["id"], "reason": p.reason, "detail": str(p.detail)},
-        "out": placeholder,
-    }
-    try:
-        out.write_line(dumps_line(line))
-    except (TypeError, ValueError) as e:
-        raise DsbuildError(
-            f"stage {stage.name!r} gave a placeholder that is not JSON-serialisable for record "
-            f"{record.get('id')!r}: {e}",
-            "return only JSON types",
-            code="DSB205",
-        ) from e
+    line = pending_item_line(stage, index, record, p)
+    if line is not None:
+        out.write_line(line)
 
 
 def _run_map_sync(
@@ -600,13 +624,13 @@ def _run_map_sync(
 ) -> None:
     for index, record in items:
         try:
-            raw = _call_map(stage, record, ctx)
+            raw = call_map(stage, record, ctx)
         except Pending as p:
             _log_pending(stage, index, record, p, out, pending)
             task.advance(1)
             continue
         result = normalize_map_result(raw, record, stage.name)
-        out.write_line(_encode(stage, index, record, result))
+        out.write_line(item_line(stage, index, record, result))
         task.advance(1)
 
 
@@ -692,9 +716,9 @@ async def _map_pass(
                 failures.append(e)
                 return
             except Exception as e:
-                failures.append(_stage_error(stage, f"record {record.get('id')!r}", e))
+                failures.append(stage_error(stage, f"record {record.get('id')!r}", e))
                 return
-            out.write_line(_encode(stage, index, record, result))
+            out.write_line(item_line(stage, index, record, result))
             task.advance(1)
 
     await asyncio.gather(*(worker() for _ in range(stage.concurrency)))
@@ -718,7 +742,7 @@ def _run_batch(
     except DsbuildError:
         raise
     except Exception as e:
-        raise _stage_error(stage, f"its batch of {len(records)} records", e) from e
+        raise stage_error(stage, f"its batch of {len(records)} records", e) from e
     if not (isinstance(result, tuple) and len(result) == 2):
         raise DsbuildError(
             f"batch stage {stage.name!r} returned {type(result).__name__}",

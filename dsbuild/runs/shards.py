@@ -7,10 +7,13 @@ collected in job order; finished shards are kept, so a killed run redoes only th
     run.summary()   # shards run/kept, per-worker shards and peak RSS (for run.json)
 
 `fn(shared, job.payload, out_path, report) -> dict` runs in a worker: it writes `out_path`
-(whole, or not at all) and returns counters; `report(**counts)` sends counts of work done
+(whole, or not at all; companion files first, `companion(out_path, SUFFIX)`, if any) and
+returns counters; `report(**counts)` sends counts of work done
 so far to `on_report` in the main process (one progress line for all workers). `shared` is
-sent once per worker (not once per job). A job is done when `out_dir/KEY.json` (its counters)
-exists next to `out_dir/KEY.out`; a new run skips done jobs. On Ray (`ray_address`: None
+sent once per worker (not once per job); with `start_method="fork"` local workers inherit
+it, unpickled (e.g. a stage's context, which cannot be pickled). A job is done when
+`out_dir/KEY.json` (its counters) exists next to `out_dir/KEY.out`; a new run skips done
+jobs. On Ray (`ray_address`: None
 starts a local instance of `workers` CPUs; "auto" or HOST:PORT joins a cluster) the job's
 output comes back as bytes and is written by the main process, so the workers' disks need
 not be shared; the inputs must be on a path every node can read.
@@ -29,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dsbuild.errors import ConfigError, DsbuildError
+from dsbuild.errors import ConfigError, DsbuildError, error_from_data, error_to_data
 from dsbuild.runs.jsonl import atomic_write_bytes, atomic_write_json, read_json
 
-__all__ = ["ShardJob", "ShardRun", "peak_rss_mb", "progress_line"]
+__all__ = ["ShardJob", "ShardRun", "companion", "peak_rss_mb", "progress_line", "save_summary"]
 
 _SHARED: Any = None  # set once per worker process
 _REPORTS: Any = None
@@ -61,7 +64,7 @@ def _init_worker(shared: Any, reports: Any) -> None:
 
 
 def _failure(error: DsbuildError) -> dict:
-    return {"error": [type(error).__name__, error.what, error.fix, error.code]}
+    return {"error": error_to_data(error)}
 
 
 def _run_local(fn: Callable, key: str, payload: Any, out: str) -> dict:
@@ -78,28 +81,27 @@ def _run_local(fn: Callable, key: str, payload: Any, out: str) -> dict:
     return {**counts, "worker": _worker_id(), "peak_rss_mb": peak_rss_mb()}
 
 
-def _run_ray(fn: Callable, shared: Any, key: str, payload: Any) -> tuple[dict, bytes]:
-    """A job on a Ray worker: its output is written to a local temporary file, returned."""
+def companion(out: Path, suffix: str) -> Path:
+    """A file a job writes beside its output `out` (e.g. `KEY.out.rejects`)."""
+    return out.with_name(out.name + suffix)
+
+
+def _run_ray(fn: Callable, shared: Any, key: str, payload: Any) -> tuple[dict, dict[str, bytes]]:
+    """A job on a Ray worker: its output (and companions) are written to a local temporary
+    folder and returned, by suffix ("" for the output itself)."""
     with tempfile.TemporaryDirectory(prefix="dsbuild-shard-") as tmp:
         out = Path(tmp) / "out"
         try:
             counts = fn(shared, payload, out, lambda **_: None)
         except DsbuildError as error:
-            return _failure(error), b""
-        data = out.read_bytes() if out.exists() else b""
-    return {**counts, "worker": _worker_id(), "peak_rss_mb": peak_rss_mb()}, data
+            return _failure(error), {}
+        files = {p.name[len(out.name) :]: p.read_bytes() for p in Path(tmp).glob("out*")}
+    return {**counts, "worker": _worker_id(), "peak_rss_mb": peak_rss_mb()}, files
 
 
 def _raise(counts: dict) -> None:
     if "error" in counts:
-        import dsbuild.errors as errors
-
-        name, what, fix, code = counts["error"]
-        cls = getattr(errors, name, DsbuildError)
-        try:
-            raise cls(what, fix, code=code)
-        except TypeError:
-            raise DsbuildError(what, fix, code=code) from None
+        raise error_from_data(counts["error"])
 
 
 class ShardRun:
@@ -113,8 +115,10 @@ class ShardRun:
         engine: str = "local",
         ray_address: str | None = None,
         on_report: Callable[[dict[str, int]], None] | None = None,
+        start_method: str = "spawn",
     ) -> None:
         self.out_dir = Path(out_dir)
+        self.start_method = start_method
         self.workers = max(1, int(workers))
         self.engine = engine
         self.ray_address = ray_address
@@ -162,11 +166,11 @@ class ShardRun:
             if close is not None:
                 close()
 
-    def _finish(self, key: str, counts: dict, data: bytes | None = None) -> str:
+    def _finish(self, key: str, counts: dict, files: dict[str, bytes] | None = None) -> str:
         _raise(counts)
         out, path = self.paths(key)
-        if data is not None:
-            atomic_write_bytes(out, data)
+        for suffix, data in sorted((files or {}).items(), reverse=True):  # the output last
+            atomic_write_bytes(companion(out, suffix), data)
         atomic_write_json(path, counts)
         self.ran += 1
         self._live.pop(key, None)
@@ -208,7 +212,7 @@ class ShardRun:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-        context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context(self.start_method)
         reports = context.Queue()
         pool = ProcessPoolExecutor(
             min(self.workers, len(todo)),
@@ -276,8 +280,8 @@ class ShardRun:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
                 for ref in done:
-                    counts, data = ray.get(ref)
-                    yield self._finish(refs[ref].key, counts, data)
+                    counts, files = ray.get(ref)
+                    yield self._finish(refs[ref].key, counts, files)
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
@@ -336,3 +340,11 @@ def progress_line(
             log.info("%s: %s", name, text)
 
     return report
+
+
+def save_summary(run_info: Any, stage: str, summary: dict[str, Any]) -> None:
+    """A stage's `ShardRun.summary()` into `run.json` (`shards.<stage>`), if there is one."""
+    if run_info is not None:
+        shards = dict(run_info.data.get("shards") or {})
+        shards[stage] = summary
+        run_info.write(shards=shards)

@@ -516,6 +516,7 @@ class LabelStore:
     ) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = conn
+        self._pid = os.getpid()  # a forked process opens its own connection
         self.info = info
         self.languages: tuple[str, ...] = tuple(info.get("languages", ()))
         # Decoded answers by title as asked (None: not stored); when full, the older half
@@ -564,6 +565,11 @@ class LabelStore:
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             raise DsbuildError(f"label store {self.path} used after close()")
+        if self._pid != os.getpid():  # inherited through a fork: not to be used here
+            fresh = LabelStore.open(self.path, cache_size=self.cache_size, mmap_size=self.mmap_size)
+            # the parent's connection is kept, never closed here (SQLite's rule for forks)
+            self._forked_from = self._conn
+            self._conn, self._pid = fresh._conn, os.getpid()
         return self._conn
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -147,3 +147,30 @@ def test_a_kill_before_the_fingerprint_was_written_leaves_a_usable_dir(tmp_path)
     (tmp_path / ".lock").write_text("123\n")
     (tmp_path / ".fingerprint.json.tmp").write_text('{"finger')
     assert run_builder(make_builder(Counter()), tmp_path, cfg(10)).status == "finished"
+
+
+def test_a_forked_process_does_not_hold_the_lock(tmp_path):
+    """A stage's forked workers may outlive a killed run for a moment: they must not keep
+    its directory locked (an flock is shared by a fork)."""
+    import multiprocessing
+
+    from dsbuild.runs.rundir import RunDir, RunLock
+
+    lock = RunLock(RunDir(tmp_path)).acquire()
+    ready = multiprocessing.get_context("fork").Event()
+    stop = multiprocessing.get_context("fork").Event()
+
+    def child() -> None:
+        ready.set()
+        stop.wait(30)
+
+    worker = multiprocessing.get_context("fork").Process(target=child)
+    worker.start()
+    try:
+        assert ready.wait(30)
+        lock.file.close()  # the run was killed (its files closed, no unlock); a worker lives on
+        lock.file = None
+        assert run_builder(make_builder(Counter()), tmp_path, cfg(10)).status == "finished"
+    finally:
+        stop.set()
+        worker.join(30)

@@ -174,6 +174,31 @@ def test_a_source_that_changed_is_detected(tmp_path):
         assert e.value.code == "DSB205"
 
 
+def test_a_source_may_yield_encoded_records(tmp_path, clean):
+    """Records as JSON bytes (e.g. read from files other processes wrote) are logged as they
+    are: the same outputs as dicts, the same resume, the same determinism check."""
+    from dsbuild.runs.loglines import encode_record
+
+    b = make_builder(Counter())
+
+    def encoded(ctx, fail_at=None, prefix="r"):
+        for i in range(ctx.config["n"]):
+            if f"r{i:03d}" == fail_at:
+                raise ValueError("boom")
+            yield encode_record({"id": f"{prefix}{i:03d}", "x": i, "text": f"é{i}"})
+
+    def with_source(fn):
+        return Builder(b.name, b.version, (source_stage("src", fn), *b.stages[1:]))
+
+    with pytest.raises(DsbuildError, match="after record 'r004'"):
+        run_builder(with_source(lambda ctx: encoded(ctx, "r005")), tmp_path, cfg(20))
+    with pytest.raises(DsbuildError, match="item 4 was 'r004' before and is 'q004' now"):
+        run_builder(with_source(lambda ctx: encoded(ctx, prefix="q")), tmp_path, cfg(20))
+    result = run_builder(with_source(encoded), tmp_path, cfg(20))
+    assert result.stages[0].status == "resumed"
+    assert outputs(tmp_path) == clean
+
+
 @pytest.mark.parametrize(
     "stage_dir, fail", [("01-src", ("src", "r005")), ("02-double", ("double", "r007"))]
 )
