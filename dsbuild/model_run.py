@@ -9,6 +9,10 @@ a kill resumes where it stopped, and usage goes into `run.json`. `plan_task` is 
 `--dry-run`: it calls the map function with engines that answer nothing, and counts the
 requests that would be sent after cache hits and their estimated cost.
 
+`run_floor` runs a task once into a run directory of its own, named by the task's
+fingerprint (`floor_run_dir`): the leaderboards' floor row (the embedded model on the gold
+items) costs the model's time the first time and nothing later, and a killed run resumes.
+
 Nothing here knows a dataset: the tasks are written next to their datasets
 (`dsbuild.<dataset>.predict`, `.detect`, `.rate`).
 """
@@ -26,7 +30,17 @@ if TYPE_CHECKING:
     from dsbuild.runs.runner import RunResult
     from dsbuild.stages import StageContext
 
-__all__ = ["ModelTask", "file_digest", "plan_task", "run_task"]
+__all__ = [
+    "FloorRun",
+    "ModelTask",
+    "file_digest",
+    "floor_run_dir",
+    "ids_digest",
+    "plan_task",
+    "run_floor",
+    "run_task",
+    "task_fingerprint",
+]
 
 
 def file_digest(path: str | Path) -> str:
@@ -43,6 +57,12 @@ def file_digest(path: str | Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+def ids_digest(ids: Iterable[str]) -> str:
+    """The sha256 of a set of item ids (sorted, one a line): part of the fingerprint of a
+    task restricted to them."""
+    return hashlib.sha256("\n".join(sorted(set(ids))).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -245,3 +265,77 @@ def plan_task(task: ModelTask, settings: Settings) -> dict[str, Any]:
         **tally,
         "to_send": tally["requests"] - tally["cache_hits"],
     }
+
+
+def task_fingerprint(task: ModelTask, settings: Settings) -> str:
+    """The fingerprint `run_task` gives the run of `task` with `settings` (its input files'
+    digests, models, prompts, ...; never concurrency, timeouts or the cache location)."""
+    from dsbuild.runs.fingerprint import compute_fingerprint
+
+    return compute_fingerprint(task.builder(1).fingerprint_parts(), task.run_config(settings))
+
+
+def floor_run_dir(task: ModelTask, settings: Settings, base: str | Path | None = None) -> Path:
+    """Where `run_floor` runs `task`: `BASE/<task name>-<fingerprint>` (BASE by default
+    `floors/` in the LLM cache folder, `--cache-dir` / `DSBUILD_CACHE_DIR`). The fingerprint
+    holds the gold file's digest, the ids, the model and the prompt: the same board finds its
+    run again, another gold file or model gets a run of its own."""
+    if base is None:
+        from dsbuild.llm.cache import default_cache_dir
+
+        cache = Path(settings.cache_dir).expanduser() if settings.cache_dir else None
+        base = (cache or default_cache_dir()) / "floors"
+    return Path(base) / f"{task.name}-{task_fingerprint(task, settings)[:16]}"
+
+
+@dataclass(frozen=True)
+class FloorRun:
+    """What `run_floor` gives a leaderboard: the `model` label, the output `records` of the
+    items answered (an item left pending has none), the `run_dir`, and whether this call
+    `ran` the model (False: the run was complete already and nothing was asked)."""
+
+    model: str
+    records: list[dict[str, Any]]
+    run_dir: Path
+    ran: bool
+
+
+def _finished(run_dir: Path) -> bool:
+    import json
+
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("status") == "finished"
+
+
+def run_floor(
+    task: ModelTask,
+    settings: Settings,
+    run_dir: str | Path,
+    *,
+    progress: bool = False,
+    announce: Callable[[int], None] | None = None,
+) -> FloorRun:
+    """Run `task` with `settings` (its model: `settings.model_spec`) into `run_dir` unless
+    that run is complete; `announce(n_items)` is called first when the model has work to do.
+    Records left pending by failures of the world (timeouts, a server down) are simply
+    missing from `records` (the same call later retries them); a systematic failure raises
+    as `run_task` does."""
+    from dsbuild.builder_kit import read_records
+    from dsbuild.runs.runner import RunIncompleteError
+
+    run_dir = Path(run_dir)
+    done = _finished(run_dir)
+    if not done and announce is not None:
+        announce(sum(1 for _ in task.read()))
+    try:
+        result = run_task(task, settings, run_dir, progress=progress and not done)
+    except RunIncompleteError as exc:
+        result = exc.result
+    from dsbuild.redact import redact_text
+
+    path = Path(result.records_path)
+    records = read_records(path) if path.is_file() else []
+    return FloorRun(redact_text(settings.model_spec), records, Path(result.run_dir), not done)

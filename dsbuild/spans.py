@@ -22,10 +22,12 @@ from dsbuild.errors import InputError
 __all__ = [
     "Span",
     "SpanProblem",
+    "TagError",
     "check_spans",
     "ensure_spans",
     "from_utf16_offset",
     "insert_markers",
+    "parse_tagged",
     "spans_from_utf16",
     "spans_to_utf16",
     "strip_markers",
@@ -193,6 +195,82 @@ def spans_to_utf16(text: str, spans: Iterable[Sequence[int]]) -> list[Span]:
 def spans_from_utf16(text: str, spans: Iterable[Sequence[int]]) -> list[Span]:
     """Convert UTF-16 spans from Label Studio to code-point spans."""
     return [(from_utf16_offset(text, s), from_utf16_offset(text, e)) for s, e in spans]
+
+
+@dataclass(frozen=True)
+class TagError(Exception):
+    """Why a tagged copy is refused by `parse_tagged`: `reason` (`unbalanced`, `nested`,
+    `empty_span`, `text_changed`) and a readable detail."""
+
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}"
+
+
+def parse_tagged(
+    tagged: str, text: str, open_tag: str = HAL_OPEN, close_tag: str = HAL_CLOSE
+) -> list[Span]:
+    """The spans of `text` that `tagged` (a copy of it with tags) wraps; strict, never a
+    guess: an unclosed or stray tag, a nested one, tags around nothing or only whitespace,
+    or a copy that differs from `text` by one character raise `TagError`."""
+    spans: list[Span] = []
+    plain: list[str] = []
+    length = 0  # characters of plain text so far
+    pos = 0
+    opened_at: int | None = None  # plain-text offset of the open tag, when inside one
+    while True:
+        o = tagged.find(open_tag, pos)
+        c = tagged.find(close_tag, pos)
+        if o == -1 and c == -1:
+            if opened_at is not None:
+                raise TagError(
+                    "unbalanced",
+                    f"{open_tag} opened at answer character {opened_at} is never closed",
+                )
+            plain.append(tagged[pos:])
+            break
+        is_open = c == -1 or (o != -1 and o < c)
+        at = o if is_open else c
+        chunk = tagged[pos:at]
+        plain.append(chunk)
+        length += len(chunk)
+        if is_open:
+            if opened_at is not None:
+                raise TagError(
+                    "nested",
+                    f"{open_tag} at answer character {length} is inside the "
+                    f"tag opened at {opened_at}",
+                )
+            opened_at = length
+            pos = at + len(open_tag)
+        else:
+            if opened_at is None:
+                raise TagError(
+                    "unbalanced", f"{close_tag} at answer character {length} closes no tag"
+                )
+            inner = chunk  # tags cannot nest, so everything since the open tag
+            if not inner.strip():
+                raise TagError(
+                    "empty_span",
+                    f"the tags at answer character {opened_at} wrap "
+                    f"{'nothing' if not inner else 'only whitespace'}",
+                )
+            spans.append((opened_at, length))
+            opened_at = None
+            pos = at + len(close_tag)
+    copy = "".join(plain)
+    if copy != text:
+        at = next(
+            (i for i, (a, b) in enumerate(zip(copy, text)) if a != b), min(len(copy), len(text))
+        )
+        raise TagError(
+            "text_changed",
+            f"without its tags the annotation differs from the answer at "
+            f"character {at}: {copy[at : at + 20]!r} instead of {text[at : at + 20]!r}",
+        )
+    return spans
 
 
 def strip_markers(

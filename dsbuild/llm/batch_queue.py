@@ -68,6 +68,7 @@ class BatchQueue:
         self.stopped: Exception | None = None  # the budget stopped the rounds
         self.unanswered: set[str] = set()  # then: the requests it left unsent
         self._runner: Any = None
+        self._detach_next = False  # --detach: batches are live, stop at the next flush
 
     @property
     def stats(self) -> Any:
@@ -129,6 +130,8 @@ class BatchQueue:
         if not requests:
             return
         runner = self._batch_runner(task)
+        if self._detach_next:  # the records answered before have taken their results
+            raise self._detached(runner)
         try:
             results = await runner.run(requests, wait=self.settings.waits)
         except BudgetExceededError as exc:  # what was answered is kept, the rest waits
@@ -138,7 +141,12 @@ class BatchQueue:
             results = await self._online(requests, results)
         self.results.update(results)
         if not self.settings.waits and runner.live_batches:
-            raise self._detached(runner)
+            if not results:
+                raise self._detached(runner)
+            # Detach at the next flush, once the runner has run the records answered here
+            # again: a failed line's result is in no cache, and lost with this process it
+            # would be sent again by the next run.
+            self._detach_next = True
 
     def _batch_runner(self, task: Any) -> Any:
         from dsbuild.llm.batch_api import BatchRunner

@@ -17,6 +17,9 @@ __all__ = [
     "GRAMMAR_PATTERN",
     "check_structured",
     "copy_of",
+    "copy_pairs",
+    "copy_pieces",
+    "copy_problem",
     "expand_copy",
     "expand_grammar_patterns",
     "grammar_pattern",
@@ -32,6 +35,10 @@ __all__ = [
 # to judge an answer. Grammar backends enforce both as `pattern`s (`expand_copy`: the local
 # model, servers taking `json_object`+schema or `guided_json`); endpoints that take
 # `json_schema` (OpenAI) get the plain string schema (`without_copy`).
+# A mark whose closing form (a `/` after its first character: `[HAL]` -> `[/HAL]`) is a mark
+# too opens a span that one closes: the spans must be balanced, not nested and around some
+# text. `check_structured` checks every copy (whatever the backend), so a broken one gets the
+# engine's repair turns; the local model's grammar cannot even write one (`copy_gbnf`).
 COPY_OF = "x-dsbuild-copy-of"
 GRAMMAR_PATTERN = "x-dsbuild-grammar-pattern"
 _EXTENSIONS = (COPY_OF, GRAMMAR_PATTERN)
@@ -75,7 +82,76 @@ def check_structured(
         where = "/".join(str(p) for p in first.absolute_path) or "(root)"
         more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
         return value, "schema_mismatch", f"at {where}: {first.message}{more}"
+    problem = _copy_problems(schema, value, ())
+    if problem is not None:
+        return value, "schema_mismatch", problem
     return value, None, None
+
+
+def _copy_problems(schema: Any, value: Any, path: tuple[str, ...]) -> str | None:
+    """The first copy constraint (`COPY_OF`) of `schema` that `value` breaks, as a message."""
+    if not isinstance(schema, dict):
+        return None
+    if COPY_OF in schema:
+        problem = copy_problem(value, schema[COPY_OF]) if isinstance(value, str) else None
+        return f"at {'/'.join(path) or '(root)'}: {problem}" if problem else None
+    if isinstance(value, dict):
+        for key, sub in (schema.get("properties") or {}).items():
+            if key in value:
+                problem = _copy_problems(sub, value[key], (*path, key))
+                if problem:
+                    return problem
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            problem = _copy_problems(schema["items"], item, (*path, str(i)))
+            if problem:
+                return problem
+    return None
+
+
+def copy_pieces(text: str) -> list[str]:
+    """The pieces of a text a copy may put marks between: words, whitespace runs, single
+    other characters."""
+    return _PIECES.findall(text)
+
+
+def _closing(mark: str) -> str:
+    return mark[:1] + "/" + mark[1:]
+
+
+def copy_pairs(spec: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(pairs, free) of a copy constraint's marks: `(open, close)` when a mark's closing
+    form (`[HAL]` -> `[/HAL]`) is a mark too; the others may stand anywhere alone."""
+    marks = list(spec["marks"])
+    pairs = [(m, _closing(m)) for m in marks if _closing(m) in marks]
+    paired = {m for pair in pairs for m in pair}
+    return pairs, [m for m in marks if m not in paired]
+
+
+def copy_problem(value: str, spec: dict[str, Any]) -> str | None:
+    """What is wrong with `value` as the copy `spec` (a `COPY_OF` value) asks for, said to
+    the model (None: it is right): the text must be copied exactly, and paired marks must
+    be balanced, not nested, around some text (`dsbuild.spans.parse_tagged`)."""
+    from dsbuild.spans import TagError, parse_tagged
+
+    pairs, free = copy_pairs(spec)
+    for mark in free:
+        value = value.replace(mark, "")
+    for i, (open_tag, close_tag) in enumerate(pairs or [("\x00", "\x00/")]):
+        rest = value
+        for j, (o, c) in enumerate(pairs):
+            if j != i:
+                rest = rest.replace(o, "").replace(c, "")
+        try:
+            parse_tagged(rest, spec["text"], open_tag, close_tag)
+        except TagError as exc:
+            if exc.reason == "text_changed":
+                return f"{exc.detail}; copy the text exactly, only adding the marks"
+            return (
+                f"{exc.detail}; every {open_tag} must be closed by {close_tag} after some "
+                f"text, never inside another {open_tag}"
+            )
+    return None
 
 
 def repair_message(problem: str) -> dict[str, str]:
@@ -141,7 +217,7 @@ def _copy_pattern(spec: dict[str, Any]) -> str:
         return _CLASSED.sub(r"[\1]", text)
 
     mark = "(" + "|".join(lit(m) for m in spec["marks"]) + ")?"
-    pieces = _PIECES.findall(spec["text"])
+    pieces = copy_pieces(spec["text"])
     return "^" + mark + "".join(lit(p) + mark for p in pieces) + "$"
 
 

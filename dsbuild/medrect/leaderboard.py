@@ -6,18 +6,26 @@ predicted flags, whether the sentence number is right, and the correction pair's
 error-sentence accuracy and ROUGE-1 composite, computed again on each bootstrap resample.
 Baselines: `always no error` (flag 0) and `always the last sentence` (flag 1, the last
 sentence named, and copied unchanged as its correction). Groups: the text's language.
+
+The floor: without a prediction file by the embedded model, `board(floor=...)` gets the
+floor row from `floor_task` (`medrect predict` on the scored gold records) run by the
+caller (`dsbuild.model_run.run_floor`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsbuild.metrics.correction import EvalItem
 from dsbuild.metrics.leaderboard import Entry, Metric, kind_of, mean_of
 
-__all__ = ["BASELINES", "METRICS", "baselines", "board", "item_stats", "load"]
+if TYPE_CHECKING:
+    from dsbuild.config import Settings
+    from dsbuild.model_run import FloorRun, ModelTask
+
+__all__ = ["BASELINES", "METRICS", "baselines", "board", "floor_task", "item_stats", "load"]
 
 BASELINES = ("always no error", "always the last sentence")
 
@@ -91,6 +99,14 @@ def _model_of(records: Mapping[str, dict[str, Any]]) -> str:
     return ", ".join(sorted(models))
 
 
+def floor_task(gold: str | Path, settings: Settings, ids: Sequence[str]) -> ModelTask:
+    """The floor's task: `medrect predict` by `settings.model_spec` on the gold records
+    `ids`, as `predict GOLD --model SPEC` asks it."""
+    from dsbuild.medrect.predict import make_task
+
+    return make_task(gold, model=settings.model_spec, prompts_dir=settings.prompts_dir, ids=ids)
+
+
 def board(
     preds: Sequence[str | Path],
     gold: str | Path,
@@ -99,14 +115,18 @@ def board(
     rank_by: str | None = None,
     n_boot: int = 1000,
     seed: int = 0,
+    floor: Callable[[list[str]], FloorRun] | None = None,
 ) -> dict[str, Any]:
     """The leaderboard of `preds` and the baselines against `gold` (see the module doc).
 
     Items: the gold ids every prediction file has (a file made with `--limit` covers fewer),
-    or, with `allow_missing`, every gold id (a missing prediction scores as wrong)."""
+    or, with `allow_missing`, every gold id (a missing prediction scores as wrong). `floor`:
+    called with the scored ids when no prediction file is the embedded model's, it runs
+    `floor_task` and gives the floor row (an unusable or missing answer scores as wrong)."""
     from dsbuild.errors import InputError
     from dsbuild.medrect.predict import language_of
-    from dsbuild.metrics.leaderboard import leaderboard
+    from dsbuild.metrics.correction import items_from_records
+    from dsbuild.metrics.leaderboard import floor_entry, given_floor, leaderboard
 
     gold_items, gold_records = load(gold)
     if not gold_items:
@@ -132,6 +152,18 @@ def board(
         )
         for name, (p, items, records) in zip(names, loaded)
     ]
+    floor_info = given_floor(entries)
+    if floor_info is None and floor is not None:
+        run = floor(ids)
+        made = items_from_records(run.records)
+        entry, floor_info = floor_entry(
+            run,
+            {i: item_stats(made.get(i), gold_items[i]) for i in ids},
+            unusable=sum(1 for i in ids if i in made and made[i].flag is None),
+            pending=sum(1 for i in ids if i not in made),
+            scored_as="wrong",
+        )
+        entries.append(entry)
     for name, items in baselines({i: gold_records[i] for i in ids}).items():
         entries.append(
             Entry(name, "baseline", {i: item_stats(items[i], gold_items[i]) for i in ids})
@@ -143,5 +175,6 @@ def board(
         gold_records=len(gold_items),
         items=len(ids),
         predictions=[str(p) for p in preds],
+        floor=floor_info,
     )
     return result

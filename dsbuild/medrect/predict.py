@@ -17,6 +17,7 @@ endpoint failure leaves the record pending for the next run.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,15 +128,19 @@ def make_task(
     prompts_dir: str | Path | None = None,
     language: str = "auto",
     limit: int | None = None,
+    ids: Sequence[str] | None = None,
 ):
-    """The `ModelTask` predicting every record of `path` with `model` (None: --model)."""
+    """The `ModelTask` predicting every record of `path` with `model` (None: --model);
+    `ids`: only the records with these ids (e.g. those a leaderboard scores)."""
     from dsbuild.builder_kit import ask, response_format
     from dsbuild.languages import language_name
     from dsbuild.llm.prompts import load_prompts
-    from dsbuild.model_run import ModelTask, file_digest
+    from dsbuild.model_run import ModelTask, file_digest, ids_digest
 
     template = load_prompts("medrect", prompts_dir)["predict"]
-    items = read_input(path)[:limit] if limit else read_input(path)
+    keep = None if ids is None else {str(i) for i in ids}
+    items = [i for i in read_input(path) if keep is None or i["id"] in keep]
+    items = items[:limit] if limit else items
 
     async def predict(item: dict, ctx: Any) -> dict:
         """The three subtasks in one structured answer."""
@@ -176,6 +181,7 @@ def make_task(
             "language": language,
             "limit": limit,
             "prompt": template.hash,
+            **({} if keep is None else {"ids_sha256": ids_digest(keep)}),
         },
         models=(model,),
         description="error flag, sentence and correction per record",

@@ -7,6 +7,11 @@ score a percentile bootstrap confidence interval: `n_boot` resamples of the item
 with replacement by `random.Random(seed)` and shared by all entries of a group (so the
 intervals of two systems come from the same resamples and the table is reproducible).
 
+The *floor* is what a real model must beat besides the trivial baselines: the embedded
+model (`local:smollm2`) on the same items. A prediction file made by it alone is the floor
+(`kind_of`); without one, a board may make the floor row itself (`floor_entry`, from a
+`dsbuild.model_run.FloorRun` of the dataset's `floor_task`).
+
 Nothing here knows a dataset: the datasets build the entries and metrics
 (`dsbuild.psiloqa.leaderboard`, `dsbuild.medrect.leaderboard`).
 """
@@ -26,6 +31,8 @@ __all__ = [
     "Metric",
     "bootstrap_interval",
     "chart",
+    "floor_entry",
+    "given_floor",
     "kind_of",
     "leaderboard",
     "mean_of",
@@ -41,6 +48,33 @@ def kind_of(models: str) -> str:
     `prediction` (`models`: the comma-separated model labels of a prediction file)."""
     names = [m.strip() for m in models.split(",") if m.strip()]
     return FLOOR if names and all(m.startswith("local:smollm2") for m in names) else "prediction"
+
+
+def floor_entry(
+    run: Any, stats: Mapping[str, Any], *, unusable: int, pending: int, scored_as: str
+) -> tuple[Entry, dict[str, Any]]:
+    """The floor row a board made itself (`run`: a `dsbuild.model_run.FloorRun`; `stats`:
+    its statistics per scored id) and what `--json` says of it under `floor`. `unusable`
+    answers and `pending` items (not answered; the next board asks again) are scored as
+    `scored_as`, as a missing prediction is, and the row's note says how many."""
+    parts = [f"{k} {what}" for k, what in ((unusable, "unusable"), (pending, "pending")) if k]
+    note = f"{' and '.join(parts)} of {len(stats)}, scored as {scored_as}" if parts else ""
+    info = {
+        "source": "run",
+        "model": run.model,
+        "run_dir": str(run.run_dir),
+        "ran": run.ran,
+        "items": len(stats),
+        "unusable": unusable,
+        "pending": pending,
+    }
+    return Entry(run.model, FLOOR, stats, note), info
+
+
+def given_floor(entries: Sequence[Entry]) -> dict[str, Any] | None:
+    """What `--json` says of a floor given as a prediction file (None: no entry is one)."""
+    entry = next((e for e in entries if e.kind == FLOOR), None)
+    return None if entry is None else {"source": "file", "name": entry.name, "model": entry.note}
 
 
 @dataclass(frozen=True)

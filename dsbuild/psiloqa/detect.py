@@ -3,8 +3,9 @@
 Each model copies the answer with `[HAL]…[/HAL]` tags around what it finds unsupported
 (given the question, and the passage with `with_context`), through the copy-with-tags
 mechanism of the builder's annotate stage: grammar backends can only copy the answer with
-tags between its pieces, and the strict parser (`dsbuild.psiloqa.annotation`) turns the
-tags into offsets or refuses the answer. `samples` answers per model (sampled at
+balanced tags between its pieces, the engine checks every copy (a broken one gets repair
+turns), and the strict parser (`dsbuild.psiloqa.annotation`) turns the tags into offsets
+or refuses the answer. `samples` answers per model (sampled at
 `temperature` when more than one) and several models give soft labels: per character, the
 share of usable answers that mark it; hard labels are the characters above 0.5, as the
 Mu-SHROOM release derives them. An answer that breaks the copy counts for nothing (it is
@@ -117,21 +118,24 @@ def make_task(
     limit: int | None = None,
     languages: Sequence[str] = (),
     per_language: int | None = None,
+    ids: Sequence[str] | None = None,
     warnings: Any = None,
 ):
-    """The `ModelTask` marking the spans of every item of `paths` (see the module doc)."""
+    """The `ModelTask` marking the spans of every item of `paths` (see the module doc);
+    `ids`: only the items with these ids (e.g. those a leaderboard scores)."""
     from dsbuild.builder_kit import per_language as pick
     from dsbuild.builder_kit import response_format
     from dsbuild.languages import language_name
     from dsbuild.llm.prompts import load_prompts
-    from dsbuild.model_run import ModelTask, file_digest
+    from dsbuild.model_run import ModelTask, file_digest, ids_digest
 
     template = load_prompts("psiloqa", prompts_dir)["detect"]
     models = list(models) or [None]
     wanted = {lang.lower() for lang in languages}
+    keep = None if ids is None else {str(i) for i in ids}
     items = list(
         pick(
-            read_items(paths, warnings),
+            (i for i in read_items(paths, warnings) if keep is None or str(i["id"]) in keep),
             wanted,
             per_language,
             limit,
@@ -142,7 +146,7 @@ def make_task(
     async def detect(item: dict, ctx: Any) -> dict:
         """Spans marked by each model and sample, as soft and hard labels."""
         from dsbuild.llm.structured import copy_of
-        from dsbuild.psiloqa.annotation import AnnotationError, parse_annotation
+        from dsbuild.psiloqa.annotation import AnnotationError, broken_copy, parse_annotation
         from dsbuild.spans import HAL_CLOSE, HAL_OPEN
 
         answer = item["model_output_text"]
@@ -197,7 +201,12 @@ def make_task(
                     except AnnotationError as exc:
                         provenance[-1]["error"] = {"reason": exc.reason, "detail": exc.detail}
                 else:
-                    provenance[-1]["error"] = result.error
+                    broken = broken_copy(result, answer)  # the repair turns did not mend it
+                    provenance[-1]["error"] = (
+                        {"reason": broken.reason, "detail": broken.detail}
+                        if broken is not None
+                        else result.error
+                    )
                 answers[key] = spans
         return prediction_item(item, answers, provenance)
 
@@ -217,6 +226,7 @@ def make_task(
             "per_language": per_language,
             "limit": limit,
             "prompt": template.hash,
+            **({} if keep is None else {"ids_sha256": ids_digest(keep)}),
         },
         models=tuple(models),
         description="hallucinated spans marked by each detector and sample",

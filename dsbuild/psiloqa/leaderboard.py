@@ -4,17 +4,25 @@ Per item, the Mu-SHROOM scores `psiloqa eval` averages (`dsbuild.metrics.spans.s
 IoU of the hard labels and Cor (Spearman of the soft labels); the board's metrics are their
 means, with bootstrap intervals. Baselines: `no spans` (nothing marked) and `whole answer`
 (every character marked, probability 1). Groups: the gold item's `lang`.
+
+The floor: without a prediction file by the embedded model, `board(floor=...)` gets the
+floor row from `floor_task` (`psiloqa detect` on the scored gold items, greedy, one sample)
+run by the caller (`dsbuild.model_run.run_floor`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsbuild.metrics.leaderboard import Entry, Metric, kind_of, mean_of
 
-__all__ = ["BASELINES", "METRICS", "baselines", "board"]
+if TYPE_CHECKING:
+    from dsbuild.config import Settings
+    from dsbuild.model_run import FloorRun, ModelTask
+
+__all__ = ["BASELINES", "METRICS", "baselines", "board", "floor_task"]
 
 BASELINES = ("no spans", "whole answer")
 
@@ -51,6 +59,14 @@ def _model_of(items: dict[str, dict[str, Any]]) -> str:
     return ", ".join(sorted(models))
 
 
+def floor_task(gold: Sequence[str | Path], settings: Settings, ids: Sequence[str]) -> ModelTask:
+    """The floor's task: `psiloqa detect` by `settings.model_spec` on the gold items `ids`,
+    as `detect GOLD --model SPEC` asks it (greedy, one sample, no passage)."""
+    from dsbuild.psiloqa.detect import make_task
+
+    return make_task(gold, models=[settings.model_spec], prompts_dir=settings.prompts_dir, ids=ids)
+
+
 def board(
     preds: Sequence[str | Path],
     gold: Sequence[str | Path],
@@ -60,14 +76,17 @@ def board(
     n_boot: int = 1000,
     seed: int = 0,
     warnings: Any = None,
+    floor: Callable[[list[str]], FloorRun] | None = None,
 ) -> dict[str, Any]:
     """The leaderboard of `preds` and the baselines against the `gold` files (Mu-SHROOM
     items or PsiloQA rows, files, folders of .jsonl files or run directories).
 
     Items: the gold ids every prediction file has (`detect --limit` covers fewer), or, with
-    `allow_missing`, every gold id (a missing prediction scores as an empty one)."""
+    `allow_missing`, every gold id (a missing prediction scores as an empty one). `floor`:
+    called with the scored ids when no prediction file is the embedded model's, it runs
+    `floor_task` and gives the floor row (an unusable or missing answer predicts nothing)."""
     from dsbuild.errors import InputError
-    from dsbuild.metrics.leaderboard import leaderboard
+    from dsbuild.metrics.leaderboard import floor_entry, given_floor, leaderboard
     from dsbuild.psiloqa.detect import read_items
 
     gold_items = {str(i["id"]): i for i in read_items(gold, warnings)}
@@ -92,6 +111,18 @@ def board(
         )
         for name, (p, items) in zip(names, loaded)
     ]
+    floor_info = given_floor(entries)
+    if floor_info is None and floor is not None:
+        run = floor(ids)
+        made = {str(r["id"]): r for r in run.records}
+        entry, floor_info = floor_entry(
+            run,
+            {i: _stats(made.get(i), gold_items[i]) for i in ids},
+            unusable=sum(1 for i in ids if i in made and _unusable(made[i])),
+            pending=sum(1 for i in ids if i not in made),
+            scored_as="empty",
+        )
+        entries.append(entry)
     for name, items in baselines({i: gold_items[i] for i in ids}).items():
         entries.append(Entry(name, "baseline", {i: _stats(items[i], gold_items[i]) for i in ids}))
     groups = {i: str(gold_items[i].get("lang") or "?").lower() for i in ids}
@@ -101,5 +132,12 @@ def board(
         gold_records=len(gold_items),
         items=len(ids),
         predictions=[str(p) for p in preds],
+        floor=floor_info,
     )
     return result
+
+
+def _unusable(item: dict[str, Any]) -> bool:
+    """An item no answer of the detector was usable for (predicted empty)."""
+    prediction = item.get("prediction") or {}
+    return bool(prediction.get("failed")) and not prediction.get("annotations")

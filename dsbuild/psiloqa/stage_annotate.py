@@ -27,12 +27,13 @@ def make_annotate(template):
         """(spans or None, the result; a rejection when the copy failed)."""
         from dsbuild.languages import language_name
         from dsbuild.llm.structured import copy_of
-        from dsbuild.psiloqa.annotation import AnnotationError, parse_annotation
+        from dsbuild.psiloqa.annotation import AnnotationError, broken_copy, parse_annotation
         from dsbuild.spans import HAL_CLOSE, HAL_OPEN
 
         answer = record["llm_answer"]
-        # Grammar backends (the local model) can only copy the answer with tags between its
-        # pieces; endpoints get the plain schema and the strict parser checks the copy.
+        # Grammar backends (the local model) can only copy the answer with balanced tags
+        # between its pieces; endpoints get the plain schema, and the engine checks the copy
+        # (a broken one gets repair turns) before the strict parser makes offsets.
         copy = copy_of(answer, (HAL_OPEN, HAL_CLOSE))
         result = await ask(
             llm,
@@ -48,6 +49,9 @@ def make_annotate(template):
             id=record["id"],
         )
         if not result.ok:
+            broken = broken_copy(result, answer)
+            if broken is not None:  # the repair turns did not mend the copy
+                return reject(broken.reason, broken.detail), result
             return result.rejection(), result
         try:
             return parse_annotation(result.json["annotated_answer"], answer), result

@@ -98,10 +98,14 @@ def example_for_schema(
     schema: dict[str, Any], seed: str = "x", root: dict | None = None, depth: int = 0
 ) -> Any:
     """A small value satisfying common JSON Schema keywords (types, required, enums,
-    min/max items, minimum, string lengths, local $refs)."""
+    min/max items, minimum, string lengths, local $refs) and dsbuild's copy constraints."""
+    from dsbuild.llm.structured import COPY_OF
+
     root = root or schema
     if depth > 10:
         return None
+    if COPY_OF in schema:  # a copy of a text (`copy_of`): the text itself, no marks
+        return schema[COPY_OF]["text"]
     if "$ref" in schema:
         node: Any = root
         for part in schema["$ref"].lstrip("#/").split("/"):

@@ -94,8 +94,9 @@ def test_a_batch_build_gives_the_online_rows_without_an_online_call(tmp_path, en
     batches = batches_of(result.run_dir)
     assert all(b["collected"] for b in batches)
     assert endpoint.calls["create"] == len(batches)
-    # one round per LLM stage, and two repair rounds for the answer that is never JSON
-    assert len({b["round"] for b in batches}) == 4 + 2
+    # one round per LLM stage, two repair rounds for the answer that is never JSON and two
+    # for the annotations that break the tagged copy (unbalanced, nested, empty, changed)
+    assert len({b["round"] for b in batches}) == 4 + 2 + 2
     # a later online run replays every answer from the cache
     again = build(tmp_path, "replay", cache="batched")
     assert endpoint.calls["online"] == 1  # only the refused request: refusals are not cached

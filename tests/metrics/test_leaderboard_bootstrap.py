@@ -111,6 +111,7 @@ def test_medrect_scores_only_the_ids_every_prediction_has(shared_fixtures, tmp_p
         "100",
         "--chart",
         str(chart),
+        "--no-floor",
     )
     assert code == 0, err
     result = json.loads(out)
@@ -119,7 +120,14 @@ def test_medrect_scores_only_the_ids_every_prediction_has(shared_fixtures, tmp_p
     assert top["name"] == "some" and top["scores"]["error_sentence_accuracy"]["value"] == 1.0
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, out, _ = cli(
-        "medrect", "leaderboard", str(pred), "--gold", str(gold), "--json", "--allow-missing"
+        "medrect",
+        "leaderboard",
+        str(pred),
+        "--gold",
+        str(gold),
+        "--json",
+        "--allow-missing",
+        "--no-floor",
     )
     assert json.loads(out)["items"] == 40
 
@@ -138,6 +146,7 @@ def test_psiloqa_baselines_score_as_psiloqa_eval_per_language(shared_fixtures, c
         "leaderboard",
         *[x for f in files for x in ("--gold", str(f))],
         "--json",
+        "--no-floor",
         "--bootstrap",
         "50",
     )
@@ -172,7 +181,9 @@ def test_psiloqa_leaderboard_ranks_a_perfect_prediction_first(tmp_path, cli):
         {"id": "2", "lang": "EN", "model_output_text": "ghi", "hard_labels": []},
     ]
     gold.write_text("".join(json.dumps(i) + "\n" for i in items), "utf-8")
-    code, out, err = cli("psiloqa", "leaderboard", str(gold), "--gold", str(gold), "--json")
+    code, out, err = cli(
+        "psiloqa", "leaderboard", str(gold), "--gold", str(gold), "--json", "--no-floor"
+    )
     assert code == 0, err
     rows = json.loads(out)["groups"]["all"]["rows"]
     assert [r["name"] for r in rows][0] == "gold"
@@ -181,7 +192,7 @@ def test_psiloqa_leaderboard_ranks_a_perfect_prediction_first(tmp_path, cli):
         "no spans": 0.5,
         "whole answer": pytest.approx((3 / 7 + 0) / 2),
     }
-    code, out, _ = cli("psiloqa", "leaderboard", str(gold), "--gold", str(gold))
+    code, out, _ = cli("psiloqa", "leaderboard", str(gold), "--gold", str(gold), "--no-floor")
     assert code == 0 and "whole answer" in out and "baseline" in out
 
 

@@ -112,7 +112,8 @@ def test_detect_with_samples_writes_soft_labels_eval_scores(gold, tmp_path, cli)
         fake,
         "Paris is the capital of [HAL]Spain[/HAL] since [HAL]1066[/HAL].",
         "Paris is the capital of [HAL]Spain[/HAL] since 1066.",
-        "Paris is the capital of Spain since 1066 (broken copy).",
+        # a broken copy gets the engine's repair turns (2), which do not mend it
+        *["Paris is the capital of Spain since 1066 (broken copy)."] * 3,
         berlin,
         berlin.replace("🇩🇪", "[HAL]🇩🇪[/HAL]"),
         berlin,
@@ -144,6 +145,8 @@ def test_detect_with_samples_writes_soft_labels_eval_scores(gold, tmp_path, cli)
     ]
     assert x1["hard_labels"] == [[24, 29]]
     assert x1["prediction"]["failed"] == ["fake:default#2"]
+    error = x1["prediction"]["provenance"][2]["error"]
+    assert error["reason"] == "annotation_text_changed" and "repair" in error["detail"]
     assert ANSWER[24:29] == "Spain"
     x2 = items["x2"]
     start = berlin.index("🇩🇪")
@@ -271,3 +274,40 @@ def test_per_language_and_lang_pick_the_items(gold, tmp_path, cli):
         )
     assert code == 0, err
     assert json.loads(out)["records"] == 1
+
+
+def test_unbalanced_tags_get_a_repair_turn_that_says_what_is_wrong(gold, tmp_path, cli):
+    """An unclosed tag is not accepted and then dropped: the engine's check refuses it and
+    the repair turn names the problem; the mended answer is the one that counts."""
+    fake = FakeLLM()
+    _tagged(
+        fake,
+        "Paris is the capital of [HAL]Spain since 1066.",  # never closed
+        "Paris is the capital of [HAL]Spain[/HAL] since 1066.",
+        "Berlin[/HAL] ist die Hauptstadt 🇩🇪 Deutschlands.",  # closes nothing
+        *["Berlin ist die Hauptstadt [HAL] [/HAL]🇩🇪 Deutschlands."] * 2,  # around a space
+    )
+    out = tmp_path / "pred.jsonl"
+    with installed(fake):
+        code, _, err = cli(
+            "psiloqa",
+            "detect",
+            str(gold),
+            "--model",
+            "fake:default",
+            "--out",
+            str(out),
+            "--concurrency",
+            "1",
+            "--no-progress",
+        )
+    assert code == 0, err
+    assert len(fake.calls) == 5  # x1: 1 + 1 repair; x2: 1 + 2 repairs
+    repair = fake.calls[1]["messages"][-1]["content"]
+    assert "never closed" in repair and "[/HAL]" in repair
+    assert fake.calls[1]["messages"][-2]["content"].endswith('since 1066."}')
+    items = {i["id"]: i for i in map(json.loads, out.read_text("utf-8").splitlines())}
+    assert items["x1"]["hard_labels"] == [[24, 29]] and items["x1"]["prediction"]["failed"] == []
+    x2 = items["x2"]
+    assert x2["hard_labels"] == [] and x2["prediction"]["failed"] == ["fake:default#0"]
+    assert x2["prediction"]["provenance"][0]["error"]["reason"] == "annotation_empty_span"

@@ -106,15 +106,92 @@ _STRICT_CHAR = 'char ::= [^"\\\\\\x00-\\x1f] |'
 
 def json_schema_gbnf(schema_json: str, convert) -> str:
     """The GBNF grammar of a JSON Schema (`convert`: llama.cpp's converter), with strings
-    that cannot hold raw control characters."""
-    gbnf = convert(schema_json)
+    that cannot hold raw control characters, and copy constraints (`COPY_OF`) written as
+    rules of our own (`copy_gbnf`): a regular expression cannot keep tags balanced."""
+    from dsbuild.llm.structured import expand_grammar_patterns
+
+    copies: list[dict[str, Any]] = []
+    schema = _copy_placeholders(expand_grammar_patterns(json.loads(schema_json)), copies)
+    gbnf = convert(json.dumps(schema) if copies else schema_json)
     if _LOOSE_CHAR not in gbnf and "char ::=" in gbnf:
         raise BackendError(
             "bad_request",
             "llama.cpp's JSON grammar changed: cannot forbid control characters in strings",
             transient=False,
         )
-    return gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
+    gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
+    for k, spec in enumerate(copies):
+        literal = f'"\\"{_PLACEHOLDER}{k}\\""'
+        if gbnf.count(literal) != 1:
+            raise BackendError(
+                "bad_request",
+                "llama.cpp's JSON grammar changed: cannot place a copy constraint's rules",
+                transient=False,
+            )
+        rules = copy_gbnf(spec, f"dsb-copy{k}")
+        gbnf = gbnf.replace(literal, f'"\\"" dsb-copy{k}-o0') + "\n" + rules
+    return gbnf
+
+
+_PLACEHOLDER = "DSBUILDCOPYPLACEHOLDER"
+
+
+def _copy_placeholders(schema: Any, copies: list[dict[str, Any]]) -> Any:
+    """The schema with each copy constraint replaced by a constant string to find in the
+    converter's grammar (the constraints appended to `copies`, in order)."""
+    from dsbuild.llm.structured import COPY_OF
+
+    if isinstance(schema, dict):
+        if COPY_OF in schema:
+            copies.append(schema[COPY_OF])
+            return {"const": f"{_PLACEHOLDER}{len(copies) - 1}"}
+        return {k: _copy_placeholders(v, copies) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_copy_placeholders(v, copies) for v in schema]
+    return schema
+
+
+def _gbnf_literal(text: str) -> str:
+    """A GBNF literal matching `text` as it appears inside a JSON string."""
+    raw = json.dumps(text, ensure_ascii=False)[1:-1]
+    return '"' + raw.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def copy_gbnf(spec: dict[str, Any], name: str) -> str:
+    """GBNF rules for the rest of a JSON string, after its opening quote, that copies
+    `spec["text"]` with marks between its pieces (`dsbuild.llm.structured.copy_of`): a
+    paired mark (`[HAL]` ... `[/HAL]`) opens only before a piece that is not whitespace and
+    must be closed, never inside another, before the closing quote; other marks may stand
+    alone anywhere. `NAME-oI` is the rule for the rest from gap I (before piece I+1) outside
+    any pair, `NAME-pJ-I` inside pair J; at most one mark per gap."""
+    from dsbuild.llm.structured import copy_pairs, copy_pieces
+
+    pairs, free = copy_pairs(spec)
+    texts = copy_pieces(spec["text"])
+    alone = "(" + " | ".join(_gbnf_literal(m) for m in free) + ")" if free else None
+    end = '"\\""'
+    lines = []
+    for i, text in enumerate(texts):
+        piece, nxt = _gbnf_literal(text), i + 1
+        for j in (None, *range(len(pairs))):  # outside any pair, then inside pair j
+            state = f"{name}-o" if j is None else f"{name}-p{j}-"
+            alts = [f"{piece} {state}{nxt}"]
+            if alone:
+                alts.append(f"{alone} {piece} {state}{nxt}")
+            if j is not None:
+                alts.append(f"{_gbnf_literal(pairs[j][1])} {piece} {name}-o{nxt}")
+            elif text.strip():
+                alts += [
+                    f"{_gbnf_literal(open_)} {piece} {name}-p{k}-{nxt}"
+                    for k, (open_, _) in enumerate(pairs)
+                ]
+            lines.append(f"{state}{i} ::= " + " | ".join(alts))
+    n = len(texts)
+    lines.append(f"{name}-o{n} ::= " + (f"{alone}? " if alone else "") + end)
+    lines += [
+        f"{name}-p{j}-{n} ::= {_gbnf_literal(close)} {end}" for j, (_, close) in enumerate(pairs)
+    ]
+    return "\n".join(lines)
 
 
 def _schema(response_format: dict[str, Any]) -> dict[str, Any] | None:
@@ -150,10 +227,7 @@ def chat_kwargs(payload: dict[str, Any]) -> dict[str, Any]:
     kwargs.update({k: payload[k] for k in _PASSTHROUGH if payload.get(k) is not None})
     schema = _schema(payload.get("response_format") or {})
     if schema is not None:
-        from dsbuild.llm.structured import expand_copy
-
-        schema = expand_copy(schema)  # copy constraints become patterns the grammar enforces
-        try:
+        try:  # copy constraints become rules of the grammar (`json_schema_gbnf`)
             kwargs["grammar"] = _grammar(json.dumps(schema or {"type": "object"}))
         except Exception as exc:  # the converter raises assorted errors on schemas it cannot do
             raise BackendError(
