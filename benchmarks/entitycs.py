@@ -74,7 +74,11 @@ def build(dump: Path, run_dir: Path, workers: int = 1, engine: str = "local") ->
 
 
 def sha256(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    h = hashlib.sha256()  # streamed: outputs are large and this process's RSS is measured
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def main() -> None:

@@ -121,6 +121,16 @@ def make_inputs(work: Path, megabytes: float, formats: list[str]) -> dict[str, P
     return out
 
 
+def file_sha256(path: Path) -> str:
+    """Streamed: this process must stay small, since a child's peak RSS (ru_maxrss) starts
+    from its parent's RSS at the fork (Linux keeps it across exec)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def build(dump: Path, run_dir: Path, workers: int, engine: str, env: dict, what: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(dump), str(run_dir), str(workers), engine, what],
@@ -134,7 +144,7 @@ def build(dump: Path, run_dir: Path, workers: int, engine: str, env: dict, what:
     info = json.loads(Path(result["run_json"]).read_text())
     stages = {s["name"]: s["seconds"] for s in info["stages"]}
     shards = info.get("shards", {})
-    digest = hashlib.sha256(Path(result["records"]).read_bytes()).hexdigest()
+    digest = file_sha256(Path(result["records"]))
     return {
         "wall": result["wall"],
         "text": stages["read_wikipedia"],
