@@ -40,7 +40,7 @@ from dsbuild.runs.jsonl import (
     truncate_torn_tail,
 )
 from dsbuild.runs.loglines import record_lines
-from dsbuild.stages import Part
+from dsbuild.stages import Part, Reject
 
 __all__ = ["LogState", "StageCheckpoint", "utc_now"]
 
@@ -176,31 +176,42 @@ class StageCheckpoint:
                         f.seek(off)
                         item = loads(f.readline())
                         if "reject" in item:
-                            rej = item["reject"]
-                            reasons[rej["reason"]] += 1
-                            rej_f.write(
-                                dumps_line(
-                                    {
-                                        "id": rej["id"],
-                                        "stage": self.stage,
-                                        "reason": rej["reason"],
-                                        "detail": rej["detail"],
-                                    }
-                                )
-                            )
+                            reasons[item["reject"]["reason"]] += 1
+                            rej_f.write(self._reject_line(item["reject"]))
                             continue
                         for record in item.get("out") or ():
                             rec_f.write(dumps_line(record))
                             n_out += i not in pending
         n_done = sum(1 for o in offsets if o != -1) - len(pending)
+        return {**self._counts(n_in, n_out, reasons), "n_pending": n_in - n_done}
+
+    def _counts(self, n_in: int, n_out: int, reasons: Counter[str], **more: Any) -> dict:
+        """The counts of `done.json` (and of a stage left incomplete)."""
         return {
             "stage": self.stage,
+            **more,
             "n_in": n_in,
             "n_out": n_out,
             "n_rejected": sum(reasons.values()),
             "rejects_by_reason": dict(sorted(reasons.items())),
-            "n_pending": n_in - n_done,
         }
+
+    def _reject_line(self, rej: dict) -> bytes:
+        """A logged reject as its line of `rejects.jsonl`."""
+        return dumps_line(Reject(rej["id"], self.stage, rej["reason"], rej["detail"]).to_dict())
+
+    def _done(self, counts: dict, seconds: float, sha: Any, n_bytes: int) -> dict:
+        """Write `done.json` (the commit point), then drop the log; return it."""
+        done = {
+            **counts,
+            "seconds": round(seconds, 3),
+            "records_sha256": sha.hexdigest(),
+            "records_bytes": n_bytes,
+            "finished_at": utc_now(),
+        }
+        atomic_write_json(self.done_json, done)
+        self.log.unlink(missing_ok=True)
+        return done
 
     def open_log(self, *, cheap: bool = False) -> AppendLog:
         """The stage's append log. The lines of a `cheap` stage (a source, or a map stage
@@ -295,18 +306,8 @@ class StageCheckpoint:
                     except ValueError as e:
                         raise self.damaged(f"a line is not valid JSON: {e}") from e
                 if "reject" in item:
-                    rej = item["reject"]
-                    reasons[rej["reason"]] += 1
-                    rej_f.write(
-                        dumps_line(
-                            {
-                                "id": rej["id"],
-                                "stage": self.stage,
-                                "reason": rej["reason"],
-                                "detail": rej["detail"],
-                            }
-                        )
-                    )
+                    reasons[item["reject"]["reason"]] += 1
+                    rej_f.write(self._reject_line(item["reject"]))
                     continue
                 for record in item["out"]:
                     line = dumps_line(record)
@@ -314,21 +315,8 @@ class StageCheckpoint:
                     sha.update(line)
                     n_out += 1
                     n_bytes += len(line)
-        done = {
-            "stage": self.stage,
-            "kind": kind,
-            "n_in": n_items if n_in is None else n_in,
-            "n_out": n_out,
-            "n_rejected": sum(reasons.values()),
-            "rejects_by_reason": dict(sorted(reasons.items())),
-            "seconds": round(seconds, 3),
-            "records_sha256": sha.hexdigest(),
-            "records_bytes": n_bytes,
-            "finished_at": utc_now(),
-        }
-        atomic_write_json(self.done_json, done)
-        self.log.unlink(missing_ok=True)
-        return done
+        counts = self._counts(n_items if n_in is None else n_in, n_out, reasons, kind=kind)
+        return self._done(counts, seconds, sha, n_bytes)
 
     def write_parts(
         self, parts: Iterable[Part], *, kind: str, t0: float, finished: bool = True
@@ -353,25 +341,8 @@ class StageCheckpoint:
                 n_in += part.items
                 n_out += part.n_out
                 reasons.update(part.rejects_by_reason)
-        done: dict[str, Any] = {
-            "stage": self.stage,
-            "kind": kind,
-            "n_in": n_in,
-            "n_out": n_out,
-            "n_rejected": sum(reasons.values()),
-            "rejects_by_reason": dict(sorted(reasons.items())),
-        }
-        if not finished:
-            return done
-        done.update(
-            seconds=round(time.monotonic() - t0, 3),
-            records_sha256=sha.hexdigest(),
-            records_bytes=n_bytes,
-            finished_at=utc_now(),
-        )
-        atomic_write_json(self.done_json, done)
-        self.log.unlink(missing_ok=True)
-        return done
+        counts = self._counts(n_in, n_out, reasons, kind=kind)
+        return self._done(counts, time.monotonic() - t0, sha, n_bytes) if finished else counts
 
     def write_batch(
         self, records: list[dict], rejects: list[dict], *, n_in: int, seconds: float

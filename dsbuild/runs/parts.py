@@ -35,7 +35,7 @@ from dsbuild.runs.checkpoint import StageCheckpoint
 from dsbuild.runs.jsonl import dumps_line, loads, read_json
 from dsbuild.runs.mapcall import call_map, output_lines, placeholder
 from dsbuild.runs.shards import ShardJob, ShardRun, companion, save_summary
-from dsbuild.stages import Part, Rejection, Stage, StageContext, normalize_map_result
+from dsbuild.stages import Part, Reject, Rejection, Stage, StageContext, normalize_map_result
 
 __all__ = ["PartsResult", "plan_parts", "process_workers", "run_parts"]
 
@@ -109,8 +109,8 @@ def run_part(shared: tuple[Stage, StageContext], payload: tuple, out: Path, repo
                 continue
             if isinstance(result, Rejection):
                 reasons[result.reason] += 1
-                reject = {"id": record["id"], "stage": stage.name, "reason": result.reason}
-                rej_f.write(dumps_line({**reject, "detail": str(result.detail)}))
+                reject = Reject(record["id"], stage.name, result.reason, str(result.detail))
+                rej_f.write(dumps_line(reject.to_dict()))
             else:
                 rec_f.write(output_lines(stage, record, result))
                 n_out += len(result)

@@ -208,10 +208,25 @@ def run_builder(
             **(context_extras or {}),
         )
         summaries: list[StageSummary] = []
+        ckpts = [
+            StageCheckpoint(run.stage_dir(i, s.name), s.name) for i, s in enumerate(builder.stages)
+        ]
+
+        def result(status: str) -> RunResult:
+            return RunResult(
+                run.path,
+                status,
+                fingerprint,
+                resumed,
+                tuple(summaries),
+                run.records,
+                run.rejects,
+                run.run_json,
+            )
+
         prev: StageCheckpoint | None = None
         prev_n_out = 0
-        for index, stage in enumerate(builder.stages):
-            ckpt = StageCheckpoint(run.stage_dir(index, stage.name), stage.name)
+        for index, (stage, ckpt) in enumerate(zip(builder.stages, ckpts)):
             pending = _PendingLog()
             summary = _run_stage(
                 stage, ckpt, prev, prev_n_out, base.for_stage(stage.name), progress, loop, pending
@@ -232,55 +247,22 @@ def run_builder(
             if summary.status == "incomplete":
                 last = index == len(builder.stages) - 1
                 if last:  # the records so far (placeholders included) are the run's output
-                    _publish_outputs(
-                        run,
-                        ckpt,
-                        [
-                            StageCheckpoint(run.stage_dir(i, s.name), s.name)
-                            for i, s in enumerate(builder.stages)
-                        ],
-                    )
+                    _publish_outputs(run, ckpt, ckpts)
                 info.write(status="incomplete", finished_at=utc_now())
-                result = RunResult(
-                    run.path,
-                    "incomplete",
-                    fingerprint,
-                    resumed,
-                    tuple(summaries),
-                    run.records,
-                    run.rejects,
-                    run.run_json,
-                )
-                error = _incomplete_error(summary, pending, result)
+                error = _incomplete_error(summary, pending, result("incomplete"))
                 info.write(error=error.one_line())
                 log.warning("run incomplete: %s", error.one_line())
                 raise error
             prev, prev_n_out = ckpt, summary.n_out
         assert prev is not None
-        _publish_outputs(
-            run,
-            prev,
-            [
-                StageCheckpoint(run.stage_dir(i, s.name), s.name)
-                for i, s in enumerate(builder.stages)
-            ],
-        )
+        _publish_outputs(run, prev, ckpts)
         info.write(status="finished", finished_at=utc_now())
         log.info(
             "run finished: %d records, %d rejects",
             summaries[-1].n_out,
             sum(s.n_rejected for s in summaries),
         )
-        return RunResult(
-            run.path,
-            "finished",
-            fingerprint,
-            resumed,
-            tuple(summaries),
-            run.records,
-            run.rejects,
-            run.run_json,
-        )
+        return result("finished")
     except KeyboardInterrupt:
         info.write(status="interrupted", finished_at=utc_now())
         log.warning("run interrupted; re-run the same command to resume")
