@@ -125,21 +125,7 @@ def plan_shards(
         shard_bytes and shard_bytes * _XML_PER_COMPRESSED,
         _MIN_SHARD_BYTES * _XML_PER_COMPRESSED,
     )
-    cuts = list(range(0, source.size, per)) or [0]
-    header = dump_header(path) if len(cuts) > 1 else b""
-    return [
-        DumpShard(
-            str(path),
-            "range",
-            n,
-            start,
-            cuts[n + 1] if n + 1 < len(cuts) else None,
-            n + 1 == len(cuts),
-            header if n else b"",
-            source,
-        )
-        for n, start in enumerate(cuts)
-    ]
+    return _shards(path, "range", list(range(0, source.size, per)) or [0], source)
 
 
 def _multistream(path: Path, starts: list[int], shard_bytes: int | None) -> list[DumpShard]:
@@ -149,16 +135,25 @@ def _multistream(path: Path, starts: list[int], shard_bytes: int | None) -> list
     for offset in starts:  # a small header-only stream at 0 joins the first shard
         if 0 < offset < size and offset - cuts[-1] >= per:
             cuts.append(offset)
+    return _shards(path, "multistream", cuts)
+
+
+def _shards(
+    path: Path, kind: str, cuts: list[int], source: Seekable | None = None
+) -> list[DumpShard]:
+    """One shard from each cut to the next (the last to the end); every shard but the first
+    gets the dump's header."""
     header = dump_header(path) if len(cuts) > 1 else b""
     return [
         DumpShard(
             str(path),
-            "multistream",
+            kind,
             n,
             start,
             cuts[n + 1] if n + 1 < len(cuts) else None,
             n + 1 == len(cuts),
             header if n else b"",
+            source,
         )
         for n, start in enumerate(cuts)
     ]
