@@ -27,7 +27,7 @@ import re
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +80,21 @@ class DumpStats:
     def note(self, problem: DumpProblem) -> None:
         if len(self.problems) < 100:
             self.problems.append(problem)
+
+    def counts(self) -> dict[str, int | bool]:
+        """The counters (problems aside), as the store's meta and a part's counts keep them."""
+        return {name: getattr(self, name) for name in _COUNTERS}
+
+    def add(self, counts: Mapping[str, Any]) -> None:
+        """Add the `counts()` of a later part of the same dump."""
+        for name in _COUNTERS:
+            if name in ("truncated", "closed"):
+                setattr(self, name, getattr(self, name) or counts[name])
+            else:
+                setattr(self, name, getattr(self, name) + counts[name])
+
+
+_COUNTERS = ("lines", "entities", "skipped", "malformed", "truncated", "closed", "bytes")
 
 
 def _sniff(path: Path) -> str:

@@ -130,10 +130,7 @@ def sharded_labels(
                 stats.note(problem)
                 if on_problem is not None:
                     on_problem(problem)
-            for name in ("lines", "entities", "skipped", "malformed", "bytes"):
-                setattr(stats, name, getattr(stats, name) + counts[name])
-            stats.truncated = stats.truncated or counts["truncated"]
-            stats.closed = stats.closed or counts["closed"]
+            stats.add(counts)
             lines_before += counts["lines"]
             with open(path, "rb") as f:
                 for line in f:

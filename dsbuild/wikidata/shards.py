@@ -135,13 +135,4 @@ def label_part(shared: tuple, part: LinePart, out: Path, report) -> dict[str, An
             if not kept % 10_000:
                 report(entities=kept)
     os.replace(tmp, out)
-    return {
-        "lines": stats.lines,
-        "entities": stats.entities,
-        "skipped": stats.skipped,
-        "malformed": stats.malformed,
-        "truncated": stats.truncated,
-        "closed": stats.closed,
-        "bytes": stats.bytes,
-        "problems": [[p.kind, p.line, p.detail] for p in stats.problems],
-    }
+    return {**stats.counts(), "problems": [[p.kind, p.line, p.detail] for p in stats.problems]}

@@ -431,15 +431,7 @@ def _meta(
         return {
             "source": str(Path(dump_path).name),
             "titles_needed": len(needed),
-            "dump": {
-                "lines": stats.lines,
-                "entities": stats.entities,
-                "skipped": stats.skipped,
-                "malformed": stats.malformed,
-                "truncated": stats.truncated,
-                "closed": stats.closed,
-                "bytes": stats.bytes,
-            },
+            "dump": stats.counts(),
             "seconds": round(time.perf_counter() - t0, 3),
         }
 
