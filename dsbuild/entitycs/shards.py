@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from dsbuild.entitycs.text import chunk_records, chunks, whole_pages
-from dsbuild.runs.jsonl import atomic_write_json, dumps_line, read_json
+from dsbuild.runs.jsonl import atomic_write_json, dumps_line
 from dsbuild.stages import Part, Reject
 
 __all__ = ["find_index", "load_plan", "read_sharded", "text_shard"]
@@ -164,8 +164,7 @@ def read_sharded(
         on_report=progress_line(stage, total, task=task),
     )
     jobs = [ShardJob(shard.key, shard) for shard in plan]
-    for job, path in run.results(text_shard, jobs, opts):
-        counts = read_json(run.paths(job.key)[1])
+    for _, path, counts in run.results(text_shard, jobs, opts):
         yield Part(
             path,
             companion(path, ".rejects"),

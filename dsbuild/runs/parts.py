@@ -32,7 +32,7 @@ from typing import Any
 
 from dsbuild.outcomes import Pending
 from dsbuild.runs.checkpoint import StageCheckpoint
-from dsbuild.runs.jsonl import dumps_line, loads, read_json
+from dsbuild.runs.jsonl import dumps_line, loads
 from dsbuild.runs.mapcall import call_map, output_lines, placeholder
 from dsbuild.runs.shards import ShardJob, ShardRun, companion, save_summary
 from dsbuild.stages import Part, Reject, Rejection, Stage, StageContext, normalize_map_result
@@ -160,9 +160,7 @@ def run_parts(
     )
     parts = []
     result = PartsResult({}, "")
-    for job, out in run.results(run_part, jobs, (stage, ctx)):
-        counts_path = run.paths(job.key)[1]
-        counts = read_json(counts_path)
+    for job, out, counts in run.results(run_part, jobs, (stage, ctx)):
         parts.append(
             Part(
                 out,
@@ -176,7 +174,7 @@ def run_parts(
             result.pending.update(counts["pending_by_reason"])
             for reason, detail in counts["pending_detail"].items():
                 result.details.setdefault(reason, detail)
-            counts_path.unlink()  # the part runs again next time
+            run.paths(job.key)[1].unlink()  # the part runs again next time
     result.status = "resumed" if run.kept else "ran"
     save_summary(getattr(ctx, "run_info", None), stage.name, run.summary(time.monotonic() - t0))
     joined = time.monotonic()

@@ -2,7 +2,7 @@
 collected in job order; finished shards are kept, so a killed run redoes only the others.
 
     run = ShardRun(out_dir, workers=2, engine="local", on_report=print)
-    for job, path in run.results(fn, jobs, shared):   # in job order, as each is ready
+    for job, path, counts in run.results(fn, jobs, shared):   # in job order, when ready
         ...read path...
     run.summary()   # shards run/kept, per-worker shards and peak RSS (for run.json)
 
@@ -127,6 +127,7 @@ class ShardRun:
         self.ran = 0
         self.per_worker: dict[str, dict[str, float]] = {}
         self._live: dict[str, dict[str, int]] = {}  # counts of the jobs in progress
+        self._results: dict[str, dict] = {}  # counters of the jobs done, by key
         self._done: dict[str, int] = {}  # summed counts of finished jobs
 
     def paths(self, key: str) -> tuple[Path, Path]:
@@ -138,15 +139,18 @@ class ShardRun:
 
     def results(
         self, fn: Callable, jobs: Iterable[ShardJob], shared: Any = None
-    ) -> Iterator[tuple[ShardJob, Path]]:
-        """(job, output path) of every job, in job order; runs the ones not done yet."""
+    ) -> Iterator[tuple[ShardJob, Path, dict]]:
+        """(job, output path, its counters) of every job, in job order; runs the ones not
+        done yet."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         jobs = list(jobs)
-        todo = [job for job in jobs if not self.is_done(job.key)]
-        self.kept = len(jobs) - len(todo)
+        self._results = {}
         for job in jobs:
             if self.is_done(job.key):
-                self._count(job.key, read_json(self.paths(job.key)[1]), kept=True)
+                self._results[job.key] = read_json(self.paths(job.key)[1])
+                self._count(job.key, self._results[job.key], kept=True)
+        todo = [job for job in jobs if job.key not in self._results]
+        self.kept = len(self._results)
         if not todo:
             ready: Iterator[str] = iter(())
         elif self.engine == "ray":
@@ -155,12 +159,11 @@ class ShardRun:
             ready = self._pool(fn, todo, shared)
         else:
             ready = self._inline(fn, todo, shared)
-        finished: set[str] = set()
         try:
             for job in jobs:
-                while not self.is_done(job.key) and job.key not in finished:
-                    finished.add(next(ready))
-                yield job, self.paths(job.key)[0]
+                while job.key not in self._results:
+                    next(ready)
+                yield job, self.paths(job.key)[0], self._results[job.key]
         finally:
             close = getattr(ready, "close", None)
             if close is not None:
@@ -172,6 +175,7 @@ class ShardRun:
         for suffix, data in sorted((files or {}).items(), reverse=True):  # the output last
             atomic_write_bytes(companion(out, suffix), data)
         atomic_write_json(path, counts)
+        self._results[key] = counts
         self.ran += 1
         self._live.pop(key, None)
         self._count(key, counts)

@@ -123,8 +123,7 @@ def sharded_labels(
         jobs = [ShardJob(part.key, part) for part in parts]
         shared = (needed, languages, decompressor)
         lines_before = 0
-        for job, path in run.results(label_part, jobs, shared):
-            counts = loads(run.paths(job.key)[1].read_bytes())
+        for _, path, counts in run.results(label_part, jobs, shared):
             for kind, line, detail in counts["problems"]:
                 problem = DumpProblem(kind, line + lines_before if line else 0, detail)
                 stats.note(problem)
