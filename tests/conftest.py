@@ -62,6 +62,19 @@ def cli(capsys, monkeypatch):
 
 
 @pytest.fixture
+def model_cli(cli):
+    """Run `dsbuild ARGS... --model fake:default --no-progress` with `fake` (a `FakeLLM`)
+    answering as that model; returns (exit code, stdout, stderr)."""
+    from dsbuild.testing import installed
+
+    def run(fake, *args: str) -> tuple[int, str, str]:
+        with installed(fake):
+            return cli(*args, "--model", "fake:default", "--no-progress")
+
+    return run
+
+
+@pytest.fixture
 def stand_in():
     """`stand_in(name, builder, models=())`: dataset `name` builds with `builder` instead of
     its own (flags and CLI unchanged; any option accepted; nothing exported), until the test

@@ -12,7 +12,7 @@ import pytest
 from dsbuild.cultural.frames import frame_from_rows
 from dsbuild.cultural.llm_rater import _consensus, compare, split_raters
 from dsbuild.cultural.rate import read_units, unit_rows
-from dsbuild.testing import FakeLLM, installed
+from dsbuild.testing import FakeLLM
 
 BASE = {"text_id": "t1", "source_lang": "en", "target": "ja-JP", "model": "m1"}
 
@@ -129,7 +129,7 @@ def test_split_raters_by_the_llm_prefix(table):
     assert set(humans["rater"]) == {"h1", "h2"} and set(llms["rater"]) == {"llm:fake:default"}
 
 
-def test_rate_then_analyze_reports_the_llm_rater(table, tmp_path, cli):
+def test_rate_then_analyze_reports_the_llm_rater(table, tmp_path, cli, model_cli):
     fake = FakeLLM()
     fake.enqueue(
         {
@@ -146,19 +146,16 @@ def test_rate_then_analyze_reports_the_llm_rater(table, tmp_path, cli):
         }
     )
     out = tmp_path / "llm.jsonl"
-    with installed(fake):
-        code, _, err = cli(
-            "cultural",
-            "rate",
-            str(table),
-            "--model",
-            "fake:default",
-            "--out",
-            str(out),
-            "--sources",
-            str(tmp_path / "sources.jsonl"),
-            "--no-progress",
-        )
+    code, _, err = model_cli(
+        fake,
+        "cultural",
+        "rate",
+        str(table),
+        "--out",
+        str(out),
+        "--sources",
+        str(tmp_path / "sources.jsonl"),
+    )
     assert code == 0, err
     (call,) = fake.calls
     text = json.dumps(call["messages"])
@@ -176,7 +173,7 @@ def test_rate_then_analyze_reports_the_llm_rater(table, tmp_path, cli):
     assert llm["na"]["na_recall"] == 1.0
 
 
-def test_rate_reads_the_published_sheet(shared_fixtures, tmp_path, cli, monkeypatch):
+def test_rate_reads_the_published_sheet(shared_fixtures, tmp_path, monkeypatch, model_cli):
     monkeypatch.setenv("DSBUILD_CACHE_DIR", str(tmp_path / "cache"))
     sheet = shared_fixtures / "cultural" / "be-my-cheese-excerpt40.xlsx"
     units, _ = read_units(sheet)
@@ -184,19 +181,16 @@ def test_rate_reads_the_published_sheet(shared_fixtures, tmp_path, cli, monkeypa
     assert all(1 <= len(u["segments"]) <= 5 for u in units)
     fake = FakeLLM()
     out = tmp_path / "llm.csv"
-    with installed(fake):
-        code, _, err = cli(
-            "cultural",
-            "rate",
-            str(sheet),
-            "--model",
-            "fake:default",
-            "--out",
-            str(out),
-            "--limit",
-            "3",
-            "--no-progress",
-        )
+    code, _, err = model_cli(
+        fake,
+        "cultural",
+        "rate",
+        str(sheet),
+        "--out",
+        str(out),
+        "--limit",
+        "3",
+    )
     assert code == 0, err
     assert len(fake.calls) == 3
     assert not any("misses the humor" in json.dumps(c["messages"]) for c in fake.calls)

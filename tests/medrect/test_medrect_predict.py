@@ -112,23 +112,20 @@ def _answers(fake: FakeLLM) -> None:
     )
 
 
-def test_predict_writes_what_eval_reads_and_never_shows_gold(gold, tmp_path, cli):
+def test_predict_writes_what_eval_reads_and_never_shows_gold(gold, tmp_path, cli, model_cli):
     fake = FakeLLM()
     _answers(fake)
     out = tmp_path / "pred.json"
-    with installed(fake):
-        code, stdout, stderr = cli(
-            "medrect",
-            "predict",
-            str(gold),
-            "--model",
-            "fake:default",
-            "--out",
-            str(out),
-            "--concurrency",
-            "1",
-            "--no-progress",
-        )
+    code, stdout, stderr = model_cli(
+        fake,
+        "medrect",
+        "predict",
+        str(gold),
+        "--out",
+        str(out),
+        "--concurrency",
+        "1",
+    )
     assert code == 0, stderr
     prompts = [json.dumps(c["messages"], ensure_ascii=False) for c in fake.calls]
     assert not any("aspirin" in p or "medication_selection" in p for p in prompts)

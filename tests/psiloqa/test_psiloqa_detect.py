@@ -105,7 +105,7 @@ def _tagged(fake: FakeLLM, *copies: str) -> None:
     fake.enqueue(*({"annotated_answer": c} for c in copies))
 
 
-def test_detect_with_samples_writes_soft_labels_eval_scores(gold, tmp_path, cli):
+def test_detect_with_samples_writes_soft_labels_eval_scores(gold, tmp_path, cli, model_cli):
     fake = FakeLLM()
     berlin = ITEMS[1]["model_output_text"]
     _tagged(
@@ -119,21 +119,18 @@ def test_detect_with_samples_writes_soft_labels_eval_scores(gold, tmp_path, cli)
         berlin,
     )
     out = tmp_path / "pred.jsonl"
-    with installed(fake):
-        code, _, stderr = cli(
-            "psiloqa",
-            "detect",
-            str(gold),
-            "--model",
-            "fake:default",
-            "--samples",
-            "3",
-            "--out",
-            str(out),
-            "--concurrency",
-            "1",
-            "--no-progress",
-        )
+    code, _, stderr = model_cli(
+        fake,
+        "psiloqa",
+        "detect",
+        str(gold),
+        "--samples",
+        "3",
+        "--out",
+        str(out),
+        "--concurrency",
+        "1",
+    )
     assert code == 0, stderr
     temps = {c["temperature"] for c in fake.calls}
     assert temps == {0.7} and len({c["seed"] for c in fake.calls}) == 3
@@ -276,7 +273,7 @@ def test_per_language_and_lang_pick_the_items(gold, tmp_path, cli):
     assert json.loads(out)["records"] == 1
 
 
-def test_unbalanced_tags_get_a_repair_turn_that_says_what_is_wrong(gold, tmp_path, cli):
+def test_unbalanced_tags_get_a_repair_turn_that_says_what_is_wrong(gold, tmp_path, model_cli):
     """An unclosed tag is not accepted and then dropped: the engine's check refuses it and
     the repair turn names the problem; the mended answer is the one that counts."""
     fake = FakeLLM()
@@ -288,19 +285,16 @@ def test_unbalanced_tags_get_a_repair_turn_that_says_what_is_wrong(gold, tmp_pat
         *["Berlin ist die Hauptstadt [HAL] [/HAL]🇩🇪 Deutschlands."] * 2,  # around a space
     )
     out = tmp_path / "pred.jsonl"
-    with installed(fake):
-        code, _, err = cli(
-            "psiloqa",
-            "detect",
-            str(gold),
-            "--model",
-            "fake:default",
-            "--out",
-            str(out),
-            "--concurrency",
-            "1",
-            "--no-progress",
-        )
+    code, _, err = model_cli(
+        fake,
+        "psiloqa",
+        "detect",
+        str(gold),
+        "--out",
+        str(out),
+        "--concurrency",
+        "1",
+    )
     assert code == 0, err
     assert len(fake.calls) == 5  # x1: 1 + 1 repair; x2: 1 + 2 repairs
     repair = fake.calls[1]["messages"][-1]["content"]
