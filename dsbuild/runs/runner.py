@@ -395,19 +395,7 @@ def _run_stage(
         else:
             _run_map_sync(stage, ctx, _pending(prev, state.done), out, task, pending)
     if pending.reasons:
-        part = ckpt.write_partial(n_in)
-        return StageSummary(
-            stage.name,
-            stage.kind,
-            "incomplete",
-            n_in,
-            part["n_out"],
-            part["n_rejected"],
-            part["rejects_by_reason"],
-            round(time.monotonic() - t0, 3),
-            part["n_pending"],
-            dict(pending.reasons),
-        )
+        return _incomplete(stage, n_in, ckpt.write_partial(n_in), t0, pending)
     done = ckpt.finalize(
         kind=stage.kind,
         n_in=None if stage.kind == "source" else n_in,
@@ -471,17 +459,24 @@ def _run_parts(
     pending.reasons.update(result.pending)
     for reason, detail in result.details.items():
         pending.details.setdefault(reason, detail)
+    return _incomplete(stage, n_in, done, t0, pending)
+
+
+def _incomplete(
+    stage: Stage, n_in: int, part: dict, t0: float, pending: _PendingLog
+) -> StageSummary:
+    """The summary of a stage that ended with items pending (`part`: its counts so far)."""
     return StageSummary(
         stage.name,
         stage.kind,
         "incomplete",
         n_in,
-        done["n_out"],
-        done["n_rejected"],
-        done["rejects_by_reason"],
+        part["n_out"],
+        part["n_rejected"],
+        part["rejects_by_reason"],
         round(time.monotonic() - t0, 3),
-        done["n_pending"],
-        dict(result.pending),
+        part["n_pending"],
+        dict(pending.reasons),
     )
 
 
