@@ -93,6 +93,12 @@ CASES = {
 }
 
 
+def _board(cli, fake, dataset: str, *args: str) -> tuple[int, str, str]:
+    """`dsbuild DATASET leaderboard ARGS...` with `fake` as the floor model."""
+    with installed(fake, "floor"):
+        return cli(dataset, "leaderboard", *args, "--floor-model", "fake:floor", "--no-progress")
+
+
 def _rows(board: dict) -> dict[str, dict]:
     return {r["name"]: r for r in board["groups"]["all"]["rows"]}
 
@@ -141,17 +147,9 @@ def test_the_board_runs_the_floor_once_and_scores_it_as_the_task_file(
 @pytest.mark.parametrize("dataset", ["psiloqa", "medrect"])
 def test_no_floor_leaves_it_out(dataset, files, cli):
     fake = CASES[dataset][0]()
-    with installed(fake, "floor"):
-        code, out, err = cli(
-            dataset,
-            "leaderboard",
-            "--gold",
-            str(files[dataset]),
-            "--json",
-            "--no-floor",
-            "--floor-model",
-            "fake:floor",
-        )
+    code, out, err = _board(
+        cli, fake, dataset, "--gold", str(files[dataset]), "--json", "--no-floor"
+    )
     assert code == 0, err
     board = json.loads(out)
     assert fake.calls == [] and board["floor"] is None
@@ -168,17 +166,9 @@ def test_a_file_by_the_embedded_model_is_the_floor_and_nothing_runs(files, tmp_p
         )
     )
     fake = FirstWordMarker()
-    with installed(fake, "floor"):
-        code, out, err = cli(
-            "psiloqa",
-            "leaderboard",
-            str(pred),
-            "--gold",
-            str(files["psiloqa"]),
-            "--json",
-            "--floor-model",
-            "fake:floor",
-        )
+    code, out, err = _board(
+        cli, fake, "psiloqa", str(pred), "--gold", str(files["psiloqa"]), "--json"
+    )
     assert code == 0, err
     board = json.loads(out)
     assert fake.calls == []
@@ -192,18 +182,9 @@ def test_the_floor_runs_on_the_scored_items_only(files, tmp_path, cli):
     pred = tmp_path / "two.jsonl"
     pred.write_text("".join(json.dumps(i) + "\n" for i in MUSHROOM[:2]))
     fake = FirstWordMarker()
-    with installed(fake, "floor"):
-        code, out, err = cli(
-            "psiloqa",
-            "leaderboard",
-            str(pred),
-            "--gold",
-            str(files["psiloqa"]),
-            "--json",
-            "--floor-model",
-            "fake:floor",
-            "--no-progress",
-        )
+    code, out, err = _board(
+        cli, fake, "psiloqa", str(pred), "--gold", str(files["psiloqa"]), "--json"
+    )
     assert code == 0, err
     board = json.loads(out)
     assert len(fake.calls) == 2 and board["items"] == 2 and board["floor"]["items"] == 2
@@ -257,18 +238,9 @@ def test_pending_and_unusable_floor_answers_score_as_wrong_and_are_counted(files
 
 def test_the_table_and_chart_show_the_floor_row(files, tmp_path, cli):
     chart = tmp_path / "board.png"
-    with installed(FirstWordMarker(), "floor"):
-        code, out, err = cli(
-            "psiloqa",
-            "leaderboard",
-            "--gold",
-            str(files["psiloqa"]),
-            "--floor-model",
-            "fake:floor",
-            "--no-progress",
-            "--chart",
-            str(chart),
-        )
+    code, out, err = _board(
+        cli, FirstWordMarker(), "psiloqa", "--gold", str(files["psiloqa"]), "--chart", str(chart)
+    )
     assert code == 0, err
     assert "fake:floor" in out and FLOOR in out
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
