@@ -57,8 +57,14 @@ def write(path: Path, data: bytes, kind: str = "plain") -> Path:
 ENTITIES = [entity(n, f"Title {n}") for n in range(1, 8)]
 
 
+def _library(kind: str, decompressor: str) -> None:
+    """Skip a test of the in-process libraries' reader when the library is not installed."""
+    if decompressor == "auto" or decompressor.startswith("threads"):
+        pytest.importorskip("rapidgzip" if kind == "gz" else "indexed_bzip2")
+
+
 @pytest.mark.parametrize("kind", ["plain", "gz", "bz2"])
-@pytest.mark.parametrize("decompressor", ["python", "external"])
+@pytest.mark.parametrize("decompressor", ["python", "external", "auto", "threads:2"])
 def test_reads_every_compression(tmp_path: Path, kind: str, decompressor: str) -> None:
     if (
         decompressor == "external"
@@ -66,6 +72,7 @@ def test_reads_every_compression(tmp_path: Path, kind: str, decompressor: str) -
         and not shutil.which({"gz": "gzip", "bz2": "bzip2"}[kind])
     ):
         pytest.skip("no command-line decompressor")
+    _library(kind, decompressor)
     # The name says nothing: the compression is sniffed from the bytes.
     path = write(tmp_path / "dump.data", dump_bytes(ENTITIES), kind)
     stats = DumpStats()
@@ -121,21 +128,77 @@ def test_malformed_line_is_counted_and_skipped(tmp_path: Path) -> None:
     assert stats.problems[0].kind == "malformed" and stats.problems[0].line == 4
 
 
+BIG = [entity(n, f"Title {n}") for n in range(1, 12000)]  # bz2: several 900 KB blocks
+
+
 @pytest.mark.parametrize("kind", ["gz", "bz2"])
-@pytest.mark.parametrize("decompressor", ["python", "external"])
-def test_cut_compressed_file_ends_cleanly(tmp_path: Path, kind: str, decompressor: str) -> None:
+@pytest.mark.parametrize("decompressor", ["python", "external", "auto", "threads:2"])
+@pytest.mark.parametrize("keep", [0.5, 0.001])
+def test_cut_compressed_file_ends_cleanly(
+    tmp_path: Path, kind: str, decompressor: str, keep: float
+) -> None:
     if decompressor == "external" and not shutil.which({"gz": "gzip", "bz2": "bzip2"}[kind]):
         pytest.skip("no command-line decompressor")
-    # bz2 decodes whole 900 KB blocks only: the input spans several.
-    big = [entity(n, f"Title {n}") for n in range(1, 12000)]
-    data = {"gz": gzip.compress, "bz2": bz2.compress}[kind](dump_bytes(big))
+    _library(kind, decompressor)
+    data = {"gz": gzip.compress, "bz2": bz2.compress}[kind](dump_bytes(BIG))
     path = tmp_path / f"d.json.{kind}"
-    path.write_bytes(data[: len(data) // 2])
+    path.write_bytes(data[: int(len(data) * keep)])  # 0.001: cut inside the first block
     stats = DumpStats()
     got = list(iter_entities(path, stats=stats, decompressor=decompressor))
-    assert 0 < len(got) < len(big)
-    assert got == big[: len(got)]
+    assert got == BIG[: len(got)]
+    if decompressor != "external":  # `bzip2 -dc` keeps less of a cut block than Python
+        assert got == list(iter_entities(path, decompressor="python"))
+    assert (0 < len(got) < len(BIG)) if keep == 0.5 else not got
     assert stats.truncated and not stats.closed
+    assert [p.kind for p in stats.problems][:1] == ["truncated"]
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2"])
+def test_auto_reads_with_the_library_when_installed(tmp_path: Path, kind: str) -> None:
+    from dsbuild.wikidata import dump
+
+    _library(kind, "auto")
+    path = write(tmp_path / "d.json", dump_bytes(ENTITIES), kind)
+    if dump._external_tool(kind, "auto") is not None:
+        pytest.skip("a parallel command-line tool is on PATH: auto uses it")
+    with open_dump(path) as (stream, position):
+        assert isinstance(stream.raw, dump._LibraryReader)  # type: ignore[attr-defined]
+        assert stream.read() == dump_bytes(ENTITIES)
+        assert position() == path.stat().st_size
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2"])
+def test_a_failing_library_reader_hands_over_where_it_stopped(tmp_path: Path, kind: str) -> None:
+    from dsbuild.wikidata.dump import _LibraryReader
+
+    data = dump_bytes(BIG)
+    path = write(tmp_path / "d.json", data, kind)
+
+    class Failing:  # the library's reader: a little data, then an error
+        def __init__(self) -> None:
+            self.given = 0
+
+        def readinto(self, buffer) -> int:
+            if self.given >= 300_000:
+                raise ValueError("decoding failed")
+            n = min(len(buffer), 100_000)
+            buffer[:n] = data[self.given : self.given + n]
+            self.given += n
+            return n
+
+        def tell_compressed(self) -> int:
+            return 0
+
+        def close(self) -> None:
+            pass
+
+    reader = _LibraryReader(path, kind, Failing)
+    got = bytearray()
+    chunk = bytearray(65_536)
+    while n := reader.readinto(chunk):
+        got += chunk[:n]
+    reader.close()
+    assert bytes(got) == data
 
 
 def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
@@ -151,11 +214,17 @@ def test_not_a_dump_is_refused(tmp_path: Path) -> None:
     assert err.value.code == "DSB302"
 
 
-def test_damaged_compressed_data_is_an_input_error(tmp_path: Path) -> None:
-    data = bytearray(bz2.compress(dump_bytes([entity(n, f"T {n}") for n in range(5000)])))
+@pytest.mark.parametrize("kind", ["gz", "bz2"])
+@pytest.mark.parametrize("decompressor", ["python", "auto"])
+def test_damaged_compressed_data_is_an_input_error(
+    tmp_path: Path, kind: str, decompressor: str
+) -> None:
+    _library(kind, decompressor)
+    data = {"gz": gzip.compress, "bz2": bz2.compress}[kind](dump_bytes(BIG))
+    data = bytearray(data)
     data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
     with pytest.raises(InputError) as err:
-        list(iter_entities(write(tmp_path / "d.bz2", bytes(data)), decompressor="python"))
+        list(iter_entities(write(tmp_path / "d.bz2", bytes(data)), decompressor=decompressor))
     assert err.value.code == "DSB302"
 
 
