@@ -2,6 +2,7 @@
 format, number of workers and engine; output checksums side by side.
 
     .venv/bin/python benchmarks/entitycs_shards.py [--sizes 100,1000] [--ray] [--formats ...]
+        [--full] [--repeat N]
 
 Inputs, made from the embedded mini-Wikipedia as benchmarks/entitycs.py makes them (copy k
 of a page titled T with id I becomes `T (k)` with id `I + k * 10^8`), at each size in MB
@@ -12,7 +13,10 @@ table shows the text stage's seconds (read_wikipedia, from run.json), its speed-
 worker on the same input, the run's wall time (Python start-up and spaCy load included),
 each worker's peak RSS (run.json `shards`), and the sha256 of the run's records.jsonl;
 with `--full`, a line per run gives every stage's seconds, speed-up and largest per-worker
-peak RSS (the stages after the text stage run in parts, `dsbuild.runs.parts`). Everything is
+peak RSS (the stages after the text stage run in parts, `dsbuild.runs.parts`). With
+`--repeat N` the runs are interleaved N times and a last line per run kind gives the
+medians, their range and the speed-up of the medians (this machine's speed varies by
+10-25% from run to run: one run is not a figure). Everything is
 written under one temporary folder (Ray's session files too), removed at the end.
 Prints figures; asserts nothing.
 """
@@ -26,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,6 +170,9 @@ def main() -> None:
     ap.add_argument("--formats", default="multistream,bz2,gz")
     ap.add_argument("--ray", action="store_true", help="also --engine ray with 2 local CPUs")
     ap.add_argument("--full", action="store_true", help="the whole build, not only the text stage")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="runs of each kind, interleaved; medians at the end"
+    )
     a = ap.parse_args()
     formats = a.formats.split(",")
     with tempfile.TemporaryDirectory(prefix="dsb-shards-") as tmp:
@@ -182,30 +190,62 @@ def main() -> None:
             print(f"# {mb:g} MB of XML -> {sizes} (made in {time.perf_counter() - t0:.0f} s)")
             for kind, dump in inputs.items():
                 runs = [(1, "local"), (2, "local")] + ([(2, "ray")] if a.ray else [])
-                base = None
-                base_stages: dict[str, float] = {}
-                for workers, engine in runs:
-                    run_dir = work / f"run-{kind}-{mb:g}-{workers}-{engine}"
-                    r = build(dump, run_dir, workers, engine, env, "full" if a.full else "text")
-                    base = base or r["text"]
-                    rss = " ".join(f"{x:.0f}" for x in r["rss"])
-                    print(
-                        f"{kind + f' {mb:g}MB':<22} {f'{workers} {engine}':<9} {r['shards']:>6} "
-                        f"{r['text']:>7.2f} {base / r['text']:>7.2f}x {r['wall']:>8.2f} "
-                        f"{rss:<24} {r['sha']:<14}",
-                        flush=True,
-                    )
-                    if a.full:  # every stage: seconds, speed-up, a worker's peak RSS MB
+                seen: dict[tuple[int, str], list[dict]] = {run: [] for run in runs}
+                for _ in range(a.repeat):  # interleaved: a load change hits every run alike
+                    base = None
+                    base_stages: dict[str, float] = {}
+                    for workers, engine in runs:
+                        run_dir = work / f"run-{kind}-{mb:g}-{workers}-{engine}"
+                        what = "full" if a.full else "text"
+                        r = build(dump, run_dir, workers, engine, env, what)
+                        seen[workers, engine].append(r)
+                        base = base or r["text"]
                         base_stages = base_stages or r["stages"]
-                        cells = [
-                            f"{name} {sec:.2f}s {base_stages[name] / max(sec, 1e-9):.2f}x"
-                            + (f" {r['stage_rss'][name]:.0f}MB" if name in r["stage_rss"] else "")
-                            for name, sec in r["stages"].items()
-                        ]
-                        print(f"{'':<22}   stages: " + ", ".join(cells), flush=True)
-                    subprocess.run(["rm", "-rf", str(run_dir)], check=False)
+                        show(f"{kind} {mb:g}MB", workers, engine, r, base, base_stages, a.full)
+                        subprocess.run(["rm", "-rf", str(run_dir)], check=False)
+                if a.repeat > 1:
+                    medians(f"{kind} {mb:g}MB", seen)
             for path in work.glob("enwiki-*"):
                 path.unlink()
+
+
+def show(
+    label: str, workers: int, engine: str, r: dict, base: float, base_stages: dict, full: bool
+) -> None:
+    """One run's line (and with `full`, its stages' line); speed-ups against `base`."""
+    rss = " ".join(f"{x:.0f}" for x in r["rss"])
+    print(
+        f"{label:<22} {f'{workers} {engine}':<9} {r['shards']:>6} "
+        f"{r['text']:>7.2f} {base / r['text']:>7.2f}x {r['wall']:>8.2f} "
+        f"{rss:<24} {r['sha']:<14}",
+        flush=True,
+    )
+    if full:  # every stage: seconds, speed-up, a worker's peak RSS MB
+        cells = [
+            f"{name} {sec:.2f}s {base_stages[name] / max(sec, 1e-9):.2f}x"
+            + (f" {r['stage_rss'][name]:.0f}MB" if name in r["stage_rss"] else "")
+            for name, sec in r["stages"].items()
+        ]
+        print(f"{'':<22}   stages: " + ", ".join(cells), flush=True)
+
+
+def medians(label: str, seen: dict[tuple[int, str], list[dict]]) -> None:
+    """Per run kind: median text-stage and whole-run seconds (range), and the speed-up of
+    the medians over one worker's."""
+    one = seen[1, "local"]
+    text1 = statistics.median(r["text"] for r in one)
+    wall1 = statistics.median(r["wall"] for r in one)
+    for (workers, engine), rs in seen.items():
+        text = [r["text"] for r in rs]
+        wall = [r["wall"] for r in rs]
+        print(
+            f"{label:<22} {f'{workers} {engine}':<9} median of {len(rs)}: text "
+            f"{statistics.median(text):.2f} s ({min(text):.2f}-{max(text):.2f}) "
+            f"{text1 / statistics.median(text):.2f}x, run {statistics.median(wall):.2f} s "
+            f"({min(wall):.2f}-{max(wall):.2f}) {wall1 / statistics.median(wall):.2f}x; "
+            f"checksums {'identical' if len({r['sha'] for r in rs}) == 1 else 'DIFFER'}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

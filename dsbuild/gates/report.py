@@ -2,7 +2,7 @@
 
 Gate stages are those whose version starts with `gate-` (as `gate_stage` and `dedup_stage`
 make them) in the run's `fingerprint.json`. For each, the stage's input (the previous
-stage's `records.jsonl`) gives every record's language, its `rejects.jsonl` the reasons,
+stage's records) gives every record's language, its `rejects.jsonl` the reasons,
 and its output records the annotations (`provenance.gates.<stage>`: abstained, unchecked,
 repairs). Meant for `stats` and the data card:
 
@@ -32,6 +32,14 @@ def _lines(path: Path) -> Iterator[dict]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
+
+
+def _records(stage_dir: Path) -> Iterator[dict]:
+    """A finished stage's records, from `records.jsonl` or the files of its parts."""
+    from dsbuild.runs.checkpoint import StageCheckpoint
+
+    for path in StageCheckpoint(stage_dir, stage_dir.name).record_files():
+        yield from _lines(path)
 
 
 def _lang(record: dict, fields: tuple[str, ...]) -> str:
@@ -76,7 +84,7 @@ def gate_summary(
         here, before = run.stage_dir(i, stage["name"]), run.stage_dir(i - 1, stages[i - 1]["name"])
         if not (here / "done.json").is_file():
             continue
-        langs = {r["id"]: _lang(r, lang_fields) for r in _lines(before / "records.jsonl")}
+        langs = {r["id"]: _lang(r, lang_fields) for r in _records(before)}
         per: dict[str, Counter] = {}
         for lang in langs.values():
             per.setdefault(lang, Counter())["total"] += 1
@@ -84,7 +92,7 @@ def gate_summary(
             c = per.setdefault(langs.get(rej["id"], "-"), Counter())
             c["rejected"] += 1
             c[f"reason:{rej['reason']}"] += 1
-        for rec in _lines(here / "records.jsonl"):
+        for rec in _records(here):
             c = per.setdefault(langs.get(rec["id"], _lang(rec, lang_fields)), Counter())
             c["kept"] += 1
             notes = field_value(rec, f"{annotate}.{stage['name']}") or {}

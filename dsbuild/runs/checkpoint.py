@@ -14,6 +14,12 @@ next run processes the item again. A stage that ends with items pending is not f
 On completion `finalize` writes `records.jsonl` and `rejects.jsonl` in input order, then
 `done.json` (the commit point: a stage is finished iff `done.json` exists), then deletes the
 log. A kill leaves at most a torn last log line, which `recover` cuts away.
+
+A stage run in parts (`write_parts`) may leave its records in the parts' files, listed in
+order in `parts.json`, instead of joining them into `records.jsonl`: the next stage reads
+them in turn (`record_files`), and a stage that runs in parts too takes them as its input
+parts, so a chain of such stages never has one process copy its data. `joined()` makes
+`records.jsonl` when one file is needed (the run's output).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import shutil
 import time
 from array import array
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,25 +83,73 @@ class StageCheckpoint:
         self.records = self.path / "records.jsonl"
         self.rejects = self.path / "rejects.jsonl"
         self.done_json = self.path / "done.json"
+        self.parts_json = self.path / "parts.json"
 
     def is_done(self) -> bool:
         return self.done_json.is_file()
 
+    def _in_parts(self) -> list[dict] | None:
+        """The files (`path` relative to the stage folder, `bytes`) that hold the stage's
+        records when it left them in parts, in order; None when `records.jsonl` holds them."""
+        if self.records.is_file() or not self.parts_json.is_file():
+            return None
+        return read_json(self.parts_json)["files"]
+
+    def record_files(self) -> list[Path]:
+        """The files that hold the stage's records, in order: `records.jsonl`, or its parts."""
+        files = self._in_parts()
+        return [self.records] if files is None else [self.path / f["path"] for f in files]
+
     def read_done(self) -> dict:
-        """The finished stage's `done.json`, checked against its `records.jsonl`."""
+        """The finished stage's `done.json`, checked against its records' files."""
         done = read_json(self.done_json)
-        if not isinstance(done, dict) or not self.records.is_file() or not self.rejects.is_file():
-            raise DsbuildError(
-                f"finished stage {self.stage!r} in {self.path} is incomplete", _FIX, code="DSB203"
-            )
-        if self.records.stat().st_size != done.get("records_bytes"):
-            raise DsbuildError(
-                f"{self.records} changed after stage {self.stage!r} finished (size differs "
-                "from done.json)",
-                _FIX,
-                code="DSB203",
-            )
+        files = self._in_parts()
+        if not isinstance(done, dict) or not self.rejects.is_file():
+            raise self._incomplete()
+        sizes = [(self.records, done.get("records_bytes"))]
+        if files is not None:
+            sizes = [(self.path / f["path"], f["bytes"]) for f in files]
+        for path, size in sizes:
+            if not path.is_file():
+                raise self._incomplete()
+            if path.stat().st_size != size:
+                raise DsbuildError(
+                    f"{path} changed after stage {self.stage!r} finished (size differs "
+                    f"from {'parts' if files is not None else 'done'}.json)",
+                    _FIX,
+                    code="DSB203",
+                )
         return done
+
+    def _incomplete(self) -> DsbuildError:
+        return DsbuildError(
+            f"finished stage {self.stage!r} in {self.path} is incomplete", _FIX, code="DSB203"
+        )
+
+    def joined(self) -> Path:
+        """`records.jsonl`, made first from the stage's parts if it left its records in
+        parts (then `done.json` gets its sha256 and the parts' folder goes)."""
+        files = self._in_parts()
+        if files is not None:
+            sha, n_bytes = self._join([self.path / f["path"] for f in files], self.records)
+            done = read_json(self.done_json)
+            atomic_write_json(self.done_json, {**done, "records_sha256": sha.hexdigest()})
+        if self.parts_json.is_file():
+            remove = read_json(self.parts_json).get("remove")
+            self.parts_json.unlink()
+            if remove:
+                shutil.rmtree(self.path / remove, ignore_errors=True)
+        return self.records
+
+    @staticmethod
+    def _join(paths: Iterable[Path], out: Path) -> tuple[Any, int]:
+        """Copy `paths` into `out` (atomically) by blocks; their sha256 and size."""
+        sha = hashlib.sha256()
+        n_bytes = 0
+        with AtomicWriter(out) as out_f:
+            for path in paths:
+                n_bytes += _copy(path, out_f, sha)
+        return sha, n_bytes
 
     def damaged(self, what: str) -> DsbuildError:
         return DsbuildError(f"{self.log}: {what}", _FIX, code="DSB203")
@@ -205,7 +260,7 @@ class StageCheckpoint:
         done = {
             **counts,
             "seconds": round(seconds, 3),
-            "records_sha256": sha.hexdigest(),
+            "records_sha256": None if sha is None else sha.hexdigest(),  # None: in parts
             "records_bytes": n_bytes,
             "finished_at": utc_now(),
         }
@@ -319,30 +374,57 @@ class StageCheckpoint:
         return self._done(counts, seconds, sha, n_bytes)
 
     def write_parts(
-        self, parts: Iterable[Part], *, kind: str, t0: float, finished: bool = True
+        self,
+        parts: Iterable[Part],
+        *,
+        kind: str,
+        t0: float,
+        finished: bool = True,
+        keep: bool = False,
+        remove: str | None = None,
     ) -> dict:
-        """Finish a stage whose output is in parts (`Part`; `dsbuild.runs.parts`):
-        `records.jsonl` and `rejects.jsonl` are the parts' files joined in order, copied
-        by blocks, and the counts are theirs summed. `finished`: write `done.json` (and
-        return it); else the stage is incomplete (parts hold pending placeholders) and the
-        counts so far are returned."""
-        sha = hashlib.sha256()
-        n_bytes = n_in = n_out = 0
+        """Finish a stage whose output is in parts (`Part`; `dsbuild.runs.parts`), taking
+        them as they come: `rejects.jsonl` is the parts' rejects joined in order, and the
+        counts are theirs summed. `finished`: write `done.json` (and return it); else the
+        stage is incomplete (parts hold pending placeholders) and the counts so far are
+        returned.
+
+        The records: with `keep` a finished stage leaves them in the parts' files (inside
+        the stage's folder), listed in `parts.json` (see the module docstring; `remove`: a
+        folder of the stage's to delete once they are joined); else they are joined into
+        `records.jsonl` by blocks, each part as it comes."""
+        keep = keep and finished
+        n_in = n_out = n_bytes = 0
         reasons: Counter[str] = Counter()
-        with AtomicWriter(self.records) as rec_f, AtomicWriter(self.rejects) as rej_f:
+        sha = hashlib.sha256()
+        kept: list[Path] = []
+        with ExitStack() as stack:
+            rej_f = stack.enter_context(AtomicWriter(self.rejects))
+            rec_f = None if keep else stack.enter_context(AtomicWriter(self.records))
             for part in parts:
-                with open(part.records, "rb") as f:  # read once: hashed, written
-                    for block in iter(lambda: f.read(4 << 20), b""):
-                        sha.update(block)
-                        rec_f.write(block)
-                        n_bytes += len(block)
                 with open(part.rejects, "rb") as f:
                     shutil.copyfileobj(f, rej_f, 1 << 20)
+                if rec_f is not None:
+                    n_bytes += _copy(part.records, rec_f, sha)
+                else:
+                    kept.append(Path(part.records))
                 n_in += part.items
                 n_out += part.n_out
                 reasons.update(part.rejects_by_reason)
         counts = self._counts(n_in, n_out, reasons, kind=kind)
-        return self._done(counts, time.monotonic() - t0, sha, n_bytes) if finished else counts
+        if keep and not all(path.is_relative_to(self.path) for path in kept):
+            sha, n_bytes = self._join(kept, self.records)  # parts elsewhere: joined here
+            keep = False
+        if not keep:
+            self.parts_json.unlink(missing_ok=True)
+            return self._done(counts, time.monotonic() - t0, sha, n_bytes) if finished else counts
+        files = [
+            {"path": str(path.relative_to(self.path)), "bytes": path.stat().st_size}
+            for path in kept
+        ]
+        self.records.unlink(missing_ok=True)
+        atomic_write_json(self.parts_json, {"files": files, "remove": remove})
+        return self._done(counts, time.monotonic() - t0, None, sum(f["bytes"] for f in files))
 
     def write_batch(
         self, records: list[dict], rejects: list[dict], *, n_in: int, seconds: float
@@ -352,3 +434,15 @@ class StageCheckpoint:
         self.log.unlink(missing_ok=True)
         items = [{"reject": r} for r in rejects] + [{"out": records}]
         return self._write_outputs(items, kind="batch", n_in=n_in, seconds=seconds)
+
+
+def _copy(path: Path, out: Any, sha: Any) -> int:
+    """Append the file at `path` to `out` by blocks, read once: hashed into `sha`, written;
+    its size."""
+    n = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(4 << 20), b""):
+            sha.update(block)
+            out.write(block)
+            n += len(block)
+    return n

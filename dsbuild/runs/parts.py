@@ -1,12 +1,13 @@
 """A plain-CPU map stage (`map_stage(..., processes=True)`) run in parts by worker processes.
 
-The stage's input (the previous stage's `records.jsonl`) is cut into parts at line ends
-(`part_bytes`); a worker runs a whole part and writes the
-part's records and rejects to files of its own, whole or not at all, with its counts
-(`dsbuild.runs.shards`). At the end the main process joins the parts' files in input
-order, by blocks (`StageCheckpoint.write_parts`): it never decodes, encodes or even splits
-a record, so the stage scales with its workers. A killed run keeps the finished parts and
-redoes the others.
+The stage's input (the previous stage's records: its `records.jsonl`, or the files of
+its parts) is cut into parts at line ends (`part_bytes`); a worker runs a whole part and
+writes the part's records and rejects to files of its own, whole or not at all, with its
+counts (`dsbuild.runs.shards`). At the end the main process joins the parts' rejects and
+lists their records' files in order (`StageCheckpoint.write_parts`, `parts.json`): it
+never decodes, encodes or even copies a record, so the stage scales with its workers; the
+next stage reads those files in turn, and the run's output is joined once, at its end. A
+killed run keeps the finished parts and redoes the others.
 
 Workers are forked after the stage's `prepare`, so they inherit its context (an index, an
 open store: a handle that cannot cross a fork reopens itself, as `LabelStore` does).
@@ -23,7 +24,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -63,22 +63,25 @@ def process_workers(ctx: StageContext) -> int:
     return max(1, min(workers, os.cpu_count() or 1))
 
 
-def plan_parts(path: Path, size: int) -> list[ShardJob]:
-    """Parts of `path` of about `size` bytes, each ending at a line end; a part's key is its
-    byte range, so parts of another size are never taken for these."""
+def plan_parts(paths: list[Path], size: int) -> list[ShardJob]:
+    """Parts of the files `paths` (read in turn) of at most about `size` bytes, each ending
+    at a line end and in one file; a part's key is its file's number and its byte range,
+    so parts of another size or another input layout are never taken for these."""
     jobs = []
-    with open(path, "rb") as f:
-        total = os.fstat(f.fileno()).st_size
-        offset = 0
-        while offset < total:
-            end = offset + size
-            if end >= total:
-                end = total
-            else:  # to the end of the line that holds byte end - 1
-                f.seek(end - 1)
-                end += len(f.readline()) - 1
-            jobs.append(ShardJob(f"{offset:013d}-{end - offset:010d}", (str(path), offset, end)))
-            offset = end
+    for number, path in enumerate(paths):
+        with open(path, "rb") as f:
+            total = os.fstat(f.fileno()).st_size
+            offset = 0
+            while offset < total:
+                end = offset + size
+                if end >= total:
+                    end = total
+                else:  # to the end of the line that holds byte end - 1
+                    f.seek(end - 1)
+                    end += len(f.readline()) - 1
+                key = f"{number:05d}-{offset:013d}-{end - offset:010d}"
+                jobs.append(ShardJob(key, (str(path), offset, end)))
+                offset = end
     return jobs
 
 
@@ -139,10 +142,16 @@ class PartsResult:
 
 
 def run_parts(
-    stage: Stage, ctx: StageContext, records: Path, ckpt: StageCheckpoint, task: Any, t0: float
+    stage: Stage,
+    ctx: StageContext,
+    inputs: list[Path],
+    ckpt: StageCheckpoint,
+    task: Any,
+    t0: float,
 ) -> PartsResult:
-    """Run `stage` over `records` in parts into `ckpt` (see the module docstring)."""
-    jobs = plan_parts(records, part_bytes(records.stat().st_size))
+    """Run `stage` over the records in the files `inputs` (read in turn) in parts into
+    `ckpt` (see the module docstring)."""
+    jobs = plan_parts(inputs, part_bytes(sum(path.stat().st_size for path in inputs)))
     advanced = 0
 
     def on_report(totals: dict[str, int]) -> None:
@@ -177,18 +186,17 @@ def run_parts(
             run.paths(job.key)[1].unlink()  # the part runs again next time
     result.status = "resumed" if run.kept else "ran"
     save_summary(getattr(ctx, "run_info", None), stage.name, run.summary(time.monotonic() - t0))
-    joined = time.monotonic()
-    result.done = ckpt.write_parts(parts, kind="map", t0=t0, finished=not result.pending)
+    finished = not result.pending
+    result.done = ckpt.write_parts(
+        parts, kind="map", t0=t0, finished=finished, keep=True, remove="parts"
+    )
     log.info(
-        "stage %s: %d parts (%d kept) by %d worker(s), joined in %.1f s",
+        "stage %s: %d parts (%d kept) by %d worker(s)",
         stage.name,
         len(parts),
         run.kept,
         run.workers,
-        time.monotonic() - joined,
     )
     if result.pending:
         result.done["n_pending"] = sum(result.pending.values())
-    else:
-        shutil.rmtree(ckpt.path / "parts", ignore_errors=True)
     return result

@@ -11,6 +11,8 @@
       rejects.jsonl         every stage's rejects: id, stage, reason, detail
       logs/run.log          the "dsbuild" logger while running
       stages/NN-name/       log.jsonl while running; records.jsonl, rejects.jsonl, done.json
+                            (a stage run in parts: parts.json, listing its parts' files,
+                            instead of records.jsonl; `StageCheckpoint.record_files`)
 """
 
 from __future__ import annotations

@@ -426,7 +426,8 @@ def _run_source_parts(
     with progress.task(stage.name) as task:
         ctx.task = task
         try:
-            done = ckpt.write_parts(checked(iter(stage.fn(ctx)), task), kind="source", t0=t0)
+            parts = checked(iter(stage.fn(ctx)), task)
+            done = ckpt.write_parts(parts, kind="source", t0=t0, keep=True)
         except DsbuildError:
             raise
         except Exception as e:
@@ -450,7 +451,7 @@ def _run_parts(
     assert prev is not None
     with progress.task(stage.name, total=n_in) as task:
         ctx.task = task
-        result = run_parts(stage, ctx, prev.records, ckpt, task, t0)
+        result = run_parts(stage, ctx, prev.record_files(), ckpt, task, t0)
     done = result.done
     if done["n_in"] != n_in:
         raise ckpt.damaged(f"its parts hold {done['n_in']} input items, not {n_in}")
@@ -573,11 +574,14 @@ def _logged_id(line: dict | None) -> str | None:
 def _pending(prev: StageCheckpoint | None, done: bytearray) -> Iterator[tuple[int, dict]]:
     """Stream (index, record) from the previous stage's records, skipping done indices."""
     assert prev is not None
-    with open(prev.records, "rb") as f:
-        for index, line in enumerate(f):
-            if index < len(done) and done[index]:
-                continue
-            yield index, loads(line)
+    index = -1
+    for path in prev.record_files():
+        with open(path, "rb") as f:
+            for line in f:
+                index += 1
+                if index < len(done) and done[index]:
+                    continue
+                yield index, loads(line)
 
 
 def _log_pending(
@@ -712,8 +716,7 @@ def _run_batch(
     ctx: StageContext,
     t0: float,
 ) -> dict:
-    with open(prev.records, "rb") as f:
-        records = [loads(line) for line in f]
+    records = [record for _, record in _pending(prev, bytearray())]
     try:
         result = stage.fn(records, ctx)
     except DsbuildError:
@@ -760,7 +763,7 @@ def _publish_outputs(run: RunDir, last: StageCheckpoint, stages: list[StageCheck
     tmp = run.path / ".records.jsonl.tmp"
     tmp.unlink(missing_ok=True)
     try:
-        os.link(last.records, tmp)
+        os.link(last.joined(), tmp)
     except OSError:
         shutil.copyfile(last.records, tmp)
     os.replace(tmp, run.records)
