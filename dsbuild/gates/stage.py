@@ -50,7 +50,9 @@ class GateCounts:
         self.by_lang: dict[str, Counter] = {}
 
     def add(self, lang: str | None, verdict: Verdict) -> None:
-        c = self.by_lang.setdefault(lang or "-", Counter())
+        c = self.by_lang.get(lang or "-")
+        if c is None:  # (not setdefault: it would make a Counter for every call)
+            c = self.by_lang[lang or "-"] = Counter()
         c["n"] += 1
         c[verdict.status] += 1
         if verdict.status == "rejected":

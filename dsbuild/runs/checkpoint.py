@@ -131,7 +131,7 @@ class StageCheckpoint:
         parts (then `done.json` gets its sha256 and the parts' folder goes)."""
         files = self._in_parts()
         if files is not None:
-            sha, n_bytes = self._join([self.path / f["path"] for f in files], self.records)
+            sha, _ = self._join([self.path / f["path"] for f in files], self.records)
             done = read_json(self.done_json)
             atomic_write_json(self.done_json, {**done, "records_sha256": sha.hexdigest()})
         if self.parts_json.is_file():

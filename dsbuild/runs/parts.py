@@ -102,9 +102,16 @@ def run_part(shared: tuple[Stage, StageContext], payload: tuple, out: Path, repo
     tmp_out, tmp_rej = out.with_name(out.name + ".tmp"), rejects.with_name(rejects.name + ".tmp")
     with open(tmp_out, "wb") as rec_f, open(tmp_rej, "wb") as rej_f:
         for k, line in enumerate(lines, 1):
+            if k % _REPORT_EVERY == 0:
+                report(items=k - 1)
             record = loads(line)
             try:
-                result = normalize_map_result(call_map(stage, record, ctx), record, stage.name)
+                result = call_map(stage, record, ctx)
+                if result is True:  # kept as it is: its line as it was read, not encoded again
+                    rec_f.write(line + b"\n")
+                    n_out += 1
+                    continue
+                result = normalize_map_result(result, record, stage.name)
             except Pending as p:
                 pending[p.reason] += 1
                 details.setdefault(p.reason, " ".join(str(p.detail).split())[:300])
@@ -117,8 +124,6 @@ def run_part(shared: tuple[Stage, StageContext], payload: tuple, out: Path, repo
             else:
                 rec_f.write(output_lines(stage, record, result))
                 n_out += len(result)
-            if k % _REPORT_EVERY == 0:
-                report(items=k)
     os.replace(tmp_rej, rejects)
     os.replace(tmp_out, out)
     return {
