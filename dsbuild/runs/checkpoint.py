@@ -128,12 +128,12 @@ class StageCheckpoint:
 
     def joined(self) -> Path:
         """`records.jsonl`, made first from the stage's parts if it left its records in
-        parts (then `done.json` gets its sha256 and the parts' folder goes)."""
+        parts (then the parts' folder goes). Copied by blocks, not hashed: at dump scale
+        this copy is the one step no worker shares, and hashing doubled its time, so the
+        `records_sha256` of a stage that ran in parts stays None (its sizes are checked)."""
         files = self._in_parts()
         if files is not None:
-            sha, _ = self._join([self.path / f["path"] for f in files], self.records)
-            done = read_json(self.done_json)
-            atomic_write_json(self.done_json, {**done, "records_sha256": sha.hexdigest()})
+            self._join([self.path / f["path"] for f in files], self.records, None)
         if self.parts_json.is_file():
             remove = read_json(self.parts_json).get("remove")
             self.parts_json.unlink()
@@ -142,14 +142,14 @@ class StageCheckpoint:
         return self.records
 
     @staticmethod
-    def _join(paths: Iterable[Path], out: Path) -> tuple[Any, int]:
-        """Copy `paths` into `out` (atomically) by blocks; their sha256 and size."""
-        sha = hashlib.sha256()
+    def _join(paths: Iterable[Path], out: Path, sha: Any) -> int:
+        """Copy `paths` into `out` (atomically) by blocks, hashed into `sha` unless it is
+        None; their size."""
         n_bytes = 0
         with AtomicWriter(out) as out_f:
             for path in paths:
                 n_bytes += _copy(path, out_f, sha)
-        return sha, n_bytes
+        return n_bytes
 
     def damaged(self, what: str) -> DsbuildError:
         return DsbuildError(f"{self.log}: {what}", _FIX, code="DSB203")
@@ -413,7 +413,7 @@ class StageCheckpoint:
                 reasons.update(part.rejects_by_reason)
         counts = self._counts(n_in, n_out, reasons, kind=kind)
         if keep and not all(path.is_relative_to(self.path) for path in kept):
-            sha, n_bytes = self._join(kept, self.records)  # parts elsewhere: joined here
+            n_bytes = self._join(kept, self.records, sha)  # parts elsewhere: joined here
             keep = False
         if not keep:
             self.parts_json.unlink(missing_ok=True)
@@ -437,12 +437,13 @@ class StageCheckpoint:
 
 
 def _copy(path: Path, out: Any, sha: Any) -> int:
-    """Append the file at `path` to `out` by blocks, read once: hashed into `sha`, written;
-    its size."""
+    """Append the file at `path` to `out` by blocks, read once: hashed into `sha` (unless
+    None), written; its size."""
     n = 0
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(4 << 20), b""):
-            sha.update(block)
+            if sha is not None:
+                sha.update(block)
             out.write(block)
             n += len(block)
     return n
