@@ -48,11 +48,14 @@ __all__ = [
 
 # Compressed bytes per shard of a multistream dump (~4-5x as much XML); a plain or indexed
 # dump's shards are counted in decompressed bytes, 4x as many. Small inputs get up to 64
-# shards of at least 512 KiB (compressed), so that a few workers share them evenly: with
-# 1 MiB, 100 MB of XML made 18 shards and the last worker still had a shard to go when the
-# other had none left (0.7-0.9 s of a 12 s stage with 2 workers); a shard costs no more.
+# shards, so that a few workers share them evenly: multistream shards of at least 512 KiB
+# (with 1 MiB, 100 MB of XML made 18 shards and the last worker still had a shard to go
+# when the other had none left: 0.7-0.9 s of a 12 s stage with 2 workers; a shard costs no
+# more), range shards of at least 4 MiB of XML (each starts by decoding the whole bz2 block
+# it begins in: 2 MiB shards made one worker 18% slower on single-stream bz2).
 DEFAULT_SHARD_BYTES = 64 << 20
 _MIN_SHARD_BYTES = 512 << 10
+_MIN_RANGE_BYTES = 4 << 20
 _MAX_SHARDS_SMALL = 64
 _XML_PER_COMPRESSED = 4
 _PAGE_OPEN = re.compile(rb"<(?:[\w.-]+:)?page\b[^<>]*>")
@@ -125,7 +128,7 @@ def plan_shards(
     per = shard_size(
         source.size,
         shard_bytes and shard_bytes * _XML_PER_COMPRESSED,
-        _MIN_SHARD_BYTES * _XML_PER_COMPRESSED,
+        _MIN_RANGE_BYTES,
     )
     return _shards(path, "range", list(range(0, source.size, per)) or [0], source)
 
