@@ -179,11 +179,13 @@ def _link_entities(record: dict, ctx) -> Any:
 
 def _code_switch(record: dict, ctx) -> list[dict]:
     """The English-only row and one code-switched row per chosen language."""
-    from dsbuild.codeswitch import english_row, switch
+    from dsbuild.codeswitch import english_row, english_tagged, switch
 
     opts = _options(ctx)
     links = [EntityLink(s, e, t, q) for s, e, t, q in record["links"]]
-    rows = [english_row(record["id"], record["text"], links)]
+    english = english_tagged(record["text"], links)  # the same in every row of the sentence
+    rows = [english_row(record["id"], record["text"], links, english=english)]
+    fraction = float(opts["switch_fraction"])
     for lang in record["languages"]:
         rows.append(
             switch(
@@ -192,8 +194,9 @@ def _code_switch(record: dict, ctx) -> list[dict]:
                 links,
                 record["labels"],
                 lang,
-                fraction=float(opts["switch_fraction"]),
+                fraction=fraction,
                 seed=ctx.seed,
+                english=english,
             )
         )
     return rows

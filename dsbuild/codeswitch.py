@@ -22,6 +22,7 @@ __all__ = [
     "candidate_languages",
     "choose_languages",
     "english_row",
+    "english_tagged",
     "switch",
 ]
 
@@ -183,9 +184,23 @@ def _tagged(
     return "".join(parts), spans
 
 
-def english_row(sentence_id: str, text: str, links: Sequence[EntityLink]) -> dict:
-    """The English-only row: entities tagged <en>, offsets of their anchors."""
-    en_sentence, spans = _tagged(text, links, lambda link: ("en", text[link.start : link.end]))
+def english_tagged(text: str, links: Sequence[EntityLink]) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with every link's anchor inside <en> tags, and the anchors' offsets in it: the
+    `en_sentence` of a sentence's English row and of each of its code-switched rows (made
+    once per sentence and passed to `english_row` and `switch`)."""
+    return _tagged(text, links, lambda link: ("en", text[link.start : link.end]))
+
+
+def english_row(
+    sentence_id: str,
+    text: str,
+    links: Sequence[EntityLink],
+    *,
+    english: tuple[str, list[tuple[int, int]]] | None = None,
+) -> dict:
+    """The English-only row: entities tagged <en>, offsets of their anchors (`english`:
+    `english_tagged(text, links)`, if already made)."""
+    en_sentence, spans = english or english_tagged(text, links)
     entities = [
         {
             "qid": link.qid,
@@ -217,16 +232,19 @@ def switch(
     *,
     fraction: float = 1.0,
     seed: int = 0,
+    english: tuple[str, list[tuple[int, int]]] | None = None,
 ) -> dict:
     """One code-switched row: each entity (or a seeded `fraction` of them) in `language`.
 
     Entities without a QID, and those left out by `fraction`, stay English inside <en> tags.
+    `english`: `english_tagged(text, links)`, if already made (it is the same for every
+    language of a sentence).
     """
     switched = [bool(link.qid) for link in links]
     if fraction < 1.0:
         rng = _rng(seed, f"{sentence_id}\x1f{language}")
         switched = [s and rng.random() < fraction for s in switched]
-    en_sentence, en_spans = _tagged(text, links, lambda link: ("en", text[link.start : link.end]))
+    en_sentence, en_spans = english or english_tagged(text, links)
     decisions = iter(switched)
 
     def replace(link: EntityLink) -> tuple[str, str]:

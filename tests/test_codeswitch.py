@@ -104,3 +104,14 @@ def test_offsets_count_code_points(text):
     assert (
         row["cs_sentence"][row["entities"][0]["cs_start"] : row["entities"][0]["cs_end"]] == "Donau"
     )
+
+
+def test_rows_from_a_shared_english_tagging_are_the_same():
+    from dsbuild.codeswitch import english_tagged
+
+    english = english_tagged(TEXT, LINKS)
+    assert english_row("s1", TEXT, LINKS, english=english) == english_row("s1", TEXT, LINKS)
+    for lang in ("de", "ja"):
+        for fraction in (1.0, 0.5):
+            shared = switch("s1", TEXT, LINKS, LABELS, lang, fraction=fraction, english=english)
+            assert shared == switch("s1", TEXT, LINKS, LABELS, lang, fraction=fraction)
