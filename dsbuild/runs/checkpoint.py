@@ -88,34 +88,38 @@ class StageCheckpoint:
     def is_done(self) -> bool:
         return self.done_json.is_file()
 
-    def _in_parts(self) -> list[dict] | None:
-        """The files (`path` relative to the stage folder, `bytes`) that hold the stage's
-        records when it left them in parts, in order; None when `records.jsonl` holds them."""
+    def _in_parts(self) -> dict | None:
+        """`parts.json` when the stage left its records in parts: `files` (`path` relative
+        to the stage folder, `bytes`), in order, and the folder to `remove` once they are
+        joined; None when `records.jsonl` holds them."""
         if self.records.is_file() or not self.parts_json.is_file():
             return None
-        return read_json(self.parts_json)["files"]
+        return read_json(self.parts_json)
 
     def record_files(self) -> list[Path]:
         """The files that hold the stage's records, in order: `records.jsonl`, or its parts."""
-        files = self._in_parts()
-        return [self.records] if files is None else [self.path / f["path"] for f in files]
+        parts = self._in_parts()
+        return [self.records] if parts is None else self._part_files(parts)
+
+    def _part_files(self, parts: dict) -> list[Path]:
+        return [self.path / f["path"] for f in parts["files"]]
 
     def read_done(self) -> dict:
         """The finished stage's `done.json`, checked against its records' files."""
         done = read_json(self.done_json)
-        files = self._in_parts()
+        parts = self._in_parts()
         if not isinstance(done, dict) or not self.rejects.is_file():
             raise self._incomplete()
         sizes = [(self.records, done.get("records_bytes"))]
-        if files is not None:
-            sizes = [(self.path / f["path"], f["bytes"]) for f in files]
+        if parts is not None:
+            sizes = [(self.path / f["path"], f["bytes"]) for f in parts["files"]]
         for path, size in sizes:
             if not path.is_file():
                 raise self._incomplete()
             if path.stat().st_size != size:
                 raise DsbuildError(
                     f"{path} changed after stage {self.stage!r} finished (size differs "
-                    f"from {'parts' if files is not None else 'done'}.json)",
+                    f"from {'parts' if parts is not None else 'done'}.json)",
                     _FIX,
                     code="DSB203",
                 )
@@ -131,14 +135,16 @@ class StageCheckpoint:
         parts (then the parts' folder goes). Copied by blocks, not hashed: at dump scale
         this copy is the one step no worker shares, and hashing doubled its time, so the
         `records_sha256` of a stage that ran in parts stays None (its sizes are checked)."""
-        files = self._in_parts()
-        if files is not None:
-            self._join([self.path / f["path"] for f in files], self.records, None)
-        if self.parts_json.is_file():
-            remove = read_json(self.parts_json).get("remove")
+        parts = self._in_parts()
+        if parts is None:
+            # records.jsonl is whole; a parts.json left by a kill after the join goes too
+            parts = read_json(self.parts_json) if self.parts_json.is_file() else None
+        else:
+            self._join(self._part_files(parts), self.records, None)
+        if parts is not None:
             self.parts_json.unlink()
-            if remove:
-                shutil.rmtree(self.path / remove, ignore_errors=True)
+            if parts.get("remove"):
+                shutil.rmtree(self.path / parts["remove"], ignore_errors=True)
         return self.records
 
     @staticmethod
@@ -380,7 +386,6 @@ class StageCheckpoint:
         kind: str,
         t0: float,
         finished: bool = True,
-        keep: bool = False,
         remove: str | None = None,
     ) -> dict:
         """Finish a stage whose output is in parts (`Part`; `dsbuild.runs.parts`), taking
@@ -389,11 +394,11 @@ class StageCheckpoint:
         stage is incomplete (parts hold pending placeholders) and the counts so far are
         returned.
 
-        The records: with `keep` a finished stage leaves them in the parts' files (inside
-        the stage's folder), listed in `parts.json` (see the module docstring; `remove`: a
-        folder of the stage's to delete once they are joined); else they are joined into
-        `records.jsonl` by blocks, each part as it comes."""
-        keep = keep and finished
+        The records: a finished stage leaves them in the parts' files (inside the stage's
+        folder), listed in `parts.json` (see the module docstring; `remove`: a folder of the
+        stage's to delete once they are joined); an unfinished one, or one whose parts are
+        elsewhere, has them joined into `records.jsonl` by blocks."""
+        keep = finished
         n_in = n_out = n_bytes = 0
         reasons: Counter[str] = Counter()
         sha = hashlib.sha256()

@@ -1,6 +1,6 @@
 """One input item of a map stage: call the stage's function, turn what it returned into the
 item's checkpoint line. The same code runs in the runner's process and in worker processes
-(`dsbuild.runs.processes`)."""
+(`dsbuild.runs.parts`)."""
 
 from __future__ import annotations
 

@@ -192,9 +192,7 @@ def run_parts(
     result.status = "resumed" if run.kept else "ran"
     save_summary(getattr(ctx, "run_info", None), stage.name, run.summary(time.monotonic() - t0))
     finished = not result.pending
-    result.done = ckpt.write_parts(
-        parts, kind="map", t0=t0, finished=finished, keep=True, remove="parts"
-    )
+    result.done = ckpt.write_parts(parts, kind="map", t0=t0, finished=finished, remove="parts")
     log.info(
         "stage %s: %d parts (%d kept) by %d worker(s)",
         stage.name,

@@ -407,7 +407,8 @@ def _run_stage(
 def _run_source_parts(
     stage: Stage, ckpt: StageCheckpoint, ctx: StageContext, progress: Progress, t0: float
 ) -> StageSummary:
-    """A source whose function yields its output as `Part`s: joined in order, by blocks."""
+    """A source whose function yields its output as `Part`s: its records stay in their
+    files (`StageCheckpoint.write_parts`), its rejects are joined in order."""
     ctx.workdir = ckpt.path / "work"
     kept = any(ctx.workdir.iterdir()) if ctx.workdir.is_dir() else False
 
@@ -427,7 +428,7 @@ def _run_source_parts(
         ctx.task = task
         try:
             parts = checked(iter(stage.fn(ctx)), task)
-            done = ckpt.write_parts(parts, kind="source", t0=t0, keep=True)
+            done = ckpt.write_parts(parts, kind="source", t0=t0)
         except DsbuildError:
             raise
         except Exception as e:
