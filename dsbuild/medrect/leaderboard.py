@@ -126,7 +126,7 @@ def board(
     from dsbuild.errors import InputError
     from dsbuild.medrect.predict import language_of
     from dsbuild.metrics.correction import items_from_records
-    from dsbuild.metrics.leaderboard import floor_entry, given_floor, leaderboard
+    from dsbuild.metrics.leaderboard import floor_row, leaderboard
 
     gold_items, gold_records = load(gold)
     if not gold_items:
@@ -152,18 +152,15 @@ def board(
         )
         for name, (p, items, records) in zip(names, loaded)
     ]
-    floor_info = given_floor(entries)
-    if floor_info is None and floor is not None:
-        run = floor(ids)
-        made = items_from_records(run.records)
-        entry, floor_info = floor_entry(
-            run,
-            {i: item_stats(made.get(i), gold_items[i]) for i in ids},
-            unusable=sum(1 for i in ids if i in made and made[i].flag is None),
-            pending=sum(1 for i in ids if i not in made),
-            scored_as="wrong",
-        )
-        entries.append(entry)
+    floor_info = floor_row(
+        entries,
+        floor,
+        ids,
+        answers=items_from_records,
+        stats=lambda item, i: item_stats(item, gold_items[i]),
+        unusable=lambda item: item.flag is None,
+        scored_as="wrong",
+    )
     for name, items in baselines({i: gold_records[i] for i in ids}).items():
         entries.append(
             Entry(name, "baseline", {i: item_stats(items[i], gold_items[i]) for i in ids})

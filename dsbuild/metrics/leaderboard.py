@@ -9,7 +9,7 @@ intervals of two systems come from the same resamples and the table is reproduci
 
 The *floor* is what a real model must beat besides the trivial baselines: the embedded
 model (`local:smollm2`) on the same items. A prediction file made by it alone is the floor
-(`kind_of`); without one, a board may make the floor row itself (`floor_entry`, from a
+(`kind_of`); without one, a board may make the floor row itself (`floor_row`, from a
 `dsbuild.model_run.FloorRun` of the dataset's `floor_task`).
 
 Nothing here knows a dataset: the datasets build the entries and metrics
@@ -31,8 +31,7 @@ __all__ = [
     "Metric",
     "bootstrap_interval",
     "chart",
-    "floor_entry",
-    "given_floor",
+    "floor_row",
     "kind_of",
     "leaderboard",
     "mean_of",
@@ -50,31 +49,46 @@ def kind_of(models: str) -> str:
     return FLOOR if names and all(m.startswith("local:smollm2") for m in names) else "prediction"
 
 
-def floor_entry(
-    run: Any, stats: Mapping[str, Any], *, unusable: int, pending: int, scored_as: str
-) -> tuple[Entry, dict[str, Any]]:
-    """The floor row a board made itself (`run`: a `dsbuild.model_run.FloorRun`; `stats`:
-    its statistics per scored id) and what `--json` says of it under `floor`. `unusable`
-    answers and `pending` items (not answered; the next board asks again) are scored as
-    `scored_as`, as a missing prediction is, and the row's note says how many."""
-    parts = [f"{k} {what}" for k, what in ((unusable, "unusable"), (pending, "pending")) if k]
-    note = f"{' and '.join(parts)} of {len(stats)}, scored as {scored_as}" if parts else ""
-    info = {
+def floor_row(
+    entries: list[Entry],
+    floor: Callable[[list[str]], Any] | None,
+    ids: Sequence[str],
+    *,
+    answers: Callable[[list[dict[str, Any]]], Mapping[str, Any]],
+    stats: Callable[[Any, str], Any],
+    unusable: Callable[[Any], bool],
+    scored_as: str,
+) -> dict[str, Any] | None:
+    """The board's floor, and what `--json` says of it under `floor` (None: no floor).
+
+    A prediction file by the embedded model among `entries` is the floor. Otherwise
+    `floor(ids)` (a `dsbuild.model_run.FloorRun` of the dataset's `floor_task`; None: no
+    floor asked) makes the row, appended to `entries`: `answers(run.records)` are its
+    answers by id, `stats(answer or None, id)` an item's statistics. `unusable` answers and
+    pending items (not answered; the next board asks again) are scored as `scored_as`, as
+    a missing prediction is, and the row's note says how many."""
+    given = next((e for e in entries if e.kind == FLOOR), None)
+    if given is not None:
+        return {"source": "file", "name": given.name, "model": given.note}
+    if floor is None:
+        return None
+    run = floor(list(ids))
+    made = answers(run.records)
+    n_unusable = sum(1 for i in ids if i in made and unusable(made[i]))
+    n_pending = sum(1 for i in ids if i not in made)
+    counts = ((n_unusable, "unusable"), (n_pending, "pending"))
+    said = [f"{k} {what}" for k, what in counts if k]
+    note = f"{' and '.join(said)} of {len(ids)}, scored as {scored_as}" if said else ""
+    entries.append(Entry(run.model, FLOOR, {i: stats(made.get(i), i) for i in ids}, note))
+    return {
         "source": "run",
         "model": run.model,
         "run_dir": str(run.run_dir),
         "ran": run.ran,
-        "items": len(stats),
-        "unusable": unusable,
-        "pending": pending,
+        "items": len(ids),
+        "unusable": n_unusable,
+        "pending": n_pending,
     }
-    return Entry(run.model, FLOOR, stats, note), info
-
-
-def given_floor(entries: Sequence[Entry]) -> dict[str, Any] | None:
-    """What `--json` says of a floor given as a prediction file (None: no entry is one)."""
-    entry = next((e for e in entries if e.kind == FLOOR), None)
-    return None if entry is None else {"source": "file", "name": entry.name, "model": entry.note}
 
 
 @dataclass(frozen=True)

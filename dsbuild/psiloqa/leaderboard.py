@@ -86,7 +86,7 @@ def board(
     called with the scored ids when no prediction file is the embedded model's, it runs
     `floor_task` and gives the floor row (an unusable or missing answer predicts nothing)."""
     from dsbuild.errors import InputError
-    from dsbuild.metrics.leaderboard import floor_entry, given_floor, leaderboard
+    from dsbuild.metrics.leaderboard import floor_row, leaderboard
     from dsbuild.psiloqa.detect import read_items
 
     gold_items = {str(i["id"]): i for i in read_items(gold, warnings)}
@@ -111,18 +111,15 @@ def board(
         )
         for name, (p, items) in zip(names, loaded)
     ]
-    floor_info = given_floor(entries)
-    if floor_info is None and floor is not None:
-        run = floor(ids)
-        made = {str(r["id"]): r for r in run.records}
-        entry, floor_info = floor_entry(
-            run,
-            {i: _stats(made.get(i), gold_items[i]) for i in ids},
-            unusable=sum(1 for i in ids if i in made and _unusable(made[i])),
-            pending=sum(1 for i in ids if i not in made),
-            scored_as="empty",
-        )
-        entries.append(entry)
+    floor_info = floor_row(
+        entries,
+        floor,
+        ids,
+        answers=lambda records: {str(r["id"]): r for r in records},
+        stats=lambda item, i: _stats(item, gold_items[i]),
+        unusable=_unusable,
+        scored_as="empty",
+    )
     for name, items in baselines({i: gold_items[i] for i in ids}).items():
         entries.append(Entry(name, "baseline", {i: _stats(items[i], gold_items[i]) for i in ids}))
     groups = {i: str(gold_items[i].get("lang") or "?").lower() for i in ids}
