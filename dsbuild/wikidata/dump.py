@@ -161,8 +161,7 @@ def open_dump(
             with fast:
                 yield io.BufferedReader(fast, buffer_size=_BUFFER), fast.position
             return
-        if decompressor != "auto":
-            decompressor = "auto"
+        decompressor = "auto"  # "threads:N" without the library: as "auto"
     tool = _external_tool(kind, decompressor)
     if tool is not None:
         yield from _open_external(path, tool)
